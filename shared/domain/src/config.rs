@@ -1,0 +1,876 @@
+//! The installation config document (`config.md`): parsing and validation in one pass.
+//!
+//! Every error names its JSON path (`$.enablements[0].call_log.event_type`) and says what is
+//! wrong; all errors are reported at once; an invalid document yields no [`Installation`].
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::event::{Direction, LinkKind};
+use crate::lenient;
+
+pub const DEFAULT_DIALPAD_API: &str = "https://dialpad.com";
+pub const DEFAULT_URL_TEMPLATE: &str = "{base}/#/families/{family_id}";
+pub const DEFAULT_INQUIRY_TYPE: &str = "Phone";
+
+/// A secret: a literal (local files only) or a Secrets Manager reference.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
+pub enum SecretRef {
+    Literal(String),
+    Managed { secret: String, key: String },
+}
+
+impl fmt::Debug for SecretRef {
+    /// Never prints a literal secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretRef::Literal(_) => f.write_str("SecretRef::Literal(<redacted>)"),
+            SecretRef::Managed { secret, key } => write!(f, "SecretRef::Managed({secret}#{key})"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DialpadSettings {
+    pub webhook_secrets: Vec<SecretRef>,
+    pub allow_unsigned: bool,
+    pub api_base_url: String,
+    pub api_key: Option<SecretRef>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connection {
+    pub base_url: String,
+    pub username: SecretRef,
+    pub password: SecretRef,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeLevel {
+    CallCenter,
+    Office,
+    Company,
+}
+
+impl ScopeLevel {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ScopeLevel::CallCenter => "call_center",
+            ScopeLevel::Office => "office",
+            ScopeLevel::Company => "company",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct EnablementScope {
+    pub level: ScopeLevel,
+    /// The call center or office id; `None` for the company level.
+    pub id: Option<String>,
+}
+
+impl fmt::Display for EnablementScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.id {
+            Some(id) => write!(f, "{}:{id}", self.level.as_str()),
+            None => f.write_str(self.level.as_str()),
+        }
+    }
+}
+
+/// One entry of the Disposition Status Map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusRule {
+    /// The disposition label as written.
+    pub disposition: String,
+    /// The required current status of the conditional form `"Disposition (Required Status)"`.
+    pub required_status: Option<String>,
+    /// The target status name.
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventModeSettings {
+    pub event_type: String,
+    pub default_staff_email: String,
+    pub disposition_status_map: Vec<StatusRule>,
+    pub disposition_task_result_map: BTreeMap<String, String>,
+    pub result_type_mapping: Vec<Direction>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallLogMode {
+    PhoneLog,
+    Event(EventModeSettings),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enablement {
+    pub scope: EnablementScope,
+    pub connection: String,
+    pub screen_pop: bool,
+    pub screen_pop_base_url: Option<String>,
+    pub screen_pop_url_template: String,
+    pub default_center_name: String,
+    pub family_inquiry_type: String,
+    pub call_log_link_type: Option<LinkKind>,
+    pub enable_task_queue: bool,
+    pub status_prioritization: Vec<String>,
+    pub family_status_priority_ids: Vec<String>,
+    /// `None`: no call logging for this enablement.
+    pub call_log: Option<CallLogMode>,
+}
+
+impl Enablement {
+    /// The screen-pop link of a family: the template with `{base}` and `{family_id}` filled in.
+    pub fn screen_pop_url(&self, family_id: &str) -> Option<String> {
+        let base = self.screen_pop_base_url.as_deref()?.trim_end_matches('/');
+        Some(
+            self.screen_pop_url_template
+                .replace("{base}", base)
+                .replace("{family_id}", family_id),
+        )
+    }
+}
+
+/// A validated installation config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Installation {
+    pub dialpad: DialpadSettings,
+    pub connections: BTreeMap<String, Connection>,
+    pub enablements: Vec<Enablement>,
+}
+
+impl Installation {
+    /// Every secret reference in the document, with its JSON path.
+    pub fn secret_refs(&self) -> Vec<(String, &SecretRef)> {
+        let mut out = Vec::new();
+        for (i, s) in self.dialpad.webhook_secrets.iter().enumerate() {
+            out.push((format!("$.dialpad.webhook_secrets[{i}]"), s));
+        }
+        if let Some(k) = &self.dialpad.api_key {
+            out.push(("$.dialpad.api_key".to_owned(), k));
+        }
+        for (name, c) in &self.connections {
+            out.push((format!("$.connections.{name}.username"), &c.username));
+            out.push((format!("$.connections.{name}.password"), &c.password));
+        }
+        out
+    }
+
+    /// A one-line summary for operators.
+    pub fn summary(&self) -> String {
+        let scopes: Vec<String> = self.enablements.iter().map(|e| e.scope.to_string()).collect();
+        format!(
+            "config valid: {} connection(s), {} enablement(s) [{}], {} webhook secret(s){}",
+            self.connections.len(),
+            self.enablements.len(),
+            scopes.join(", "),
+            self.dialpad.webhook_secrets.len(),
+            if self.dialpad.allow_unsigned {
+                ", unsigned events allowed"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// One validation error: the JSON path and what is wrong there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// All the errors of a document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Installation {
+    /// Parses and validates a config document from JSON text.
+    pub fn from_json(text: &str) -> Result<Installation, ConfigErrors> {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                path: "$".into(),
+                message: format!("not valid JSON: {e}"),
+            }])
+        })?;
+        Installation::from_value(&value)
+    }
+
+    /// Validates a parsed document.
+    pub fn from_value(value: &Value) -> Result<Installation, ConfigErrors> {
+        let mut v = Validator::default();
+        let inst = v.installation(value);
+        match inst {
+            Some(inst) if v.errors.is_empty() => Ok(inst),
+            _ => {
+                if v.errors.is_empty() {
+                    v.err("$", "invalid document");
+                }
+                Err(ConfigErrors(v.errors))
+            }
+        }
+    }
+}
+
+/// Splits a Disposition Status Map key into the disposition and the optional required status.
+/// `"Tour Booked (New Lead)"` → `("Tour Booked", Some("New Lead"))`. Errors describe the
+/// malformation.
+pub fn parse_status_key(key: &str) -> Result<(String, Option<String>), String> {
+    let key = key.trim();
+    let opens = key.matches('(').count();
+    let closes = key.matches(')').count();
+    if opens == 0 && closes == 0 {
+        if key.is_empty() {
+            return Err("the disposition is empty".into());
+        }
+        return Ok((key.to_owned(), None));
+    }
+    if opens != 1 || closes != 1 {
+        return Err(
+            "expected \"Disposition\" or \"Disposition (Required Status)\": unbalanced or nested parentheses"
+                .into(),
+        );
+    }
+    let (Some(open), Some(close)) = (key.find('('), key.find(')')) else {
+        return Err("unbalanced parentheses".into());
+    };
+    if close < open || close != key.len() - 1 {
+        return Err(
+            "expected \"Disposition (Required Status)\": the required status in parentheses must end the key"
+                .into(),
+        );
+    }
+    let disposition = key[..open].trim();
+    let required = key[open + 1..close].trim();
+    if disposition.is_empty() {
+        return Err("the disposition before the parentheses is empty".into());
+    }
+    if required.is_empty() {
+        return Err("the required status in parentheses is empty".into());
+    }
+    Ok((disposition.to_owned(), Some(required.to_owned())))
+}
+
+#[derive(Default)]
+struct Validator {
+    errors: Vec<ConfigError>,
+}
+
+type Obj = Map<String, Value>;
+
+impl Validator {
+    fn err(&mut self, path: &str, msg: impl Into<String>) {
+        self.errors.push(ConfigError {
+            path: path.to_owned(),
+            message: msg.into(),
+        });
+    }
+
+    fn object<'a>(&mut self, v: &'a Value, path: &str, allowed: &[&str]) -> Option<&'a Obj> {
+        let Some(o) = v.as_object() else {
+            self.err(path, format!("expected an object, found {}", kind(v)));
+            return None;
+        };
+        for k in o.keys() {
+            if !allowed.contains(&k.as_str()) {
+                let hint = closest(k, allowed)
+                    .map(|c| format!(" (did you mean \"{c}\"?)"))
+                    .unwrap_or_default();
+                self.err(&format!("{path}.{k}"), format!("unknown key{hint}"));
+            }
+        }
+        Some(o)
+    }
+
+    fn required<'a>(&mut self, o: &'a Obj, path: &str, key: &str) -> Option<&'a Value> {
+        match o.get(key) {
+            Some(v) if !v.is_null() => Some(v),
+            _ => {
+                self.err(&format!("{path}.{key}"), "is required");
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, v: &Value, path: &str) -> Option<String> {
+        match v {
+            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            Value::String(_) => {
+                self.err(path, "must not be empty");
+                None
+            }
+            other => {
+                self.err(path, format!("expected a string, found {}", kind(other)));
+                None
+            }
+        }
+    }
+
+    fn opt_string(&mut self, o: &Obj, path: &str, key: &str) -> Option<String> {
+        match o.get(key) {
+            None | Some(Value::Null) => None,
+            Some(v) => self.string(v, &format!("{path}.{key}")),
+        }
+    }
+
+    fn boolean(&mut self, o: &Obj, path: &str, key: &str, default: bool) -> bool {
+        match o.get(key) {
+            None | Some(Value::Null) => default,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                self.err(
+                    &format!("{path}.{key}"),
+                    format!("expected true or false, found {}", kind(other)),
+                );
+                default
+            }
+        }
+    }
+
+    fn url(&mut self, v: &Value, path: &str) -> Option<String> {
+        let s = self.string(v, path)?;
+        match url::Url::parse(&s) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                Some(s.trim_end_matches('/').to_owned())
+            }
+            Ok(u) => {
+                self.err(
+                    path,
+                    format!("\"{s}\" is not an http(s) URL (scheme {})", u.scheme()),
+                );
+                None
+            }
+            Err(e) => {
+                self.err(path, format!("\"{s}\" is not a valid URL: {e}"));
+                None
+            }
+        }
+    }
+
+    fn string_list(&mut self, o: &Obj, path: &str, key: &str) -> Vec<String> {
+        let p = format!("{path}.{key}");
+        match o.get(key) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| self.string(v, &format!("{p}[{i}]")))
+                .collect(),
+            Some(other) => {
+                self.err(&p, format!("expected a list, found {}", kind(other)));
+                Vec::new()
+            }
+        }
+    }
+
+    fn secret(&mut self, v: &Value, path: &str) -> Option<SecretRef> {
+        match v {
+            Value::String(s) if !s.is_empty() => Some(SecretRef::Literal(s.clone())),
+            Value::Object(_) => {
+                let o = self.object(v, path, &["secret", "key"])?;
+                let secret = self
+                    .required(o, path, "secret")
+                    .and_then(|s| self.string(s, &format!("{path}.secret")));
+                let key = self
+                    .required(o, path, "key")
+                    .and_then(|s| self.string(s, &format!("{path}.key")));
+                Some(SecretRef::Managed {
+                    secret: secret?,
+                    key: key?,
+                })
+            }
+            _ => {
+                self.err(
+                    path,
+                    "expected a secret reference: {\"secret\": \"<id or ARN>\", \"key\": \"<json key>\"} or a literal string",
+                );
+                None
+            }
+        }
+    }
+
+    fn installation(&mut self, v: &Value) -> Option<Installation> {
+        let o = self.object(v, "$", &["dialpad", "connections", "enablements"])?;
+        let dialpad = self
+            .required(o, "$", "dialpad")
+            .and_then(|d| self.dialpad(d));
+        let connections = self
+            .required(o, "$", "connections")
+            .map(|c| self.connections(c))
+            .unwrap_or_default();
+        // Names of every connection given, valid or not: an invalid one is reported once, at
+        // its own path, not again at each enablement naming it.
+        let connection_names: Vec<String> = o
+            .get("connections")
+            .and_then(Value::as_object)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        let enablements = match self.required(o, "$", "enablements") {
+            Some(Value::Array(items)) => {
+                if items.is_empty() {
+                    self.err("$.enablements", "at least one enablement is required");
+                }
+                items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, e)| {
+                        self.enablement(e, &format!("$.enablements[{i}]"), &connection_names)
+                    })
+                    .collect::<Vec<_>>()
+            }
+            Some(other) => {
+                self.err("$.enablements", format!("expected a list, found {}", kind(other)));
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        let dialpad = dialpad?;
+
+        let mut seen: HashSet<&EnablementScope> = HashSet::new();
+        for (i, e) in enablements.iter().enumerate() {
+            if !seen.insert(&e.scope) {
+                self.err(
+                    &format!("$.enablements[{i}].scope"),
+                    format!("another enablement already has the scope {}", e.scope),
+                );
+            }
+        }
+        if dialpad.api_key.is_none() {
+            for (i, e) in enablements.iter().enumerate() {
+                if e.screen_pop {
+                    self.err(
+                        "$.dialpad.api_key",
+                        format!("is required: $.enablements[{i}] has screen_pop on (the Dialpad screen-pop API needs the key)"),
+                    );
+                    break;
+                }
+            }
+        }
+        Some(Installation {
+            dialpad,
+            connections,
+            enablements,
+        })
+    }
+
+    fn dialpad(&mut self, v: &Value) -> Option<DialpadSettings> {
+        let p = "$.dialpad";
+        let o = self.object(
+            v,
+            p,
+            &["webhook_secrets", "allow_unsigned", "api_base_url", "api_key"],
+        )?;
+        let allow_unsigned = self.boolean(o, p, "allow_unsigned", false);
+        let webhook_secrets = match o.get("webhook_secrets") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| self.secret(s, &format!("{p}.webhook_secrets[{i}]")))
+                .collect(),
+            Some(other) => {
+                self.err(
+                    "$.dialpad.webhook_secrets",
+                    format!("expected a list of secret references, found {}", kind(other)),
+                );
+                Vec::new()
+            }
+        };
+        if webhook_secrets.is_empty() && !allow_unsigned && !o.contains_key("webhook_secrets") {
+            self.err(
+                "$.dialpad.webhook_secrets",
+                "is required (at least one secret) unless allow_unsigned is true",
+            );
+        } else if webhook_secrets.is_empty() && !allow_unsigned && matches!(o.get("webhook_secrets"), Some(Value::Array(a)) if a.is_empty()) {
+            self.err(
+                "$.dialpad.webhook_secrets",
+                "needs at least one secret unless allow_unsigned is true",
+            );
+        }
+        let api_base_url = match o.get("api_base_url") {
+            None | Some(Value::Null) => Some(DEFAULT_DIALPAD_API.to_owned()),
+            Some(u) => self.url(u, "$.dialpad.api_base_url"),
+        };
+        let api_key = match o.get("api_key") {
+            None | Some(Value::Null) => None,
+            Some(k) => self.secret(k, "$.dialpad.api_key"),
+        };
+        Some(DialpadSettings {
+            webhook_secrets,
+            allow_unsigned,
+            api_base_url: api_base_url?,
+            api_key,
+        })
+    }
+
+    fn connections(&mut self, v: &Value) -> BTreeMap<String, Connection> {
+        let mut out = BTreeMap::new();
+        let Some(o) = v.as_object() else {
+            self.err("$.connections", format!("expected an object, found {}", kind(v)));
+            return out;
+        };
+        if o.is_empty() {
+            self.err("$.connections", "at least one connection is required");
+        }
+        for (name, c) in o {
+            let p = format!("$.connections.{name}");
+            let Some(co) = self.object(c, &p, &["base_url", "username", "password"]) else {
+                continue;
+            };
+            let base_url = self.required(co, &p, "base_url").and_then(|u| self.url(u, &format!("{p}.base_url")));
+            let username = self.required(co, &p, "username").and_then(|s| self.secret(s, &format!("{p}.username")));
+            let password = self.required(co, &p, "password").and_then(|s| self.secret(s, &format!("{p}.password")));
+            if let (Some(base_url), Some(username), Some(password)) = (base_url, username, password) {
+                out.insert(
+                    name.clone(),
+                    Connection {
+                        base_url,
+                        username,
+                        password,
+                    },
+                );
+            }
+        }
+        out
+    }
+
+    fn scope(&mut self, v: &Value, p: &str) -> Option<EnablementScope> {
+        let o = self.object(v, p, &["level", "id"])?;
+        let level = match self.required(o, p, "level").and_then(|l| self.string(l, &format!("{p}.level")))?.as_str() {
+            "call_center" => ScopeLevel::CallCenter,
+            "office" => ScopeLevel::Office,
+            "company" => ScopeLevel::Company,
+            other => {
+                self.err(
+                    &format!("{p}.level"),
+                    format!("\"{other}\" is not one of call_center, office, company"),
+                );
+                return None;
+            }
+        };
+        let id = match (level, o.get("id")) {
+            (ScopeLevel::Company, None | Some(Value::Null)) => None,
+            (ScopeLevel::Company, Some(v)) => lenient::id(Some(v)),
+            (_, raw) => {
+                let id = lenient::id(raw);
+                if id.is_none() {
+                    self.err(
+                        &format!("{p}.id"),
+                        format!("is required for level {} (a Dialpad id, as a string or an integer)", level.as_str()),
+                    );
+                    return None;
+                }
+                if let Some(Value::String(s)) = raw {
+                    if !s.trim().chars().all(|c| c.is_ascii_digit()) {
+                        self.err(&format!("{p}.id"), format!("\"{s}\" is not a Dialpad id (digits only)"));
+                        return None;
+                    }
+                }
+                id
+            }
+        };
+        Some(EnablementScope { level, id })
+    }
+
+    fn enablement(
+        &mut self,
+        v: &Value,
+        p: &str,
+        connections: &[String],
+    ) -> Option<Enablement> {
+        let o = self.object(
+            v,
+            p,
+            &[
+                "scope",
+                "connection",
+                "screen_pop",
+                "screen_pop_base_url",
+                "screen_pop_url_template",
+                "default_center_name",
+                "family_inquiry_type",
+                "call_log_link_type",
+                "enable_task_queue",
+                "status_prioritization",
+                "family_status_priority_ids",
+                "call_log",
+            ],
+        )?;
+        let scope = self.required(o, p, "scope").and_then(|s| self.scope(s, &format!("{p}.scope")));
+        let connection = self
+            .required(o, p, "connection")
+            .and_then(|c| self.string(c, &format!("{p}.connection")));
+        if let Some(c) = &connection {
+            if !connections.contains(c) {
+                let known: Vec<&str> = connections.iter().map(String::as_str).collect();
+                self.err(
+                    &format!("{p}.connection"),
+                    format!("names the connection \"{c}\", which is not defined in $.connections (defined: {})", known.join(", ")),
+                );
+            }
+        }
+        let screen_pop = self.boolean(o, p, "screen_pop", true);
+        let screen_pop_base_url = match o.get("screen_pop_base_url") {
+            None | Some(Value::Null) => None,
+            Some(u) => self.url(u, &format!("{p}.screen_pop_base_url")),
+        };
+        if screen_pop && !o.contains_key("screen_pop_base_url") {
+            self.err(
+                &format!("{p}.screen_pop_base_url"),
+                "is required when screen_pop is on (it defaults to on)",
+            );
+        }
+        let template = self
+            .opt_string(o, p, "screen_pop_url_template")
+            .unwrap_or_else(|| DEFAULT_URL_TEMPLATE.to_owned());
+        let tp = format!("{p}.screen_pop_url_template");
+        if !template.contains("{family_id}") {
+            self.err(&tp, "must contain {family_id}");
+        } else {
+            let sample = template
+                .replace("{base}", screen_pop_base_url.as_deref().unwrap_or("https://app.example.com"))
+                .replace("{family_id}", "123");
+            if url::Url::parse(&sample).is_err() {
+                self.err(&tp, format!("does not give a valid URL (example: \"{sample}\")"));
+            }
+            let unknown: Vec<&str> = template
+                .split('{')
+                .skip(1)
+                .filter_map(|s| s.split('}').next())
+                .filter(|name| *name != "base" && *name != "family_id")
+                .collect();
+            if !unknown.is_empty() {
+                self.err(&tp, format!("unknown placeholder(s) {{{}}}; only {{base}} and {{family_id}} exist", unknown.join("}, {")));
+            }
+        }
+        let default_center_name = self
+            .required(o, p, "default_center_name")
+            .and_then(|s| self.string(s, &format!("{p}.default_center_name")));
+        let family_inquiry_type = self
+            .opt_string(o, p, "family_inquiry_type")
+            .unwrap_or_else(|| DEFAULT_INQUIRY_TYPE.to_owned());
+        let call_log_link_type = match self.opt_string(o, p, "call_log_link_type") {
+            None => None,
+            Some(s) => match s.as_str() {
+                "public" | "company" | "recording" | "admin_recording" => LinkKind::parse(&s),
+                _ => {
+                    self.err(
+                        &format!("{p}.call_log_link_type"),
+                        format!("\"{s}\" is not one of public, company, recording, admin_recording"),
+                    );
+                    None
+                }
+            },
+        };
+        let enable_task_queue = self.boolean(o, p, "enable_task_queue", false);
+        let status_prioritization = self.string_list(o, p, "status_prioritization");
+        let family_status_priority_ids = match o.get("family_status_priority_ids") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| {
+                    let id = lenient::id(Some(v));
+                    if id.is_none() {
+                        self.err(&format!("{p}.family_status_priority_ids[{i}]"), "expected a status id");
+                    }
+                    id
+                })
+                .collect(),
+            Some(other) => {
+                self.err(&format!("{p}.family_status_priority_ids"), format!("expected a list, found {}", kind(other)));
+                Vec::new()
+            }
+        };
+        let call_log = match o.get("call_log") {
+            None | Some(Value::Null) => Some(None),
+            Some(c) => self.call_log(c, &format!("{p}.call_log")).map(Some),
+        };
+        Some(Enablement {
+            scope: scope?,
+            connection: connection?,
+            screen_pop,
+            screen_pop_base_url,
+            screen_pop_url_template: template,
+            default_center_name: default_center_name?,
+            family_inquiry_type,
+            call_log_link_type,
+            enable_task_queue,
+            status_prioritization,
+            family_status_priority_ids,
+            call_log: call_log?,
+        })
+    }
+
+    fn call_log(&mut self, v: &Value, p: &str) -> Option<CallLogMode> {
+        const EVENT_KEYS: [&str; 5] = [
+            "event_type",
+            "default_staff_email",
+            "disposition_status_map",
+            "disposition_task_result_map",
+            "result_type_mapping",
+        ];
+        let mut allowed = vec!["type"];
+        allowed.extend(EVENT_KEYS);
+        let o = self.object(v, p, &allowed)?;
+        let ty = self.opt_string(o, p, "type").unwrap_or_else(|| "phone_log".into());
+        match ty.as_str() {
+            "phone_log" => {
+                for k in EVENT_KEYS {
+                    if o.contains_key(k) {
+                        self.err(&format!("{p}.{k}"), "applies only when call_log.type is \"event\"");
+                    }
+                }
+                Some(CallLogMode::PhoneLog)
+            }
+            "event" => {
+                let event_type = self.required(o, p, "event_type").and_then(|s| self.string(s, &format!("{p}.event_type")));
+                let email_path = format!("{p}.default_staff_email");
+                let default_staff_email = self
+                    .required(o, p, "default_staff_email")
+                    .and_then(|s| self.string(s, &email_path));
+                if let Some(e) = &default_staff_email {
+                    if !looks_like_email(e) {
+                        self.err(&email_path, format!("\"{e}\" is not an e-mail address"));
+                    }
+                }
+                let disposition_status_map = self.status_map(o, p);
+                let disposition_task_result_map = self.string_map(o, p, "disposition_task_result_map");
+                let mut result_type_mapping = Vec::new();
+                for (i, d) in self.string_list(o, p, "result_type_mapping").into_iter().enumerate() {
+                    match d.to_ascii_lowercase().as_str() {
+                        "inbound" => result_type_mapping.push(Direction::Inbound),
+                        "outbound" => result_type_mapping.push(Direction::Outbound),
+                        _ => self.err(
+                            &format!("{p}.result_type_mapping[{i}]"),
+                            format!("\"{d}\" is not a call direction (inbound or outbound)"),
+                        ),
+                    }
+                }
+                Some(CallLogMode::Event(EventModeSettings {
+                    event_type: event_type?,
+                    default_staff_email: default_staff_email?,
+                    disposition_status_map,
+                    disposition_task_result_map,
+                    result_type_mapping,
+                }))
+            }
+            other => {
+                self.err(&format!("{p}.type"), format!("\"{other}\" is not one of phone_log, event"));
+                None
+            }
+        }
+    }
+
+    fn string_map(&mut self, o: &Obj, p: &str, key: &str) -> BTreeMap<String, String> {
+        let mp = format!("{p}.{key}");
+        let mut out = BTreeMap::new();
+        match o.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(m)) => {
+                for (k, v) in m {
+                    let kp = format!("{mp}[{}]", serde_json::to_string(k).unwrap_or_default());
+                    if k.trim().is_empty() {
+                        self.err(&kp, "the disposition is empty");
+                        continue;
+                    }
+                    if let Some(s) = self.string(v, &kp) {
+                        out.insert(k.trim().to_owned(), s);
+                    }
+                }
+            }
+            Some(other) => self.err(&mp, format!("expected an object, found {}", kind(other))),
+        }
+        out
+    }
+
+    fn status_map(&mut self, o: &Obj, p: &str) -> Vec<StatusRule> {
+        let mp = format!("{p}.disposition_status_map");
+        let raw = self.string_map(o, p, "disposition_status_map");
+        let mut rules = Vec::new();
+        for (k, status) in raw {
+            match parse_status_key(&k) {
+                Ok((disposition, required_status)) => rules.push(StatusRule {
+                    disposition,
+                    required_status,
+                    status,
+                }),
+                Err(why) => self.err(
+                    &format!("{mp}[{}]", serde_json::to_string(&k).unwrap_or_default()),
+                    format!("malformed key: {why}"),
+                ),
+            }
+        }
+        rules
+    }
+}
+
+fn looks_like_email(s: &str) -> bool {
+    let mut parts = s.split('@');
+    matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(b), None) if !a.is_empty() && b.contains('.') && !b.starts_with('.') && !b.ends_with('.'))
+        && !s.contains(char::is_whitespace)
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The allowed key closest to a typo, when one is close.
+fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    allowed
+        .iter()
+        .map(|a| (levenshtein(key, a), *a))
+        .filter(|(d, a)| *d <= 2.max(a.len() / 4))
+        .min()
+        .map(|(_, a)| a)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,306 @@
+use super::*;
+use serde_json::json;
+
+fn valid() -> Value {
+    json!({
+      "dialpad": {
+        "webhook_secrets": ["s3cret", {"secret": "llbridge/dialpad", "key": "webhook_secret_next"}],
+        "allow_unsigned": false,
+        "api_base_url": "https://dialpad.com",
+        "api_key": {"secret": "llbridge/dialpad", "key": "api_key"}
+      },
+      "connections": {
+        "main": {"base_url": "https://live.childcarecrm.com", "username": "u", "password": "p"}
+      },
+      "enablements": [
+        {
+          "scope": {"level": "call_center", "id": "4716644561813504"},
+          "connection": "main",
+          "screen_pop": true,
+          "screen_pop_base_url": "https://app.lineleader.com",
+          "screen_pop_url_template": "{base}/#/families/{family_id}",
+          "default_center_name": "Main Street",
+          "family_inquiry_type": "Phone",
+          "call_log_link_type": "public",
+          "enable_task_queue": true,
+          "status_prioritization": ["Tour Scheduled", "New Lead"],
+          "family_status_priority_ids": [],
+          "call_log": {
+            "type": "event",
+            "event_type": "Phone Call",
+            "default_staff_email": "frontdesk@example.com",
+            "disposition_status_map": {"Follow-Up Needed": "Contacted", "Tour Booked (New Lead)": "Tour Scheduled"},
+            "disposition_task_result_map": {"Left Voicemail": "Left Message"},
+            "result_type_mapping": ["inbound", "outbound"]
+          }
+        },
+        {
+          "scope": {"level": "company"},
+          "connection": "main",
+          "screen_pop": false,
+          "default_center_name": "Main Street"
+        }
+      ]
+    })
+}
+
+fn errors_of(doc: &Value) -> Vec<ConfigError> {
+    match Installation::from_value(doc) {
+        Ok(_) => Vec::new(),
+        Err(ConfigErrors(e)) => e,
+    }
+}
+
+/// Applies `edit` to the valid document and asserts an error at `path` mentioning `needle`.
+fn assert_rejected(edit: impl FnOnce(&mut Value), path: &str, needle: &str) {
+    let mut doc = valid();
+    edit(&mut doc);
+    let errs = errors_of(&doc);
+    assert!(
+        errs.iter().any(|e| e.path == path && e.message.contains(needle)),
+        "expected an error at {path} containing {needle:?}, got {errs:#?}"
+    );
+}
+
+#[test]
+fn the_documented_example_is_valid() {
+    let inst = Installation::from_value(&valid()).unwrap();
+    assert_eq!(inst.enablements.len(), 2);
+    let e = &inst.enablements[0];
+    assert_eq!(e.scope.level, ScopeLevel::CallCenter);
+    assert_eq!(e.scope.id.as_deref(), Some("4716644561813504"));
+    assert_eq!(e.call_log_link_type, Some(LinkKind::Public));
+    let CallLogMode::Event(ev) = e.call_log.as_ref().unwrap() else {
+        panic!("event mode expected")
+    };
+    assert_eq!(ev.result_type_mapping, vec![Direction::Inbound, Direction::Outbound]);
+    assert!(ev.disposition_status_map.contains(&StatusRule {
+        disposition: "Tour Booked".into(),
+        required_status: Some("New Lead".into()),
+        status: "Tour Scheduled".into()
+    }));
+    let c = &inst.enablements[1];
+    assert_eq!(c.family_inquiry_type, "Phone");
+    assert_eq!(c.call_log, None, "absent call_log: no logging");
+    assert_eq!(
+        e.screen_pop_url("77").as_deref(),
+        Some("https://app.lineleader.com/#/families/77")
+    );
+    assert!(inst.summary().starts_with("config valid: 1 connection(s), 2 enablement(s)"));
+}
+
+#[test]
+fn unknown_keys_are_rejected_with_a_hint() {
+    assert_rejected(
+        |d| d["enablements"][0]["enable_task_que"] = json!(true),
+        "$.enablements[0].enable_task_que",
+        "did you mean \"enable_task_queue\"",
+    );
+    assert_rejected(|d| d["dialpad"]["extra"] = json!(1), "$.dialpad.extra", "unknown key");
+    assert_rejected(
+        |d| d["enablements"][0]["call_log"]["event_typ"] = json!("x"),
+        "$.enablements[0].call_log.event_typ",
+        "unknown key",
+    );
+}
+
+#[test]
+fn missing_connection_is_rejected() {
+    assert_rejected(
+        |d| d["enablements"][0]["connection"] = json!("other"),
+        "$.enablements[0].connection",
+        "not defined in $.connections",
+    );
+}
+
+#[test]
+fn duplicate_scopes_are_rejected() {
+    assert_rejected(
+        |d| d["enablements"][1]["scope"] = json!({"level": "call_center", "id": 4716644561813504_u64}),
+        "$.enablements[1].scope",
+        "already has the scope call_center:4716644561813504",
+    );
+}
+
+#[test]
+fn event_mode_needs_event_type_and_default_staff_email() {
+    assert_rejected(
+        |d| {
+            d["enablements"][0]["call_log"].as_object_mut().unwrap().remove("event_type");
+        },
+        "$.enablements[0].call_log.event_type",
+        "is required",
+    );
+    assert_rejected(
+        |d| {
+            d["enablements"][0]["call_log"].as_object_mut().unwrap().remove("default_staff_email");
+        },
+        "$.enablements[0].call_log.default_staff_email",
+        "is required",
+    );
+    assert_rejected(
+        |d| d["enablements"][0]["call_log"]["default_staff_email"] = json!("frontdesk"),
+        "$.enablements[0].call_log.default_staff_email",
+        "not an e-mail",
+    );
+}
+
+#[test]
+fn malformed_status_keys_are_rejected() {
+    for bad in ["Tour Booked (New Lead", "Tour Booked New Lead)", "(New Lead)", "Tour Booked ()", "A (B) C", "A ((B))"] {
+        assert_rejected(
+            |d| d["enablements"][0]["call_log"]["disposition_status_map"] = json!({bad: "Contacted"}),
+            &format!("$.enablements[0].call_log.disposition_status_map[{}]", serde_json::to_string(bad).unwrap()),
+            "malformed key",
+        );
+    }
+}
+
+#[test]
+fn status_key_forms() {
+    assert_eq!(parse_status_key("Follow-Up Needed"), Ok(("Follow-Up Needed".into(), None)));
+    assert_eq!(
+        parse_status_key(" Tour Booked  (New Lead) "),
+        Ok(("Tour Booked".into(), Some("New Lead".into())))
+    );
+}
+
+#[test]
+fn directions_other_than_inbound_outbound_are_rejected() {
+    assert_rejected(
+        |d| d["enablements"][0]["call_log"]["result_type_mapping"] = json!(["inbound", "sideways"]),
+        "$.enablements[0].call_log.result_type_mapping[1]",
+        "not a call direction",
+    );
+}
+
+#[test]
+fn urls_that_do_not_parse_are_rejected() {
+    assert_rejected(
+        |d| d["connections"]["main"]["base_url"] = json!("live.childcarecrm.com"),
+        "$.connections.main.base_url",
+        "not a valid URL",
+    );
+    assert_rejected(
+        |d| d["enablements"][0]["screen_pop_base_url"] = json!("ftp://x.example"),
+        "$.enablements[0].screen_pop_base_url",
+        "not an http(s) URL",
+    );
+    assert_rejected(
+        |d| d["dialpad"]["api_base_url"] = json!("not a url"),
+        "$.dialpad.api_base_url",
+        "not a valid URL",
+    );
+}
+
+#[test]
+fn templates_without_family_id_are_rejected() {
+    assert_rejected(
+        |d| d["enablements"][0]["screen_pop_url_template"] = json!("{base}/#/families/"),
+        "$.enablements[0].screen_pop_url_template",
+        "must contain {family_id}",
+    );
+    assert_rejected(
+        |d| d["enablements"][0]["screen_pop_url_template"] = json!("{base}/#/families/{family}/{family_id}"),
+        "$.enablements[0].screen_pop_url_template",
+        "unknown placeholder",
+    );
+}
+
+#[test]
+fn other_rules() {
+    assert_rejected(
+        |d| d["enablements"][0]["scope"] = json!({"level": "team", "id": "1"}),
+        "$.enablements[0].scope.level",
+        "not one of call_center, office, company",
+    );
+    assert_rejected(
+        |d| d["enablements"][0]["scope"] = json!({"level": "office"}),
+        "$.enablements[0].scope.id",
+        "is required for level office",
+    );
+    assert_rejected(
+        |d| d["enablements"][0]["call_log_link_type"] = json!("private"),
+        "$.enablements[0].call_log_link_type",
+        "not one of public",
+    );
+    assert_rejected(
+        |d| d["enablements"][0]["call_log"]["type"] = json!("crm"),
+        "$.enablements[0].call_log.type",
+        "not one of phone_log, event",
+    );
+    assert_rejected(
+        |d| {
+            d["enablements"][0].as_object_mut().unwrap().remove("default_center_name");
+        },
+        "$.enablements[0].default_center_name",
+        "is required",
+    );
+    assert_rejected(
+        |d| {
+            d["enablements"][0].as_object_mut().unwrap().remove("screen_pop_base_url");
+        },
+        "$.enablements[0].screen_pop_base_url",
+        "required when screen_pop is on",
+    );
+    assert_rejected(
+        |d| d["enablements"][0]["call_log"] = json!({"type": "phone_log", "event_type": "x"}),
+        "$.enablements[0].call_log.event_type",
+        "applies only when call_log.type is \"event\"",
+    );
+    assert_rejected(
+        |d| d["dialpad"]["webhook_secrets"] = json!([]),
+        "$.dialpad.webhook_secrets",
+        "at least one secret",
+    );
+    assert_rejected(
+        |d| {
+            d["dialpad"].as_object_mut().unwrap().remove("api_key");
+        },
+        "$.dialpad.api_key",
+        "screen_pop on",
+    );
+    assert_rejected(
+        |d| d["dialpad"]["api_key"] = json!({"secret": "x"}),
+        "$.dialpad.api_key.key",
+        "is required",
+    );
+    assert_rejected(|d| d["enablements"] = json!([]), "$.enablements", "at least one");
+    assert_rejected(
+        |d| d["enablements"][0]["enable_task_queue"] = json!("yes"),
+        "$.enablements[0].enable_task_queue",
+        "expected true or false",
+    );
+}
+
+#[test]
+fn every_error_is_reported_at_once() {
+    let mut doc = valid();
+    doc["enablements"][0]["connection"] = json!("nope");
+    doc["enablements"][0]["call_log"]["result_type_mapping"] = json!(["up"]);
+    doc["connections"]["main"]["base_url"] = json!("::");
+    let errs = errors_of(&doc);
+    assert_eq!(errs.len(), 3, "{errs:#?}");
+}
+
+#[test]
+fn unsigned_installations_need_no_secret() {
+    let mut doc = valid();
+    doc["dialpad"] = json!({"allow_unsigned": true, "api_key": "k"});
+    assert!(Installation::from_value(&doc).is_ok());
+}
+
+#[test]
+fn secrets_never_show_in_debug_output() {
+    let inst = Installation::from_value(&valid()).unwrap();
+    let dbg = format!("{inst:?}");
+    assert!(!dbg.contains("s3cret"), "{dbg}");
+    assert!(dbg.contains("llbridge/dialpad#api_key"));
+}
+
+#[test]
+fn not_json_is_one_error_at_the_root() {
+    let errs = Installation::from_json("{").unwrap_err().0;
+    assert_eq!(errs.len(), 1);
+    assert_eq!(errs[0].path, "$");
+}

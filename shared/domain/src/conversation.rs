@@ -1,0 +1,317 @@
+//! Conversations: the legs of one contact-center call, grouped and merged into one record.
+//!
+//! A conversation is the union of its legs (`call_id`, `master_call_id`, `entry_point_call_id`,
+//! `operator_call_id`). Events are deduplicated on `(call_id, state, event_timestamp)` and
+//! folded in `event_timestamp` order, so the merged record is the same for any order or
+//! duplication of the same events.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{CallEvent, CallState, Direction, Link, LinkKind, PartyKind};
+use crate::scope::{place, Placement};
+
+/// How the agent's e-mail was chosen (seed 000's staff attribution rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailSource {
+    /// The agent leg is a call-center operator leg: the operator's e-mail.
+    OperatorLeg,
+    /// Any other leg: the target user's e-mail.
+    TargetUser,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    /// The agent's Dialpad user id (the leg's target id).
+    pub user_id: Option<String>,
+    /// The agent's leg.
+    pub call_id: String,
+    pub email: Option<String>,
+    pub email_source: EmailSource,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallCenter {
+    pub id: String,
+    pub number: Option<String>,
+    pub office_id: Option<String>,
+}
+
+/// The merged record of one conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    /// The canonical id: the smallest call id among the legs.
+    pub key: String,
+    /// Every leg id known, events of its own or not.
+    pub legs: Vec<String>,
+    /// The Dialpad call id to quote in LineLeader: the call-center leg, else the agent leg.
+    pub dialpad_call_id: String,
+    /// The family's number: Dialpad's external number.
+    pub caller_number: Option<String>,
+    pub direction: Option<Direction>,
+    pub call_center: Option<CallCenter>,
+    /// The agent who answered (inbound), or who placed the call (outbound).
+    pub agent: Option<Agent>,
+    pub started_at: Option<i64>,
+    pub connected_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub duration_ms: Option<f64>,
+    pub answered: bool,
+    /// The labels of the latest dispositions event.
+    pub dispositions: Vec<String>,
+    /// Every recording and share link seen.
+    pub links: Vec<Link>,
+    /// Every leg that sent events has ended.
+    pub ended: bool,
+    /// The latest event timestamp seen.
+    pub last_event_at: i64,
+    /// Number of distinct events merged.
+    pub events: usize,
+}
+
+impl Conversation {
+    /// The disposition to log: the first label of the latest dispositions event.
+    pub fn disposition(&self) -> Option<&str> {
+        self.dispositions.first().map(String::as_str)
+    }
+
+    /// The first link of a kind.
+    pub fn link(&self, kind: LinkKind) -> Option<&str> {
+        self.links
+            .iter()
+            .find(|l| l.kind == kind)
+            .map(|l| l.url.as_str())
+    }
+}
+
+/// Orders ids numerically when both are numeric.
+fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
+    (a.len(), a).cmp(&(b.len(), b))
+}
+
+/// Removes duplicate events (same dedupe key) and sorts the rest in fold order. When two events
+/// share a key but differ, the choice between them does not depend on arrival order.
+pub fn canonical(events: &[CallEvent]) -> Vec<CallEvent> {
+    let mut by_key: BTreeMap<(i64, String, String), (String, &CallEvent)> = BTreeMap::new();
+    for e in events {
+        let (call_id, state, ts) = e.dedupe_key();
+        let fingerprint = serde_json::to_string(e).unwrap_or_default();
+        let k = (ts, call_id, state);
+        match by_key.get(&k) {
+            Some((f, _)) if *f >= fingerprint => {}
+            _ => {
+                by_key.insert(k, (fingerprint, e));
+            }
+        }
+    }
+    by_key.into_values().map(|(_, e)| e.clone()).collect()
+}
+
+/// Groups events into conversations (connected components of leg links).
+pub fn group(events: &[CallEvent]) -> Vec<Vec<CallEvent>> {
+    let mut parent: BTreeMap<String, String> = BTreeMap::new();
+    fn find(parent: &mut BTreeMap<String, String>, x: &str) -> String {
+        let mut root = x.to_owned();
+        while let Some(p) = parent.get(&root) {
+            if *p == root {
+                break;
+            }
+            root = p.clone();
+        }
+        parent.insert(x.to_owned(), root.clone());
+        root
+    }
+    for e in events {
+        parent.entry(e.call_id.clone()).or_insert_with(|| e.call_id.clone());
+        for l in e.linked_ids() {
+            parent.entry(l.clone()).or_insert_with(|| l.clone());
+            let (a, b) = (find(&mut parent, &e.call_id), find(&mut parent, &l));
+            if a != b {
+                let (lo, hi) = if id_order(&a, &b).is_le() { (a, b) } else { (b, a) };
+                parent.insert(hi, lo);
+            }
+        }
+    }
+    let mut groups: BTreeMap<String, Vec<CallEvent>> = BTreeMap::new();
+    for e in events {
+        let root = find(&mut parent, &e.call_id);
+        groups.entry(root).or_default().push(e.clone());
+    }
+    groups.into_values().collect()
+}
+
+/// Merges the events of one conversation into its record. `None` when there are no events.
+pub fn merge(events: &[CallEvent]) -> Option<Conversation> {
+    let events = canonical(events);
+    let first = events.first()?;
+
+    let mut legs: BTreeSet<&str> = BTreeSet::new();
+    let mut legs_with_events: BTreeSet<&str> = BTreeSet::new();
+    let mut ended_legs: BTreeSet<&str> = BTreeSet::new();
+    for e in &events {
+        legs.insert(&e.call_id);
+        legs_with_events.insert(&e.call_id);
+        for l in [&e.master_call_id, &e.entry_point_call_id, &e.operator_call_id]
+            .into_iter()
+            .flatten()
+        {
+            legs.insert(l);
+        }
+        if e.state.ends_leg() {
+            ended_legs.insert(&e.call_id);
+        }
+    }
+    let key = legs
+        .iter()
+        .min_by(|a, b| id_order(a, b))
+        .map(|s| (*s).to_owned())
+        .unwrap_or_else(|| first.call_id.clone());
+
+    let cc_events: Vec<&CallEvent> = events.iter().filter(|e| e.is_call_center_leg()).collect();
+    let cc_leg = cc_events.first().map(|e| e.call_id.clone());
+    // Prefer the call-center leg's view, then any event's.
+    let preferred = || cc_events.iter().copied().chain(events.iter());
+
+    let direction = preferred().find_map(|e| e.direction);
+    let caller_number = preferred().find_map(|e| e.external_number.clone());
+
+    let mut call_center: Option<CallCenter> = None;
+    for e in preferred() {
+        if let Placement::CallCenter { id, office_id, number } = place(e) {
+            match &mut call_center {
+                None => {
+                    call_center = Some(CallCenter { id, number, office_id });
+                }
+                Some(cc) if cc.id == id => {
+                    if cc.number.is_none() {
+                        cc.number = number;
+                    }
+                    if cc.office_id.is_none() {
+                        cc.office_id = office_id;
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    // The agent legs: legs whose target is a user.
+    let mut user_legs: BTreeMap<&str, Vec<&CallEvent>> = BTreeMap::new();
+    for e in &events {
+        if e.is_user_leg() {
+            user_legs.entry(&e.call_id).or_default().push(e);
+        }
+    }
+    let connected_of = |evs: &[&CallEvent]| evs.iter().find_map(|e| e.date_connected);
+    let operator_leg = cc_events
+        .iter()
+        .find_map(|e| e.operator_call_id.clone())
+        .filter(|id| user_legs.contains_key(id.as_str()));
+    let agent_leg: Option<&str> = operator_leg
+        .as_deref()
+        .and_then(|id| user_legs.get_key_value(id).map(|(k, _)| *k))
+        .or_else(|| {
+            user_legs
+                .iter()
+                .filter_map(|(id, evs)| connected_of(evs).map(|t| (t, *id)))
+                .min_by(|a, b| a.0.cmp(&b.0).then_with(|| id_order(a.1, b.1)))
+                .map(|(_, id)| id)
+        })
+        .or_else(|| {
+            // Outbound calls: the leg of the user who placed the call, answered or not.
+            (direction == Some(Direction::Outbound))
+                .then(|| user_legs.keys().next().copied())
+                .flatten()
+        });
+    let agent = agent_leg.map(|leg| {
+        let evs = &user_legs[leg];
+        let target = |f: fn(&crate::event::Party) -> Option<String>| {
+            evs.iter().find_map(|e| e.target.as_ref().and_then(f))
+        };
+        let is_operator_leg = operator_leg.as_deref() == Some(leg)
+            || evs.iter().any(|e| {
+                e.entry_point_call_id.is_some()
+                    || e
+                        .entry_point_target
+                        .as_ref()
+                        .is_some_and(|p| p.is(&PartyKind::CallCenter))
+            });
+        Agent {
+            user_id: target(|t| t.id.clone()),
+            call_id: leg.to_owned(),
+            email: target(|t| t.email.clone()),
+            email_source: if is_operator_leg {
+                EmailSource::OperatorLeg
+            } else {
+                EmailSource::TargetUser
+            },
+            name: target(|t| t.name.clone()),
+        }
+    });
+
+    let agent_events: Vec<&CallEvent> = agent_leg
+        .map(|leg| user_legs[leg].clone())
+        .unwrap_or_default();
+    let started_at = events.iter().filter_map(|e| e.date_started).min();
+    let connected_at = agent_events
+        .iter()
+        .find_map(|e| e.date_connected)
+        .or_else(|| cc_events.iter().find_map(|e| e.date_connected))
+        .or_else(|| events.iter().filter_map(|e| e.date_connected).min());
+    let ended_at = events.iter().filter_map(|e| e.date_ended).max();
+    let hangup_duration = |evs: &[&CallEvent]| {
+        evs.iter()
+            .filter(|e| e.state == CallState::Hangup)
+            .find_map(|e| e.duration_ms)
+            .or_else(|| evs.iter().find_map(|e| e.duration_ms))
+    };
+    let duration_ms = hangup_duration(&cc_events)
+        .or_else(|| hangup_duration(&agent_events))
+        .or_else(|| match (connected_at, ended_at) {
+            (Some(c), Some(e)) if e >= c => Some((e - c) as f64),
+            _ => None,
+        });
+    let answered = user_legs.values().any(|evs| connected_of(evs).is_some())
+        || cc_events
+            .iter()
+            .any(|e| e.operator_call_id.is_some() || e.date_connected.is_some())
+        || (cc_events.is_empty() && connected_at.is_some());
+
+    let dispositions = events
+        .iter()
+        .rev()
+        .find(|e| !e.dispositions.is_empty())
+        .map(|e| e.dispositions.clone())
+        .unwrap_or_default();
+    let links: BTreeSet<Link> = events.iter().flat_map(|e| e.links.iter().cloned()).collect();
+
+    let dialpad_call_id = cc_leg
+        .or_else(|| agent_leg.map(str::to_owned))
+        .unwrap_or_else(|| key.clone());
+
+    Some(Conversation {
+        legs: legs.iter().map(|s| (*s).to_owned()).collect(),
+        dialpad_call_id,
+        caller_number,
+        direction,
+        call_center,
+        agent,
+        started_at,
+        connected_at,
+        ended_at,
+        duration_ms,
+        answered,
+        dispositions,
+        links: links.into_iter().collect(),
+        ended: legs_with_events.iter().all(|l| ended_legs.contains(l)),
+        last_event_at: events.iter().map(|e| e.event_timestamp).max().unwrap_or(0),
+        events: events.len(),
+        key,
+    })
+}
+
+#[cfg(test)]
+mod tests;

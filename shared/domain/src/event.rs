@@ -1,0 +1,638 @@
+//! Dialpad call events, parsed leniently (see `dialpad-events.md`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::lenient;
+
+/// The state of a call leg. Unknown states are kept verbatim and never an error.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum CallState {
+    Preanswer,
+    Calling,
+    Ringing,
+    Connected,
+    Queued,
+    Hold,
+    Merged,
+    Parked,
+    Takeover,
+    Eavesdrop,
+    Monitor,
+    Barge,
+    Blocked,
+    Admin,
+    Hangup,
+    Missed,
+    Voicemail,
+    Recording,
+    AdminRecording,
+    VoicemailUploaded,
+    Transcription,
+    CallTranscription,
+    RecapSummary,
+    RecapOutcome,
+    RecapPurposes,
+    RecapActionItems,
+    Csat,
+    Pcsat,
+    Dispositions,
+    Postcall,
+    AiPlaybook,
+    Other(String),
+}
+
+const STATES: &[(&str, CallState)] = &[
+    ("preanswer", CallState::Preanswer),
+    ("calling", CallState::Calling),
+    ("ringing", CallState::Ringing),
+    ("connected", CallState::Connected),
+    ("queued", CallState::Queued),
+    ("hold", CallState::Hold),
+    ("merged", CallState::Merged),
+    ("parked", CallState::Parked),
+    ("takeover", CallState::Takeover),
+    ("eavesdrop", CallState::Eavesdrop),
+    ("monitor", CallState::Monitor),
+    ("barge", CallState::Barge),
+    ("blocked", CallState::Blocked),
+    ("admin", CallState::Admin),
+    ("hangup", CallState::Hangup),
+    ("missed", CallState::Missed),
+    ("voicemail", CallState::Voicemail),
+    ("recording", CallState::Recording),
+    ("admin_recording", CallState::AdminRecording),
+    ("voicemail_uploaded", CallState::VoicemailUploaded),
+    ("transcription", CallState::Transcription),
+    ("call_transcription", CallState::CallTranscription),
+    ("recap_summary", CallState::RecapSummary),
+    ("recap_outcome", CallState::RecapOutcome),
+    ("recap_purposes", CallState::RecapPurposes),
+    ("recap_action_items", CallState::RecapActionItems),
+    ("csat", CallState::Csat),
+    ("pcsat", CallState::Pcsat),
+    ("dispositions", CallState::Dispositions),
+    ("postcall", CallState::Postcall),
+    ("ai_playbook", CallState::AiPlaybook),
+];
+
+impl From<String> for CallState {
+    fn from(s: String) -> Self {
+        let lower = s.trim().to_ascii_lowercase();
+        STATES
+            .iter()
+            .find(|(name, _)| *name == lower)
+            .map(|(_, st)| st.clone())
+            .unwrap_or(CallState::Other(lower))
+    }
+}
+
+impl From<CallState> for String {
+    fn from(s: CallState) -> Self {
+        s.as_str().to_owned()
+    }
+}
+
+impl CallState {
+    pub fn as_str(&self) -> &str {
+        match self {
+            CallState::Other(s) => s,
+            known => STATES
+                .iter()
+                .find(|(_, st)| st == known)
+                .map(|(name, _)| *name)
+                .unwrap_or("unknown"),
+        }
+    }
+
+    /// States that end a leg: `hangup` (answered or not), `missed`, `voicemail`.
+    pub fn ends_leg(&self) -> bool {
+        matches!(self, CallState::Hangup | CallState::Missed | CallState::Voicemail)
+    }
+
+    /// The states in which an agent's phone is offered or takes the call (screen-pop triggers).
+    pub fn offers_agent(&self) -> bool {
+        matches!(self, CallState::Ringing | CallState::Connected)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+impl Direction {
+    fn parse(v: Option<&Value>) -> Option<Direction> {
+        match lenient::string(v)?.to_ascii_lowercase().as_str() {
+            "inbound" => Some(Direction::Inbound),
+            "outbound" => Some(Direction::Outbound),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+}
+
+/// What a `target`-like object designates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartyKind {
+    User,
+    CallCenter,
+    Department,
+    Office,
+    Other(String),
+}
+
+impl PartyKind {
+    fn parse(s: &str) -> PartyKind {
+        match s.trim().to_ascii_lowercase().replace([' ', '-'], "_").as_str() {
+            "user" | "staff" => PartyKind::User,
+            "callcenter" | "call_center" => PartyKind::CallCenter,
+            "department" => PartyKind::Department,
+            "office" => PartyKind::Office,
+            other => PartyKind::Other(other.to_owned()),
+        }
+    }
+}
+
+/// `target`, `entry_point_target`, `proxy_target` or `contact`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Party {
+    pub id: Option<String>,
+    pub kind: Option<PartyKind>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl Party {
+    /// Reads a party object; `{}` or anything that is not an object reads as absent.
+    fn parse(v: Option<&Value>) -> Option<Party> {
+        let obj = v?.as_object()?;
+        let party = Party {
+            id: lenient::id(obj.get("id")),
+            kind: lenient::string(obj.get("type")).map(|t| PartyKind::parse(&t)),
+            name: lenient::string(obj.get("name")),
+            email: lenient::string(obj.get("email")),
+            phone: lenient::string(obj.get("phone")),
+        };
+        let empty = party.id.is_none()
+            && party.kind.is_none()
+            && party.name.is_none()
+            && party.email.is_none()
+            && party.phone.is_none();
+        (!empty).then_some(party)
+    }
+
+    pub fn is(&self, kind: &PartyKind) -> bool {
+        self.kind.as_ref() == Some(kind)
+    }
+}
+
+/// The kind of a recording or share link, as `call_log_link_type` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    /// `public_call_review_share_link`
+    Public,
+    /// `company_call_review_share_link`
+    Company,
+    /// `recording_details[].url` / `recording_url[]`
+    Recording,
+    /// `admin_recording_urls[]`, or recording details of an admin type
+    AdminRecording,
+    /// `voicemail_link`
+    Voicemail,
+}
+
+impl LinkKind {
+    pub fn parse(s: &str) -> Option<LinkKind> {
+        match s.trim().to_ascii_lowercase().replace([' ', '-'], "_").as_str() {
+            "public" | "public_link" | "public_call_review_share_link" => Some(LinkKind::Public),
+            "company" | "company_link" | "company_call_review_share_link" => {
+                Some(LinkKind::Company)
+            }
+            "recording" | "recording_url" => Some(LinkKind::Recording),
+            "admin_recording" | "admin_recording_url" | "admin_recording_urls" => {
+                Some(LinkKind::AdminRecording)
+            }
+            "voicemail" | "voicemail_link" => Some(LinkKind::Voicemail),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Link {
+    pub kind: LinkKind,
+    pub url: String,
+}
+
+/// One Dialpad call event (one leg, one state), read leniently.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallEvent {
+    pub call_id: String,
+    pub master_call_id: Option<String>,
+    pub entry_point_call_id: Option<String>,
+    pub operator_call_id: Option<String>,
+    pub group_id: Option<String>,
+    pub state: CallState,
+    pub direction: Option<Direction>,
+    /// Epoch milliseconds; 0 when Dialpad sent none.
+    pub event_timestamp: i64,
+    pub date_started: Option<i64>,
+    pub date_rang: Option<i64>,
+    pub date_connected: Option<i64>,
+    pub date_ended: Option<i64>,
+    pub duration_ms: Option<f64>,
+    pub total_duration_ms: Option<f64>,
+    pub talk_time_ms: Option<f64>,
+    pub internal_number: Option<String>,
+    pub external_number: Option<String>,
+    pub target: Option<Party>,
+    pub entry_point_target: Option<Party>,
+    pub proxy_target: Option<Party>,
+    pub contact: Option<Party>,
+    pub links: Vec<Link>,
+    pub dispositions: Vec<String>,
+    pub was_recorded: Option<bool>,
+    pub is_transferred: Option<bool>,
+}
+
+/// Why an event body is not a usable call event (a 400 at the webhook).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("body is not JSON: {0}")]
+    NotJson(String),
+    #[error("event must be a JSON object")]
+    NotAnObject,
+    #[error("event has no usable call_id")]
+    NoCallId,
+    #[error("event has no state")]
+    NoState,
+}
+
+impl EventError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            EventError::NotJson(_) => "not_json",
+            EventError::NotAnObject => "not_an_object",
+            EventError::NoCallId => "no_call_id",
+            EventError::NoState => "no_state",
+        }
+    }
+}
+
+impl CallEvent {
+    /// Parses JSON bytes into an event, and returns the raw JSON value beside it.
+    pub fn parse(bytes: &[u8]) -> Result<(CallEvent, Value), EventError> {
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| EventError::NotJson(e.to_string()))?;
+        let event = CallEvent::from_value(&value)?;
+        Ok((event, value))
+    }
+
+    pub fn from_value(value: &Value) -> Result<CallEvent, EventError> {
+        let o = value.as_object().ok_or(EventError::NotAnObject)?;
+        let call_id = lenient::id(o.get("call_id")).ok_or(EventError::NoCallId)?;
+        let state = lenient::string(o.get("state"))
+            .map(CallState::from)
+            .ok_or(EventError::NoState)?;
+        Ok(CallEvent {
+            master_call_id: lenient::id(o.get("master_call_id")),
+            entry_point_call_id: lenient::id(o.get("entry_point_call_id")),
+            operator_call_id: lenient::id(o.get("operator_call_id")),
+            group_id: lenient::string(o.get("group_id")),
+            direction: Direction::parse(o.get("direction")),
+            event_timestamp: lenient::millis(o.get("event_timestamp")).unwrap_or(0),
+            date_started: lenient::millis(o.get("date_started")),
+            date_rang: lenient::millis(o.get("date_rang")),
+            date_connected: lenient::millis(o.get("date_connected")),
+            date_ended: lenient::millis(o.get("date_ended")),
+            duration_ms: lenient::float_ms(o.get("duration")),
+            total_duration_ms: lenient::float_ms(o.get("total_duration")),
+            talk_time_ms: lenient::float_ms(o.get("talk_time")),
+            internal_number: lenient::string(o.get("internal_number")),
+            external_number: lenient::string(o.get("external_number")),
+            target: Party::parse(o.get("target")),
+            entry_point_target: Party::parse(o.get("entry_point_target")),
+            proxy_target: Party::parse(o.get("proxy_target")),
+            contact: Party::parse(o.get("contact")),
+            links: parse_links(o),
+            dispositions: parse_dispositions(o),
+            was_recorded: lenient::boolean(o.get("was_recorded")),
+            is_transferred: lenient::boolean(o.get("is_transferred")),
+            call_id,
+            state,
+        })
+    }
+
+    /// The dedupe key of an event: `(call_id, state, event_timestamp)`.
+    pub fn dedupe_key(&self) -> (String, String, i64) {
+        (
+            self.call_id.clone(),
+            self.state.as_str().to_owned(),
+            self.event_timestamp,
+        )
+    }
+
+    /// Every other leg this event names (`master_call_id`, `entry_point_call_id`,
+    /// `operator_call_id`), without its own id.
+    pub fn linked_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = [
+            &self.master_call_id,
+            &self.entry_point_call_id,
+            &self.operator_call_id,
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|id| **id != self.call_id)
+        .cloned()
+        .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// True when this leg's own target is a call center (the call-center leg).
+    pub fn is_call_center_leg(&self) -> bool {
+        self.target
+            .as_ref()
+            .is_some_and(|t| t.is(&PartyKind::CallCenter))
+    }
+
+    /// True when this leg's own target is a user (an agent leg, or a user line).
+    pub fn is_user_leg(&self) -> bool {
+        self.target.as_ref().is_some_and(|t| t.is(&PartyKind::User))
+    }
+}
+
+fn parse_links(o: &Map<String, Value>) -> Vec<Link> {
+    let mut links = Vec::new();
+    let mut push = |kind: LinkKind, url: Option<String>| {
+        if let Some(url) = url {
+            links.push(Link { kind, url });
+        }
+    };
+    if let Some(Value::Array(details)) = o.get("recording_details") {
+        for d in details {
+            let Some(obj) = d.as_object() else { continue };
+            let admin = lenient::string(obj.get("recording_type"))
+                .is_some_and(|t| t.to_ascii_lowercase().contains("admin"));
+            let kind = if admin {
+                LinkKind::AdminRecording
+            } else {
+                LinkKind::Recording
+            };
+            push(kind, lenient::string(obj.get("url")));
+        }
+    }
+    for url in lenient::strings(o.get("recording_url")) {
+        push(LinkKind::Recording, Some(url));
+    }
+    for url in lenient::strings(o.get("admin_recording_urls")) {
+        push(LinkKind::AdminRecording, Some(url));
+    }
+    push(
+        LinkKind::Public,
+        lenient::string(o.get("public_call_review_share_link")),
+    );
+    push(
+        LinkKind::Company,
+        lenient::string(o.get("company_call_review_share_link")),
+    );
+    push(LinkKind::Voicemail, lenient::string(o.get("voicemail_link")));
+    links.sort();
+    links.dedup();
+    links
+}
+
+/// `call_dispositions` (also seen as `dispositions`): a string, a list of strings, or objects
+/// with `name`, `disposition` or `label`.
+fn parse_dispositions(o: &Map<String, Value>) -> Vec<String> {
+    let raw = o
+        .get("call_dispositions")
+        .filter(|v| !v.is_null())
+        .or_else(|| o.get("dispositions"));
+    let mut out = Vec::new();
+    let mut take = |v: &Value| {
+        let label = match v {
+            Value::Object(obj) => ["name", "disposition", "label"]
+                .iter()
+                .find_map(|k| lenient::string(obj.get(*k))),
+            other => lenient::string(Some(other)),
+        };
+        if let Some(label) = label {
+            if !out.contains(&label) {
+                out.push(label);
+            }
+        }
+    };
+    match raw {
+        Some(Value::Array(items)) => items.iter().for_each(&mut take),
+        Some(v) => take(v),
+        None => {}
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    pub const AGENT_RINGING: &str = r#"{"call_id": 5829361047752704, "entry_point_call_id": 6208917392220160, "state": "ringing",
+ "direction": "inbound", "event_timestamp": 1767710405123, "date_started": 1767710404987,
+ "internal_number": "+14155550100", "external_number": "+16505550199",
+ "group_id": "CallCenter:4716644561813504",
+ "target": {"id": 5150000000000001, "type": "user", "name": "Ana Agent", "email": "ana@example.com", "phone": "+14155550123"},
+ "entry_point_target": {"id": 4716644561813504, "type": "callcenter", "name": "Enrollment", "phone": "+14155550100"},
+ "proxy_target": {}, "contact": {"id": 5600392044183552, "type": "local", "phone": "+16505550199"}}"#;
+
+    pub const CC_HANGUP: &str = r#"{"call_id": 6208917392220160, "master_call_id": 6031987721523200, "operator_call_id": 5829361047752704,
+ "state": "hangup", "direction": "inbound", "event_timestamp": 1767710702456,
+ "date_started": 1767710398001, "date_connected": 1767710409870, "date_ended": 1767710702301,
+ "duration": 292431.512, "internal_number": "+14155550100", "external_number": "+16505550199",
+ "target": {"id": 4716644561813504, "type": "call_center", "name": "Enrollment", "phone": "+14155550100"},
+ "entry_point_target": {"id": 124, "type": "office", "name": "Acme HQ"},
+ "was_recorded": true, "public_call_review_share_link": "https://dialpad.com/shared/call/AbC123"}"#;
+
+    pub const DISPOSITIONS: &str = r#"{"call_id": 6208917392220160, "operator_call_id": 5829361047752704, "state": "dispositions",
+ "direction": "inbound", "event_timestamp": 1767710761002,
+ "target": {"id": 4716644561813504, "type": "call_center"},
+ "call_dispositions": [{"name": "Follow-Up Needed"}]}"#;
+
+    fn parse(s: &str) -> CallEvent {
+        CallEvent::parse(s.as_bytes()).unwrap().0
+    }
+
+    #[test]
+    fn agent_leg_ringing_example() {
+        let e = parse(AGENT_RINGING);
+        assert_eq!(e.call_id, "5829361047752704");
+        assert_eq!(e.entry_point_call_id.as_deref(), Some("6208917392220160"));
+        assert_eq!(e.state, CallState::Ringing);
+        assert_eq!(e.direction, Some(Direction::Inbound));
+        assert_eq!(e.event_timestamp, 1767710405123);
+        let t = e.target.as_ref().unwrap();
+        assert_eq!(t.kind, Some(PartyKind::User));
+        assert_eq!(t.email.as_deref(), Some("ana@example.com"));
+        assert_eq!(t.id.as_deref(), Some("5150000000000001"));
+        let ep = e.entry_point_target.as_ref().unwrap();
+        assert_eq!(ep.kind, Some(PartyKind::CallCenter));
+        assert_eq!(ep.id.as_deref(), Some("4716644561813504"));
+        assert_eq!(e.proxy_target, None, "{{}} reads as absent");
+        assert_eq!(e.group_id.as_deref(), Some("CallCenter:4716644561813504"));
+        assert!(e.is_user_leg());
+    }
+
+    #[test]
+    fn call_center_leg_hangup_example() {
+        let e = parse(CC_HANGUP);
+        assert_eq!(e.state, CallState::Hangup);
+        assert!(e.is_call_center_leg(), "type call_center spelling");
+        assert_eq!(e.operator_call_id.as_deref(), Some("5829361047752704"));
+        assert_eq!(e.duration_ms, Some(292431.512));
+        assert_eq!(e.was_recorded, Some(true));
+        assert_eq!(
+            e.links,
+            vec![Link {
+                kind: LinkKind::Public,
+                url: "https://dialpad.com/shared/call/AbC123".into()
+            }]
+        );
+        assert_eq!(
+            e.linked_ids(),
+            vec!["5829361047752704".to_string(), "6031987721523200".to_string()]
+        );
+    }
+
+    #[test]
+    fn dispositions_example() {
+        let e = parse(DISPOSITIONS);
+        assert_eq!(e.state, CallState::Dispositions);
+        assert_eq!(e.dispositions, vec!["Follow-Up Needed".to_string()]);
+    }
+
+    #[test]
+    fn ids_as_strings_or_numbers_above_2_pow_53() {
+        let e = parse(r#"{"call_id": "9007199254740993", "master_call_id": 9007199254740995, "state": "hangup"}"#);
+        assert_eq!(e.call_id, "9007199254740993");
+        assert_eq!(e.master_call_id.as_deref(), Some("9007199254740995"));
+    }
+
+    #[test]
+    fn junk_link_ids_are_absent() {
+        for junk in [r#"null"#, r#""""#, "0", r#""null""#] {
+            let body = format!(
+                r#"{{"call_id": 1, "state": "ringing", "entry_point_call_id": {junk}, "master_call_id": {junk}, "operator_call_id": {junk}}}"#
+            );
+            let e = parse(&body);
+            assert!(e.linked_ids().is_empty(), "{body}");
+        }
+    }
+
+    #[test]
+    fn both_call_center_spellings() {
+        for t in ["callcenter", "call_center", "CallCenter"] {
+            let e = parse(&format!(
+                r#"{{"call_id": 1, "state": "hangup", "target": {{"id": 7, "type": "{t}"}}}}"#
+            ));
+            assert!(e.is_call_center_leg(), "{t}");
+        }
+    }
+
+    #[test]
+    fn booleans_as_strings() {
+        let e = parse(r#"{"call_id": 1, "state": "hangup", "was_recorded": "TRUE", "is_transferred": "FALSE"}"#);
+        assert_eq!(e.was_recorded, Some(true));
+        assert_eq!(e.is_transferred, Some(false));
+    }
+
+    #[test]
+    fn dates_as_strings_and_float_durations() {
+        let e = parse(r#"{"call_id": 1, "state": "hangup", "date_started": "1767710398001", "date_ended": 1767710702301.0, "duration": "1500.25", "total_duration": 2000.5}"#);
+        assert_eq!(e.date_started, Some(1767710398001));
+        assert_eq!(e.date_ended, Some(1767710702301));
+        assert_eq!(e.duration_ms, Some(1500.25));
+        assert_eq!(e.total_duration_ms, Some(2000.5));
+    }
+
+    #[test]
+    fn unknown_states_and_fields_are_kept_not_fatal() {
+        let (e, raw) = CallEvent::parse(
+            br#"{"call_id": 1, "state": "hologram", "brand_new_field": {"x": [1,2]}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.state, CallState::Other("hologram".into()));
+        assert_eq!(e.state.as_str(), "hologram");
+        assert_eq!(raw["brand_new_field"]["x"][1], json!(2));
+    }
+
+    #[test]
+    fn dispositions_in_every_shape() {
+        let cases = [
+            (json!("Left Voicemail"), vec!["Left Voicemail"]),
+            (json!(["A", "B"]), vec!["A", "B"]),
+            (json!([{"name": "A"}, {"disposition": "B"}, {"label": "C"}]), vec!["A", "B", "C"]),
+            (json!([{"id": 3}, null, ""]), vec![]),
+            (json!("Sales~Connected – Interested"), vec!["Sales~Connected – Interested"]),
+        ];
+        for key in ["call_dispositions", "dispositions"] {
+            for (v, want) in &cases {
+                let body = json!({"call_id": 1, "state": "dispositions", key: v});
+                let e = CallEvent::from_value(&body).unwrap();
+                assert_eq!(e.dispositions, *want, "{key}: {v}");
+            }
+        }
+    }
+
+    #[test]
+    fn recording_links_of_every_kind() {
+        let e = CallEvent::from_value(&json!({
+            "call_id": 1, "state": "recording",
+            "recording_details": [{"id": 1, "recording_type": "call", "url": "https://r/1"},
+                                   {"id": 2, "recording_type": "admincallrecording", "url": "https://r/2"}],
+            "recording_url": ["https://r/1", "https://r/3"],
+            "admin_recording_urls": ["https://r/4"],
+            "company_call_review_share_link": "https://c/1",
+            "voicemail_link": "https://v/1"
+        }))
+        .unwrap();
+        let kinds: Vec<(LinkKind, &str)> = e.links.iter().map(|l| (l.kind, l.url.as_str())).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (LinkKind::Company, "https://c/1"),
+                (LinkKind::Recording, "https://r/1"),
+                (LinkKind::Recording, "https://r/3"),
+                (LinkKind::AdminRecording, "https://r/2"),
+                (LinkKind::AdminRecording, "https://r/4"),
+                (LinkKind::Voicemail, "https://v/1"),
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_bodies_are_errors_not_panics() {
+        assert!(matches!(CallEvent::parse(b"nope"), Err(EventError::NotJson(_))));
+        assert_eq!(CallEvent::parse(b"[1]").unwrap_err(), EventError::NotAnObject);
+        assert_eq!(CallEvent::parse(br#"{"state":"hangup"}"#).unwrap_err(), EventError::NoCallId);
+        assert_eq!(CallEvent::parse(br#"{"call_id":"null","state":"hangup"}"#).unwrap_err(), EventError::NoCallId);
+        assert_eq!(CallEvent::parse(br#"{"call_id":5}"#).unwrap_err(), EventError::NoState);
+        // Fields of the wrong type read as absent.
+        let e = CallEvent::from_value(&json!({"call_id": 1, "state": "hangup", "target": "x", "duration": {}, "direction": 3})).unwrap();
+        assert_eq!(e.target, None);
+        assert_eq!(e.duration_ms, None);
+        assert_eq!(e.direction, None);
+    }
+}

@@ -1,0 +1,143 @@
+//! Lenient readers over `serde_json::Value`, as real Dialpad payloads demand: every field may be
+//! missing, null, of another type, or a junk value. No reader here fails or panics; an unusable
+//! value reads as absent.
+
+use serde_json::Value;
+
+/// An id as its canonical decimal string. Numbers are read as integers only (never through
+/// `f64`, ids reach 19 digits); the junk values `null`, `""`, `0` and `"null"` read as absent.
+pub fn id(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                (u != 0).then(|| u.to_string())
+            } else if let Some(i) = n.as_i64() {
+                (i > 0).then(|| i.to_string())
+            } else {
+                // A float id has already lost digits: unusable.
+                None
+            }
+        }
+        Value::String(s) => {
+            let s = s.trim();
+            if s.is_empty() || s == "0" || s.eq_ignore_ascii_case("null") {
+                None
+            } else {
+                Some(s.to_owned())
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A non-empty trimmed string; numbers are rendered as their text.
+pub fn string(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => {
+            let s = s.trim();
+            (!s.is_empty() && !s.eq_ignore_ascii_case("null")).then(|| s.to_owned())
+        }
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A boolean given as a bool, the strings "TRUE"/"FALSE" (any case), or 0/1.
+pub fn boolean(v: Option<&Value>) -> Option<bool> {
+    match v? {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Some(true),
+            "false" | "0" | "no" => Some(false),
+            _ => None,
+        },
+        Value::Number(n) => n.as_i64().map(|i| i != 0),
+        _ => None,
+    }
+}
+
+/// A timestamp in epoch milliseconds, given as an integer, a float or a numeric string.
+/// Zero and negative values read as absent.
+pub fn millis(v: Option<&Value>) -> Option<i64> {
+    let ms = match v? {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
+        Value::String(s) => {
+            let s = s.trim();
+            s.parse::<i64>().ok().or_else(|| {
+                s.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .map(|f| f as i64)
+            })
+        }
+        _ => None,
+    }?;
+    (ms > 0).then_some(ms)
+}
+
+/// A duration in (float) milliseconds; negative or non-finite values read as absent.
+pub fn float_ms(v: Option<&Value>) -> Option<f64> {
+    let f = match v? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    }?;
+    (f.is_finite() && f >= 0.0).then_some(f)
+}
+
+/// A list of non-empty strings: one string, or an array of strings.
+pub fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(items)) => items.iter().filter_map(|i| string(Some(i))).collect(),
+        Some(other) => string(Some(other)).into_iter().collect(),
+        None => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ids_never_go_through_floats() {
+        let v: Value = serde_json::from_str("9223372036854775807").unwrap();
+        assert_eq!(id(Some(&v)).as_deref(), Some("9223372036854775807"));
+        let v: Value = serde_json::from_str("4716644561813504123").unwrap();
+        assert_eq!(id(Some(&v)).as_deref(), Some("4716644561813504123"));
+        assert_eq!(id(Some(&json!("4716644561813504"))).as_deref(), Some("4716644561813504"));
+        assert_eq!(id(Some(&json!(1.5e15))), None);
+    }
+
+    #[test]
+    fn junk_ids_are_absent() {
+        for junk in [json!(null), json!(""), json!(0), json!("null"), json!("NULL"), json!(" "), json!({}), json!([])] {
+            assert_eq!(id(Some(&junk)), None, "{junk}");
+        }
+        assert_eq!(id(None), None);
+    }
+
+    #[test]
+    fn booleans_as_bool_or_strings() {
+        assert_eq!(boolean(Some(&json!(true))), Some(true));
+        assert_eq!(boolean(Some(&json!("TRUE"))), Some(true));
+        assert_eq!(boolean(Some(&json!("FALSE"))), Some(false));
+        assert_eq!(boolean(Some(&json!("false"))), Some(false));
+        assert_eq!(boolean(Some(&json!("maybe"))), None);
+        assert_eq!(boolean(Some(&json!(null))), None);
+    }
+
+    #[test]
+    fn millis_and_durations() {
+        assert_eq!(millis(Some(&json!(1767710404987_i64))), Some(1767710404987));
+        assert_eq!(millis(Some(&json!("1767710404987"))), Some(1767710404987));
+        assert_eq!(millis(Some(&json!(1767710404987.5))), Some(1767710404987));
+        assert_eq!(millis(Some(&json!(0))), None);
+        assert_eq!(millis(Some(&json!("soon"))), None);
+        assert_eq!(float_ms(Some(&json!(292431.512))), Some(292431.512));
+        assert_eq!(float_ms(Some(&json!("12.5"))), Some(12.5));
+        assert_eq!(float_ms(Some(&json!(-1))), None);
+    }
+}

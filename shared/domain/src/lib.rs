@@ -1,0 +1,18 @@
+//! Pure domain of llbridge: no I/O lives here.
+//!
+//! * [`event`]: lenient parsing of Dialpad call events.
+//! * [`scope`]: which call center an event belongs to and which enablement applies.
+//! * [`conversation`]: legs grouped into one conversation and merged into one record.
+//! * [`config`]: the installation config document and its validation.
+//! * [`phone`]: phone-number normalization and masking.
+
+pub mod config;
+pub mod conversation;
+pub mod event;
+pub mod lenient;
+pub mod phone;
+pub mod scope;
+
+pub use config::Installation;
+pub use conversation::Conversation;
+pub use event::{CallEvent, CallState};
