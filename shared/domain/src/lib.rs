@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod conversation;
+pub mod crm;
 pub mod event;
 pub mod lenient;
 pub mod phone;

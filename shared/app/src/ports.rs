@@ -1,0 +1,173 @@
+//! Ports: the traits through which the use cases reach the world. Each has an embedded adapter
+//! (`llbridge-embedded`) and an AWS or HTTP adapter, and both pass one contract suite.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use llbridge_domain::config::SecretRef;
+
+use crate::error::Result;
+
+/// Wall-clock time, as epoch milliseconds. Tests drive a manual clock.
+pub trait Clock: Send + Sync {
+    fn now_ms(&self) -> i64;
+
+    fn now_secs(&self) -> i64 {
+        self.now_ms().div_euclid(1000)
+    }
+}
+
+/// One message taken from the queue. It stays invisible to other receivers until it is acked,
+/// or until its visibility timeout passes and it is delivered again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub id: String,
+    /// The handle to ack or release this delivery.
+    pub receipt: String,
+    pub body: String,
+    /// 1 on the first delivery.
+    pub receive_count: u32,
+}
+
+/// The job queue between the webhook and the worker (SQS in production).
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Sends one message, invisible to receivers for `delay` (at most 15 minutes).
+    async fn send(&self, body: &str, delay: Duration) -> Result<()>;
+
+    /// Sends several messages; the default sends them one by one.
+    async fn send_batch(&self, messages: &[(String, Duration)]) -> Result<()> {
+        for (body, delay) in messages {
+            self.send(body, *delay).await?;
+        }
+        Ok(())
+    }
+
+    /// Receives up to `max` visible messages, waiting up to `wait` for the first one.
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>>;
+
+    /// Deletes a delivered message: it is done.
+    async fn ack(&self, receipt: &str) -> Result<()>;
+
+    /// Makes a delivered message visible again after `delay` (a retry).
+    async fn release(&self, receipt: &str, delay: Duration) -> Result<()>;
+}
+
+/// A stored item: its value, its version (1 on creation, +1 on each write) and its expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub value: String,
+    pub version: u64,
+    /// Epoch seconds after which the item reads as absent.
+    pub expires_at: Option<i64>,
+}
+
+/// When a put may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// Always.
+    Any,
+    /// Only when no live item exists (an expired one counts as absent).
+    Absent,
+    /// Only when the live item has this version.
+    Version(u64),
+}
+
+/// Key-value state with conditional writes and expiry (DynamoDB in production): conversation
+/// state, idempotency records, locks and leases, the token cache, the installation config.
+/// Expired items read as absent even before the backend deletes them.
+#[async_trait]
+pub trait Store: Send + Sync {
+    async fn get(&self, key: &str) -> Result<Option<Item>>;
+
+    /// Writes `value` when `condition` holds. Returns the new version, or `None` when the
+    /// condition failed.
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        expires_at: Option<i64>,
+        condition: Condition,
+    ) -> Result<Option<u64>>;
+
+    /// Deletes the item when `version` is `None` or matches. Returns whether an item was deleted.
+    async fn delete(&self, key: &str, version: Option<u64>) -> Result<bool>;
+}
+
+/// A secret value; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Resolves secret references (Secrets Manager in production). A literal reference resolves to
+/// itself in every adapter.
+#[async_trait]
+pub trait Secrets: Send + Sync {
+    async fn get(&self, reference: &SecretRef) -> Result<Secret>;
+}
+
+pub use llbridge_domain::crm::{
+    Center, Family, Labeled, NewEvent, NewFamily, PhoneLog, Staff, Task, TaskCompletion, TypeList,
+};
+
+/// The LineLeader API of one connection (`lineleader-api.md`). Implementations handle login,
+/// token refresh, paging and lenient reads; errors are classed transient or permanent.
+#[async_trait]
+pub trait LineLeader: Send + Sync {
+    /// C1, every page.
+    async fn centers(&self) -> Result<Vec<Center>>;
+    /// S1.
+    async fn statuses(&self) -> Result<Vec<Labeled>>;
+    /// T1..T4.
+    async fn types(&self, list: TypeList) -> Result<Vec<Labeled>>;
+    /// U1, every page.
+    async fn staff(&self) -> Result<Vec<Staff>>;
+    /// F1: families whose phone matches `ten_digits` (NPANXXXXXX), as the server returns them
+    /// (the caller re-checks the numbers).
+    async fn search_families(&self, ten_digits: &str) -> Result<Vec<Family>>;
+    /// F2.
+    async fn family(&self, id: &str) -> Result<Option<Family>>;
+    /// F3.
+    async fn create_family(&self, family: &NewFamily) -> Result<Family>;
+    /// K1: the open (not completed, not canceled) tasks of a family, of one task type.
+    async fn open_tasks(&self, family_id: &str, type_id: &str) -> Result<Vec<Task>>;
+    /// K2: GET-modify-PUT of the task, completed.
+    async fn complete_task(&self, task: &Task, completion: &TaskCompletion) -> Result<()>;
+    /// E1: returns the new event's id.
+    async fn create_event(&self, event: &NewEvent) -> Result<String>;
+    /// X1.
+    async fn set_family_status(&self, family_id: &str, status_id: &str) -> Result<()>;
+    /// P1: returns the new phone log's id.
+    async fn create_phone_log(&self, log: &PhoneLog) -> Result<String>;
+}
+
+/// What became of a screen-pop request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PopOutcome {
+    Sent,
+    /// Dialpad's 5-per-minute limit: not retried, the moment has passed.
+    RateLimited,
+}
+
+/// The Dialpad API.
+#[async_trait]
+pub trait Dialpad: Send + Sync {
+    /// `POST /api/v2/users/{user_id}/screenpop` with `{"screen_pop_uri": uri}`.
+    async fn screen_pop(&self, user_id: &str, uri: &str) -> Result<PopOutcome>;
+}

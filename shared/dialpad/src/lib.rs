@@ -1,0 +1,6 @@
+//! The Dialpad side of llbridge.
+//!
+//! * [`webhook`]: the body of a call-event webhook: a compact HS256 JWT, or plain JSON where the
+//!   installation allows unsigned events.
+
+pub mod webhook;

@@ -1,0 +1,11 @@
+//! Embedded adapters: everything llbridge needs to run on one machine with no AWS account.
+
+mod clock;
+mod queue;
+mod secrets;
+mod store;
+
+pub use clock::{ManualClock, SystemClock};
+pub use queue::MemoryQueue;
+pub use secrets::MemorySecrets;
+pub use store::MemoryStore;

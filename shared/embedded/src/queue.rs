@@ -1,0 +1,180 @@
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use llbridge_app::ports::{Clock, Queue, Received};
+use llbridge_app::{Error, Result};
+use tokio::sync::Notify;
+
+#[derive(Debug, Clone)]
+struct Message {
+    id: String,
+    body: String,
+    visible_at_ms: i64,
+    receive_count: u32,
+    receipt: Option<String>,
+}
+
+#[derive(Default)]
+struct State {
+    messages: VecDeque<Message>,
+    dead: Vec<String>,
+}
+
+/// An in-memory queue with SQS semantics: per-message delays, a visibility timeout, receive
+/// counts and a dead-letter list after `max_receives` deliveries. Time comes from the given
+/// clock, so tests can move it.
+pub struct MemoryQueue {
+    clock: Arc<dyn Clock>,
+    state: Mutex<State>,
+    notify: Notify,
+    visibility: Duration,
+    max_receives: u32,
+}
+
+impl MemoryQueue {
+    pub fn new(clock: Arc<dyn Clock>) -> MemoryQueue {
+        MemoryQueue::with_settings(clock, Duration::from_secs(30), 5)
+    }
+
+    pub fn with_settings(
+        clock: Arc<dyn Clock>,
+        visibility: Duration,
+        max_receives: u32,
+    ) -> MemoryQueue {
+        MemoryQueue {
+            clock,
+            state: Mutex::new(State::default()),
+            notify: Notify::new(),
+            visibility,
+            max_receives,
+        }
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>> {
+        self.state
+            .lock()
+            .map_err(|_| Error::transient("queue", "queue state poisoned"))
+    }
+
+    /// Messages still in the queue, visible or not.
+    pub fn len(&self) -> usize {
+        self.lock().map(|s| s.messages.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bodies moved to the dead-letter list.
+    pub fn dead_letters(&self) -> Vec<String> {
+        self.lock().map(|s| s.dead.clone()).unwrap_or_default()
+    }
+
+    /// The earliest time (epoch ms) at which a message becomes visible, if any is waiting.
+    pub fn next_visible_at(&self) -> Option<i64> {
+        self.lock()
+            .ok()?
+            .messages
+            .iter()
+            .map(|m| m.visible_at_ms)
+            .min()
+    }
+
+    fn take_visible(&self, max: usize) -> Result<Vec<Received>> {
+        let now = self.clock.now_ms();
+        let mut st = self.lock()?;
+        let mut out = Vec::new();
+        let mut dead = Vec::new();
+        for m in st.messages.iter_mut() {
+            if out.len() >= max {
+                break;
+            }
+            if m.visible_at_ms > now {
+                continue;
+            }
+            if m.receive_count >= self.max_receives {
+                dead.push(m.id.clone());
+                continue;
+            }
+            m.receive_count += 1;
+            let receipt = format!("{}#{}", m.id, m.receive_count);
+            m.receipt = Some(receipt.clone());
+            m.visible_at_ms = now + self.visibility.as_millis() as i64;
+            out.push(Received {
+                id: m.id.clone(),
+                receipt,
+                body: m.body.clone(),
+                receive_count: m.receive_count,
+            });
+        }
+        for id in dead {
+            if let Some(pos) = st.messages.iter().position(|m| m.id == id) {
+                if let Some(m) = st.messages.remove(pos) {
+                    st.dead.push(m.body);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Queue for MemoryQueue {
+    async fn send(&self, body: &str, delay: Duration) -> Result<()> {
+        if delay > Duration::from_secs(900) {
+            return Err(Error::permanent("queue", "delay above 900 seconds"));
+        }
+        let msg = Message {
+            id: uuid::Uuid::new_v4().to_string(),
+            body: body.to_owned(),
+            visible_at_ms: self.clock.now_ms() + delay.as_millis() as i64,
+            receive_count: 0,
+            receipt: None,
+        };
+        self.lock()?.messages.push_back(msg);
+        self.notify.notify_waiters();
+        Ok(())
+    }
+
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let got = self.take_visible(max.max(1))?;
+            if !got.is_empty() || tokio::time::Instant::now() >= deadline {
+                return Ok(got);
+            }
+            // Wake on a send, or poll again shortly for delays coming due.
+            let nap = Duration::from_millis(50).min(deadline - tokio::time::Instant::now());
+            let _ = tokio::time::timeout(nap, self.notify.notified()).await;
+        }
+    }
+
+    async fn ack(&self, receipt: &str) -> Result<()> {
+        let mut st = self.lock()?;
+        if let Some(pos) = st
+            .messages
+            .iter()
+            .position(|m| m.receipt.as_deref() == Some(receipt))
+        {
+            st.messages.remove(pos);
+        }
+        Ok(())
+    }
+
+    async fn release(&self, receipt: &str, delay: Duration) -> Result<()> {
+        let now = self.clock.now_ms();
+        let mut st = self.lock()?;
+        if let Some(m) = st
+            .messages
+            .iter_mut()
+            .find(|m| m.receipt.as_deref() == Some(receipt))
+        {
+            m.visible_at_ms = now + delay.as_millis() as i64;
+        }
+        drop(st);
+        self.notify.notify_waiters();
+        Ok(())
+    }
+}

@@ -1,0 +1,50 @@
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use llbridge_app::ports::{Secret, Secrets};
+use llbridge_app::{Error, Result};
+use llbridge_domain::config::SecretRef;
+
+/// Secrets from memory: literals resolve to themselves; references `{secret, key}` read the key
+/// of a JSON object registered under the secret's name.
+#[derive(Default)]
+pub struct MemorySecrets {
+    secrets: HashMap<String, String>,
+}
+
+impl MemorySecrets {
+    pub fn new() -> MemorySecrets {
+        MemorySecrets::default()
+    }
+
+    /// Registers a secret holding a JSON object (as Secrets Manager's SecretString would).
+    pub fn with(mut self, name: &str, json: &str) -> MemorySecrets {
+        self.secrets.insert(name.to_owned(), json.to_owned());
+        self
+    }
+}
+
+#[async_trait]
+impl Secrets for MemorySecrets {
+    async fn get(&self, reference: &SecretRef) -> Result<Secret> {
+        match reference {
+            SecretRef::Literal(s) => Ok(Secret::new(s.clone())),
+            SecretRef::Managed { secret, key } => {
+                let doc = self
+                    .secrets
+                    .get(secret)
+                    .ok_or_else(|| Error::permanent("secrets", format!("no secret named {secret}")))?;
+                let value: serde_json::Value = serde_json::from_str(doc).map_err(|_| {
+                    Error::permanent("secrets", format!("secret {secret} is not a JSON object"))
+                })?;
+                value
+                    .get(key)
+                    .and_then(|v| v.as_str())
+                    .map(Secret::new)
+                    .ok_or_else(|| {
+                        Error::permanent("secrets", format!("secret {secret} has no string key {key}"))
+                    })
+            }
+        }
+    }
+}

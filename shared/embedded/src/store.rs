@@ -1,0 +1,97 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use llbridge_app::ports::{Clock, Condition, Item, Store};
+use llbridge_app::{Error, Result};
+
+/// An in-memory store with the same semantics as the DynamoDB adapter: versions, conditional
+/// writes, and expired items reading as absent.
+pub struct MemoryStore {
+    clock: Arc<dyn Clock>,
+    items: Mutex<HashMap<String, Item>>,
+}
+
+impl MemoryStore {
+    pub fn new(clock: Arc<dyn Clock>) -> MemoryStore {
+        MemoryStore {
+            clock,
+            items: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Item>>> {
+        self.items
+            .lock()
+            .map_err(|_| Error::transient("store", "store state poisoned"))
+    }
+
+    fn live(&self, item: &Item) -> bool {
+        item.expires_at.is_none_or(|t| t > self.clock.now_secs())
+    }
+
+    /// Keys of live items that start with `prefix` (for inspection and tests).
+    pub fn keys_with_prefix(&self, prefix: &str) -> Vec<String> {
+        let Ok(items) = self.lock() else {
+            return Vec::new();
+        };
+        let mut keys: Vec<String> = items
+            .iter()
+            .filter(|(k, v)| k.starts_with(prefix) && self.live(v))
+            .map(|(k, _)| k.clone())
+            .collect();
+        keys.sort();
+        keys
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn get(&self, key: &str) -> Result<Option<Item>> {
+        Ok(self.lock()?.get(key).filter(|i| self.live(i)).cloned())
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        expires_at: Option<i64>,
+        condition: Condition,
+    ) -> Result<Option<u64>> {
+        let mut items = self.lock()?;
+        let current = items.get(key).filter(|i| self.live(i));
+        let ok = match (condition, current) {
+            (Condition::Any, _) => true,
+            (Condition::Absent, None) => true,
+            (Condition::Absent, Some(_)) => false,
+            (Condition::Version(v), Some(i)) => i.version == v,
+            (Condition::Version(_), None) => false,
+        };
+        if !ok {
+            return Ok(None);
+        }
+        let version = current.map_or(1, |i| i.version + 1);
+        items.insert(
+            key.to_owned(),
+            Item {
+                value: value.to_owned(),
+                version,
+                expires_at,
+            },
+        );
+        Ok(Some(version))
+    }
+
+    async fn delete(&self, key: &str, version: Option<u64>) -> Result<bool> {
+        let mut items = self.lock()?;
+        let matches = match (items.get(key).filter(|i| self.live(i)), version) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(i), Some(v)) => i.version == v,
+        };
+        if matches {
+            items.remove(key);
+        }
+        Ok(matches)
+    }
+}
