@@ -171,3 +171,19 @@ pub trait Dialpad: Send + Sync {
     /// `POST /api/v2/users/{user_id}/screenpop` with `{"screen_pop_uri": uri}`.
     async fn screen_pop(&self, user_id: &str, uri: &str) -> Result<PopOutcome>;
 }
+
+/// The installation config (a file locally; the DynamoDB table in a deployment).
+#[async_trait]
+pub trait ConfigSource: Send + Sync {
+    async fn installation(&self) -> Result<std::sync::Arc<llbridge_domain::Installation>>;
+}
+
+/// A config given once, e.g. read from a file at start.
+pub struct StaticConfig(pub std::sync::Arc<llbridge_domain::Installation>);
+
+#[async_trait]
+impl ConfigSource for StaticConfig {
+    async fn installation(&self) -> Result<std::sync::Arc<llbridge_domain::Installation>> {
+        Ok(self.0.clone())
+    }
+}
