@@ -1,6 +1,12 @@
-//! llbridge's use cases over ports.
+//! llbridge's use cases over ports: the webhook ([`ingest`]), conversation state ([`state`]),
+//! and the worker's jobs ([`worker`]).
 
+pub mod claim;
 pub mod error;
+pub mod ingest;
+pub mod jobs;
 pub mod ports;
+pub mod state;
+pub mod worker;
 
 pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,202 @@
+//! The webhook: verify, parse, decide scope, enqueue, answer.
+//!
+//! Answers: 200 `accepted`/`ignored`; 401 bad signature; 400 malformed; 413 too large; 405 not
+//! a POST; 5xx only when our own queue, store or config failed, so that Dialpad retries.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use llbridge_dialpad::webhook::{self, VerifyError};
+use llbridge_domain::event::{CallEvent, Direction, EventError};
+use llbridge_domain::scope::{self, Decision, IgnoreReason};
+use llbridge_domain::Installation;
+use serde_json::{json, value::RawValue, Value};
+
+use crate::jobs::{JobKind, JobMessage};
+use crate::ports::{Clock, ConfigSource, Queue, Secrets};
+
+/// An HTTP answer: status and JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Response {
+    fn new(status: u16, body: Value) -> Response {
+        Response { status, body }
+    }
+}
+
+/// Why an event was refused (a 4xx).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    Verify(VerifyError),
+    Event(EventError),
+}
+
+impl Rejection {
+    pub fn response(&self) -> Response {
+        match self {
+            Rejection::Verify(e) => Response::new(
+                e.status(),
+                json!({"status": "rejected", "reason": e.code(), "detail": e.to_string()}),
+            ),
+            Rejection::Event(e) => Response::new(
+                400,
+                json!({"status": "rejected", "reason": e.code(), "detail": e.to_string()}),
+            ),
+        }
+    }
+}
+
+/// What the webhook decided for one event.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Enqueue these messages (body, delay).
+    Accept {
+        event: CallEvent,
+        scope: Option<String>,
+        jobs: Vec<(JobMessage, Duration)>,
+    },
+    Ignore {
+        event: CallEvent,
+        reason: IgnoreReason,
+    },
+}
+
+/// Verify + parse + scope: the pure part of the webhook.
+pub fn prepare(
+    inst: &Installation,
+    secrets: &[&[u8]],
+    body: &[u8],
+    log_delay: Duration,
+    now_ms: i64,
+) -> Result<Outcome, Rejection> {
+    let payload =
+        webhook::verify(body, secrets, inst.dialpad.allow_unsigned).map_err(Rejection::Verify)?;
+    let json = payload.json();
+    let raw: Box<RawValue> = serde_json::from_slice(json)
+        .map_err(|e| Rejection::Event(EventError::NotJson(e.to_string())))?;
+    let (event, _) = CallEvent::parse(raw.get().as_bytes()).map_err(Rejection::Event)?;
+    let (task_queue, screen_pop, scope) = match scope::decide(inst, &event) {
+        Decision::Ignored(reason) => return Ok(Outcome::Ignore { event, reason }),
+        Decision::Enabled { enablement, .. } => (
+            enablement.enable_task_queue,
+            enablement.screen_pop,
+            Some(enablement.scope.to_string()),
+        ),
+        // The worker decides once it sees the linked legs; plan for the most any enablement
+        // could need.
+        Decision::Pending => (
+            inst.enablements.iter().any(|e| e.enable_task_queue),
+            inst.enablements.iter().any(|e| e.screen_pop),
+            None,
+        ),
+    };
+    let mut jobs = Vec::with_capacity(2);
+    if event.state.ends_leg() {
+        let delay = if task_queue { log_delay } else { Duration::ZERO };
+        if delay > Duration::ZERO {
+            jobs.push((JobMessage::new(JobKind::Merge, raw.clone(), now_ms), Duration::ZERO));
+        }
+        jobs.push((JobMessage::new(JobKind::CallLog, raw, now_ms), delay));
+    } else if screen_pop
+        && event.direction == Some(Direction::Inbound)
+        && event.state.offers_agent()
+        && event.is_user_leg()
+    {
+        jobs.push((JobMessage::new(JobKind::ScreenPop, raw, now_ms), Duration::ZERO));
+    } else {
+        jobs.push((JobMessage::new(JobKind::Merge, raw, now_ms), Duration::ZERO));
+    }
+    Ok(Outcome::Accept { event, scope, jobs })
+}
+
+/// The webhook use case.
+pub struct Ingest {
+    pub config: Arc<dyn ConfigSource>,
+    pub secrets: Arc<dyn Secrets>,
+    pub queue: Arc<dyn Queue>,
+    pub clock: Arc<dyn Clock>,
+    /// The deploy's call-log delay (default 180 s).
+    pub log_delay: Duration,
+}
+
+impl Ingest {
+    /// Handles one webhook request.
+    pub async fn handle(&self, method: &str, body: &[u8]) -> Response {
+        if !method.eq_ignore_ascii_case("POST") {
+            return Response::new(
+                405,
+                json!({"status": "rejected", "reason": "method_not_allowed", "detail": "POST call events to this URL"}),
+            );
+        }
+        if body.len() > webhook::MAX_BODY {
+            return Rejection::Verify(VerifyError::TooLarge).response();
+        }
+        let inst = match self.config.installation().await {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::error!(decision = "error", reason = "config_unavailable", error = %e, "webhook: config unavailable");
+                return Response::new(503, json!({"status": "error", "reason": "config_unavailable"}));
+            }
+        };
+        let mut secrets = Vec::with_capacity(inst.dialpad.webhook_secrets.len());
+        for r in &inst.dialpad.webhook_secrets {
+            match self.secrets.get(r).await {
+                Ok(s) => secrets.push(s),
+                Err(e) => {
+                    tracing::error!(decision = "error", reason = "secret_unavailable", error = %e, "webhook: a webhook secret could not be read");
+                    return Response::new(503, json!({"status": "error", "reason": "secret_unavailable"}));
+                }
+            }
+        }
+        let keys: Vec<&[u8]> = secrets.iter().map(|s| s.expose().as_bytes()).collect();
+        let now = self.clock.now_ms();
+        match prepare(&inst, &keys, body, self.log_delay, now) {
+            Err(rej) => {
+                let resp = rej.response();
+                tracing::warn!(
+                    decision = "rejected",
+                    status = resp.status,
+                    reason = resp.body["reason"].as_str().unwrap_or_default(),
+                    detail = resp.body["detail"].as_str().unwrap_or_default(),
+                    "webhook: event rejected"
+                );
+                resp
+            }
+            Ok(Outcome::Ignore { event, reason }) => {
+                tracing::info!(
+                    decision = "ignored",
+                    reason = reason.code(),
+                    call_id = %event.call_id,
+                    state = event.state.as_str(),
+                    "webhook: event out of scope"
+                );
+                Response::new(200, json!({"status": "ignored", "reason": reason.code()}))
+            }
+            Ok(Outcome::Accept { event, scope, jobs }) => {
+                let batch: Vec<(String, Duration)> =
+                    jobs.iter().map(|(m, d)| (m.to_json(), *d)).collect();
+                if let Err(e) = self.queue.send_batch(&batch).await {
+                    tracing::error!(decision = "error", reason = "queue_unavailable", call_id = %event.call_id, error = %e, "webhook: could not enqueue");
+                    return Response::new(503, json!({"status": "error", "reason": "queue_unavailable"}));
+                }
+                let kinds: Vec<&str> = jobs.iter().map(|(m, _)| m.job.as_str()).collect();
+                tracing::info!(
+                    decision = "accepted",
+                    call_id = %event.call_id,
+                    state = event.state.as_str(),
+                    scope = scope.as_deref().unwrap_or("pending"),
+                    jobs = ?kinds,
+                    "webhook: event accepted"
+                );
+                Response::new(
+                    200,
+                    json!({"status": "accepted", "call_id": event.call_id, "state": event.state.as_str(), "jobs": kinds}),
+                )
+            }
+        }
+    }
+}
