@@ -1,1 +1,190 @@
-fn main() {}
+//! `llbridge`: the operator CLI.
+//!
+//! * `llbridge local --config FILE`: the local host (webhook + worker on embedded adapters).
+//! * `llbridge send --config FILE EVENT.json`: sign an event with the config's first webhook
+//!   secret and POST it.
+//! * `llbridge config validate FILE`: validate an installation config.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use llbridge_domain::config::SecretRef;
+use llbridge_domain::Installation;
+
+#[derive(Parser)]
+#[command(name = "llbridge", version, about = "Dialpad contact-center calls into LineLeader")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the local host: the webhook over HTTP and the worker in-process.
+    Local {
+        /// The installation config file.
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Call-log delay (seconds) for enablements with the task queue.
+        #[arg(long, default_value_t = 180)]
+        log_delay_secs: u64,
+        /// Log format: text or json.
+        #[arg(long, default_value = "text")]
+        log_format: String,
+    },
+    /// Sign an event JSON with the config's first webhook secret and POST it.
+    Send {
+        #[arg(long)]
+        config: PathBuf,
+        /// The event JSON file.
+        event: PathBuf,
+        #[arg(long, default_value = "http://127.0.0.1:8080/dialpad/events")]
+        url: String,
+    },
+    /// Installation config commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a config file: every error with its JSON path.
+    Validate { file: PathBuf },
+}
+
+fn init_logs(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.compact().init();
+    }
+}
+
+fn read_config(path: &Path) -> anyhow::Result<Installation> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Installation::from_json(&text).map_err(|errs| {
+        anyhow::anyhow!("{} is not a valid config:\n{errs}", path.display())
+    })
+}
+
+fn validate(path: &Path) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    match Installation::from_json(&text) {
+        Ok(inst) => {
+            println!("{}", inst.summary());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errs) => {
+            for e in &errs.0 {
+                println!("error: {e}");
+            }
+            println!("{} error(s) in {}", errs.0.len(), path.display());
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+async fn local(
+    config: &Path,
+    listen: SocketAddr,
+    log_delay_secs: u64,
+) -> anyhow::Result<ExitCode> {
+    let inst = read_config(config)?;
+    let mut opts = llbridge_host::Options::new(inst, listen);
+    opts.log_delay = Duration::from_secs(log_delay_secs);
+    let host = llbridge_host::start(opts)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    println!("listening on http://{}", host.addr);
+    tokio::signal::ctrl_c().await.ok();
+    host.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn send(config: &Path, event: &Path, url: &str) -> anyhow::Result<ExitCode> {
+    let inst = read_config(config)?;
+    let secret = match inst.dialpad.webhook_secrets.first() {
+        Some(SecretRef::Literal(s)) => s.clone(),
+        Some(SecretRef::Managed { .. }) => {
+            bail!("the first webhook secret is a Secrets Manager reference; `send` signs with literal secrets only")
+        }
+        None => bail!("the config has no webhook secret to sign with"),
+    };
+    let body = std::fs::read_to_string(event)
+        .with_context(|| format!("cannot read {}", event.display()))?;
+    let claims: serde_json::Value = serde_json::from_str(&body)
+        .with_context(|| format!("{} is not JSON", event.display()))?;
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes())
+            .context("the webhook secret is empty")?,
+    )
+    .context("cannot sign the event")?;
+    let resp = reqwest::Client::new()
+        .post(url)
+        .body(token)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {url}"))?;
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    println!("{} {}", status.as_u16(), text);
+    Ok(if status.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Local {
+            config,
+            listen,
+            log_delay_secs,
+            log_format,
+        } => {
+            init_logs(&log_format);
+            local(&config, listen, log_delay_secs).await
+        }
+        Command::Send { config, event, url } => send(&config, &event, &url).await,
+        Command::Config { command } => match command {
+            ConfigCommand::Validate { file } => validate(&file),
+        },
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => Arc::new(rt),
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

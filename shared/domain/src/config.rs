@@ -15,6 +15,8 @@ use crate::lenient;
 pub const DEFAULT_DIALPAD_API: &str = "https://dialpad.com";
 pub const DEFAULT_URL_TEMPLATE: &str = "{base}/#/families/{family_id}";
 pub const DEFAULT_INQUIRY_TYPE: &str = "Phone";
+/// In place of a LineLeader or Dialpad API URL: the local host starts its sandbox and uses it.
+pub const SANDBOX: &str = "sandbox";
 
 /// A secret: a literal (local files only) or a Secrets Manager reference.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize)]
@@ -515,6 +517,7 @@ impl Validator {
         }
         let api_base_url = match o.get("api_base_url") {
             None | Some(Value::Null) => Some(DEFAULT_DIALPAD_API.to_owned()),
+            Some(Value::String(s)) if s == SANDBOX => Some(SANDBOX.to_owned()),
             Some(u) => self.url(u, "$.dialpad.api_base_url"),
         };
         let api_key = match o.get("api_key") {
@@ -543,7 +546,11 @@ impl Validator {
             let Some(co) = self.object(c, &p, &["base_url", "username", "password"]) else {
                 continue;
             };
-            let base_url = self.required(co, &p, "base_url").and_then(|u| self.url(u, &format!("{p}.base_url")));
+            let base_url = match self.required(co, &p, "base_url") {
+                Some(Value::String(s)) if s == SANDBOX => Some(SANDBOX.to_owned()),
+                Some(u) => self.url(u, &format!("{p}.base_url")),
+                None => None,
+            };
             let username = self.required(co, &p, "username").and_then(|s| self.secret(s, &format!("{p}.username")));
             let password = self.required(co, &p, "password").and_then(|s| self.secret(s, &format!("{p}.password")));
             if let (Some(base_url), Some(username), Some(password)) = (base_url, username, password) {

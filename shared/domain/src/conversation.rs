@@ -64,7 +64,8 @@ pub struct Conversation {
     pub dispositions: Vec<String>,
     /// Every recording and share link seen.
     pub links: Vec<Link>,
-    /// Every leg that sent events has ended.
+    /// The call is over: its call-center leg(s) ended, or, without one, every leg that sent
+    /// events ended.
     pub ended: bool,
     /// The latest event timestamp seen.
     pub last_event_at: i64,
@@ -172,6 +173,7 @@ pub fn merge(events: &[CallEvent]) -> Option<Conversation> {
 
     let cc_events: Vec<&CallEvent> = events.iter().filter(|e| e.is_call_center_leg()).collect();
     let cc_leg = cc_events.first().map(|e| e.call_id.clone());
+    let cc_legs: BTreeSet<&str> = cc_events.iter().map(|e| e.call_id.as_str()).collect();
     // Prefer the call-center leg's view, then any event's.
     let preferred = || cc_events.iter().copied().chain(events.iter());
 
@@ -306,7 +308,13 @@ pub fn merge(events: &[CallEvent]) -> Option<Conversation> {
         answered,
         dispositions,
         links: links.into_iter().collect(),
-        ended: legs_with_events.iter().all(|l| ended_legs.contains(l)),
+        ended: if cc_legs.is_empty() {
+            legs_with_events.iter().all(|l| ended_legs.contains(l))
+        } else {
+            // The call-center leg carries the caller for the whole call: when it ends, the
+            // conversation is over, whatever agent-leg events were lost.
+            cc_legs.iter().all(|l| ended_legs.contains(l))
+        },
         last_event_at: events.iter().map(|e| e.event_timestamp).max().unwrap_or(0),
         events: events.len(),
         key,

@@ -93,6 +93,20 @@ fn an_agent_leg_alone_is_not_ended_until_its_hangup() {
 }
 
 #[test]
+fn the_call_center_leg_hangup_ends_the_call_even_if_agent_hangups_are_lost() {
+    let events: Vec<CallEvent> = answered_call()
+        .into_iter()
+        .filter(|e| !(e.is_user_leg() && e.state == CallState::Hangup))
+        .collect();
+    assert!(merge(&events).unwrap().ended);
+    let without_cc_hangup: Vec<CallEvent> = answered_call()
+        .into_iter()
+        .filter(|e| !(e.is_call_center_leg() && e.state == CallState::Hangup))
+        .collect();
+    assert!(!merge(&without_cc_hangup).unwrap().ended);
+}
+
+#[test]
 fn a_late_ringing_never_undoes_a_hangup() {
     let mut events = answered_call();
     events.reverse();
