@@ -1,0 +1,119 @@
+//! Any order or duplication of one conversation's events, through the webhook and the worker,
+//! gives the same merged record and exactly one call log.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use llbridge_app::ingest::Ingest;
+use llbridge_app::ports::{Clock, Queue, StaticConfig};
+use llbridge_app::state;
+use llbridge_app::worker::{Report, Worker};
+use llbridge_domain::Conversation;
+use llbridge_embedded::{ManualClock, MemoryQueue, MemorySecrets, MemoryStore};
+use llbridge_tests::configs;
+use llbridge_tests::events::Call;
+use llbridge_tests::webhook::sign;
+use proptest::prelude::*;
+use serde_json::Value;
+
+const LOG_DELAY: Duration = Duration::from_secs(180);
+
+/// Posts the events in order (the clock moving a little between them), then runs the worker
+/// until the queue is empty, moving the clock to each delayed message. Returns the reports
+/// and the merged record.
+async fn run(events: &[Value]) -> (Vec<Report>, Conversation) {
+    let clock = Arc::new(ManualClock::new(1767710400000 + 400_000));
+    let queue = Arc::new(MemoryQueue::new(clock.clone()));
+    let store = Arc::new(MemoryStore::new(clock.clone()));
+    let config = Arc::new(StaticConfig(Arc::new(configs::call_center_config())));
+    let ingest = Ingest {
+        config: config.clone(),
+        secrets: Arc::new(MemorySecrets::new()),
+        queue: queue.clone(),
+        clock: clock.clone(),
+        log_delay: LOG_DELAY,
+    };
+    let worker = Worker {
+        store: store.clone(),
+        queue: queue.clone(),
+        clock: clock.clone(),
+        config,
+        log_delay: LOG_DELAY,
+    };
+    let mut reports = Vec::new();
+    for e in events {
+        let resp = ingest.handle("POST", sign(e).as_bytes()).await;
+        assert_eq!(resp.status, 200, "{}", resp.body);
+        clock.advance(Duration::from_secs(1));
+        // Let the worker keep up with what is visible now.
+        reports.extend(drain_visible(&worker, &queue).await);
+    }
+    for _ in 0..100 {
+        reports.extend(drain_visible(&worker, &queue).await);
+        match queue.next_visible_at() {
+            Some(at) => clock.set_ms(at.max(clock.now_ms())),
+            None => break,
+        }
+    }
+    assert!(queue.is_empty(), "queue not drained");
+    let conv = state::load(store.as_ref(), &events[0]["call_id"].to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    (reports, conv)
+}
+
+async fn drain_visible(worker: &Worker, queue: &MemoryQueue) -> Vec<Report> {
+    let mut out = Vec::new();
+    loop {
+        let batch = queue.receive(10, Duration::ZERO).await.unwrap();
+        if batch.is_empty() {
+            return out;
+        }
+        for m in batch {
+            let report = worker.handle(&m.body).await.unwrap();
+            queue.ack(&m.receipt).await.unwrap();
+            out.push(report);
+        }
+    }
+}
+
+fn logged(reports: &[Report]) -> usize {
+    reports.iter().filter(|r| r.job == "call_log" && r.decision == "logged").count()
+}
+
+fn events() -> Vec<Value> {
+    Call::new(0, "+16505550199", 1767710400000).all("Follow-Up Needed")
+}
+
+fn permutation_with_duplicates() -> impl Strategy<Value = Vec<Value>> {
+    let base = events();
+    let n = base.len();
+    (proptest::collection::vec(0..n, 0..5), Just(base)).prop_flat_map(|(dups, base)| {
+        let mut all = base.clone();
+        all.extend(dups.iter().map(|&i| base[i].clone()));
+        Just(all).prop_shuffle()
+    })
+}
+
+#[tokio::test]
+async fn in_order_the_call_is_merged_and_logged_once() {
+    let (reports, conv) = run(&events()).await;
+    assert_eq!(logged(&reports), 1, "{reports:#?}");
+    assert_eq!(conv.disposition(), Some("Follow-Up Needed"));
+    assert!(conv.ended);
+    assert_eq!(conv.agent.as_ref().and_then(|a| a.email.as_deref()), Some("ana@example.com"));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #[test]
+    fn any_order_and_duplication_gives_one_record_and_one_log(events in permutation_with_duplicates()) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let (expected_reports, expected) = rt.block_on(run(&self::events()));
+        prop_assert_eq!(logged(&expected_reports), 1);
+        let (reports, conv) = rt.block_on(run(&events));
+        prop_assert_eq!(logged(&reports), 1, "{:#?}", reports);
+        prop_assert_eq!(conv, expected);
+    }
+}

@@ -1,0 +1,153 @@
+//! The webhook end to end over HTTP, through the local host.
+
+use std::time::Duration;
+
+use base64::Engine;
+use llbridge_host::{Host, Options};
+use llbridge_tests::configs::{self, CALL_CENTER};
+use llbridge_tests::events::{user_line_ringing, Call};
+use llbridge_tests::webhook::{post, sign, sign_with};
+use serde_json::json;
+
+async fn host() -> Host {
+    let opts = Options::new(configs::call_center_config(), "127.0.0.1:0".parse().unwrap());
+    llbridge_host::start(opts).await.unwrap()
+}
+
+fn call() -> Call {
+    Call::new(1, "+16505550199", 1767710400000)
+}
+
+#[tokio::test]
+async fn a_signed_event_is_accepted_and_reaches_the_worker() {
+    let h = host().await;
+    let (status, body) = post(&h.webhook_url(), sign(&call().agent("connected", 5_100))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "accepted");
+    assert_eq!(body["call_id"], "5829361047752714");
+    assert!(h.drain(Duration::from_secs(5)).await);
+    let reports = h.reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].job, "screen_pop");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn the_second_of_two_rotating_secrets_is_accepted() {
+    let h = host().await;
+    let (status, _) = post(&h.webhook_url(), sign_with(&call().cc_hangup(1), "an-old-secret")).await;
+    assert_eq!(status, 200);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrongly_signed_event_gets_401_and_is_not_queued() {
+    let h = host().await;
+    let (status, body) = post(&h.webhook_url(), sign_with(&call().cc_hangup(1), "not-the-secret")).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["reason"], "bad_signature");
+    assert!(h.queue.is_empty());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn alg_none_gets_401() {
+    let h = host().await;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let token = format!(
+        "{}.{}.",
+        b64(r#"{"alg":"none","typ":"JWT"}"#),
+        b64(&call().cc_hangup(1).to_string())
+    );
+    let (status, body) = post(&h.webhook_url(), token).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(h.queue.is_empty());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn unsigned_json_gets_401_when_not_allowed() {
+    let h = host().await;
+    let (status, body) = post(&h.webhook_url(), call().cc_hangup(1).to_string()).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["reason"], "unsigned");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn garbage_gets_400_with_a_reason() {
+    let h = host().await;
+    for garbage in ["garbage", "a.b.c", ""] {
+        let (status, body) = post(&h.webhook_url(), garbage.to_owned()).await;
+        assert_eq!(status, 400, "{garbage}: {body}");
+        assert_eq!(body["status"], "rejected");
+        assert!(body["reason"].is_string());
+    }
+    // A correctly signed token whose payload is not a call event.
+    let (status, body) = post(&h.webhook_url(), sign(&json!({"hello": "world"}))).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["reason"], "no_call_id");
+    assert!(h.queue.is_empty());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_of_a_call_center_that_is_not_enabled_is_ignored() {
+    let h = host().await;
+    let mut other = call();
+    other.call_center = "1111111111111111".into();
+    assert_ne!(other.call_center, CALL_CENTER);
+    let (status, body) = post(&h.webhook_url(), sign(&other.cc_hangup(1))).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"status": "ignored", "reason": "not_enabled"}));
+    assert!(h.queue.is_empty());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_user_line_event_is_ignored() {
+    let h = host().await;
+    let (status, body) = post(&h.webhook_url(), sign(&user_line_ringing())).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"status": "ignored", "reason": "user_line"}));
+    assert!(h.queue.is_empty());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn too_large_bodies_get_413_and_other_methods_405() {
+    let h = host().await;
+    let (status, body) = post(&h.webhook_url(), "a".repeat(64 * 1024 + 1)).await;
+    assert_eq!(status, 413, "{body}");
+    let resp = reqwest::get(h.webhook_url()).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 405);
+    let health = reqwest::get(format!("http://{}/healthz", h.addr)).await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_base64_encoded_body_is_accepted() {
+    let h = host().await;
+    let token = sign(&call().cc_hangup(1));
+    let wrapped = base64::engine::general_purpose::STANDARD.encode(token);
+    let (status, _) = post(&h.webhook_url(), wrapped).await;
+    assert_eq!(status, 200);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_hangup_queues_the_merge_now_and_the_call_log_after_the_delay() {
+    let mut opts = Options::new(configs::call_center_config(), "127.0.0.1:0".parse().unwrap());
+    opts.log_delay = Duration::from_secs(120);
+    let h = llbridge_host::start(opts).await.unwrap();
+    let (status, body) = post(&h.webhook_url(), sign(&call().cc_hangup(1))).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["jobs"], json!(["merge", "call_log"]));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The merge ran; the call-log job waits for its delay.
+    let jobs: Vec<&str> = h.reports().iter().map(|r| r.job).collect::<Vec<_>>();
+    assert_eq!(jobs, vec!["merge"]);
+    assert_eq!(h.queue.len(), 1);
+    h.stop().await;
+}

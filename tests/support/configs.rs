@@ -1,0 +1,60 @@
+//! Installation configs for the suites.
+
+use llbridge_domain::Installation;
+use serde_json::{json, Value};
+
+use crate::webhook::SECRET;
+
+/// The call center of the test configs.
+pub const CALL_CENTER: &str = "4716644561813504";
+
+/// One enablement for a call center, with the given overrides merged in.
+pub fn enablement(level: &str, id: Option<&str>, overrides: Value) -> Value {
+    let mut scope = json!({"level": level});
+    if let Some(id) = id {
+        scope["id"] = json!(id);
+    }
+    let mut e = json!({
+        "scope": scope,
+        "connection": "main",
+        "screen_pop": true,
+        "screen_pop_base_url": "https://app.lineleader.test",
+        "default_center_name": "Main Street",
+        "enable_task_queue": true,
+        "call_log": {"type": "phone_log"}
+    });
+    if let (Some(base), Some(extra)) = (e.as_object_mut(), overrides.as_object()) {
+        for (k, v) in extra {
+            base.insert(k.clone(), v.clone());
+        }
+    }
+    e
+}
+
+/// A config document with these enablements and the given LineLeader/Dialpad URLs.
+pub fn document(enablements: Vec<Value>, lineleader_url: &str, dialpad_url: &str) -> Value {
+    json!({
+        "dialpad": {
+            "webhook_secrets": ["an-old-secret", SECRET],
+            "api_base_url": dialpad_url,
+            "api_key": "test-dialpad-key"
+        },
+        "connections": {
+            "main": {"base_url": lineleader_url, "username": "llbridge", "password": "sandbox-password"}
+        },
+        "enablements": enablements
+    })
+}
+
+pub fn installation(doc: &Value) -> Installation {
+    Installation::from_value(doc).unwrap_or_else(|e| panic!("test config invalid:\n{e}"))
+}
+
+/// The simplest config: the test call center enabled, phone-log mode.
+pub fn call_center_config() -> Installation {
+    installation(&document(
+        vec![enablement("call_center", Some(CALL_CENTER), json!({}))],
+        "https://lineleader.invalid",
+        "https://dialpad.invalid",
+    ))
+}
