@@ -2,6 +2,7 @@
 //! and the worker's jobs ([`worker`]).
 
 pub mod claim;
+pub mod config_store;
 pub mod error;
 pub mod ingest;
 pub mod jobs;
