@@ -6,12 +6,17 @@
 //! * [`config`]: the installation config document and its validation.
 //! * [`phone`]: phone-number normalization and masking.
 
+pub mod center;
 pub mod config;
 pub mod conversation;
 pub mod crm;
 pub mod event;
+pub mod event_mode;
+pub mod family;
+pub mod labels;
 pub mod lenient;
 pub mod phone;
+pub mod phone_log;
 pub mod scope;
 
 pub use config::Installation;
