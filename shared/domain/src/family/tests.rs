@@ -152,6 +152,18 @@ fn duplicate_results_count_once() {
 }
 
 #[test]
+fn a_duplicate_with_the_callers_number_is_preferred() {
+    let mut stale = fam("7", None, None, None);
+    stale.phones = vec!["415-815-0000".into()];
+    let fresh = fam("7", None, None, None);
+    for results in [[stale.clone(), fresh.clone()], [fresh, stale]] {
+        let m = Ctx::new().run(&results);
+        assert_eq!(m.decision, matched("7", FamilyRule::Single));
+        assert!(m.rejected_ids.is_empty());
+    }
+}
+
+#[test]
 fn center_filter() {
     let results = [
         fam("1", Some("C1"), at(0), Some("3")),
