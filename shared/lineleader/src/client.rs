@@ -1,0 +1,738 @@
+//! `HttpLineLeader`: the `LineLeader` port over HTTP.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use backon::{ExponentialBuilder, Retryable};
+use llbridge_app::ports::{
+    Center, Clock, Family, Labeled, LineLeader, NewEvent, NewFamily, PhoneLog, Secret, Staff,
+    Store, Task, TaskCompletion, TypeList,
+};
+use llbridge_app::{Error, Result};
+use llbridge_domain::phone;
+use reqwest::header::{ACCEPT, RETRY_AFTER};
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::cache::Cache;
+use crate::endpoints::{self as ep, API_PREFIX, PAGE_LIMIT, TOTAL_COUNT_HEADER};
+use crate::token::{short_hash, Authenticate, Issued, TokenTiming, Tokens};
+
+const PORT: &str = "lineleader";
+
+/// The request timeout by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long reference data (centers, statuses, type lists, staff) is reused by default.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(600);
+
+/// No list is read past this many pages (a server that never says "done").
+const MAX_PAGES: usize = 500;
+
+/// Retries of throttled (429), failed (5xx) and timed-out requests inside one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: usize,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    /// The sum of all delays stays under this.
+    pub total_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 3 retries, 200 ms doubling to at most 1 s, 3 s of waiting in all.
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 3,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(1),
+            total_delay: Duration::from_secs(3),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retry at all.
+    pub fn none() -> RetryPolicy {
+        RetryPolicy {
+            max_retries: 0,
+            ..RetryPolicy::default()
+        }
+    }
+
+    fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(self.max_delay)
+            .with_max_times(self.max_retries)
+            .with_total_delay(Some(self.total_delay))
+            .with_jitter()
+    }
+}
+
+/// A `reqwest` client for LineLeader and Dialpad: rustls, a request timeout. Build it once and
+/// share it; each client also sets its own per-request timeout.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .user_agent(concat!("llbridge/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::permanent(PORT, format!("cannot build the HTTP client: {e}")))
+}
+
+/// One connection's LineLeader API.
+pub struct HttpLineLeader {
+    name: String,
+    base_url: String,
+    username: Secret,
+    password: Secret,
+    http: reqwest::Client,
+    clock: Arc<dyn Clock>,
+    tokens: Tokens,
+    cache: Cache,
+    cache_ttl: Duration,
+    timeout: Duration,
+    retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for HttpLineLeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpLineLeader")
+            .field("name", &self.name)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A response that is neither throttled, failed nor unauthorized.
+struct Reply {
+    status: u16,
+    total: Option<usize>,
+    body: Value,
+}
+
+enum Failure {
+    /// Worth another attempt now.
+    Retry {
+        error: Error,
+        retry_after: Option<Duration>,
+    },
+    /// Not retried inside this call.
+    Final(Error),
+}
+
+impl Failure {
+    fn into_error(self) -> Error {
+        match self {
+            Failure::Retry { error, .. } | Failure::Final(error) => error,
+        }
+    }
+}
+
+impl HttpLineLeader {
+    /// `base_url` is the tenant's (`https://live.childcarecrm.com`); `/api/v3` is appended.
+    /// The token is cached in `store` under [`HttpLineLeader::token_key`].
+    pub fn new(
+        name: &str,
+        base_url: &str,
+        username: Secret,
+        password: Secret,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        http: reqwest::Client,
+    ) -> HttpLineLeader {
+        let base_url = base_url.trim().trim_end_matches('/').to_owned();
+        let id = if name.trim().is_empty() {
+            short_hash(&[&base_url, username.expose()])
+        } else {
+            format!(
+                "{}#{}",
+                name.trim(),
+                short_hash(&[&base_url, username.expose()])
+            )
+        };
+        let tokens = Tokens::new(
+            format!("llbridge#token#{id}"),
+            store,
+            clock.clone(),
+            TokenTiming::default(),
+        );
+        HttpLineLeader {
+            name: name.to_owned(),
+            base_url,
+            username,
+            password,
+            http,
+            clock,
+            tokens,
+            cache: Cache::new(),
+            cache_ttl: DEFAULT_CACHE_TTL,
+            timeout: DEFAULT_TIMEOUT,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// How long reference data is reused (default 10 minutes; zero disables the cache).
+    pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.cache_ttl = ttl;
+        self
+    }
+
+    /// The per-request timeout (default 10 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn with_token_timing(mut self, timing: TokenTiming) -> Self {
+        self.tokens.set_timing(timing);
+        self
+    }
+
+    /// The store key of this connection's token (its renewal lease is `<key>#lease`).
+    pub fn token_key(&self) -> &str {
+        self.tokens.key()
+    }
+
+    /// Drops the cached reference data and the in-process token copy.
+    pub async fn clear_cache(&self) {
+        self.cache.clear().await;
+        self.tokens.forget_local();
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}{}", self.base_url, API_PREFIX, path)
+    }
+
+    async fn send_once(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        token: Option<&str>,
+        idempotent: bool,
+    ) -> Result<Reply, Failure> {
+        let label = ep::label(path);
+        let mut req = self
+            .http
+            .request(method.clone(), self.url(path))
+            .timeout(self.timeout)
+            .header(ACCEPT, "application/json");
+        if !query.is_empty() {
+            req = req.query(query);
+        }
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let started = Instant::now();
+        let unreachable = |e: reqwest::Error| {
+            let what = if e.is_timeout() {
+                "timed out"
+            } else if e.is_connect() {
+                "could not connect"
+            } else {
+                "request failed"
+            };
+            let error = Error::transient(PORT, format!("{method} {label}: {what}"));
+            tracing::warn!(connection = %self.name, %method, path = %label, "LineLeader {what}");
+            // A request that never connected was not processed; one that timed out may have
+            // been, so only idempotent ones are sent again.
+            if e.is_connect() || idempotent {
+                Failure::Retry {
+                    error,
+                    retry_after: None,
+                }
+            } else {
+                Failure::Final(error)
+            }
+        };
+        let resp = req.send().await.map_err(unreachable)?;
+        let status = resp.status().as_u16();
+        let total = resp
+            .headers()
+            .get(TOTAL_COUNT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = resp.bytes().await.map_err(unreachable)?;
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        tracing::debug!(
+            connection = %self.name,
+            %method,
+            path = %label,
+            status,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "LineLeader request"
+        );
+        let retryable =
+            status == 429 || status == 500 || status == 503 || (status >= 500 && idempotent);
+        if retryable {
+            let what = if status == 429 {
+                "throttled"
+            } else {
+                "server error"
+            };
+            let error = Error::transient(PORT, format!("{method} {label}: HTTP {status} ({what})"));
+            tracing::warn!(connection = %self.name, %method, path = %label, status, "LineLeader {what}");
+            return Err(Failure::Retry { error, retry_after });
+        }
+        if status >= 500 {
+            return Err(Failure::Final(Error::transient(
+                PORT,
+                format!("{method} {label}: HTTP {status}"),
+            )));
+        }
+        Ok(Reply {
+            status,
+            total,
+            body,
+        })
+    }
+
+    /// One request, with the retries of the policy for transient failures.
+    async fn send(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        token: Option<&str>,
+        idempotent: bool,
+    ) -> Result<Reply> {
+        let max_delay = self.retry.max_delay;
+        (|| self.send_once(method, path, query, body, token, idempotent))
+            .retry(self.retry.backoff())
+            .sleep(tokio::time::sleep)
+            .when(|f| matches!(f, Failure::Retry { .. }))
+            .adjust(move |f, next| match (f, next) {
+                (
+                    Failure::Retry {
+                        retry_after: Some(after),
+                        ..
+                    },
+                    Some(_),
+                ) => Some((*after).min(max_delay)),
+                _ => next,
+            })
+            .await
+            .map_err(Failure::into_error)
+    }
+
+    /// An authorized request: a 401 logs in again once and retries once. Answers 2xx and 404;
+    /// other 4xx are permanent errors.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        idempotent: bool,
+    ) -> Result<Reply> {
+        let label = ep::label(path);
+        let mut logged_in_again = false;
+        loop {
+            let token = self.tokens.get(self).await?;
+            let reply = self
+                .send(&method, path, query, body, Some(&token), idempotent)
+                .await?;
+            match reply.status {
+                401 if !logged_in_again => {
+                    tracing::info!(connection = %self.name, %method, path = %label,
+                        "LineLeader token rejected; logging in again");
+                    self.tokens.invalidate(&token).await?;
+                    logged_in_again = true;
+                }
+                401 => {
+                    return Err(Error::permanent(
+                        PORT,
+                        format!("{method} {label}: unauthorized even after logging in again"),
+                    ))
+                }
+                200..=299 | 404 => return Ok(reply),
+                s => {
+                    tracing::warn!(connection = %self.name, %method, path = %label, status = s,
+                        "LineLeader rejected the request");
+                    return Err(Error::permanent(
+                        PORT,
+                        format!("{method} {label}: HTTP {s}{}", reason(&reply.body)),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// A 2xx answer, else a permanent error (404 included).
+    async fn call_ok(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        idempotent: bool,
+    ) -> Result<Value> {
+        let label = ep::label(path);
+        let reply = self
+            .call(method.clone(), path, query, body, idempotent)
+            .await?;
+        if reply.status == 404 {
+            return Err(Error::permanent(
+                PORT,
+                format!("{method} {label}: HTTP 404{}", reason(&reply.body)),
+            ));
+        }
+        Ok(reply.body)
+    }
+
+    /// Every page of a list.
+    async fn all_pages(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        missing_is_empty: bool,
+    ) -> Result<Vec<Value>> {
+        let label = ep::label(path);
+        let mut out = Vec::new();
+        let mut offset = 0;
+        for _ in 0..MAX_PAGES {
+            let mut q = query.to_vec();
+            q.extend(ep::page_query(PAGE_LIMIT, offset));
+            let reply = self.call(Method::GET, path, &q, None, true).await?;
+            if reply.status == 404 {
+                if missing_is_empty {
+                    return Ok(out);
+                }
+                return Err(Error::permanent(PORT, format!("GET {label}: HTTP 404")));
+            }
+            let items = ep::list_items(&reply.body).ok_or_else(|| {
+                Error::permanent(PORT, format!("GET {label}: the response is not a list"))
+            })?;
+            let n = items.len();
+            out.extend(items.iter().cloned());
+            offset += n;
+            let done = match reply.total {
+                Some(total) => n == 0 || offset >= total,
+                None => n < PAGE_LIMIT,
+            };
+            if done {
+                return Ok(out);
+            }
+        }
+        tracing::warn!(connection = %self.name, path = %label, pages = MAX_PAGES,
+            "LineLeader list longer than the page cap; truncated");
+        Ok(out)
+    }
+
+    /// One unpaged list.
+    async fn list(&self, path: &str) -> Result<Vec<Value>> {
+        let label = ep::label(path);
+        let body = self.call_ok(Method::GET, path, &[], None, true).await?;
+        ep::list_items(&body).cloned().ok_or_else(|| {
+            Error::permanent(PORT, format!("GET {label}: the response is not a list"))
+        })
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    fn ttl_ms(&self) -> i64 {
+        self.cache_ttl.as_millis() as i64
+    }
+
+    async fn issue(&self, path: &str, body: &Value) -> Result<Issued> {
+        let label = ep::label(path);
+        let reply = self
+            .send(&Method::POST, path, &[], Some(body), None, true)
+            .await?;
+        match reply.status {
+            200..=299 => {
+                let (token, refresh_token) = ep::parse_tokens(&reply.body).ok_or_else(|| {
+                    Error::permanent(PORT, format!("POST {label}: no token in the response"))
+                })?;
+                Ok(Issued {
+                    token,
+                    refresh_token,
+                })
+            }
+            400 | 401 | 403 => Err(Error::permanent(
+                PORT,
+                format!(
+                    "POST {label}: HTTP {} (login rejected; check the connection's username and password)",
+                    reply.status
+                ),
+            )),
+            s => Err(Error::permanent(PORT, format!("POST {label}: HTTP {s}"))),
+        }
+    }
+}
+
+#[async_trait]
+impl Authenticate for HttpLineLeader {
+    async fn login(&self) -> Result<Issued> {
+        tracing::info!(connection = %self.name, "logging in to LineLeader");
+        let body = ep::login_body(self.username.expose(), self.password.expose());
+        self.issue(ep::LOGIN, &body).await
+    }
+
+    async fn refresh(&self, refresh_token: &str) -> Result<Issued> {
+        tracing::info!(connection = %self.name, "refreshing the LineLeader token");
+        self.issue(ep::LOGIN_REFRESH, &ep::refresh_body(refresh_token))
+            .await
+    }
+}
+
+#[async_trait]
+impl LineLeader for HttpLineLeader {
+    async fn centers(&self) -> Result<Vec<Center>> {
+        self.cache
+            .centers
+            .get_or_fetch(
+                || self.now_ms(),
+                self.ttl_ms(),
+                || async {
+                    let items = self.all_pages(ep::CENTERS, &[], false).await?;
+                    Ok(items.iter().filter_map(ep::center).collect())
+                },
+            )
+            .await
+    }
+
+    async fn statuses(&self) -> Result<Vec<Labeled>> {
+        self.cache
+            .statuses
+            .get_or_fetch(
+                || self.now_ms(),
+                self.ttl_ms(),
+                || async {
+                    let items = self.list(ep::STATUSES).await?;
+                    Ok(items.iter().filter_map(ep::labeled).collect())
+                },
+            )
+            .await
+    }
+
+    async fn types(&self, list: TypeList) -> Result<Vec<Labeled>> {
+        self.cache
+            .types(list)
+            .get_or_fetch(
+                || self.now_ms(),
+                self.ttl_ms(),
+                || async {
+                    let items = self.list(ep::type_list(list)).await?;
+                    Ok(items.iter().filter_map(ep::labeled).collect())
+                },
+            )
+            .await
+    }
+
+    async fn staff(&self) -> Result<Vec<Staff>> {
+        self.cache
+            .staff
+            .get_or_fetch(
+                || self.now_ms(),
+                self.ttl_ms(),
+                || async {
+                    let items = self.all_pages(ep::STAFF, &[], false).await?;
+                    Ok(items.iter().filter_map(ep::staff).collect())
+                },
+            )
+            .await
+    }
+
+    async fn search_families(&self, ten_digits: &str) -> Result<Vec<Family>> {
+        let items = self
+            .all_pages(ep::FAMILY_SEARCH, &ep::search_query(ten_digits), true)
+            .await?;
+        let families: Vec<Family> = items.iter().filter_map(ep::family_record).collect();
+        tracing::debug!(connection = %self.name, phone = %phone::mask(ten_digits),
+            found = families.len(), "LineLeader family search");
+        Ok(families)
+    }
+
+    async fn family(&self, id: &str) -> Result<Option<Family>> {
+        let path = ep::family(id);
+        let reply = self.call(Method::GET, &path, &[], None, true).await?;
+        if reply.status == 404 {
+            return Ok(None);
+        }
+        ep::family_record(&reply.body)
+            .map(Some)
+            .ok_or_else(|| Error::permanent(PORT, "GET /families/{id}: unreadable family"))
+    }
+
+    async fn create_family(&self, family: &NewFamily) -> Result<Family> {
+        let body = ep::new_family_body(family);
+        let resp = self
+            .call_ok(Method::POST, ep::FAMILIES, &[], Some(&body), false)
+            .await?;
+        let id = ep::created_id(&resp)
+            .ok_or_else(|| Error::permanent(PORT, "POST /families: no id in the response"))?;
+        let read = ep::family_record(&resp);
+        let created = Family {
+            id,
+            created: read.as_ref().and_then(|f| f.created),
+            center_id: read
+                .as_ref()
+                .and_then(|f| f.center_id.clone())
+                .or_else(|| Some(family.center_id.clone())),
+            status_id: read.as_ref().and_then(|f| f.status_id.clone()),
+            status_name: read.as_ref().and_then(|f| f.status_name.clone()),
+            phones: read
+                .as_ref()
+                .map(|f| f.phones.clone())
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| vec![family.phone.clone()]),
+            guardian_first_name: read
+                .as_ref()
+                .and_then(|f| f.guardian_first_name.clone())
+                .or_else(|| Some(family.first_name.clone())),
+            guardian_last_name: read
+                .as_ref()
+                .and_then(|f| f.guardian_last_name.clone())
+                .or_else(|| Some(family.last_name.clone())),
+        };
+        tracing::info!(connection = %self.name, family = %created.id,
+            phone = %phone::mask(&family.phone), "LineLeader family created");
+        Ok(created)
+    }
+
+    async fn open_tasks(&self, family_id: &str, type_id: &str) -> Result<Vec<Task>> {
+        let items = self
+            .all_pages(ep::TASKS, &ep::open_tasks_query(family_id, type_id), true)
+            .await?;
+        Ok(items
+            .iter()
+            .filter_map(ep::task_record)
+            .filter(|t| !t.is_completed && !t.is_canceled)
+            .filter(|t| t.family_id.as_deref().is_none_or(|f| f == family_id))
+            .filter(|t| t.type_id.as_deref().is_none_or(|f| f == type_id))
+            .collect())
+    }
+
+    async fn complete_task(&self, task: &Task, completion: &TaskCompletion) -> Result<()> {
+        let path = ep::task(&task.id);
+        let reply = self.call(Method::GET, &path, &[], None, true).await?;
+        if reply.status == 404 {
+            return Err(Error::permanent(
+                PORT,
+                "GET /tasks/{id}: the task no longer exists",
+            ));
+        }
+        let current = ep::task_record(&reply.body)
+            .ok_or_else(|| Error::permanent(PORT, "GET /tasks/{id}: unreadable task"))?;
+        if current.is_completed {
+            tracing::info!(connection = %self.name, task = %task.id,
+                "LineLeader task already completed; left as is");
+            return Ok(());
+        }
+        let body = ep::completed_task_body(&current.raw, completion);
+        self.call_ok(Method::PUT, &path, &[], Some(&body), true)
+            .await?;
+        tracing::info!(connection = %self.name, task = %task.id, "LineLeader task completed");
+        Ok(())
+    }
+
+    async fn create_event(&self, event: &NewEvent) -> Result<String> {
+        let body = ep::new_event_body(event);
+        let resp = self
+            .call_ok(Method::POST, ep::EVENTS, &[], Some(&body), false)
+            .await?;
+        let id = ep::created_id(&resp)
+            .ok_or_else(|| Error::permanent(PORT, "POST /events: no id in the response"))?;
+        tracing::info!(connection = %self.name, event = %id, family = %event.family_id,
+            "LineLeader event created");
+        Ok(id)
+    }
+
+    async fn set_family_status(&self, family_id: &str, status_id: &str) -> Result<()> {
+        let body = ep::status_body(status_id);
+        self.call_ok(
+            Method::PUT,
+            &ep::family_status(family_id),
+            &[],
+            Some(&body),
+            true,
+        )
+        .await?;
+        tracing::info!(connection = %self.name, family = %family_id, status = %status_id,
+            "LineLeader family status changed");
+        Ok(())
+    }
+
+    async fn create_phone_log(&self, log: &PhoneLog) -> Result<String> {
+        let body = ep::phone_log_body(log);
+        let resp = self
+            .call_ok(Method::POST, ep::PHONE_LOGS, &[], Some(&body), false)
+            .await?;
+        let id = ep::created_id(&resp).ok_or_else(|| {
+            Error::permanent(PORT, "POST /in-contact/phone-logs: no id in the response")
+        })?;
+        tracing::info!(connection = %self.name, phone_log = %id, family = %log.family_id,
+            ani = %phone::mask(&log.ani), "LineLeader phone log created");
+        Ok(id)
+    }
+}
+
+/// The server's own short reason (`error` or `message`), for error messages: at most 160
+/// characters, digit runs that could be phone numbers masked.
+fn reason(body: &Value) -> String {
+    let text = ["error", "message", "detail", "reason"]
+        .iter()
+        .find_map(|k| body.get(*k).and_then(Value::as_str));
+    let Some(text) = text else {
+        return String::new();
+    };
+    let mut out = String::new();
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if digits.len() >= 7 {
+            out.push_str(&phone::mask(digits));
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in text.chars().take(160) {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    format!(": {out}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reasons_are_short_and_masked() {
+        assert_eq!(
+            reason(&json!({"error": "bad phone 4158159602"})),
+            ": bad phone ***9602"
+        );
+        assert_eq!(reason(&json!({"message": "limit 100"})), ": limit 100");
+        assert_eq!(reason(&json!(null)), "");
+    }
+}

@@ -1,0 +1,583 @@
+//! Every path, request body and response shape of the LineLeader API that this client assumes
+//! (`lineleader-api.md`). A real tenant's differences are meant to be one edit away, here.
+//!
+//! Reads are lenient: link objects `{id, values: {name | value}}`, flat fields and bare ids;
+//! bare arrays, `{data: [...]}` and `{items: [...]}`; ids as numbers or strings. Writes send
+//! plain ids (numbers when the id is numeric) and timestamps in whole seconds, UTC.
+
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use llbridge_domain::crm::{
+    Center, Family, Labeled, LogDirection, NewEvent, NewFamily, PhoneLog, Staff, Task,
+    TaskCompletion, TypeList,
+};
+use serde_json::{json, Map, Value};
+
+/// Appended to the connection's base URL.
+pub const API_PREFIX: &str = "/api/v3";
+
+/// The largest page the API serves.
+pub const PAGE_LIMIT: usize = 100;
+
+/// The response header holding a list's total count.
+pub const TOTAL_COUNT_HEADER: &str = "x-total-count";
+
+// ---- paths -------------------------------------------------------------------------------
+
+/// A1.
+pub const LOGIN: &str = "/login";
+/// A2.
+pub const LOGIN_REFRESH: &str = "/login/refresh";
+/// C1 (paged).
+pub const CENTERS: &str = "/centers";
+/// S1.
+pub const STATUSES: &str = "/statuses";
+/// U1 (paged).
+pub const STAFF: &str = "/staff";
+/// F1 (paged), with [`search_query`].
+pub const FAMILY_SEARCH: &str = "/families/search";
+/// F3.
+pub const FAMILIES: &str = "/families";
+/// K1 (paged), with [`open_tasks_query`].
+pub const TASKS: &str = "/tasks";
+/// E1.
+pub const EVENTS: &str = "/events";
+/// P1.
+pub const PHONE_LOGS: &str = "/in-contact/phone-logs";
+
+/// T1..T4.
+pub fn type_list(list: TypeList) -> &'static str {
+    match list {
+        TypeList::FamilySource => "/types/family/source",
+        TypeList::FamilyInquiry => "/types/family/inquiry",
+        TypeList::Task => "/types/tasks",
+        TypeList::TaskResult => "/types/tasks/results",
+    }
+}
+
+/// F2.
+pub fn family(id: &str) -> String {
+    format!("/families/{}", segment(id))
+}
+
+/// X1.
+pub fn family_status(id: &str) -> String {
+    format!("/families/{}/status", segment(id))
+}
+
+/// K2 (and the GET before it).
+pub fn task(id: &str) -> String {
+    format!("/tasks/{}", segment(id))
+}
+
+/// A path label for logs and error messages: the template, never ids or numbers.
+pub fn label(path: &str) -> String {
+    path.split('/')
+        .map(|s| {
+            if !s.is_empty() && s.chars().any(|c| c.is_ascii_digit()) {
+                "{id}"
+            } else {
+                s
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// F1 query: the ten digits NPANXXXXXX.
+pub fn search_query(ten_digits: &str) -> Vec<(&'static str, String)> {
+    vec![("phone", ten_digits.to_owned())]
+}
+
+/// K1 query.
+pub fn open_tasks_query(family_id: &str, type_id: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("family_id", family_id.to_owned()),
+        ("type", type_id.to_owned()),
+        ("include_completed", "false".to_owned()),
+    ]
+}
+
+/// Paging parameters.
+pub fn page_query(limit: usize, offset: usize) -> Vec<(&'static str, String)> {
+    vec![("limit", limit.to_string()), ("offset", offset.to_string())]
+}
+
+// ---- request bodies ------------------------------------------------------------------------
+
+/// A1.
+pub fn login_body(username: &str, password: &str) -> Value {
+    json!({ "username": username, "password": password })
+}
+
+/// A2.
+pub fn refresh_body(refresh_token: &str) -> Value {
+    json!({ "refresh_token": refresh_token })
+}
+
+/// Tokens from A1 or A2.
+pub fn parse_tokens(v: &Value) -> Option<(String, Option<String>)> {
+    let v = unwrap_object(v);
+    let token = str_field(v, &["token", "access_token", "jwt"])?;
+    let refresh = str_field(v, &["refresh_token", "refreshToken"]);
+    Some((token, refresh))
+}
+
+/// F3.
+pub fn new_family_body(f: &NewFamily) -> Value {
+    json!({
+        "center_id": plain_id(&f.center_id),
+        "source_type_id": plain_id(&f.source_type_id),
+        "inquiry_type_id": plain_id(&f.inquiry_type_id),
+        "primary_guardian": {
+            "first_name": f.first_name,
+            "last_name": f.last_name,
+            "primary_phone": { "number": f.phone },
+        },
+    })
+}
+
+/// K2: the task as read, completed. Link objects become plain ids (writes take plain ids).
+pub fn completed_task_body(task: &Value, c: &TaskCompletion) -> Value {
+    let mut body = match unwrap_object(task) {
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| (k.clone(), flatten_link(v)))
+            .collect::<Map<String, Value>>(),
+        _ => Map::new(),
+    };
+    body.insert("is_completed".into(), Value::Bool(true));
+    body.insert(
+        "completed_date_time".into(),
+        Value::String(timestamp(&c.completed_at)),
+    );
+    body.insert(
+        "completed_by_user_id".into(),
+        plain_id(&c.completed_by_staff_id),
+    );
+    body.insert("result_type".into(), plain_id(&c.result_type_id));
+    body.insert(
+        "result_description".into(),
+        Value::String(c.result_description.clone()),
+    );
+    Value::Object(body)
+}
+
+/// E1.
+pub fn new_event_body(e: &NewEvent) -> Value {
+    let mut body = json!({
+        "family_id": plain_id(&e.family_id),
+        "staff_id": plain_id(&e.staff_id),
+        "type_id": plain_id(&e.type_id),
+        "date_time": timestamp(&e.date_time),
+        "description": e.description,
+    });
+    if let Some(c) = &e.center_id {
+        body["center_id"] = plain_id(c);
+    }
+    if let Some(t) = &e.task_id {
+        body["task_id"] = plain_id(t);
+    }
+    body
+}
+
+/// X1.
+pub fn status_body(status_id: &str) -> Value {
+    json!({ "status_id": plain_id(status_id) })
+}
+
+/// P1.
+pub fn phone_log_body(l: &PhoneLog) -> Value {
+    let mut body = json!({
+        "direction": match l.direction {
+            LogDirection::Inbound => "Inbound",
+            LogDirection::Outbound => "Outbound",
+        },
+        "ani": l.ani,
+        "start_date_time": timestamp(&l.start),
+        "end_date_time": timestamp(&l.end),
+        "disposition": l.disposition,
+        "external_call_id": l.external_call_id,
+        "family_id": plain_id(&l.family_id),
+    });
+    if let Some(d) = &l.dnis {
+        body["dnis"] = Value::String(d.clone());
+    }
+    if let Some(u) = &l.recording_url {
+        body["recording_url"] = Value::String(u.clone());
+    }
+    if let Some(c) = &l.center_id {
+        body["center_id"] = plain_id(c);
+    }
+    body
+}
+
+/// The id of a created record (E1, P1, F3).
+pub fn created_id(v: &Value) -> Option<String> {
+    id_of(unwrap_object(v))
+}
+
+// ---- response records ----------------------------------------------------------------------
+
+/// C1.
+pub fn center(v: &Value) -> Option<Center> {
+    let id = id_of(v)?;
+    let phone = field(v, &["call_center_phone", "callCenterPhone"]).and_then(|p| match p {
+        Value::Object(_) => str_field(p, &["number_e164", "e164", "number"]),
+        other => scalar_string(other),
+    });
+    Some(Center {
+        id,
+        name: label_of(v).unwrap_or_default(),
+        active: bool_field(v, &["active", "is_active", "enabled"]).unwrap_or(true),
+        call_center_phone: phone.filter(|p| !p.trim().is_empty()),
+        timezone: str_field(v, &["timezone", "time_zone", "timeZone", "tz"]),
+    })
+}
+
+/// S1 and T1..T4.
+pub fn labeled(v: &Value) -> Option<Labeled> {
+    Some(Labeled {
+        id: id_of(v)?,
+        label: label_of(v)?,
+    })
+}
+
+/// U1.
+pub fn staff(v: &Value) -> Option<Staff> {
+    Some(Staff {
+        id: id_of(v)?,
+        email: str_field(v, &["email_address", "email", "emailAddress"]),
+        first_name: str_field(v, &["first_name", "firstName"]),
+        last_name: str_field(v, &["last_name", "lastName"]),
+    })
+}
+
+/// F1 and F2.
+pub fn family_record(v: &Value) -> Option<Family> {
+    let v = unwrap_object(v);
+    let id = id_of(v)?;
+    let guardian = field(v, &["primary_guardian", "primaryGuardian", "guardian"]);
+    let mut phones = Vec::new();
+    if let Some(g) = guardian {
+        for key in [
+            "primary_phone",
+            "primaryPhone",
+            "phone",
+            "cell_phone",
+            "mobile_phone",
+            "home_phone",
+            "work_phone",
+            "alternate_phone",
+            "secondary_phone",
+        ] {
+            if let Some(p) = g.get(key) {
+                collect_phones(p, &mut phones);
+            }
+        }
+        if let Some(Value::Array(list)) = field(g, &["phones", "phone_numbers"]) {
+            for p in list {
+                collect_phones(p, &mut phones);
+            }
+        }
+    }
+    phones.dedup();
+    let status = field(v, &["status", "family_status"]);
+    Some(Family {
+        id,
+        created: field(
+            v,
+            &["created_date", "created_at", "date_created", "created"],
+        )
+        .and_then(parse_time),
+        center_id: field(v, &["center", "center_id", "location"]).and_then(id_of),
+        status_id: status
+            .and_then(id_of)
+            .or_else(|| field(v, &["status_id"]).and_then(id_of)),
+        status_name: status
+            .and_then(label_of)
+            .or_else(|| str_field(v, &["status_name"])),
+        phones,
+        guardian_first_name: guardian.and_then(|g| str_field(g, &["first_name", "firstName"])),
+        guardian_last_name: guardian.and_then(|g| str_field(g, &["last_name", "lastName"])),
+    })
+}
+
+/// K1 and the GET of K2.
+pub fn task_record(v: &Value) -> Option<Task> {
+    let v = unwrap_object(v);
+    Some(Task {
+        id: id_of(v)?,
+        type_id: field(v, &["type", "type_id", "task_type", "task_type_id"]).and_then(id_of),
+        family_id: field(v, &["family", "family_id"]).and_then(id_of),
+        due: field(v, &["due_date_time", "due_date", "due"]).and_then(parse_time),
+        is_completed: bool_field(v, &["is_completed", "completed"]).unwrap_or(false),
+        is_canceled: bool_field(v, &["is_canceled", "is_cancelled", "canceled", "cancelled"])
+            .unwrap_or(false),
+        raw: v.clone(),
+    })
+}
+
+// ---- lenient helpers -----------------------------------------------------------------------
+
+/// The records of a list response: a bare array, `{data: [...]}`, `{items: [...]}` or
+/// `{results: [...]}`. `None` when the body is no list at all.
+pub fn list_items(v: &Value) -> Option<&Vec<Value>> {
+    match v {
+        Value::Array(a) => Some(a),
+        Value::Object(m) => ["data", "items", "results", "records"]
+            .iter()
+            .find_map(|k| m.get(*k).and_then(Value::as_array)),
+        _ => None,
+    }
+}
+
+/// A single record, possibly wrapped in `{data: {...}}`.
+pub fn unwrap_object(v: &Value) -> &Value {
+    match v.get("data") {
+        Some(inner @ Value::Object(_)) if v.get("id").is_none() => inner,
+        _ => v,
+    }
+}
+
+/// The id of a record, a link object or a bare id.
+pub fn id_of(v: &Value) -> Option<String> {
+    match v {
+        Value::Object(m) => m.get("id").and_then(scalar_string),
+        other => scalar_string(other),
+    }
+}
+
+/// The label of a record or link: `values.name`, `values.value`, or flat `name`/`value`/`label`.
+pub fn label_of(v: &Value) -> Option<String> {
+    let keys = ["name", "value", "label", "description"];
+    v.get("values")
+        .and_then(|vals| str_field(vals, &keys))
+        .or_else(|| str_field(v, &keys))
+}
+
+/// A plain id for a write: a number when the id is numeric, else the string.
+pub fn plain_id(id: &str) -> Value {
+    id.trim()
+        .parse::<u64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| Value::String(id.to_owned()))
+}
+
+/// ISO-8601 UTC with whole seconds: `2026-05-28T04:30:00Z`.
+pub fn timestamp(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A timestamp in any common form: RFC 3339, or naive (`2026-05-28 04:30:00`, read as UTC).
+pub fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
+    let s = v.as_str()?.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for f in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S%.f",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Some(t.and_utc());
+        }
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+}
+
+fn flatten_link(v: &Value) -> Value {
+    match v {
+        Value::Object(m) if m.contains_key("id") && m.contains_key("values") => {
+            m.get("id").cloned().unwrap_or(Value::Null)
+        }
+        other => other.clone(),
+    }
+}
+
+fn collect_phones(p: &Value, out: &mut Vec<String>) {
+    let found = match p {
+        Value::Object(_) => str_field(p, &["number", "number_e164", "value"]),
+        other => scalar_string(other),
+    };
+    if let Some(n) = found.filter(|n| !n.trim().is_empty()) {
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+}
+
+fn field<'a>(v: &'a Value, keys: &[&str]) -> Option<&'a Value> {
+    keys.iter().find_map(|k| v.get(*k).filter(|x| !x.is_null()))
+}
+
+fn str_field(v: &Value, keys: &[&str]) -> Option<String> {
+    keys.iter()
+        .find_map(|k| v.get(*k).and_then(scalar_string))
+        .filter(|s| !s.is_empty())
+}
+
+fn bool_field(v: &Value, keys: &[&str]) -> Option<bool> {
+    keys.iter().find_map(|k| match v.get(*k)? {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => Some(n.as_i64() != Some(0)),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Some(true),
+            "false" | "0" | "no" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+fn scalar_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn segment(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.~".contains(c) {
+                c.to_string()
+            } else {
+                c.to_string().bytes().map(|b| format!("%{b:02X}")).collect()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn labels_and_ids_in_every_form() {
+        let link = json!({"id": 12, "values": {"name": "Enrolled"}});
+        assert_eq!(
+            labeled(&link),
+            Some(Labeled {
+                id: "12".into(),
+                label: "Enrolled".into()
+            })
+        );
+        let typ = json!({"id": "7", "values": {"value": "Phone Call"}});
+        assert_eq!(labeled(&typ).map(|l| l.label), Some("Phone Call".into()));
+        let flat = json!({"id": 3, "name": "Tour Scheduled"});
+        assert_eq!(labeled(&flat).map(|l| l.id), Some("3".into()));
+        assert_eq!(id_of(&json!(44)), Some("44".into()));
+        assert_eq!(id_of(&json!("abc")), Some("abc".into()));
+        assert_eq!(labeled(&json!({"values": {"name": "x"}})), None);
+    }
+
+    #[test]
+    fn list_envelopes() {
+        let bare = json!([{"id": 1}]);
+        let data = json!({"data": [{"id": 1}]});
+        let items = json!({"items": [{"id": 1}], "total": 1});
+        for v in [bare, data, items] {
+            assert_eq!(list_items(&v).map(Vec::len), Some(1));
+        }
+        assert!(list_items(&json!({"error": "x"})).is_none());
+    }
+
+    #[test]
+    fn centers_flat_or_linked() {
+        let c = center(&json!({
+            "id": 5, "values": {"name": "Oak Park"}, "active": "1",
+            "call_center_phone": {"number": "(415) 555-0100", "number_e164": "+14155550100"},
+            "time_zone": "America/Chicago"
+        }))
+        .unwrap();
+        assert_eq!(c.name, "Oak Park");
+        assert!(c.active);
+        assert_eq!(c.call_center_phone.as_deref(), Some("+14155550100"));
+        assert_eq!(c.timezone.as_deref(), Some("America/Chicago"));
+        let c = center(
+            &json!({"id": "6", "name": "Elm", "call_center_phone": "4155550101",
+            "active": false}),
+        )
+        .unwrap();
+        assert_eq!(c.call_center_phone.as_deref(), Some("4155550101"));
+        assert!(!c.active);
+    }
+
+    #[test]
+    fn families_with_links_or_flat_ids() {
+        let f = family_record(&json!({
+            "id": 901, "created_date": "2026-05-28 04:30:00",
+            "center": {"id": 5, "values": {"name": "Oak Park"}},
+            "status": {"id": 2, "values": {"name": "New Lead"}},
+            "primary_guardian": {"first_name": "Ana", "last_name": "Lee",
+                "primary_phone": {"number": "(415) 815-9602"}}
+        }))
+        .unwrap();
+        assert_eq!(f.id, "901");
+        assert_eq!(f.center_id.as_deref(), Some("5"));
+        assert_eq!(f.status_id.as_deref(), Some("2"));
+        assert_eq!(f.status_name.as_deref(), Some("New Lead"));
+        assert_eq!(f.phones, vec!["(415) 815-9602".to_string()]);
+        assert_eq!(
+            f.created,
+            Some(Utc.with_ymd_and_hms(2026, 5, 28, 4, 30, 0).unwrap())
+        );
+        let f = family_record(&json!({"data": {"id": "x1", "center_id": 5, "status": 3,
+            "primary_guardian": {"primary_phone": "4158159602"}}}))
+        .unwrap();
+        assert_eq!(f.center_id.as_deref(), Some("5"));
+        assert_eq!(f.status_id.as_deref(), Some("3"));
+        assert_eq!(f.status_name, None);
+        assert_eq!(f.phones, vec!["4158159602".to_string()]);
+    }
+
+    #[test]
+    fn completed_task_keeps_the_task_and_writes_plain_ids() {
+        let raw = json!({"id": 77, "type": {"id": 4, "values": {"value": "Phone Call"}},
+            "family": {"id": 901, "values": {"name": "Lee"}}, "description": "call back",
+            "due_date_time": "2026-05-28T16:00:00Z", "is_completed": false});
+        let at = Utc.timestamp_millis_opt(1_780_000_000_123).unwrap();
+        let body = completed_task_body(
+            &raw,
+            &TaskCompletion {
+                completed_at: at,
+                completed_by_staff_id: "31".into(),
+                result_type_id: "8".into(),
+                result_description: "Spoke".into(),
+            },
+        );
+        assert_eq!(body["type"], json!(4));
+        assert_eq!(body["family"], json!(901));
+        assert_eq!(body["description"], json!("call back"));
+        assert_eq!(body["is_completed"], json!(true));
+        assert_eq!(body["completed_by_user_id"], json!(31));
+        assert_eq!(body["result_type"], json!(8));
+        let ts = body["completed_date_time"].as_str().unwrap();
+        assert_eq!(ts.len(), 20, "{ts}");
+        assert!(ts.ends_with(":40Z"), "{ts}");
+    }
+
+    #[test]
+    fn timestamps_have_whole_seconds() {
+        let t = Utc.timestamp_millis_opt(1_780_000_000_999).unwrap();
+        assert_eq!(timestamp(&t), "2026-05-28T20:26:40Z");
+    }
+
+    #[test]
+    fn plain_ids_are_numbers_when_numeric() {
+        assert_eq!(plain_id("42"), json!(42));
+        assert_eq!(plain_id("a-1"), json!("a-1"));
+    }
+
+    #[test]
+    fn path_labels_hide_ids() {
+        assert_eq!(label(&family("901")), "/families/{id}");
+        assert_eq!(label(&task("77")), "/tasks/{id}");
+    }
+}

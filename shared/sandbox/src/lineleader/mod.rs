@@ -1,0 +1,835 @@
+//! The LineLeader sandbox: the contract of `lineleader-api.md` over in-memory state.
+//!
+//! [`LineLeaderSandbox`] is a cheap handle (clone it freely) to the state. It serves HTTP
+//! ([`LineLeaderSandbox::router`], [`LineLeaderSandbox::serve`]) and also implements the
+//! `LineLeader` port directly (the embedded adapter).
+
+mod data;
+mod http;
+mod port;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::http::StatusCode;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use llbridge_domain::phone::Phone;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+pub use data::{
+    Dataset, SbCenter, SbEvent, SbFamily, SbLabel, SbPhoneLog, SbStaff, SbStatusChange, SbTask,
+};
+
+use crate::recorder::{Faults, Recorder, RequestRecord};
+use data::Kind;
+
+/// How lists are wrapped in responses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Envelope {
+    /// `[...]`
+    #[default]
+    Bare,
+    /// `{"data": [...]}`
+    Data,
+    /// `{"items": [...]}`
+    Items,
+}
+
+/// Settings of the LineLeader sandbox, settable at start and through `POST /_sandbox/config`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LineLeaderConfig {
+    pub username: String,
+    pub password: String,
+    /// Lifetime of access tokens (the JWT `exp`).
+    pub token_lifetime_secs: u64,
+    pub refresh_lifetime_secs: u64,
+    /// How lists are wrapped.
+    pub envelope: Envelope,
+    /// Page size when `limit` is absent.
+    pub default_limit: usize,
+}
+
+impl Default for LineLeaderConfig {
+    fn default() -> Self {
+        LineLeaderConfig {
+            username: "sandbox".into(),
+            password: "sandbox".into(),
+            token_lifetime_secs: 3600,
+            refresh_lifetime_secs: 72 * 3600,
+            envelope: Envelope::Bare,
+            default_limit: 25,
+        }
+    }
+}
+
+/// The largest `limit` accepted.
+pub const MAX_LIMIT: usize = 100;
+
+/// A refusal: the HTTP status and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub reason: String,
+}
+
+impl Refusal {
+    fn bad(reason: impl Into<String>) -> Refusal {
+        Refusal {
+            status: 400,
+            reason: reason.into(),
+        }
+    }
+
+    fn not_found(reason: impl Into<String>) -> Refusal {
+        Refusal {
+            status: 404,
+            reason: reason.into(),
+        }
+    }
+
+    fn unauthorized(reason: impl Into<String>) -> Refusal {
+        Refusal {
+            status: 401,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST)
+    }
+}
+
+type Op<T> = std::result::Result<T, Refusal>;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    typ: String,
+    gen: u64,
+    iat: i64,
+    exp: i64,
+    jti: u64,
+}
+
+struct Inner {
+    data: Mutex<Dataset>,
+    config: Mutex<LineLeaderConfig>,
+    recorder: Arc<Recorder>,
+    generation: AtomicU64,
+    issued: AtomicU64,
+    secret: Vec<u8>,
+}
+
+/// A handle to the LineLeader sandbox's state.
+#[derive(Clone)]
+pub struct LineLeaderSandbox {
+    inner: Arc<Inner>,
+}
+
+/// `GET /_sandbox/state`: the data set (families, tasks, events, phone logs, status changes,
+/// and the reference data), plus login counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LineLeaderState {
+    #[serde(flatten)]
+    pub data: Dataset,
+    /// Tokens issued since start (A1 and A2).
+    pub tokens_issued: u64,
+    /// Bumped by each revoke; tokens of older generations are refused.
+    pub token_generation: u64,
+}
+
+impl LineLeaderSandbox {
+    pub fn new(config: LineLeaderConfig, data: Dataset, faults: Faults) -> LineLeaderSandbox {
+        let secret = format!(
+            "llbridge-sandbox-{}",
+            Utc::now().timestamp_nanos_opt().unwrap_or(0)
+        );
+        LineLeaderSandbox {
+            inner: Arc::new(Inner {
+                data: Mutex::new(data),
+                config: Mutex::new(config),
+                recorder: Arc::new(Recorder::new(faults)),
+                generation: AtomicU64::new(1),
+                issued: AtomicU64::new(0),
+                secret: secret.into_bytes(),
+            }),
+        }
+    }
+
+    /// Default settings and the demo data.
+    pub fn demo() -> LineLeaderSandbox {
+        LineLeaderSandbox::new(
+            LineLeaderConfig::default(),
+            Dataset::demo(Utc::now()),
+            Faults::default(),
+        )
+    }
+
+    fn data(&self) -> MutexGuard<'_, Dataset> {
+        self.inner.data.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn config(&self) -> LineLeaderConfig {
+        self.inner
+            .config
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn set_config(&self, config: LineLeaderConfig) {
+        *self.inner.config.lock().unwrap_or_else(|e| e.into_inner()) = config;
+    }
+
+    pub fn recorder(&self) -> &Arc<Recorder> {
+        &self.inner.recorder
+    }
+
+    /// Every API request received so far.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.inner.recorder.requests()
+    }
+
+    /// How many requests with `method` and exactly `path` (e.g. `/api/v3/login`) were received.
+    pub fn count(&self, method: &str, path: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.method.eq_ignore_ascii_case(method) && r.path == path)
+            .count()
+    }
+
+    pub fn clear_requests(&self) {
+        self.inner.recorder.clear_requests();
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        self.inner.recorder.set_faults(faults);
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.inner.recorder.faults()
+    }
+
+    /// The current state.
+    pub fn state(&self) -> LineLeaderState {
+        LineLeaderState {
+            data: self.data().clone(),
+            tokens_issued: self.inner.issued.load(Ordering::SeqCst),
+            token_generation: self.inner.generation.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Replaces the data set; clears the request log and the faults. Tokens stay valid.
+    pub fn reset(&self, data: Dataset) {
+        *self.data() = data;
+        self.inner.recorder.clear_requests();
+        self.inner.recorder.set_faults(Faults::default());
+    }
+
+    /// Changes the data in place (tests).
+    pub fn with_data<T>(&self, f: impl FnOnce(&mut Dataset) -> T) -> T {
+        f(&mut self.data())
+    }
+
+    /// Every token issued so far (access and refresh) is refused from now on.
+    pub fn revoke_tokens(&self) {
+        self.inner.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    // ---- tokens ------------------------------------------------------------------------
+
+    fn issue(&self, username: &str) -> Op<Value> {
+        let config = self.config();
+        let now = Utc::now().timestamp();
+        let gen = self.inner.generation.load(Ordering::SeqCst);
+        let key = EncodingKey::from_secret(&self.inner.secret).map_err(|e| Refusal {
+            status: 500,
+            reason: format!("token key: {e}"),
+        })?;
+        let sign = |typ: &str, lifetime: u64| {
+            let claims = Claims {
+                sub: username.to_owned(),
+                typ: typ.to_owned(),
+                gen,
+                iat: now,
+                exp: now + lifetime as i64,
+                jti: self.inner.issued.fetch_add(1, Ordering::SeqCst) + 1,
+            };
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).map_err(|e| {
+                Refusal {
+                    status: 500,
+                    reason: format!("token signing failed: {e}"),
+                }
+            })
+        };
+        let token = sign("access", config.token_lifetime_secs)?;
+        let refresh = sign("refresh", config.refresh_lifetime_secs)?;
+        // Both count as one issue.
+        self.inner.issued.fetch_sub(1, Ordering::SeqCst);
+        Ok(json!({ "token": token, "refresh_token": refresh }))
+    }
+
+    fn check(&self, token: &str, typ: &str) -> Op<Claims> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp"]);
+        let key = DecodingKey::from_secret(&self.inner.secret)
+            .map_err(|_| Refusal::unauthorized("invalid token"))?;
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| match e
+            .kind()
+        {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                Refusal::unauthorized("token expired")
+            }
+            _ => Refusal::unauthorized("invalid token"),
+        })?;
+        let claims = data.claims;
+        if claims.typ != typ {
+            return Err(Refusal::unauthorized("wrong kind of token"));
+        }
+        if claims.gen != self.inner.generation.load(Ordering::SeqCst) {
+            return Err(Refusal::unauthorized("token revoked"));
+        }
+        if claims.exp <= Utc::now().timestamp() {
+            return Err(Refusal::unauthorized("token expired"));
+        }
+        Ok(claims)
+    }
+
+    /// A1.
+    pub fn login(&self, username: &str, password: &str) -> Op<Value> {
+        let config = self.config();
+        if username != config.username || password != config.password {
+            return Err(Refusal::unauthorized("invalid credentials"));
+        }
+        self.issue(username)
+    }
+
+    /// A2.
+    pub fn refresh(&self, refresh_token: &str) -> Op<Value> {
+        let claims = self.check(refresh_token, "refresh")?;
+        self.issue(&claims.sub)
+    }
+
+    /// Checks a bearer token.
+    pub fn authorize(&self, bearer: Option<&str>) -> Op<()> {
+        let token = bearer.ok_or_else(|| Refusal::unauthorized("missing bearer token"))?;
+        self.check(token, "access").map(|_| ())
+    }
+
+    // ---- reads -------------------------------------------------------------------------
+
+    /// F1: families whose guardian phone is the same number as `phone`.
+    pub fn search_phone(&self, phone: &str) -> Op<Vec<SbFamily>> {
+        let wanted = Phone::parse(phone)
+            .ok_or_else(|| Refusal::bad("phone must be a phone number (NPANXXXXXX)"))?;
+        Ok(self
+            .data()
+            .families
+            .iter()
+            .filter(|f| Phone::parse(&f.phone).as_ref() == Some(&wanted))
+            .cloned()
+            .collect())
+    }
+
+    pub fn family_by_id(&self, id: u64) -> Option<SbFamily> {
+        self.data().families.iter().find(|f| f.id == id).cloned()
+    }
+
+    /// K1.
+    pub fn task_list(
+        &self,
+        family_id: Option<u64>,
+        type_id: Option<u64>,
+        include_completed: bool,
+    ) -> Vec<SbTask> {
+        self.data()
+            .tasks
+            .iter()
+            .filter(|t| family_id.is_none_or(|f| t.family_id == f))
+            .filter(|t| type_id.is_none_or(|ty| t.type_id == ty))
+            .filter(|t| include_completed || !t.is_completed)
+            .cloned()
+            .collect()
+    }
+
+    pub fn task_by_id(&self, id: u64) -> Option<SbTask> {
+        self.data().tasks.iter().find(|t| t.id == id).cloned()
+    }
+
+    // ---- writes ------------------------------------------------------------------------
+
+    /// F3.
+    pub fn post_family(&self, body: &Value) -> Op<SbFamily> {
+        let mut d = self.data();
+        let center_id = id_field(body, "center_id")?;
+        if !d.centers.iter().any(|c| c.id == center_id) {
+            return Err(Refusal::bad("center_id: no such center"));
+        }
+        let source = id_field(body, "source_type_id")?;
+        if !d.source_types.iter().any(|t| t.id == source) {
+            return Err(Refusal::bad("source_type_id: no such source type"));
+        }
+        let inquiry = id_field(body, "inquiry_type_id")?;
+        if !d.inquiry_types.iter().any(|t| t.id == inquiry) {
+            return Err(Refusal::bad("inquiry_type_id: no such inquiry type"));
+        }
+        let g = body
+            .get("primary_guardian")
+            .filter(|g| g.is_object())
+            .ok_or_else(|| Refusal::bad("primary_guardian: an object is required"))?;
+        let name = |k: &str| -> Op<String> {
+            match g.get(k) {
+                Some(Value::String(s)) => Ok(s.clone()),
+                None | Some(Value::Null) => Ok(String::new()),
+                _ => Err(Refusal::bad(format!(
+                    "primary_guardian.{k}: a string is required"
+                ))),
+            }
+        };
+        let (first_name, last_name) = (name("first_name")?, name("last_name")?);
+        let phone = g
+            .get("primary_phone")
+            .and_then(|p| p.get("number"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| Refusal::bad("primary_guardian.primary_phone.number is required"))?;
+        if Phone::parse(phone).is_none() {
+            return Err(Refusal::bad(
+                "primary_guardian.primary_phone.number: not a phone number",
+            ));
+        }
+        let status_id = d
+            .statuses
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case("New Lead"))
+            .or(d.statuses.first())
+            .map(|s| s.id)
+            .unwrap_or(0);
+        let family = SbFamily {
+            id: d.next_id(Kind::Family),
+            created_date: now_secs(),
+            center_id,
+            status_id,
+            first_name,
+            last_name,
+            phone: phone.to_owned(),
+            origin: "api".into(),
+        };
+        d.families.push(family.clone());
+        Ok(family)
+    }
+
+    /// K2: the whole task is replaced.
+    pub fn put_task(&self, id: u64, body: &Value) -> Op<SbTask> {
+        let mut d = self.data();
+        let obj = body
+            .as_object()
+            .ok_or_else(|| Refusal::bad("the body must be the task object"))?;
+        let Some(index) = d.tasks.iter().position(|t| t.id == id) else {
+            return Err(Refusal::not_found("no such task"));
+        };
+        for (k, v) in obj {
+            if v.get("values").is_some() || (v.is_object() && v.get("id").is_some()) {
+                return Err(Refusal::bad(format!(
+                    "{k}: writes take plain ids, not link objects"
+                )));
+            }
+        }
+        if let Some(body_id) = obj.get("id") {
+            if as_id(body_id) != Some(id) {
+                return Err(Refusal::bad("id: does not match the path"));
+            }
+        }
+        let type_id = id_field(body, "type")?;
+        if !d.task_types.iter().any(|t| t.id == type_id) {
+            return Err(Refusal::bad("type: no such task type"));
+        }
+        let family_id = id_field(body, "family")?;
+        if !d.families.iter().any(|f| f.id == family_id) {
+            return Err(Refusal::bad("family: no such family"));
+        }
+        let due = time_field(body, "due_date_time")?
+            .ok_or_else(|| Refusal::bad("due_date_time is required"))?;
+        let is_completed = bool_field(body, "is_completed")?;
+        let is_canceled = bool_field(body, "is_canceled")?;
+        let completed_at = time_field(body, "completed_date_time")?;
+        let by = opt_id_field(body, "completed_by_user_id")?;
+        if let Some(by) = by {
+            if !d.staff.iter().any(|s| s.id == by) {
+                return Err(Refusal::bad("completed_by_user_id: no such staff"));
+            }
+        }
+        let result = opt_id_field(body, "result_type")?;
+        if let Some(r) = result {
+            if !d.task_results.iter().any(|t| t.id == r) {
+                return Err(Refusal::bad("result_type: no such task result"));
+            }
+        }
+        if is_completed && (completed_at.is_none() || by.is_none() || result.is_none()) {
+            return Err(Refusal::bad(
+                "a completed task needs completed_date_time, completed_by_user_id and result_type",
+            ));
+        }
+        let description = match obj.get("description") {
+            Some(Value::String(s)) => s.clone(),
+            None | Some(Value::Null) => String::new(),
+            _ => return Err(Refusal::bad("description: a string is required")),
+        };
+        let result_description = match obj.get("result_description") {
+            Some(Value::String(s)) => Some(s.clone()),
+            None | Some(Value::Null) => None,
+            _ => return Err(Refusal::bad("result_description: a string is required")),
+        };
+        let task = &mut d.tasks[index];
+        *task = SbTask {
+            id,
+            family_id,
+            type_id,
+            due_date_time: due,
+            description,
+            is_completed,
+            is_canceled,
+            completed_date_time: completed_at,
+            completed_by_user_id: by,
+            result_type: result,
+            result_description,
+            puts: task.puts + 1,
+        };
+        Ok(task.clone())
+    }
+
+    /// E1: the new event's id.
+    pub fn post_event(&self, body: &Value) -> Op<u64> {
+        let mut d = self.data();
+        let family_id = id_field(body, "family_id")?;
+        let family_center = d
+            .families
+            .iter()
+            .find(|f| f.id == family_id)
+            .map(|f| f.center_id)
+            .ok_or_else(|| Refusal::bad("family_id: no such family"))?;
+        let staff_id = id_field(body, "staff_id")?;
+        if !d.staff.iter().any(|s| s.id == staff_id) {
+            return Err(Refusal::bad("staff_id: no such staff"));
+        }
+        let type_id = id_field(body, "type_id")?;
+        if !d.task_results.iter().any(|t| t.id == type_id) {
+            return Err(Refusal::bad("type_id: no such event type"));
+        }
+        let center_id = opt_id_field(body, "center_id")?;
+        if let Some(c) = center_id {
+            if !d.centers.iter().any(|x| x.id == c) {
+                return Err(Refusal::bad("center_id: no such center"));
+            }
+        }
+        let task_id = opt_id_field(body, "task_id")?;
+        if let Some(t) = task_id {
+            if !d.tasks.iter().any(|x| x.id == t) {
+                return Err(Refusal::bad("task_id: no such task"));
+            }
+        }
+        let date_time =
+            time_field(body, "date_time")?.ok_or_else(|| Refusal::bad("date_time is required"))?;
+        let description = str_field(body, "description", false)?;
+        let id = d.next_id(Kind::Event);
+        d.events.push(SbEvent {
+            id,
+            family_id,
+            center_id: center_id.or(Some(family_center)),
+            staff_id,
+            type_id,
+            date_time,
+            description,
+            task_id,
+        });
+        Ok(id)
+    }
+
+    /// X1.
+    pub fn put_family_status(&self, family_id: u64, body: &Value) -> Op<SbFamily> {
+        let mut d = self.data();
+        let status_id = id_field(body, "status_id")?;
+        if !d.statuses.iter().any(|s| s.id == status_id) {
+            return Err(Refusal::bad("status_id: no such status"));
+        }
+        let Some(family) = d.families.iter_mut().find(|f| f.id == family_id) else {
+            return Err(Refusal::not_found("no such family"));
+        };
+        let from = family.status_id;
+        family.status_id = status_id;
+        let family = family.clone();
+        d.status_changes.push(SbStatusChange {
+            family_id,
+            from_status_id: from,
+            to_status_id: status_id,
+            at: now_secs(),
+        });
+        Ok(family)
+    }
+
+    /// P1: the new phone log's id.
+    pub fn post_phone_log(&self, body: &Value) -> Op<u64> {
+        let mut d = self.data();
+        let direction = str_field(body, "direction", true)?;
+        if direction != "Inbound" && direction != "Outbound" {
+            return Err(Refusal::bad("direction: Inbound or Outbound"));
+        }
+        let ani = str_field(body, "ani", true)?;
+        if ani.len() != 10 || !ani.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Refusal::bad("ani: ten digits NPANXXXXXX"));
+        }
+        let dnis = match body.get("dnis") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => return Err(Refusal::bad("dnis: a string is required")),
+        };
+        let start = time_field(body, "start_date_time")?
+            .ok_or_else(|| Refusal::bad("start_date_time is required"))?;
+        let end = time_field(body, "end_date_time")?
+            .ok_or_else(|| Refusal::bad("end_date_time is required"))?;
+        if end < start {
+            return Err(Refusal::bad("end_date_time is before start_date_time"));
+        }
+        let disposition = str_field(body, "disposition", true)?;
+        let recording_url = match body.get("recording_url") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => return Err(Refusal::bad("recording_url: a string is required")),
+        };
+        let external_call_id = str_field(body, "external_call_id", true)?;
+        let family_id = id_field(body, "family_id")?;
+        if !d.families.iter().any(|f| f.id == family_id) {
+            return Err(Refusal::bad("family_id: no such family"));
+        }
+        let center_id = opt_id_field(body, "center_id")?;
+        if let Some(c) = center_id {
+            if !d.centers.iter().any(|x| x.id == c) {
+                return Err(Refusal::bad("center_id: no such center"));
+            }
+        }
+        let id = d.next_id(Kind::PhoneLog);
+        d.phone_logs.push(SbPhoneLog {
+            id,
+            direction,
+            ani,
+            dnis,
+            start_date_time: start,
+            end_date_time: end,
+            disposition,
+            recording_url,
+            external_call_id,
+            family_id,
+            center_id,
+        });
+        Ok(id)
+    }
+
+    // ---- JSON views --------------------------------------------------------------------
+
+    pub(crate) fn center_json(c: &SbCenter) -> Value {
+        json!({
+            "id": c.id,
+            "values": { "name": c.name },
+            "active": c.active,
+            "call_center_phone": c.phone.as_ref().map(|p| json!({
+                "number": national(p),
+                "number_e164": p,
+            })),
+            "timezone": c.timezone,
+        })
+    }
+
+    pub(crate) fn status_json(s: &SbLabel) -> Value {
+        json!({ "id": s.id, "values": { "name": s.name } })
+    }
+
+    pub(crate) fn type_json(s: &SbLabel) -> Value {
+        json!({ "id": s.id, "values": { "value": s.name } })
+    }
+
+    pub(crate) fn staff_json(s: &SbStaff) -> Value {
+        json!({
+            "id": s.id,
+            "email_address": s.email_address,
+            "first_name": s.first_name,
+            "last_name": s.last_name,
+        })
+    }
+
+    pub(crate) fn family_json(&self, f: &SbFamily) -> Value {
+        let d = self.data();
+        let center = d.centers.iter().find(|c| c.id == f.center_id);
+        let status = d.statuses.iter().find(|s| s.id == f.status_id);
+        json!({
+            "id": f.id,
+            "created_date": ts(&f.created_date),
+            "center": { "id": f.center_id, "values": { "name": center.map(|c| c.name.clone()) } },
+            "status": { "id": f.status_id, "values": { "name": status.map(|s| s.name.clone()) } },
+            "primary_guardian": {
+                "first_name": f.first_name,
+                "last_name": f.last_name,
+                "primary_phone": { "number": f.phone },
+            },
+        })
+    }
+
+    pub(crate) fn task_json(&self, t: &SbTask) -> Value {
+        let d = self.data();
+        let typ = d.task_types.iter().find(|x| x.id == t.type_id);
+        let family = d.families.iter().find(|f| f.id == t.family_id);
+        json!({
+            "id": t.id,
+            "type": { "id": t.type_id, "values": { "value": typ.map(|x| x.name.clone()) } },
+            "family": { "id": t.family_id, "values": {
+                "name": family.map(|f| format!("{} {}", f.first_name, f.last_name).trim().to_owned())
+            } },
+            "description": t.description,
+            "due_date_time": ts(&t.due_date_time),
+            "is_completed": t.is_completed,
+            "is_canceled": t.is_canceled,
+            "completed_date_time": t.completed_date_time.as_ref().map(ts),
+            "completed_by_user_id": t.completed_by_user_id,
+            "result_type": t.result_type,
+            "result_description": t.result_description,
+        })
+    }
+}
+
+/// ISO-8601 UTC, whole seconds.
+pub(crate) fn ts(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn now_secs() -> DateTime<Utc> {
+    DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default()
+}
+
+fn national(e164: &str) -> String {
+    match Phone::parse(e164) {
+        Some(p) if p.is_nanp() => {
+            let d = p.ten_digits();
+            format!("({}) {}-{}", &d[0..3], &d[3..6], &d[6..10])
+        }
+        _ => e164.to_owned(),
+    }
+}
+
+/// A timestamp as the API takes it: `2026-05-28T04:30:00Z`, nothing else.
+pub fn parse_whole_seconds(s: &str) -> Result<DateTime<Utc>, String> {
+    if s.contains('.') {
+        return Err("milliseconds are not accepted; use whole seconds".into());
+    }
+    if s.len() != 20 || !s.ends_with('Z') {
+        return Err("expected ISO-8601 UTC like 2026-05-28T04:30:00Z".into());
+    }
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%SZ")
+        .map(|t| t.and_utc())
+        .map_err(|_| "expected ISO-8601 UTC like 2026-05-28T04:30:00Z".into())
+}
+
+fn as_id(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn opt_id_field(body: &Value, key: &str) -> Op<Option<u64>> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(_)) => Err(Refusal::bad(format!(
+            "{key}: writes take plain ids, not link objects"
+        ))),
+        Some(v) => as_id(v)
+            .map(Some)
+            .ok_or_else(|| Refusal::bad(format!("{key}: not an id"))),
+    }
+}
+
+fn id_field(body: &Value, key: &str) -> Op<u64> {
+    opt_id_field(body, key)?.ok_or_else(|| Refusal::bad(format!("{key} is required")))
+}
+
+fn time_field(body: &Value, key: &str) -> Op<Option<DateTime<Utc>>> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => parse_whole_seconds(s)
+            .map(Some)
+            .map_err(|e| Refusal::bad(format!("{key}: {e}"))),
+        Some(_) => Err(Refusal::bad(format!(
+            "{key}: a timestamp string is required"
+        ))),
+    }
+}
+
+fn bool_field(body: &Value, key: &str) -> Op<bool> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(Refusal::bad(format!("{key}: true or false"))),
+    }
+}
+
+fn str_field(body: &Value, key: &str, required: bool) -> Op<String> {
+    match body.get(key) {
+        Some(Value::String(s)) if !(required && s.trim().is_empty()) => Ok(s.clone()),
+        None | Some(Value::Null) if !required => Ok(String::new()),
+        _ => Err(Refusal::bad(format!("{key}: a string is required"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_must_be_whole_seconds() {
+        assert!(parse_whole_seconds("2026-05-28T04:30:00Z").is_ok());
+        let e = parse_whole_seconds("2026-05-28T04:30:00.123Z").unwrap_err();
+        assert!(e.contains("milliseconds"), "{e}");
+        assert!(parse_whole_seconds("2026-05-28T04:30:00+00:00").is_err());
+        assert!(parse_whole_seconds("2026-05-28 04:30:00").is_err());
+    }
+
+    #[test]
+    fn search_matches_every_typed_form() {
+        let sb = LineLeaderSandbox::demo();
+        for q in ["4158159602", "+14158159602", "(415) 815-9602"] {
+            let found = sb.search_phone(q).unwrap();
+            assert_eq!(
+                found.iter().map(|f| f.id).collect::<Vec<_>>(),
+                vec![1001],
+                "{q}"
+            );
+        }
+        assert_eq!(sb.search_phone("6505550199").unwrap().len(), 2);
+        assert_eq!(sb.search_phone("nope").unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn tokens_are_checked_and_revocable() {
+        let sb = LineLeaderSandbox::demo();
+        assert_eq!(sb.login("sandbox", "wrong").unwrap_err().status, 401);
+        let pair = sb.login("sandbox", "sandbox").unwrap();
+        let token = pair["token"].as_str().unwrap().to_owned();
+        let refresh = pair["refresh_token"].as_str().unwrap().to_owned();
+        assert!(sb.authorize(Some(&token)).is_ok());
+        assert!(
+            sb.authorize(Some(&refresh)).is_err(),
+            "a refresh token is no access token"
+        );
+        assert!(sb.refresh(&refresh).is_ok());
+        sb.revoke_tokens();
+        assert_eq!(
+            sb.authorize(Some(&token)).unwrap_err().reason,
+            "token revoked"
+        );
+        assert!(sb.refresh(&refresh).is_err());
+        assert!(sb.authorize(None).is_err());
+    }
+}
