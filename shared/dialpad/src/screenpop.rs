@@ -1,0 +1,165 @@
+//! The Dialpad screen-pop client: `POST {api_base}/api/v2/users/{user_id}/screenpop` with
+//! `{"screen_pop_uri": uri}` and `Authorization: Bearer <api key>`.
+//!
+//! A pop is only useful while the phone rings, so the client is quick: a short timeout (3 s by
+//! default), at most one retry after a 5xx or a timeout, and none after a 429 (Dialpad allows
+//! 5 pops per minute per user; the moment has passed by the time the limit resets).
+//!
+//! This crate sits below `llbridge-app`, so it has its own outcome and error types;
+//! [`PopError::transient`] tells which failures are worth retrying later.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::json;
+
+/// The request timeout by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The pause before the one retry, by default.
+pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_millis(200);
+
+/// What became of a screen pop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PopResult {
+    /// Dialpad accepted it (2xx).
+    Sent,
+    /// Dialpad answered 429; not retried.
+    RateLimited,
+}
+
+/// A screen pop that failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct PopError {
+    /// True for 5xx, timeouts and connection failures (after the one retry); false for
+    /// rejected requests (401, 403, 404, other 4xx).
+    pub transient: bool,
+    /// What happened, with no key, token or URI in it.
+    pub message: String,
+}
+
+/// Dialpad's screen-pop API. Build the `reqwest` client once and share it.
+#[derive(Clone)]
+pub struct HttpDialpad {
+    api_base: String,
+    api_key: String,
+    http: reqwest::Client,
+    timeout: Duration,
+    retry_delay: Duration,
+}
+
+impl fmt::Debug for HttpDialpad {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpDialpad")
+            .field("api_base", &self.api_base)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Attempt {
+    Done(Result<PopResult, PopError>),
+    /// Worth one more try.
+    Again(PopError),
+}
+
+impl HttpDialpad {
+    /// `api_base` is `https://dialpad.com` (or `https://sandbox.dialpad.com`).
+    pub fn new(api_base: &str, api_key: &str, http: reqwest::Client) -> HttpDialpad {
+        HttpDialpad {
+            api_base: api_base.trim().trim_end_matches('/').to_owned(),
+            api_key: api_key.to_owned(),
+            http,
+            timeout: DEFAULT_TIMEOUT,
+            retry_delay: DEFAULT_RETRY_DELAY,
+        }
+    }
+
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn with_retry_delay(mut self, delay: Duration) -> Self {
+        self.retry_delay = delay;
+        self
+    }
+
+    /// Pops `uri` in the browser of Dialpad user `user_id`.
+    pub async fn screen_pop(&self, user_id: &str, uri: &str) -> Result<PopResult, PopError> {
+        let user = user_id.trim();
+        if user.is_empty()
+            || !user
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(PopError {
+                transient: false,
+                message: "screen pop: invalid Dialpad user id".into(),
+            });
+        }
+        match self.attempt(user, uri).await {
+            Attempt::Done(r) => r,
+            Attempt::Again(first) => {
+                tracing::info!(user_id = %user, error = %first, "screen pop failed; retrying once");
+                tokio::time::sleep(self.retry_delay).await;
+                match self.attempt(user, uri).await {
+                    Attempt::Done(r) => r,
+                    Attempt::Again(e) => Err(e),
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, user: &str, uri: &str) -> Attempt {
+        let url = format!("{}/api/v2/users/{user}/screenpop", self.api_base);
+        let sent = self
+            .http
+            .post(url)
+            .timeout(self.timeout)
+            .bearer_auth(&self.api_key)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .json(&json!({ "screen_pop_uri": uri }))
+            .send()
+            .await;
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                let what = if e.is_timeout() {
+                    "timed out"
+                } else if e.is_connect() {
+                    "could not connect"
+                } else {
+                    "request failed"
+                };
+                return Attempt::Again(PopError {
+                    transient: true,
+                    message: format!("screen pop: {what}"),
+                });
+            }
+        };
+        let status = resp.status().as_u16();
+        tracing::debug!(user_id = %user, status, "Dialpad screen pop");
+        match status {
+            200..=299 => Attempt::Done(Ok(PopResult::Sent)),
+            429 => {
+                tracing::warn!(user_id = %user, "Dialpad screen pop rate-limited; not retried");
+                Attempt::Done(Ok(PopResult::RateLimited))
+            }
+            500..=599 => Attempt::Again(PopError {
+                transient: true,
+                message: format!("screen pop: HTTP {status}"),
+            }),
+            401 | 403 => Attempt::Done(Err(PopError {
+                transient: false,
+                message: format!(
+                    "screen pop: HTTP {status} (Dialpad rejected the API key, or it lacks the screen_pop scope)"
+                ),
+            })),
+            _ => Attempt::Done(Err(PopError {
+                transient: false,
+                message: format!("screen pop: HTTP {status}"),
+            })),
+        }
+    }
+}
