@@ -1,5 +1,7 @@
 //! Test support shared by the suites.
 
 pub mod configs;
+pub mod contract;
 pub mod events;
+pub mod moto;
 pub mod webhook;
