@@ -9,7 +9,8 @@ use llbridge_app::ports::{Clock, Queue, StaticConfig};
 use llbridge_app::state;
 use llbridge_app::worker::{Report, Worker};
 use llbridge_domain::Conversation;
-use llbridge_embedded::{ManualClock, MemoryQueue, MemorySecrets, MemoryStore};
+use llbridge_embedded::{ManualClock, MemoryQueue, MemorySecrets, MemoryStore, StaticClients};
+use llbridge_sandbox::{Dataset, DialpadSandbox, LineLeaderSandbox};
 use llbridge_tests::configs;
 use llbridge_tests::events::Call;
 use llbridge_tests::webhook::sign;
@@ -18,10 +19,17 @@ use serde_json::Value;
 
 const LOG_DELAY: Duration = Duration::from_secs(180);
 
+/// What one run left behind.
+struct Run {
+    reports: Vec<Report>,
+    conv: Conversation,
+    lineleader: LineLeaderSandbox,
+}
+
 /// Posts the events in order (the clock moving a little between them), then runs the worker
-/// until the queue is empty, moving the clock to each delayed message. Returns the reports
-/// and the merged record.
-async fn run(events: &[Value]) -> (Vec<Report>, Conversation) {
+/// until the queue is empty, moving the clock to each delayed message, against the embedded
+/// LineLeader.
+async fn run(events: &[Value]) -> Run {
     let clock = Arc::new(ManualClock::new(1767710400000 + 400_000));
     let queue = Arc::new(MemoryQueue::new(clock.clone()));
     let store = Arc::new(MemoryStore::new(clock.clone()));
@@ -33,12 +41,21 @@ async fn run(events: &[Value]) -> (Vec<Report>, Conversation) {
         clock: clock.clone(),
         log_delay: LOG_DELAY,
     };
+    let lineleader = LineLeaderSandbox::new(
+        Default::default(),
+        Dataset::demo(chrono::Utc::now()),
+        Default::default(),
+    );
     let worker = Worker {
         store: store.clone(),
         queue: queue.clone(),
         clock: clock.clone(),
         config,
         log_delay: LOG_DELAY,
+        clients: Arc::new(StaticClients {
+            lineleader: Arc::new(lineleader.clone()),
+            dialpad: Arc::new(DialpadSandbox::new(Default::default(), Default::default())),
+        }),
     };
     let mut reports = Vec::new();
     for e in events {
@@ -60,7 +77,11 @@ async fn run(events: &[Value]) -> (Vec<Report>, Conversation) {
         .await
         .unwrap()
         .unwrap();
-    (reports, conv)
+    Run {
+        reports,
+        conv,
+        lineleader,
+    }
 }
 
 async fn drain_visible(worker: &Worker, queue: &MemoryQueue) -> Vec<Report> {
@@ -82,8 +103,24 @@ fn logged(reports: &[Report]) -> usize {
     reports.iter().filter(|r| r.job == "call_log" && r.decision == "logged").count()
 }
 
+/// A caller LineLeader does not know yet.
+const NEW_CALLER: &str = "+16505550142";
+
 fn events() -> Vec<Value> {
-    Call::new(0, "+16505550199", 1767710400000).all("Follow-Up Needed")
+    Call::new(0, NEW_CALLER, 1767710400000).all("Follow-Up Needed")
+}
+
+/// LineLeader received one new family and one phone log, with the disposition.
+fn assert_one_family_and_one_log(r: &Run) -> Result<(), TestCaseError> {
+    let state = r.lineleader.state();
+    let created: Vec<_> = state.data.families.iter().filter(|f| f.origin == "api").collect();
+    prop_assert_eq!(created.len(), 1, "families created: {:?}", created);
+    prop_assert_eq!(state.data.phone_logs.len(), 1, "{:?}", state.data.phone_logs);
+    let log = &state.data.phone_logs[0];
+    prop_assert_eq!(log.family_id, created[0].id);
+    prop_assert_eq!(&log.disposition, "Follow-Up Needed");
+    prop_assert_eq!(&log.ani, "6505550142");
+    Ok(())
 }
 
 fn permutation_with_duplicates() -> impl Strategy<Value = Vec<Value>> {
@@ -98,11 +135,12 @@ fn permutation_with_duplicates() -> impl Strategy<Value = Vec<Value>> {
 
 #[tokio::test]
 async fn in_order_the_call_is_merged_and_logged_once() {
-    let (reports, conv) = run(&events()).await;
-    assert_eq!(logged(&reports), 1, "{reports:#?}");
-    assert_eq!(conv.disposition(), Some("Follow-Up Needed"));
-    assert!(conv.ended);
-    assert_eq!(conv.agent.as_ref().and_then(|a| a.email.as_deref()), Some("ana@example.com"));
+    let r = run(&events()).await;
+    assert_eq!(logged(&r.reports), 1, "{:#?}", r.reports);
+    assert_eq!(r.conv.disposition(), Some("Follow-Up Needed"));
+    assert!(r.conv.ended);
+    assert_eq!(r.conv.agent.as_ref().and_then(|a| a.email.as_deref()), Some("ana@example.com"));
+    assert_one_family_and_one_log(&r).unwrap();
 }
 
 proptest! {
@@ -110,10 +148,11 @@ proptest! {
     #[test]
     fn any_order_and_duplication_gives_one_record_and_one_log(events in permutation_with_duplicates()) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
-        let (expected_reports, expected) = rt.block_on(run(&self::events()));
-        prop_assert_eq!(logged(&expected_reports), 1);
-        let (reports, conv) = rt.block_on(run(&events));
-        prop_assert_eq!(logged(&reports), 1, "{:#?}", reports);
-        prop_assert_eq!(conv, expected);
+        let expected = rt.block_on(run(&self::events()));
+        prop_assert_eq!(logged(&expected.reports), 1);
+        let r = rt.block_on(run(&events));
+        prop_assert_eq!(logged(&r.reports), 1, "{:#?}", r.reports);
+        prop_assert_eq!(&r.conv, &expected.conv);
+        assert_one_family_and_one_log(&r)?;
     }
 }

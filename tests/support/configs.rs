@@ -37,7 +37,7 @@ pub fn document(enablements: Vec<Value>, lineleader_url: &str, dialpad_url: &str
         "dialpad": {
             "webhook_secrets": ["an-old-secret", SECRET],
             "api_base_url": dialpad_url,
-            "api_key": "test-dialpad-key"
+            "api_key": "sandbox-dialpad-key"
         },
         "connections": {
             "main": {"base_url": lineleader_url, "username": "llbridge", "password": "sandbox-password"}
@@ -54,7 +54,7 @@ pub fn installation(doc: &Value) -> Installation {
 pub fn call_center_config() -> Installation {
     installation(&document(
         vec![enablement("call_center", Some(CALL_CENTER), json!({}))],
-        "https://lineleader.invalid",
-        "https://dialpad.invalid",
+        "sandbox",
+        "sandbox",
     ))
 }

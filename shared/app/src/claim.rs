@@ -87,15 +87,26 @@ pub async fn done_outcome(store: &dyn Store, key: &str) -> Result<Option<serde_j
     Ok((rec.status == "done").then(|| rec.outcome.unwrap_or_default()))
 }
 
-/// Marks the work done, keeping `outcome`.
+/// Marks the work done, keeping `outcome` for [`DONE_TTL_SECS`].
 pub async fn complete(
     store: &dyn Store,
     clock: &dyn Clock,
     held: &Held,
     outcome: serde_json::Value,
 ) -> Result<()> {
+    complete_for(store, clock, held, outcome, DONE_TTL_SECS).await
+}
+
+/// Marks the work done, keeping `outcome` for `ttl_secs`.
+pub async fn complete_for(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    held: &Held,
+    outcome: serde_json::Value,
+    ttl_secs: i64,
+) -> Result<()> {
     let value = record("done", &held.owner, Some(outcome))?;
-    let expires = Some(clock.now_secs() + DONE_TTL_SECS);
+    let expires = Some(clock.now_secs() + ttl_secs);
     match store
         .put(&held.key, &value, expires, Condition::Version(held.version))
         .await?

@@ -1,11 +1,13 @@
 //! llbridge's use cases over ports: the webhook ([`ingest`]), conversation state ([`state`]),
 //! and the worker's jobs ([`worker`]).
 
+pub mod call_log;
 pub mod claim;
 pub mod config_store;
 pub mod error;
 pub mod ingest;
 pub mod jobs;
+pub mod matching;
 pub mod ports;
 pub mod state;
 pub mod worker;

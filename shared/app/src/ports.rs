@@ -187,3 +187,21 @@ impl ConfigSource for StaticConfig {
         Ok(self.0.clone())
     }
 }
+
+/// The LineLeader and Dialpad clients of an installation, built once per connection and reused
+/// (their token caches and reference-data caches live as long as the process).
+#[async_trait]
+pub trait Clients: Send + Sync {
+    /// The client of the named LineLeader connection of `inst`.
+    async fn lineleader(
+        &self,
+        inst: &llbridge_domain::Installation,
+        connection: &str,
+    ) -> Result<std::sync::Arc<dyn LineLeader>>;
+
+    /// The Dialpad API client of `inst`.
+    async fn dialpad(
+        &self,
+        inst: &llbridge_domain::Installation,
+    ) -> Result<std::sync::Arc<dyn Dialpad>>;
+}

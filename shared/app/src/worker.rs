@@ -15,7 +15,9 @@ use serde::Serialize;
 use crate::claim::{self, Claim};
 use crate::error::{Error, Result};
 use crate::jobs::{JobKind, JobMessage};
-use crate::ports::{Clock, ConfigSource, Queue, Store};
+use crate::call_log::{self, LogResult};
+use crate::matching;
+use crate::ports::{Clients, Clock, ConfigSource, PopOutcome, Queue, Store};
 use crate::state;
 
 /// A call-log job waits at most this many times for a conversation that is not over.
@@ -24,6 +26,9 @@ pub const MAX_DEFERRALS: u32 = 12;
 pub const RECHECK: Duration = Duration::from_secs(300);
 /// How long a call-log claim is held before another job may take it over.
 pub const LOG_LEASE_SECS: i64 = 300;
+/// A pop later than this after the webhook received the ring is useless: skipped.
+pub const POP_DEADLINE: Duration = Duration::from_secs(30);
+const POP_LEASE_SECS: i64 = 60;
 
 /// What the worker decided for one message; logged as one JSON line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -112,6 +117,7 @@ pub struct Worker {
     pub config: Arc<dyn ConfigSource>,
     /// The deploy's call-log delay (default 180 s), used when an enablement has the task queue.
     pub log_delay: Duration,
+    pub clients: Arc<dyn Clients>,
 }
 
 /// When a conversation is ready to be logged.
@@ -172,7 +178,7 @@ impl Worker {
         state::merge_event(self.store.as_ref(), self.clock.as_ref(), &event, &msg.event).await?;
         let (report, conv) = match msg.job {
             JobKind::Merge => (Report::new(msg.job, &event, "merged"), None),
-            JobKind::ScreenPop => self.screen_pop(&event).await?,
+            JobKind::ScreenPop => self.screen_pop(&msg, &event).await?,
             JobKind::CallLog => self.call_log(&msg, &event).await?,
         };
         report.emit(conv.as_ref());
@@ -185,7 +191,11 @@ impl Worker {
             .ok_or_else(|| Error::transient("store", "the merged event is not in the store yet"))
     }
 
-    async fn screen_pop(&self, event: &CallEvent) -> Result<(Report, Option<Conversation>)> {
+    async fn screen_pop(
+        &self,
+        msg: &JobMessage,
+        event: &CallEvent,
+    ) -> Result<(Report, Option<Conversation>)> {
         let conv = self.conversation(event).await?;
         let inst = self.config.installation().await?;
         let report = Report::new(JobKind::ScreenPop, event, "skipped").conversation(&conv);
@@ -194,16 +204,100 @@ impl Worker {
             Err(r) => return Ok((report.decision("dropped").reason(r.code()), Some(conv))),
         };
         let report = report.scope(enablement);
+        let skip = |reason: &'static str| Ok((report.clone().reason(reason), Some(conv.clone())));
         if !enablement.screen_pop {
-            return Ok((report.reason("screen_pop_disabled"), Some(conv)));
+            return skip("screen_pop_disabled");
         }
-        Ok((
-            report
-                .decision("skipped")
-                .reason("screen_pop_not_connected")
-                .detail("would pop the caller's family for the ringing agent"),
-            Some(conv),
-        ))
+        if conv.direction != Some(llbridge_domain::event::Direction::Inbound) {
+            return skip("not_inbound");
+        }
+        if !event.is_user_leg() || !event.state.offers_agent() {
+            return skip("not_an_agent_ring");
+        }
+        let Some(user_id) = event.target.as_ref().and_then(|t| t.id.clone()) else {
+            return skip("no_agent_user_id");
+        };
+        if self.too_late(msg) {
+            return skip("pop_too_late");
+        }
+        let key = format!(
+            "pop#{}#{user_id}",
+            event.entry_point_call_id.as_deref().unwrap_or(&conv.key)
+        );
+        let held = match claim::acquire(self.store.as_ref(), self.clock.as_ref(), &key, POP_LEASE_SECS).await? {
+            Claim::Acquired(h) => h,
+            Claim::Done(_) => return skip("already_popped"),
+            Claim::Busy => return skip("pop_in_progress"),
+        };
+        let (report, done) = self.pop(msg, &inst, enablement, &conv, &user_id, report).await;
+        if done {
+            let outcome = serde_json::json!({"decision": report.decision, "reason": report.reason});
+            claim::complete(self.store.as_ref(), self.clock.as_ref(), &held, outcome).await?;
+        } else {
+            // Not popped: a later ring or connect of this agent may still pop.
+            claim::release(self.store.as_ref(), &held).await?;
+        }
+        Ok((report, Some(conv)))
+    }
+
+    fn too_late(&self, msg: &JobMessage) -> bool {
+        self.clock.now_ms() - msg.received_at > POP_DEADLINE.as_millis() as i64
+    }
+
+    /// Matches the family and pops it. Returns the report, and whether the pop is settled
+    /// (done, or not to be tried again for this agent).
+    async fn pop(
+        &self,
+        msg: &JobMessage,
+        inst: &Installation,
+        enablement: &Enablement,
+        conv: &Conversation,
+        user_id: &str,
+        report: Report,
+    ) -> (Report, bool) {
+        let ll = match self.clients.lineleader(inst, &enablement.connection).await {
+            Ok(ll) => ll,
+            Err(e) => return (report.decision("failed").reason("lineleader_unavailable").detail(e.to_string()), false),
+        };
+        let matched = match matching::match_or_create(ll.as_ref(), self.store.as_ref(), self.clock.as_ref(), conv, enablement).await {
+            Ok(Ok(m)) => m,
+            Ok(Err(d)) => return (report.decision("dropped").reason(d.reason).detail(d.detail), true),
+            Err(e) => return (report.decision("failed").reason("lineleader_unavailable").detail(e.to_string()), false),
+        };
+        if let Err(e) = self.remember_family(conv, &matched.family_id).await {
+            tracing::warn!(error = %e, "worker: could not remember the popped family for the call log");
+        }
+        let Some(url) = enablement.screen_pop_url(&matched.family_id) else {
+            return (report.reason("no_screen_pop_base_url"), true);
+        };
+        if self.too_late(msg) {
+            return (report.reason("pop_too_late").detail(format!("family {} found too late to pop", matched.family_id)), true);
+        }
+        let detail = format!(
+            "family {} ({}; center {}) for user {user_id}",
+            matched.family_id, matched.rule, matched.center_rule
+        );
+        let dialpad = match self.clients.dialpad(inst).await {
+            Ok(d) => d,
+            Err(e) => return (report.decision("failed").reason("dialpad_unavailable").detail(e.to_string()), false),
+        };
+        match dialpad.screen_pop(user_id, &url).await {
+            Ok(PopOutcome::Sent) => (report.decision("popped").detail(detail), true),
+            Ok(PopOutcome::RateLimited) => (report.reason("rate_limited").detail(detail), true),
+            Err(e) if e.is_transient() => (report.decision("failed").reason("dialpad_unavailable").detail(e.to_string()), false),
+            Err(e) => (report.decision("failed").reason("dialpad_rejected").detail(e.to_string()), true),
+        }
+    }
+
+    /// Remembers the family for every leg known now, so the call log lands on it too.
+    async fn remember_family(&self, conv: &Conversation, family_id: &str) -> Result<()> {
+        let expires = Some(self.clock.now_secs() + matching::REMEMBER_SECS);
+        for leg in &conv.legs {
+            self.store
+                .put(&matching::remembered_key(leg), family_id, expires, crate::ports::Condition::Absent)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn call_log(
@@ -262,16 +356,39 @@ impl Worker {
                 return Err(Error::transient("store", "another job is logging this conversation"))
             }
         };
-        let outcome = serde_json::json!({"dialpad_call_id": conv.dialpad_call_id});
-        claim::complete(self.store.as_ref(), self.clock.as_ref(), &held, outcome).await?;
+        let result = call_log::run(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            self.clients.as_ref(),
+            &inst,
+            enablement,
+            &conv,
+        )
+        .await;
+        let (decision, reason, detail) = match result {
+            Ok(LogResult::Logged { detail, outcome }) => {
+                claim::complete(self.store.as_ref(), self.clock.as_ref(), &held, outcome).await?;
+                ("logged", None, detail)
+            }
+            Ok(LogResult::Dropped { reason, detail }) => {
+                let outcome = serde_json::json!({"dropped": reason});
+                claim::complete(self.store.as_ref(), self.clock.as_ref(), &held, outcome).await?;
+                ("dropped", Some(reason), detail)
+            }
+            Err(e) => {
+                claim::release(self.store.as_ref(), &held).await?;
+                let report = report
+                    .decision("failed")
+                    .reason(if e.is_transient() { "transient_failure" } else { "permanent_failure" })
+                    .detail(e.to_string());
+                report.emit(Some(&conv));
+                return Err(e);
+            }
+        };
         self.mark_logged(&conv).await?;
-        Ok((
-            report
-                .decision("logged")
-                .reason("lineleader_not_connected")
-                .detail("would log the call in LineLeader"),
-            Some(conv),
-        ))
+        let mut report = report.decision(decision).detail(detail);
+        report.reason = reason;
+        Ok((report, Some(conv)))
     }
 
     /// The conversation key under which any of this conversation's legs was already logged.

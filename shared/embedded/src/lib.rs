@@ -9,3 +9,6 @@ pub use clock::{ManualClock, SystemClock};
 pub use queue::MemoryQueue;
 pub use secrets::MemorySecrets;
 pub use store::MemoryStore;
+
+mod clients;
+pub use clients::StaticClients;

@@ -12,9 +12,11 @@ use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use axum::{Json, Router};
 use llbridge_app::ingest::Ingest;
-use llbridge_app::ports::{Clock, ConfigSource, Queue, Secrets, StaticConfig, Store};
+use llbridge_app::ports::{Clients, Clock, ConfigSource, Queue, Secrets, StaticConfig, Store};
 use llbridge_app::worker::{Report, Worker};
+use llbridge_domain::config::{SecretRef, SANDBOX};
 use llbridge_domain::Installation;
+use llbridge_sandbox::Sandboxes;
 use llbridge_embedded::{MemoryQueue, MemorySecrets, MemoryStore, SystemClock};
 use tokio::sync::watch;
 
@@ -26,6 +28,10 @@ pub struct Options {
     pub log_delay: Duration,
     pub clock: Arc<dyn Clock>,
     pub secrets: Arc<dyn Secrets>,
+    /// The LineLeader and Dialpad clients; by default HTTP clients of the config's URLs.
+    pub clients: Option<Arc<dyn Clients>>,
+    /// How the sandboxes start when a URL of the config is `sandbox`.
+    pub sandbox: llbridge_sandbox::Options,
 }
 
 impl Options {
@@ -36,6 +42,8 @@ impl Options {
             log_delay: Duration::from_secs(180),
             clock: Arc::new(SystemClock),
             secrets: Arc::new(MemorySecrets::new()),
+            clients: None,
+            sandbox: llbridge_sandbox::Options::default(),
         }
     }
 }
@@ -43,6 +51,10 @@ impl Options {
 /// A running local host.
 pub struct Host {
     pub addr: SocketAddr,
+    /// The sandboxes this host started, when the config asked for them.
+    pub sandboxes: Option<Sandboxes>,
+    /// The config in use (sandbox URLs filled in).
+    pub installation: Arc<Installation>,
     pub store: Arc<MemoryStore>,
     pub queue: Arc<MemoryQueue>,
     reports: Arc<Mutex<Vec<Report>>>,
@@ -78,11 +90,14 @@ impl Host {
         false
     }
 
-    /// Stops the server and the worker.
+    /// Stops the server, the worker and the sandboxes.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         for t in self.tasks {
             let _ = t.await;
+        }
+        if let Some(sb) = self.sandboxes {
+            sb.shutdown().await;
         }
     }
 }
@@ -110,15 +125,65 @@ pub fn router(ingest: Arc<Ingest>) -> Router {
         .with_state(AppState { ingest })
 }
 
+fn literal(r: &SecretRef) -> Option<String> {
+    match r {
+        SecretRef::Literal(s) => Some(s.clone()),
+        SecretRef::Managed { .. } => None,
+    }
+}
+
+/// Starts the sandboxes when a URL of the config is `sandbox`, with the config's literal
+/// credentials, and fills their URLs in.
+async fn start_sandboxes(
+    inst: &mut Installation,
+    mut options: llbridge_sandbox::Options,
+) -> std::io::Result<Option<Sandboxes>> {
+    let wants = inst.dialpad.api_base_url == SANDBOX
+        || inst.connections.values().any(|c| c.base_url == SANDBOX);
+    if !wants {
+        return Ok(None);
+    }
+    if let Some(c) = inst.connections.values().find(|c| c.base_url == SANDBOX) {
+        if let (Some(u), Some(p)) = (literal(&c.username), literal(&c.password)) {
+            options.lineleader.username = u;
+            options.lineleader.password = p;
+        }
+    }
+    if let Some(k) = inst.dialpad.api_key.as_ref().and_then(literal) {
+        options.dialpad.api_key = k;
+    }
+    let local = SocketAddr::from(([127, 0, 0, 1], 0));
+    let sb = llbridge_sandbox::start(local, local, options).await?;
+    if inst.dialpad.api_base_url == SANDBOX {
+        inst.dialpad.api_base_url = sb.dialpad_url.clone();
+    }
+    for c in inst.connections.values_mut() {
+        if c.base_url == SANDBOX {
+            c.base_url = sb.lineleader_url.clone();
+        }
+    }
+    Ok(Some(sb))
+}
+
 /// Starts the local host: binds, serves, and runs the worker loop.
 pub async fn start(opts: Options) -> std::io::Result<Host> {
+    let mut installation = opts.installation;
+    let sandboxes = start_sandboxes(&mut installation, opts.sandbox).await?;
+    let installation = Arc::new(installation);
     let store = Arc::new(MemoryStore::new(opts.clock.clone()));
     let queue = Arc::new(MemoryQueue::with_settings(
         opts.clock.clone(),
         Duration::from_secs(30),
         5,
     ));
-    let config: Arc<dyn ConfigSource> = Arc::new(StaticConfig(Arc::new(opts.installation)));
+    let config: Arc<dyn ConfigSource> = Arc::new(StaticConfig(installation.clone()));
+    let clients: Arc<dyn Clients> = match opts.clients {
+        Some(c) => c,
+        None => Arc::new(
+            llbridge_clients::HttpClients::new(opts.secrets.clone(), store.clone(), opts.clock.clone())
+                .map_err(|e| std::io::Error::other(e.to_string()))?,
+        ),
+    };
     let ingest = Arc::new(Ingest {
         config: config.clone(),
         secrets: opts.secrets.clone(),
@@ -132,6 +197,7 @@ pub async fn start(opts: Options) -> std::io::Result<Host> {
         clock: opts.clock.clone(),
         config,
         log_delay: opts.log_delay,
+        clients,
     });
     let listener = tokio::net::TcpListener::bind(opts.listen).await?;
     let addr = listener.local_addr()?;
@@ -150,6 +216,8 @@ pub async fn start(opts: Options) -> std::io::Result<Host> {
     let worker_task = tokio::spawn(run_worker(worker, queue.clone(), reports.clone(), rx));
     Ok(Host {
         addr,
+        sandboxes,
+        installation,
         store,
         queue,
         reports,

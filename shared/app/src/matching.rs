@@ -1,0 +1,253 @@
+//! Center and family matching against LineLeader, with auto-creation of unknown callers.
+//!
+//! Creation takes a per-phone claim in the store and searches again before creating, so that
+//! jobs racing for one new caller (a screen pop and a call log, or two legs) create one family.
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use llbridge_domain::center::{match_center, CenterRule};
+use llbridge_domain::config::Enablement;
+use llbridge_domain::crm::{Center, TypeList};
+use llbridge_domain::family::{self, FamilyContext, FamilyDecision, FamilyRule};
+use llbridge_domain::labels::find_by_label;
+use llbridge_domain::phone::Phone;
+use llbridge_domain::Conversation;
+
+use crate::claim::{self, Claim};
+use crate::error::Result;
+use crate::ports::{Clock, LineLeader, Store};
+
+/// The source type of auto-created families (seed 000).
+pub const SOURCE_TYPE: &str = "Phone Call";
+/// How long a remembered or just-created family is reused for its caller's jobs.
+pub const REMEMBER_SECS: i64 = 24 * 3600;
+const CREATE_LEASE_SECS: i64 = 30;
+const CREATE_WAIT: Duration = Duration::from_secs(10);
+
+/// The family a conversation is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched {
+    pub family_id: String,
+    pub center: Option<Center>,
+    /// How the family was found: `single`, `center_filter`, `recency_window`,
+    /// `status_priority`, `created`, `created_by_other_job`, `remembered`.
+    pub rule: &'static str,
+    /// How the center was found: `call_center_phone`, `default_center_name`, `no_center`.
+    pub center_rule: &'static str,
+}
+
+/// Why no family could be used. The codes appear in the worker's log lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    pub reason: &'static str,
+    pub detail: String,
+}
+
+fn dropped(reason: &'static str, detail: impl Into<String>) -> Dropped {
+    Dropped {
+        reason,
+        detail: detail.into(),
+    }
+}
+
+fn center_rule(rule: CenterRule) -> &'static str {
+    match rule {
+        CenterRule::CallCenterPhone => "call_center_phone",
+        CenterRule::DefaultCenterName => "default_center_name",
+    }
+}
+
+fn family_rule(rule: FamilyRule) -> &'static str {
+    match rule {
+        FamilyRule::Single => "single",
+        FamilyRule::CenterFilter => "center_filter",
+        FamilyRule::RecencyWindow => "recency_window",
+        FamilyRule::StatusPriority => "status_priority",
+    }
+}
+
+/// Store key remembering the family of a conversation's leg (set at pop time, read by the
+/// call log so both land on the same family).
+pub fn remembered_key(leg: &str) -> String {
+    format!("family#leg#{leg}")
+}
+
+/// Finds, or creates, the family of the conversation's caller.
+pub async fn match_or_create(
+    ll: &dyn LineLeader,
+    store: &dyn Store,
+    clock: &dyn Clock,
+    conv: &Conversation,
+    enablement: &Enablement,
+) -> Result<std::result::Result<Matched, Dropped>> {
+    let Some(caller) = conv.caller_number.as_deref().and_then(Phone::parse) else {
+        return Ok(Err(dropped(
+            "no_caller_number",
+            "the call has no usable caller number",
+        )));
+    };
+    let centers = ll.centers().await?;
+    let cc_number = conv.call_center.as_ref().and_then(|c| c.number.as_deref());
+    let center = match_center(&centers, cc_number, &enablement.default_center_name);
+    let (center, center_rule) = match center {
+        Some(m) => (Some(m.center.clone()), center_rule(m.rule)),
+        None => (None, llbridge_domain::center::NO_CENTER),
+    };
+
+    // A family already chosen for this conversation (at pop time) wins.
+    for leg in &conv.legs {
+        if let Some(item) = store.get(&remembered_key(leg)).await? {
+            return Ok(Ok(Matched {
+                family_id: item.value,
+                center,
+                rule: "remembered",
+                center_rule,
+            }));
+        }
+    }
+
+    if let Some(found) = search(ll, clock, &caller, center.as_ref(), enablement).await? {
+        return Ok(found.map(|(family_id, rule)| Matched {
+            family_id,
+            center,
+            rule,
+            center_rule,
+        }));
+    }
+
+    // No family has this number: create one, once.
+    let Some(center) = center else {
+        return Ok(Err(dropped(
+            "no_center",
+            format!(
+                "no LineLeader center has the call center's number and none is named \"{}\"",
+                enablement.default_center_name
+            ),
+        )));
+    };
+    let key = format!("family#create#{}", caller.e164());
+    let deadline = clock.now_ms() + CREATE_WAIT.as_millis() as i64;
+    loop {
+        match claim::acquire(store, clock, &key, CREATE_LEASE_SECS).await? {
+            Claim::Done(outcome) => {
+                if let Some(id) = outcome.get("family_id").and_then(|v| v.as_str()) {
+                    return Ok(Ok(Matched {
+                        family_id: id.to_owned(),
+                        center: Some(center),
+                        rule: "created_by_other_job",
+                        center_rule,
+                    }));
+                }
+                // A stale record without an id: search and create as usual below.
+            }
+            Claim::Busy => {
+                if clock.now_ms() >= deadline {
+                    return Err(crate::Error::transient(
+                        "lineleader",
+                        "another job is still creating this caller's family",
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            Claim::Acquired(held) => {
+                let result = create_held(ll, clock, &caller, &center, enablement).await;
+                match &result {
+                    Ok(Ok((family_id, _))) => {
+                        let outcome = serde_json::json!({"family_id": family_id});
+                        claim::complete_for(store, clock, &held, outcome, REMEMBER_SECS).await?;
+                    }
+                    _ => claim::release(store, &held).await?,
+                }
+                return result.map(|r| {
+                    r.map(|(family_id, rule)| Matched {
+                        family_id,
+                        center: Some(center),
+                        rule,
+                        center_rule,
+                    })
+                });
+            }
+        }
+        // Done without an id: fall through to a plain create attempt under a fresh claim.
+        store.delete(&key, None).await?;
+    }
+}
+
+/// Under the creation claim: search again (another job may have created the family since),
+/// then create.
+async fn create_held(
+    ll: &dyn LineLeader,
+    clock: &dyn Clock,
+    caller: &Phone,
+    center: &Center,
+    enablement: &Enablement,
+) -> Result<std::result::Result<(String, &'static str), Dropped>> {
+    if let Some(found) = search(ll, clock, caller, Some(center), enablement).await? {
+        return Ok(found);
+    }
+    let sources = ll.types(TypeList::FamilySource).await?;
+    let Some(source) = find_by_label(&sources, SOURCE_TYPE) else {
+        return Ok(Err(dropped(
+            "source_type_missing",
+            format!("LineLeader has no family source type \"{SOURCE_TYPE}\""),
+        )));
+    };
+    let inquiries = ll.types(TypeList::FamilyInquiry).await?;
+    let Some(inquiry) = find_by_label(&inquiries, &enablement.family_inquiry_type) else {
+        return Ok(Err(dropped(
+            "inquiry_type_missing",
+            format!(
+                "LineLeader has no family inquiry type \"{}\"",
+                enablement.family_inquiry_type
+            ),
+        )));
+    };
+    let new = family::new_family(caller, &center.id, &source.id, &inquiry.id);
+    let created = ll.create_family(&new).await?;
+    Ok(Ok((created.id, "created")))
+}
+
+/// Searches the caller's number and applies the disambiguation rules. `None`: no family has
+/// the number.
+async fn search(
+    ll: &dyn LineLeader,
+    clock: &dyn Clock,
+    caller: &Phone,
+    center: Option<&Center>,
+    enablement: &Enablement,
+) -> Result<Option<std::result::Result<(String, &'static str), Dropped>>> {
+    let results = ll.search_families(&caller.ten_digits()).await?;
+    if results.is_empty() {
+        return Ok(None);
+    }
+    let statuses = if results.len() > 1 {
+        ll.statuses().await?
+    } else {
+        Vec::new()
+    };
+    let now = Utc
+        .timestamp_millis_opt(clock.now_ms())
+        .single()
+        .unwrap_or_else(Utc::now);
+    let ctx = FamilyContext {
+        center_id: center.map(|c| c.id.as_str()),
+        statuses: &statuses,
+        status_prioritization: &enablement.status_prioritization,
+        family_status_priority_ids: &enablement.family_status_priority_ids,
+        now,
+    };
+    let m = family::match_family(caller, &results, &ctx);
+    Ok(match m.decision {
+        FamilyDecision::Matched { family_id, rule } => Some(Ok((family_id, family_rule(rule)))),
+        FamilyDecision::NoMatch => None,
+        FamilyDecision::Ambiguous { candidate_ids } => Some(Err(dropped(
+            "family_ambiguous",
+            format!(
+                "several families have this number and no rule decided: {}",
+                candidate_ids.join(", ")
+            ),
+        ))),
+    })
+}

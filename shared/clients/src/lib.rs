@@ -1,0 +1,113 @@
+//! [`HttpClients`]: the `Clients` port over HTTP. One LineLeader client per connection (so its
+//! token and reference-data caches live as long as the process) and one Dialpad client,
+//! rebuilt only when the connection's settings change.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use llbridge_app::ports::{Clients, Clock, Dialpad, LineLeader, PopOutcome, Secrets, Store};
+use llbridge_app::{Error, Result};
+use llbridge_dialpad::screenpop::{HttpDialpad, PopResult};
+use llbridge_domain::config::SecretRef;
+use llbridge_domain::Installation;
+use llbridge_lineleader::HttpLineLeader;
+use tokio::sync::Mutex;
+
+/// What a cached client was built from; a change rebuilds it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Fingerprint(String, SecretRef, SecretRef);
+
+pub struct HttpClients {
+    secrets: Arc<dyn Secrets>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    http: reqwest::Client,
+    lineleader: Mutex<HashMap<String, (Fingerprint, Arc<dyn LineLeader>)>>,
+    dialpad: Mutex<Option<(Fingerprint, Arc<dyn Dialpad>)>>,
+}
+
+impl HttpClients {
+    pub fn new(
+        secrets: Arc<dyn Secrets>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<HttpClients> {
+        let http = llbridge_lineleader::http_client(llbridge_lineleader::DEFAULT_TIMEOUT)?;
+        Ok(HttpClients {
+            secrets,
+            store,
+            clock,
+            http,
+            lineleader: Mutex::new(HashMap::new()),
+            dialpad: Mutex::new(None),
+        })
+    }
+}
+
+#[async_trait]
+impl Clients for HttpClients {
+    async fn lineleader(&self, inst: &Installation, connection: &str) -> Result<Arc<dyn LineLeader>> {
+        let conn = inst.connections.get(connection).ok_or_else(|| {
+            Error::permanent("config", format!("no LineLeader connection named {connection}"))
+        })?;
+        let fp = Fingerprint(conn.base_url.clone(), conn.username.clone(), conn.password.clone());
+        let mut cache = self.lineleader.lock().await;
+        if let Some((have, client)) = cache.get(connection) {
+            if *have == fp {
+                return Ok(client.clone());
+            }
+        }
+        let username = self.secrets.get(&conn.username).await?;
+        let password = self.secrets.get(&conn.password).await?;
+        let client: Arc<dyn LineLeader> = Arc::new(HttpLineLeader::new(
+            connection,
+            &conn.base_url,
+            username,
+            password,
+            self.store.clone(),
+            self.clock.clone(),
+            self.http.clone(),
+        ));
+        cache.insert(connection.to_owned(), (fp, client.clone()));
+        Ok(client)
+    }
+
+    async fn dialpad(&self, inst: &Installation) -> Result<Arc<dyn Dialpad>> {
+        let key_ref = inst
+            .dialpad
+            .api_key
+            .clone()
+            .ok_or_else(|| Error::permanent("config", "no Dialpad api_key configured"))?;
+        let fp = Fingerprint(inst.dialpad.api_base_url.clone(), key_ref.clone(), key_ref.clone());
+        let mut cache = self.dialpad.lock().await;
+        if let Some((have, client)) = cache.as_ref() {
+            if *have == fp {
+                return Ok(client.clone());
+            }
+        }
+        let key = self.secrets.get(&key_ref).await?;
+        let client: Arc<dyn Dialpad> = Arc::new(DialpadApi(
+            HttpDialpad::new(&inst.dialpad.api_base_url, key.expose(), self.http.clone())
+                .with_timeout(Duration::from_secs(3)),
+        ));
+        *cache = Some((fp, client.clone()));
+        Ok(client)
+    }
+}
+
+/// The `Dialpad` port over [`HttpDialpad`].
+pub struct DialpadApi(pub HttpDialpad);
+
+#[async_trait]
+impl Dialpad for DialpadApi {
+    async fn screen_pop(&self, user_id: &str, uri: &str) -> Result<PopOutcome> {
+        match self.0.screen_pop(user_id, uri).await {
+            Ok(PopResult::Sent) => Ok(PopOutcome::Sent),
+            Ok(PopResult::RateLimited) => Ok(PopOutcome::RateLimited),
+            Err(e) if e.transient => Err(Error::transient("dialpad", e.message)),
+            Err(e) => Err(Error::permanent("dialpad", e.message)),
+        }
+    }
+}
