@@ -3,5 +3,7 @@
 pub mod configs;
 pub mod contract;
 pub mod events;
+pub mod lineleader;
 pub mod moto;
+pub mod scenario;
 pub mod webhook;

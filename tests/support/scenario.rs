@@ -1,0 +1,131 @@
+//! End-to-end scenarios: the local host with its LineLeader and Dialpad sandboxes, driven over
+//! HTTP like Dialpad drives a deployment.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use llbridge_host::{Host, Options};
+use llbridge_sandbox::{Dataset, DialpadSandbox, LineLeaderSandbox, SbFamily, SbPhoneLog};
+use serde_json::{json, Value};
+
+use crate::configs::{self, CALL_CENTER};
+use crate::events::Call;
+use crate::webhook::{post, sign};
+
+/// A running local host with sandboxes.
+pub struct Scenario {
+    pub host: Host,
+    pub now: DateTime<Utc>,
+}
+
+/// The sandbox data of the scenarios: the demo data, families replaced by `families`.
+pub fn data(now: DateTime<Utc>, families: Vec<SbFamily>) -> Dataset {
+    let mut d = Dataset::demo(now);
+    d.families = families;
+    d
+}
+
+/// A family of the sandbox data.
+pub fn family(id: u64, phone: &str, center_id: u64, status_id: u64, created: DateTime<Utc>) -> SbFamily {
+    SbFamily {
+        id,
+        created_date: created,
+        center_id,
+        status_id,
+        first_name: "Pat".into(),
+        last_name: format!("Family{id}"),
+        phone: phone.into(),
+        origin: "seed".into(),
+    }
+}
+
+impl Scenario {
+    /// Starts a host whose one enablement (the test call center) has `overrides` merged in.
+    pub async fn start(overrides: Value, data: Option<Dataset>) -> Scenario {
+        Scenario::start_with(vec![configs::enablement("call_center", Some(CALL_CENTER), overrides)], data, Duration::from_secs(2)).await
+    }
+
+    pub async fn start_with(enablements: Vec<Value>, data: Option<Dataset>, log_delay: Duration) -> Scenario {
+        let doc = configs::document(enablements, "sandbox", "sandbox");
+        let mut opts = Options::new(configs::installation(&doc), "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")));
+        opts.log_delay = log_delay;
+        opts.sandbox.data = data;
+        let host = llbridge_host::start(opts).await.unwrap_or_else(|e| panic!("host: {e}"));
+        Scenario { host, now: Utc::now() }
+    }
+
+    pub fn lineleader(&self) -> &LineLeaderSandbox {
+        &self.host.sandboxes.as_ref().unwrap_or_else(|| panic!("no sandboxes")).lineleader
+    }
+
+    pub fn dialpad(&self) -> &DialpadSandbox {
+        &self.host.sandboxes.as_ref().unwrap_or_else(|| panic!("no sandboxes")).dialpad
+    }
+
+    /// A call from `caller` that ended just now (it started five minutes ago).
+    pub fn call(&self, seed: u64, caller: &str) -> Call {
+        Call::new(seed, caller, self.now.timestamp_millis() - 300_000)
+    }
+
+    /// Posts one signed event; it must be accepted.
+    pub async fn send(&self, event: &Value) -> Value {
+        let (status, body) = post(&self.host.webhook_url(), sign(event)).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    pub async fn play(&self, events: &[Value]) {
+        for e in events {
+            self.send(e).await;
+        }
+    }
+
+    /// Waits until every job (delayed ones included) ran.
+    pub async fn settle(&self) {
+        assert!(self.host.drain(Duration::from_secs(30)).await, "the queue did not drain");
+    }
+
+    pub fn phone_logs(&self) -> Vec<SbPhoneLog> {
+        self.lineleader().state().data.phone_logs
+    }
+
+    /// Families created through the API.
+    pub fn created_families(&self) -> Vec<SbFamily> {
+        self.lineleader().state().data.families.into_iter().filter(|f| f.origin == "api").collect()
+    }
+
+    /// Bodies of the requests LineLeader received for `method path`.
+    pub fn bodies(&self, method: &str, path: &str) -> Vec<Value> {
+        self.lineleader()
+            .requests()
+            .into_iter()
+            .filter(|r| r.method.eq_ignore_ascii_case(method) && r.path.ends_with(path))
+            .map(|r| r.body)
+            .collect()
+    }
+
+    /// The reports of the call-log jobs that settled (logged or dropped).
+    pub fn log_decisions(&self) -> Vec<(String, Option<String>)> {
+        self.host
+            .reports()
+            .into_iter()
+            .filter(|r| r.job == "call_log" && matches!(r.decision, "logged" | "dropped"))
+            .map(|r| (r.decision.to_owned(), r.reason.map(str::to_owned)))
+            .collect()
+    }
+
+    pub async fn stop(self) {
+        self.host.stop().await;
+    }
+}
+
+/// A hangup-only inbound call (the simplest call that gets logged): the call-center leg
+/// ending after an answered call.
+pub fn answered(call: &Call) -> Vec<Value> {
+    vec![call.agent("connected", 5_100), call.cc_hangup(295_200)]
+}
+
+/// Overrides for an enablement without the task queue (logs at once) and without pops.
+pub fn log_now() -> Value {
+    json!({"enable_task_queue": false, "screen_pop": false})
+}
