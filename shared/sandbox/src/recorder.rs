@@ -33,7 +33,8 @@ pub struct RequestRecord {
     /// The JSON body (a string when it was not JSON, null when empty); `password` fields are
     /// replaced by `"***"`.
     pub body: Value,
-    /// The status answered.
+    /// The status answered; 0 while no answer was sent (still in progress, or the client
+    /// hung up first, as after a client-side timeout).
     pub status: u16,
     /// Whether an injected fault produced the answer.
     pub faulted: bool,
@@ -194,11 +195,22 @@ impl Recorder {
         self.lock().faults = faults;
     }
 
-    fn record(&self, mut r: RequestRecord) {
+    /// Logs a request on arrival; returns its sequence number.
+    fn record(&self, mut r: RequestRecord) -> u64 {
         let mut inner = self.lock();
         inner.seq += 1;
         r.seq = inner.seq;
         inner.log.push(r);
+        inner.seq
+    }
+
+    /// Notes the answer to request `seq`.
+    fn answered(&self, seq: u64, status: u16, faulted: bool) {
+        let mut inner = self.lock();
+        if let Some(r) = inner.log.iter_mut().rev().find(|r| r.seq == seq) {
+            r.status = status;
+            r.faulted = faulted;
+        }
     }
 
     fn decide(&self, method: &str, path: &str) -> (Duration, Outcome) {
@@ -285,7 +297,16 @@ pub(crate) async fn middleware(
             .map(redact)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
     };
-    let at_ms = now_ms();
+    let seq = recorder.record(RequestRecord {
+        seq: 0,
+        at_ms: now_ms(),
+        method: method.clone(),
+        path: path.clone(),
+        query,
+        body: logged_body,
+        status: 0,
+        faulted: false,
+    });
     let (delay, outcome) = recorder.decide(&method, &path);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -304,16 +325,7 @@ pub(crate) async fn middleware(
             (error(StatusCode::GATEWAY_TIMEOUT, "injected timeout"), true)
         }
     };
-    recorder.record(RequestRecord {
-        seq: 0,
-        at_ms,
-        method,
-        path,
-        query,
-        body: logged_body,
-        status: response.status().as_u16(),
-        faulted,
-    });
+    recorder.answered(seq, response.status().as_u16(), faulted);
     response
 }
 
@@ -346,6 +358,7 @@ pub(crate) fn with_header(mut r: Response, name: &'static str, value: &str) -> R
 }
 
 /// Parses a JSON body, or answers 400 with the reason.
+#[allow(clippy::result_large_err)]
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
     if bytes.is_empty() {
         return Err(error(StatusCode::BAD_REQUEST, "a JSON body is required"));

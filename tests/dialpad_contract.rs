@@ -1,0 +1,226 @@
+//! The Dialpad port contract (screen pop), on the embedded adapter (the sandbox's state) and on
+//! `HttpDialpad` against the sandbox server; then what only the HTTP client does.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use llbridge_app::ports::{Dialpad, PopOutcome};
+use llbridge_app::{Error, Result};
+use llbridge_dialpad::screenpop::{HttpDialpad, PopResult};
+use llbridge_sandbox::{DialpadConfig, DialpadSandbox, FaultRule, Faults, Server};
+use serde_json::json;
+
+const AGENT: &str = "5150000000000001";
+const URI: &str = "https://app.lineleader.com/#/families/1001";
+
+/// `HttpDialpad` as the port (the mapping `llbridge-app` is to hold; see the crate docs).
+struct HttpPort(HttpDialpad);
+
+#[async_trait]
+impl Dialpad for HttpPort {
+    async fn screen_pop(&self, user_id: &str, uri: &str) -> Result<PopOutcome> {
+        match self.0.screen_pop(user_id, uri).await {
+            Ok(PopResult::Sent) => Ok(PopOutcome::Sent),
+            Ok(PopResult::RateLimited) => Ok(PopOutcome::RateLimited),
+            Err(e) if e.transient => Err(Error::transient("dialpad", e.message)),
+            Err(e) => Err(Error::permanent("dialpad", e.message)),
+        }
+    }
+}
+
+async fn pops_are_delivered(dp: &dyn Dialpad, sb: &DialpadSandbox) {
+    assert_eq!(
+        dp.screen_pop(AGENT, URI).await.expect("pop"),
+        PopOutcome::Sent
+    );
+    let sent = sb.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0].user_id.as_str(), sent[0].uri.as_str()),
+        (AGENT, URI)
+    );
+}
+
+async fn the_sixth_pop_in_a_minute_is_rate_limited(dp: &dyn Dialpad, sb: &DialpadSandbox) {
+    for i in 0..5 {
+        let uri = format!("https://app.lineleader.com/#/families/{i}");
+        assert_eq!(
+            dp.screen_pop(AGENT, &uri).await.expect("pop"),
+            PopOutcome::Sent,
+            "{i}"
+        );
+    }
+    assert_eq!(
+        dp.screen_pop(AGENT, URI).await.expect("pop"),
+        PopOutcome::RateLimited
+    );
+    assert_eq!(
+        dp.screen_pop("42", URI).await.expect("pop"),
+        PopOutcome::Sent,
+        "per user"
+    );
+    assert_eq!(sb.sent().len(), 6);
+    assert_eq!(sb.pops().len(), 7);
+}
+
+struct Harness {
+    sandbox: DialpadSandbox,
+    server: Server,
+}
+
+impl Harness {
+    async fn start() -> Harness {
+        let sandbox = DialpadSandbox::new(DialpadConfig::default(), Faults::default());
+        let server = sandbox
+            .serve(([127, 0, 0, 1], 0).into())
+            .await
+            .expect("bind");
+        Harness { sandbox, server }
+    }
+
+    fn client_with_key(&self, key: &str) -> HttpDialpad {
+        HttpDialpad::new(&self.server.url(), key, reqwest::Client::new())
+            .with_retry_delay(Duration::from_millis(10))
+    }
+
+    fn client(&self) -> HttpDialpad {
+        self.client_with_key(&DialpadConfig::default().api_key)
+    }
+
+    fn posts(&self) -> Vec<u16> {
+        self.sandbox
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .map(|r| r.status)
+            .collect()
+    }
+}
+
+macro_rules! contract {
+    ($($case:ident;)*) => {
+        mod embedded {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let sb = DialpadSandbox::new(DialpadConfig::default(), Faults::default());
+                    super::$case(&sb, &sb).await;
+                }
+            )*
+        }
+        mod http {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let h = Harness::start().await;
+                    super::$case(&HttpPort(h.client()), &h.sandbox).await;
+                }
+            )*
+        }
+    };
+}
+
+contract! {
+    pops_are_delivered;
+    the_sixth_pop_in_a_minute_is_rate_limited;
+}
+
+#[tokio::test]
+async fn the_request_carries_the_key_and_the_uri() {
+    let h = Harness::start().await;
+    h.client().screen_pop(AGENT, URI).await.expect("pop");
+    let r = &h.sandbox.requests()[0];
+    assert_eq!(r.path, format!("/api/v2/users/{AGENT}/screenpop"));
+    assert_eq!(r.body, json!({ "screen_pop_uri": URI }));
+}
+
+#[tokio::test]
+async fn a_rate_limited_pop_is_not_retried() {
+    let h = Harness::start().await;
+    let client = h.client();
+    for _ in 0..6 {
+        client.screen_pop(AGENT, URI).await.expect("pop");
+    }
+    assert_eq!(h.posts(), vec![200, 200, 200, 200, 200, 429]);
+}
+
+#[tokio::test]
+async fn a_wrong_key_is_permanent_and_not_retried() {
+    let h = Harness::start().await;
+    let err = h
+        .client_with_key("wrong-key")
+        .screen_pop(AGENT, URI)
+        .await
+        .expect_err("401");
+    assert!(!err.transient);
+    assert!(!err.message.contains("wrong-key"), "{err}");
+    assert_eq!(h.posts(), vec![401]);
+    assert!(h.sandbox.pops().is_empty());
+}
+
+#[tokio::test]
+async fn a_server_error_is_retried_once() {
+    let h = Harness::start().await;
+    h.sandbox.set_faults(Faults {
+        rules: vec![FaultRule::fail(
+            "POST",
+            "/api/v2/users/*/screenpop",
+            503,
+            Some(1),
+        )],
+        ..Faults::default()
+    });
+    assert_eq!(
+        h.client().screen_pop(AGENT, URI).await.expect("pop"),
+        PopResult::Sent
+    );
+    assert_eq!(h.posts(), vec![503, 200]);
+    h.sandbox.set_faults(Faults {
+        rules: vec![FaultRule::fail("POST", "*", 500, None)],
+        ..Faults::default()
+    });
+    let err = h.client().screen_pop(AGENT, URI).await.expect_err("500s");
+    assert!(err.transient);
+    assert_eq!(h.posts(), vec![503, 200, 500, 500], "one retry at most");
+}
+
+#[tokio::test]
+async fn a_timeout_is_retried_once_quickly() {
+    let h = Harness::start().await;
+    h.sandbox.set_faults(Faults {
+        hang_ms: 600,
+        rules: vec![FaultRule {
+            timeout: true,
+            times: Some(1),
+            ..FaultRule::default()
+        }],
+        ..Faults::default()
+    });
+    let client = h.client().with_timeout(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    assert_eq!(
+        client.screen_pop(AGENT, URI).await.expect("pop"),
+        PopResult::Sent
+    );
+    assert!(started.elapsed() < Duration::from_millis(600));
+    assert_eq!(h.sandbox.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_requests_get_a_json_reason() {
+    let h = Harness::start().await;
+    let http = reqwest::Client::new();
+    let resp = http
+        .post(format!("{}/api/v2/users/{AGENT}/screenpop", h.server.url()))
+        .bearer_auth(DialpadConfig::default().api_key)
+        .body("not json")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert!(body["error"].is_string());
+    assert!(h.sandbox.pops().is_empty());
+}

@@ -1,0 +1,446 @@
+//! The LineLeader contract suite: one set of cases run against the embedded adapter (the
+//! sandbox's state) and against `HttpLineLeader` talking to the sandbox server. Each case takes
+//! the port under test and the sandbox whose state it checks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use llbridge_app::ports::{
+    Clock, LineLeader, NewEvent, NewFamily, PhoneLog, Secret, TaskCompletion, TypeList,
+};
+use llbridge_domain::crm::LogDirection;
+use llbridge_embedded::{MemoryStore, SystemClock};
+use llbridge_lineleader::{http_client, HttpLineLeader, RetryPolicy};
+use llbridge_sandbox::{Dataset, LineLeaderSandbox, SbCenter, SbStaff, Server};
+
+/// A time with milliseconds, to check that writes drop them.
+pub fn with_millis() -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(1_780_000_000_789)
+        .single()
+        .unwrap_or_default()
+}
+
+/// The demo data with `centers` extra centers and `staff` extra staff.
+pub fn big_dataset(centers: usize, staff: usize) -> Dataset {
+    let mut d = Dataset::demo(Utc::now());
+    for i in 0..centers as u64 {
+        d.centers.push(SbCenter {
+            id: 2000 + i,
+            name: format!("Center {i}"),
+            active: true,
+            phone: Some(format!("+1312555{:04}", i)),
+            timezone: None,
+        });
+    }
+    for i in 0..staff as u64 {
+        d.staff.push(SbStaff {
+            id: 3000 + i,
+            email_address: Some(format!("staff{i}@example.com")),
+            first_name: format!("S{i}"),
+            last_name: "Staff".into(),
+        });
+    }
+    d
+}
+
+fn label_of(list: &[llbridge_app::ports::Labeled], name: &str) -> Option<String> {
+    list.iter()
+        .find(|l| l.label.eq_ignore_ascii_case(name))
+        .map(|l| l.id.clone())
+}
+
+/// Centers, statuses, the four type lists and staff, with their labels and fields.
+pub async fn reference_data(ll: &dyn LineLeader, _sb: &LineLeaderSandbox) {
+    let centers = ll.centers().await.expect("centers");
+    assert_eq!(centers.len(), 4);
+    let oak = centers
+        .iter()
+        .find(|c| c.name == "Oak Park")
+        .expect("Oak Park");
+    assert_eq!(oak.id, "101");
+    assert_eq!(oak.call_center_phone.as_deref(), Some("+14155550100"));
+    assert_eq!(oak.timezone.as_deref(), Some("America/Los_Angeles"));
+    assert!(oak.active);
+    let closed = centers.iter().find(|c| c.id == "104").expect("104");
+    assert!(!closed.active);
+    assert_eq!(closed.call_center_phone, None);
+
+    let statuses = ll.statuses().await.expect("statuses");
+    assert_eq!(label_of(&statuses, "tour scheduled").as_deref(), Some("3"));
+    assert_eq!(statuses.len(), 5);
+    let expect = [
+        (TypeList::FamilySource, "Phone Call", "11"),
+        (TypeList::FamilyInquiry, "Phone", "21"),
+        (TypeList::Task, "Phone Call", "31"),
+        (TypeList::TaskResult, "Spoke With Family", "43"),
+        (TypeList::TaskResult, "Left Message", "42"),
+    ];
+    for (list, name, id) in expect {
+        let types = ll.types(list).await.expect("types");
+        assert_eq!(
+            label_of(&types, name).as_deref(),
+            Some(id),
+            "{list:?} {name}"
+        );
+    }
+    let staff = ll.staff().await.expect("staff");
+    assert_eq!(staff.len(), 3);
+    let ana = staff.iter().find(|s| s.id == "201").expect("201");
+    assert_eq!(ana.email.as_deref(), Some("ana@example.com"));
+    assert_eq!(ana.first_name.as_deref(), Some("Ana"));
+}
+
+/// Lists longer than one page (>100) come back whole. Expects `sb` loaded with
+/// `big_dataset(226, 147)` and a port that has not read centers or staff yet.
+pub async fn paging(ll: &dyn LineLeader, _sb: &LineLeaderSandbox) {
+    let centers = ll.centers().await.expect("centers");
+    assert_eq!(centers.len(), 230);
+    let mut ids: Vec<&str> = centers.iter().map(|c| c.id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 230, "no center twice");
+    assert!(centers.iter().any(|c| c.id == "2225"));
+    let staff = ll.staff().await.expect("staff");
+    assert_eq!(staff.len(), 150);
+    assert!(staff
+        .iter()
+        .any(|s| s.email.as_deref() == Some("staff146@example.com")));
+}
+
+/// Searching by ten digits finds families whatever the form their number was typed in.
+pub async fn search_typed_forms(ll: &dyn LineLeader, _sb: &LineLeaderSandbox) {
+    let cases = [
+        ("4158159602", "1001", "(415) 815-9602"),
+        ("4158159612", "1002", "415-815-9612"),
+        ("4158159622", "1003", "+14158159622"),
+        ("4158159632", "1004", "4158159632"),
+    ];
+    for (ten, id, typed) in cases {
+        let found = ll.search_families(ten).await.expect("search");
+        assert_eq!(found.len(), 1, "{ten}");
+        assert_eq!(found[0].id, id);
+        assert_eq!(found[0].phones, vec![typed.to_string()]);
+    }
+    let twins = ll.search_families("6505550199").await.expect("search");
+    let mut centers: Vec<_> = twins.iter().filter_map(|f| f.center_id.clone()).collect();
+    centers.sort();
+    assert_eq!(centers, vec!["101".to_string(), "102".to_string()]);
+    let f = &twins[0];
+    assert!(f.created.is_some());
+    assert!(f.status_id.is_some() && f.status_name.is_some());
+    assert!(ll
+        .search_families("2125550000")
+        .await
+        .expect("search")
+        .is_empty());
+}
+
+/// F3 then F1 and F2 find the new family.
+pub async fn create_family(ll: &dyn LineLeader, sb: &LineLeaderSandbox) {
+    let created = ll
+        .create_family(&NewFamily {
+            center_id: "102".into(),
+            source_type_id: "11".into(),
+            inquiry_type_id: "21".into(),
+            first_name: "Unknown".into(),
+            last_name: "Caller 0123".into(),
+            phone: "6175550123".into(),
+        })
+        .await
+        .expect("create");
+    assert_eq!(created.center_id.as_deref(), Some("102"));
+    let found = ll.search_families("6175550123").await.expect("search");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, created.id);
+    let read = ll
+        .family(&created.id)
+        .await
+        .expect("family")
+        .expect("exists");
+    assert_eq!(read.status_name.as_deref(), Some("New Lead"));
+    assert_eq!(read.guardian_last_name.as_deref(), Some("Caller 0123"));
+    let state = sb.state();
+    let stored: Vec<_> = state
+        .data
+        .families
+        .iter()
+        .filter(|f| f.origin == "api")
+        .collect();
+    assert_eq!(stored.len(), 1, "exactly one family created");
+    assert_eq!(stored[0].phone, "6175550123");
+    assert_eq!(stored[0].center_id, 102);
+    assert!(ll.family("999999").await.expect("family").is_none());
+    let err = ll
+        .create_family(&NewFamily {
+            center_id: "999".into(),
+            source_type_id: "11".into(),
+            inquiry_type_id: "21".into(),
+            first_name: "A".into(),
+            last_name: "B".into(),
+            phone: "6175550124".into(),
+        })
+        .await
+        .expect_err("unknown center");
+    assert!(!err.is_transient(), "{err}");
+}
+
+/// K1 lists the open tasks of one type; K2 completes one, keeping the rest of the task.
+pub async fn task_round_trip(ll: &dyn LineLeader, sb: &LineLeaderSandbox) {
+    let mut open: Vec<String> = ll
+        .open_tasks("1001", "31")
+        .await
+        .expect("tasks")
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    open.sort();
+    assert_eq!(open, vec!["5001".to_string(), "5002".to_string()]);
+    assert!(
+        ll.open_tasks("1003", "31").await.expect("tasks").is_empty(),
+        "canceled"
+    );
+    let completed_other = ll.open_tasks("1002", "31").await.expect("tasks");
+    assert_eq!(completed_other.len(), 1, "the completed one is left out");
+    let task = ll
+        .open_tasks("1001", "31")
+        .await
+        .expect("tasks")
+        .into_iter()
+        .find(|t| t.id == "5001")
+        .expect("5001");
+    assert!(task.due.is_some());
+    let before = sb
+        .state()
+        .data
+        .tasks
+        .into_iter()
+        .find(|t| t.id == 5001)
+        .expect("5001");
+    let completion = TaskCompletion {
+        completed_at: with_millis(),
+        completed_by_staff_id: "201".into(),
+        result_type_id: "43".into(),
+        result_description: "Spoke With Family".into(),
+    };
+    ll.complete_task(&task, &completion)
+        .await
+        .expect("complete");
+    let after = sb
+        .state()
+        .data
+        .tasks
+        .into_iter()
+        .find(|t| t.id == 5001)
+        .expect("5001");
+    assert!(after.is_completed);
+    assert_eq!(
+        after.completed_date_time,
+        Some(Utc.timestamp_opt(1_780_000_000, 0).unwrap())
+    );
+    assert_eq!(after.completed_by_user_id, Some(201));
+    assert_eq!(after.result_type, Some(43));
+    assert_eq!(
+        after.result_description.as_deref(),
+        Some("Spoke With Family")
+    );
+    assert_eq!(
+        after.description, before.description,
+        "the rest of the task is kept"
+    );
+    assert_eq!(after.due_date_time, before.due_date_time);
+    assert_eq!((after.type_id, after.family_id), (31, 1001));
+    assert_eq!(after.puts, 1);
+    let open: Vec<String> = ll
+        .open_tasks("1001", "31")
+        .await
+        .expect("tasks")
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(open, vec!["5002".to_string()]);
+    // Completing it again changes nothing.
+    ll.complete_task(&task, &completion).await.expect("again");
+    let again = sb
+        .state()
+        .data
+        .tasks
+        .into_iter()
+        .find(|t| t.id == 5001)
+        .expect("5001");
+    assert_eq!(again.puts, 1);
+}
+
+/// E1.
+pub async fn events(ll: &dyn LineLeader, sb: &LineLeaderSandbox) {
+    let id = ll
+        .create_event(&NewEvent {
+            family_id: "1001".into(),
+            center_id: Some("101".into()),
+            staff_id: "201".into(),
+            type_id: "41".into(),
+            date_time: with_millis(),
+            description: "Inbound call, 4m52s, Follow-Up Needed".into(),
+            task_id: Some("5001".into()),
+        })
+        .await
+        .expect("event");
+    let state = sb.state();
+    assert_eq!(state.data.events.len(), 1);
+    let e = &state.data.events[0];
+    assert_eq!(e.id.to_string(), id);
+    assert_eq!((e.family_id, e.staff_id, e.type_id), (1001, 201, 41));
+    assert_eq!(e.center_id, Some(101));
+    assert_eq!(e.task_id, Some(5001));
+    assert_eq!(e.date_time, Utc.timestamp_opt(1_780_000_000, 0).unwrap());
+    assert_eq!(e.description, "Inbound call, 4m52s, Follow-Up Needed");
+    let err = ll
+        .create_event(&NewEvent {
+            family_id: "1001".into(),
+            center_id: None,
+            staff_id: "999".into(),
+            type_id: "41".into(),
+            date_time: with_millis(),
+            description: String::new(),
+            task_id: None,
+        })
+        .await
+        .expect_err("unknown staff");
+    assert!(!err.is_transient());
+    assert_eq!(sb.state().data.events.len(), 1);
+}
+
+/// X1.
+pub async fn status_change(ll: &dyn LineLeader, sb: &LineLeaderSandbox) {
+    ll.set_family_status("1001", "3").await.expect("status");
+    let read = ll.family("1001").await.expect("family").expect("exists");
+    assert_eq!(read.status_id.as_deref(), Some("3"));
+    assert_eq!(read.status_name.as_deref(), Some("Tour Scheduled"));
+    let changes = sb.state().data.status_changes;
+    assert_eq!(changes.len(), 1);
+    assert_eq!(
+        (
+            changes[0].family_id,
+            changes[0].from_status_id,
+            changes[0].to_status_id
+        ),
+        (1001, 1, 3)
+    );
+    let err = ll
+        .set_family_status("1001", "99")
+        .await
+        .expect_err("unknown status");
+    assert!(!err.is_transient());
+    assert_eq!(sb.state().data.status_changes.len(), 1);
+}
+
+/// P1.
+pub async fn phone_logs(ll: &dyn LineLeader, sb: &LineLeaderSandbox) {
+    let log = PhoneLog {
+        direction: LogDirection::Inbound,
+        ani: "6505550199".into(),
+        dnis: Some("4155550100".into()),
+        start: with_millis(),
+        end: with_millis() + chrono::Duration::milliseconds(292_431),
+        disposition: "Follow-Up Needed".into(),
+        recording_url: Some("https://dialpad.com/shared/call/AbC123".into()),
+        external_call_id: "6208917392220160".into(),
+        family_id: "1005".into(),
+        center_id: Some("101".into()),
+    };
+    let id = ll.create_phone_log(&log).await.expect("phone log");
+    let state = sb.state();
+    assert_eq!(state.data.phone_logs.len(), 1);
+    let p = &state.data.phone_logs[0];
+    assert_eq!(p.id.to_string(), id);
+    assert_eq!(p.direction, "Inbound");
+    assert_eq!(p.ani, "6505550199");
+    assert_eq!(p.dnis.as_deref(), Some("4155550100"));
+    assert_eq!(
+        p.start_date_time,
+        Utc.timestamp_opt(1_780_000_000, 0).unwrap()
+    );
+    assert_eq!(
+        p.end_date_time,
+        Utc.timestamp_opt(1_780_000_293, 0).unwrap()
+    );
+    assert_eq!(p.disposition, "Follow-Up Needed");
+    assert_eq!(
+        p.recording_url.as_deref(),
+        Some("https://dialpad.com/shared/call/AbC123")
+    );
+    assert_eq!(p.external_call_id, "6208917392220160");
+    assert_eq!((p.family_id, p.center_id), (1005, Some(101)));
+    let bad = PhoneLog {
+        ani: "+16505550199".into(),
+        ..log
+    };
+    let err = ll
+        .create_phone_log(&bad)
+        .await
+        .expect_err("ani not ten digits");
+    assert!(!err.is_transient());
+    assert_eq!(sb.state().data.phone_logs.len(), 1);
+}
+
+// ---- HTTP harness ------------------------------------------------------------------------
+
+/// The sandbox server and a way to make clients of it.
+pub struct HttpHarness {
+    pub sandbox: LineLeaderSandbox,
+    pub server: Server,
+    pub store: Arc<MemoryStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Quick retries, for tests.
+pub fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 3,
+        min_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(40),
+        total_delay: Duration::from_secs(1),
+    }
+}
+
+impl HttpHarness {
+    /// The demo data, the system clock.
+    pub async fn start() -> HttpHarness {
+        HttpHarness::start_with(LineLeaderSandbox::demo(), Arc::new(SystemClock)).await
+    }
+
+    pub async fn start_with(sandbox: LineLeaderSandbox, clock: Arc<dyn Clock>) -> HttpHarness {
+        let server = sandbox
+            .serve(([127, 0, 0, 1], 0).into())
+            .await
+            .expect("bind the sandbox");
+        HttpHarness {
+            sandbox,
+            server,
+            store: Arc::new(MemoryStore::new(clock.clone())),
+            clock,
+        }
+    }
+
+    /// A new client (a new "worker") sharing this harness's token store.
+    pub fn client(&self) -> HttpLineLeader {
+        self.client_as("sandbox", "sandbox")
+    }
+
+    pub fn client_as(&self, username: &str, password: &str) -> HttpLineLeader {
+        HttpLineLeader::new(
+            "test",
+            &self.server.url(),
+            Secret::new(username),
+            Secret::new(password),
+            self.store.clone(),
+            self.clock.clone(),
+            http_client(Duration::from_secs(5)).expect("http client"),
+        )
+        .with_retry(fast_retries())
+    }
+
+    pub fn count(&self, method: &str, path: &str) -> usize {
+        self.sandbox.count(method, path)
+    }
+}
