@@ -1,0 +1,616 @@
+//! Checks of `template.yaml` that the linters do not make (cfn-lint misses dangling refs in
+//! some places; see `infra/lint-template.sh` for the linters themselves).
+//!
+//! `cargo test -p llbridge-tests --test template`
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_yaml_ng::value::TaggedValue;
+use serde_yaml_ng::{Mapping, Value};
+
+fn template() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("parse {path}: {e}"))
+}
+
+fn get<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
+    let mut cur = v;
+    for key in path {
+        cur = cur
+            .get(*key)
+            .unwrap_or_else(|| panic!("template has no {}", path.join(".")));
+    }
+    cur
+}
+
+fn map(v: &Value) -> &Mapping {
+    v.as_mapping()
+        .unwrap_or_else(|| panic!("expected a mapping, found {v:?}"))
+}
+
+fn resources(t: &Value) -> &Mapping {
+    map(get(t, &["Resources"]))
+}
+
+fn resource<'a>(t: &'a Value, name: &str) -> &'a Value {
+    get(t, &["Resources", name])
+}
+
+fn resources_of_type<'a>(t: &'a Value, ty: &str) -> Vec<(&'a str, &'a Value)> {
+    resources(t)
+        .iter()
+        .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some(ty))
+        .filter_map(|(k, r)| Some((k.as_str()?, r)))
+        .collect()
+}
+
+fn number(v: &Value) -> i64 {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+    .unwrap_or_else(|| panic!("expected a number, found {v:?}"))
+}
+
+/// `!Tag value` as (tag, value).
+fn tagged(v: &Value) -> Option<(String, &Value)> {
+    match v {
+        Value::Tagged(t) => {
+            let TaggedValue { tag, value } = t.as_ref();
+            Some((tag.to_string().trim_start_matches('!').to_owned(), value))
+        }
+        _ => None,
+    }
+}
+
+/// The logical id of `!GetAtt X.Arn` / `!GetAtt [X, Arn]` / `{"Fn::GetAtt": ...}`.
+fn get_att_target(v: &Value) -> Option<(String, String)> {
+    let (tag, inner) = match tagged(v) {
+        Some((tag, inner)) => (tag, inner),
+        None => {
+            let m = v.as_mapping()?;
+            let (k, inner) = m.iter().next()?;
+            (k.as_str()?.to_owned(), inner)
+        }
+    };
+    if tag != "GetAtt" && tag != "Fn::GetAtt" {
+        return None;
+    }
+    match inner {
+        Value::String(s) => {
+            let (id, attr) = s.split_once('.')?;
+            Some((id.to_owned(), attr.to_owned()))
+        }
+        Value::Sequence(seq) => Some((
+            seq.first()?.as_str()?.to_owned(),
+            seq.get(1)?.as_str()?.to_owned(),
+        )),
+        _ => None,
+    }
+}
+
+fn ref_target(v: &Value) -> Option<String> {
+    match tagged(v) {
+        Some((tag, Value::String(s))) if tag == "Ref" => Some(s.clone()),
+        _ => v.get("Ref").and_then(Value::as_str).map(str::to_owned),
+    }
+}
+
+fn function_timeout(t: &Value, name: &str) -> i64 {
+    resource(t, name)
+        .get("Properties")
+        .and_then(|p| p.get("Timeout"))
+        .or_else(|| t.get("Globals")?.get("Function")?.get("Timeout"))
+        .map(number)
+        .unwrap_or(3)
+}
+
+/// The worker: the function with an SQS event. Returns (function, event properties).
+fn sqs_consumer(t: &Value) -> (&str, &Value) {
+    let mut found = Vec::new();
+    for (name, f) in resources_of_type(t, "AWS::Serverless::Function") {
+        let Some(events) = f.get("Properties").and_then(|p| p.get("Events")) else {
+            continue;
+        };
+        for (_, e) in map(events) {
+            if e.get("Type").and_then(Value::as_str) == Some("SQS") {
+                found.push((name, get(e, &["Properties"])));
+            }
+        }
+    }
+    assert_eq!(found.len(), 1, "exactly one SQS-triggered function");
+    found[0]
+}
+
+fn job_queue(t: &Value) -> (String, &Value) {
+    let (_, event) = sqs_consumer(t);
+    let (queue, attr) = get_att_target(get(event, &["Queue"])).expect("Queue: !GetAtt X.Arn");
+    assert_eq!(attr, "Arn");
+    let q = resource(t, &queue);
+    (queue, q)
+}
+
+#[test]
+fn the_job_queue_redrives_to_a_dead_letter_queue_after_at_least_5_receives() {
+    let t = template();
+    let (queue, q) = job_queue(&t);
+    let redrive = get(q, &["Properties", "RedrivePolicy"]);
+    let max = number(get(redrive, &["maxReceiveCount"]));
+    assert!(max >= 5, "{queue}: maxReceiveCount {max} < 5");
+    let (dlq, attr) =
+        get_att_target(get(redrive, &["deadLetterTargetArn"])).expect("deadLetterTargetArn");
+    assert_eq!(attr, "Arn");
+    assert_ne!(dlq, queue);
+    assert_eq!(
+        get(resource(&t, &dlq), &["Type"]).as_str(),
+        Some("AWS::SQS::Queue")
+    );
+}
+
+#[test]
+fn the_visibility_timeout_is_at_least_6_times_the_worker_timeout() {
+    let t = template();
+    let (worker, _) = sqs_consumer(&t);
+    let (queue, q) = job_queue(&t);
+    let visibility = number(get(q, &["Properties", "VisibilityTimeout"]));
+    let timeout = function_timeout(&t, worker);
+    assert!(
+        visibility >= 6 * timeout,
+        "{queue}: VisibilityTimeout {visibility} < 6 x {worker} Timeout {timeout}"
+    );
+}
+
+#[test]
+fn the_worker_reports_batch_item_failures() {
+    let t = template();
+    let (worker, event) = sqs_consumer(&t);
+    let types = get(event, &["FunctionResponseTypes"])
+        .as_sequence()
+        .expect("FunctionResponseTypes is a list");
+    assert!(
+        types
+            .iter()
+            .any(|v| v.as_str() == Some("ReportBatchItemFailures")),
+        "{worker}: no ReportBatchItemFailures"
+    );
+    assert!(number(get(event, &["BatchSize"])) >= 1);
+    assert!(event.get("MaximumBatchingWindowInSeconds").is_some());
+}
+
+#[test]
+fn the_table_is_keyed_by_pk_with_ttl_and_point_in_time_recovery() {
+    let t = template();
+    let tables = resources_of_type(&t, "AWS::DynamoDB::Table");
+    assert_eq!(tables.len(), 1, "one table (single-table design)");
+    let p = get(tables[0].1, &["Properties"]);
+    let ttl = get(p, &["TimeToLiveSpecification"]);
+    assert_eq!(get(ttl, &["AttributeName"]).as_str(), Some("ttl"));
+    assert_eq!(get(ttl, &["Enabled"]).as_bool(), Some(true));
+    assert_eq!(get(p, &["BillingMode"]).as_str(), Some("PAY_PER_REQUEST"));
+    let key = &get(p, &["KeySchema"])[0];
+    assert_eq!(get(key, &["AttributeName"]).as_str(), Some("pk"));
+    assert_eq!(get(key, &["KeyType"]).as_str(), Some("HASH"));
+    let attr = &get(p, &["AttributeDefinitions"])[0];
+    assert_eq!(get(attr, &["AttributeType"]).as_str(), Some("S"));
+    assert_eq!(
+        get(
+            p,
+            &[
+                "PointInTimeRecoverySpecification",
+                "PointInTimeRecoveryEnabled"
+            ]
+        )
+        .as_bool(),
+        Some(true)
+    );
+}
+
+#[test]
+fn the_functions_are_lean_arm64_rust_builds_with_their_environment() {
+    let t = template();
+    for (name, binary) in [("IngestFunction", "ingest"), ("WorkerFunction", "worker")] {
+        let f = resource(&t, name);
+        let p = get(f, &["Properties"]);
+        assert_eq!(get(p, &["Runtime"]).as_str(), Some("provided.al2023"));
+        assert_eq!(get(p, &["Handler"]).as_str(), Some("bootstrap"));
+        assert_eq!(get(p, &["CodeUri"]).as_str(), Some("."));
+        assert_eq!(get(p, &["Architectures"])[0].as_str(), Some("arm64"));
+        assert_eq!(number(get(p, &["MemorySize"])), 128);
+        assert_eq!(
+            get(f, &["Metadata", "BuildMethod"]).as_str(),
+            Some("rust-cargolambda")
+        );
+        assert_eq!(
+            get(f, &["Metadata", "BuildProperties", "Binary"]).as_str(),
+            Some(binary)
+        );
+        let env = map(get(p, &["Environment", "Variables"]));
+        for var in [
+            "LLBRIDGE_TABLE",
+            "LLBRIDGE_QUEUE_URL",
+            "LLBRIDGE_LOG_DELAY_SECS",
+            "RUST_LOG",
+        ] {
+            assert!(env.contains_key(var), "{name}: no {var}");
+        }
+        // Its log group has a retention.
+        let group = ref_target(get(p, &["LoggingConfig", "LogGroup"])).expect("LogGroup: !Ref");
+        assert!(
+            number(get(
+                resource(&t, &group),
+                &["Properties", "RetentionInDays"]
+            )) > 0
+        );
+    }
+    let ingest_events = map(get(
+        resource(&t, "IngestFunction"),
+        &["Properties", "Events"],
+    ));
+    let http = ingest_events
+        .values()
+        .find(|e| e.get("Type").and_then(Value::as_str) == Some("HttpApi"))
+        .expect("an HttpApi event");
+    assert_eq!(
+        get(http, &["Properties", "Path"]).as_str(),
+        Some("/dialpad/events")
+    );
+    assert_eq!(get(http, &["Properties", "Method"]).as_str(), Some("POST"));
+}
+
+#[test]
+fn parameters_and_outputs_are_there() {
+    let t = template();
+    let delay = get(&t, &["Parameters", "LogDelaySeconds"]);
+    assert_eq!(number(get(delay, &["Default"])), 180);
+    assert_eq!(number(get(delay, &["MinValue"])), 0);
+    assert_eq!(number(get(delay, &["MaxValue"])), 900);
+    for p in ["ConfigSecretName", "LogLevel", "AlarmEmail"] {
+        get(&t, &["Parameters", p]);
+    }
+    for o in ["WebhookUrl", "TableName", "QueueUrl", "DeadLetterQueueUrl"] {
+        get(&t, &["Outputs", o, "Value"]);
+    }
+}
+
+#[test]
+fn alarms_watch_the_dead_letter_queue_and_the_worker() {
+    let t = template();
+    let alarms = resources_of_type(&t, "AWS::CloudWatch::Alarm");
+    let watches = |metric: &str, target: &str| {
+        alarms.iter().any(|(_, a)| {
+            let p = get(a, &["Properties"]);
+            get(p, &["MetricName"]).as_str() == Some(metric)
+                && get(p, &["Dimensions"])
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+                    .any(|d| {
+                        let v = get(d, &["Value"]);
+                        ref_target(v).as_deref() == Some(target)
+                            || get_att_target(v).is_some_and(|(id, _)| id == target)
+                    })
+        })
+    };
+    let (worker, _) = sqs_consumer(&t);
+    let (queue, q) = job_queue(&t);
+    let (dlq, _) = get_att_target(get(
+        q,
+        &["Properties", "RedrivePolicy", "deadLetterTargetArn"],
+    ))
+    .unwrap_or_else(|| panic!("{queue} has no DLQ"));
+    assert!(
+        watches("ApproximateNumberOfMessagesVisible", &dlq),
+        "no DLQ depth alarm"
+    );
+    assert!(watches("Errors", worker), "no worker errors alarm");
+    let subscription = resources_of_type(&t, "AWS::SNS::Subscription");
+    assert!(
+        subscription
+            .iter()
+            .any(|(_, s)| s.get("Condition").is_some()),
+        "the e-mail subscription depends on AlarmEmail"
+    );
+}
+
+/// Every IAM statement of the template's roles and policies, with where it is.
+fn statements(t: &Value) -> Vec<(String, &Value)> {
+    let mut out = Vec::new();
+    let mut docs: Vec<(String, &Value)> = Vec::new();
+    for (name, r) in resources(t) {
+        let name = name.as_str().unwrap_or_default().to_owned();
+        let ty = r.get("Type").and_then(Value::as_str).unwrap_or_default();
+        let Some(p) = r.get("Properties") else {
+            continue;
+        };
+        match ty {
+            "AWS::IAM::Role" => {
+                for pol in p
+                    .get("Policies")
+                    .and_then(Value::as_sequence)
+                    .into_iter()
+                    .flatten()
+                {
+                    docs.push((name.clone(), get(pol, &["PolicyDocument"])));
+                }
+            }
+            "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" => {
+                docs.push((name, get(p, &["PolicyDocument"])));
+            }
+            "AWS::Serverless::Function" => {
+                for pol in p
+                    .get("Policies")
+                    .and_then(Value::as_sequence)
+                    .into_iter()
+                    .flatten()
+                {
+                    if pol.get("Statement").is_some() {
+                        docs.push((name.clone(), pol));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for (name, doc) in docs {
+        match get(doc, &["Statement"]) {
+            Value::Sequence(s) => out.extend(s.iter().map(|st| (name.clone(), st))),
+            st => out.push((name, st)),
+        }
+    }
+    out
+}
+
+fn strings(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Sequence(s) => s.iter().collect(),
+        other => vec![other],
+    }
+}
+
+/// Actions that have no resource-level permissions: `Resource: "*"` is the only option.
+const UNSCOPABLE: &[&str] = &[
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "cloudwatch:PutMetricData",
+];
+
+#[test]
+fn no_iam_statement_grants_every_action_or_every_resource() {
+    let t = template();
+    let all = statements(&t);
+    assert!(!all.is_empty(), "no IAM statements found");
+    for (owner, st) in all {
+        let actions: Vec<&str> = strings(get(st, &["Action"]))
+            .into_iter()
+            .filter_map(Value::as_str)
+            .collect();
+        for a in &actions {
+            assert!(!a.contains('*'), "{owner}: wildcard action {a} in {st:?}");
+        }
+        for r in strings(get(st, &["Resource"])) {
+            if r.as_str() == Some("*") {
+                assert!(
+                    actions.iter().all(|a| UNSCOPABLE.contains(a)),
+                    "{owner}: Resource \"*\" for {actions:?}, which can name their resources"
+                );
+            }
+        }
+        assert!(st.get("NotAction").is_none() && st.get("NotResource").is_none());
+    }
+}
+
+fn role_actions(t: &Value, function: &str) -> BTreeSet<String> {
+    let p = get(resource(t, function), &["Properties"]);
+    assert!(
+        p.get("Policies").is_none(),
+        "{function}: use its explicit role only"
+    );
+    let (role, _) = get_att_target(get(p, &["Role"])).expect("Role: !GetAtt X.Arn");
+    let r = get(resource(t, &role), &["Properties"]);
+    assert!(
+        r.get("ManagedPolicyArns").is_none(),
+        "{role}: no managed policies (they grant on *)"
+    );
+    statements(t)
+        .into_iter()
+        .filter(|(owner, _)| *owner == role)
+        .flat_map(|(_, st)| strings(get(st, &["Action"])))
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn each_function_has_only_the_actions_it_uses() {
+    let t = template();
+    let set = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(
+        role_actions(&t, "IngestFunction"),
+        set(&[
+            "dynamodb:GetItem",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "secretsmanager:GetSecretValue",
+            "sqs:SendMessage",
+        ])
+    );
+    assert_eq!(
+        role_actions(&t, "WorkerFunction"),
+        set(&[
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "secretsmanager:GetSecretValue",
+            "sqs:ChangeMessageVisibility",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:ReceiveMessage",
+        ])
+    );
+}
+
+/// The names `${X}` / `${X.Attr}` of a `!Sub` string refers to (not `${!Literal}`).
+fn sub_names(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        rest = &rest[start + 2..];
+        let Some(end) = rest.find('}') else { break };
+        let name = &rest[..end];
+        if !name.starts_with('!') {
+            out.push(name.split('.').next().unwrap_or(name).to_owned());
+        }
+        rest = &rest[end + 1..];
+    }
+    out
+}
+
+/// Every name referenced by Ref, GetAtt, Sub and Condition/If, with its kind.
+fn references(v: &Value, out: &mut Vec<(&'static str, String)>) {
+    if let Some((tag, inner)) = tagged(v) {
+        match tag.as_str() {
+            "Ref" => {
+                if let Some(s) = inner.as_str() {
+                    out.push(("Ref", s.to_owned()));
+                }
+            }
+            "GetAtt" => {
+                if let Some((id, _)) = get_att_target(v) {
+                    out.push(("GetAtt", id));
+                }
+            }
+            "Sub" => match inner {
+                Value::String(s) => out.extend(sub_names(s).into_iter().map(|n| ("Sub", n))),
+                Value::Sequence(seq) => {
+                    let locals: BTreeSet<String> = seq
+                        .get(1)
+                        .and_then(Value::as_mapping)
+                        .map(|m| {
+                            m.keys()
+                                .filter_map(|k| k.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if let Some(s) = seq.first().and_then(Value::as_str) {
+                        out.extend(
+                            sub_names(s)
+                                .into_iter()
+                                .filter(|n| !locals.contains(n))
+                                .map(|n| ("Sub", n)),
+                        );
+                    }
+                }
+                _ => {}
+            },
+            "If" => {
+                if let Some(c) = inner.get(0).and_then(Value::as_str) {
+                    out.push(("Condition", c.to_owned()));
+                }
+            }
+            "Condition" => {
+                if let Some(c) = inner.as_str() {
+                    out.push(("Condition", c.to_owned()));
+                }
+            }
+            _ => {}
+        }
+        references(inner, out);
+        return;
+    }
+    match v {
+        Value::Mapping(m) => {
+            for (k, child) in m {
+                match k.as_str() {
+                    Some("Ref") => {
+                        if let Some(s) = child.as_str() {
+                            out.push(("Ref", s.to_owned()));
+                        }
+                    }
+                    Some("Fn::GetAtt") => {
+                        let mut single = Mapping::new();
+                        single.insert(k.clone(), child.clone());
+                        if let Some((id, _)) = get_att_target(&Value::Mapping(single)) {
+                            out.push(("GetAtt", id));
+                        }
+                    }
+                    Some("Fn::Sub") => {
+                        if let Some(s) = child.as_str() {
+                            out.extend(sub_names(s).into_iter().map(|n| ("Sub", n)));
+                        }
+                    }
+                    _ => {}
+                }
+                references(child, out);
+            }
+        }
+        Value::Sequence(s) => s.iter().for_each(|c| references(c, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_reference_names_an_existing_resource_or_parameter() {
+    let t = template();
+    let names = |section: &str| -> BTreeSet<String> {
+        t.get(section)
+            .and_then(Value::as_mapping)
+            .map(|m| {
+                m.keys()
+                    .filter_map(|k| k.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let resources = names("Resources");
+    let parameters = names("Parameters");
+    let conditions = names("Conditions");
+    let mut found = Vec::new();
+    for section in ["Globals", "Resources", "Outputs", "Conditions"] {
+        if let Some(s) = t.get(section) {
+            references(s, &mut found);
+        }
+    }
+    // Resource-level `Condition: Name`.
+    for r in resources_of_type_any(&t) {
+        if let Some(c) = r.get("Condition").and_then(Value::as_str) {
+            found.push(("Condition", c.to_owned()));
+        }
+    }
+    assert!(found.len() > 20, "the walk found only {found:?}");
+    let mut dangling = BTreeMap::new();
+    for (kind, name) in found {
+        let ok = match kind {
+            "Condition" => conditions.contains(&name),
+            "GetAtt" => resources.contains(&name),
+            _ => {
+                name.starts_with("AWS::") || resources.contains(&name) || parameters.contains(&name)
+            }
+        };
+        if !ok {
+            dangling.insert(name, kind);
+        }
+    }
+    assert!(dangling.is_empty(), "dangling references: {dangling:?}");
+}
+
+fn resources_of_type_any(t: &Value) -> Vec<&Value> {
+    resources(t).values().collect()
+}
+
+#[test]
+fn the_reference_walk_catches_a_dangling_name() {
+    let text = "Resources:\n  A:\n    Type: X\n    Properties:\n      B: !Sub arn:${Missing}:${AWS::Region}\n      C: !GetAtt Gone.Arn\n      D: {Ref: Nope}\n";
+    let t: Value = serde_yaml_ng::from_str(text).expect("yaml");
+    let mut found = Vec::new();
+    references(&t, &mut found);
+    let names: BTreeSet<String> = found.into_iter().map(|(_, n)| n).collect();
+    let want: BTreeSet<String> = ["AWS::Region", "Gone", "Missing", "Nope"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(names, want);
+}
