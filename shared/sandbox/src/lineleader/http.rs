@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -16,7 +17,13 @@ use serde_json::{json, Value};
 use super::{Dataset, Envelope, LineLeaderConfig, LineLeaderSandbox, Refusal, MAX_LIMIT};
 use crate::recorder::{self, error, parse_json, reply, with_header, Faults};
 
-type Q = Query<HashMap<String, String>>;
+type Q = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+/// The query parameters, or a JSON 400.
+fn params(q: Q) -> Result<HashMap<String, String>, Response> {
+    q.map(|Query(q)| q)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, &e.body_text()))
+}
 
 impl LineLeaderSandbox {
     /// The HTTP routes: the API under `/api/v3`, the test hooks under `/_sandbox`.
@@ -161,10 +168,14 @@ async fn refresh(State(sb): S, body: Bytes) -> Response {
     }
 }
 
-async fn centers(State(sb): S, headers: HeaderMap, Query(q): Q) -> Response {
+async fn centers(State(sb): S, headers: HeaderMap, q: Q) -> Response {
     if let Err(r) = auth(&sb, &headers) {
         return r;
     }
+    let q = match params(q) {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
     let items = sb.with_data(|d| {
         d.centers
             .iter()
@@ -215,18 +226,26 @@ async fn task_results(State(sb): S, headers: HeaderMap) -> Response {
     types_of(&sb, &headers, |d| &d.task_results)
 }
 
-async fn staff(State(sb): S, headers: HeaderMap, Query(q): Q) -> Response {
+async fn staff(State(sb): S, headers: HeaderMap, q: Q) -> Response {
     if let Err(r) = auth(&sb, &headers) {
         return r;
     }
+    let q = match params(q) {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
     let items = sb.with_data(|d| d.staff.iter().map(LineLeaderSandbox::staff_json).collect());
     page(&sb, items, &q)
 }
 
-async fn search(State(sb): S, headers: HeaderMap, Query(q): Q) -> Response {
+async fn search(State(sb): S, headers: HeaderMap, q: Q) -> Response {
     if let Err(r) = auth(&sb, &headers) {
         return r;
     }
+    let q = match params(q) {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
     let Some(phone) = q.get("phone") else {
         return error(StatusCode::BAD_REQUEST, "phone is required");
     };
@@ -290,10 +309,14 @@ async fn set_status(
     }
 }
 
-async fn tasks(State(sb): S, headers: HeaderMap, Query(q): Q) -> Response {
+async fn tasks(State(sb): S, headers: HeaderMap, q: Q) -> Response {
     if let Err(r) = auth(&sb, &headers) {
         return r;
     }
+    let q = match params(q) {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
     let num = |k: &str| -> Result<Option<u64>, Response> {
         match q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty()) {
             None => Ok(None),
