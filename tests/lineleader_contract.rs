@@ -526,3 +526,40 @@ async fn no_retry_policy_fails_at_once() {
     assert_eq!(h.count("GET", "/api/v3/statuses"), 1);
     assert_eq!(client.statuses().await.expect("then ok").len(), 5);
 }
+
+#[tokio::test]
+async fn a_request_never_takes_longer_than_its_budget() {
+    let h = HttpHarness::start().await;
+    // The first request of a process pays one-off setup costs; it is not what is measured.
+    h.client().centers().await.expect("warm the token");
+    let client = h
+        .client()
+        .with_timeout(Duration::from_millis(200))
+        .with_budget(Duration::from_millis(500));
+    client
+        .search_families("4158159602")
+        .await
+        .expect("a normal request");
+    h.sandbox.set_faults(Faults {
+        hang_ms: 700,
+        rules: vec![FaultRule {
+            timeout: true,
+            ..FaultRule::fail("GET", "/families/search", 0, None)
+        }],
+        ..Faults::default()
+    });
+    let started = std::time::Instant::now();
+    let err = client
+        .search_families("4158159602")
+        .await
+        .expect_err("hangs");
+    assert!(err.is_transient(), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_millis(700),
+        "{:?}",
+        started.elapsed()
+    );
+    let hung = h.count("GET", SEARCH) - 1;
+    assert!((2..=4).contains(&hung), "retried within the budget: {hung}");
+    assert!(err.message.contains("within 500 ms"), "{err}");
+}

@@ -24,6 +24,9 @@ const PORT: &str = "lineleader";
 /// The request timeout by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The most one request may take, retries included, by default.
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(20);
+
 /// How long reference data (centers, statuses, type lists, staff) is reused by default.
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(600);
 
@@ -95,6 +98,7 @@ pub struct HttpLineLeader {
     cache: Cache,
     cache_ttl: Duration,
     timeout: Duration,
+    budget: Duration,
     retry: RetryPolicy,
 }
 
@@ -171,9 +175,13 @@ impl HttpLineLeader {
             cache: Cache::new(),
             cache_ttl: DEFAULT_CACHE_TTL,
             timeout: DEFAULT_TIMEOUT,
+            budget: DEFAULT_BUDGET,
             retry: RetryPolicy::default(),
         }
     }
+
+    /// The most one request may take, retries included, by default.
+    pub const DEFAULT_BUDGET: Duration = Duration::from_secs(20);
 
     /// How long reference data is reused (default 10 minutes; zero disables the cache).
     pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
@@ -184,6 +192,13 @@ impl HttpLineLeader {
     /// The per-request timeout (default 10 s).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// The most one request may take, retries included (default 20 s); past it the request
+    /// fails as transient.
+    pub fn with_budget(mut self, budget: Duration) -> Self {
+        self.budget = budget;
         self
     }
 
@@ -317,7 +332,7 @@ impl HttpLineLeader {
         idempotent: bool,
     ) -> Result<Reply> {
         let max_delay = self.retry.max_delay;
-        (|| self.send_once(method, path, query, body, token, idempotent))
+        let attempts = (|| self.send_once(method, path, query, body, token, idempotent))
             .retry(self.retry.backoff())
             .sleep(tokio::time::sleep)
             .when(|f| matches!(f, Failure::Retry { .. }))
@@ -330,9 +345,18 @@ impl HttpLineLeader {
                     Some(_),
                 ) => Some((*after).min(max_delay)),
                 _ => next,
-            })
-            .await
-            .map_err(Failure::into_error)
+            });
+        match tokio::time::timeout(self.budget, attempts).await {
+            Ok(r) => r.map_err(Failure::into_error),
+            Err(_) => Err(Error::transient(
+                PORT,
+                format!(
+                    "{method} {}: no answer within {} ms",
+                    ep::label(path),
+                    self.budget.as_millis()
+                ),
+            )),
+        }
     }
 
     /// An authorized request: a 401 logs in again once and retries once. Answers 2xx and 404;

@@ -9,5 +9,7 @@ mod client;
 pub mod endpoints;
 mod token;
 
-pub use client::{http_client, HttpLineLeader, RetryPolicy, DEFAULT_CACHE_TTL, DEFAULT_TIMEOUT};
+pub use client::{
+    http_client, HttpLineLeader, RetryPolicy, DEFAULT_BUDGET, DEFAULT_CACHE_TTL, DEFAULT_TIMEOUT,
+};
 pub use token::TokenTiming;
