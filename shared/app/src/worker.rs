@@ -138,7 +138,8 @@ pub fn readiness(conv: &Conversation, now_ms: i64, delay: Duration, attempt: u32
             Readiness::Ready
         };
     }
-    let ended = conv.ended_at.unwrap_or(conv.last_event_at).max(conv.last_event_at);
+    // Post-hangup events (recordings, dispositions) do not move the end of the call.
+    let ended = conv.ended_at.unwrap_or(conv.last_event_at);
     let due = ended + delay.as_millis() as i64;
     if now_ms >= due || attempt >= MAX_DEFERRALS {
         Readiness::Ready

@@ -64,8 +64,8 @@ pub struct Conversation {
     pub dispositions: Vec<String>,
     /// Every recording and share link seen.
     pub links: Vec<Link>,
-    /// The call is over: its call-center leg(s) ended, or, without one, every leg that sent
-    /// events ended.
+    /// The call is over: its call-center leg(s) ended (a call-center leg named by an agent leg
+    /// but not heard from yet has not), or, without one, every leg that sent events ended.
     pub ended: bool,
     /// The latest event timestamp seen.
     pub last_event_at: i64,
@@ -173,7 +173,13 @@ pub fn merge(events: &[CallEvent]) -> Option<Conversation> {
 
     let cc_events: Vec<&CallEvent> = events.iter().filter(|e| e.is_call_center_leg()).collect();
     let cc_leg = cc_events.first().map(|e| e.call_id.clone());
-    let cc_legs: BTreeSet<&str> = cc_events.iter().map(|e| e.call_id.as_str()).collect();
+    // Call-center legs: those whose target is a call center, and those an agent leg names as
+    // its entry point (the call-center leg may have sent nothing yet).
+    let cc_legs: BTreeSet<&str> = cc_events
+        .iter()
+        .map(|e| e.call_id.as_str())
+        .chain(events.iter().filter_map(|e| e.entry_point_call_id.as_deref()))
+        .collect();
     // Prefer the call-center leg's view, then any event's.
     let preferred = || cc_events.iter().copied().chain(events.iter());
 

@@ -72,6 +72,19 @@ impl MemoryQueue {
         self.lock().map(|s| s.dead.clone()).unwrap_or_default()
     }
 
+    /// Messages delivered and not yet acked or visible again.
+    pub fn in_flight(&self) -> usize {
+        let now = self.clock.now_ms();
+        self.lock()
+            .map(|s| {
+                s.messages
+                    .iter()
+                    .filter(|m| m.receipt.is_some() && m.visible_at_ms > now)
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
     /// The earliest time (epoch ms) at which a message becomes visible, if any is waiting.
     pub fn next_visible_at(&self) -> Option<i64> {
         self.lock()

@@ -51,6 +51,7 @@ impl Options {
 /// A running local host.
 pub struct Host {
     pub addr: SocketAddr,
+    clock: Arc<dyn Clock>,
     /// The sandboxes this host started, when the config asked for them.
     pub sandboxes: Option<Sandboxes>,
     /// The config in use (sandbox URLs filled in).
@@ -73,17 +74,36 @@ impl Host {
         self.reports.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
-    /// Waits until the queue is empty and the worker idle, or the timeout passes. Returns
-    /// whether it drained.
+    /// Waits until the worker is idle and no message is due within `horizon` (messages put
+    /// off for longer, such as re-checks of calls whose end was never seen, are left), or the
+    /// timeout passes. Returns whether it settled.
+    pub async fn settle(&self, horizon: Duration, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut quiet = 0;
+        while tokio::time::Instant::now() < deadline {
+            let now = self.clock.now_ms();
+            let due_soon = self
+                .queue
+                .next_visible_at()
+                .is_some_and(|at| at <= now + horizon.as_millis() as i64);
+            let idle = self.queue.in_flight() == 0 && !due_soon;
+            quiet = if idle { quiet + 1 } else { 0 };
+            // Idle twice in a row, so a message taken between two looks is not missed.
+            if quiet >= 2 {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        false
+    }
+
+    /// Waits until the queue is empty (every job, delayed ones included, ran), or the timeout
+    /// passes. Returns whether it drained.
     pub async fn drain(&self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         while tokio::time::Instant::now() < deadline {
-            if self.queue.is_empty() {
-                // Let a message taken just now finish.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                if self.queue.is_empty() {
-                    return true;
-                }
+            if self.queue.is_empty() && self.settle(Duration::ZERO, Duration::from_millis(100)).await {
+                return true;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -216,6 +236,7 @@ pub async fn start(opts: Options) -> std::io::Result<Host> {
     let worker_task = tokio::spawn(run_worker(worker, queue.clone(), reports.clone(), rx));
     Ok(Host {
         addr,
+        clock: opts.clock.clone(),
         sandboxes,
         installation,
         store,
@@ -246,20 +267,26 @@ async fn run_worker(
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
+        // The messages of a batch run concurrently, as concurrent Lambda invocations would.
+        let mut running = tokio::task::JoinSet::new();
         for msg in batch {
-            match worker.handle(&msg.body).await {
-                Ok(report) => {
-                    if let Ok(mut r) = reports.lock() {
-                        r.push(report);
+            let (worker, queue, reports) = (worker.clone(), queue.clone(), reports.clone());
+            running.spawn(async move {
+                match worker.handle(&msg.body).await {
+                    Ok(report) => {
+                        if let Ok(mut r) = reports.lock() {
+                            r.push(report);
+                        }
+                        let _ = queue.ack(&msg.receipt).await;
                     }
-                    let _ = queue.ack(&msg.receipt).await;
+                    Err(e) => {
+                        let backoff = Duration::from_secs(1u64 << msg.receive_count.min(6));
+                        tracing::warn!(error = %e, receive_count = msg.receive_count, retry_in_secs = backoff.as_secs(), "worker: job failed; it will be retried");
+                        let _ = queue.release(&msg.receipt, backoff).await;
+                    }
                 }
-                Err(e) => {
-                    let backoff = Duration::from_secs(1u64 << msg.receive_count.min(6));
-                    tracing::warn!(error = %e, receive_count = msg.receive_count, retry_in_secs = backoff.as_secs(), "worker: job failed; it will be retried");
-                    let _ = queue.release(&msg.receipt, backoff).await;
-                }
-            }
+            });
         }
+        while running.join_next().await.is_some() {}
     }
 }

@@ -107,6 +107,16 @@ fn the_call_center_leg_hangup_ends_the_call_even_if_agent_hangups_are_lost() {
 }
 
 #[test]
+fn an_unanswered_agent_leg_ending_does_not_end_the_call() {
+    // Bob's phone rang and stopped; the call-center leg has sent nothing yet.
+    let events: Vec<CallEvent> = answered_call()
+        .into_iter()
+        .filter(|e| e.call_id == "5829361047752999")
+        .collect();
+    assert!(!merge(&events).unwrap().ended);
+}
+
+#[test]
 fn a_late_ringing_never_undoes_a_hangup() {
     let mut events = answered_call();
     events.reverse();
