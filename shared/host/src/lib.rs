@@ -247,31 +247,48 @@ pub async fn start(opts: Options) -> std::io::Result<Host> {
     })
 }
 
-/// Receives and handles messages until told to stop. A failed message is released for a
-/// retry with a growing delay; after five deliveries the queue moves it to its dead letters.
+/// Jobs handled at once, as concurrent Lambda invocations would.
+const CONCURRENCY: usize = 16;
+
+/// Receives and handles messages until told to stop, up to [`CONCURRENCY`] at once. A failed
+/// message is released for a retry with a growing delay; after five deliveries the queue moves
+/// it to its dead letters.
 async fn run_worker(
     worker: Arc<Worker>,
     queue: Arc<MemoryQueue>,
     reports: Arc<Mutex<Vec<Report>>>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+    let mut running = tokio::task::JoinSet::new();
     loop {
         if *stop.borrow() {
-            return;
+            break;
+        }
+        while running.try_join_next().is_some() {}
+        let free = slots.available_permits();
+        if free == 0 {
+            tokio::select! {
+                _ = running.join_next() => {}
+                _ = stop.changed() => break,
+            }
+            continue;
         }
         let batch = tokio::select! {
-            r = queue.receive(10, Duration::from_millis(500)) => r,
-            _ = stop.changed() => return,
+            r = queue.receive(free.min(10), Duration::from_millis(200)) => r,
+            _ = stop.changed() => break,
         };
         let Ok(batch) = batch else {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
-        // The messages of a batch run concurrently, as concurrent Lambda invocations would.
-        let mut running = tokio::task::JoinSet::new();
         for msg in batch {
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                break;
+            };
             let (worker, queue, reports) = (worker.clone(), queue.clone(), reports.clone());
             running.spawn(async move {
+                let _permit = permit;
                 match worker.handle(&msg.body).await {
                     Ok(report) => {
                         if let Ok(mut r) = reports.lock() {
@@ -287,6 +304,6 @@ async fn run_worker(
                 }
             });
         }
-        while running.join_next().await.is_some() {}
     }
+    running.abort_all();
 }
