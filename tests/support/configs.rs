@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use crate::webhook::SECRET;
 
 /// The call center of the test configs.
-pub const CALL_CENTER: &str = "4716644561813504";
+pub use llbridge_sandbox::calls::CALL_CENTER;
 
 /// One enablement for a call center, with the given overrides merged in.
 pub fn enablement(level: &str, id: Option<&str>, overrides: Value) -> Value {

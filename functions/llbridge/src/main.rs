@@ -4,6 +4,13 @@
 //! * `llbridge send --config FILE EVENT.json`: sign an event with the config's first webhook
 //!   secret and POST it.
 //! * `llbridge config validate FILE`: validate an installation config.
+//! * `llbridge config push FILE --table NAME` / `llbridge config show --table NAME`: store and
+//!   read the config of a deployed stack.
+//! * `llbridge sandbox`: the LineLeader and Dialpad sandboxes, standalone.
+//! * `llbridge demo`: scripted calls through the local host and sandboxes, told in plain words.
+
+mod cloud;
+mod demo;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -53,12 +60,32 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Run the LineLeader and Dialpad sandboxes standalone.
+    Sandbox {
+        /// The LineLeader sandbox's address; the Dialpad sandbox listens on the next port.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: SocketAddr,
+    },
+    /// Play a few scripted calls through the local host and sandboxes, and say what happened.
+    Demo,
 }
 
 #[derive(Subcommand)]
 enum ConfigCommand {
     /// Validate a config file: every error with its JSON path.
     Validate { file: PathBuf },
+    /// Validate a config file and store it in the deployed stack's table.
+    Push {
+        file: PathBuf,
+        /// The DynamoDB table (the stack's `TableName` output).
+        #[arg(long)]
+        table: String,
+    },
+    /// Print the config stored in the deployed stack's table (secrets as references only).
+    Show {
+        #[arg(long)]
+        table: String,
+    },
 }
 
 fn init_logs(format: &str) {
@@ -153,6 +180,19 @@ async fn send(config: &Path, event: &Path, url: &str) -> anyhow::Result<ExitCode
     })
 }
 
+async fn sandbox(listen: SocketAddr) -> anyhow::Result<ExitCode> {
+    let dialpad = SocketAddr::new(listen.ip(), listen.port().saturating_add(1));
+    let sb = llbridge_sandbox::start(listen, dialpad, llbridge_sandbox::Options::default())
+        .await
+        .with_context(|| format!("cannot listen on {listen} and {dialpad}"))?;
+    println!("LineLeader sandbox on {} (login sandbox/sandbox)", sb.lineleader_url);
+    println!("Dialpad sandbox on {} (key sandbox-dialpad-key)", sb.dialpad_url);
+    println!("Inspect: GET {}/_sandbox/state, GET {}/_sandbox/pops", sb.lineleader_url, sb.dialpad_url);
+    tokio::signal::ctrl_c().await.ok();
+    sb.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Local {
@@ -167,7 +207,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Send { config, event, url } => send(&config, &event, &url).await,
         Command::Config { command } => match command {
             ConfigCommand::Validate { file } => validate(&file),
+            ConfigCommand::Push { file, table } => cloud::push(&file, &table).await.map(|_| ExitCode::SUCCESS),
+            ConfigCommand::Show { table } => cloud::show(&table).await.map(|_| ExitCode::SUCCESS),
         },
+        Command::Sandbox { listen } => {
+            init_logs("text");
+            sandbox(listen).await
+        }
+        Command::Demo => {
+            if std::env::var_os("RUST_LOG").is_none() {
+                std::env::set_var("RUST_LOG", "warn");
+            }
+            init_logs("text");
+            demo::run().await.map(|_| ExitCode::SUCCESS)
+        }
     }
 }
 

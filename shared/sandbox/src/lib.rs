@@ -21,6 +21,7 @@
 //! The state handles ([`LineLeaderSandbox`], [`DialpadSandbox`]) also implement the
 //! `LineLeader` and `Dialpad` ports directly: the embedded adapters.
 
+pub mod calls;
 pub mod dialpad;
 mod inspect;
 pub mod lineleader;

@@ -1,9 +1,10 @@
-//! Dialpad call events for the suites, built on the constructed examples of
-//! `dialpad-events.md`.
+//! Scripted Dialpad call events, shaped like the constructed examples of `dialpad-events.md`:
+//! what the demo plays and the test suites send.
 
 use serde_json::{json, Value};
 
-use crate::configs::CALL_CENTER;
+/// The call center of the scripted calls (the constructed examples' id).
+pub const CALL_CENTER: &str = "4716644561813504";
 
 /// The legs of one inbound call-center call.
 #[derive(Debug, Clone)]
@@ -12,6 +13,8 @@ pub struct Call {
     pub agent_leg: u64,
     pub caller: String,
     pub call_center: String,
+    /// The call center's number (`internal_number` of inbound calls).
+    pub call_center_phone: String,
     pub agent_email: String,
     pub agent_id: u64,
     /// Epoch ms of the call's start.
@@ -25,6 +28,7 @@ impl Call {
             agent_leg: 5829361047752704 + seed * 10,
             caller: caller.to_owned(),
             call_center: CALL_CENTER.to_owned(),
+            call_center_phone: "+14155550100".to_owned(),
             agent_email: "ana@example.com".into(),
             agent_id: 5150000000000001,
             t0,
@@ -36,17 +40,17 @@ impl Call {
     }
 
     fn cc_target(&self) -> Value {
-        json!({"id": self.call_center.parse::<u64>().unwrap_or(0), "type": "call_center", "name": "Enrollment", "phone": "+14155550100"})
+        json!({"id": self.call_center.parse::<u64>().unwrap_or(0), "type": "call_center", "name": "Enrollment", "phone": self.call_center_phone})
     }
 
     pub fn agent(&self, state: &str, dt: i64) -> Value {
         let mut e = json!({
             "call_id": self.agent_leg, "entry_point_call_id": self.cc_leg, "state": state,
             "direction": "inbound", "event_timestamp": self.t0 + dt, "date_started": self.t0 + 100,
-            "internal_number": "+14155550100", "external_number": self.caller,
+            "internal_number": self.call_center_phone, "external_number": self.caller,
             "group_id": format!("CallCenter:{}", self.call_center),
             "target": self.agent_target(),
-            "entry_point_target": {"id": self.call_center.parse::<u64>().unwrap_or(0), "type": "callcenter", "name": "Enrollment", "phone": "+14155550100"},
+            "entry_point_target": {"id": self.call_center.parse::<u64>().unwrap_or(0), "type": "callcenter", "name": "Enrollment", "phone": self.call_center_phone},
             "proxy_target": {}, "contact": {"id": 5600392044183552_u64, "type": "local", "phone": self.caller}
         });
         if matches!(state, "connected" | "hangup") {
@@ -64,7 +68,7 @@ impl Call {
             "call_id": self.cc_leg, "master_call_id": self.cc_leg - 1, "operator_call_id": self.agent_leg,
             "state": "hangup", "direction": "inbound", "event_timestamp": self.t0 + dt,
             "date_started": self.t0, "date_connected": self.t0 + 5_000, "date_ended": self.t0 + 295_100,
-            "duration": 290_100.512, "internal_number": "+14155550100", "external_number": self.caller,
+            "duration": 290_100.512, "internal_number": self.call_center_phone, "external_number": self.caller,
             "target": self.cc_target(),
             "entry_point_target": {"id": 124, "type": "office", "name": "Acme HQ"},
             "was_recorded": true, "public_call_review_share_link": format!("https://dialpad.com/shared/call/{}", self.cc_leg)
