@@ -42,7 +42,7 @@ pub fn family(id: u64, phone: &str, center_id: u64, status_id: u64, created: Dat
 impl Scenario {
     /// Starts a host whose one enablement (the test call center) has `overrides` merged in.
     pub async fn start(overrides: Value, data: Option<Dataset>) -> Scenario {
-        Scenario::start_with(vec![configs::enablement("call_center", Some(CALL_CENTER), overrides)], data, Duration::from_secs(2)).await
+        Scenario::start_with(vec![configs::enablement("call_center", Some(CALL_CENTER), overrides)], data, Duration::from_secs(1)).await
     }
 
     pub async fn start_with(enablements: Vec<Value>, data: Option<Dataset>, log_delay: Duration) -> Scenario {
@@ -50,6 +50,7 @@ impl Scenario {
         let mut opts = Options::new(configs::installation(&doc), "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")));
         opts.log_delay = log_delay;
         opts.sandbox.data = data;
+        opts.retry_base = Duration::from_millis(100);
         let host = llbridge_host::start(opts).await.unwrap_or_else(|e| panic!("host: {e}"));
         Scenario { host, now: Utc::now() }
     }
@@ -116,6 +117,21 @@ impl Scenario {
             .filter(|r| r.job == "call_log" && matches!(r.decision, "logged" | "dropped"))
             .map(|r| (r.decision.to_owned(), r.reason.map(str::to_owned)))
             .collect()
+    }
+
+    /// The recorded outcome of an Event-mode step (`task`, `event`, `status`) of the only
+    /// conversation logged.
+    pub async fn step(&self, name: &str) -> Option<Value> {
+        use llbridge_app::ports::Store;
+        let key = self.host.store.keys_with_prefix("step#").into_iter().find(|k| k.ends_with(&format!("#{name}")))?;
+        let item = self.host.store.get(&key).await.ok()??;
+        let rec: Value = serde_json::from_str(&item.value).ok()?;
+        Some(rec["outcome"].clone())
+    }
+
+    /// The skip code of an Event-mode step, if it was skipped.
+    pub async fn skipped(&self, name: &str) -> Option<String> {
+        self.step(name).await.and_then(|o| o["skipped"].as_str().map(str::to_owned))
     }
 
     pub async fn stop(self) {

@@ -32,6 +32,8 @@ pub struct Options {
     pub clients: Option<Arc<dyn Clients>>,
     /// How the sandboxes start when a URL of the config is `sandbox`.
     pub sandbox: llbridge_sandbox::Options,
+    /// The first retry delay of a failed job; it doubles on each delivery.
+    pub retry_base: Duration,
 }
 
 impl Options {
@@ -44,6 +46,7 @@ impl Options {
             secrets: Arc::new(MemorySecrets::new()),
             clients: None,
             sandbox: llbridge_sandbox::Options::default(),
+            retry_base: Duration::from_secs(1),
         }
     }
 }
@@ -108,6 +111,11 @@ impl Host {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         false
+    }
+
+    /// Messages that failed on every delivery.
+    pub fn dead_letters(&self) -> Vec<String> {
+        self.queue.dead_letters()
     }
 
     /// Stops the server, the worker and the sandboxes.
@@ -233,7 +241,13 @@ pub async fn start(opts: Options) -> std::io::Result<Host> {
             })
             .await;
     });
-    let worker_task = tokio::spawn(run_worker(worker, queue.clone(), reports.clone(), rx));
+    let worker_task = tokio::spawn(run_worker(
+        worker,
+        queue.clone(),
+        reports.clone(),
+        rx,
+        opts.retry_base,
+    ));
     Ok(Host {
         addr,
         clock: opts.clock.clone(),
@@ -258,6 +272,7 @@ async fn run_worker(
     queue: Arc<MemoryQueue>,
     reports: Arc<Mutex<Vec<Report>>>,
     mut stop: watch::Receiver<bool>,
+    retry_base: Duration,
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     let mut running = tokio::task::JoinSet::new();
@@ -297,7 +312,7 @@ async fn run_worker(
                         let _ = queue.ack(&msg.receipt).await;
                     }
                     Err(e) => {
-                        let backoff = Duration::from_secs(1u64 << msg.receive_count.min(6));
+                        let backoff = retry_base * (1u32 << msg.receive_count.min(6));
                         tracing::warn!(error = %e, receive_count = msg.receive_count, retry_in_secs = backoff.as_secs(), "worker: job failed; it will be retried");
                         let _ = queue.release(&msg.receipt, backoff).await;
                     }
