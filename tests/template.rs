@@ -449,6 +449,7 @@ fn each_function_has_only_the_actions_it_uses() {
             "sqs:DeleteMessage",
             "sqs:GetQueueAttributes",
             "sqs:ReceiveMessage",
+            "sqs:SendMessage",
         ])
     );
 }

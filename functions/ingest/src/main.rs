@@ -1,1 +1,42 @@
-fn main() {}
+//! The ingest Lambda: API Gateway → the webhook use case → SQS. Adapters are built once per cold
+//! start; each request only verifies, parses, scopes and enqueues.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambda_http::{service_fn, Body, Error, Request, Response};
+use llbridge_app::ingest::Ingest;
+use llbridge_aws::deployment::{adapters, init_json_logs, Deployment};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    init_json_logs();
+    let deployment = Deployment::from_env()?;
+    // Dialpad waits 5 s: every AWS call must fit well inside.
+    let a = adapters(&deployment, Duration::from_millis(1500)).await;
+    let ingest = Arc::new(Ingest {
+        config: a.config,
+        secrets: a.secrets,
+        queue: a.queue,
+        clock: a.clock,
+        log_delay: deployment.log_delay,
+    });
+    lambda_http::run(service_fn(move |req: Request| {
+        let ingest = ingest.clone();
+        async move {
+            let body: &[u8] = match req.body() {
+                Body::Empty => &[],
+                Body::Text(t) => t.as_bytes(),
+                Body::Binary(b) => b,
+                _ => &[],
+            };
+            let answer = ingest.handle(req.method().as_str(), body).await;
+            Response::builder()
+                .status(answer.status)
+                .header("content-type", "application/json")
+                .body(Body::from(answer.body.to_string()))
+                .map_err(Error::from)
+        }
+    }))
+    .await
+}

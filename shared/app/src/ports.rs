@@ -18,6 +18,19 @@ pub trait Clock: Send + Sync {
     }
 }
 
+/// The system clock (production, and local runs).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+}
+
 /// One message taken from the queue. It stays invisible to other receivers until it is acked,
 /// or until its visibility timeout passes and it is delivered again.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 //! them in; every adapter is cheap to clone around in an `Arc`.
 
 mod classify;
+pub mod deployment;
 mod dynamo;
 mod secrets;
 mod sqs;

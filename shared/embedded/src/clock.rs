@@ -1,20 +1,8 @@
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use llbridge_app::ports::Clock;
-
-/// The system clock (also the production adapter).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> i64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
-    }
-}
+pub use llbridge_app::ports::SystemClock;
 
 /// A clock that moves only when told to.
 #[derive(Debug, Default)]

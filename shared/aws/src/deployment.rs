@@ -1,0 +1,125 @@
+//! The wiring of a deployed stack: settings from the functions' environment (set by
+//! `template.yaml`), the adapters built once per cold start, and JSON logs for CloudWatch.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use llbridge_app::config_store::StoreConfigSource;
+use llbridge_app::ports::{Clock, ConfigSource, SystemClock};
+
+use crate::{DynamoStore, SecretsManagerSecrets, SqsQueue};
+
+/// The stack's settings, from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    /// `LLBRIDGE_TABLE`
+    pub table: String,
+    /// `LLBRIDGE_QUEUE_URL`
+    pub queue_url: String,
+    /// `LLBRIDGE_LOG_DELAY_SECS` (default 180, at most 900)
+    pub log_delay: Duration,
+}
+
+impl Deployment {
+    pub fn from_env() -> Result<Deployment, String> {
+        Deployment::from_vars(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Deployment, String> {
+        let need = |k: &str| {
+            var(k)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| format!("environment variable {k} is not set"))
+        };
+        let log_delay = match var("LLBRIDGE_LOG_DELAY_SECS") {
+            None => 180,
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|s| *s <= 900)
+                .ok_or_else(|| {
+                    format!("LLBRIDGE_LOG_DELAY_SECS={v} is not a number of seconds in 0..=900")
+                })?,
+        };
+        Ok(Deployment {
+            table: need("LLBRIDGE_TABLE")?,
+            queue_url: need("LLBRIDGE_QUEUE_URL")?,
+            log_delay: Duration::from_secs(log_delay),
+        })
+    }
+}
+
+/// The AWS adapters of a function, built once per cold start.
+pub struct Adapters {
+    pub store: Arc<DynamoStore>,
+    pub queue: Arc<SqsQueue>,
+    pub secrets: Arc<SecretsManagerSecrets>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<dyn ConfigSource>,
+}
+
+/// Builds the adapters. `call_timeout` bounds each AWS call, retries included (the webhook
+/// must answer Dialpad within 5 s).
+pub async fn adapters(d: &Deployment, call_timeout: Duration) -> Adapters {
+    let sdk = crate::load_sdk_config()
+        .await
+        .into_builder()
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(call_timeout)
+                .connect_timeout(Duration::from_secs(2))
+                .build(),
+        )
+        .build();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = Arc::new(DynamoStore::new(&sdk, d.table.clone()));
+    Adapters {
+        config: Arc::new(StoreConfigSource::new(store.clone(), clock.clone())),
+        queue: Arc::new(SqsQueue::new(&sdk, d.queue_url.clone())),
+        secrets: Arc::new(SecretsManagerSecrets::new(&sdk)),
+        store,
+        clock,
+    }
+}
+
+/// One JSON object per log line, fields at the top level, for CloudWatch Logs Insights.
+/// `RUST_LOG` sets the level (default `info`).
+pub fn init_json_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_ansi(false)
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_from_the_environment() {
+        let vars = |k: &str| match k {
+            "LLBRIDGE_TABLE" => Some("t".to_owned()),
+            "LLBRIDGE_QUEUE_URL" => Some("https://sqs/q".to_owned()),
+            _ => None,
+        };
+        let d = Deployment::from_vars(vars).unwrap();
+        assert_eq!(d.log_delay, Duration::from_secs(180));
+        let bad = |k: &str| match k {
+            "LLBRIDGE_LOG_DELAY_SECS" => Some("1000".to_owned()),
+            other => vars(other),
+        };
+        assert!(Deployment::from_vars(bad).unwrap_err().contains("0..=900"));
+        let missing = |k: &str| (k != "LLBRIDGE_TABLE").then(|| vars(k)).flatten();
+        assert!(Deployment::from_vars(missing)
+            .unwrap_err()
+            .contains("LLBRIDGE_TABLE"));
+    }
+}
