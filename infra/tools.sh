@@ -18,6 +18,12 @@ PINS=(
   "cargo-lambda==1.9.2"
 )
 STAMP="$VENV/.llbridge-tools"
+
+# One installer at a time (test binaries may ask for the tools at once).
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$ROOT/.venv-tools.lock"
+  flock 9
+fi
 WANT="$(printf '%s\n' "${PINS[@]}")"
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]] \

@@ -100,7 +100,10 @@ async fn drain_visible(worker: &Worker, queue: &MemoryQueue) -> Vec<Report> {
 }
 
 fn logged(reports: &[Report]) -> usize {
-    reports.iter().filter(|r| r.job == "call_log" && r.decision == "logged").count()
+    reports
+        .iter()
+        .filter(|r| r.job == "call_log" && r.decision == "logged")
+        .count()
 }
 
 /// A caller LineLeader does not know yet.
@@ -113,9 +116,19 @@ fn events() -> Vec<Value> {
 /// LineLeader received one new family and one phone log, with the disposition.
 fn assert_one_family_and_one_log(r: &Run) -> Result<(), TestCaseError> {
     let state = r.lineleader.state();
-    let created: Vec<_> = state.data.families.iter().filter(|f| f.origin == "api").collect();
+    let created: Vec<_> = state
+        .data
+        .families
+        .iter()
+        .filter(|f| f.origin == "api")
+        .collect();
     prop_assert_eq!(created.len(), 1, "families created: {:?}", created);
-    prop_assert_eq!(state.data.phone_logs.len(), 1, "{:?}", state.data.phone_logs);
+    prop_assert_eq!(
+        state.data.phone_logs.len(),
+        1,
+        "{:?}",
+        state.data.phone_logs
+    );
     let log = &state.data.phone_logs[0];
     prop_assert_eq!(log.family_id, created[0].id);
     prop_assert_eq!(&log.disposition, "Follow-Up Needed");
@@ -139,7 +152,10 @@ async fn in_order_the_call_is_merged_and_logged_once() {
     assert_eq!(logged(&r.reports), 1, "{:#?}", r.reports);
     assert_eq!(r.conv.disposition(), Some("Follow-Up Needed"));
     assert!(r.conv.ended);
-    assert_eq!(r.conv.agent.as_ref().and_then(|a| a.email.as_deref()), Some("ana@example.com"));
+    assert_eq!(
+        r.conv.agent.as_ref().and_then(|a| a.email.as_deref()),
+        Some("ana@example.com")
+    );
     assert_one_family_and_one_log(&r).unwrap();
 }
 

@@ -2,16 +2,20 @@
 //! an expired token causes one re-login and loses no job.
 
 use chrono::{Duration as Minutes, Utc};
+use llbridge_sandbox::{FaultRule, Faults};
 use llbridge_tests::scenario::{answered, data, family, log_now, Scenario};
 use llbridge_tests::webhook::{post, sign};
-use llbridge_sandbox::{FaultRule, Faults};
 use serde_json::json;
 
 #[tokio::test]
 async fn a_pop_job_and_a_log_job_for_a_new_caller_at_once_create_one_family() {
     for round in 0..5 {
         let now = Utc::now();
-        let s = Scenario::start(json!({"enable_task_queue": false, "screen_pop": true}), Some(data(now, vec![]))).await;
+        let s = Scenario::start(
+            json!({"enable_task_queue": false, "screen_pop": true}),
+            Some(data(now, vec![])),
+        )
+        .await;
         // A slow search: both jobs are between their search and their create at once.
         s.lineleader().set_faults(Faults {
             rules: vec![FaultRule {
@@ -24,7 +28,10 @@ async fn a_pop_job_and_a_log_job_for_a_new_caller_at_once_create_one_family() {
         });
         let call = s.call(round, "+16505550142");
         let url = s.host.webhook_url();
-        let (ring, hangup) = (sign(&call.agent("ringing", 200)), sign(&call.cc_hangup(295_200)));
+        let (ring, hangup) = (
+            sign(&call.agent("ringing", 200)),
+            sign(&call.cc_hangup(295_200)),
+        );
         let (a, b) = tokio::join!(post(&url, ring), post(&url, hangup));
         assert_eq!((a.0, b.0), (200, 200));
         s.settle().await;
@@ -35,7 +42,9 @@ async fn a_pop_job_and_a_log_job_for_a_new_caller_at_once_create_one_family() {
         assert_eq!(logs[0].family_id, created[0].id);
         let pops = s.dialpad().sent();
         assert_eq!(pops.len(), 1, "round {round}");
-        assert!(pops[0].uri.ends_with(&format!("/families/{}", created[0].id)));
+        assert!(pops[0]
+            .uri
+            .ends_with(&format!("/families/{}", created[0].id)));
         s.stop().await;
     }
 }
@@ -43,9 +52,24 @@ async fn a_pop_job_and_a_log_job_for_a_new_caller_at_once_create_one_family() {
 #[tokio::test]
 async fn twenty_concurrent_jobs_on_a_cold_token_cache_log_in_once() {
     let now = Utc::now();
-    let s = Scenario::start(log_now(), Some(data(now, vec![family(1001, "(415) 815-9602", 101, 1, now - Minutes::days(3))]))).await;
+    let s = Scenario::start(
+        log_now(),
+        Some(data(
+            now,
+            vec![family(
+                1001,
+                "(415) 815-9602",
+                101,
+                1,
+                now - Minutes::days(3),
+            )],
+        )),
+    )
+    .await;
     let url = s.host.webhook_url();
-    let bodies: Vec<String> = (0..20).map(|i| sign(&s.call(i, "+14158159602").cc_hangup(295_200))).collect();
+    let bodies: Vec<String> = (0..20)
+        .map(|i| sign(&s.call(i, "+14158159602").cc_hangup(295_200)))
+        .collect();
     let posts = bodies.into_iter().map(|b| {
         let url = url.clone();
         async move { post(&url, b).await }
@@ -55,14 +79,36 @@ async fn twenty_concurrent_jobs_on_a_cold_token_cache_log_in_once() {
     }
     s.settle().await;
     assert_eq!(s.phone_logs().len(), 20);
-    assert_eq!(s.lineleader().count("POST", "/api/v3/login"), 1, "{:?}", s.lineleader().requests().iter().map(|r| &r.path).collect::<Vec<_>>());
+    assert_eq!(
+        s.lineleader().count("POST", "/api/v3/login"),
+        1,
+        "{:?}",
+        s.lineleader()
+            .requests()
+            .iter()
+            .map(|r| &r.path)
+            .collect::<Vec<_>>()
+    );
     s.stop().await;
 }
 
 #[tokio::test]
 async fn an_expired_token_mid_run_means_one_relogin_and_no_lost_job() {
     let now = Utc::now();
-    let s = Scenario::start(log_now(), Some(data(now, vec![family(1001, "(415) 815-9602", 101, 1, now - Minutes::days(3))]))).await;
+    let s = Scenario::start(
+        log_now(),
+        Some(data(
+            now,
+            vec![family(
+                1001,
+                "(415) 815-9602",
+                101,
+                1,
+                now - Minutes::days(3),
+            )],
+        )),
+    )
+    .await;
     s.play(&answered(&s.call(1, "+14158159602"))).await;
     s.settle().await;
     assert_eq!(s.phone_logs().len(), 1);
@@ -71,15 +117,19 @@ async fn an_expired_token_mid_run_means_one_relogin_and_no_lost_job() {
     s.play(&answered(&s.call(3, "+14158159602"))).await;
     s.settle().await;
     assert_eq!(s.phone_logs().len(), 3, "no lost job");
-    assert_eq!(s.lineleader().count("POST", "/api/v3/login"), 2, "one login, one re-login");
+    assert_eq!(
+        s.lineleader().count("POST", "/api/v3/login"),
+        2,
+        "one login, one re-login"
+    );
     s.stop().await;
 }
 
 /// Runs the futures concurrently and returns their outputs in order.
-async fn futures_join_all<F: std::future::Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output>
+async fn futures_join_all<F>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output>
 where
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
-    F: Send + 'static,
 {
     let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
     let mut out = Vec::new();

@@ -10,7 +10,10 @@ use llbridge_tests::webhook::{post, sign, sign_with};
 use serde_json::json;
 
 async fn host() -> Host {
-    let opts = Options::new(configs::call_center_config(), "127.0.0.1:0".parse().unwrap());
+    let opts = Options::new(
+        configs::call_center_config(),
+        "127.0.0.1:0".parse().unwrap(),
+    );
     llbridge_host::start(opts).await.unwrap()
 }
 
@@ -35,7 +38,11 @@ async fn a_signed_event_is_accepted_and_reaches_the_worker() {
 #[tokio::test]
 async fn the_second_of_two_rotating_secrets_is_accepted() {
     let h = host().await;
-    let (status, _) = post(&h.webhook_url(), sign_with(&call().cc_hangup(1), "an-old-secret")).await;
+    let (status, _) = post(
+        &h.webhook_url(),
+        sign_with(&call().cc_hangup(1), "an-old-secret"),
+    )
+    .await;
     assert_eq!(status, 200);
     h.stop().await;
 }
@@ -43,7 +50,11 @@ async fn the_second_of_two_rotating_secrets_is_accepted() {
 #[tokio::test]
 async fn a_wrongly_signed_event_gets_401_and_is_not_queued() {
     let h = host().await;
-    let (status, body) = post(&h.webhook_url(), sign_with(&call().cc_hangup(1), "not-the-secret")).await;
+    let (status, body) = post(
+        &h.webhook_url(),
+        sign_with(&call().cc_hangup(1), "not-the-secret"),
+    )
+    .await;
     assert_eq!(status, 401);
     assert_eq!(body["reason"], "bad_signature");
     assert!(h.queue.is_empty());
@@ -121,7 +132,9 @@ async fn too_large_bodies_get_413_and_other_methods_405() {
     assert_eq!(status, 413, "{body}");
     let resp = reqwest::get(h.webhook_url()).await.unwrap();
     assert_eq!(resp.status().as_u16(), 405);
-    let health = reqwest::get(format!("http://{}/healthz", h.addr)).await.unwrap();
+    let health = reqwest::get(format!("http://{}/healthz", h.addr))
+        .await
+        .unwrap();
     assert_eq!(health.status().as_u16(), 200);
     h.stop().await;
 }
@@ -138,7 +151,10 @@ async fn a_base64_encoded_body_is_accepted() {
 
 #[tokio::test]
 async fn a_hangup_queues_the_merge_now_and_the_call_log_after_the_delay() {
-    let mut opts = Options::new(configs::call_center_config(), "127.0.0.1:0".parse().unwrap());
+    let mut opts = Options::new(
+        configs::call_center_config(),
+        "127.0.0.1:0".parse().unwrap(),
+    );
     opts.log_delay = Duration::from_secs(120);
     let h = llbridge_host::start(opts).await.unwrap();
     let (status, body) = post(&h.webhook_url(), sign(&call().cc_hangup(1))).await;

@@ -11,7 +11,20 @@ const NEW: &str = "+16505550142";
 #[tokio::test]
 async fn single_match_is_logged_on_that_family() {
     let now = chrono::Utc::now();
-    let s = Scenario::start(log_now(), Some(data(now, vec![family(1001, "(415) 815-9602", 101, 1, now - Minutes::days(3))]))).await;
+    let s = Scenario::start(
+        log_now(),
+        Some(data(
+            now,
+            vec![family(
+                1001,
+                "(415) 815-9602",
+                101,
+                1,
+                now - Minutes::days(3),
+            )],
+        )),
+    )
+    .await;
     s.play(&answered(&s.call(1, "+14158159602"))).await;
     s.settle().await;
     let logs = s.phone_logs();
@@ -23,15 +36,31 @@ async fn single_match_is_logged_on_that_family() {
 
 #[tokio::test]
 async fn numbers_typed_in_any_format_match() {
-    for typed in ["(415) 815-9602", "415-815-9602", "+14158159602", "4158159602", "1 415 815 9602"] {
+    for typed in [
+        "(415) 815-9602",
+        "415-815-9602",
+        "+14158159602",
+        "4158159602",
+        "1 415 815 9602",
+    ] {
         let now = chrono::Utc::now();
-        let s = Scenario::start(log_now(), Some(data(now, vec![family(1001, typed, 101, 1, now - Minutes::days(3))]))).await;
+        let s = Scenario::start(
+            log_now(),
+            Some(data(
+                now,
+                vec![family(1001, typed, 101, 1, now - Minutes::days(3))],
+            )),
+        )
+        .await;
         s.play(&answered(&s.call(1, "+14158159602"))).await;
         s.settle().await;
         let logs = s.phone_logs();
         assert_eq!(logs.len(), 1, "{typed}: {logs:?}");
         assert_eq!(logs[0].family_id, 1001, "{typed}");
-        assert!(s.created_families().is_empty(), "{typed}: a duplicate family was created");
+        assert!(
+            s.created_families().is_empty(),
+            "{typed}: a duplicate family was created"
+        );
         s.stop().await;
     }
 }
@@ -48,11 +77,24 @@ async fn no_match_creates_a_family_with_phone_call_source_inquiry_type_and_cente
     s.settle().await;
     let created = s.created_families();
     assert_eq!(created.len(), 1);
-    assert_eq!(created[0].center_id, 101, "the center whose call-center phone is the call center's");
+    assert_eq!(
+        created[0].center_id, 101,
+        "the center whose call-center phone is the call center's"
+    );
     let posts = s.bodies("POST", "/families");
     assert_eq!(posts.len(), 1, "{posts:?}");
-    assert_eq!(posts[0]["source_type_id"], json!(11), "source type \"Phone Call\": {}", posts[0]);
-    assert_eq!(posts[0]["inquiry_type_id"], json!(23), "inquiry type \"Web Form\", matched case-insensitively: {}", posts[0]);
+    assert_eq!(
+        posts[0]["source_type_id"],
+        json!(11),
+        "source type \"Phone Call\": {}",
+        posts[0]
+    );
+    assert_eq!(
+        posts[0]["inquiry_type_id"],
+        json!(23),
+        "inquiry type \"Web Form\", matched case-insensitively: {}",
+        posts[0]
+    );
     assert_eq!(posts[0]["center_id"], json!(101));
     let logs = s.phone_logs();
     assert_eq!(logs.len(), 1);
@@ -81,7 +123,10 @@ async fn no_match_and_no_center_is_dropped() {
     s.settle().await;
     assert!(s.created_families().is_empty());
     assert!(s.phone_logs().is_empty());
-    assert_eq!(s.log_decisions(), vec![("dropped".into(), Some("no_center".into()))]);
+    assert_eq!(
+        s.log_decisions(),
+        vec![("dropped".into(), Some("no_center".into()))]
+    );
     s.stop().await;
 }
 
@@ -113,17 +158,23 @@ async fn several_matches_the_center_filter_wins() {
     let now = chrono::Utc::now();
     let s = Scenario::start(
         log_now(),
-        Some(data(now, vec![
-            family(1001, "(415) 815-9602", 102, 1, now - Minutes::days(3)),
-            family(1002, "415-815-9602", 101, 1, now - Minutes::days(40)),
-        ])),
+        Some(data(
+            now,
+            vec![
+                family(1001, "(415) 815-9602", 102, 1, now - Minutes::days(3)),
+                family(1002, "415-815-9602", 101, 1, now - Minutes::days(40)),
+            ],
+        )),
     )
     .await;
     s.play(&answered(&s.call(1, "+14158159602"))).await;
     s.settle().await;
     let logs = s.phone_logs();
     assert_eq!(logs.len(), 1);
-    assert_eq!(logs[0].family_id, 1002, "the family of the call center's center (Oak Park, 101)");
+    assert_eq!(
+        logs[0].family_id, 1002,
+        "the family of the call center's center (Oak Park, 101)"
+    );
     s.stop().await;
 }
 
@@ -132,17 +183,23 @@ async fn several_matches_the_ten_minute_window_wins() {
     let now = chrono::Utc::now();
     let s = Scenario::start(
         log_now(),
-        Some(data(now, vec![
-            family(1001, "(415) 815-9602", 101, 1, now - Minutes::minutes(30)),
-            family(1002, "415-815-9602", 101, 1, now - Minutes::minutes(2)),
-        ])),
+        Some(data(
+            now,
+            vec![
+                family(1001, "(415) 815-9602", 101, 1, now - Minutes::minutes(30)),
+                family(1002, "415-815-9602", 101, 1, now - Minutes::minutes(2)),
+            ],
+        )),
     )
     .await;
     s.play(&answered(&s.call(1, "+14158159602"))).await;
     s.settle().await;
     let logs = s.phone_logs();
     assert_eq!(logs.len(), 1);
-    assert_eq!(logs[0].family_id, 1002, "only the newest is within 10 minutes of the newest");
+    assert_eq!(
+        logs[0].family_id, 1002,
+        "only the newest is within 10 minutes of the newest"
+    );
     s.stop().await;
 }
 
@@ -163,7 +220,10 @@ async fn several_matches_status_priority_by_name_wins() {
     s.settle().await;
     let logs = s.phone_logs();
     assert_eq!(logs.len(), 1);
-    assert_eq!(logs[0].family_id, 1002, "Tour Scheduled first; the legacy ids are ignored when names are set");
+    assert_eq!(
+        logs[0].family_id, 1002,
+        "Tour Scheduled first; the legacy ids are ignored when names are set"
+    );
     s.stop().await;
 }
 
@@ -192,19 +252,30 @@ async fn unresolved_is_dropped_with_no_pop_and_no_log() {
     let now = chrono::Utc::now();
     let s = Scenario::start(
         json!({"enable_task_queue": false}),
-        Some(data(now, vec![
-            family(1001, "(415) 815-9602", 101, 1, now - Minutes::minutes(3)),
-            family(1002, "415-815-9602", 101, 1, now - Minutes::minutes(2)),
-        ])),
+        Some(data(
+            now,
+            vec![
+                family(1001, "(415) 815-9602", 101, 1, now - Minutes::minutes(3)),
+                family(1002, "415-815-9602", 101, 1, now - Minutes::minutes(2)),
+            ],
+        )),
     )
     .await;
     let call = s.call(1, "+14158159602");
-    s.play(&[call.agent("ringing", 200), call.agent("connected", 5_100), call.cc_hangup(295_200)]).await;
+    s.play(&[
+        call.agent("ringing", 200),
+        call.agent("connected", 5_100),
+        call.cc_hangup(295_200),
+    ])
+    .await;
     s.settle().await;
     assert!(s.phone_logs().is_empty());
     assert!(s.dialpad().pops().is_empty(), "{:?}", s.dialpad().pops());
     assert!(s.created_families().is_empty());
-    assert_eq!(s.log_decisions(), vec![("dropped".into(), Some("family_ambiguous".into()))]);
+    assert_eq!(
+        s.log_decisions(),
+        vec![("dropped".into(), Some("family_ambiguous".into()))]
+    );
     let detail = s
         .host
         .reports()
@@ -212,6 +283,9 @@ async fn unresolved_is_dropped_with_no_pop_and_no_log() {
         .find(|r| r.reason == Some("family_ambiguous"))
         .and_then(|r| r.detail)
         .unwrap_or_default();
-    assert!(detail.contains("1001") && detail.contains("1002"), "the candidates' ids are logged: {detail}");
+    assert!(
+        detail.contains("1001") && detail.contains("1002"),
+        "the candidates' ids are logged: {detail}"
+    );
     s.stop().await;
 }

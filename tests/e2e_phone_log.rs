@@ -5,17 +5,35 @@ use llbridge_tests::scenario::{answered, data, family, log_now, Scenario};
 use serde_json::{json, Value};
 
 fn secs(ms: i64) -> chrono::DateTime<Utc> {
-    Utc.timestamp_opt(ms.div_euclid(1000), 0).single().unwrap_or_default()
+    Utc.timestamp_opt(ms.div_euclid(1000), 0)
+        .single()
+        .unwrap_or_default()
 }
 
 async fn known_family(overrides: Value) -> Scenario {
     let now = Utc::now();
-    Scenario::start(overrides, Some(data(now, vec![family(1001, "(415) 815-9602", 101, 1, now - Minutes::days(3))]))).await
+    Scenario::start(
+        overrides,
+        Some(data(
+            now,
+            vec![family(
+                1001,
+                "(415) 815-9602",
+                101,
+                1,
+                now - Minutes::days(3),
+            )],
+        )),
+    )
+    .await
 }
 
 #[tokio::test]
 async fn every_field_of_an_answered_inbound_call() {
-    let s = known_family(json!({"enable_task_queue": true, "screen_pop": false, "call_log_link_type": "public"})).await;
+    let s = known_family(
+        json!({"enable_task_queue": true, "screen_pop": false, "call_log_link_type": "public"}),
+    )
+    .await;
     let call = s.call(1, "+14158159602");
     let mut events = answered(&call);
     events.push(call.dispositions(&["Follow-Up Needed"], 296_000));
@@ -30,8 +48,15 @@ async fn every_field_of_an_answered_inbound_call() {
     assert_eq!(log.start_date_time, secs(call.t0));
     assert_eq!(log.end_date_time, secs(call.t0 + 295_100));
     assert_eq!(log.disposition, "Follow-Up Needed");
-    assert_eq!(log.recording_url.as_deref(), Some(format!("https://dialpad.com/shared/call/{}", call.cc_leg).as_str()));
-    assert_eq!(log.external_call_id, call.cc_leg.to_string(), "the Dialpad call id, for traceability");
+    assert_eq!(
+        log.recording_url.as_deref(),
+        Some(format!("https://dialpad.com/shared/call/{}", call.cc_leg).as_str())
+    );
+    assert_eq!(
+        log.external_call_id,
+        call.cc_leg.to_string(),
+        "the Dialpad call id, for traceability"
+    );
     assert_eq!(log.family_id, 1001);
     assert_eq!(log.center_id, Some(101));
     // On the wire: whole-second timestamps.
@@ -52,17 +77,27 @@ async fn without_a_disposition_the_log_says_dialpad() {
     let logs = s.phone_logs();
     assert_eq!(logs.len(), 1);
     assert_eq!(logs[0].disposition, "Dialpad");
-    assert_eq!(logs[0].recording_url, None, "no link type configured: no link");
+    assert_eq!(
+        logs[0].recording_url, None,
+        "no link type configured: no link"
+    );
     s.stop().await;
 }
 
 #[tokio::test]
 async fn the_link_follows_the_link_type() {
-    for (link_type, expect_recording) in [("recording", true), ("public", false), ("company", false)] {
+    for (link_type, expect_recording) in
+        [("recording", true), ("public", false), ("company", false)]
+    {
         let s = known_family(json!({"enable_task_queue": false, "screen_pop": false, "call_log_link_type": link_type})).await;
         let call = s.call(1, "+14158159602");
         // The recording arrives before the hangup here, so the immediate log has it.
-        s.play(&[call.agent("connected", 5_100), call.recording(290_000), call.cc_hangup(295_200)]).await;
+        s.play(&[
+            call.agent("connected", 5_100),
+            call.recording(290_000),
+            call.cc_hangup(295_200),
+        ])
+        .await;
         s.settle().await;
         let logs = s.phone_logs();
         assert_eq!(logs.len(), 1, "{link_type}");
@@ -71,7 +106,10 @@ async fn the_link_follows_the_link_type() {
             "public" => Some(format!("https://dialpad.com/shared/call/{}", call.cc_leg)),
             _ => None,
         };
-        assert_eq!(logs[0].recording_url, want, "{link_type} (recording link expected: {expect_recording})");
+        assert_eq!(
+            logs[0].recording_url, want,
+            "{link_type} (recording link expected: {expect_recording})"
+        );
         s.stop().await;
     }
 }
@@ -84,7 +122,8 @@ async fn a_disposition_after_hangup_within_the_log_delay_is_logged() {
     // After the hangup, before the (2 s) log delay runs out.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert!(s.phone_logs().is_empty(), "the log waits for the delay");
-    s.send(&call.dispositions(&["Left Voicemail"], 330_000)).await;
+    s.send(&call.dispositions(&["Left Voicemail"], 330_000))
+        .await;
     s.settle().await;
     let logs = s.phone_logs();
     assert_eq!(logs.len(), 1);
@@ -140,14 +179,21 @@ async fn an_outbound_dialer_call_is_logged_outbound_and_never_popped() {
         }
         e
     };
-    s.play(&[leg("calling", 10), leg("connected", 8_000), leg("hangup", 100_000)]).await;
+    s.play(&[
+        leg("calling", 10),
+        leg("connected", 8_000),
+        leg("hangup", 100_000),
+    ])
+    .await;
     s.settle().await;
     let logs = s.phone_logs();
     assert_eq!(logs.len(), 1, "{logs:?}");
     assert_eq!(logs[0].direction, "Outbound");
-    assert_eq!(logs[0].ani, "4158159602", "ANI is the family's number in both directions");
+    assert_eq!(
+        logs[0].ani, "4158159602",
+        "ANI is the family's number in both directions"
+    );
     assert_eq!(logs[0].family_id, 1001);
     assert!(s.dialpad().pops().is_empty());
     s.stop().await;
 }
-

@@ -15,7 +15,20 @@ fn pops_on() -> serde_json::Value {
 #[tokio::test]
 async fn a_ringing_agent_gets_the_family_page() {
     let now = Utc::now();
-    let s = Scenario::start(pops_on(), Some(data(now, vec![family(1001, "(415) 815-9602", 101, 1, now - Minutes::days(3))]))).await;
+    let s = Scenario::start(
+        pops_on(),
+        Some(data(
+            now,
+            vec![family(
+                1001,
+                "(415) 815-9602",
+                101,
+                1,
+                now - Minutes::days(3),
+            )],
+        )),
+    )
+    .await;
     let call = s.call(1, "+14158159602");
     s.send(&call.agent("ringing", 200)).await;
     s.settle().await;
@@ -30,9 +43,27 @@ async fn a_ringing_agent_gets_the_family_page() {
 #[tokio::test]
 async fn one_pop_per_agent_per_conversation() {
     let now = Utc::now();
-    let s = Scenario::start(pops_on(), Some(data(now, vec![family(1001, "(415) 815-9602", 101, 1, now - Minutes::days(3))]))).await;
+    let s = Scenario::start(
+        pops_on(),
+        Some(data(
+            now,
+            vec![family(
+                1001,
+                "(415) 815-9602",
+                101,
+                1,
+                now - Minutes::days(3),
+            )],
+        )),
+    )
+    .await;
     let call = s.call(1, "+14158159602");
-    s.play(&[call.agent("ringing", 200), call.agent("ringing", 200), call.agent("connected", 5_100)]).await;
+    s.play(&[
+        call.agent("ringing", 200),
+        call.agent("ringing", 200),
+        call.agent("connected", 5_100),
+    ])
+    .await;
     s.settle().await;
     assert_eq!(s.dialpad().pops().len(), 1, "{:?}", s.dialpad().pops());
     // A second agent rung for the same call gets its own pop.
@@ -42,14 +73,33 @@ async fn one_pop_per_agent_per_conversation() {
     s.send(&bob).await;
     s.settle().await;
     let users: Vec<String> = s.dialpad().pops().into_iter().map(|p| p.user_id).collect();
-    assert_eq!(users, vec!["5150000000000001".to_string(), "5150000000000002".to_string()]);
+    assert_eq!(
+        users,
+        vec![
+            "5150000000000001".to_string(),
+            "5150000000000002".to_string()
+        ]
+    );
     s.stop().await;
 }
 
 #[tokio::test]
 async fn a_connect_pops_when_the_ring_was_missed() {
     let now = Utc::now();
-    let s = Scenario::start(pops_on(), Some(data(now, vec![family(1001, "(415) 815-9602", 101, 1, now - Minutes::days(3))]))).await;
+    let s = Scenario::start(
+        pops_on(),
+        Some(data(
+            now,
+            vec![family(
+                1001,
+                "(415) 815-9602",
+                101,
+                1,
+                now - Minutes::days(3),
+            )],
+        )),
+    )
+    .await;
     let call = s.call(1, "+14158159602");
     s.send(&call.agent("connected", 5_100)).await;
     s.settle().await;
@@ -60,17 +110,40 @@ async fn a_connect_pops_when_the_ring_was_missed() {
 #[tokio::test]
 async fn beyond_five_pops_a_minute_dialpad_says_429_and_the_pop_is_not_retried() {
     let now = Utc::now();
-    let s = Scenario::start(pops_on(), Some(data(now, vec![family(1001, "(415) 815-9602", 101, 1, now - Minutes::days(3))]))).await;
+    let s = Scenario::start(
+        pops_on(),
+        Some(data(
+            now,
+            vec![family(
+                1001,
+                "(415) 815-9602",
+                101,
+                1,
+                now - Minutes::days(3),
+            )],
+        )),
+    )
+    .await;
     for seed in 1..=6 {
-        s.send(&s.call(seed, "+14158159602").agent("ringing", 200)).await;
+        s.send(&s.call(seed, "+14158159602").agent("ringing", 200))
+            .await;
         s.settle().await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     s.settle().await;
     let pops = s.dialpad().pops();
     let outcomes: Vec<&str> = pops.iter().map(|p| p.outcome.as_str()).collect();
-    assert_eq!(outcomes, vec!["sent", "sent", "sent", "sent", "sent", "rate_limited"], "exactly six requests: no retry");
-    let limited: Vec<_> = s.host.reports().into_iter().filter(|r| r.reason == Some("rate_limited")).collect();
+    assert_eq!(
+        outcomes,
+        vec!["sent", "sent", "sent", "sent", "sent", "rate_limited"],
+        "exactly six requests: no retry"
+    );
+    let limited: Vec<_> = s
+        .host
+        .reports()
+        .into_iter()
+        .filter(|r| r.reason == Some("rate_limited"))
+        .collect();
     assert_eq!(limited.len(), 1, "the 429 is logged");
     s.stop().await;
 }
@@ -83,14 +156,25 @@ async fn the_popped_family_is_the_one_logged() {
     s.send(&call.agent("ringing", 200)).await;
     s.settle().await;
     let created = s.created_families();
-    assert_eq!(created.len(), 1, "the unknown caller became a family at pop time");
+    assert_eq!(
+        created.len(),
+        1,
+        "the unknown caller became a family at pop time"
+    );
     // Someone types the same number on another family before the call ends.
-    s.lineleader().with_data(|d| d.families.push(family(1999, "650-555-0142", 101, 1, Utc::now())));
-    s.play(&[call.agent("connected", 5_100), call.cc_hangup(295_200)]).await;
+    s.lineleader().with_data(|d| {
+        d.families
+            .push(family(1999, "650-555-0142", 101, 1, Utc::now()))
+    });
+    s.play(&[call.agent("connected", 5_100), call.cc_hangup(295_200)])
+        .await;
     s.settle().await;
     let logs = s.phone_logs();
     assert_eq!(logs.len(), 1);
-    assert_eq!(logs[0].family_id, created[0].id, "the log lands on the family the agent saw");
+    assert_eq!(
+        logs[0].family_id, created[0].id,
+        "the log lands on the family the agent saw"
+    );
     assert_eq!(s.created_families().len(), 1);
     s.stop().await;
 }
@@ -109,7 +193,9 @@ async fn a_pop_more_than_30_seconds_after_the_ring_is_skipped() {
         store: Arc::new(MemoryStore::new(clock.clone())),
         queue: Arc::new(MemoryQueue::new(clock.clone())),
         clock: clock.clone(),
-        config: Arc::new(StaticConfig(Arc::new(llbridge_tests::configs::call_center_config()))),
+        config: Arc::new(StaticConfig(Arc::new(
+            llbridge_tests::configs::call_center_config(),
+        ))),
         log_delay: Duration::from_secs(180),
         clients: Arc::new(StaticClients {
             lineleader: Arc::new(LineLeaderSandbox::demo()),

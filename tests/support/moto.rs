@@ -48,12 +48,17 @@ pub struct Moto {
 impl Moto {
     /// Starts a server on a free port of 127.0.0.1 and waits until it answers.
     pub fn start() -> Result<Moto, String> {
-        let binary = find_moto().ok_or_else(|| {
-            "moto_server not found in ./.venv-tools/bin, <workspace>/.venv-tools/bin or PATH: \
-             run `bash infra/tools.sh` at the workspace root (it installs moto[server] into \
-             .venv-tools)"
-                .to_owned()
-        })?;
+        let binary = match find_moto() {
+            Some(b) => b,
+            None => {
+                install_tools()?;
+                find_moto().ok_or_else(|| {
+                    "moto_server not found in ./.venv-tools/bin, <workspace>/.venv-tools/bin or \
+                     PATH, even after `bash infra/tools.sh`"
+                        .to_owned()
+                })?
+            }
+        };
         let mut last = String::new();
         for _ in 0..3 {
             let port = free_port().map_err(|e| format!("no free port on 127.0.0.1: {e}"))?;
@@ -265,6 +270,25 @@ pub async fn create_secret(config: &SdkConfig, name: &str, json: &str) {
         .await
     {
         panic!("CreateSecret {name}: {e:?}");
+    }
+}
+
+/// Installs the pinned tools (moto among them) into the workspace's `.venv-tools`, so that a
+/// fresh clone's `cargo test --workspace` needs nothing installed by hand.
+fn install_tools() -> Result<(), String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("no workspace root")?;
+    let script = root.join("infra/tools.sh");
+    eprintln!("moto_server not found: running {}", script.display());
+    let status = Command::new("bash")
+        .arg(&script)
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{} failed ({status}); run it by hand to see why", script.display()))
     }
 }
 

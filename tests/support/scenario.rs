@@ -26,7 +26,13 @@ pub fn data(now: DateTime<Utc>, families: Vec<SbFamily>) -> Dataset {
 }
 
 /// A family of the sandbox data.
-pub fn family(id: u64, phone: &str, center_id: u64, status_id: u64, created: DateTime<Utc>) -> SbFamily {
+pub fn family(
+    id: u64,
+    phone: &str,
+    center_id: u64,
+    status_id: u64,
+    created: DateTime<Utc>,
+) -> SbFamily {
     SbFamily {
         id,
         created_date: created,
@@ -42,25 +48,56 @@ pub fn family(id: u64, phone: &str, center_id: u64, status_id: u64, created: Dat
 impl Scenario {
     /// Starts a host whose one enablement (the test call center) has `overrides` merged in.
     pub async fn start(overrides: Value, data: Option<Dataset>) -> Scenario {
-        Scenario::start_with(vec![configs::enablement("call_center", Some(CALL_CENTER), overrides)], data, Duration::from_secs(1)).await
+        Scenario::start_with(
+            vec![configs::enablement(
+                "call_center",
+                Some(CALL_CENTER),
+                overrides,
+            )],
+            data,
+            Duration::from_secs(1),
+        )
+        .await
     }
 
-    pub async fn start_with(enablements: Vec<Value>, data: Option<Dataset>, log_delay: Duration) -> Scenario {
+    pub async fn start_with(
+        enablements: Vec<Value>,
+        data: Option<Dataset>,
+        log_delay: Duration,
+    ) -> Scenario {
         let doc = configs::document(enablements, "sandbox", "sandbox");
-        let mut opts = Options::new(configs::installation(&doc), "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")));
+        let mut opts = Options::new(
+            configs::installation(&doc),
+            "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+        );
         opts.log_delay = log_delay;
         opts.sandbox.data = data;
         opts.retry_base = Duration::from_millis(100);
-        let host = llbridge_host::start(opts).await.unwrap_or_else(|e| panic!("host: {e}"));
-        Scenario { host, now: Utc::now() }
+        let host = llbridge_host::start(opts)
+            .await
+            .unwrap_or_else(|e| panic!("host: {e}"));
+        Scenario {
+            host,
+            now: Utc::now(),
+        }
     }
 
     pub fn lineleader(&self) -> &LineLeaderSandbox {
-        &self.host.sandboxes.as_ref().unwrap_or_else(|| panic!("no sandboxes")).lineleader
+        &self
+            .host
+            .sandboxes
+            .as_ref()
+            .unwrap_or_else(|| panic!("no sandboxes"))
+            .lineleader
     }
 
     pub fn dialpad(&self) -> &DialpadSandbox {
-        &self.host.sandboxes.as_ref().unwrap_or_else(|| panic!("no sandboxes")).dialpad
+        &self
+            .host
+            .sandboxes
+            .as_ref()
+            .unwrap_or_else(|| panic!("no sandboxes"))
+            .dialpad
     }
 
     /// A call from `caller` that ended just now (it started five minutes ago).
@@ -85,7 +122,9 @@ impl Scenario {
     /// re-checks put off for minutes are left alone.
     pub async fn settle(&self) {
         assert!(
-            self.host.settle(Duration::from_secs(20), Duration::from_secs(30)).await,
+            self.host
+                .settle(Duration::from_secs(20), Duration::from_secs(30))
+                .await,
             "the worker did not settle"
         );
     }
@@ -96,7 +135,13 @@ impl Scenario {
 
     /// Families created through the API.
     pub fn created_families(&self) -> Vec<SbFamily> {
-        self.lineleader().state().data.families.into_iter().filter(|f| f.origin == "api").collect()
+        self.lineleader()
+            .state()
+            .data
+            .families
+            .into_iter()
+            .filter(|f| f.origin == "api")
+            .collect()
     }
 
     /// Bodies of the requests LineLeader received for `method path`.
@@ -123,7 +168,12 @@ impl Scenario {
     /// conversation logged.
     pub async fn step(&self, name: &str) -> Option<Value> {
         use llbridge_app::ports::Store;
-        let key = self.host.store.keys_with_prefix("step#").into_iter().find(|k| k.ends_with(&format!("#{name}")))?;
+        let key = self
+            .host
+            .store
+            .keys_with_prefix("step#")
+            .into_iter()
+            .find(|k| k.ends_with(&format!("#{name}")))?;
         let item = self.host.store.get(&key).await.ok()??;
         let rec: Value = serde_json::from_str(&item.value).ok()?;
         Some(rec["outcome"].clone())
@@ -131,7 +181,9 @@ impl Scenario {
 
     /// The skip code of an Event-mode step, if it was skipped.
     pub async fn skipped(&self, name: &str) -> Option<String> {
-        self.step(name).await.and_then(|o| o["skipped"].as_str().map(str::to_owned))
+        self.step(name)
+            .await
+            .and_then(|o| o["skipped"].as_str().map(str::to_owned))
     }
 
     pub async fn stop(self) {

@@ -26,10 +26,23 @@ struct Demo {
 impl Demo {
     async fn send(&self, event: &Value) -> anyhow::Result<()> {
         let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes())?;
-        let token = jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), event, &key)?;
-        let resp = self.http.post(self.host.webhook_url()).body(token).send().await?;
+        let token = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            event,
+            &key,
+        )?;
+        let resp = self
+            .http
+            .post(self.host.webhook_url())
+            .body(token)
+            .send()
+            .await?;
         if !resp.status().is_success() {
-            bail!("the webhook answered {}: {}", resp.status(), resp.text().await.unwrap_or_default());
+            bail!(
+                "the webhook answered {}: {}",
+                resp.status(),
+                resp.text().await.unwrap_or_default()
+            );
         }
         Ok(())
     }
@@ -43,7 +56,11 @@ impl Demo {
     }
 
     async fn settle(&self) -> anyhow::Result<()> {
-        if !self.host.settle(Duration::from_secs(10), Duration::from_secs(30)).await {
+        if !self
+            .host
+            .settle(Duration::from_secs(10), Duration::from_secs(30))
+            .await
+        {
             bail!("the worker did not finish in time");
         }
         Ok(())
@@ -54,11 +71,23 @@ impl Demo {
     }
 
     fn state(&self) -> anyhow::Result<LineLeaderState> {
-        Ok(self.host.sandboxes.as_ref().context("no sandbox")?.lineleader.state())
+        Ok(self
+            .host
+            .sandboxes
+            .as_ref()
+            .context("no sandbox")?
+            .lineleader
+            .state())
     }
 
     fn pops(&self) -> anyhow::Result<Vec<llbridge_sandbox::Pop>> {
-        Ok(self.host.sandboxes.as_ref().context("no sandbox")?.dialpad.pops())
+        Ok(self
+            .host
+            .sandboxes
+            .as_ref()
+            .context("no sandbox")?
+            .dialpad
+            .pops())
     }
 }
 
@@ -73,7 +102,10 @@ fn family_name(state: &LineLeaderState, id: u64) -> String {
 }
 
 fn label(list: &[llbridge_sandbox::SbLabel], id: u64) -> String {
-    list.iter().find(|l| l.id == id).map(|l| l.name.clone()).unwrap_or_else(|| id.to_string())
+    list.iter()
+        .find(|l| l.id == id)
+        .map(|l| l.name.clone())
+        .unwrap_or_else(|| id.to_string())
 }
 
 fn center_name(state: &LineLeaderState, id: Option<u64>) -> String {
@@ -85,7 +117,12 @@ fn center_name(state: &LineLeaderState, id: Option<u64>) -> String {
 /// Prints what changed in LineLeader and Dialpad since `before`.
 fn narrate(demo: &Demo, before: &LineLeaderState, pops_before: usize) -> anyhow::Result<()> {
     let after = demo.state()?;
-    for f in after.data.families.iter().filter(|f| !before.data.families.iter().any(|b| b.id == f.id)) {
+    for f in after
+        .data
+        .families
+        .iter()
+        .filter(|f| !before.data.families.iter().any(|b| b.id == f.id))
+    {
         println!(
             "   - New family {} created at {} for the unknown caller {} (source \"Phone Call\").",
             family_name(&after, f.id),
@@ -96,11 +133,19 @@ fn narrate(demo: &Demo, before: &LineLeaderState, pops_before: usize) -> anyhow:
     for p in demo.pops()?.iter().skip(pops_before) {
         let family = p.uri.rsplit('/').next().unwrap_or_default();
         match p.outcome.as_str() {
-            "sent" => println!("   - Screen pop: the agent's browser opened family #{family} ({}).", p.uri),
+            "sent" => println!(
+                "   - Screen pop: the agent's browser opened family #{family} ({}).",
+                p.uri
+            ),
             other => println!("   - Screen pop to family #{family} refused by Dialpad ({other})."),
         }
     }
-    for l in after.data.phone_logs.iter().skip(before.data.phone_logs.len()) {
+    for l in after
+        .data
+        .phone_logs
+        .iter()
+        .skip(before.data.phone_logs.len())
+    {
         let minutes = (l.end_date_time - l.start_date_time).num_seconds();
         println!(
             "   - Phone log #{} on family {}: {} call, ANI {}, {}m {}s, disposition \"{}\"{}.",
@@ -111,11 +156,19 @@ fn narrate(demo: &Demo, before: &LineLeaderState, pops_before: usize) -> anyhow:
             minutes / 60,
             minutes % 60,
             l.disposition,
-            l.recording_url.as_deref().map(|u| format!(", recording {u}")).unwrap_or_default()
+            l.recording_url
+                .as_deref()
+                .map(|u| format!(", recording {u}"))
+                .unwrap_or_default()
         );
     }
     for t in after.data.tasks.iter().filter(|t| t.is_completed) {
-        if before.data.tasks.iter().any(|b| b.id == t.id && b.is_completed) {
+        if before
+            .data
+            .tasks
+            .iter()
+            .any(|b| b.id == t.id && b.is_completed)
+        {
             continue;
         }
         println!(
@@ -123,7 +176,9 @@ fn narrate(demo: &Demo, before: &LineLeaderState, pops_before: usize) -> anyhow:
             t.id,
             label(&after.data.task_types, t.type_id),
             family_name(&after, t.family_id),
-            t.result_type.map(|r| label(&after.data.task_results, r)).unwrap_or_default()
+            t.result_type
+                .map(|r| label(&after.data.task_results, r))
+                .unwrap_or_default()
         );
     }
     for e in after.data.events.iter().skip(before.data.events.len()) {
@@ -133,12 +188,21 @@ fn narrate(demo: &Demo, before: &LineLeaderState, pops_before: usize) -> anyhow:
             e.id,
             label(&after.data.task_results, e.type_id),
             family_name(&after, e.family_id),
-            staff.and_then(|s| s.email_address.clone()).unwrap_or_else(|| e.staff_id.to_string()),
-            e.task_id.map(|t| format!(", linked to task #{t}")).unwrap_or_default(),
+            staff
+                .and_then(|s| s.email_address.clone())
+                .unwrap_or_else(|| e.staff_id.to_string()),
+            e.task_id
+                .map(|t| format!(", linked to task #{t}"))
+                .unwrap_or_default(),
             e.description.replace('\n', "; ")
         );
     }
-    for c in after.data.status_changes.iter().skip(before.data.status_changes.len()) {
+    for c in after
+        .data
+        .status_changes
+        .iter()
+        .skip(before.data.status_changes.len())
+    {
         println!(
             "   - Family {} moved from \"{}\" to \"{}\".",
             family_name(&after, c.family_id),
@@ -192,22 +256,38 @@ pub async fn run() -> anyhow::Result<()> {
     let mut opts = Options::new(inst, "127.0.0.1:0".parse()?);
     opts.log_delay = LOG_DELAY;
     opts.sandbox.data = Some(demo_data(now));
-    let host = llbridge_host::start(opts).await.context("cannot start the local host")?;
+    let host = llbridge_host::start(opts)
+        .await
+        .context("cannot start the local host")?;
     let demo = Demo {
         host,
         http: reqwest::Client::new(),
         now_ms: now.timestamp_millis(),
     };
-    println!("llbridge demo: the webhook at {}, with sandbox LineLeader and Dialpad on this machine.", demo.host.webhook_url());
-    println!("Call logs wait {} s after hangup (the task queue; 180 s in production).\n", LOG_DELAY.as_secs());
+    println!(
+        "llbridge demo: the webhook at {}, with sandbox LineLeader and Dialpad on this machine.",
+        demo.host.webhook_url()
+    );
+    println!(
+        "Call logs wait {} s after hangup (the task queue; 180 s in production).\n",
+        LOG_DELAY.as_secs()
+    );
 
     type Script = fn(&Demo) -> (String, Vec<Value>);
     let scripts: Vec<Script> = vec![
         |d| {
             let c = d.call(1, "+16505550142");
-            let mut ev = vec![c.agent("ringing", 200), c.agent("connected", 5_100), c.agent("hangup", 295_050), c.cc_hangup(295_200)];
+            let mut ev = vec![
+                c.agent("ringing", 200),
+                c.agent("connected", 5_100),
+                c.agent("hangup", 295_050),
+                c.cc_hangup(295_200),
+            ];
             ev.push(c.dispositions(&["Follow-Up Needed"], 296_000));
-            ("A new caller rings Ana at the Enrollment call center (Phone Log mode).".into(), ev)
+            (
+                "A new caller rings Ana at the Enrollment call center (Phone Log mode).".into(),
+                ev,
+            )
         },
         |d| {
             let c = d.call(2, "+14158159602");
@@ -215,7 +295,14 @@ pub async fn run() -> anyhow::Result<()> {
         },
         |d| {
             let c = d.call(3, "+14085550123");
-            ("A caller whose number two families share at Oak Park.".into(), vec![c.agent("ringing", 200), c.agent("connected", 5_100), c.cc_hangup(295_200)])
+            (
+                "A caller whose number two families share at Oak Park.".into(),
+                vec![
+                    c.agent("ringing", 200),
+                    c.agent("connected", 5_100),
+                    c.cc_hangup(295_200),
+                ],
+            )
         },
         |d| {
             let t0 = d.now_ms - 120_000;
@@ -231,13 +318,25 @@ pub async fn run() -> anyhow::Result<()> {
                 }
                 e
             };
-            ("Ana's Dialer campaign calls Emma Nguyen (outbound).".into(), vec![leg("calling", 10), leg("connected", 8_000), leg("hangup", 100_000)])
+            (
+                "Ana's Dialer campaign calls Emma Nguyen (outbound).".into(),
+                vec![
+                    leg("calling", 10),
+                    leg("connected", 8_000),
+                    leg("hangup", 100_000),
+                ],
+            )
         },
         |d| {
             let mut c = d.call(5, "+14158159602");
             c.call_center = EVENT_CALL_CENTER.into();
             c.call_center_phone = "+14155550101".into();
-            let ev = vec![c.agent("ringing", 200), c.agent("connected", 5_100), c.cc_hangup(295_200), c.dispositions(&["Left Voicemail"], 296_000)];
+            let ev = vec![
+                c.agent("ringing", 200),
+                c.agent("connected", 5_100),
+                c.cc_hangup(295_200),
+                c.dispositions(&["Left Voicemail"], 296_000),
+            ];
             ("Maya Lopez calls the Elm Street call center (Event mode); Ana picks \"Left Voicemail\".".into(), ev)
         },
     ];

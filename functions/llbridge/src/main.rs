@@ -24,7 +24,11 @@ use llbridge_domain::config::SecretRef;
 use llbridge_domain::Installation;
 
 #[derive(Parser)]
-#[command(name = "llbridge", version, about = "Dialpad contact-center calls into LineLeader")]
+#[command(
+    name = "llbridge",
+    version,
+    about = "Dialpad contact-center calls into LineLeader"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -102,16 +106,15 @@ fn init_logs(format: &str) {
 }
 
 fn read_config(path: &Path) -> anyhow::Result<Installation> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    Installation::from_json(&text).map_err(|errs| {
-        anyhow::anyhow!("{} is not a valid config:\n{errs}", path.display())
-    })
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Installation::from_json(&text)
+        .map_err(|errs| anyhow::anyhow!("{} is not a valid config:\n{errs}", path.display()))
 }
 
 fn validate(path: &Path) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     match Installation::from_json(&text) {
         Ok(inst) => {
             println!("{}", inst.summary());
@@ -127,11 +130,7 @@ fn validate(path: &Path) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn local(
-    config: &Path,
-    listen: SocketAddr,
-    log_delay_secs: u64,
-) -> anyhow::Result<ExitCode> {
+async fn local(config: &Path, listen: SocketAddr, log_delay_secs: u64) -> anyhow::Result<ExitCode> {
     let inst = read_config(config)?;
     let mut opts = llbridge_host::Options::new(inst, listen);
     opts.log_delay = Duration::from_secs(log_delay_secs);
@@ -155,8 +154,8 @@ async fn send(config: &Path, event: &Path, url: &str) -> anyhow::Result<ExitCode
     };
     let body = std::fs::read_to_string(event)
         .with_context(|| format!("cannot read {}", event.display()))?;
-    let claims: serde_json::Value = serde_json::from_str(&body)
-        .with_context(|| format!("{} is not JSON", event.display()))?;
+    let claims: serde_json::Value =
+        serde_json::from_str(&body).with_context(|| format!("{} is not JSON", event.display()))?;
     let token = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &claims,
@@ -185,9 +184,18 @@ async fn sandbox(listen: SocketAddr) -> anyhow::Result<ExitCode> {
     let sb = llbridge_sandbox::start(listen, dialpad, llbridge_sandbox::Options::default())
         .await
         .with_context(|| format!("cannot listen on {listen} and {dialpad}"))?;
-    println!("LineLeader sandbox on {} (login sandbox/sandbox)", sb.lineleader_url);
-    println!("Dialpad sandbox on {} (key sandbox-dialpad-key)", sb.dialpad_url);
-    println!("Inspect: GET {}/_sandbox/state, GET {}/_sandbox/pops", sb.lineleader_url, sb.dialpad_url);
+    println!(
+        "LineLeader sandbox on {} (login sandbox/sandbox)",
+        sb.lineleader_url
+    );
+    println!(
+        "Dialpad sandbox on {} (key sandbox-dialpad-key)",
+        sb.dialpad_url
+    );
+    println!(
+        "Inspect: GET {}/_sandbox/state, GET {}/_sandbox/pops",
+        sb.lineleader_url, sb.dialpad_url
+    );
     tokio::signal::ctrl_c().await.ok();
     sb.shutdown().await;
     Ok(ExitCode::SUCCESS)
@@ -207,7 +215,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Send { config, event, url } => send(&config, &event, &url).await,
         Command::Config { command } => match command {
             ConfigCommand::Validate { file } => validate(&file),
-            ConfigCommand::Push { file, table } => cloud::push(&file, &table).await.map(|_| ExitCode::SUCCESS),
+            ConfigCommand::Push { file, table } => {
+                cloud::push(&file, &table).await.map(|_| ExitCode::SUCCESS)
+            }
             ConfigCommand::Show { table } => cloud::show(&table).await.map(|_| ExitCode::SUCCESS),
         },
         Command::Sandbox { listen } => {

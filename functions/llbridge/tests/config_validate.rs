@@ -7,8 +7,11 @@ use std::process::Command;
 use serde_json::{json, Value};
 
 fn valid() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/config/local.json"))
-        .expect("sample config");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../infra/config/local.json"
+    ))
+    .expect("sample config");
     serde_json::from_str(&text).expect("sample config is JSON")
 }
 
@@ -30,20 +33,26 @@ fn validate(doc: &str) -> (i32, String) {
 }
 
 fn md5ish(s: &str) -> u64 {
-    s.bytes().fold(1469598103934665603u64, |h, b| (h ^ b as u64).wrapping_mul(1099511628211))
+    s.bytes().fold(1469598103934665603u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(1099511628211)
+    })
 }
 
 #[test]
 fn the_sample_config_is_valid() {
     let (code, out) = validate(&valid().to_string());
     assert_eq!(code, 0, "{out}");
-    assert!(out.starts_with("config valid: 1 connection(s), 1 enablement(s)"), "{out}");
+    assert!(
+        out.starts_with("config valid: 1 connection(s), 1 enablement(s)"),
+        "{out}"
+    );
     assert_eq!(out.lines().count(), 1);
 }
 
 #[test]
 fn each_invalid_case_of_config_md_is_rejected_with_its_path() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
         ("unknown key", Box::new(|d| d["enablements"][0]["screen_popp"] = json!(true)), "$.enablements[0].screen_popp: unknown key"),
         ("missing connection", Box::new(|d| d["enablements"][0]["connection"] = json!("backup")), "$.enablements[0].connection: names the connection \"backup\""),
         ("duplicate scope", Box::new(|d| {
@@ -62,7 +71,10 @@ fn each_invalid_case_of_config_md_is_rejected_with_its_path() {
         edit(&mut doc);
         let (code, out) = validate(&doc.to_string());
         assert_eq!(code, 1, "{name}: {out}");
-        assert!(out.contains(expected), "{name}: expected {expected:?} in\n{out}");
+        assert!(
+            out.contains(expected),
+            "{name}: expected {expected:?} in\n{out}"
+        );
     }
 }
 

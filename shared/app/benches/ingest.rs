@@ -35,17 +35,20 @@ fn bench(c: &mut Criterion) {
     )
     .expect("token");
     let secrets: [&[u8]; 2] = [b"old-secret", b"bench-secret"];
-    c.bench_function("ingest: verify + parse + scope (second of two secrets)", |b| {
-        b.iter(|| {
-            prepare(
-                black_box(&inst),
-                black_box(&secrets),
-                black_box(token.as_bytes()),
-                Duration::from_secs(180),
-                0,
-            )
-        })
-    });
+    c.bench_function(
+        "ingest: verify + parse + scope (second of two secrets)",
+        |b| {
+            b.iter(|| {
+                prepare(
+                    black_box(&inst),
+                    black_box(&secrets),
+                    black_box(token.as_bytes()),
+                    Duration::from_secs(180),
+                    0,
+                )
+            })
+        },
+    );
 }
 
 criterion_group! {

@@ -26,7 +26,10 @@ pub enum LogResult {
     /// Written (in Event mode: every step done or skipped).
     Logged { detail: String, outcome: Value },
     /// Not written, and retrying cannot change that.
-    Dropped { reason: &'static str, detail: String },
+    Dropped {
+        reason: &'static str,
+        detail: String,
+    },
 }
 
 /// Logs one conversation under an enablement.
@@ -45,19 +48,29 @@ pub async fn run(
         });
     };
     let ll = clients.lineleader(inst, &enablement.connection).await?;
-    let matched = match matching::match_or_create(ll.as_ref(), store, clock, conv, enablement).await? {
-        Ok(m) => m,
-        Err(d) => {
-            return Ok(LogResult::Dropped {
-                reason: d.reason,
-                detail: d.detail,
-            })
-        }
-    };
+    let matched =
+        match matching::match_or_create(ll.as_ref(), store, clock, conv, enablement).await? {
+            Ok(m) => m,
+            Err(d) => {
+                return Ok(LogResult::Dropped {
+                    reason: d.reason,
+                    detail: d.detail,
+                })
+            }
+        };
     match mode {
         CallLogMode::PhoneLog => phone_log(ll.as_ref(), conv, &matched, enablement).await,
         CallLogMode::Event(settings) => {
-            event_mode(store, clock, ll.as_ref(), conv, &matched, enablement, settings).await
+            event_mode(
+                store,
+                clock,
+                ll.as_ref(),
+                conv,
+                &matched,
+                enablement,
+                settings,
+            )
+            .await
         }
     }
 }
@@ -69,7 +82,12 @@ async fn phone_log(
     enablement: &Enablement,
 ) -> Result<LogResult> {
     let center_id = matched.center.as_ref().map(|c| c.id.as_str());
-    let log = match build_phone_log(conv, &matched.family_id, center_id, enablement.call_log_link_type) {
+    let log = match build_phone_log(
+        conv,
+        &matched.family_id,
+        center_id,
+        enablement.call_log_link_type,
+    ) {
         Ok(log) => log,
         Err(e) => {
             return Ok(LogResult::Dropped {
@@ -94,7 +112,14 @@ enum Step {
     Skipped(Skipped),
 }
 
-fn step_line(conv: &Conversation, family_id: &str, step: &str, decision: &str, reason: &str, detail: &str) {
+fn step_line(
+    conv: &Conversation,
+    family_id: &str,
+    step: &str,
+    decision: &str,
+    reason: &str,
+    detail: &str,
+) {
     tracing::info!(
         job = "call_log",
         step,
@@ -125,11 +150,21 @@ where
     let held = match claim::acquire(store, clock, &key, STEP_LEASE_SECS).await? {
         Claim::Acquired(h) => h,
         Claim::Done(outcome) => {
-            step_line(conv, family_id, name, "already_done", "", &outcome.to_string());
+            step_line(
+                conv,
+                family_id,
+                name,
+                "already_done",
+                "",
+                &outcome.to_string(),
+            );
             return Ok(outcome);
         }
         Claim::Busy => {
-            return Err(Error::transient("store", format!("step {name} is being done by another job")))
+            return Err(Error::transient(
+                "store",
+                format!("step {name} is being done by another job"),
+            ))
         }
     };
     match work().await {
@@ -146,7 +181,18 @@ where
         }
         Err(e) => {
             claim::release(store, &held).await?;
-            step_line(conv, family_id, name, "failed", if e.is_transient() { "transient_failure" } else { "permanent_failure" }, &e.to_string());
+            step_line(
+                conv,
+                family_id,
+                name,
+                "failed",
+                if e.is_transient() {
+                    "transient_failure"
+                } else {
+                    "permanent_failure"
+                },
+                &e.to_string(),
+            );
             Err(e)
         }
     }
@@ -197,9 +243,12 @@ async fn event_mode(
         match event_mode::plan_task_completion(&ctx) {
             Err(s) if s.reason != SkipReason::TaskNoneDueToday => return Ok(Step::Skipped(s)),
             _ => {
-                let type_id = llbridge_domain::labels::find_by_label(&task_types, event_mode::PHONE_CALL_TASK_TYPE)
-                    .map(|t| t.id.clone())
-                    .unwrap_or_default();
+                let type_id = llbridge_domain::labels::find_by_label(
+                    &task_types,
+                    event_mode::PHONE_CALL_TASK_TYPE,
+                )
+                .map(|t| t.id.clone())
+                .unwrap_or_default();
                 tasks = ll.open_tasks(family_id, &type_id).await?;
                 ctx.tasks = &tasks;
             }
@@ -209,10 +258,15 @@ async fn event_mode(
             Err(s) => return Ok(Step::Skipped(s)),
         };
         let Some(task) = tasks.iter().find(|t| t.id == plan.task_id) else {
-            return Err(Error::permanent("lineleader", "the planned task is not in the task list"));
+            return Err(Error::permanent(
+                "lineleader",
+                "the planned task is not in the task list",
+            ));
         };
         ll.complete_task(task, &plan.completion).await?;
-        Ok(Step::Done(json!({"task_id": plan.task_id, "result": plan.result_label})))
+        Ok(Step::Done(
+            json!({"task_id": plan.task_id, "result": plan.result_label}),
+        ))
     })
     .await;
     let completed_task_id = task
@@ -246,14 +300,19 @@ async fn event_mode(
             Err(s) => return Ok(Step::Skipped(s)),
         };
         let id = ll.create_event(&new).await?;
-        Ok(Step::Done(json!({"event_id": id, "staff_id": resolved.id, "task_id": completed_task_id})))
+        Ok(Step::Done(
+            json!({"event_id": id, "staff_id": resolved.id, "task_id": completed_task_id}),
+        ))
     })
     .await;
 
     // Step 3: the disposition-driven status change.
     let status = once(store, clock, conv, family_id, "status", || async {
         let Some(family) = ll.family(family_id).await? else {
-            return Err(Error::permanent("lineleader", format!("family {family_id} not found")));
+            return Err(Error::permanent(
+                "lineleader",
+                format!("family {family_id} not found"),
+            ));
         };
         let statuses = ll.statuses().await?;
         let change = match event_mode::plan_status_change(
@@ -266,7 +325,9 @@ async fn event_mode(
             Err(s) => return Ok(Step::Skipped(s)),
         };
         ll.set_family_status(family_id, &change.status_id).await?;
-        Ok(Step::Done(json!({"status": change.status_label, "rule": change.rule_key})))
+        Ok(Step::Done(
+            json!({"status": change.status_label, "rule": change.rule_key}),
+        ))
     })
     .await;
 
@@ -276,7 +337,10 @@ async fn event_mode(
         .collect();
     if !failed.is_empty() {
         // The done steps are recorded; the retry redoes only the failed ones.
-        return Err(Error::transient("lineleader", format!("event-mode step(s) failed: {}", failed.join("; "))));
+        return Err(Error::transient(
+            "lineleader",
+            format!("event-mode step(s) failed: {}", failed.join("; ")),
+        ));
     }
     let outcome = json!({
         "family_id": family_id,

@@ -122,5 +122,8 @@ pub async fn complete_for(
 
 /// Gives the claim up so that a retry can take it.
 pub async fn release(store: &dyn Store, held: &Held) -> Result<()> {
-    store.delete(&held.key, Some(held.version)).await.map(|_| ())
+    store
+        .delete(&held.key, Some(held.version))
+        .await
+        .map(|_| ())
 }

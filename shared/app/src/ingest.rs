@@ -96,9 +96,16 @@ pub fn prepare(
     };
     let mut jobs = Vec::with_capacity(2);
     if event.state.ends_leg() {
-        let delay = if task_queue { log_delay } else { Duration::ZERO };
+        let delay = if task_queue {
+            log_delay
+        } else {
+            Duration::ZERO
+        };
         if delay > Duration::ZERO {
-            jobs.push((JobMessage::new(JobKind::Merge, raw.clone(), now_ms), Duration::ZERO));
+            jobs.push((
+                JobMessage::new(JobKind::Merge, raw.clone(), now_ms),
+                Duration::ZERO,
+            ));
         }
         jobs.push((JobMessage::new(JobKind::CallLog, raw, now_ms), delay));
     } else if screen_pop
@@ -106,7 +113,10 @@ pub fn prepare(
         && event.state.offers_agent()
         && event.is_user_leg()
     {
-        jobs.push((JobMessage::new(JobKind::ScreenPop, raw, now_ms), Duration::ZERO));
+        jobs.push((
+            JobMessage::new(JobKind::ScreenPop, raw, now_ms),
+            Duration::ZERO,
+        ));
     } else {
         jobs.push((JobMessage::new(JobKind::Merge, raw, now_ms), Duration::ZERO));
     }
@@ -139,7 +149,10 @@ impl Ingest {
             Ok(i) => i,
             Err(e) => {
                 tracing::error!(decision = "error", reason = "config_unavailable", error = %e, "webhook: config unavailable");
-                return Response::new(503, json!({"status": "error", "reason": "config_unavailable"}));
+                return Response::new(
+                    503,
+                    json!({"status": "error", "reason": "config_unavailable"}),
+                );
             }
         };
         let mut secrets = Vec::with_capacity(inst.dialpad.webhook_secrets.len());
@@ -148,7 +161,10 @@ impl Ingest {
                 Ok(s) => secrets.push(s),
                 Err(e) => {
                     tracing::error!(decision = "error", reason = "secret_unavailable", error = %e, "webhook: a webhook secret could not be read");
-                    return Response::new(503, json!({"status": "error", "reason": "secret_unavailable"}));
+                    return Response::new(
+                        503,
+                        json!({"status": "error", "reason": "secret_unavailable"}),
+                    );
                 }
             }
         }
@@ -181,7 +197,10 @@ impl Ingest {
                     jobs.iter().map(|(m, d)| (m.to_json(), *d)).collect();
                 if let Err(e) = self.queue.send_batch(&batch).await {
                     tracing::error!(decision = "error", reason = "queue_unavailable", call_id = %event.call_id, error = %e, "webhook: could not enqueue");
-                    return Response::new(503, json!({"status": "error", "reason": "queue_unavailable"}));
+                    return Response::new(
+                        503,
+                        json!({"status": "error", "reason": "queue_unavailable"}),
+                    );
                 }
                 let kinds: Vec<&str> = jobs.iter().map(|(m, _)| m.job.as_str()).collect();
                 tracing::info!(

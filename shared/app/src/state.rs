@@ -60,7 +60,11 @@ where
         }
         let text = serde_json::to_string(&value)
             .map_err(|e| Error::permanent("store", format!("record {key}: {e}")))?;
-        if store.put(key, &text, expires_at, condition).await?.is_some() {
+        if store
+            .put(key, &text, expires_at, condition)
+            .await?
+            .is_some()
+        {
             return Ok(());
         }
     }
@@ -79,17 +83,22 @@ pub async fn merge_event(
 ) -> Result<()> {
     let expires = Some(clock.now_secs() + LEG_TTL_SECS);
     let links = event.linked_ids();
-    update(store, &leg_key(&event.call_id), expires, |rec: &mut LegRecord| {
-        let mut changed = false;
-        if !rec.events.iter().any(|e| e.get() == raw.get()) {
-            rec.events.push(raw.to_owned());
-            changed = true;
-        }
-        for l in &links {
-            changed |= rec.links.insert(l.clone());
-        }
-        changed
-    })
+    update(
+        store,
+        &leg_key(&event.call_id),
+        expires,
+        |rec: &mut LegRecord| {
+            let mut changed = false;
+            if !rec.events.iter().any(|e| e.get() == raw.get()) {
+                rec.events.push(raw.to_owned());
+                changed = true;
+            }
+            for l in &links {
+                changed |= rec.links.insert(l.clone());
+            }
+            changed
+        },
+    )
     .await?;
     for l in &links {
         update(store, &leg_key(l), expires, |rec: &mut LegRecord| {
@@ -107,7 +116,11 @@ pub async fn load_events(store: &dyn Store, call_id: &str) -> Result<Vec<CallEve
     let mut events = Vec::new();
     while let Some(id) = todo.pop_front() {
         if seen.len() >= MAX_LEGS {
-            tracing::warn!(call_id, legs = seen.len(), "conversation has too many legs; the rest are left out");
+            tracing::warn!(
+                call_id,
+                legs = seen.len(),
+                "conversation has too many legs; the rest are left out"
+            );
             break;
         }
         if !seen.insert(id.clone()) {
@@ -119,7 +132,9 @@ pub async fn load_events(store: &dyn Store, call_id: &str) -> Result<Vec<CallEve
         let rec: LegRecord = serde_json::from_str(&item.value)
             .map_err(|e| Error::permanent("store", format!("leg {id} is unreadable: {e}")))?;
         for raw in &rec.events {
-            if let Ok(e) = CallEvent::from_value(&serde_json::from_str(raw.get()).unwrap_or_default()) {
+            if let Ok(e) =
+                CallEvent::from_value(&serde_json::from_str(raw.get()).unwrap_or_default())
+            {
                 events.push(e);
             }
         }

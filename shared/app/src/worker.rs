@@ -12,10 +12,10 @@ use llbridge_domain::scope::{self, IgnoreReason};
 use llbridge_domain::{CallEvent, Installation};
 use serde::Serialize;
 
+use crate::call_log::{self, LogResult};
 use crate::claim::{self, Claim};
 use crate::error::{Error, Result};
 use crate::jobs::{JobKind, JobMessage};
-use crate::call_log::{self, LogResult};
 use crate::matching;
 use crate::ports::{Clients, Clock, ConfigSource, PopOutcome, Queue, Store};
 use crate::state;
@@ -225,12 +225,21 @@ impl Worker {
             "pop#{}#{user_id}",
             event.entry_point_call_id.as_deref().unwrap_or(&conv.key)
         );
-        let held = match claim::acquire(self.store.as_ref(), self.clock.as_ref(), &key, POP_LEASE_SECS).await? {
+        let held = match claim::acquire(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            &key,
+            POP_LEASE_SECS,
+        )
+        .await?
+        {
             Claim::Acquired(h) => h,
             Claim::Done(_) => return skip("already_popped"),
             Claim::Busy => return skip("pop_in_progress"),
         };
-        let (report, done) = self.pop(msg, &inst, enablement, &conv, &user_id, report).await;
+        let (report, done) = self
+            .pop(msg, &inst, enablement, &conv, &user_id, report)
+            .await;
         if done {
             let outcome = serde_json::json!({"decision": report.decision, "reason": report.reason});
             claim::complete(self.store.as_ref(), self.clock.as_ref(), &held, outcome).await?;
@@ -258,12 +267,41 @@ impl Worker {
     ) -> (Report, bool) {
         let ll = match self.clients.lineleader(inst, &enablement.connection).await {
             Ok(ll) => ll,
-            Err(e) => return (report.decision("failed").reason("lineleader_unavailable").detail(e.to_string()), false),
+            Err(e) => {
+                return (
+                    report
+                        .decision("failed")
+                        .reason("lineleader_unavailable")
+                        .detail(e.to_string()),
+                    false,
+                )
+            }
         };
-        let matched = match matching::match_or_create(ll.as_ref(), self.store.as_ref(), self.clock.as_ref(), conv, enablement).await {
+        let matched = match matching::match_or_create(
+            ll.as_ref(),
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            conv,
+            enablement,
+        )
+        .await
+        {
             Ok(Ok(m)) => m,
-            Ok(Err(d)) => return (report.decision("dropped").reason(d.reason).detail(d.detail), true),
-            Err(e) => return (report.decision("failed").reason("lineleader_unavailable").detail(e.to_string()), false),
+            Ok(Err(d)) => {
+                return (
+                    report.decision("dropped").reason(d.reason).detail(d.detail),
+                    true,
+                )
+            }
+            Err(e) => {
+                return (
+                    report
+                        .decision("failed")
+                        .reason("lineleader_unavailable")
+                        .detail(e.to_string()),
+                    false,
+                )
+            }
         };
         if let Err(e) = self.remember_family(conv, &matched.family_id).await {
             tracing::warn!(error = %e, "worker: could not remember the popped family for the call log");
@@ -272,7 +310,13 @@ impl Worker {
             return (report.reason("no_screen_pop_base_url"), true);
         };
         if self.too_late(msg) {
-            return (report.reason("pop_too_late").detail(format!("family {} found too late to pop", matched.family_id)), true);
+            return (
+                report.reason("pop_too_late").detail(format!(
+                    "family {} found too late to pop",
+                    matched.family_id
+                )),
+                true,
+            );
         }
         let detail = format!(
             "family {} ({}; center {}) for user {user_id}",
@@ -280,13 +324,33 @@ impl Worker {
         );
         let dialpad = match self.clients.dialpad(inst).await {
             Ok(d) => d,
-            Err(e) => return (report.decision("failed").reason("dialpad_unavailable").detail(e.to_string()), false),
+            Err(e) => {
+                return (
+                    report
+                        .decision("failed")
+                        .reason("dialpad_unavailable")
+                        .detail(e.to_string()),
+                    false,
+                )
+            }
         };
         match dialpad.screen_pop(user_id, &url).await {
             Ok(PopOutcome::Sent) => (report.decision("popped").detail(detail), true),
             Ok(PopOutcome::RateLimited) => (report.reason("rate_limited").detail(detail), true),
-            Err(e) if e.is_transient() => (report.decision("failed").reason("dialpad_unavailable").detail(e.to_string()), false),
-            Err(e) => (report.decision("failed").reason("dialpad_rejected").detail(e.to_string()), true),
+            Err(e) if e.is_transient() => (
+                report
+                    .decision("failed")
+                    .reason("dialpad_unavailable")
+                    .detail(e.to_string()),
+                false,
+            ),
+            Err(e) => (
+                report
+                    .decision("failed")
+                    .reason("dialpad_rejected")
+                    .detail(e.to_string()),
+                true,
+            ),
         }
     }
 
@@ -295,7 +359,12 @@ impl Worker {
         let expires = Some(self.clock.now_secs() + matching::REMEMBER_SECS);
         for leg in &conv.legs {
             self.store
-                .put(&matching::remembered_key(leg), family_id, expires, crate::ports::Condition::Absent)
+                .put(
+                    &matching::remembered_key(leg),
+                    family_id,
+                    expires,
+                    crate::ports::Condition::Absent,
+                )
                 .await?;
         }
         Ok(())
@@ -315,7 +384,10 @@ impl Worker {
         };
         let report = report.scope(enablement);
         if enablement.call_log.is_none() {
-            return Ok((report.decision("skipped").reason("call_log_disabled"), Some(conv)));
+            return Ok((
+                report.decision("skipped").reason("call_log_disabled"),
+                Some(conv),
+            ));
         }
         let delay = if enablement.enable_task_queue {
             self.log_delay
@@ -348,13 +420,26 @@ impl Worker {
             ));
         }
         let key = format!("log#{}", conv.key);
-        let held = match claim::acquire(self.store.as_ref(), self.clock.as_ref(), &key, LOG_LEASE_SECS).await? {
+        let held = match claim::acquire(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            &key,
+            LOG_LEASE_SECS,
+        )
+        .await?
+        {
             Claim::Acquired(h) => h,
             Claim::Done(_) => {
-                return Ok((report.decision("skipped").reason("already_logged"), Some(conv)))
+                return Ok((
+                    report.decision("skipped").reason("already_logged"),
+                    Some(conv),
+                ))
             }
             Claim::Busy => {
-                return Err(Error::transient("store", "another job is logging this conversation"))
+                return Err(Error::transient(
+                    "store",
+                    "another job is logging this conversation",
+                ))
             }
         };
         let result = call_log::run(
@@ -380,7 +465,11 @@ impl Worker {
                 claim::release(self.store.as_ref(), &held).await?;
                 let report = report
                     .decision("failed")
-                    .reason(if e.is_transient() { "transient_failure" } else { "permanent_failure" })
+                    .reason(if e.is_transient() {
+                        "transient_failure"
+                    } else {
+                        "permanent_failure"
+                    })
                     .detail(e.to_string());
                 report.emit(Some(&conv));
                 return Err(e);
@@ -406,7 +495,12 @@ impl Worker {
         let expires = Some(self.clock.now_secs() + claim::DONE_TTL_SECS);
         for leg in &conv.legs {
             self.store
-                .put(&format!("logged#{leg}"), &conv.key, expires, crate::ports::Condition::Any)
+                .put(
+                    &format!("logged#{leg}"),
+                    &conv.key,
+                    expires,
+                    crate::ports::Condition::Any,
+                )
                 .await?;
         }
         Ok(())

@@ -48,10 +48,21 @@ fn arb_json() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|i| json!(i)),
         any::<u64>().prop_map(|i| json!(i)),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
         "[a-z_ ~–-]{0,12}".prop_map(Value::String),
-        prop_oneof![Just("hangup"), Just("ringing"), Just("dispositions"), Just("callcenter"), Just("user"), Just("null"), Just("0"), Just("CallCenter:7")]
-            .prop_map(|s| json!(s)),
+        prop_oneof![
+            Just("hangup"),
+            Just("ringing"),
+            Just("dispositions"),
+            Just("callcenter"),
+            Just("user"),
+            Just("null"),
+            Just("0"),
+            Just("CallCenter:7")
+        ]
+        .prop_map(|s| json!(s)),
     ];
     let keys = prop_oneof![
         Just("call_id".to_string()),
@@ -77,7 +88,10 @@ fn arb_json() -> impl Strategy<Value = Value> {
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 proptest! {

@@ -19,13 +19,16 @@ use tokio::sync::Mutex;
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Fingerprint(String, SecretRef, SecretRef);
 
+/// A built client and what it was built from.
+type Cached<T> = (Fingerprint, Arc<T>);
+
 pub struct HttpClients {
     secrets: Arc<dyn Secrets>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
-    lineleader: Mutex<HashMap<String, (Fingerprint, Arc<dyn LineLeader>)>>,
-    dialpad: Mutex<Option<(Fingerprint, Arc<dyn Dialpad>)>>,
+    lineleader: Mutex<HashMap<String, Cached<dyn LineLeader>>>,
+    dialpad: Mutex<Option<Cached<dyn Dialpad>>>,
 }
 
 impl HttpClients {
@@ -48,11 +51,22 @@ impl HttpClients {
 
 #[async_trait]
 impl Clients for HttpClients {
-    async fn lineleader(&self, inst: &Installation, connection: &str) -> Result<Arc<dyn LineLeader>> {
+    async fn lineleader(
+        &self,
+        inst: &Installation,
+        connection: &str,
+    ) -> Result<Arc<dyn LineLeader>> {
         let conn = inst.connections.get(connection).ok_or_else(|| {
-            Error::permanent("config", format!("no LineLeader connection named {connection}"))
+            Error::permanent(
+                "config",
+                format!("no LineLeader connection named {connection}"),
+            )
         })?;
-        let fp = Fingerprint(conn.base_url.clone(), conn.username.clone(), conn.password.clone());
+        let fp = Fingerprint(
+            conn.base_url.clone(),
+            conn.username.clone(),
+            conn.password.clone(),
+        );
         let mut cache = self.lineleader.lock().await;
         if let Some((have, client)) = cache.get(connection) {
             if *have == fp {
@@ -80,7 +94,11 @@ impl Clients for HttpClients {
             .api_key
             .clone()
             .ok_or_else(|| Error::permanent("config", "no Dialpad api_key configured"))?;
-        let fp = Fingerprint(inst.dialpad.api_base_url.clone(), key_ref.clone(), key_ref.clone());
+        let fp = Fingerprint(
+            inst.dialpad.api_base_url.clone(),
+            key_ref.clone(),
+            key_ref.clone(),
+        );
         let mut cache = self.dialpad.lock().await;
         if let Some((have, client)) = cache.as_ref() {
             if *have == fp {

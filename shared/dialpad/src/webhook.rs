@@ -37,7 +37,9 @@ impl VerifyError {
         match self {
             VerifyError::TooLarge => 413,
             VerifyError::Empty | VerifyError::Unrecognized | VerifyError::MalformedToken(_) => 400,
-            VerifyError::Unsigned | VerifyError::BadSignature | VerifyError::WrongAlgorithm(_) => 401,
+            VerifyError::Unsigned | VerifyError::BadSignature | VerifyError::WrongAlgorithm(_) => {
+                401
+            }
         }
     }
 
@@ -74,19 +76,28 @@ impl Payload {
 
 fn looks_like_jwt(s: &[u8]) -> bool {
     s.iter().filter(|b| **b == b'.').count() == 2
-        && s
-            .iter()
+        && s.iter()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'='))
 }
 
 fn trim(body: &[u8]) -> &[u8] {
-    let start = body.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(body.len());
-    let end = body.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(body.len());
+    let end = body
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &body[start..end]
 }
 
 /// Verifies a webhook body against the installation's secrets.
-pub fn verify(body: &[u8], secrets: &[&[u8]], allow_unsigned: bool) -> Result<Payload, VerifyError> {
+pub fn verify(
+    body: &[u8],
+    secrets: &[&[u8]],
+    allow_unsigned: bool,
+) -> Result<Payload, VerifyError> {
     if body.len() > MAX_BODY {
         return Err(VerifyError::TooLarge);
     }
@@ -173,7 +184,12 @@ mod tests {
 
     fn sign(alg: Algorithm, secret: &[u8], payload: &str) -> String {
         let claims: serde_json::Value = serde_json::from_str(payload).unwrap();
-        encode(&Header::new(alg), &claims, &EncodingKey::from_secret(secret).unwrap()).unwrap()
+        encode(
+            &Header::new(alg),
+            &claims,
+            &EncodingKey::from_secret(secret).unwrap(),
+        )
+        .unwrap()
     }
 
     fn b64(s: &str) -> String {
@@ -191,14 +207,23 @@ mod tests {
     #[test]
     fn any_configured_secret_verifies_during_rotation() {
         let t = sign(Algorithm::HS256, b"new", EVENT);
-        assert!(matches!(verify(t.as_bytes(), &[b"old", b"new"], false), Ok(Payload::Signed(_))));
+        assert!(matches!(
+            verify(t.as_bytes(), &[b"old", b"new"], false),
+            Ok(Payload::Signed(_))
+        ));
     }
 
     #[test]
     fn a_wrong_secret_is_rejected() {
         let t = sign(Algorithm::HS256, b"other", EVENT);
-        assert_eq!(verify(t.as_bytes(), &[b"s1"], false), Err(VerifyError::BadSignature));
-        assert_eq!(verify(t.as_bytes(), &[b"s1"], false).unwrap_err().status(), 401);
+        assert_eq!(
+            verify(t.as_bytes(), &[b"s1"], false),
+            Err(VerifyError::BadSignature)
+        );
+        assert_eq!(
+            verify(t.as_bytes(), &[b"s1"], false).unwrap_err().status(),
+            401
+        );
     }
 
     #[test]
@@ -207,20 +232,33 @@ mod tests {
         let e = verify(t.as_bytes(), &[b"s1"], true).unwrap_err();
         assert_eq!(e.status(), 401, "{e:?}");
         let t = format!("{}.{}.", b64(r#"{"alg":"None"}"#), b64(EVENT));
-        assert_eq!(verify(t.as_bytes(), &[b"s1"], true).unwrap_err().status(), 401);
+        assert_eq!(
+            verify(t.as_bytes(), &[b"s1"], true).unwrap_err().status(),
+            401
+        );
     }
 
     #[test]
     fn other_algorithms_are_rejected_even_with_the_right_secret() {
         for alg in [Algorithm::HS384, Algorithm::HS512] {
             let t = sign(alg, b"s1", EVENT);
-            assert!(matches!(verify(t.as_bytes(), &[b"s1"], false), Err(VerifyError::WrongAlgorithm(_))), "{alg:?}");
+            assert!(
+                matches!(
+                    verify(t.as_bytes(), &[b"s1"], false),
+                    Err(VerifyError::WrongAlgorithm(_))
+                ),
+                "{alg:?}"
+            );
         }
     }
 
     #[test]
     fn no_exp_is_required_and_an_old_exp_is_ignored() {
-        let t = sign(Algorithm::HS256, b"s1", r#"{"call_id": 1, "state": "hangup", "exp": 1}"#);
+        let t = sign(
+            Algorithm::HS256,
+            b"s1",
+            r#"{"call_id": 1, "state": "hangup", "exp": 1}"#,
+        );
         assert!(verify(t.as_bytes(), &[b"s1"], false).is_ok());
     }
 
@@ -233,8 +271,14 @@ mod tests {
 
     #[test]
     fn plain_json_only_when_allowed() {
-        assert_eq!(verify(EVENT.as_bytes(), &[b"s1"], false), Err(VerifyError::Unsigned));
-        assert!(matches!(verify(EVENT.as_bytes(), &[], true), Ok(Payload::Unsigned(_))));
+        assert_eq!(
+            verify(EVENT.as_bytes(), &[b"s1"], false),
+            Err(VerifyError::Unsigned)
+        );
+        assert!(matches!(
+            verify(EVENT.as_bytes(), &[], true),
+            Ok(Payload::Unsigned(_))
+        ));
     }
 
     #[test]
@@ -242,7 +286,10 @@ mod tests {
         let big = vec![b'a'; MAX_BODY + 1];
         assert_eq!(verify(&big, &[b"s1"], true).unwrap_err().status(), 413);
         assert_eq!(verify(b"  ", &[b"s1"], true).unwrap_err().status(), 400);
-        assert_eq!(verify(b"hello world", &[b"s1"], true).unwrap_err().status(), 400);
+        assert_eq!(
+            verify(b"hello world", &[b"s1"], true).unwrap_err().status(),
+            400
+        );
         assert_eq!(verify(b"a.b.c", &[b"s1"], true).unwrap_err().status(), 400);
     }
 

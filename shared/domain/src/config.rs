@@ -167,7 +167,11 @@ impl Installation {
 
     /// A one-line summary for operators.
     pub fn summary(&self) -> String {
-        let scopes: Vec<String> = self.enablements.iter().map(|e| e.scope.to_string()).collect();
+        let scopes: Vec<String> = self
+            .enablements
+            .iter()
+            .map(|e| e.scope.to_string())
+            .collect();
         format!(
             "config valid: {} connection(s), {} enablement(s) [{}], {} webhook secret(s){}",
             self.connections.len(),
@@ -447,7 +451,10 @@ impl Validator {
                     .collect::<Vec<_>>()
             }
             Some(other) => {
-                self.err("$.enablements", format!("expected a list, found {}", kind(other)));
+                self.err(
+                    "$.enablements",
+                    format!("expected a list, found {}", kind(other)),
+                );
                 Vec::new()
             }
             None => Vec::new(),
@@ -486,7 +493,12 @@ impl Validator {
         let o = self.object(
             v,
             p,
-            &["webhook_secrets", "allow_unsigned", "api_base_url", "api_key"],
+            &[
+                "webhook_secrets",
+                "allow_unsigned",
+                "api_base_url",
+                "api_key",
+            ],
         )?;
         let allow_unsigned = self.boolean(o, p, "allow_unsigned", false);
         let webhook_secrets = match o.get("webhook_secrets") {
@@ -499,7 +511,10 @@ impl Validator {
             Some(other) => {
                 self.err(
                     "$.dialpad.webhook_secrets",
-                    format!("expected a list of secret references, found {}", kind(other)),
+                    format!(
+                        "expected a list of secret references, found {}",
+                        kind(other)
+                    ),
                 );
                 Vec::new()
             }
@@ -509,7 +524,10 @@ impl Validator {
                 "$.dialpad.webhook_secrets",
                 "is required (at least one secret) unless allow_unsigned is true",
             );
-        } else if webhook_secrets.is_empty() && !allow_unsigned && matches!(o.get("webhook_secrets"), Some(Value::Array(a)) if a.is_empty()) {
+        } else if webhook_secrets.is_empty()
+            && !allow_unsigned
+            && matches!(o.get("webhook_secrets"), Some(Value::Array(a)) if a.is_empty())
+        {
             self.err(
                 "$.dialpad.webhook_secrets",
                 "needs at least one secret unless allow_unsigned is true",
@@ -535,7 +553,10 @@ impl Validator {
     fn connections(&mut self, v: &Value) -> BTreeMap<String, Connection> {
         let mut out = BTreeMap::new();
         let Some(o) = v.as_object() else {
-            self.err("$.connections", format!("expected an object, found {}", kind(v)));
+            self.err(
+                "$.connections",
+                format!("expected an object, found {}", kind(v)),
+            );
             return out;
         };
         if o.is_empty() {
@@ -551,9 +572,14 @@ impl Validator {
                 Some(u) => self.url(u, &format!("{p}.base_url")),
                 None => None,
             };
-            let username = self.required(co, &p, "username").and_then(|s| self.secret(s, &format!("{p}.username")));
-            let password = self.required(co, &p, "password").and_then(|s| self.secret(s, &format!("{p}.password")));
-            if let (Some(base_url), Some(username), Some(password)) = (base_url, username, password) {
+            let username = self
+                .required(co, &p, "username")
+                .and_then(|s| self.secret(s, &format!("{p}.username")));
+            let password = self
+                .required(co, &p, "password")
+                .and_then(|s| self.secret(s, &format!("{p}.password")));
+            if let (Some(base_url), Some(username), Some(password)) = (base_url, username, password)
+            {
                 out.insert(
                     name.clone(),
                     Connection {
@@ -569,7 +595,11 @@ impl Validator {
 
     fn scope(&mut self, v: &Value, p: &str) -> Option<EnablementScope> {
         let o = self.object(v, p, &["level", "id"])?;
-        let level = match self.required(o, p, "level").and_then(|l| self.string(l, &format!("{p}.level")))?.as_str() {
+        let level = match self
+            .required(o, p, "level")
+            .and_then(|l| self.string(l, &format!("{p}.level")))?
+            .as_str()
+        {
             "call_center" => ScopeLevel::CallCenter,
             "office" => ScopeLevel::Office,
             "company" => ScopeLevel::Company,
@@ -589,13 +619,19 @@ impl Validator {
                 if id.is_none() {
                     self.err(
                         &format!("{p}.id"),
-                        format!("is required for level {} (a Dialpad id, as a string or an integer)", level.as_str()),
+                        format!(
+                            "is required for level {} (a Dialpad id, as a string or an integer)",
+                            level.as_str()
+                        ),
                     );
                     return None;
                 }
                 if let Some(Value::String(s)) = raw {
                     if !s.trim().chars().all(|c| c.is_ascii_digit()) {
-                        self.err(&format!("{p}.id"), format!("\"{s}\" is not a Dialpad id (digits only)"));
+                        self.err(
+                            &format!("{p}.id"),
+                            format!("\"{s}\" is not a Dialpad id (digits only)"),
+                        );
                         return None;
                     }
                 }
@@ -605,12 +641,7 @@ impl Validator {
         Some(EnablementScope { level, id })
     }
 
-    fn enablement(
-        &mut self,
-        v: &Value,
-        p: &str,
-        connections: &[String],
-    ) -> Option<Enablement> {
+    fn enablement(&mut self, v: &Value, p: &str, connections: &[String]) -> Option<Enablement> {
         let o = self.object(
             v,
             p,
@@ -629,7 +660,9 @@ impl Validator {
                 "call_log",
             ],
         )?;
-        let scope = self.required(o, p, "scope").and_then(|s| self.scope(s, &format!("{p}.scope")));
+        let scope = self
+            .required(o, p, "scope")
+            .and_then(|s| self.scope(s, &format!("{p}.scope")));
         let connection = self
             .required(o, p, "connection")
             .and_then(|c| self.string(c, &format!("{p}.connection")));
@@ -661,10 +694,18 @@ impl Validator {
             self.err(&tp, "must contain {family_id}");
         } else {
             let sample = template
-                .replace("{base}", screen_pop_base_url.as_deref().unwrap_or("https://app.example.com"))
+                .replace(
+                    "{base}",
+                    screen_pop_base_url
+                        .as_deref()
+                        .unwrap_or("https://app.example.com"),
+                )
                 .replace("{family_id}", "123");
             if url::Url::parse(&sample).is_err() {
-                self.err(&tp, format!("does not give a valid URL (example: \"{sample}\")"));
+                self.err(
+                    &tp,
+                    format!("does not give a valid URL (example: \"{sample}\")"),
+                );
             }
             let unknown: Vec<&str> = template
                 .split('{')
@@ -673,7 +714,13 @@ impl Validator {
                 .filter(|name| *name != "base" && *name != "family_id")
                 .collect();
             if !unknown.is_empty() {
-                self.err(&tp, format!("unknown placeholder(s) {{{}}}; only {{base}} and {{family_id}} exist", unknown.join("}, {")));
+                self.err(
+                    &tp,
+                    format!(
+                        "unknown placeholder(s) {{{}}}; only {{base}} and {{family_id}} exist",
+                        unknown.join("}, {")
+                    ),
+                );
             }
         }
         let default_center_name = self
@@ -689,7 +736,9 @@ impl Validator {
                 _ => {
                     self.err(
                         &format!("{p}.call_log_link_type"),
-                        format!("\"{s}\" is not one of public, company, recording, admin_recording"),
+                        format!(
+                            "\"{s}\" is not one of public, company, recording, admin_recording"
+                        ),
                     );
                     None
                 }
@@ -705,13 +754,19 @@ impl Validator {
                 .filter_map(|(i, v)| {
                     let id = lenient::id(Some(v));
                     if id.is_none() {
-                        self.err(&format!("{p}.family_status_priority_ids[{i}]"), "expected a status id");
+                        self.err(
+                            &format!("{p}.family_status_priority_ids[{i}]"),
+                            "expected a status id",
+                        );
                     }
                     id
                 })
                 .collect(),
             Some(other) => {
-                self.err(&format!("{p}.family_status_priority_ids"), format!("expected a list, found {}", kind(other)));
+                self.err(
+                    &format!("{p}.family_status_priority_ids"),
+                    format!("expected a list, found {}", kind(other)),
+                );
                 Vec::new()
             }
         };
@@ -746,18 +801,25 @@ impl Validator {
         let mut allowed = vec!["type"];
         allowed.extend(EVENT_KEYS);
         let o = self.object(v, p, &allowed)?;
-        let ty = self.opt_string(o, p, "type").unwrap_or_else(|| "phone_log".into());
+        let ty = self
+            .opt_string(o, p, "type")
+            .unwrap_or_else(|| "phone_log".into());
         match ty.as_str() {
             "phone_log" => {
                 for k in EVENT_KEYS {
                     if o.contains_key(k) {
-                        self.err(&format!("{p}.{k}"), "applies only when call_log.type is \"event\"");
+                        self.err(
+                            &format!("{p}.{k}"),
+                            "applies only when call_log.type is \"event\"",
+                        );
                     }
                 }
                 Some(CallLogMode::PhoneLog)
             }
             "event" => {
-                let event_type = self.required(o, p, "event_type").and_then(|s| self.string(s, &format!("{p}.event_type")));
+                let event_type = self
+                    .required(o, p, "event_type")
+                    .and_then(|s| self.string(s, &format!("{p}.event_type")));
                 let email_path = format!("{p}.default_staff_email");
                 let default_staff_email = self
                     .required(o, p, "default_staff_email")
@@ -768,9 +830,14 @@ impl Validator {
                     }
                 }
                 let disposition_status_map = self.status_map(o, p);
-                let disposition_task_result_map = self.string_map(o, p, "disposition_task_result_map");
+                let disposition_task_result_map =
+                    self.string_map(o, p, "disposition_task_result_map");
                 let mut result_type_mapping = Vec::new();
-                for (i, d) in self.string_list(o, p, "result_type_mapping").into_iter().enumerate() {
+                for (i, d) in self
+                    .string_list(o, p, "result_type_mapping")
+                    .into_iter()
+                    .enumerate()
+                {
                     match d.to_ascii_lowercase().as_str() {
                         "inbound" => result_type_mapping.push(Direction::Inbound),
                         "outbound" => result_type_mapping.push(Direction::Outbound),
@@ -789,7 +856,10 @@ impl Validator {
                 }))
             }
             other => {
-                self.err(&format!("{p}.type"), format!("\"{other}\" is not one of phone_log, event"));
+                self.err(
+                    &format!("{p}.type"),
+                    format!("\"{other}\" is not one of phone_log, event"),
+                );
                 None
             }
         }

@@ -126,12 +126,18 @@ pub fn group(events: &[CallEvent]) -> Vec<Vec<CallEvent>> {
         root
     }
     for e in events {
-        parent.entry(e.call_id.clone()).or_insert_with(|| e.call_id.clone());
+        parent
+            .entry(e.call_id.clone())
+            .or_insert_with(|| e.call_id.clone());
         for l in e.linked_ids() {
             parent.entry(l.clone()).or_insert_with(|| l.clone());
             let (a, b) = (find(&mut parent, &e.call_id), find(&mut parent, &l));
             if a != b {
-                let (lo, hi) = if id_order(&a, &b).is_le() { (a, b) } else { (b, a) };
+                let (lo, hi) = if id_order(&a, &b).is_le() {
+                    (a, b)
+                } else {
+                    (b, a)
+                };
                 parent.insert(hi, lo);
             }
         }
@@ -155,9 +161,13 @@ pub fn merge(events: &[CallEvent]) -> Option<Conversation> {
     for e in &events {
         legs.insert(&e.call_id);
         legs_with_events.insert(&e.call_id);
-        for l in [&e.master_call_id, &e.entry_point_call_id, &e.operator_call_id]
-            .into_iter()
-            .flatten()
+        for l in [
+            &e.master_call_id,
+            &e.entry_point_call_id,
+            &e.operator_call_id,
+        ]
+        .into_iter()
+        .flatten()
         {
             legs.insert(l);
         }
@@ -178,7 +188,11 @@ pub fn merge(events: &[CallEvent]) -> Option<Conversation> {
     let cc_legs: BTreeSet<&str> = cc_events
         .iter()
         .map(|e| e.call_id.as_str())
-        .chain(events.iter().filter_map(|e| e.entry_point_call_id.as_deref()))
+        .chain(
+            events
+                .iter()
+                .filter_map(|e| e.entry_point_call_id.as_deref()),
+        )
         .collect();
     // Prefer the call-center leg's view, then any event's.
     let preferred = || cc_events.iter().copied().chain(events.iter());
@@ -188,10 +202,19 @@ pub fn merge(events: &[CallEvent]) -> Option<Conversation> {
 
     let mut call_center: Option<CallCenter> = None;
     for e in preferred() {
-        if let Placement::CallCenter { id, office_id, number } = place(e) {
+        if let Placement::CallCenter {
+            id,
+            office_id,
+            number,
+        } = place(e)
+        {
             match &mut call_center {
                 None => {
-                    call_center = Some(CallCenter { id, number, office_id });
+                    call_center = Some(CallCenter {
+                        id,
+                        number,
+                        office_id,
+                    });
                 }
                 Some(cc) if cc.id == id => {
                     if cc.number.is_none() {
@@ -242,8 +265,7 @@ pub fn merge(events: &[CallEvent]) -> Option<Conversation> {
         let is_operator_leg = operator_leg.as_deref() == Some(leg)
             || evs.iter().any(|e| {
                 e.entry_point_call_id.is_some()
-                    || e
-                        .entry_point_target
+                    || e.entry_point_target
                         .as_ref()
                         .is_some_and(|p| p.is(&PartyKind::CallCenter))
             });
@@ -294,7 +316,10 @@ pub fn merge(events: &[CallEvent]) -> Option<Conversation> {
         .find(|e| !e.dispositions.is_empty())
         .map(|e| e.dispositions.clone())
         .unwrap_or_default();
-    let links: BTreeSet<Link> = events.iter().flat_map(|e| e.links.iter().cloned()).collect();
+    let links: BTreeSet<Link> = events
+        .iter()
+        .flat_map(|e| e.links.iter().cloned())
+        .collect();
 
     let dialpad_call_id = cc_leg
         .or_else(|| agent_leg.map(str::to_owned))

@@ -108,7 +108,10 @@ impl CallState {
 
     /// States that end a leg: `hangup` (answered or not), `missed`, `voicemail`.
     pub fn ends_leg(&self) -> bool {
-        matches!(self, CallState::Hangup | CallState::Missed | CallState::Voicemail)
+        matches!(
+            self,
+            CallState::Hangup | CallState::Missed | CallState::Voicemail
+        )
     }
 
     /// The states in which an agent's phone is offered or takes the call (screen-pop triggers).
@@ -154,7 +157,12 @@ pub enum PartyKind {
 
 impl PartyKind {
     fn parse(s: &str) -> PartyKind {
-        match s.trim().to_ascii_lowercase().replace([' ', '-'], "_").as_str() {
+        match s
+            .trim()
+            .to_ascii_lowercase()
+            .replace([' ', '-'], "_")
+            .as_str()
+        {
             "user" | "staff" => PartyKind::User,
             "callcenter" | "call_center" => PartyKind::CallCenter,
             "department" => PartyKind::Department,
@@ -216,7 +224,12 @@ pub enum LinkKind {
 
 impl LinkKind {
     pub fn parse(s: &str) -> Option<LinkKind> {
-        match s.trim().to_ascii_lowercase().replace([' ', '-'], "_").as_str() {
+        match s
+            .trim()
+            .to_ascii_lowercase()
+            .replace([' ', '-'], "_")
+            .as_str()
+        {
             "public" | "public_link" | "public_call_review_share_link" => Some(LinkKind::Public),
             "company" | "company_link" | "company_call_review_share_link" => {
                 Some(LinkKind::Company)
@@ -410,7 +423,10 @@ fn parse_links(o: &Map<String, Value>) -> Vec<Link> {
         LinkKind::Company,
         lenient::string(o.get("company_call_review_share_link")),
     );
-    push(LinkKind::Voicemail, lenient::string(o.get("voicemail_link")));
+    push(
+        LinkKind::Voicemail,
+        lenient::string(o.get("voicemail_link")),
+    );
     links.sort();
     links.dedup();
     links
@@ -512,7 +528,10 @@ mod tests {
         );
         assert_eq!(
             e.linked_ids(),
-            vec!["5829361047752704".to_string(), "6031987721523200".to_string()]
+            vec![
+                "5829361047752704".to_string(),
+                "6031987721523200".to_string()
+            ]
         );
     }
 
@@ -525,7 +544,9 @@ mod tests {
 
     #[test]
     fn ids_as_strings_or_numbers_above_2_pow_53() {
-        let e = parse(r#"{"call_id": "9007199254740993", "master_call_id": 9007199254740995, "state": "hangup"}"#);
+        let e = parse(
+            r#"{"call_id": "9007199254740993", "master_call_id": 9007199254740995, "state": "hangup"}"#,
+        );
         assert_eq!(e.call_id, "9007199254740993");
         assert_eq!(e.master_call_id.as_deref(), Some("9007199254740995"));
     }
@@ -553,14 +574,18 @@ mod tests {
 
     #[test]
     fn booleans_as_strings() {
-        let e = parse(r#"{"call_id": 1, "state": "hangup", "was_recorded": "TRUE", "is_transferred": "FALSE"}"#);
+        let e = parse(
+            r#"{"call_id": 1, "state": "hangup", "was_recorded": "TRUE", "is_transferred": "FALSE"}"#,
+        );
         assert_eq!(e.was_recorded, Some(true));
         assert_eq!(e.is_transferred, Some(false));
     }
 
     #[test]
     fn dates_as_strings_and_float_durations() {
-        let e = parse(r#"{"call_id": 1, "state": "hangup", "date_started": "1767710398001", "date_ended": 1767710702301.0, "duration": "1500.25", "total_duration": 2000.5}"#);
+        let e = parse(
+            r#"{"call_id": 1, "state": "hangup", "date_started": "1767710398001", "date_ended": 1767710702301.0, "duration": "1500.25", "total_duration": 2000.5}"#,
+        );
         assert_eq!(e.date_started, Some(1767710398001));
         assert_eq!(e.date_ended, Some(1767710702301));
         assert_eq!(e.duration_ms, Some(1500.25));
@@ -583,9 +608,15 @@ mod tests {
         let cases = [
             (json!("Left Voicemail"), vec!["Left Voicemail"]),
             (json!(["A", "B"]), vec!["A", "B"]),
-            (json!([{"name": "A"}, {"disposition": "B"}, {"label": "C"}]), vec!["A", "B", "C"]),
+            (
+                json!([{"name": "A"}, {"disposition": "B"}, {"label": "C"}]),
+                vec!["A", "B", "C"],
+            ),
             (json!([{"id": 3}, null, ""]), vec![]),
-            (json!("Sales~Connected – Interested"), vec!["Sales~Connected – Interested"]),
+            (
+                json!("Sales~Connected – Interested"),
+                vec!["Sales~Connected – Interested"],
+            ),
         ];
         for key in ["call_dispositions", "dispositions"] {
             for (v, want) in &cases {
@@ -608,7 +639,8 @@ mod tests {
             "voicemail_link": "https://v/1"
         }))
         .unwrap();
-        let kinds: Vec<(LinkKind, &str)> = e.links.iter().map(|l| (l.kind, l.url.as_str())).collect();
+        let kinds: Vec<(LinkKind, &str)> =
+            e.links.iter().map(|l| (l.kind, l.url.as_str())).collect();
         assert_eq!(
             kinds,
             vec![
@@ -624,11 +656,26 @@ mod tests {
 
     #[test]
     fn malformed_bodies_are_errors_not_panics() {
-        assert!(matches!(CallEvent::parse(b"nope"), Err(EventError::NotJson(_))));
-        assert_eq!(CallEvent::parse(b"[1]").unwrap_err(), EventError::NotAnObject);
-        assert_eq!(CallEvent::parse(br#"{"state":"hangup"}"#).unwrap_err(), EventError::NoCallId);
-        assert_eq!(CallEvent::parse(br#"{"call_id":"null","state":"hangup"}"#).unwrap_err(), EventError::NoCallId);
-        assert_eq!(CallEvent::parse(br#"{"call_id":5}"#).unwrap_err(), EventError::NoState);
+        assert!(matches!(
+            CallEvent::parse(b"nope"),
+            Err(EventError::NotJson(_))
+        ));
+        assert_eq!(
+            CallEvent::parse(b"[1]").unwrap_err(),
+            EventError::NotAnObject
+        );
+        assert_eq!(
+            CallEvent::parse(br#"{"state":"hangup"}"#).unwrap_err(),
+            EventError::NoCallId
+        );
+        assert_eq!(
+            CallEvent::parse(br#"{"call_id":"null","state":"hangup"}"#).unwrap_err(),
+            EventError::NoCallId
+        );
+        assert_eq!(
+            CallEvent::parse(br#"{"call_id":5}"#).unwrap_err(),
+            EventError::NoState
+        );
         // Fields of the wrong type read as absent.
         let e = CallEvent::from_value(&json!({"call_id": 1, "state": "hangup", "target": "x", "duration": {}, "direction": 3})).unwrap();
         assert_eq!(e.target, None);

@@ -107,13 +107,25 @@ mod tests {
         assert_eq!(id(Some(&v)).as_deref(), Some("9223372036854775807"));
         let v: Value = serde_json::from_str("4716644561813504123").unwrap();
         assert_eq!(id(Some(&v)).as_deref(), Some("4716644561813504123"));
-        assert_eq!(id(Some(&json!("4716644561813504"))).as_deref(), Some("4716644561813504"));
+        assert_eq!(
+            id(Some(&json!("4716644561813504"))).as_deref(),
+            Some("4716644561813504")
+        );
         assert_eq!(id(Some(&json!(1.5e15))), None);
     }
 
     #[test]
     fn junk_ids_are_absent() {
-        for junk in [json!(null), json!(""), json!(0), json!("null"), json!("NULL"), json!(" "), json!({}), json!([])] {
+        for junk in [
+            json!(null),
+            json!(""),
+            json!(0),
+            json!("null"),
+            json!("NULL"),
+            json!(" "),
+            json!({}),
+            json!([]),
+        ] {
             assert_eq!(id(Some(&junk)), None, "{junk}");
         }
         assert_eq!(id(None), None);

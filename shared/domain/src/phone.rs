@@ -114,7 +114,10 @@ mod tests {
 
     #[test]
     fn fictional_555_numbers_still_parse() {
-        assert_eq!(Phone::parse("+16505550199").unwrap().ten_digits(), "6505550199");
+        assert_eq!(
+            Phone::parse("+16505550199").unwrap().ten_digits(),
+            "6505550199"
+        );
     }
 
     #[test]
@@ -127,7 +130,14 @@ mod tests {
 
     #[test]
     fn not_numbers() {
-        for s in ["", "abc", "12", "anonymous", "+1 415", "41581596021234567890"] {
+        for s in [
+            "",
+            "abc",
+            "12",
+            "anonymous",
+            "+1 415",
+            "41581596021234567890",
+        ] {
             assert_eq!(Phone::parse(s), None, "{s}");
         }
     }
@@ -136,6 +146,9 @@ mod tests {
     fn masking_keeps_only_the_last_four() {
         assert_eq!(mask("+14158159602"), "***9602");
         assert_eq!(mask("12"), "***12");
-        assert_eq!(format!("{}", Phone::parse("415-815-9602").unwrap()), "***9602");
+        assert_eq!(
+            format!("{}", Phone::parse("415-815-9602").unwrap()),
+            "***9602"
+        );
     }
 }

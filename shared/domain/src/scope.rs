@@ -59,7 +59,10 @@ fn group_call_center(group_id: Option<&str>) -> Option<String> {
     let (prefix, id) = g.split_once(':')?;
     let prefix = prefix.trim().to_ascii_lowercase().replace('_', "");
     let id = id.trim();
-    (prefix == "callcenter" && !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) && id != "0")
+    (prefix == "callcenter"
+        && !id.is_empty()
+        && id.chars().all(|c| c.is_ascii_digit())
+        && id != "0")
         .then(|| id.to_owned())
 }
 
@@ -84,10 +87,18 @@ pub fn place(e: &CallEvent) -> Placement {
     if let Some((id, number)) = cc(&e.target) {
         // The call-center leg: its own number is the internal number when the target has none.
         let number = number.or_else(|| e.internal_number.clone());
-        return Placement::CallCenter { id, office_id, number };
+        return Placement::CallCenter {
+            id,
+            office_id,
+            number,
+        };
     }
     if let Some((id, number)) = cc(&e.entry_point_target) {
-        return Placement::CallCenter { id, office_id, number };
+        return Placement::CallCenter {
+            id,
+            office_id,
+            number,
+        };
     }
     if let Some(id) = group_call_center(e.group_id.as_deref()) {
         return Placement::CallCenter {
@@ -98,7 +109,11 @@ pub fn place(e: &CallEvent) -> Placement {
     }
     if let Some((id, number)) = cc(&e.proxy_target) {
         // An outbound call placed with a call center's caller id (Dialer campaigns).
-        return Placement::CallCenter { id, office_id, number };
+        return Placement::CallCenter {
+            id,
+            office_id,
+            number,
+        };
     }
     if is(&e.target, &PartyKind::Department)
         || is(&e.entry_point_target, &PartyKind::Department)
@@ -127,10 +142,9 @@ pub fn select<'a>(
     office_id: Option<&str>,
 ) -> Option<(usize, &'a Enablement)> {
     let find = |level: ScopeLevel, id: Option<&str>| {
-        inst.enablements
-            .iter()
-            .enumerate()
-            .find(|(_, e)| e.scope.level == level && (level == ScopeLevel::Company || e.scope.id.as_deref() == id))
+        inst.enablements.iter().enumerate().find(|(_, e)| {
+            e.scope.level == level && (level == ScopeLevel::Company || e.scope.id.as_deref() == id)
+        })
     };
     find(ScopeLevel::CallCenter, Some(call_center_id))
         .or_else(|| office_id.and_then(|o| find(ScopeLevel::Office, Some(o))))
@@ -141,7 +155,10 @@ pub fn select<'a>(
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision<'a> {
     /// In scope, under this enablement (its index in the config).
-    Enabled { index: usize, enablement: &'a Enablement },
+    Enabled {
+        index: usize,
+        enablement: &'a Enablement,
+    },
     /// Possibly in scope: the worker decides once it sees the linked legs.
     Pending,
     Ignored(IgnoreReason),
@@ -216,14 +233,29 @@ mod tests {
 
     #[test]
     fn out_of_scope_lines() {
-        let user_line = json!({"call_id": 1, "state": "ringing", "target": {"id": 5, "type": "user"}});
-        assert_eq!(place(&ev(user_line)), Placement::OutOfScope(IgnoreReason::UserLine));
-        let dept = json!({"call_id": 1, "state": "ringing", "target": {"id": 5, "type": "department"}});
-        assert_eq!(place(&ev(dept)), Placement::OutOfScope(IgnoreReason::Department));
+        let user_line =
+            json!({"call_id": 1, "state": "ringing", "target": {"id": 5, "type": "user"}});
+        assert_eq!(
+            place(&ev(user_line)),
+            Placement::OutOfScope(IgnoreReason::UserLine)
+        );
+        let dept =
+            json!({"call_id": 1, "state": "ringing", "target": {"id": 5, "type": "department"}});
+        assert_eq!(
+            place(&ev(dept)),
+            Placement::OutOfScope(IgnoreReason::Department)
+        );
         let dept_group = json!({"call_id": 1, "state": "ringing", "target": {"id": 5, "type": "user"}, "group_id": "Department:9", "entry_point_call_id": 3});
-        assert_eq!(place(&ev(dept_group)), Placement::OutOfScope(IgnoreReason::Department));
-        let office = json!({"call_id": 1, "state": "ringing", "target": {"id": 5, "type": "office"}});
-        assert_eq!(place(&ev(office)), Placement::OutOfScope(IgnoreReason::OfficeLine));
+        assert_eq!(
+            place(&ev(dept_group)),
+            Placement::OutOfScope(IgnoreReason::Department)
+        );
+        let office =
+            json!({"call_id": 1, "state": "ringing", "target": {"id": 5, "type": "office"}});
+        assert_eq!(
+            place(&ev(office)),
+            Placement::OutOfScope(IgnoreReason::OfficeLine)
+        );
     }
 
     #[test]
@@ -231,31 +263,58 @@ mod tests {
         let e = json!({"call_id": 1, "state": "recording", "target": {"id": 5, "type": "user"}, "entry_point_call_id": 2});
         assert_eq!(place(&ev(e)), Placement::Linked);
         let e = json!({"call_id": 1, "state": "recording", "target": {"id": 5, "type": "user"}, "master_call_id": 1});
-        assert_eq!(place(&ev(e)), Placement::OutOfScope(IgnoreReason::UserLine), "a self-link is no link");
+        assert_eq!(
+            place(&ev(e)),
+            Placement::OutOfScope(IgnoreReason::UserLine),
+            "a self-link is no link"
+        );
     }
 
     #[test]
     fn most_specific_enablement_wins() {
-        let i = inst(json!([en("company", None), en("office", Some("124")), en("call_center", Some("77"))]));
-        let cc = ev(json!({"call_id": 1, "state": "hangup", "target": {"id": 77, "type": "callcenter"}, "entry_point_target": {"id": 124, "type": "office"}}));
-        assert!(matches!(decide(&i, &cc), Decision::Enabled { index: 2, .. }));
-        let other_cc = ev(json!({"call_id": 1, "state": "hangup", "target": {"id": 78, "type": "callcenter"}, "entry_point_target": {"id": 124, "type": "office"}}));
-        assert!(matches!(decide(&i, &other_cc), Decision::Enabled { index: 1, .. }));
-        let other_office = ev(json!({"call_id": 1, "state": "hangup", "target": {"id": 78, "type": "callcenter"}, "entry_point_target": {"id": 125, "type": "office"}}));
-        assert!(matches!(decide(&i, &other_office), Decision::Enabled { index: 0, .. }));
+        let i = inst(json!([
+            en("company", None),
+            en("office", Some("124")),
+            en("call_center", Some("77"))
+        ]));
+        let cc = ev(
+            json!({"call_id": 1, "state": "hangup", "target": {"id": 77, "type": "callcenter"}, "entry_point_target": {"id": 124, "type": "office"}}),
+        );
+        assert!(matches!(
+            decide(&i, &cc),
+            Decision::Enabled { index: 2, .. }
+        ));
+        let other_cc = ev(
+            json!({"call_id": 1, "state": "hangup", "target": {"id": 78, "type": "callcenter"}, "entry_point_target": {"id": 124, "type": "office"}}),
+        );
+        assert!(matches!(
+            decide(&i, &other_cc),
+            Decision::Enabled { index: 1, .. }
+        ));
+        let other_office = ev(
+            json!({"call_id": 1, "state": "hangup", "target": {"id": 78, "type": "callcenter"}, "entry_point_target": {"id": 125, "type": "office"}}),
+        );
+        assert!(matches!(
+            decide(&i, &other_office),
+            Decision::Enabled { index: 0, .. }
+        ));
     }
 
     #[test]
     fn not_enabled_call_centers_are_ignored() {
         let i = inst(json!([en("call_center", Some("77"))]));
-        let e = ev(json!({"call_id": 1, "state": "hangup", "target": {"id": 78, "type": "callcenter"}}));
+        let e = ev(
+            json!({"call_id": 1, "state": "hangup", "target": {"id": 78, "type": "callcenter"}}),
+        );
         assert_eq!(decide(&i, &e), Decision::Ignored(IgnoreReason::NotEnabled));
     }
 
     #[test]
     fn unknown_office_with_office_enablements_is_pending() {
         let i = inst(json!([en("office", Some("124"))]));
-        let e = ev(json!({"call_id": 1, "state": "ringing", "target": {"id": 5, "type": "user"}, "group_id": "CallCenter:78"}));
+        let e = ev(
+            json!({"call_id": 1, "state": "ringing", "target": {"id": 5, "type": "user"}, "group_id": "CallCenter:78"}),
+        );
         assert_eq!(decide(&i, &e), Decision::Pending);
     }
 }

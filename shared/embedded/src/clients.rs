@@ -13,7 +13,11 @@ pub struct StaticClients {
 
 #[async_trait]
 impl Clients for StaticClients {
-    async fn lineleader(&self, _inst: &Installation, _connection: &str) -> Result<Arc<dyn LineLeader>> {
+    async fn lineleader(
+        &self,
+        _inst: &Installation,
+        _connection: &str,
+    ) -> Result<Arc<dyn LineLeader>> {
         Ok(self.lineleader.clone())
     }
 

@@ -30,10 +30,9 @@ impl Secrets for MemorySecrets {
         match reference {
             SecretRef::Literal(s) => Ok(Secret::new(s.clone())),
             SecretRef::Managed { secret, key } => {
-                let doc = self
-                    .secrets
-                    .get(secret)
-                    .ok_or_else(|| Error::permanent("secrets", format!("no secret named {secret}")))?;
+                let doc = self.secrets.get(secret).ok_or_else(|| {
+                    Error::permanent("secrets", format!("no secret named {secret}"))
+                })?;
                 let value: serde_json::Value = serde_json::from_str(doc).map_err(|_| {
                     Error::permanent("secrets", format!("secret {secret} is not a JSON object"))
                 })?;
@@ -42,7 +41,10 @@ impl Secrets for MemorySecrets {
                     .and_then(|v| v.as_str())
                     .map(Secret::new)
                     .ok_or_else(|| {
-                        Error::permanent("secrets", format!("secret {secret} has no string key {key}"))
+                        Error::permanent(
+                            "secrets",
+                            format!("secret {secret} has no string key {key}"),
+                        )
                     })
             }
         }

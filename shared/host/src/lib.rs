@@ -16,8 +16,8 @@ use llbridge_app::ports::{Clients, Clock, ConfigSource, Queue, Secrets, StaticCo
 use llbridge_app::worker::{Report, Worker};
 use llbridge_domain::config::{SecretRef, SANDBOX};
 use llbridge_domain::Installation;
-use llbridge_sandbox::Sandboxes;
 use llbridge_embedded::{MemoryQueue, MemorySecrets, MemoryStore, SystemClock};
+use llbridge_sandbox::Sandboxes;
 use tokio::sync::watch;
 
 /// How the local host is set up.
@@ -105,7 +105,11 @@ impl Host {
     pub async fn drain(&self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         while tokio::time::Instant::now() < deadline {
-            if self.queue.is_empty() && self.settle(Duration::ZERO, Duration::from_millis(100)).await {
+            if self.queue.is_empty()
+                && self
+                    .settle(Duration::ZERO, Duration::from_millis(100))
+                    .await
+            {
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -208,8 +212,12 @@ pub async fn start(opts: Options) -> std::io::Result<Host> {
     let clients: Arc<dyn Clients> = match opts.clients {
         Some(c) => c,
         None => Arc::new(
-            llbridge_clients::HttpClients::new(opts.secrets.clone(), store.clone(), opts.clock.clone())
-                .map_err(|e| std::io::Error::other(e.to_string()))?,
+            llbridge_clients::HttpClients::new(
+                opts.secrets.clone(),
+                store.clone(),
+                opts.clock.clone(),
+            )
+            .map_err(|e| std::io::Error::other(e.to_string()))?,
         ),
     };
     let ingest = Arc::new(Ingest {

@@ -57,7 +57,8 @@ fn assert_rejected(edit: impl FnOnce(&mut Value), path: &str, needle: &str) {
     edit(&mut doc);
     let errs = errors_of(&doc);
     assert!(
-        errs.iter().any(|e| e.path == path && e.message.contains(needle)),
+        errs.iter()
+            .any(|e| e.path == path && e.message.contains(needle)),
         "expected an error at {path} containing {needle:?}, got {errs:#?}"
     );
 }
@@ -73,7 +74,10 @@ fn the_documented_example_is_valid() {
     let CallLogMode::Event(ev) = e.call_log.as_ref().unwrap() else {
         panic!("event mode expected")
     };
-    assert_eq!(ev.result_type_mapping, vec![Direction::Inbound, Direction::Outbound]);
+    assert_eq!(
+        ev.result_type_mapping,
+        vec![Direction::Inbound, Direction::Outbound]
+    );
     assert!(ev.disposition_status_map.contains(&StatusRule {
         disposition: "Tour Booked".into(),
         required_status: Some("New Lead".into()),
@@ -86,7 +90,9 @@ fn the_documented_example_is_valid() {
         e.screen_pop_url("77").as_deref(),
         Some("https://app.lineleader.com/#/families/77")
     );
-    assert!(inst.summary().starts_with("config valid: 1 connection(s), 2 enablement(s)"));
+    assert!(inst
+        .summary()
+        .starts_with("config valid: 1 connection(s), 2 enablement(s)"));
 }
 
 #[test]
@@ -96,7 +102,11 @@ fn unknown_keys_are_rejected_with_a_hint() {
         "$.enablements[0].enable_task_que",
         "did you mean \"enable_task_queue\"",
     );
-    assert_rejected(|d| d["dialpad"]["extra"] = json!(1), "$.dialpad.extra", "unknown key");
+    assert_rejected(
+        |d| d["dialpad"]["extra"] = json!(1),
+        "$.dialpad.extra",
+        "unknown key",
+    );
     assert_rejected(
         |d| d["enablements"][0]["call_log"]["event_typ"] = json!("x"),
         "$.enablements[0].call_log.event_typ",
@@ -116,7 +126,10 @@ fn missing_connection_is_rejected() {
 #[test]
 fn duplicate_scopes_are_rejected() {
     assert_rejected(
-        |d| d["enablements"][1]["scope"] = json!({"level": "call_center", "id": 4716644561813504_u64}),
+        |d| {
+            d["enablements"][1]["scope"] =
+                json!({"level": "call_center", "id": 4716644561813504_u64})
+        },
         "$.enablements[1].scope",
         "already has the scope call_center:4716644561813504",
     );
@@ -126,14 +139,20 @@ fn duplicate_scopes_are_rejected() {
 fn event_mode_needs_event_type_and_default_staff_email() {
     assert_rejected(
         |d| {
-            d["enablements"][0]["call_log"].as_object_mut().unwrap().remove("event_type");
+            d["enablements"][0]["call_log"]
+                .as_object_mut()
+                .unwrap()
+                .remove("event_type");
         },
         "$.enablements[0].call_log.event_type",
         "is required",
     );
     assert_rejected(
         |d| {
-            d["enablements"][0]["call_log"].as_object_mut().unwrap().remove("default_staff_email");
+            d["enablements"][0]["call_log"]
+                .as_object_mut()
+                .unwrap()
+                .remove("default_staff_email");
         },
         "$.enablements[0].call_log.default_staff_email",
         "is required",
@@ -147,10 +166,23 @@ fn event_mode_needs_event_type_and_default_staff_email() {
 
 #[test]
 fn malformed_status_keys_are_rejected() {
-    for bad in ["Tour Booked (New Lead", "Tour Booked New Lead)", "(New Lead)", "Tour Booked ()", "A (B) C", "A ((B))"] {
+    for bad in [
+        "Tour Booked (New Lead",
+        "Tour Booked New Lead)",
+        "(New Lead)",
+        "Tour Booked ()",
+        "A (B) C",
+        "A ((B))",
+    ] {
         assert_rejected(
-            |d| d["enablements"][0]["call_log"]["disposition_status_map"] = json!({bad: "Contacted"}),
-            &format!("$.enablements[0].call_log.disposition_status_map[{}]", serde_json::to_string(bad).unwrap()),
+            |d| {
+                d["enablements"][0]["call_log"]["disposition_status_map"] =
+                    json!({bad: "Contacted"})
+            },
+            &format!(
+                "$.enablements[0].call_log.disposition_status_map[{}]",
+                serde_json::to_string(bad).unwrap()
+            ),
             "malformed key",
         );
     }
@@ -158,7 +190,10 @@ fn malformed_status_keys_are_rejected() {
 
 #[test]
 fn status_key_forms() {
-    assert_eq!(parse_status_key("Follow-Up Needed"), Ok(("Follow-Up Needed".into(), None)));
+    assert_eq!(
+        parse_status_key("Follow-Up Needed"),
+        Ok(("Follow-Up Needed".into(), None))
+    );
     assert_eq!(
         parse_status_key(" Tour Booked  (New Lead) "),
         Ok(("Tour Booked".into(), Some("New Lead".into())))
@@ -201,7 +236,10 @@ fn templates_without_family_id_are_rejected() {
         "must contain {family_id}",
     );
     assert_rejected(
-        |d| d["enablements"][0]["screen_pop_url_template"] = json!("{base}/#/families/{family}/{family_id}"),
+        |d| {
+            d["enablements"][0]["screen_pop_url_template"] =
+                json!("{base}/#/families/{family}/{family_id}")
+        },
         "$.enablements[0].screen_pop_url_template",
         "unknown placeholder",
     );
@@ -231,14 +269,20 @@ fn other_rules() {
     );
     assert_rejected(
         |d| {
-            d["enablements"][0].as_object_mut().unwrap().remove("default_center_name");
+            d["enablements"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("default_center_name");
         },
         "$.enablements[0].default_center_name",
         "is required",
     );
     assert_rejected(
         |d| {
-            d["enablements"][0].as_object_mut().unwrap().remove("screen_pop_base_url");
+            d["enablements"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("screen_pop_base_url");
         },
         "$.enablements[0].screen_pop_base_url",
         "required when screen_pop is on",
@@ -265,7 +309,11 @@ fn other_rules() {
         "$.dialpad.api_key.key",
         "is required",
     );
-    assert_rejected(|d| d["enablements"] = json!([]), "$.enablements", "at least one");
+    assert_rejected(
+        |d| d["enablements"] = json!([]),
+        "$.enablements",
+        "at least one",
+    );
     assert_rejected(
         |d| d["enablements"][0]["enable_task_queue"] = json!("yes"),
         "$.enablements[0].enable_task_queue",

@@ -18,28 +18,44 @@ pub fn answered_call() -> Vec<CallEvent> {
     let agent = |id: u64, name: &str, email: &str| json!({"id": id / 1000, "type": "user", "name": name, "email": email});
     let ep = json!({"id": 4716644561813504_u64, "type": "callcenter", "name": "Enrollment", "phone": "+14155550100"});
     vec![
-        common(json!({"call_id": ana, "entry_point_call_id": cc, "state": "ringing", "event_timestamp": 1767710405123_i64,
-            "date_started": 1767710404987_i64, "target": agent(ana, "Ana Agent", "ana@example.com"), "entry_point_target": ep})),
-        common(json!({"call_id": bob, "entry_point_call_id": cc, "state": "ringing", "event_timestamp": 1767710405200_i64,
-            "date_started": 1767710404990_i64, "target": agent(bob, "Bob Agent", "bob@example.com"), "entry_point_target": ep})),
-        common(json!({"call_id": ana, "entry_point_call_id": cc, "state": "connected", "event_timestamp": 1767710409900_i64,
-            "date_started": 1767710404987_i64, "date_connected": 1767710409870_i64, "target": agent(ana, "Ana Agent", "ana@example.com"), "entry_point_target": ep})),
-        common(json!({"call_id": bob, "entry_point_call_id": cc, "state": "hangup", "event_timestamp": 1767710409950_i64,
-            "date_started": 1767710404990_i64, "date_ended": 1767710409940_i64, "target": agent(bob, "Bob Agent", "bob@example.com"), "entry_point_target": ep})),
-        common(json!({"call_id": ana, "entry_point_call_id": cc, "state": "hangup", "event_timestamp": 1767710702400_i64,
+        common(
+            json!({"call_id": ana, "entry_point_call_id": cc, "state": "ringing", "event_timestamp": 1767710405123_i64,
+            "date_started": 1767710404987_i64, "target": agent(ana, "Ana Agent", "ana@example.com"), "entry_point_target": ep}),
+        ),
+        common(
+            json!({"call_id": bob, "entry_point_call_id": cc, "state": "ringing", "event_timestamp": 1767710405200_i64,
+            "date_started": 1767710404990_i64, "target": agent(bob, "Bob Agent", "bob@example.com"), "entry_point_target": ep}),
+        ),
+        common(
+            json!({"call_id": ana, "entry_point_call_id": cc, "state": "connected", "event_timestamp": 1767710409900_i64,
+            "date_started": 1767710404987_i64, "date_connected": 1767710409870_i64, "target": agent(ana, "Ana Agent", "ana@example.com"), "entry_point_target": ep}),
+        ),
+        common(
+            json!({"call_id": bob, "entry_point_call_id": cc, "state": "hangup", "event_timestamp": 1767710409950_i64,
+            "date_started": 1767710404990_i64, "date_ended": 1767710409940_i64, "target": agent(bob, "Bob Agent", "bob@example.com"), "entry_point_target": ep}),
+        ),
+        common(
+            json!({"call_id": ana, "entry_point_call_id": cc, "state": "hangup", "event_timestamp": 1767710702400_i64,
             "date_started": 1767710404987_i64, "date_connected": 1767710409870_i64, "date_ended": 1767710702300_i64, "duration": 292430.0,
-            "target": agent(ana, "Ana Agent", "ana@example.com"), "entry_point_target": ep})),
-        common(json!({"call_id": cc, "master_call_id": 6031987721523200_u64, "operator_call_id": ana, "state": "hangup",
+            "target": agent(ana, "Ana Agent", "ana@example.com"), "entry_point_target": ep}),
+        ),
+        common(
+            json!({"call_id": cc, "master_call_id": 6031987721523200_u64, "operator_call_id": ana, "state": "hangup",
             "event_timestamp": 1767710702456_i64, "date_started": 1767710398001_i64, "date_connected": 1767710409870_i64,
             "date_ended": 1767710702301_i64, "duration": 292431.512,
             "target": {"id": 4716644561813504_u64, "type": "call_center", "name": "Enrollment", "phone": "+14155550100"},
             "entry_point_target": {"id": 124, "type": "office", "name": "Acme HQ"},
-            "was_recorded": true, "public_call_review_share_link": "https://dialpad.com/shared/call/AbC123"})),
-        common(json!({"call_id": cc, "operator_call_id": ana, "state": "dispositions", "event_timestamp": 1767710761002_i64,
-            "target": {"id": 4716644561813504_u64, "type": "call_center"}, "call_dispositions": [{"name": "Follow-Up Needed"}]})),
-        common(json!({"call_id": ana, "entry_point_call_id": cc, "state": "recording", "event_timestamp": 1767710790000_i64,
+            "was_recorded": true, "public_call_review_share_link": "https://dialpad.com/shared/call/AbC123"}),
+        ),
+        common(
+            json!({"call_id": cc, "operator_call_id": ana, "state": "dispositions", "event_timestamp": 1767710761002_i64,
+            "target": {"id": 4716644561813504_u64, "type": "call_center"}, "call_dispositions": [{"name": "Follow-Up Needed"}]}),
+        ),
+        common(
+            json!({"call_id": ana, "entry_point_call_id": cc, "state": "recording", "event_timestamp": 1767710790000_i64,
             "target": agent(ana, "Ana Agent", "ana@example.com"),
-            "recording_details": [{"id": 1, "recording_type": "call", "url": "https://dialpad.com/r/1", "duration": 290000}]})),
+            "recording_details": [{"id": 1, "recording_type": "call", "url": "https://dialpad.com/r/1", "duration": 290000}]}),
+        ),
     ]
 }
 
@@ -64,7 +80,10 @@ fn the_merged_record_knows_the_call() {
     assert_eq!(c.duration_ms, Some(292431.512));
     assert!(c.answered);
     assert_eq!(c.disposition(), Some("Follow-Up Needed"));
-    assert_eq!(c.link(LinkKind::Public), Some("https://dialpad.com/shared/call/AbC123"));
+    assert_eq!(
+        c.link(LinkKind::Public),
+        Some("https://dialpad.com/shared/call/AbC123")
+    );
     assert_eq!(c.link(LinkKind::Recording), Some("https://dialpad.com/r/1"));
     assert!(c.ended);
     assert_eq!(c.legs.len(), 4, "cc, ana, bob and the master leg");
@@ -127,11 +146,13 @@ fn a_late_ringing_never_undoes_a_hangup() {
 
 #[test]
 fn outbound_calls_are_attributed_to_the_caller() {
-    let e = CallEvent::from_value(&json!({"call_id": 10, "state": "hangup", "direction": "outbound",
+    let e = CallEvent::from_value(
+        &json!({"call_id": 10, "state": "hangup", "direction": "outbound",
         "event_timestamp": 5, "date_started": 1, "date_connected": 2, "date_ended": 4,
         "external_number": "+16505550199",
         "target": {"id": 9, "type": "user", "email": "ana@example.com"},
-        "proxy_target": {"id": 77, "type": "callcenter", "phone": "+14155550100"}}))
+        "proxy_target": {"id": 77, "type": "callcenter", "phone": "+14155550100"}}),
+    )
     .unwrap();
     let c = merge(&[e]).unwrap();
     assert_eq!(c.direction, Some(Direction::Outbound));
@@ -145,7 +166,10 @@ fn outbound_calls_are_attributed_to_the_caller() {
 fn group_splits_unrelated_calls_and_joins_legs() {
     let mut events = answered_call();
     events.push(
-        CallEvent::from_value(&json!({"call_id": 99, "state": "hangup", "target": {"id": 1, "type": "user"}})).unwrap(),
+        CallEvent::from_value(
+            &json!({"call_id": 99, "state": "hangup", "target": {"id": 1, "type": "user"}}),
+        )
+        .unwrap(),
     );
     let groups = group(&events);
     assert_eq!(groups.len(), 2);
@@ -155,12 +179,11 @@ fn group_splits_unrelated_calls_and_joins_legs() {
 fn shuffled_with_duplicates() -> impl Strategy<Value = Vec<CallEvent>> {
     let base = answered_call();
     let n = base.len();
-    (proptest::collection::vec(0..n, 0..6), Just(base))
-        .prop_flat_map(|(dups, base)| {
-            let mut all = base.clone();
-            all.extend(dups.iter().map(|&i| base[i].clone()));
-            Just(all).prop_shuffle()
-        })
+    (proptest::collection::vec(0..n, 0..6), Just(base)).prop_flat_map(|(dups, base)| {
+        let mut all = base.clone();
+        all.extend(dups.iter().map(|&i| base[i].clone()));
+        Just(all).prop_shuffle()
+    })
 }
 
 proptest! {
