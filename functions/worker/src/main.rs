@@ -76,3 +76,80 @@ async fn main() -> Result<(), Error> {
     });
     lambda_runtime::run(service_fn(move |event| handle(worker.clone(), event))).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lambda_events::event::sqs::SqsMessage;
+    use llbridge_app::jobs::{JobKind, JobMessage};
+    use llbridge_app::ports::{StaticConfig, SystemClock};
+    use llbridge_domain::Installation;
+    use llbridge_embedded::{MemoryQueue, MemoryStore, StaticClients};
+    use llbridge_sandbox::{DialpadSandbox, LineLeaderSandbox};
+    use serde_json::json;
+
+    fn worker() -> Arc<Worker> {
+        let clock = Arc::new(SystemClock);
+        let inst = Installation::from_value(&json!({
+            "dialpad": {"allow_unsigned": true, "api_key": "k"},
+            "connections": {"main": {"base_url": "https://ll.example", "username": "u", "password": "p"}},
+            "enablements": [{"scope": {"level": "company"}, "connection": "main", "screen_pop": false,
+                "default_center_name": "Oak Park"}]
+        }))
+        .unwrap();
+        Arc::new(Worker {
+            store: Arc::new(MemoryStore::new(clock.clone())),
+            queue: Arc::new(MemoryQueue::new(clock.clone())),
+            clock,
+            config: Arc::new(StaticConfig(Arc::new(inst))),
+            log_delay: Duration::from_secs(180),
+            clients: Arc::new(StaticClients {
+                lineleader: Arc::new(LineLeaderSandbox::demo()),
+                dialpad: Arc::new(DialpadSandbox::new(Default::default(), Default::default())),
+            }),
+        })
+    }
+
+    fn record(id: &str, body: Option<String>) -> SqsMessage {
+        let mut m = SqsMessage::default();
+        m.message_id = Some(id.to_owned());
+        m.body = body;
+        m
+    }
+
+    fn job(call_id: u64) -> String {
+        let event = json!({"call_id": call_id, "state": "connected", "direction": "inbound",
+            "target": {"id": 1, "type": "user"}, "group_id": "CallCenter:77"});
+        let raw = serde_json::value::to_raw_value(&event).unwrap();
+        JobMessage::new(JobKind::Merge, raw, 0).to_json()
+    }
+
+    #[tokio::test]
+    async fn one_bad_message_never_fails_or_drops_the_others() {
+        let mut event = SqsEvent::default();
+        event.records = vec![
+            record("good-1", Some(job(11))),
+            record("garbage", Some("{not json".into())),
+            record("empty", None),
+            record("good-2", Some(job(12))),
+        ];
+        let w = worker();
+        let resp = handle(w.clone(), LambdaEvent::new(event, Default::default()))
+            .await
+            .unwrap();
+        let mut failed: Vec<String> = resp
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect();
+        failed.sort();
+        assert_eq!(failed, vec!["empty".to_string(), "garbage".to_string()]);
+        // The good ones were handled: their events are in the conversation state.
+        for call_id in ["11", "12"] {
+            let conv = llbridge_app::state::load(w.store.as_ref(), call_id)
+                .await
+                .unwrap();
+            assert!(conv.is_some(), "{call_id} was not merged");
+        }
+    }
+}
