@@ -1,5 +1,6 @@
 //! Test support shared by the suites.
 
+pub mod aws;
 pub mod configs;
 pub mod contract;
 pub mod lineleader;

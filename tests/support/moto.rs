@@ -288,7 +288,10 @@ fn install_tools() -> Result<(), String> {
     if status.success() {
         Ok(())
     } else {
-        Err(format!("{} failed ({status}); run it by hand to see why", script.display()))
+        Err(format!(
+            "{} failed ({status}); run it by hand to see why",
+            script.display()
+        ))
     }
 }
 

@@ -12,6 +12,18 @@ use crate::configs::{self, CALL_CENTER};
 use crate::events::Call;
 use crate::webhook::{post, sign};
 
+/// True in the `e2e_aws` test binary: the suites run on the AWS adapters (SQS, DynamoDB,
+/// Secrets Manager) on moto instead of the embedded ones.
+pub fn on_aws() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().starts_with("e2e_aws"))
+        })
+        .unwrap_or(false)
+}
+
 /// A running local host with sandboxes.
 pub struct Scenario {
     pub host: Host,
@@ -73,6 +85,9 @@ impl Scenario {
         opts.log_delay = log_delay;
         opts.sandbox.data = data;
         opts.retry_base = Duration::from_millis(100);
+        if on_aws() {
+            crate::aws::use_aws_adapters(&mut opts, log_delay).await;
+        }
         let host = llbridge_host::start(opts)
             .await
             .unwrap_or_else(|e| panic!("host: {e}"));
@@ -167,14 +182,18 @@ impl Scenario {
     /// The recorded outcome of an Event-mode step (`task`, `event`, `status`) of the only
     /// conversation logged.
     pub async fn step(&self, name: &str) -> Option<Value> {
-        use llbridge_app::ports::Store;
-        let key = self
+        let conversation = self
+            .host
+            .reports()
+            .into_iter()
+            .filter(|r| r.job == "call_log")
+            .find_map(|r| r.conversation)?;
+        let item = self
             .host
             .store
-            .keys_with_prefix("step#")
-            .into_iter()
-            .find(|k| k.ends_with(&format!("#{name}")))?;
-        let item = self.host.store.get(&key).await.ok()??;
+            .get(&format!("step#{conversation}#{name}"))
+            .await
+            .ok()??;
         let rec: Value = serde_json::from_str(&item.value).ok()?;
         Some(rec["outcome"].clone())
     }

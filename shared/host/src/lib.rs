@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
@@ -34,6 +35,55 @@ pub struct Options {
     pub sandbox: llbridge_sandbox::Options,
     /// The first retry delay of a failed job; it doubles on each delivery.
     pub retry_base: Duration,
+    /// The store; an embedded one by default.
+    pub store: Option<Arc<dyn Store>>,
+    /// The queue and a way to watch it; an embedded one by default.
+    pub queue: Option<(Arc<dyn Queue>, Arc<dyn QueueProbe>)>,
+}
+
+/// What the host needs to know of its queue to tell when the worker has settled.
+#[async_trait]
+pub trait QueueProbe: Send + Sync {
+    /// No message visible or in flight, and none due within `horizon` (where the queue can
+    /// tell due times; others ignore `horizon`).
+    async fn idle(&self, horizon: Duration) -> bool;
+    /// Messages in the queue, visible, in flight or delayed.
+    async fn pending(&self) -> usize;
+    /// Bodies of the messages that failed on every delivery.
+    async fn dead_letters(&self) -> Vec<String>;
+    /// How long `idle` must hold before the worker counts as settled: long enough for a
+    /// message delayed by the log delay to show, where `idle` cannot see delayed messages.
+    fn quiet_period(&self) -> Duration;
+}
+
+/// The probe of the embedded queue, which knows every message's due time.
+pub struct MemoryProbe {
+    queue: Arc<MemoryQueue>,
+    clock: Arc<dyn Clock>,
+}
+
+#[async_trait]
+impl QueueProbe for MemoryProbe {
+    async fn idle(&self, horizon: Duration) -> bool {
+        let now = self.clock.now_ms();
+        let due_soon = self
+            .queue
+            .next_visible_at()
+            .is_some_and(|at| at <= now + horizon.as_millis() as i64);
+        self.queue.in_flight() == 0 && !due_soon
+    }
+
+    async fn pending(&self) -> usize {
+        self.queue.len()
+    }
+
+    async fn dead_letters(&self) -> Vec<String> {
+        self.queue.dead_letters()
+    }
+
+    fn quiet_period(&self) -> Duration {
+        Duration::from_millis(50)
+    }
 }
 
 impl Options {
@@ -47,6 +97,8 @@ impl Options {
             clients: None,
             sandbox: llbridge_sandbox::Options::default(),
             retry_base: Duration::from_secs(1),
+            store: None,
+            queue: None,
         }
     }
 }
@@ -54,13 +106,13 @@ impl Options {
 /// A running local host.
 pub struct Host {
     pub addr: SocketAddr,
-    clock: Arc<dyn Clock>,
     /// The sandboxes this host started, when the config asked for them.
     pub sandboxes: Option<Sandboxes>,
     /// The config in use (sandbox URLs filled in).
     pub installation: Arc<Installation>,
-    pub store: Arc<MemoryStore>,
-    pub queue: Arc<MemoryQueue>,
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn Queue>,
+    probe: Arc<dyn QueueProbe>,
     reports: Arc<Mutex<Vec<Report>>>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -82,22 +134,25 @@ impl Host {
     /// timeout passes. Returns whether it settled.
     pub async fn settle(&self, horizon: Duration, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut quiet = 0;
+        let quiet_for = self.probe.quiet_period();
+        let mut quiet_since: Option<tokio::time::Instant> = None;
         while tokio::time::Instant::now() < deadline {
-            let now = self.clock.now_ms();
-            let due_soon = self
-                .queue
-                .next_visible_at()
-                .is_some_and(|at| at <= now + horizon.as_millis() as i64);
-            let idle = self.queue.in_flight() == 0 && !due_soon;
-            quiet = if idle { quiet + 1 } else { 0 };
-            // Idle twice in a row, so a message taken between two looks is not missed.
-            if quiet >= 2 {
-                return true;
+            if self.probe.idle(horizon).await {
+                let since = *quiet_since.get_or_insert_with(tokio::time::Instant::now);
+                if since.elapsed() >= quiet_for {
+                    return true;
+                }
+            } else {
+                quiet_since = None;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         false
+    }
+
+    /// Messages still in the queue (visible, in flight or delayed).
+    pub async fn pending(&self) -> usize {
+        self.probe.pending().await
     }
 
     /// Waits until the queue is empty (every job, delayed ones included, ran), or the timeout
@@ -105,9 +160,9 @@ impl Host {
     pub async fn drain(&self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         while tokio::time::Instant::now() < deadline {
-            if self.queue.is_empty()
+            if self.pending().await == 0
                 && self
-                    .settle(Duration::ZERO, Duration::from_millis(100))
+                    .settle(Duration::ZERO, Duration::from_millis(200))
                     .await
             {
                 return true;
@@ -118,8 +173,8 @@ impl Host {
     }
 
     /// Messages that failed on every delivery.
-    pub fn dead_letters(&self) -> Vec<String> {
-        self.queue.dead_letters()
+    pub async fn dead_letters(&self) -> Vec<String> {
+        self.probe.dead_letters().await
     }
 
     /// Stops the server, the worker and the sandboxes.
@@ -202,12 +257,25 @@ pub async fn start(opts: Options) -> std::io::Result<Host> {
     let mut installation = opts.installation;
     let sandboxes = start_sandboxes(&mut installation, opts.sandbox).await?;
     let installation = Arc::new(installation);
-    let store = Arc::new(MemoryStore::new(opts.clock.clone()));
-    let queue = Arc::new(MemoryQueue::with_settings(
-        opts.clock.clone(),
-        Duration::from_secs(30),
-        5,
-    ));
+    let store: Arc<dyn Store> = match opts.store {
+        Some(s) => s,
+        None => Arc::new(MemoryStore::new(opts.clock.clone())),
+    };
+    let (queue, probe): (Arc<dyn Queue>, Arc<dyn QueueProbe>) = match opts.queue {
+        Some(q) => q,
+        None => {
+            let q = Arc::new(MemoryQueue::with_settings(
+                opts.clock.clone(),
+                Duration::from_secs(30),
+                5,
+            ));
+            let probe = Arc::new(MemoryProbe {
+                queue: q.clone(),
+                clock: opts.clock.clone(),
+            });
+            (q, probe)
+        }
+    };
     let config: Arc<dyn ConfigSource> = Arc::new(StaticConfig(installation.clone()));
     let clients: Arc<dyn Clients> = match opts.clients {
         Some(c) => c,
@@ -228,8 +296,8 @@ pub async fn start(opts: Options) -> std::io::Result<Host> {
         log_delay: opts.log_delay,
     });
     let worker = Arc::new(Worker {
-        store: store.clone() as Arc<dyn Store>,
-        queue: queue.clone() as Arc<dyn Queue>,
+        store: store.clone(),
+        queue: queue.clone(),
         clock: opts.clock.clone(),
         config,
         log_delay: opts.log_delay,
@@ -258,11 +326,11 @@ pub async fn start(opts: Options) -> std::io::Result<Host> {
     ));
     Ok(Host {
         addr,
-        clock: opts.clock.clone(),
         sandboxes,
         installation,
         store,
         queue,
+        probe,
         reports,
         shutdown,
         tasks: vec![server, worker_task],
@@ -277,7 +345,7 @@ const CONCURRENCY: usize = 16;
 /// it to its dead letters.
 async fn run_worker(
     worker: Arc<Worker>,
-    queue: Arc<MemoryQueue>,
+    queue: Arc<dyn Queue>,
     reports: Arc<Mutex<Vec<Report>>>,
     mut stop: watch::Receiver<bool>,
     retry_base: Duration,
@@ -298,7 +366,7 @@ async fn run_worker(
             continue;
         }
         let batch = tokio::select! {
-            r = queue.receive(free.min(10), Duration::from_millis(200)) => r,
+            r = queue.receive(free.min(10), Duration::from_secs(1)) => r,
             _ = stop.changed() => break,
         };
         let Ok(batch) = batch else {
