@@ -10,21 +10,7 @@ const NEW: &str = "+16505550142";
 
 #[tokio::test]
 async fn single_match_is_logged_on_that_family() {
-    let now = chrono::Utc::now();
-    let s = Scenario::start(
-        log_now(),
-        Some(data(
-            now,
-            vec![family(
-                1001,
-                "(415) 815-9602",
-                101,
-                1,
-                now - Minutes::days(3),
-            )],
-        )),
-    )
-    .await;
+    let s = Scenario::with_known_family(log_now()).await;
     s.play(&answered(&s.call(1, "+14158159602"))).await;
     s.settle().await;
     let logs = s.phone_logs();

@@ -1,8 +1,8 @@
 //! Phone Log mode end to end: the phone log LineLeader receives, field by field.
 
-use chrono::{Duration as Minutes, TimeZone, Utc};
-use llbridge_tests::scenario::{answered, data, family, log_now, Scenario};
-use serde_json::{json, Value};
+use chrono::{TimeZone, Utc};
+use llbridge_tests::scenario::{answered, data, log_now, Scenario};
+use serde_json::json;
 
 fn secs(ms: i64) -> chrono::DateTime<Utc> {
     Utc.timestamp_opt(ms.div_euclid(1000), 0)
@@ -10,27 +10,9 @@ fn secs(ms: i64) -> chrono::DateTime<Utc> {
         .unwrap_or_default()
 }
 
-async fn known_family(overrides: Value) -> Scenario {
-    let now = Utc::now();
-    Scenario::start(
-        overrides,
-        Some(data(
-            now,
-            vec![family(
-                1001,
-                "(415) 815-9602",
-                101,
-                1,
-                now - Minutes::days(3),
-            )],
-        )),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn every_field_of_an_answered_inbound_call() {
-    let s = known_family(
+    let s = Scenario::with_known_family(
         json!({"enable_task_queue": true, "screen_pop": false, "call_log_link_type": "public"}),
     )
     .await;
@@ -71,7 +53,7 @@ async fn every_field_of_an_answered_inbound_call() {
 
 #[tokio::test]
 async fn without_a_disposition_the_log_says_dialpad() {
-    let s = known_family(log_now()).await;
+    let s = Scenario::with_known_family(log_now()).await;
     s.play(&answered(&s.call(1, "+14158159602"))).await;
     s.settle().await;
     let logs = s.phone_logs();
@@ -89,7 +71,7 @@ async fn the_link_follows_the_link_type() {
     for (link_type, expect_recording) in
         [("recording", true), ("public", false), ("company", false)]
     {
-        let s = known_family(json!({"enable_task_queue": false, "screen_pop": false, "call_log_link_type": link_type})).await;
+        let s = Scenario::with_known_family(json!({"enable_task_queue": false, "screen_pop": false, "call_log_link_type": link_type})).await;
         let call = s.call(1, "+14158159602");
         // The recording arrives before the hangup here, so the immediate log has it.
         s.play(&[
@@ -116,7 +98,8 @@ async fn the_link_follows_the_link_type() {
 
 #[tokio::test]
 async fn a_disposition_after_hangup_within_the_log_delay_is_logged() {
-    let s = known_family(json!({"enable_task_queue": true, "screen_pop": false})).await;
+    let s =
+        Scenario::with_known_family(json!({"enable_task_queue": true, "screen_pop": false})).await;
     let call = s.call(1, "+14158159602");
     s.play(&answered(&call)).await;
     // After the hangup, before the (2 s) log delay runs out.
@@ -160,7 +143,8 @@ async fn a_missed_inbound_call_is_logged_and_its_caller_becomes_a_family() {
 
 #[tokio::test]
 async fn an_outbound_dialer_call_is_logged_outbound_and_never_popped() {
-    let s = known_family(json!({"enable_task_queue": false, "screen_pop": true})).await;
+    let s =
+        Scenario::with_known_family(json!({"enable_task_queue": false, "screen_pop": true})).await;
     let t0 = s.now.timestamp_millis() - 120_000;
     let leg = |state: &str, dt: i64| {
         let mut e = json!({

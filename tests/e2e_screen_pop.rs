@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{Duration as Minutes, Utc};
+use chrono::Utc;
 use llbridge_tests::scenario::{data, family, Scenario};
 use serde_json::json;
 
@@ -14,21 +14,7 @@ fn pops_on() -> serde_json::Value {
 
 #[tokio::test]
 async fn a_ringing_agent_gets_the_family_page() {
-    let now = Utc::now();
-    let s = Scenario::start(
-        pops_on(),
-        Some(data(
-            now,
-            vec![family(
-                1001,
-                "(415) 815-9602",
-                101,
-                1,
-                now - Minutes::days(3),
-            )],
-        )),
-    )
-    .await;
+    let s = Scenario::with_known_family(pops_on()).await;
     let call = s.call(1, "+14158159602");
     s.send(&call.agent("ringing", 200)).await;
     s.settle().await;
@@ -42,21 +28,7 @@ async fn a_ringing_agent_gets_the_family_page() {
 
 #[tokio::test]
 async fn one_pop_per_agent_per_conversation() {
-    let now = Utc::now();
-    let s = Scenario::start(
-        pops_on(),
-        Some(data(
-            now,
-            vec![family(
-                1001,
-                "(415) 815-9602",
-                101,
-                1,
-                now - Minutes::days(3),
-            )],
-        )),
-    )
-    .await;
+    let s = Scenario::with_known_family(pops_on()).await;
     let call = s.call(1, "+14158159602");
     s.play(&[
         call.agent("ringing", 200),
@@ -85,21 +57,7 @@ async fn one_pop_per_agent_per_conversation() {
 
 #[tokio::test]
 async fn a_connect_pops_when_the_ring_was_missed() {
-    let now = Utc::now();
-    let s = Scenario::start(
-        pops_on(),
-        Some(data(
-            now,
-            vec![family(
-                1001,
-                "(415) 815-9602",
-                101,
-                1,
-                now - Minutes::days(3),
-            )],
-        )),
-    )
-    .await;
+    let s = Scenario::with_known_family(pops_on()).await;
     let call = s.call(1, "+14158159602");
     s.send(&call.agent("connected", 5_100)).await;
     s.settle().await;
@@ -109,21 +67,7 @@ async fn a_connect_pops_when_the_ring_was_missed() {
 
 #[tokio::test]
 async fn beyond_five_pops_a_minute_dialpad_says_429_and_the_pop_is_not_retried() {
-    let now = Utc::now();
-    let s = Scenario::start(
-        pops_on(),
-        Some(data(
-            now,
-            vec![family(
-                1001,
-                "(415) 815-9602",
-                101,
-                1,
-                now - Minutes::days(3),
-            )],
-        )),
-    )
-    .await;
+    let s = Scenario::with_known_family(pops_on()).await;
     for seed in 1..=6 {
         s.send(&s.call(seed, "+14158159602").agent("ringing", 200))
             .await;

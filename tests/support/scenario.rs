@@ -72,6 +72,20 @@ impl Scenario {
         .await
     }
 
+    /// Starts a host whose sandbox knows one family: #1001, "(415) 815-9602" (the caller
+    /// +14158159602), at Oak Park, a New Lead, three days old.
+    pub async fn with_known_family(overrides: Value) -> Scenario {
+        let now = Utc::now();
+        let known = family(
+            1001,
+            "(415) 815-9602",
+            101,
+            1,
+            now - chrono::Duration::days(3),
+        );
+        Scenario::start(overrides, Some(data(now, vec![known]))).await
+    }
+
     pub async fn start_with(
         enablements: Vec<Value>,
         data: Option<Dataset>,

@@ -25,7 +25,11 @@ fn llbridge(endpoint: &str, args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn sample(name: &str) -> String {
@@ -41,25 +45,41 @@ async fn push_then_show_round_trips() {
     assert!(text(&pushed).contains("config valid"), "{}", text(&pushed));
     let shown = llbridge(&endpoint, &["config", "show", "--table", &table]);
     assert!(shown.status.success(), "{}", text(&shown));
-    let stored: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&shown)));
-    let original: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let stored: serde_json::Value =
+        serde_json::from_slice(&shown.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&shown)));
+    let original: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(stored, original);
-    assert_eq!(stored["dialpad"]["api_key"], serde_json::json!({"secret": "llbridge", "key": "dialpad_api_key"}));
+    assert_eq!(
+        stored["dialpad"]["api_key"],
+        serde_json::json!({"secret": "llbridge", "key": "dialpad_api_key"})
+    );
 }
 
 #[tokio::test]
 async fn literal_secrets_are_refused_and_never_printed() {
     let (endpoint, table) = table().await;
     let file = sample("local.json");
-    let secrets = ["local-webhook-secret", "local-dialpad-api-key", "sandbox-password"];
+    let secrets = [
+        "local-webhook-secret",
+        "local-dialpad-api-key",
+        "sandbox-password",
+    ];
     let pushed = llbridge(&endpoint, &["config", "push", &file, "--table", &table]);
     assert!(!pushed.status.success());
     let out = text(&pushed);
-    assert!(out.contains("$.dialpad.webhook_secrets[0]"), "the path of the literal secret: {out}");
+    assert!(
+        out.contains("$.dialpad.webhook_secrets[0]"),
+        "the path of the literal secret: {out}"
+    );
     for s in secrets {
         assert!(!out.contains(s), "a secret value was printed: {out}");
     }
     let shown = llbridge(&endpoint, &["config", "show", "--table", &table]);
     assert!(!shown.status.success(), "nothing was stored");
-    assert!(text(&shown).contains("no config in table"), "{}", text(&shown));
+    assert!(
+        text(&shown).contains("no config in table"),
+        "{}",
+        text(&shown)
+    );
 }

@@ -154,16 +154,30 @@ pub fn readiness(conv: &Conversation, now_ms: i64, delay: Duration, attempt: u32
     }
 }
 
-/// The enablement that applies to a conversation, from all its legs.
+/// The enablement that applies to a conversation (its index in the config), from all its legs.
 pub fn resolve_scope<'a>(
     inst: &'a Installation,
     conv: &Conversation,
-) -> std::result::Result<&'a Enablement, IgnoreReason> {
+) -> std::result::Result<(usize, &'a Enablement), IgnoreReason> {
     let cc = conv.call_center.as_ref().ok_or(IgnoreReason::UserLine)?;
-    scope::select(inst, &cc.id, cc.office_id.as_deref())
-        .map(|(_, e)| e)
-        .ok_or(IgnoreReason::NotEnabled)
+    scope::select(inst, &cc.id, cc.office_id.as_deref()).ok_or(IgnoreReason::NotEnabled)
 }
+
+/// A conversation in scope: its record, the config, and the enablement that applies.
+struct Scoped {
+    conv: Conversation,
+    inst: Arc<Installation>,
+    index: usize,
+    report: Report,
+}
+
+impl Scoped {
+    fn enablement(&self) -> Option<&Enablement> {
+        self.inst.enablements.get(self.index)
+    }
+}
+
+type Decided = (Report, Option<Conversation>);
 
 impl Worker {
     /// Handles one queue message. `Err` asks for a retry (the message is delivered again).
@@ -192,19 +206,41 @@ impl Worker {
             .ok_or_else(|| Error::transient("store", "the merged event is not in the store yet"))
     }
 
-    async fn screen_pop(
+    /// Loads the event's conversation and decides its scope: `Err` holds the decision to drop
+    /// it.
+    async fn scoped(
         &self,
-        msg: &JobMessage,
+        job: JobKind,
         event: &CallEvent,
-    ) -> Result<(Report, Option<Conversation>)> {
+    ) -> Result<std::result::Result<Scoped, Decided>> {
         let conv = self.conversation(event).await?;
         let inst = self.config.installation().await?;
-        let report = Report::new(JobKind::ScreenPop, event, "skipped").conversation(&conv);
-        let enablement = match resolve_scope(&inst, &conv) {
-            Ok(e) => e,
-            Err(r) => return Ok((report.decision("dropped").reason(r.code()), Some(conv))),
+        let report = Report::new(job, event, "dropped").conversation(&conv);
+        let (index, report) = match resolve_scope(&inst, &conv) {
+            Ok((index, e)) => (index, report.scope(e)),
+            Err(r) => return Ok(Err((report.reason(r.code()), Some(conv)))),
         };
-        let report = report.scope(enablement);
+        Ok(Ok(Scoped {
+            conv,
+            inst,
+            index,
+            report,
+        }))
+    }
+
+    async fn screen_pop(&self, msg: &JobMessage, event: &CallEvent) -> Result<Decided> {
+        let scoped = match self.scoped(JobKind::ScreenPop, event).await? {
+            Ok(s) => s,
+            Err(dropped) => return Ok(dropped),
+        };
+        let Some(enablement) = scoped.enablement() else {
+            return Err(Error::permanent(
+                "config",
+                "the scoped enablement is missing",
+            ));
+        };
+        let (conv, inst) = (&scoped.conv, &scoped.inst);
+        let report = scoped.report.clone().decision("skipped");
         let skip = |reason: &'static str| Ok((report.clone().reason(reason), Some(conv.clone())));
         if !enablement.screen_pop {
             return skip("screen_pop_disabled");
@@ -238,7 +274,7 @@ impl Worker {
             Claim::Busy => return skip("pop_in_progress"),
         };
         let (report, done) = self
-            .pop(msg, &inst, enablement, &conv, &user_id, report)
+            .pop(msg, inst, enablement, conv, &user_id, report)
             .await;
         if done {
             let outcome = serde_json::json!({"decision": report.decision, "reason": report.reason});
@@ -247,7 +283,7 @@ impl Worker {
             // Not popped: a later ring or connect of this agent may still pop.
             claim::release(self.store.as_ref(), &held).await?;
         }
-        Ok((report, Some(conv)))
+        Ok((report, Some(conv.clone())))
     }
 
     fn too_late(&self, msg: &JobMessage) -> bool {
@@ -370,19 +406,22 @@ impl Worker {
         Ok(())
     }
 
-    async fn call_log(
-        &self,
-        msg: &JobMessage,
-        event: &CallEvent,
-    ) -> Result<(Report, Option<Conversation>)> {
-        let conv = self.conversation(event).await?;
-        let inst = self.config.installation().await?;
-        let report = Report::new(JobKind::CallLog, event, "dropped").conversation(&conv);
-        let enablement = match resolve_scope(&inst, &conv) {
-            Ok(e) => e,
-            Err(r) => return Ok((report.reason(r.code()), Some(conv))),
+    async fn call_log(&self, msg: &JobMessage, event: &CallEvent) -> Result<Decided> {
+        let scoped = match self.scoped(JobKind::CallLog, event).await? {
+            Ok(s) => s,
+            Err(dropped) => return Ok(dropped),
         };
-        let report = report.scope(enablement);
+        let Some(enablement) = scoped.enablement() else {
+            return Err(Error::permanent(
+                "config",
+                "the scoped enablement is missing",
+            ));
+        };
+        let (conv, inst, report) = (
+            scoped.conv.clone(),
+            scoped.inst.clone(),
+            scoped.report.clone(),
+        );
         if enablement.call_log.is_none() {
             return Ok((
                 report.decision("skipped").reason("call_log_disabled"),
