@@ -1,0 +1,27 @@
+//! `llbridge demo` (the README's run command) runs by itself, says what happened, and exits 0.
+
+use std::process::Command;
+
+#[test]
+fn the_demo_runs_and_tells_what_happened() {
+    let out = Command::new(env!("CARGO_BIN_EXE_llbridge"))
+        .arg("demo")
+        .output()
+        .unwrap_or_else(|e| panic!("run llbridge demo: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for expected in [
+        "New family",
+        "Screen pop: the agent's browser opened family #1001",
+        "Phone log",
+        "Inbound call",
+        "Outbound call",
+        "several families have this number",
+        "completed with result \"Left Message\"",
+        "Timeline event",
+        "moved from \"New Lead\" to \"Contacted\"",
+        "Done: 3 phone log(s), 1 timeline event(s), 1 status change(s)",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} missing from:\n{stdout}");
+    }
+}
