@@ -9,7 +9,11 @@ fn the_demo_runs_and_tells_what_happened() {
         .output()
         .unwrap_or_else(|e| panic!("run llbridge demo: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for expected in [
         "New family",
         "Screen pop: the agent's browser opened family #1001",
@@ -22,6 +26,9 @@ fn the_demo_runs_and_tells_what_happened() {
         "moved from \"New Lead\" to \"Contacted\"",
         "Done: 3 phone log(s), 1 timeline event(s), 1 status change(s)",
     ] {
-        assert!(stdout.contains(expected), "{expected:?} missing from:\n{stdout}");
+        assert!(
+            stdout.contains(expected),
+            "{expected:?} missing from:\n{stdout}"
+        );
     }
 }
