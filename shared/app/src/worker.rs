@@ -61,6 +61,11 @@ impl Report {
         }
     }
 
+    fn decision(mut self, decision: &'static str) -> Report {
+        self.decision = decision;
+        self
+    }
+
     fn reason(mut self, reason: &'static str) -> Report {
         self.reason = Some(reason);
         self
@@ -154,27 +159,23 @@ pub fn readiness(conv: &Conversation, now_ms: i64, delay: Duration, attempt: u32
     }
 }
 
-/// The enablement that applies to a conversation (its index in the config), from all its legs.
+/// The enablement that applies to a conversation, from all its legs.
 pub fn resolve_scope<'a>(
     inst: &'a Installation,
     conv: &Conversation,
-) -> std::result::Result<(usize, &'a Enablement), IgnoreReason> {
+) -> std::result::Result<&'a Enablement, IgnoreReason> {
     let cc = conv.call_center.as_ref().ok_or(IgnoreReason::UserLine)?;
-    scope::select(inst, &cc.id, cc.office_id.as_deref()).ok_or(IgnoreReason::NotEnabled)
+    scope::select(inst, &cc.id, cc.office_id.as_deref())
+        .map(|(_, e)| e)
+        .ok_or(IgnoreReason::NotEnabled)
 }
 
 /// A conversation in scope: its record, the config, and the enablement that applies.
 struct Scoped {
     conv: Conversation,
     inst: Arc<Installation>,
-    index: usize,
+    enablement: Enablement,
     report: Report,
-}
-
-impl Scoped {
-    fn enablement(&self) -> Option<&Enablement> {
-        self.inst.enablements.get(self.index)
-    }
 }
 
 type Decided = (Report, Option<Conversation>);
@@ -216,31 +217,30 @@ impl Worker {
         let conv = self.conversation(event).await?;
         let inst = self.config.installation().await?;
         let report = Report::new(job, event, "dropped").conversation(&conv);
-        let (index, report) = match resolve_scope(&inst, &conv) {
-            Ok((index, e)) => (index, report.scope(e)),
+        let enablement = match resolve_scope(&inst, &conv) {
+            Ok(e) => e.clone(),
             Err(r) => return Ok(Err((report.reason(r.code()), Some(conv)))),
         };
         Ok(Ok(Scoped {
+            report: report.scope(&enablement),
             conv,
             inst,
-            index,
-            report,
+            enablement,
         }))
     }
 
     async fn screen_pop(&self, msg: &JobMessage, event: &CallEvent) -> Result<Decided> {
-        let scoped = match self.scoped(JobKind::ScreenPop, event).await? {
+        let Scoped {
+            conv,
+            inst,
+            enablement,
+            report,
+        } = match self.scoped(JobKind::ScreenPop, event).await? {
             Ok(s) => s,
             Err(dropped) => return Ok(dropped),
         };
-        let Some(enablement) = scoped.enablement() else {
-            return Err(Error::permanent(
-                "config",
-                "the scoped enablement is missing",
-            ));
-        };
-        let (conv, inst) = (&scoped.conv, &scoped.inst);
-        let report = scoped.report.clone().decision("skipped");
+        let (conv, inst, enablement) = (&conv, &inst, &enablement);
+        let report = report.decision("skipped");
         let skip = |reason: &'static str| Ok((report.clone().reason(reason), Some(conv.clone())));
         if !enablement.screen_pop {
             return skip("screen_pop_disabled");
@@ -407,21 +407,16 @@ impl Worker {
     }
 
     async fn call_log(&self, msg: &JobMessage, event: &CallEvent) -> Result<Decided> {
-        let scoped = match self.scoped(JobKind::CallLog, event).await? {
+        let Scoped {
+            conv,
+            inst,
+            enablement,
+            report,
+        } = match self.scoped(JobKind::CallLog, event).await? {
             Ok(s) => s,
             Err(dropped) => return Ok(dropped),
         };
-        let Some(enablement) = scoped.enablement() else {
-            return Err(Error::permanent(
-                "config",
-                "the scoped enablement is missing",
-            ));
-        };
-        let (conv, inst, report) = (
-            scoped.conv.clone(),
-            scoped.inst.clone(),
-            scoped.report.clone(),
-        );
+        let enablement = &enablement;
         if enablement.call_log.is_none() {
             return Ok((
                 report.decision("skipped").reason("call_log_disabled"),
@@ -543,16 +538,5 @@ impl Worker {
                 .await?;
         }
         Ok(())
-    }
-}
-
-trait Decide {
-    fn decision(self, d: &'static str) -> Self;
-}
-
-impl Decide for Report {
-    fn decision(mut self, d: &'static str) -> Report {
-        self.decision = d;
-        self
     }
 }
