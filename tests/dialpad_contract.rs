@@ -3,30 +3,14 @@
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use llbridge_app::ports::{Dialpad, PopOutcome};
-use llbridge_app::{Error, Result};
+use llbridge_clients::DialpadApi;
 use llbridge_dialpad::screenpop::{HttpDialpad, PopResult};
 use llbridge_sandbox::{DialpadConfig, DialpadSandbox, FaultRule, Faults, Server};
 use serde_json::json;
 
 const AGENT: &str = "5150000000000001";
 const URI: &str = "https://app.lineleader.com/#/families/1001";
-
-/// `HttpDialpad` as the port (the mapping `llbridge-app` is to hold; see the crate docs).
-struct HttpPort(HttpDialpad);
-
-#[async_trait]
-impl Dialpad for HttpPort {
-    async fn screen_pop(&self, user_id: &str, uri: &str) -> Result<PopOutcome> {
-        match self.0.screen_pop(user_id, uri).await {
-            Ok(PopResult::Sent) => Ok(PopOutcome::Sent),
-            Ok(PopResult::RateLimited) => Ok(PopOutcome::RateLimited),
-            Err(e) if e.transient => Err(Error::transient("dialpad", e.message)),
-            Err(e) => Err(Error::permanent("dialpad", e.message)),
-        }
-    }
-}
 
 async fn pops_are_delivered(dp: &dyn Dialpad, sb: &DialpadSandbox) {
     assert_eq!(
@@ -115,7 +99,7 @@ macro_rules! contract {
                 #[tokio::test]
                 async fn $case() {
                     let h = Harness::start().await;
-                    super::$case(&HttpPort(h.client()), &h.sandbox).await;
+                    super::$case(&DialpadApi(h.client()), &h.sandbox).await;
                 }
             )*
         }
