@@ -93,7 +93,11 @@ pub fn place(e: &CallEvent) -> Placement {
             number,
         };
     }
+    // Without the call center's own phone, its number is the internal number: the number dialed
+    // (inbound) or the caller id used (outbound through the call center).
+    let internal = || e.internal_number.clone();
     if let Some((id, number)) = cc(&e.entry_point_target) {
+        let number = number.or_else(internal);
         return Placement::CallCenter {
             id,
             office_id,
@@ -101,14 +105,16 @@ pub fn place(e: &CallEvent) -> Placement {
         };
     }
     if let Some(id) = group_call_center(e.group_id.as_deref()) {
+        let number = internal();
         return Placement::CallCenter {
             id,
             office_id,
-            number: None,
+            number,
         };
     }
     if let Some((id, number)) = cc(&e.proxy_target) {
         // An outbound call placed with a call center's caller id (Dialer campaigns).
+        let number = number.or_else(internal);
         return Placement::CallCenter {
             id,
             office_id,
@@ -228,6 +234,32 @@ mod tests {
                 Placement::CallCenter { id, .. } => assert_eq!(id, "77", "{c}"),
                 other => panic!("{c}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn the_call_centers_number_falls_back_to_the_internal_number() {
+        let e = ev(
+            json!({"call_id": 1, "state": "ringing", "direction": "inbound", "internal_number": "+14155550100",
+            "target": {"id": 5, "type": "user"}, "group_id": "CallCenter:77"}),
+        );
+        match place(&e) {
+            Placement::CallCenter { number, .. } => {
+                assert_eq!(number.as_deref(), Some("+14155550100"))
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = ev(
+            json!({"call_id": 1, "state": "ringing", "internal_number": "+14155550100",
+            "target": {"id": 5, "type": "user"}, "entry_point_target": {"id": 77, "type": "callcenter", "phone": "+14155550199"}}),
+        );
+        match place(&e) {
+            Placement::CallCenter { number, .. } => assert_eq!(
+                number.as_deref(),
+                Some("+14155550199"),
+                "its own phone first"
+            ),
+            other => panic!("{other:?}"),
         }
     }
 
