@@ -1,23 +1,51 @@
 //! Family and center matching, end to end: signed events into the local host, what the
 //! LineLeader sandbox received.
 
-use chrono::Duration as Minutes;
+use chrono::{DateTime, Duration as Minutes, Utc};
+use llbridge_sandbox::SbFamily;
 use llbridge_tests::scenario::{answered, data, family, log_now, Scenario};
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// A caller no demo family has.
 const NEW: &str = "+16505550142";
 
-#[tokio::test]
-async fn single_match_is_logged_on_that_family() {
-    let s = Scenario::with_known_family(log_now()).await;
-    s.play(&answered(&s.call(1, "+14158159602"))).await;
+/// Maya's number, as Dialpad sends it.
+const MAYA: &str = "+14158159602";
+
+/// With these families in LineLeader (built at `now`), Maya's answered call is logged once,
+/// and no family is created. Returns the family the phone log landed on.
+async fn logged_family(
+    overrides: Value,
+    families: impl FnOnce(DateTime<Utc>) -> Vec<SbFamily>,
+) -> u64 {
+    let now = Utc::now();
+    let s = Scenario::start(overrides, Some(data(now, families(now)))).await;
+    s.play(&answered(&s.call(1, MAYA))).await;
     s.settle().await;
     let logs = s.phone_logs();
     assert_eq!(logs.len(), 1, "{logs:?}");
-    assert_eq!(logs[0].family_id, 1001);
-    assert!(s.created_families().is_empty());
+    let created = s.created_families();
+    assert!(
+        created.is_empty(),
+        "a duplicate family was created: {created:?}"
+    );
     s.stop().await;
+    logs[0].family_id
+}
+
+#[tokio::test]
+async fn single_match_is_logged_on_that_family() {
+    let id = logged_family(log_now(), |now| {
+        vec![family(
+            1001,
+            "(415) 815-9602",
+            101,
+            1,
+            now - Minutes::days(3),
+        )]
+    })
+    .await;
+    assert_eq!(id, 1001);
 }
 
 #[tokio::test]
@@ -29,31 +57,17 @@ async fn numbers_typed_in_any_format_match() {
         "4158159602",
         "1 415 815 9602",
     ] {
-        let now = chrono::Utc::now();
-        let s = Scenario::start(
-            log_now(),
-            Some(data(
-                now,
-                vec![family(1001, typed, 101, 1, now - Minutes::days(3))],
-            )),
-        )
+        let id = logged_family(log_now(), |now| {
+            vec![family(1001, typed, 101, 1, now - Minutes::days(3))]
+        })
         .await;
-        s.play(&answered(&s.call(1, "+14158159602"))).await;
-        s.settle().await;
-        let logs = s.phone_logs();
-        assert_eq!(logs.len(), 1, "{typed}: {logs:?}");
-        assert_eq!(logs[0].family_id, 1001, "{typed}");
-        assert!(
-            s.created_families().is_empty(),
-            "{typed}: a duplicate family was created"
-        );
-        s.stop().await;
+        assert_eq!(id, 1001, "{typed}");
     }
 }
 
 #[tokio::test]
 async fn no_match_creates_a_family_with_phone_call_source_inquiry_type_and_center() {
-    let now = chrono::Utc::now();
+    let now = Utc::now();
     let s = Scenario::start(
         json!({"enable_task_queue": false, "screen_pop": false, "family_inquiry_type": "web form"}),
         Some(data(now, vec![])),
@@ -90,7 +104,7 @@ async fn no_match_creates_a_family_with_phone_call_source_inquiry_type_and_cente
 
 #[tokio::test]
 async fn no_match_and_no_center_is_dropped() {
-    let now = chrono::Utc::now();
+    let now = Utc::now();
     let s = Scenario::start(
         json!({"enable_task_queue": false, "screen_pop": false, "default_center_name": "Nowhere"}),
         Some(data(now, vec![])),
@@ -118,7 +132,7 @@ async fn no_match_and_no_center_is_dropped() {
 
 #[tokio::test]
 async fn center_by_default_name_case_insensitive() {
-    let now = chrono::Utc::now();
+    let now = Utc::now();
     let s = Scenario::start(
         json!({"enable_task_queue": false, "screen_pop": false, "default_center_name": "mAPLE grove"}),
         Some(data(now, vec![])),
@@ -141,101 +155,70 @@ async fn center_by_default_name_case_insensitive() {
 
 #[tokio::test]
 async fn several_matches_the_center_filter_wins() {
-    let now = chrono::Utc::now();
-    let s = Scenario::start(
-        log_now(),
-        Some(data(
-            now,
-            vec![
-                family(1001, "(415) 815-9602", 102, 1, now - Minutes::days(3)),
-                family(1002, "415-815-9602", 101, 1, now - Minutes::days(40)),
-            ],
-        )),
-    )
+    let id = logged_family(log_now(), |now| {
+        vec![
+            family(1001, "(415) 815-9602", 102, 1, now - Minutes::days(3)),
+            family(1002, "415-815-9602", 101, 1, now - Minutes::days(40)),
+        ]
+    })
     .await;
-    s.play(&answered(&s.call(1, "+14158159602"))).await;
-    s.settle().await;
-    let logs = s.phone_logs();
-    assert_eq!(logs.len(), 1);
     assert_eq!(
-        logs[0].family_id, 1002,
+        id, 1002,
         "the family of the call center's center (Oak Park, 101)"
     );
-    s.stop().await;
 }
 
 #[tokio::test]
 async fn several_matches_the_ten_minute_window_wins() {
-    let now = chrono::Utc::now();
-    let s = Scenario::start(
-        log_now(),
-        Some(data(
-            now,
-            vec![
-                family(1001, "(415) 815-9602", 101, 1, now - Minutes::minutes(30)),
-                family(1002, "415-815-9602", 101, 1, now - Minutes::minutes(2)),
-            ],
-        )),
-    )
+    let id = logged_family(log_now(), |now| {
+        vec![
+            family(1001, "(415) 815-9602", 101, 1, now - Minutes::minutes(30)),
+            family(1002, "415-815-9602", 101, 1, now - Minutes::minutes(2)),
+        ]
+    })
     .await;
-    s.play(&answered(&s.call(1, "+14158159602"))).await;
-    s.settle().await;
-    let logs = s.phone_logs();
-    assert_eq!(logs.len(), 1);
     assert_eq!(
-        logs[0].family_id, 1002,
+        id, 1002,
         "only the newest is within 10 minutes of the newest"
     );
-    s.stop().await;
 }
 
 #[tokio::test]
 async fn several_matches_status_priority_by_name_wins() {
-    let now = chrono::Utc::now();
     // Statuses of the demo data: 1 New Lead, 2 Contacted, 3 Tour Scheduled, 4 Enrolled, 5 Lost.
-    let s = Scenario::start(
-        json!({"enable_task_queue": false, "screen_pop": false, "status_prioritization": ["tour scheduled", "New Lead"], "family_status_priority_ids": ["1"]}),
-        Some(data(now, vec![
+    let overrides = json!({"enable_task_queue": false, "screen_pop": false,
+        "status_prioritization": ["tour scheduled", "New Lead"], "family_status_priority_ids": ["1"]});
+    let id = logged_family(overrides, |now| {
+        vec![
             family(1001, "(415) 815-9602", 101, 1, now - Minutes::minutes(3)),
             family(1002, "415-815-9602", 101, 3, now - Minutes::minutes(2)),
             family(1003, "+14158159602", 101, 5, now - Minutes::minutes(1)),
-        ])),
-    )
+        ]
+    })
     .await;
-    s.play(&answered(&s.call(1, "+14158159602"))).await;
-    s.settle().await;
-    let logs = s.phone_logs();
-    assert_eq!(logs.len(), 1);
     assert_eq!(
-        logs[0].family_id, 1002,
+        id, 1002,
         "Tour Scheduled first; the legacy ids are ignored when names are set"
     );
-    s.stop().await;
 }
 
 #[tokio::test]
 async fn legacy_status_ids_are_used_only_when_names_are_unset() {
-    let now = chrono::Utc::now();
-    let families = vec![
-        family(1001, "(415) 815-9602", 101, 1, now - Minutes::minutes(3)),
-        family(1002, "415-815-9602", 101, 4, now - Minutes::minutes(2)),
-    ];
-    let s = Scenario::start(
-        json!({"enable_task_queue": false, "screen_pop": false, "family_status_priority_ids": ["4", "1"]}),
-        Some(data(now, families)),
-    )
+    let overrides = json!({"enable_task_queue": false, "screen_pop": false,
+        "family_status_priority_ids": ["4", "1"]});
+    let id = logged_family(overrides, |now| {
+        vec![
+            family(1001, "(415) 815-9602", 101, 1, now - Minutes::minutes(3)),
+            family(1002, "415-815-9602", 101, 4, now - Minutes::minutes(2)),
+        ]
+    })
     .await;
-    s.play(&answered(&s.call(1, "+14158159602"))).await;
-    s.settle().await;
-    let logs = s.phone_logs();
-    assert_eq!(logs.len(), 1);
-    assert_eq!(logs[0].family_id, 1002, "status id 4 (Enrolled) first");
-    s.stop().await;
+    assert_eq!(id, 1002, "status id 4 (Enrolled) first");
 }
 
 #[tokio::test]
 async fn unresolved_is_dropped_with_no_pop_and_no_log() {
-    let now = chrono::Utc::now();
+    let now = Utc::now();
     let s = Scenario::start(
         json!({"enable_task_queue": false}),
         Some(data(
