@@ -77,16 +77,6 @@ pub async fn acquire(
     }
 }
 
-/// Reads a claim's "done" outcome, if the work was done.
-pub async fn done_outcome(store: &dyn Store, key: &str) -> Result<Option<serde_json::Value>> {
-    let Some(item) = store.get(key).await? else {
-        return Ok(None);
-    };
-    let rec: ClaimRecord = serde_json::from_str(&item.value)
-        .map_err(|e| Error::permanent("store", format!("claim {key} unreadable: {e}")))?;
-    Ok((rec.status == "done").then(|| rec.outcome.unwrap_or_default()))
-}
-
 /// Marks the work done, keeping `outcome` for [`DONE_TTL_SECS`].
 pub async fn complete(
     store: &dyn Store,

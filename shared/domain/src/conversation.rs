@@ -1,4 +1,5 @@
-//! Conversations: the legs of one contact-center call, grouped and merged into one record.
+//! Conversations: the legs of one contact-center call merged into one record (the worker walks
+//! the legs' links in the store, [`crate::conversation::merge`] folds their events).
 //!
 //! A conversation is the union of its legs (`call_id`, `master_call_id`, `entry_point_call_id`,
 //! `operator_call_id`). Events are deduplicated on `(call_id, state, event_timestamp)` and
@@ -109,45 +110,6 @@ pub fn canonical(events: &[CallEvent]) -> Vec<CallEvent> {
         }
     }
     by_key.into_values().map(|(_, e)| e.clone()).collect()
-}
-
-/// Groups events into conversations (connected components of leg links).
-pub fn group(events: &[CallEvent]) -> Vec<Vec<CallEvent>> {
-    let mut parent: BTreeMap<String, String> = BTreeMap::new();
-    fn find(parent: &mut BTreeMap<String, String>, x: &str) -> String {
-        let mut root = x.to_owned();
-        while let Some(p) = parent.get(&root) {
-            if *p == root {
-                break;
-            }
-            root = p.clone();
-        }
-        parent.insert(x.to_owned(), root.clone());
-        root
-    }
-    for e in events {
-        parent
-            .entry(e.call_id.clone())
-            .or_insert_with(|| e.call_id.clone());
-        for l in e.linked_ids() {
-            parent.entry(l.clone()).or_insert_with(|| l.clone());
-            let (a, b) = (find(&mut parent, &e.call_id), find(&mut parent, &l));
-            if a != b {
-                let (lo, hi) = if id_order(&a, &b).is_le() {
-                    (a, b)
-                } else {
-                    (b, a)
-                };
-                parent.insert(hi, lo);
-            }
-        }
-    }
-    let mut groups: BTreeMap<String, Vec<CallEvent>> = BTreeMap::new();
-    for e in events {
-        let root = find(&mut parent, &e.call_id);
-        groups.entry(root).or_default().push(e.clone());
-    }
-    groups.into_values().collect()
 }
 
 /// Merges the events of one conversation into its record. `None` when there are no events.

@@ -2,7 +2,7 @@
 //!
 //! * [`event`]: lenient parsing of Dialpad call events.
 //! * [`scope`]: which call center an event belongs to and which enablement applies.
-//! * [`conversation`]: legs grouped into one conversation and merged into one record.
+//! * [`conversation`]: the legs of one conversation merged into one record.
 //! * [`config`]: the installation config document and its validation.
 //! * [`phone`]: phone-number normalization and masking.
 

@@ -29,20 +29,6 @@ impl MemoryStore {
     fn live(&self, item: &Item) -> bool {
         item.expires_at.is_none_or(|t| t > self.clock.now_secs())
     }
-
-    /// Keys of live items that start with `prefix` (for inspection and tests).
-    pub fn keys_with_prefix(&self, prefix: &str) -> Vec<String> {
-        let Ok(items) = self.lock() else {
-            return Vec::new();
-        };
-        let mut keys: Vec<String> = items
-            .iter()
-            .filter(|(k, v)| k.starts_with(prefix) && self.live(v))
-            .map(|(k, _)| k.clone())
-            .collect();
-        keys.sort();
-        keys
-    }
 }
 
 #[async_trait]

@@ -162,20 +162,6 @@ fn outbound_calls_are_attributed_to_the_caller() {
     assert_eq!(c.duration_ms, Some(2.0));
 }
 
-#[test]
-fn group_splits_unrelated_calls_and_joins_legs() {
-    let mut events = answered_call();
-    events.push(
-        CallEvent::from_value(
-            &json!({"call_id": 99, "state": "hangup", "target": {"id": 1, "type": "user"}}),
-        )
-        .unwrap(),
-    );
-    let groups = group(&events);
-    assert_eq!(groups.len(), 2);
-    assert_eq!(groups.iter().map(Vec::len).max(), Some(8));
-}
-
 fn shuffled_with_duplicates() -> impl Strategy<Value = Vec<CallEvent>> {
     let base = answered_call();
     let n = base.len();
@@ -191,7 +177,5 @@ proptest! {
     fn merging_is_independent_of_order_and_duplication(events in shuffled_with_duplicates()) {
         let expected = merge(&answered_call()).unwrap();
         prop_assert_eq!(merge(&events).unwrap(), expected);
-        let groups = group(&events);
-        prop_assert_eq!(groups.len(), 1);
     }
 }
