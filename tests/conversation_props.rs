@@ -46,17 +46,17 @@ async fn run(events: &[Value]) -> Run {
         Dataset::demo(chrono::Utc::now()),
         Default::default(),
     );
-    let worker = Worker {
-        store: store.clone(),
-        queue: queue.clone(),
-        clock: clock.clone(),
+    let worker = Worker::new(
+        store.clone(),
+        queue.clone(),
+        clock.clone(),
         config,
-        log_delay: LOG_DELAY,
-        clients: Arc::new(StaticClients {
+        Arc::new(StaticClients {
             lineleader: Arc::new(lineleader.clone()),
             dialpad: Arc::new(DialpadSandbox::new(Default::default(), Default::default())),
         }),
-    };
+        LOG_DELAY,
+    );
     let mut reports = Vec::new();
     for e in events {
         let resp = ingest.handle("POST", sign(e).as_bytes()).await;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use llbridge_app::ports::{Dialpad, PopOutcome};
 use llbridge_clients::DialpadApi;
-use llbridge_dialpad::screenpop::{HttpDialpad, PopResult};
+use llbridge_dialpad::screenpop::{HttpDialpad, PopFailure};
 use llbridge_sandbox::{DialpadConfig, DialpadSandbox, FaultRule, Faults, Server};
 use serde_json::json;
 
@@ -138,40 +138,37 @@ async fn a_wrong_key_is_permanent_and_not_retried() {
         .screen_pop(AGENT, URI)
         .await
         .expect_err("401");
-    assert!(!err.transient);
+    assert_eq!(err.kind, PopFailure::Rejected);
     assert!(!err.message.contains("wrong-key"), "{err}");
     assert_eq!(h.posts(), vec![401]);
     assert!(h.sandbox.pops().is_empty());
 }
 
 #[tokio::test]
-async fn a_server_error_is_retried_once() {
+async fn a_server_error_is_an_unknown_outcome_and_not_sent_again() {
     let h = Harness::start().await;
-    h.sandbox.set_faults(Faults {
-        rules: vec![FaultRule::fail(
-            "POST",
-            "/api/v2/users/*/screenpop",
-            503,
-            Some(1),
-        )],
-        ..Faults::default()
-    });
+    for status in [500, 503] {
+        h.sandbox.set_faults(Faults {
+            rules: vec![FaultRule::fail(
+                "POST",
+                "/api/v2/users/*/screenpop",
+                status,
+                Some(1),
+            )],
+            ..Faults::default()
+        });
+        let err = h.client().screen_pop(AGENT, URI).await.expect_err("5xx");
+        assert_eq!(err.kind, PopFailure::Unknown, "{status}: {err}");
+    }
     assert_eq!(
-        h.client().screen_pop(AGENT, URI).await.expect("pop"),
-        PopResult::Sent
+        h.posts(),
+        vec![500, 503],
+        "a pop that was sent is never sent again: a second one would reload the agent's page"
     );
-    assert_eq!(h.posts(), vec![503, 200]);
-    h.sandbox.set_faults(Faults {
-        rules: vec![FaultRule::fail("POST", "*", 500, None)],
-        ..Faults::default()
-    });
-    let err = h.client().screen_pop(AGENT, URI).await.expect_err("500s");
-    assert!(err.transient);
-    assert_eq!(h.posts(), vec![503, 200, 500, 500], "one retry at most");
 }
 
 #[tokio::test]
-async fn a_timeout_is_retried_once_quickly() {
+async fn a_timeout_is_an_unknown_outcome_reported_quickly() {
     let h = Harness::start().await;
     h.sandbox.set_faults(Faults {
         hang_ms: 600,
@@ -184,12 +181,21 @@ async fn a_timeout_is_retried_once_quickly() {
     });
     let client = h.client().with_timeout(Duration::from_millis(200));
     let started = std::time::Instant::now();
-    assert_eq!(
-        client.screen_pop(AGENT, URI).await.expect("pop"),
-        PopResult::Sent
-    );
+    let err = client.screen_pop(AGENT, URI).await.expect_err("timed out");
+    assert_eq!(err.kind, PopFailure::Unknown, "{err}");
     assert!(started.elapsed() < Duration::from_millis(600));
-    assert_eq!(h.sandbox.sent().len(), 1);
+    assert_eq!(h.sandbox.requests().len(), 1, "not sent again");
+}
+
+#[tokio::test]
+async fn a_pop_that_cannot_connect_was_not_sent() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let url = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let client = HttpDialpad::new(&url, "k", reqwest::Client::new())
+        .with_retry_delay(Duration::from_millis(10));
+    let err = client.screen_pop(AGENT, URI).await.expect_err("refused");
+    assert_eq!(err.kind, PopFailure::NotSent, "{err}");
 }
 
 #[tokio::test]

@@ -40,7 +40,7 @@ async fn the_second_of_two_rotating_secrets_is_accepted() {
     let h = host().await;
     let (status, _) = post(
         &h.webhook_url(),
-        sign_with(&call().cc_hangup(1), "an-old-secret"),
+        sign_with(&call().cc_hangup(1), "an-old-webhook-secret"),
     )
     .await;
     assert_eq!(status, 200);

@@ -133,19 +133,19 @@ async fn a_pop_more_than_30_seconds_after_the_ring_is_skipped() {
 
     let clock = Arc::new(ManualClock::new(Utc::now().timestamp_millis()));
     let dialpad = DialpadSandbox::new(Default::default(), Default::default());
-    let worker = Worker {
-        store: Arc::new(MemoryStore::new(clock.clone())),
-        queue: Arc::new(MemoryQueue::new(clock.clone())),
-        clock: clock.clone(),
-        config: Arc::new(StaticConfig(Arc::new(
+    let worker = Worker::new(
+        Arc::new(MemoryStore::new(clock.clone())),
+        Arc::new(MemoryQueue::new(clock.clone())),
+        clock.clone(),
+        Arc::new(StaticConfig(Arc::new(
             llbridge_tests::configs::call_center_config(),
         ))),
-        log_delay: Duration::from_secs(180),
-        clients: Arc::new(StaticClients {
+        Arc::new(StaticClients {
             lineleader: Arc::new(LineLeaderSandbox::demo()),
             dialpad: Arc::new(dialpad.clone()),
         }),
-    };
+        Duration::from_secs(180),
+    );
     let call = llbridge_tests::events::Call::new(1, "+14158159602", clock.now_ms());
     let raw = serde_json::value::to_raw_value(&call.agent("ringing", 200)).unwrap();
     let received = clock.now_ms();

@@ -50,6 +50,7 @@ contract! {
     events;
     status_change;
     phone_logs;
+    lookups;
 }
 
 /// No request body carried a timestamp with a fraction of a second.
@@ -269,18 +270,99 @@ async fn a_short_lived_token_that_expires_mid_run_is_replaced() {
 }
 
 #[tokio::test]
-async fn wrong_credentials_fail_permanently_without_leaking_them() {
+async fn wrong_credentials_open_a_circuit_without_leaking_them() {
     let h = HttpHarness::start().await;
     let client = h.client_as("sandbox", "hunter2-secret");
     let err = client.statuses().await.expect_err("login rejected");
-    assert!(!err.is_transient());
+    assert!(err.is_transient(), "the credentials may be fixed: {err}");
+    assert_eq!(err.code, Some("lineleader_login_rejected"));
     assert!(!err.message.contains("hunter2"), "{err}");
     assert!(err.message.contains("login"), "{err}");
     assert_eq!(h.count("POST", LOGIN), 1, "a rejected login is not retried");
     assert_eq!(h.count("GET", "/api/v3/statuses"), 0);
+    // The circuit is open: other jobs, and other workers sharing the store, do not try again.
+    for c in [&client, &h.client_as("sandbox", "hunter2-secret")] {
+        let again = c
+            .search_families("4158159602")
+            .await
+            .expect_err("circuit open");
+        assert_eq!(again.code, Some("lineleader_login_rejected"), "{again}");
+        assert!(!again.message.contains("hunter2"), "{again}");
+    }
+    assert_eq!(
+        h.count("POST", LOGIN),
+        1,
+        "one login attempt while the circuit is open"
+    );
     let logged = &h.sandbox.requests()[0].body;
     assert_eq!(logged["password"], "***");
     assert!(!format!("{client:?}").contains("hunter2"));
+}
+
+#[tokio::test]
+async fn the_circuit_closes_after_its_time() {
+    let clock = Arc::new(ManualClock::new(SystemClock.now_ms()));
+    let h = HttpHarness::start_with(LineLeaderSandbox::demo(), clock.clone()).await;
+    let client = h.client_as("sandbox", "wrong");
+    client.statuses().await.expect_err("rejected");
+    client.statuses().await.expect_err("circuit open");
+    assert_eq!(h.count("POST", LOGIN), 1);
+    clock.advance(Duration::from_secs(301));
+    client.statuses().await.expect_err("rejected again");
+    assert_eq!(
+        h.count("POST", LOGIN),
+        2,
+        "one more attempt once the circuit closed"
+    );
+}
+
+#[tokio::test]
+async fn a_post_whose_answer_is_lost_is_an_unknown_outcome_and_not_resent() {
+    let h = HttpHarness::start().await;
+    let client = h.client();
+    client.statuses().await.expect("warm the token");
+    for status in [500, 502, 503, 504] {
+        h.sandbox.set_faults(Faults {
+            rules: vec![FaultRule::lose_answer("POST", "/events", status, 1.0)],
+            ..Faults::default()
+        });
+        h.sandbox.clear_requests();
+        let err = client
+            .create_event(&NewEvent {
+                family_id: "1001".into(),
+                center_id: None,
+                staff_id: "201".into(),
+                type_id: "41".into(),
+                date_time: with_millis(),
+                description: format!("lost {status}"),
+                task_id: None,
+            })
+            .await
+            .expect_err("answer lost");
+        assert!(err.is_unknown_outcome(), "{status}: {err}");
+        assert_eq!(h.count("POST", "/api/v3/events"), 1, "{status}: not resent");
+    }
+    let events = h.sandbox.state().data.events;
+    assert_eq!(events.len(), 4, "each took effect once");
+    // A PUT is safe to repeat: it is sent again.
+    h.sandbox.set_faults(Faults {
+        rules: vec![FaultRule {
+            times: Some(1),
+            ..FaultRule::lose_answer("PUT", "/families/*/status", 503, 1.0)
+        }],
+        ..Faults::default()
+    });
+    h.sandbox.clear_requests();
+    client
+        .set_family_status("1001", "3")
+        .await
+        .expect("repeated");
+    assert_eq!(h.count("PUT", "/api/v3/families/1001/status"), 2);
+    assert_eq!(
+        h.sandbox.state().data.status_changes.len(),
+        1,
+        "the repeat changed nothing"
+    );
 }
 
 #[tokio::test]
@@ -350,7 +432,7 @@ async fn persistent_server_errors_end_as_transient_after_a_few_tries() {
     };
     let started = std::time::Instant::now();
     let err = client
-        .complete_task(&task, &completion)
+        .complete_task(&task.id, &completion)
         .await
         .expect_err("500s");
     assert!(err.is_transient(), "{err}");
@@ -429,7 +511,7 @@ async fn a_timed_out_read_is_retried_but_a_timed_out_create_is_not() {
         })
         .await
         .expect_err("timed out");
-    assert!(err.is_transient(), "{err}");
+    assert!(err.is_unknown_outcome(), "{err}");
     let searches: Vec<u16> = h
         .sandbox
         .requests()

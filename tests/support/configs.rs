@@ -35,7 +35,7 @@ pub fn enablement(level: &str, id: Option<&str>, overrides: Value) -> Value {
 pub fn document(enablements: Vec<Value>, lineleader_url: &str, dialpad_url: &str) -> Value {
     json!({
         "dialpad": {
-            "webhook_secrets": ["an-old-secret", SECRET],
+            "webhook_secrets": ["an-old-webhook-secret", SECRET],
             "api_base_url": dialpad_url,
             "api_key": "sandbox-dialpad-key"
         },

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use llbridge_app::ports::{
-    Clock, LineLeader, NewEvent, NewFamily, PhoneLog, Secret, TaskCompletion, TypeList,
+    Clock, LineLeader, Lookup, NewEvent, NewFamily, PhoneLog, Secret, TaskCompletion, TaskWrite,
+    TypeList,
 };
 use llbridge_domain::crm::LogDirection;
 use llbridge_embedded::{MemoryStore, SystemClock};
@@ -223,9 +224,12 @@ pub async fn task_round_trip(ll: &dyn LineLeader, sb: &LineLeaderSandbox) {
         result_type_id: "43".into(),
         result_description: "Spoke With Family".into(),
     };
-    ll.complete_task(&task, &completion)
-        .await
-        .expect("complete");
+    assert_eq!(
+        ll.complete_task(&task.id, &completion)
+            .await
+            .expect("complete"),
+        TaskWrite::Completed
+    );
     let after = sb
         .state()
         .data
@@ -259,8 +263,13 @@ pub async fn task_round_trip(ll: &dyn LineLeader, sb: &LineLeaderSandbox) {
         .map(|t| t.id)
         .collect();
     assert_eq!(open, vec!["5002".to_string()]);
-    // Completing it again changes nothing.
-    ll.complete_task(&task, &completion).await.expect("again");
+    // Completing it again changes nothing, and says so.
+    assert_eq!(
+        ll.complete_task(&task.id, &completion)
+            .await
+            .expect("again"),
+        TaskWrite::AlreadyCompleted
+    );
     let again = sb
         .state()
         .data
@@ -381,6 +390,81 @@ pub async fn phone_logs(ll: &dyn LineLeader, sb: &LineLeaderSandbox) {
         .expect_err("ani not ten digits");
     assert!(!err.is_transient());
     assert_eq!(sb.state().data.phone_logs.len(), 1);
+}
+
+/// P2 finds a phone log by its Dialpad call id, E2 lists a family's events; a tenant without
+/// them says so instead of answering "none".
+pub async fn lookups(ll: &dyn LineLeader, sb: &LineLeaderSandbox) {
+    let log = PhoneLog {
+        direction: LogDirection::Inbound,
+        ani: "4158159602".into(),
+        dnis: None,
+        start: with_millis(),
+        end: with_millis(),
+        disposition: "Dialpad".into(),
+        recording_url: None,
+        external_call_id: "9007199254740993".into(),
+        family_id: "1001".into(),
+        center_id: None,
+    };
+    let id = ll.create_phone_log(&log).await.expect("phone log");
+    match ll
+        .phone_logs_for_call("9007199254740993", "1001")
+        .await
+        .expect("P2")
+    {
+        Lookup::Answered(found) => {
+            assert_eq!(found.len(), 1);
+            assert_eq!(found[0].id, id);
+        }
+        other => panic!("P2 unanswered: {other:?}"),
+    }
+    match ll
+        .phone_logs_for_call("9007199254740994", "1001")
+        .await
+        .expect("P2")
+    {
+        Lookup::Answered(found) => assert!(found.is_empty(), "another call id: {found:?}"),
+        other => panic!("P2 unanswered: {other:?}"),
+    }
+    let event = ll
+        .create_event(&NewEvent {
+            family_id: "1001".into(),
+            center_id: None,
+            staff_id: "201".into(),
+            type_id: "41".into(),
+            date_time: with_millis(),
+            description: "Inbound Dialpad call\nDialpad call ID: 9007199254740993".into(),
+            task_id: Some("5001".into()),
+        })
+        .await
+        .expect("event");
+    match ll.family_events("1001").await.expect("E2") {
+        Lookup::Answered(found) => {
+            let e = found.iter().find(|e| e.id == event).expect("the event");
+            assert!(e.description.contains("9007199254740993"));
+            assert_eq!(e.task_id.as_deref(), Some("5001"));
+        }
+        other => panic!("E2 unanswered: {other:?}"),
+    }
+    match ll.family_events("1002").await.expect("E2") {
+        Lookup::Answered(found) => assert!(found.is_empty()),
+        other => panic!("E2 unanswered: {other:?}"),
+    }
+    let mut config = sb.config();
+    config.phone_log_lookup = false;
+    config.event_lookup = false;
+    sb.set_config(config);
+    assert!(matches!(
+        ll.phone_logs_for_call("9007199254740993", "1001")
+            .await
+            .expect("P2"),
+        Lookup::Unsupported(_)
+    ));
+    assert!(matches!(
+        ll.family_events("1001").await.expect("E2"),
+        Lookup::Unsupported(_)
+    ));
 }
 
 // ---- HTTP harness ------------------------------------------------------------------------

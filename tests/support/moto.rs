@@ -19,10 +19,6 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
-};
 use aws_sdk_sqs::config::Credentials;
 use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -221,42 +217,8 @@ pub async fn create_queue(config: &SdkConfig, name: &str) -> String {
 /// Creates the store's table as `template.yaml` declares it: `pk` (S), on-demand, TTL on `ttl`.
 pub async fn create_table(config: &SdkConfig, name: &str) {
     let client = aws_sdk_dynamodb::Client::new(config);
-    let built = (
-        AttributeDefinition::builder()
-            .attribute_name("pk")
-            .attribute_type(ScalarAttributeType::S)
-            .build(),
-        KeySchemaElement::builder()
-            .attribute_name("pk")
-            .key_type(KeyType::Hash)
-            .build(),
-        TimeToLiveSpecification::builder()
-            .attribute_name("ttl")
-            .enabled(true)
-            .build(),
-    );
-    let (Ok(attribute), Ok(key), Ok(ttl)) = built else {
-        panic!("table definition of {name} incomplete");
-    };
-    if let Err(e) = client
-        .create_table()
-        .table_name(name)
-        .attribute_definitions(attribute)
-        .key_schema(key)
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-    {
-        panic!("CreateTable {name}: {e:?}");
-    }
-    if let Err(e) = client
-        .update_time_to_live()
-        .table_name(name)
-        .time_to_live_specification(ttl)
-        .send()
-        .await
-    {
-        panic!("UpdateTimeToLive {name}: {e:?}");
+    if let Err(e) = llbridge_aws::provision::ensure_table(&client, name).await {
+        panic!("CreateTable {name}: {e}");
     }
 }
 

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use llbridge_app::worker::RetryPolicy;
 use llbridge_host::{Host, Options};
 use llbridge_sandbox::{Dataset, DialpadSandbox, LineLeaderSandbox, SbFamily, SbPhoneLog};
 use serde_json::{json, Value};
@@ -22,6 +23,16 @@ pub fn on_aws() -> bool {
                 .map(|n| n.to_string_lossy().starts_with("e2e_aws"))
         })
         .unwrap_or(false)
+}
+
+/// Retries for the suites: 100 ms doubling to 1 s, given up after 2.5 s of delays (the
+/// sixth delivery).
+pub fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        first: Duration::from_millis(100),
+        max: Duration::from_secs(1),
+        horizon: Duration::from_millis(2500),
+    }
 }
 
 /// A running local host with sandboxes.
@@ -98,9 +109,9 @@ impl Scenario {
         );
         opts.log_delay = log_delay;
         opts.sandbox.data = data;
-        opts.retry_base = Duration::from_millis(100);
+        opts.retry = fast_retries();
         if on_aws() {
-            crate::aws::use_aws_adapters(&mut opts, log_delay).await;
+            crate::aws::use_aws_adapters(&mut opts).await;
         }
         let host = llbridge_host::start(opts)
             .await

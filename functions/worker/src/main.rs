@@ -1,40 +1,76 @@
-//! The worker Lambda: a batch of SQS jobs, handled concurrently; each failed message is
-//! reported as a batch-item failure so SQS redelivers only it (and, after the queue's
-//! `maxReceiveCount`, moves it to the dead-letter queue). Adapters and HTTP clients are built
-//! once per cold start.
+//! The worker Lambda: a batch of SQS jobs, handled concurrently, each settled on its own:
+//! acknowledged when done or failed for good (a malformed message, a LineLeader 4xx, a config
+//! error: one log line with the reason), retried after a growing delay when it failed
+//! transiently (`ChangeMessageVisibility`, then reported as a batch-item failure so SQS
+//! redelivers only it), or moved to the dead-letter queue with its last reason once the retry
+//! horizon has passed. Every job stops starting writes in time to finish before the Lambda's
+//! deadline. Adapters and HTTP clients are built once per cold start.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use llbridge_app::worker::Worker;
+use llbridge_app::worker::{RetryPolicy, Settle, Worker};
 use llbridge_aws::deployment::{adapters, init_json_logs, Deployment};
 use llbridge_clients::HttpClients;
+
+/// Kept between a job's deadline and the Lambda's: time to record the job's result.
+const DEADLINE_MARGIN_MS: i64 = 3_000;
+
+/// What became of one record: `None` when it needs no redelivery.
+async fn one(worker: &Worker, record: SqsMessage, deadline_ms: i64) -> Option<String> {
+    let id = record.message_id.clone().unwrap_or_default();
+    let Some(body) = record.body else {
+        tracing::error!(decision = "failed", reason = "malformed_message", message_id = %id,
+            "worker: a message without a body; acknowledged");
+        return None;
+    };
+    let receive_count = record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1);
+    match worker.settle(&body, receive_count, deadline_ms).await {
+        Settle::Ack(_) => None,
+        Settle::Retry { after, .. } => {
+            if let Some(receipt) = record.receipt_handle.as_deref() {
+                if let Err(e) = worker.queue.release(receipt, after).await {
+                    tracing::warn!(message_id = %id, error = %e,
+                        "worker: could not delay the retry; SQS redelivers after the visibility timeout");
+                }
+            }
+            Some(id)
+        }
+        Settle::GiveUp(report) => {
+            let reason = report.reason.unwrap_or("gave_up");
+            let detail = report.detail.unwrap_or_default();
+            match worker.queue.dead_letter(&body, reason, &detail).await {
+                // The event source deletes it from the job queue.
+                Ok(()) => None,
+                Err(e) => {
+                    tracing::error!(message_id = %id, error = %e,
+                        "worker: could not move a message to the dead-letter queue; it stays in the job queue");
+                    Some(id)
+                }
+            }
+        }
+    }
+}
 
 async fn handle(
     worker: Arc<Worker>,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
+    let deadline_ms = i64::try_from(event.context.deadline)
+        .unwrap_or(i64::MAX)
+        .saturating_sub(DEADLINE_MARGIN_MS);
     let mut running = tokio::task::JoinSet::new();
     let mut ids = std::collections::HashMap::new();
     for record in event.payload.records {
         let worker = worker.clone();
         let id = record.message_id.clone().unwrap_or_default();
-        let task = running.spawn(async move {
-            let id = record.message_id.unwrap_or_default();
-            let Some(body) = record.body else {
-                tracing::error!(decision = "error", reason = "empty_message", message_id = %id, "worker: message without a body");
-                return Some(id);
-            };
-            match worker.handle(&body).await {
-                Ok(_) => None,
-                Err(e) => {
-                    tracing::warn!(decision = "retry", reason = if e.is_transient() { "transient_failure" } else { "permanent_failure" }, message_id = %id, error = %e, "worker: job failed; SQS will deliver it again");
-                    Some(id)
-                }
-            }
-        });
+        let task = running.spawn(async move { one(&worker, record, deadline_ms).await });
         ids.insert(task.id(), id);
     }
     let mut response = SqsBatchResponse::default();
@@ -66,21 +102,26 @@ async fn main() -> Result<(), Error> {
         a.store.clone(),
         a.clock.clone(),
     )?);
-    let worker = Arc::new(Worker {
-        store: a.store,
-        queue: a.queue,
-        clock: a.clock,
-        config: a.config,
-        log_delay: deployment.log_delay,
-        clients,
-    });
+    let worker = Arc::new(
+        Worker::new(
+            a.store,
+            a.queue,
+            a.clock,
+            a.config,
+            clients,
+            deployment.log_delay,
+        )
+        .with_retry(RetryPolicy {
+            horizon: deployment.retry_horizon,
+            ..RetryPolicy::default()
+        }),
+    );
     lambda_runtime::run(service_fn(move |event| handle(worker.clone(), event))).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_lambda_events::event::sqs::SqsMessage;
     use llbridge_app::jobs::{JobKind, JobMessage};
     use llbridge_app::ports::{StaticConfig, SystemClock};
     use llbridge_domain::Installation;
@@ -91,23 +132,23 @@ mod tests {
     fn worker() -> Arc<Worker> {
         let clock = Arc::new(SystemClock);
         let inst = Installation::from_value(&json!({
-            "dialpad": {"allow_unsigned": true, "api_key": "k"},
+            "dialpad": {"webhook_secrets": ["a-webhook-secret-of-some-length"], "api_key": "k"},
             "connections": {"main": {"base_url": "https://ll.example", "username": "u", "password": "p"}},
             "enablements": [{"scope": {"level": "company"}, "connection": "main", "screen_pop": false,
                 "default_center_name": "Oak Park"}]
         }))
         .unwrap();
-        Arc::new(Worker {
-            store: Arc::new(MemoryStore::new(clock.clone())),
-            queue: Arc::new(MemoryQueue::new(clock.clone())),
+        Arc::new(Worker::new(
+            Arc::new(MemoryStore::new(clock.clone())),
+            Arc::new(MemoryQueue::new(clock.clone())),
             clock,
-            config: Arc::new(StaticConfig(Arc::new(inst))),
-            log_delay: Duration::from_secs(180),
-            clients: Arc::new(StaticClients {
+            Arc::new(StaticConfig(Arc::new(inst))),
+            Arc::new(StaticClients {
                 lineleader: Arc::new(LineLeaderSandbox::demo()),
                 dialpad: Arc::new(DialpadSandbox::new(Default::default(), Default::default())),
             }),
-        })
+            Duration::from_secs(180),
+        ))
     }
 
     fn record(id: &str, body: Option<String>) -> SqsMessage {
@@ -124,8 +165,16 @@ mod tests {
         JobMessage::new(JobKind::Merge, raw, 0).to_json()
     }
 
+    fn context() -> lambda_runtime::Context {
+        let mut c = lambda_runtime::Context::default();
+        c.deadline = (SystemClock.now_ms() + 60_000) as u64;
+        c
+    }
+
+    use llbridge_app::ports::Clock;
+
     #[tokio::test]
-    async fn one_bad_message_never_fails_or_drops_the_others() {
+    async fn one_bad_message_never_fails_or_drops_the_others_and_is_not_redelivered() {
         let mut event = SqsEvent::default();
         event.records = vec![
             record("good-1", Some(job(11))),
@@ -134,16 +183,15 @@ mod tests {
             record("good-2", Some(job(12))),
         ];
         let w = worker();
-        let resp = handle(w.clone(), LambdaEvent::new(event, Default::default()))
+        let resp = handle(w.clone(), LambdaEvent::new(event, context()))
             .await
             .unwrap();
-        let mut failed: Vec<String> = resp
-            .batch_item_failures
-            .into_iter()
-            .map(|f| f.item_identifier)
-            .collect();
-        failed.sort();
-        assert_eq!(failed, vec!["empty".to_string(), "garbage".to_string()]);
+        // Malformed messages can never succeed: acknowledged, not redelivered into the DLQ.
+        assert!(
+            resp.batch_item_failures.is_empty(),
+            "{:?}",
+            resp.batch_item_failures
+        );
         // The good ones were handled: their events are in the conversation state.
         for call_id in ["11", "12"] {
             let conv = llbridge_app::state::load(w.store.as_ref(), call_id)

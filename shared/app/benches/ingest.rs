@@ -19,7 +19,7 @@ const EVENT: &str = r#"{"call_id": 5829361047752704, "entry_point_call_id": 6208
 
 fn bench(c: &mut Criterion) {
     let inst = Installation::from_value(&json!({
-        "dialpad": {"webhook_secrets": ["old-secret", "bench-secret"], "api_key": "k"},
+        "dialpad": {"webhook_secrets": ["an-old-webhook-secret", "bench-webhook-secret"], "api_key": "k"},
         "connections": {"main": {"base_url": "https://ll.example", "username": "u", "password": "p"}},
         "enablements": [
             {"scope": {"level": "call_center", "id": "4716644561813504"}, "connection": "main",
@@ -31,10 +31,10 @@ fn bench(c: &mut Criterion) {
     let token = encode(
         &Header::new(Algorithm::HS256),
         &claims,
-        &EncodingKey::from_secret(b"bench-secret").expect("key"),
+        &EncodingKey::from_secret(b"bench-webhook-secret").expect("key"),
     )
     .expect("token");
-    let secrets: [&[u8]; 2] = [b"old-secret", b"bench-secret"];
+    let secrets: [&[u8]; 2] = [b"an-old-webhook-secret", b"bench-webhook-secret"];
     c.bench_function(
         "ingest: verify + parse + scope (second of two secrets)",
         |b| {

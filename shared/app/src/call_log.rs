@@ -1,24 +1,24 @@
 //! The call log of one conversation: Phone Log mode, or Event mode's three independent steps.
 //!
-//! Each Event-mode step is done at most once per conversation: it runs under its own claim,
-//! whose "done" record keeps what it did (or why it was skipped), so a retried job redoes only
-//! the steps that failed.
+//! Every write is an [`Effects::run`] effect under its own claim `step#<conversation>#<name>`:
+//! recorded as an intent before the request, looked up in LineLeader before it is written
+//! again (phone log: P2 by the Dialpad call id; event: E2 and the call id in its description;
+//! task: the task chosen the first time, read back; status: the family read back), and
+//! recorded with LineLeader's id when done. A retried job redoes only what is not recorded.
 
 use chrono::{TimeZone, Utc};
 use llbridge_domain::config::{CallLogMode, Enablement, EventModeSettings};
-use llbridge_domain::crm::{Staff, TypeList};
+use llbridge_domain::crm::{NewEvent, PhoneLog, Staff, TaskCompletion, TypeList};
 use llbridge_domain::event_mode::{self, EventContext, SkipReason, Skipped, TaskContext};
 use llbridge_domain::phone_log::build_phone_log;
 use llbridge_domain::{Conversation, Installation};
 use serde_json::{json, Value};
 
-use crate::claim::{self, Claim};
+use crate::claim::DONE_TTL_SECS;
+use crate::effect::{Effects, Found, How, Plan, Ran};
 use crate::error::{Error, Result};
 use crate::matching::{self, Matched};
-use crate::ports::{Clients, Clock, LineLeader, Store};
-
-/// How long a step's claim is held before a retry may take it over.
-const STEP_LEASE_SECS: i64 = 120;
+use crate::ports::{Clients, LineLeader, Lookup, TaskWrite};
 
 /// What became of a call log.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,16 +30,23 @@ pub enum LogResult {
         reason: &'static str,
         detail: String,
     },
+    /// Not (entirely) written: a write's outcome is unknown and the tenant cannot tell, or
+    /// LineLeader refused a write. An admin should look.
+    Unresolved {
+        reason: &'static str,
+        detail: String,
+        outcome: Value,
+    },
 }
 
-/// Logs one conversation under an enablement.
+/// Logs one conversation under an enablement. `anchor` is the conversation's stable key.
 pub async fn run(
-    store: &dyn Store,
-    clock: &dyn Clock,
+    fx: &Effects<'_>,
     clients: &dyn Clients,
     inst: &Installation,
     enablement: &Enablement,
     conv: &Conversation,
+    anchor: &str,
 ) -> Result<LogResult> {
     let Some(mode) = &enablement.call_log else {
         return Ok(LogResult::Dropped {
@@ -48,311 +55,450 @@ pub async fn run(
         });
     };
     let ll = clients.lineleader(inst, &enablement.connection).await?;
-    let matched =
-        match matching::match_or_create(ll.as_ref(), store, clock, conv, enablement).await? {
-            Ok(m) => m,
-            Err(d) => {
-                return Ok(LogResult::Dropped {
-                    reason: d.reason,
-                    detail: d.detail,
-                })
-            }
-        };
-    match mode {
-        CallLogMode::PhoneLog => phone_log(ll.as_ref(), conv, &matched, enablement).await,
-        CallLogMode::Event(settings) => {
-            event_mode(
-                store,
-                clock,
-                ll.as_ref(),
-                conv,
-                &matched,
-                enablement,
-                settings,
-            )
-            .await
-        }
-    }
-}
-
-async fn phone_log(
-    ll: &dyn LineLeader,
-    conv: &Conversation,
-    matched: &Matched,
-    enablement: &Enablement,
-) -> Result<LogResult> {
-    let center_id = matched.center.as_ref().map(|c| c.id.as_str());
-    let log = match build_phone_log(
-        conv,
-        &matched.family_id,
-        center_id,
-        enablement.call_log_link_type,
-    ) {
-        Ok(log) => log,
-        Err(e) => {
+    let matched = match matching::match_or_create(ll.as_ref(), fx, conv, enablement).await? {
+        Ok(m) => m,
+        Err(d) => {
             return Ok(LogResult::Dropped {
-                reason: e.code(),
-                detail: e.to_string(),
+                reason: d.reason,
+                detail: d.detail,
             })
         }
     };
-    let id = ll.create_phone_log(&log).await?;
-    Ok(LogResult::Logged {
-        detail: format!(
-            "phone log {id} on family {} (family {}, center {}), disposition \"{}\"",
-            matched.family_id, matched.rule, matched.center_rule, log.disposition
-        ),
-        outcome: json!({"phone_log_id": id, "family_id": matched.family_id}),
-    })
-}
-
-/// One Event-mode step's result.
-enum Step {
-    Done(Value),
-    Skipped(Skipped),
-}
-
-fn step_line(
-    conv: &Conversation,
-    family_id: &str,
-    step: &str,
-    decision: &str,
-    reason: &str,
-    detail: &str,
-) {
-    tracing::info!(
-        job = "call_log",
-        step,
-        decision,
-        reason,
-        conversation = %conv.key,
-        dialpad_call_id = %conv.dialpad_call_id,
-        family_id,
-        detail,
-        "worker decision"
-    );
-}
-
-/// Runs `work` once per conversation under the claim `step#<conversation>#<name>`.
-async fn once<F, Fut>(
-    store: &dyn Store,
-    clock: &dyn Clock,
-    conv: &Conversation,
-    family_id: &str,
-    name: &'static str,
-    work: F,
-) -> Result<Value>
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<Step>>,
-{
-    let key = format!("step#{}#{name}", conv.key);
-    let held = match claim::acquire(store, clock, &key, STEP_LEASE_SECS).await? {
-        Claim::Acquired(h) => h,
-        Claim::Done(outcome) => {
-            step_line(
-                conv,
-                family_id,
-                name,
-                "already_done",
-                "",
-                &outcome.to_string(),
-            );
-            return Ok(outcome);
-        }
-        Claim::Busy => {
-            return Err(Error::transient(
-                "store",
-                format!("step {name} is being done by another job"),
-            ))
-        }
+    let steps = Steps {
+        fx,
+        ll: ll.as_ref(),
+        conv,
+        matched: &matched,
+        enablement,
+        anchor,
     };
-    match work().await {
-        Ok(Step::Done(outcome)) => {
-            claim::complete(store, clock, &held, outcome.clone()).await?;
-            step_line(conv, family_id, name, "done", "", &outcome.to_string());
-            Ok(outcome)
-        }
-        Ok(Step::Skipped(s)) => {
-            let outcome = json!({"skipped": s.code(), "detail": s.detail});
-            claim::complete(store, clock, &held, outcome.clone()).await?;
-            step_line(conv, family_id, name, "skipped", s.code(), &s.detail);
-            Ok(outcome)
-        }
-        Err(e) => {
-            claim::release(store, &held).await?;
-            step_line(
-                conv,
-                family_id,
-                name,
-                "failed",
-                if e.is_transient() {
-                    "transient_failure"
-                } else {
-                    "permanent_failure"
-                },
-                &e.to_string(),
-            );
-            Err(e)
-        }
+    match mode {
+        CallLogMode::PhoneLog => steps.phone_log().await,
+        CallLogMode::Event(settings) => steps.event_mode(settings).await,
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn event_mode(
-    store: &dyn Store,
-    clock: &dyn Clock,
-    ll: &dyn LineLeader,
-    conv: &Conversation,
-    matched: &Matched,
-    enablement: &Enablement,
-    settings: &EventModeSettings,
-) -> Result<LogResult> {
-    let family_id = matched.family_id.as_str();
-    let now = Utc
-        .timestamp_millis_opt(clock.now_ms())
-        .single()
-        .unwrap_or_else(Utc::now);
+/// The reason of a step's outcome that needs an admin, if any.
+fn unresolved(ran: &Ran) -> Option<&'static str> {
+    match ran.first_how() {
+        How::NeedsReview => Some("needs_review"),
+        How::Rejected => Some("lineleader_rejected"),
+        _ => None,
+    }
+}
 
-    // Staff is read once for steps 1 and 2; its failure fails both, not step 3.
-    let staff: Result<Vec<Staff>> = ll.staff().await;
-    let resolve = |staff: &Vec<Staff>| -> std::result::Result<Staff, Skipped> {
-        event_mode::resolve_staff(conv.agent.as_ref(), staff, &settings.default_staff_email)
-            .map(|m| m.staff.clone())
-    };
+fn intent_of<T: serde::Serialize>(what: &str, v: &T) -> Result<Value> {
+    serde_json::to_value(v).map_err(|e| Error::permanent("worker", format!("{what} intent: {e}")))
+}
 
-    // Step 1: complete the due "Phone Call" task.
-    let task = once(store, clock, conv, family_id, "task", || async {
-        let staff = staff.as_ref().map_err(Clone::clone)?;
-        let resolved = resolve(staff).ok();
-        let task_types = ll.types(TypeList::Task).await?;
-        let task_results = ll.types(TypeList::TaskResult).await?;
-        let mut ctx = TaskContext {
-            conversation: conv,
-            settings,
-            family_id,
-            center: matched.center.as_ref(),
-            task_types: &task_types,
-            task_results: &task_results,
-            tasks: &[],
-            staff: resolved.as_ref(),
-            now,
-        };
-        // Read the family's tasks only when every other condition holds.
-        let tasks;
-        match event_mode::plan_task_completion(&ctx) {
-            Err(s) if s.reason != SkipReason::TaskNoneDueToday => return Ok(Step::Skipped(s)),
-            _ => {
-                let type_id = llbridge_domain::labels::find_by_label(
-                    &task_types,
-                    event_mode::PHONE_CALL_TASK_TYPE,
-                )
-                .map(|t| t.id.clone())
-                .unwrap_or_default();
-                tasks = ll.open_tasks(family_id, &type_id).await?;
-                ctx.tasks = &tasks;
+fn from_intent<T: serde::de::DeserializeOwned>(what: &str, v: Value) -> Result<T> {
+    serde_json::from_value(v)
+        .map_err(|e| Error::permanent("store", format!("{what} intent unreadable: {e}")))
+}
+
+/// What the steps of one call log share.
+struct Steps<'a> {
+    fx: &'a Effects<'a>,
+    ll: &'a dyn LineLeader,
+    conv: &'a Conversation,
+    matched: &'a Matched,
+    enablement: &'a Enablement,
+    anchor: &'a str,
+}
+
+impl Steps<'_> {
+    fn key(&self, name: &str) -> String {
+        format!("step#{}#{name}", self.anchor)
+    }
+
+    fn line(&self, step: &str, decision: &str, reason: &str, detail: &str) {
+        tracing::info!(
+            job = "call_log",
+            step,
+            decision,
+            reason,
+            conversation = %self.conv.key,
+            dialpad_call_id = %self.conv.dialpad_call_id,
+            family_id = %self.matched.family_id,
+            detail,
+            "worker decision"
+        );
+    }
+
+    /// One log line for a step's outcome.
+    fn report(&self, step: &str, r: &Result<Ran>) {
+        match r {
+            Ok(ran) => {
+                let detail = ran.outcome.to_string();
+                let (decision, reason) = match ran.how {
+                    How::Written => ("done", ""),
+                    How::FoundOnLookup => ("done", "found_on_lookup"),
+                    How::PossibleDuplicate => ("done", "possible_duplicate"),
+                    How::AlreadyDone => ("already_done", ""),
+                    How::Skipped => (
+                        "skipped",
+                        ran.outcome
+                            .get("skipped")
+                            .and_then(Value::as_str)
+                            .map(skip_code)
+                            .unwrap_or(""),
+                    ),
+                    How::NeedsReview => ("needs_review", "lookup_unavailable"),
+                    How::Rejected => ("failed", "lineleader_rejected"),
+                };
+                self.line(step, decision, reason, &detail);
             }
+            Err(e) => self.line(step, "failed", e.reason(), &e.to_string()),
         }
-        let plan = match event_mode::plan_task_completion(&ctx) {
-            Ok(p) => p,
-            Err(s) => return Ok(Step::Skipped(s)),
-        };
-        let Some(task) = tasks.iter().find(|t| t.id == plan.task_id) else {
-            return Err(Error::permanent(
-                "lineleader",
-                "the planned task is not in the task list",
-            ));
-        };
-        ll.complete_task(task, &plan.completion).await?;
-        Ok(Step::Done(
-            json!({"task_id": plan.task_id, "result": plan.result_label}),
-        ))
-    })
-    .await;
-    let completed_task_id = task
-        .as_ref()
-        .ok()
-        .and_then(|o| o.get("task_id"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-
-    // Step 2: the CRM event.
-    let event = once(store, clock, conv, family_id, "event", || async {
-        let staff = staff.as_ref().map_err(Clone::clone)?;
-        let resolved = match resolve(staff) {
-            Ok(s) => s,
-            Err(s) => return Ok(Step::Skipped(s)),
-        };
-        let task_results = ll.types(TypeList::TaskResult).await?;
-        let ctx = EventContext {
-            conversation: conv,
-            settings,
-            family_id,
-            center_id: matched.center.as_ref().map(|c| c.id.as_str()),
-            task_results: &task_results,
-            staff: Some(&resolved),
-            completed_task_id: completed_task_id.as_deref(),
-            link_type: enablement.call_log_link_type,
-            now,
-        };
-        let new = match event_mode::plan_event(&ctx) {
-            Ok(e) => e,
-            Err(s) => return Ok(Step::Skipped(s)),
-        };
-        let id = ll.create_event(&new).await?;
-        Ok(Step::Done(
-            json!({"event_id": id, "staff_id": resolved.id, "task_id": completed_task_id}),
-        ))
-    })
-    .await;
-
-    // Step 3: the disposition-driven status change.
-    let status = once(store, clock, conv, family_id, "status", || async {
-        let Some(family) = ll.family(family_id).await? else {
-            return Err(Error::permanent(
-                "lineleader",
-                format!("family {family_id} not found"),
-            ));
-        };
-        let statuses = ll.statuses().await?;
-        let change = match event_mode::plan_status_change(
-            conv.disposition(),
-            &settings.disposition_status_map,
-            &family,
-            &statuses,
-        ) {
-            Ok(c) => c,
-            Err(s) => return Ok(Step::Skipped(s)),
-        };
-        ll.set_family_status(family_id, &change.status_id).await?;
-        Ok(Step::Done(
-            json!({"status": change.status_label, "rule": change.rule_key}),
-        ))
-    })
-    .await;
-
-    let failed: Vec<String> = [("task", &task), ("event", &event), ("status", &status)]
-        .iter()
-        .filter_map(|(name, r)| r.as_ref().err().map(|e| format!("{name}: {e}")))
-        .collect();
-    if !failed.is_empty() {
-        // The done steps are recorded; the retry redoes only the failed ones.
-        return Err(Error::transient(
-            "lineleader",
-            format!("event-mode step(s) failed: {}", failed.join("; ")),
-        ));
     }
-    let outcome = json!({
-        "family_id": family_id,
-        "task": task.unwrap_or_default(),
-        "event": event.unwrap_or_default(),
-        "status": status.unwrap_or_default(),
-    });
-    Ok(LogResult::Logged {
-        detail: format!(
-            "event mode on family {family_id} ({}, center {}): {outcome}",
-            matched.rule, matched.center_rule
-        ),
-        outcome,
-    })
+
+    async fn phone_log(&self) -> Result<LogResult> {
+        let (conv, matched) = (self.conv, self.matched);
+        let center_id = matched.center.as_ref().map(|c| c.id.as_str());
+        let log = match build_phone_log(
+            conv,
+            &matched.family_id,
+            center_id,
+            self.enablement.call_log_link_type,
+        ) {
+            Ok(log) => log,
+            Err(e) => {
+                return Ok(LogResult::Dropped {
+                    reason: e.code(),
+                    detail: e.to_string(),
+                })
+            }
+        };
+        let ll = self.ll;
+        let ran = self
+            .fx
+            .run(
+                &self.key("phone_log"),
+                self.enablement.unknown_outcome,
+                DONE_TTL_SECS,
+                || async { Ok(Plan::Write(intent_of("phone log", &log)?)) },
+                |intent| async move {
+                    let log: PhoneLog = from_intent("phone log", intent)?;
+                    Ok(
+                        match ll
+                            .phone_logs_for_call(&log.external_call_id, &log.family_id)
+                            .await?
+                        {
+                            Lookup::Answered(found) => match found.first() {
+                                Some(p) => Found::Yes(
+                                    json!({"phone_log_id": p.id, "family_id": log.family_id}),
+                                ),
+                                None => Found::No,
+                            },
+                            Lookup::Unsupported(why) => Found::Unanswerable(why),
+                        },
+                    )
+                },
+                |intent| async move {
+                    let log: PhoneLog = from_intent("phone log", intent)?;
+                    let id = ll.create_phone_log(&log).await?;
+                    Ok(json!({"phone_log_id": id, "family_id": log.family_id}))
+                },
+            )
+            .await;
+        self.report("phone_log", &ran);
+        let ran = ran?;
+        let outcome = ran.outcome.clone();
+        if let Some(reason) = unresolved(&ran) {
+            return Ok(LogResult::Unresolved {
+                reason,
+                detail: format!("phone log on family {}: {outcome}", matched.family_id),
+                outcome,
+            });
+        }
+        let id = outcome
+            .get("phone_log_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        Ok(LogResult::Logged {
+            detail: format!(
+                "phone log {id} on family {} (family {}, center {}), disposition \"{}\"{}",
+                matched.family_id,
+                matched.rule,
+                matched.center_rule,
+                log.disposition,
+                match ran.first_how() {
+                    How::FoundOnLookup => ", found after a lost answer",
+                    How::PossibleDuplicate => ", written again: possible duplicate",
+                    _ => "",
+                }
+            ),
+            outcome,
+        })
+    }
+
+    async fn event_mode(&self, settings: &EventModeSettings) -> Result<LogResult> {
+        let (conv, matched, ll) = (self.conv, self.matched, self.ll);
+        let family_id = matched.family_id.as_str();
+        let now = Utc
+            .timestamp_millis_opt(self.fx.clock.now_ms())
+            .single()
+            .unwrap_or_else(Utc::now);
+        let policy = self.enablement.unknown_outcome;
+
+        // Staff is read once for steps 1 and 2, and only when one of them plans.
+        let staff_cell: tokio::sync::OnceCell<Result<Vec<Staff>>> = tokio::sync::OnceCell::new();
+        let staff = || async {
+            staff_cell
+                .get_or_init(|| async { ll.staff().await })
+                .await
+                .clone()
+        };
+        let resolve = |staff: &[Staff]| -> std::result::Result<Staff, Skipped> {
+            event_mode::resolve_staff(conv.agent.as_ref(), staff, &settings.default_staff_email)
+                .map(|m| m.staff.clone())
+        };
+
+        // Step 1: complete the due "Phone Call" task. The task is chosen once, and the intent
+        // keeps it: a retry completes that task or finds it completed, never the next one.
+        let task = self
+            .fx
+            .run(
+                &self.key("task"),
+                policy,
+                DONE_TTL_SECS,
+                || async {
+                    let staff = staff().await?;
+                    let resolved = resolve(&staff).ok();
+                    let task_types = ll.types(TypeList::Task).await?;
+                    let task_results = ll.types(TypeList::TaskResult).await?;
+                    let mut ctx = TaskContext {
+                        conversation: conv,
+                        settings,
+                        family_id,
+                        center: matched.center.as_ref(),
+                        task_types: &task_types,
+                        task_results: &task_results,
+                        tasks: &[],
+                        staff: resolved.as_ref(),
+                        now,
+                    };
+                    // Read the family's tasks only when every other condition holds.
+                    let tasks;
+                    match event_mode::plan_task_completion(&ctx) {
+                        Err(s) if s.reason != SkipReason::TaskNoneDueToday => {
+                            return Ok(Plan::Skip(skipped(&s)))
+                        }
+                        _ => {
+                            let type_id = llbridge_domain::labels::find_by_label(
+                                &task_types,
+                                event_mode::PHONE_CALL_TASK_TYPE,
+                            )
+                            .map(|t| t.id.clone())
+                            .unwrap_or_default();
+                            tasks = ll.open_tasks(family_id, &type_id).await?;
+                            ctx.tasks = &tasks;
+                        }
+                    }
+                    Ok(match event_mode::plan_task_completion(&ctx) {
+                        Ok(p) => Plan::Write(json!({
+                            "task_id": p.task_id,
+                            "result": p.result_label,
+                            "completion": intent_of("task", &p.completion)?,
+                        })),
+                        Err(s) => Plan::Skip(skipped(&s)),
+                    })
+                },
+                // The write reads the task first: a completed one is the earlier attempt's.
+                |_| async { Ok(Found::No) },
+                |intent| async move {
+                    let task_id = intent["task_id"].as_str().unwrap_or_default().to_owned();
+                    let completion: TaskCompletion =
+                        from_intent("task", intent["completion"].clone())?;
+                    let wrote = ll.complete_task(&task_id, &completion).await?;
+                    Ok(json!({
+                        "task_id": task_id,
+                        "result": intent["result"],
+                        "found_completed": wrote == TaskWrite::AlreadyCompleted,
+                    }))
+                },
+            )
+            .await;
+        self.report("task", &task);
+        let completed_task_id = task
+            .as_ref()
+            .ok()
+            .filter(|r| !matches!(r.first_how(), How::Rejected | How::Skipped))
+            .and_then(|r| r.outcome.get("task_id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+
+        // Step 2: the CRM event. Its description carries the Dialpad call id, which is how an
+        // earlier attempt's event is found (E2).
+        let call_id = conv.dialpad_call_id.clone();
+        let event = self
+            .fx
+            .run(
+                &self.key("event"),
+                policy,
+                DONE_TTL_SECS,
+                || async {
+                    let staff = staff().await?;
+                    let resolved = match resolve(&staff) {
+                        Ok(s) => s,
+                        Err(s) => return Ok(Plan::Skip(skipped(&s))),
+                    };
+                    let task_results = ll.types(TypeList::TaskResult).await?;
+                    let ctx = EventContext {
+                        conversation: conv,
+                        settings,
+                        family_id,
+                        center_id: matched.center.as_ref().map(|c| c.id.as_str()),
+                        task_results: &task_results,
+                        staff: Some(&resolved),
+                        completed_task_id: completed_task_id.as_deref(),
+                        link_type: self.enablement.call_log_link_type,
+                        now,
+                    };
+                    Ok(match event_mode::plan_event(&ctx) {
+                        Ok(e) => Plan::Write(intent_of("event", &e)?),
+                        Err(s) => Plan::Skip(skipped(&s)),
+                    })
+                },
+                |intent| {
+                    let call_id = call_id.clone();
+                    async move {
+                        let new: NewEvent = from_intent("event", intent)?;
+                        Ok(match ll.family_events(&new.family_id).await? {
+                            Lookup::Answered(events) => match events
+                                .iter()
+                                .find(|e| event_mode::describes_call(&e.description, &call_id))
+                            {
+                                Some(e) => Found::Yes(json!({
+                                    "event_id": e.id,
+                                    "staff_id": new.staff_id,
+                                    "task_id": new.task_id,
+                                })),
+                                None => Found::No,
+                            },
+                            Lookup::Unsupported(why) => Found::Unanswerable(why),
+                        })
+                    }
+                },
+                |intent| async move {
+                    let new: NewEvent = from_intent("event", intent)?;
+                    let id = ll.create_event(&new).await?;
+                    Ok(json!({"event_id": id, "staff_id": new.staff_id, "task_id": new.task_id}))
+                },
+            )
+            .await;
+        self.report("event", &event);
+
+        // Step 3: the disposition-driven status change. The target is kept in the intent; a
+        // retry reads the family and changes it only when it is not there yet.
+        let status = self
+            .fx
+            .run(
+                &self.key("status"),
+                policy,
+                DONE_TTL_SECS,
+                || async {
+                    let Some(family) = ll.family(family_id).await? else {
+                        return Err(Error::permanent(
+                            "lineleader",
+                            format!("family {family_id} not found"),
+                        )
+                        .with_code("lineleader_rejected"));
+                    };
+                    let statuses = ll.statuses().await?;
+                    Ok(
+                        match event_mode::plan_status_change(
+                            conv.disposition(),
+                            &settings.disposition_status_map,
+                            &family,
+                            &statuses,
+                        ) {
+                            Ok(c) => Plan::Write(json!({
+                                "family_id": family_id,
+                                "status_id": c.status_id,
+                                "status": c.status_label,
+                                "rule": c.rule_key,
+                            })),
+                            Err(s) => Plan::Skip(skipped(&s)),
+                        },
+                    )
+                },
+                |intent| async move {
+                    let family_id = intent["family_id"].as_str().unwrap_or_default();
+                    let target = intent["status_id"].as_str().unwrap_or_default();
+                    let family = ll.family(family_id).await?;
+                    Ok(match family {
+                        Some(f) if f.status_id.as_deref() == Some(target) => Found::Yes(json!({
+                            "status": intent["status"], "rule": intent["rule"]
+                        })),
+                        _ => Found::No,
+                    })
+                },
+                |intent| async move {
+                    let family_id = intent["family_id"].as_str().unwrap_or_default();
+                    let target = intent["status_id"].as_str().unwrap_or_default();
+                    ll.set_family_status(family_id, target).await?;
+                    Ok(json!({"status": intent["status"], "rule": intent["rule"]}))
+                },
+            )
+            .await;
+        self.report("status", &status);
+
+        let steps = [("task", &task), ("event", &event), ("status", &status)];
+        let failed: Vec<String> = steps
+            .iter()
+            .filter_map(|(name, r)| r.as_ref().err().map(|e| format!("{name}: {e}")))
+            .collect();
+        if !failed.is_empty() {
+            // The settled steps are recorded; the retry redoes only the others.
+            return Err(Error::transient(
+                "lineleader",
+                format!("event-mode step(s) not done: {}", failed.join("; ")),
+            )
+            .with_code(
+                steps
+                    .iter()
+                    .find_map(|(_, r)| r.as_ref().err().map(Error::reason))
+                    .unwrap_or("transient_failure"),
+            ));
+        }
+        let outcome_of =
+            |r: &Result<Ran>| r.as_ref().map(|r| r.outcome.clone()).unwrap_or_default();
+        let outcome = json!({
+            "family_id": family_id,
+            "task": outcome_of(&task),
+            "event": outcome_of(&event),
+            "status": outcome_of(&status),
+        });
+        let unresolved_step = steps
+            .iter()
+            .find_map(|(name, r)| r.as_ref().ok().and_then(unresolved).map(|why| (name, why)));
+        if let Some((name, reason)) = unresolved_step {
+            return Ok(LogResult::Unresolved {
+                reason,
+                detail: format!("event mode on family {family_id}: step {name}: {outcome}"),
+                outcome,
+            });
+        }
+        Ok(LogResult::Logged {
+            detail: format!(
+                "event mode on family {family_id} ({}, center {}): {outcome}",
+                matched.rule, matched.center_rule
+            ),
+            outcome,
+        })
+    }
+}
+
+fn skipped(s: &Skipped) -> Value {
+    json!({"skipped": s.code(), "detail": s.detail})
+}
+
+/// The `&'static` reason code of a recorded skip.
+fn skip_code(code: &str) -> &'static str {
+    SkipReason::ALL
+        .iter()
+        .map(|r| r.code())
+        .find(|c| *c == code)
+        .unwrap_or("skipped")
 }

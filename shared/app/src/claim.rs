@@ -1,29 +1,79 @@
-//! Once-only work across concurrent and retried jobs: a claim is a lease in the store that
-//! becomes a permanent "done" record when the work succeeds, and is released when it fails so
-//! a retry can take it.
+//! Once-only work across concurrent, retried and crashed jobs.
+//!
+//! A claim is one record in the store. A job takes it with a *lease* (a time limit written in
+//! the record) and gets the record's version as its fencing token: every later write of the
+//! holder is conditional on that version, and every write moves it on. Records are never
+//! deleted while they matter, so versions only grow: a holder whose lease ran out and was taken
+//! over can neither complete nor release the claim of the new holder.
+//!
+//! Before an external write, the holder records its *intent* (what it is about to do, with the
+//! ids). A holder that finds an intent without a result knows the previous attempt may have
+//! written, and looks the effect up before writing again. When the work is done the record
+//! becomes a permanent "done" record with its outcome.
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::ports::{Clock, Condition, Store};
 
-/// "Done" records are kept this long (retries and late duplicates come within minutes).
-pub const DONE_TTL_SECS: i64 = 30 * 24 * 3600;
+/// Claim records are kept this long (retries, late duplicates and the ledger's 35 days).
+pub const DONE_TTL_SECS: i64 = 35 * 24 * 3600;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct ClaimRecord {
-    status: String,
-    owner: String,
-    #[serde(default)]
-    outcome: Option<serde_json::Value>,
+/// How many times taking a claim retries when another job writes the record at the same time.
+const TAKE_ATTEMPTS: usize = 8;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Status {
+    /// Nobody holds it; the work is not done.
+    #[default]
+    Open,
+    /// A job holds it until `lease_until`.
+    Held,
+    Done,
+    /// Records of an older format.
+    #[serde(other)]
+    Unknown,
 }
 
-/// A held claim.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Record {
+    #[serde(default)]
+    status: Status,
+    /// Epoch ms until which the holder may work.
+    #[serde(default)]
+    lease_until: i64,
+    /// What the latest holder was about to do, and not yet done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    intent: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    outcome: Option<Value>,
+    /// How many times the claim was taken.
+    #[serde(default)]
+    attempts: u32,
+    /// Why the latest holder let go without finishing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+impl Record {
+    fn encode(&self, key: &str) -> Result<String> {
+        serde_json::to_string(self)
+            .map_err(|e| Error::permanent("store", format!("claim {key}: {e}")))
+    }
+}
+
+/// A held claim: its key, its fencing token and what the previous holder left.
 #[derive(Debug, Clone)]
 pub struct Held {
     pub key: String,
-    owner: String,
     version: u64,
+    lease_until: i64,
+    intent: Option<Value>,
+    attempts: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -31,89 +81,202 @@ pub enum Claim {
     /// This caller does the work.
     Acquired(Held),
     /// The work was done; here is what was recorded.
-    Done(serde_json::Value),
+    Done(Value),
     /// Someone else holds the lease right now.
     Busy,
 }
 
-fn record(status: &str, owner: &str, outcome: Option<serde_json::Value>) -> Result<String> {
-    serde_json::to_string(&ClaimRecord {
-        status: status.to_owned(),
-        owner: owner.to_owned(),
-        outcome,
-    })
-    .map_err(|e| Error::permanent("store", e.to_string()))
+fn lease_lost(key: &str) -> Error {
+    Error::transient(
+        "store",
+        format!("claim {key}: the lease ran out and another job took it over"),
+    )
+    .with_code("lease_lost")
 }
 
-/// Tries to take the claim `key` for `lease_secs`. An expired lease is taken over.
+/// Tries to take the claim `key` for `lease`. An open claim, or one whose lease ran out, is
+/// taken over (its intent comes with it).
 pub async fn acquire(
     store: &dyn Store,
     clock: &dyn Clock,
     key: &str,
-    lease_secs: i64,
+    lease: Duration,
 ) -> Result<Claim> {
-    let owner = uuid::Uuid::new_v4().to_string();
-    let value = record("in_progress", &owner, None)?;
-    let expires = Some(clock.now_secs() + lease_secs);
-    if let Some(version) = store.put(key, &value, expires, Condition::Absent).await? {
-        return Ok(Claim::Acquired(Held {
-            key: key.to_owned(),
-            owner,
-            version,
-        }));
-    }
-    match store.get(key).await? {
-        Some(item) => {
-            let rec: ClaimRecord = serde_json::from_str(&item.value)
-                .map_err(|e| Error::permanent("store", format!("claim {key} unreadable: {e}")))?;
-            if rec.status == "done" {
-                Ok(Claim::Done(rec.outcome.unwrap_or_default()))
-            } else {
-                Ok(Claim::Busy)
+    let expires = Some(clock.now_secs() + DONE_TTL_SECS);
+    for _ in 0..TAKE_ATTEMPTS {
+        let now = clock.now_ms();
+        let lease_until = now + lease.as_millis() as i64;
+        let current = store.get(key).await?;
+        let (mut rec, condition) = match &current {
+            None => (Record::default(), Condition::Absent),
+            Some(item) => {
+                let rec: Record = serde_json::from_str(&item.value).map_err(|e| {
+                    Error::permanent("store", format!("claim {key} unreadable: {e}"))
+                })?;
+                match rec.status {
+                    Status::Done => return Ok(Claim::Done(rec.outcome.unwrap_or_default())),
+                    Status::Held if rec.lease_until > now => return Ok(Claim::Busy),
+                    _ => (rec, Condition::Version(item.version)),
+                }
             }
+        };
+        rec.status = Status::Held;
+        rec.lease_until = lease_until;
+        rec.attempts += 1;
+        if let Some(version) = store
+            .put(key, &rec.encode(key)?, expires, condition)
+            .await?
+        {
+            return Ok(Claim::Acquired(Held {
+                key: key.to_owned(),
+                version,
+                lease_until,
+                intent: rec.intent,
+                attempts: rec.attempts,
+            }));
         }
-        // It expired between the two calls: the caller may simply try again later.
-        None => Ok(Claim::Busy),
     }
+    Ok(Claim::Busy)
 }
 
-/// Marks the work done, keeping `outcome` for [`DONE_TTL_SECS`].
-pub async fn complete(
-    store: &dyn Store,
-    clock: &dyn Clock,
-    held: &Held,
-    outcome: serde_json::Value,
-) -> Result<()> {
-    complete_for(store, clock, held, outcome, DONE_TTL_SECS).await
-}
+impl Held {
+    /// What a previous holder was about to do when it stopped without a result: the effect
+    /// may have happened, so look it up before writing again.
+    pub fn pending_intent(&self) -> Option<&Value> {
+        self.intent.as_ref()
+    }
 
-/// Marks the work done, keeping `outcome` for `ttl_secs`.
-pub async fn complete_for(
-    store: &dyn Store,
-    clock: &dyn Clock,
-    held: &Held,
-    outcome: serde_json::Value,
-    ttl_secs: i64,
-) -> Result<()> {
-    let value = record("done", &held.owner, Some(outcome))?;
-    let expires = Some(clock.now_secs() + ttl_secs);
-    match store
-        .put(&held.key, &value, expires, Condition::Version(held.version))
-        .await?
-    {
-        Some(_) => Ok(()),
-        // The lease ran out and someone else took over: write anyway, the work is done.
-        None => store
-            .put(&held.key, &value, expires, Condition::Any)
+    /// How many times the claim was taken, this time included.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Epoch ms at which this lease runs out.
+    pub fn lease_until(&self) -> i64 {
+        self.lease_until
+    }
+
+    async fn write(
+        &mut self,
+        store: &dyn Store,
+        clock: &dyn Clock,
+        rec: &Record,
+        ttl_secs: i64,
+    ) -> Result<bool> {
+        let expires = Some(clock.now_secs() + ttl_secs);
+        match store
+            .put(
+                &self.key,
+                &rec.encode(&self.key)?,
+                expires,
+                Condition::Version(self.version),
+            )
+            .await?
+        {
+            Some(v) => {
+                self.version = v;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Records what is about to be done, before the request. Fails (`lease_lost`) when the
+    /// lease was taken over: the caller must not write.
+    pub async fn intend(
+        &mut self,
+        store: &dyn Store,
+        clock: &dyn Clock,
+        intent: Value,
+    ) -> Result<()> {
+        let rec = Record {
+            status: Status::Held,
+            lease_until: self.lease_until,
+            intent: Some(intent.clone()),
+            outcome: None,
+            attempts: self.attempts,
+            note: None,
+        };
+        if self.write(store, clock, &rec, DONE_TTL_SECS).await? {
+            self.intent = Some(intent);
+            Ok(())
+        } else {
+            Err(lease_lost(&self.key))
+        }
+    }
+
+    /// Marks the work done, keeping `outcome` for [`DONE_TTL_SECS`]. Returns false when the
+    /// lease was lost meanwhile (the new holder looks the effect up and finds it).
+    pub async fn complete(
+        self,
+        store: &dyn Store,
+        clock: &dyn Clock,
+        outcome: Value,
+    ) -> Result<bool> {
+        self.complete_for(store, clock, outcome, DONE_TTL_SECS)
             .await
-            .map(|_| ()),
+    }
+
+    /// Marks the work done, keeping `outcome` for `ttl_secs`.
+    pub async fn complete_for(
+        mut self,
+        store: &dyn Store,
+        clock: &dyn Clock,
+        outcome: Value,
+        ttl_secs: i64,
+    ) -> Result<bool> {
+        let rec = Record {
+            status: Status::Done,
+            lease_until: 0,
+            intent: self.intent.take(),
+            outcome: Some(outcome),
+            attempts: self.attempts,
+            note: None,
+        };
+        let written = self.write(store, clock, &rec, ttl_secs).await?;
+        if !written {
+            tracing::warn!(key = %self.key, decision = "lease_lost", reason = "lease_lost",
+                "a claim's lease was taken over before its work was recorded");
+        }
+        Ok(written)
+    }
+
+    /// Gives the claim up so that a retry can take it. With `keep_intent` the intent stays for
+    /// the next holder to resolve (the write may have happened); without it the next holder
+    /// starts afresh (nothing was sent). `note` says why.
+    pub async fn release(
+        mut self,
+        store: &dyn Store,
+        clock: &dyn Clock,
+        keep_intent: bool,
+        note: &str,
+    ) -> Result<()> {
+        let rec = Record {
+            status: Status::Open,
+            lease_until: 0,
+            intent: if keep_intent {
+                self.intent.take()
+            } else {
+                None
+            },
+            outcome: None,
+            attempts: self.attempts,
+            note: Some(note.to_owned()),
+        };
+        if !self.write(store, clock, &rec, DONE_TTL_SECS).await? {
+            tracing::warn!(key = %self.key, decision = "lease_lost", reason = "lease_lost",
+                "a claim's lease was taken over before it was released");
+        }
+        Ok(())
     }
 }
 
-/// Gives the claim up so that a retry can take it.
-pub async fn release(store: &dyn Store, held: &Held) -> Result<()> {
-    store
-        .delete(&held.key, Some(held.version))
-        .await
-        .map(|_| ())
+/// The outcome recorded under a done claim, if any.
+pub async fn done_outcome(store: &dyn Store, key: &str) -> Result<Option<Value>> {
+    let Some(item) = store.get(key).await? else {
+        return Ok(None);
+    };
+    let rec: Record = serde_json::from_str(&item.value)
+        .map_err(|e| Error::permanent("store", format!("claim {key} unreadable: {e}")))?;
+    Ok((rec.status == Status::Done).then(|| rec.outcome.unwrap_or_default()))
 }

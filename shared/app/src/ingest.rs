@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use llbridge_dialpad::webhook::{self, VerifyError};
+use llbridge_domain::config::MIN_WEBHOOK_SECRET_LEN;
 use llbridge_domain::event::{CallEvent, Direction, EventError};
 use llbridge_domain::scope::{self, Decision, IgnoreReason};
 use llbridge_domain::Installation;
@@ -156,8 +157,15 @@ impl Ingest {
             }
         };
         let mut secrets = Vec::with_capacity(inst.dialpad.webhook_secrets.len());
-        for r in &inst.dialpad.webhook_secrets {
+        for (i, r) in inst.dialpad.webhook_secrets.iter().enumerate() {
             match self.secrets.get(r).await {
+                // A secret stored short in Secrets Manager (literal ones are refused by
+                // validation) verifies nothing: too easy to guess.
+                Ok(s) if s.expose().chars().count() < MIN_WEBHOOK_SECRET_LEN => {
+                    tracing::error!(decision = "error", reason = "webhook_secret_too_short",
+                        path = %format!("$.dialpad.webhook_secrets[{i}]"),
+                        "webhook: a webhook secret is shorter than {MIN_WEBHOOK_SECRET_LEN} characters; it is not used");
+                }
                 Ok(s) => secrets.push(s),
                 Err(e) => {
                     tracing::error!(decision = "error", reason = "secret_unavailable", error = %e, "webhook: a webhook secret could not be read");

@@ -4,6 +4,7 @@
 pub mod call_log;
 pub mod claim;
 pub mod config_store;
+pub mod effect;
 pub mod error;
 pub mod ingest;
 pub mod jobs;
@@ -12,4 +13,4 @@ pub mod ports;
 pub mod state;
 pub mod worker;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Result, NOT_SENT};

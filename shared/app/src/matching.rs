@@ -2,6 +2,9 @@
 //!
 //! Creation takes a per-phone claim in the store and searches again before creating, so that
 //! jobs racing for one new caller (a screen pop and a call log, or two legs) create one family.
+//! The family to create is recorded as an intent first; when its answer is lost (or the job
+//! dies), the next attempt's search finds the family the lost answer created instead of
+//! creating a second one.
 
 use std::time::Duration;
 
@@ -14,15 +17,16 @@ use llbridge_domain::labels::find_by_label;
 use llbridge_domain::phone::Phone;
 use llbridge_domain::Conversation;
 
-use crate::claim::{self, Claim};
+use crate::claim::Claim;
+use crate::effect::Effects;
 use crate::error::Result;
-use crate::ports::{Clock, LineLeader, Store};
+use crate::ports::{Clock, LineLeader};
 
 /// The source type of auto-created families (seed 000).
 pub const SOURCE_TYPE: &str = "Phone Call";
 /// How long a remembered or just-created family is reused for its caller's jobs.
 pub const REMEMBER_SECS: i64 = 24 * 3600;
-const CREATE_LEASE_SECS: i64 = 30;
+/// How long a job waits for another job that is creating the same caller's family.
 const CREATE_WAIT: Duration = Duration::from_secs(10);
 
 /// The family a conversation is about.
@@ -31,7 +35,8 @@ pub struct Matched {
     pub family_id: String,
     pub center: Option<Center>,
     /// How the family was found: `single`, `center_filter`, `recency_window`,
-    /// `status_priority`, `created`, `created_by_other_job`, `remembered`.
+    /// `status_priority`, `created`, `created_by_other_job`, `remembered`,
+    /// `found_after_lost_answer` (an earlier attempt's creation, whose answer was lost).
     pub rule: &'static str,
     /// How the center was found: `call_center_phone`, `default_center_name`, `no_center`.
     pub center_rule: &'static str,
@@ -76,8 +81,7 @@ pub fn remembered_key(leg: &str) -> String {
 /// Finds, or creates, the family of the conversation's caller.
 pub async fn match_or_create(
     ll: &dyn LineLeader,
-    store: &dyn Store,
-    clock: &dyn Clock,
+    fx: &Effects<'_>,
     conv: &Conversation,
     enablement: &Enablement,
 ) -> Result<std::result::Result<Matched, Dropped>> {
@@ -97,7 +101,7 @@ pub async fn match_or_create(
 
     // A family already chosen for this conversation (at pop time) wins.
     for leg in &conv.legs {
-        if let Some(item) = store.get(&remembered_key(leg)).await? {
+        if let Some(item) = fx.store.get(&remembered_key(leg)).await? {
             return Ok(Ok(Matched {
                 family_id: item.value,
                 center,
@@ -107,7 +111,7 @@ pub async fn match_or_create(
         }
     }
 
-    if let Some(found) = search(ll, clock, &caller, center.as_ref(), enablement).await? {
+    if let Some(found) = search(ll, fx.clock, &caller, center.as_ref(), enablement).await? {
         return Ok(found.map(|(family_id, rule)| Matched {
             family_id,
             center,
@@ -127,9 +131,9 @@ pub async fn match_or_create(
         )));
     };
     let key = format!("family#create#{}", caller.e164());
-    let deadline = clock.now_ms() + CREATE_WAIT.as_millis() as i64;
-    loop {
-        match claim::acquire(store, clock, &key, CREATE_LEASE_SECS).await? {
+    let deadline = fx.clock.now_ms() + CREATE_WAIT.as_millis() as i64;
+    let held = loop {
+        match fx.acquire(&key).await? {
             Claim::Done(outcome) => {
                 if let Some(id) = outcome.get("family_id").and_then(|v| v.as_str()) {
                     return Ok(Ok(Matched {
@@ -139,54 +143,116 @@ pub async fn match_or_create(
                         center_rule,
                     }));
                 }
-                // A stale record without an id: search and create as usual below.
+                return Err(crate::Error::permanent(
+                    "store",
+                    format!("{key}: a done record without a family id"),
+                ));
             }
             Claim::Busy => {
-                if clock.now_ms() >= deadline {
+                if fx.clock.now_ms() >= deadline {
                     return Err(crate::Error::transient(
                         "lineleader",
                         "another job is still creating this caller's family",
-                    ));
+                    )
+                    .with_code("in_progress"));
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
             }
-            Claim::Acquired(held) => {
-                let result = create_held(ll, clock, &caller, &center, enablement).await;
-                match &result {
-                    Ok(Ok((family_id, _))) => {
-                        let outcome = serde_json::json!({"family_id": family_id});
-                        claim::complete_for(store, clock, &held, outcome, REMEMBER_SECS).await?;
-                    }
-                    _ => claim::release(store, &held).await?,
-                }
-                return result.map(|r| {
-                    r.map(|(family_id, rule)| Matched {
-                        family_id,
-                        center: Some(center),
-                        rule,
-                        center_rule,
-                    })
-                });
-            }
+            Claim::Acquired(held) => break held,
         }
-        // Done without an id: fall through to a plain create attempt under a fresh claim.
-        store.delete(&key, None).await?;
-    }
+    };
+    let resumed = held.pending_intent().is_some();
+    let result = create_held(ll, fx, held, &caller, &center, enablement, resumed).await;
+    result.map(|r| {
+        r.map(|(family_id, rule)| Matched {
+            family_id,
+            center: Some(center),
+            rule,
+            center_rule,
+        })
+    })
 }
 
-/// Under the creation claim: search again (another job may have created the family since),
-/// then create.
+/// Under the creation claim: search again (another job, or an earlier attempt whose answer
+/// was lost, may have created the family since), then record the intent and create.
 async fn create_held(
     ll: &dyn LineLeader,
-    clock: &dyn Clock,
+    fx: &Effects<'_>,
+    mut held: crate::claim::Held,
     caller: &Phone,
     center: &Center,
     enablement: &Enablement,
+    resumed: bool,
 ) -> Result<std::result::Result<(String, &'static str), Dropped>> {
-    if let Some(found) = search(ll, clock, caller, Some(center), enablement).await? {
-        return Ok(found);
+    let (store, clock) = (fx.store, fx.clock);
+    let found = match search(ll, clock, caller, Some(center), enablement).await {
+        Ok(f) => f,
+        Err(e) => {
+            held.release(store, clock, true, &e.to_string()).await?;
+            return Err(e);
+        }
+    };
+    if let Some(found) = found {
+        match &found {
+            Ok((family_id, rule)) => {
+                let rule = if resumed {
+                    "found_after_lost_answer"
+                } else {
+                    rule
+                };
+                let outcome = serde_json::json!({"family_id": family_id, "how": rule});
+                held.complete_for(store, clock, outcome, REMEMBER_SECS)
+                    .await?;
+                return Ok(Ok((family_id.clone(), rule)));
+            }
+            Err(_) => {
+                held.release(store, clock, false, "ambiguous").await?;
+                return Ok(found);
+            }
+        }
     }
+    let planned = plan_family(ll, caller, center, enablement).await;
+    let new = match planned {
+        Ok(Ok(new)) => new,
+        Ok(Err(d)) => {
+            held.release(store, clock, false, d.reason).await?;
+            return Ok(Err(d));
+        }
+        Err(e) => {
+            held.release(store, clock, resumed, &e.to_string()).await?;
+            return Err(e);
+        }
+    };
+    if let Err(e) = fx.time_for_a_write() {
+        held.release(store, clock, resumed, &e.to_string()).await?;
+        return Err(e);
+    }
+    let intent = serde_json::to_value(&new)
+        .map_err(|e| crate::Error::permanent("worker", format!("family intent: {e}")))?;
+    held.intend(store, clock, intent).await?;
+    match ll.create_family(&new).await {
+        Ok(created) => {
+            let outcome = serde_json::json!({"family_id": created.id, "how": "written"});
+            held.complete_for(store, clock, outcome, REMEMBER_SECS)
+                .await?;
+            Ok(Ok((created.id, "created")))
+        }
+        Err(e) => {
+            // Rejected: nothing was created. Lost answer: the next attempt searches first.
+            let keep = e.is_transient() && e.code != Some(crate::error::NOT_SENT);
+            held.release(store, clock, keep, &e.to_string()).await?;
+            Err(e)
+        }
+    }
+}
+
+/// The family to create, or why none can be.
+async fn plan_family(
+    ll: &dyn LineLeader,
+    caller: &Phone,
+    center: &Center,
+    enablement: &Enablement,
+) -> Result<std::result::Result<llbridge_domain::crm::NewFamily, Dropped>> {
     let sources = ll.types(TypeList::FamilySource).await?;
     let Some(source) = find_by_label(&sources, SOURCE_TYPE) else {
         return Ok(Err(dropped(
@@ -204,9 +270,12 @@ async fn create_held(
             ),
         )));
     };
-    let new = family::new_family(caller, &center.id, &source.id, &inquiry.id);
-    let created = ll.create_family(&new).await?;
-    Ok(Ok((created.id, "created")))
+    Ok(Ok(family::new_family(
+        caller,
+        &center.id,
+        &source.id,
+        &inquiry.id,
+    )))
 }
 
 /// Searches the caller's number and applies the disambiguation rules. `None`: no family has

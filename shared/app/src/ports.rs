@@ -65,6 +65,19 @@ pub trait Queue: Send + Sync {
 
     /// Makes a delivered message visible again after `delay` (a retry).
     async fn release(&self, receipt: &str, delay: Duration) -> Result<()>;
+
+    /// Puts a message's body on the dead-letter queue with the reason it was given up. The
+    /// delivered message itself is left for the caller to ack.
+    async fn dead_letter(&self, body: &str, reason: &str, detail: &str) -> Result<()>;
+}
+
+/// A message on a dead-letter queue, with the reason it was given up when the worker gave it
+/// up (a message the queue moved by itself, after too many deliveries, has none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub body: String,
+    pub reason: Option<String>,
+    pub detail: Option<String>,
 }
 
 /// A stored item: its value, its version (1 on creation, +1 on each write) and its expiry.
@@ -136,8 +149,26 @@ pub trait Secrets: Send + Sync {
 }
 
 pub use llbridge_domain::crm::{
-    Center, Family, Labeled, NewEvent, NewFamily, PhoneLog, Staff, Task, TaskCompletion, TypeList,
+    Center, Family, Labeled, LoggedEvent, LoggedPhoneLog, NewEvent, NewFamily, PhoneLog, Staff,
+    Task, TaskCompletion, TypeList,
 };
+
+/// The answer to a lookup that some tenants cannot give (an endpoint they lack).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup<T> {
+    Answered(T),
+    /// The tenant cannot answer (404 or 405 on the route); the reason, for the log line.
+    Unsupported(String),
+}
+
+/// What completing a task did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskWrite {
+    /// The task was open and is now completed.
+    Completed,
+    /// It was completed already (by an earlier attempt or by someone else); left as is.
+    AlreadyCompleted,
+}
 
 /// The LineLeader API of one connection (`lineleader-api.md`). Implementations handle login,
 /// token refresh, paging and lenient reads; errors are classed transient or permanent.
@@ -156,18 +187,27 @@ pub trait LineLeader: Send + Sync {
     async fn search_families(&self, ten_digits: &str) -> Result<Vec<Family>>;
     /// F2.
     async fn family(&self, id: &str) -> Result<Option<Family>>;
-    /// F3.
+    /// F3. An answer lost after sending is an unknown outcome (search the number again).
     async fn create_family(&self, family: &NewFamily) -> Result<Family>;
     /// K1: the open (not completed, not canceled) tasks of a family, of one task type.
     async fn open_tasks(&self, family_id: &str, type_id: &str) -> Result<Vec<Task>>;
-    /// K2: GET-modify-PUT of the task, completed.
-    async fn complete_task(&self, task: &Task, completion: &TaskCompletion) -> Result<()>;
-    /// E1: returns the new event's id.
+    /// K2: GET-modify-PUT of the task `task_id`, completed; a task already completed is left
+    /// as is. Safe to repeat.
+    async fn complete_task(&self, task_id: &str, completion: &TaskCompletion) -> Result<TaskWrite>;
+    /// E1: returns the new event's id. An answer lost after sending is an unknown outcome.
     async fn create_event(&self, event: &NewEvent) -> Result<String>;
-    /// X1.
+    /// E2: the family's timeline events.
+    async fn family_events(&self, family_id: &str) -> Result<Lookup<Vec<LoggedEvent>>>;
+    /// X1. Safe to repeat.
     async fn set_family_status(&self, family_id: &str, status_id: &str) -> Result<()>;
-    /// P1: returns the new phone log's id.
+    /// P1: returns the new phone log's id. An answer lost after sending is an unknown outcome.
     async fn create_phone_log(&self, log: &PhoneLog) -> Result<String>;
+    /// P2: the phone logs of a family that carry this Dialpad call id.
+    async fn phone_logs_for_call(
+        &self,
+        external_call_id: &str,
+        family_id: &str,
+    ) -> Result<Lookup<Vec<LoggedPhoneLog>>>;
 }
 
 /// What became of a screen-pop request.
@@ -181,7 +221,8 @@ pub enum PopOutcome {
 /// The Dialpad API.
 #[async_trait]
 pub trait Dialpad: Send + Sync {
-    /// `POST /api/v2/users/{user_id}/screenpop` with `{"screen_pop_uri": uri}`.
+    /// `POST /api/v2/users/{user_id}/screenpop` with `{"screen_pop_uri": uri}`. A pop whose
+    /// answer was lost is an unknown outcome (there is no way to read pops back).
     async fn screen_pop(&self, user_id: &str, uri: &str) -> Result<PopOutcome>;
 }
 

@@ -1,5 +1,11 @@
 //! Conversation state in the store: one record per leg (its events and its links to other
 //! legs); a conversation is loaded by walking the links from any of its legs.
+//!
+//! A leg record keeps each event as the rules read it ([`CallEvent`], texts and lists
+//! clipped), not as Dialpad sent it: a transcription or recap event of tens of kilobytes takes
+//! a few hundred bytes, so a leg's record stays far below DynamoDB's 400 KB item limit. A leg
+//! keeps at most [`MAX_EVENTS_PER_LEG`] events; past that, the oldest live-state events
+//! (ringing, connected, hold...) make room, never the ones that end the leg or come after it.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -15,17 +21,47 @@ use crate::ports::{Clock, Condition, Store};
 pub const LEG_TTL_SECS: i64 = 7 * 24 * 3600;
 /// At most this many legs are walked for one conversation.
 pub const MAX_LEGS: usize = 64;
+/// At most this many events are kept per leg.
+pub const MAX_EVENTS_PER_LEG: usize = 200;
 /// Optimistic-concurrency attempts for one record update.
 const WRITE_ATTEMPTS: usize = 16;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct LegRecord {
-    /// The leg's events, as Dialpad sent them.
+    /// The leg's events as the rules read them.
     #[serde(default)]
+    calls: Vec<CallEvent>,
+    /// Events as Dialpad sent them (records written before events were kept clipped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     events: Vec<Box<RawValue>>,
     /// Other legs this leg is linked to (both directions).
     #[serde(default)]
     links: BTreeSet<String>,
+}
+
+impl LegRecord {
+    /// Adds an event unless it is there already; makes room when the leg is full.
+    fn add(&mut self, event: CallEvent) -> bool {
+        if self.calls.contains(&event) {
+            return false;
+        }
+        if self.calls.len() + self.events.len() >= MAX_EVENTS_PER_LEG {
+            let evictable = self.calls.iter().position(|e| e.state.is_live());
+            match evictable {
+                Some(i) => {
+                    self.calls.remove(i);
+                }
+                None => {
+                    tracing::warn!(call_id = %event.call_id, state = event.state.as_str(),
+                        decision = "dropped", reason = "leg_full",
+                        "a leg holds too many events; this one is not kept");
+                    return false;
+                }
+            }
+        }
+        self.calls.push(event);
+        true
+    }
 }
 
 fn leg_key(call_id: &str) -> String {
@@ -74,25 +110,17 @@ where
     ))
 }
 
-/// Adds an event to its leg's record (exact duplicates are skipped) and links the legs it names.
-pub async fn merge_event(
-    store: &dyn Store,
-    clock: &dyn Clock,
-    event: &CallEvent,
-    raw: &RawValue,
-) -> Result<()> {
+/// Adds an event to its leg's record (duplicates are skipped) and links the legs it names.
+pub async fn merge_event(store: &dyn Store, clock: &dyn Clock, event: &CallEvent) -> Result<()> {
     let expires = Some(clock.now_secs() + LEG_TTL_SECS);
     let links = event.linked_ids();
+    let kept = event.clipped();
     update(
         store,
         &leg_key(&event.call_id),
         expires,
         |rec: &mut LegRecord| {
-            let mut changed = false;
-            if !rec.events.iter().any(|e| e.get() == raw.get()) {
-                rec.events.push(raw.to_owned());
-                changed = true;
-            }
+            let mut changed = rec.add(kept.clone());
             for l in &links {
                 changed |= rec.links.insert(l.clone());
             }
@@ -131,11 +159,12 @@ pub async fn load_events(store: &dyn Store, call_id: &str) -> Result<Vec<CallEve
         };
         let rec: LegRecord = serde_json::from_str(&item.value)
             .map_err(|e| Error::permanent("store", format!("leg {id} is unreadable: {e}")))?;
+        events.extend(rec.calls);
         for raw in &rec.events {
-            if let Ok(e) =
-                CallEvent::from_value(&serde_json::from_str(raw.get()).unwrap_or_default())
-            {
-                events.push(e);
+            if let Ok(v) = serde_json::from_str(raw.get()) {
+                if let Ok(e) = CallEvent::from_value(&v) {
+                    events.push(e);
+                }
             }
         }
         todo.extend(rec.links.into_iter().filter(|l| !seen.contains(l)));
@@ -146,4 +175,55 @@ pub async fn load_events(store: &dyn Store, call_id: &str) -> Result<Vec<CallEve
 /// The merged record of the conversation `call_id` belongs to.
 pub async fn load(store: &dyn Store, call_id: &str) -> Result<Option<Conversation>> {
     Ok(conversation::merge(&load_events(store, call_id).await?))
+}
+
+fn anchor_key(leg: &str) -> String {
+    format!("anchor#leg#{leg}")
+}
+
+/// The key under which a conversation's call log and its effects are recorded: the
+/// conversation's key when its log is first claimed, kept for every leg known then. A job
+/// that later sees the conversation under another key (a leg with a smaller id turned up)
+/// finds the first one through any of its legs, so nothing is logged twice under two keys.
+pub async fn anchor(store: &dyn Store, clock: &dyn Clock, conv: &Conversation) -> Result<String> {
+    for leg in &conv.legs {
+        if let Some(item) = store.get(&anchor_key(leg)).await? {
+            return adopt(store, clock, conv, &item.value).await;
+        }
+    }
+    adopt(store, clock, conv, &conv.key).await
+}
+
+/// Points every leg of `conv` at `key`; when another key got to a leg first, that one wins
+/// and the legs already pointed are moved over to it.
+async fn adopt(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    conv: &Conversation,
+    key: &str,
+) -> Result<String> {
+    let expires = Some(clock.now_secs() + crate::claim::DONE_TTL_SECS);
+    let mut pointed = Vec::new();
+    for leg in &conv.legs {
+        let k = anchor_key(leg);
+        if store
+            .put(&k, key, expires, Condition::Absent)
+            .await?
+            .is_some()
+        {
+            pointed.push(k);
+            continue;
+        }
+        let Some(item) = store.get(&k).await? else {
+            continue;
+        };
+        if item.value != key {
+            let winner = item.value;
+            for p in &pointed {
+                store.put(p, &winner, expires, Condition::Any).await?;
+            }
+            return Ok(winner);
+        }
+    }
+    Ok(key.to_owned())
 }

@@ -1,6 +1,11 @@
 //! The worker: one queue message at a time. Every job merges its event into the conversation
 //! state first; then a screen-pop or call-log job decides what to do, and says so in one
 //! structured log line.
+//!
+//! [`Worker::settle`] turns a job's result into what the queue should do with its message:
+//! acknowledge it (done, dropped, or failed for good: a malformed message, a LineLeader 4xx, a
+//! config error), retry it after a growing delay (a transient failure), or, once the retry
+//! horizon has passed, move it to the dead-letter queue with its last reason.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +18,9 @@ use llbridge_domain::{CallEvent, Installation};
 use serde::Serialize;
 
 use crate::call_log::{self, LogResult};
-use crate::claim::{self, Claim};
-use crate::error::{Error, Result};
+use crate::claim::Claim;
+use crate::effect::{Effects, Timing};
+use crate::error::{Error, ErrorKind, Result, NOT_SENT};
 use crate::jobs::{JobKind, JobMessage};
 use crate::matching;
 use crate::ports::{Clients, Clock, ConfigSource, PopOutcome, Queue, Store};
@@ -24,17 +30,15 @@ use crate::state;
 pub const MAX_DEFERRALS: u32 = 12;
 /// How long a call-log job waits before looking again at a conversation that is not over.
 pub const RECHECK: Duration = Duration::from_secs(300);
-/// How long a call-log claim is held before another job may take it over.
-pub const LOG_LEASE_SECS: i64 = 300;
 /// A pop later than this after the webhook received the ring is useless: skipped.
 pub const POP_DEADLINE: Duration = Duration::from_secs(30);
-const POP_LEASE_SECS: i64 = 60;
 
 /// What the worker decided for one message; logged as one JSON line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
     pub job: &'static str,
-    /// `merged`, `logged`, `popped`, `deferred`, `dropped`, `skipped`.
+    /// `merged`, `logged`, `popped`, `deferred`, `dropped`, `skipped`, `needs_review`,
+    /// `failed` (for good), `retry`, `gave_up` (moved to the dead-letter queue).
     pub decision: &'static str,
     /// A reason code for every decision but the plain successes.
     pub reason: Option<&'static str>,
@@ -112,6 +116,72 @@ impl Report {
             "worker decision"
         );
     }
+
+    /// The report of a job that stopped on `error`.
+    fn failed(job: JobKind, event: &CallEvent, error: &Error) -> Report {
+        Report::new(job, event, "failed")
+            .reason(error.reason())
+            .detail(error.to_string())
+    }
+}
+
+/// Retries of failed jobs: growing delays, then the dead-letter queue once the horizon has
+/// passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// The delay after the first failed delivery; it doubles on each one.
+    pub first: Duration,
+    /// The longest delay between two deliveries.
+    pub max: Duration,
+    /// A job still failing this long after its first failure goes to the dead-letter queue.
+    pub horizon: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 30 s doubling to 15 min, for 6 hours: a LineLeader outage of hours delays logs, it
+    /// does not lose them.
+    fn default() -> Self {
+        RetryPolicy {
+            first: Duration::from_secs(30),
+            max: Duration::from_secs(900),
+            horizon: Duration::from_secs(6 * 3600),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before the next delivery, after the `receive_count`th failed (1 = the first).
+    pub fn delay(&self, receive_count: u32) -> Duration {
+        let doublings = receive_count.saturating_sub(1).min(20);
+        self.first
+            .saturating_mul(1u32 << doublings)
+            .min(self.max)
+            .max(Duration::from_millis(1))
+    }
+
+    /// Whether the delays waited so far, after `receive_count` failed deliveries, reach the
+    /// horizon.
+    pub fn exhausted(&self, receive_count: u32) -> bool {
+        let waited: Duration = (1..receive_count).map(|n| self.delay(n)).sum();
+        waited >= self.horizon
+    }
+
+    /// How many deliveries a job failing all along gets before it is given up: a queue's
+    /// own redrive count must stay above this.
+    pub fn deliveries(&self) -> u32 {
+        (1..10_000).find(|n| self.exhausted(*n)).unwrap_or(10_000)
+    }
+}
+
+/// What the queue should do with a delivered message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settle {
+    /// Done: delete it.
+    Ack(Report),
+    /// Deliver it again after this delay.
+    Retry { after: Duration, report: Report },
+    /// Move it to the dead-letter queue, with the report's reason.
+    GiveUp(Report),
 }
 
 /// The worker's settings and ports.
@@ -123,6 +193,9 @@ pub struct Worker {
     /// The deploy's call-log delay (default 180 s), used when an enablement has the task queue.
     pub log_delay: Duration,
     pub clients: Arc<dyn Clients>,
+    /// Job deadlines and lease lengths.
+    pub timing: Timing,
+    pub retry: RetryPolicy,
 }
 
 /// When a conversation is ready to be logged.
@@ -180,25 +253,169 @@ struct Scoped {
 
 type Decided = (Report, Option<Conversation>);
 
+/// A job that stopped on an error, with what it knew of the call by then.
+struct Stopped {
+    error: Error,
+    report: Option<Report>,
+    conv: Option<Conversation>,
+}
+
+impl From<Error> for Box<Stopped> {
+    fn from(error: Error) -> Box<Stopped> {
+        Box::new(Stopped {
+            error,
+            report: None,
+            conv: None,
+        })
+    }
+}
+
+type Job = std::result::Result<Decided, Box<Stopped>>;
+
+fn stop(error: Error, report: Report, conv: &Conversation) -> Box<Stopped> {
+    let report = report
+        .decision("failed")
+        .reason(error.reason())
+        .detail(error.to_string());
+    Box::new(Stopped {
+        error,
+        report: Some(report),
+        conv: Some(conv.clone()),
+    })
+}
+
 impl Worker {
-    /// Handles one queue message. `Err` asks for a retry (the message is delivered again).
+    /// A worker with the default timing and retry policy.
+    pub fn new(
+        store: Arc<dyn Store>,
+        queue: Arc<dyn Queue>,
+        clock: Arc<dyn Clock>,
+        config: Arc<dyn ConfigSource>,
+        clients: Arc<dyn Clients>,
+        log_delay: Duration,
+    ) -> Worker {
+        Worker {
+            store,
+            queue,
+            clock,
+            config,
+            log_delay,
+            clients,
+            timing: Timing::default(),
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    pub fn with_timing(mut self, timing: Timing) -> Worker {
+        self.timing = timing;
+        self
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Worker {
+        self.retry = retry;
+        self
+    }
+
+    /// Handles one queue message within the local job budget. `Err` asks for a retry (the
+    /// message is delivered again) or, when permanent, says it never can succeed.
     pub async fn handle(&self, body: &str) -> Result<Report> {
-        let msg: JobMessage = serde_json::from_str(body).map_err(|e| {
-            tracing::error!(decision = "error", reason = "malformed_message", error = %e, "worker: unreadable message");
-            Error::permanent("message", format!("unreadable message: {e}"))
-        })?;
-        let value: serde_json::Value = serde_json::from_str(msg.event.get())
-            .map_err(|e| Error::permanent("message", format!("unreadable event: {e}")))?;
-        let event = CallEvent::from_value(&value)
-            .map_err(|e| Error::permanent("message", format!("unusable event: {e}")))?;
-        state::merge_event(self.store.as_ref(), self.clock.as_ref(), &event, &msg.event).await?;
-        let (report, conv) = match msg.job {
-            JobKind::Merge => (Report::new(msg.job, &event, "merged"), None),
-            JobKind::ScreenPop => self.screen_pop(&msg, &event).await?,
-            JobKind::CallLog => self.call_log(&msg, &event).await?,
+        let deadline = self.clock.now_ms() + self.timing.job_budget.as_millis() as i64;
+        match self.run(body, deadline).await {
+            Ok((report, conv)) => {
+                report.emit(conv.as_ref());
+                Ok(report)
+            }
+            Err(s) => Err(s.error),
+        }
+    }
+
+    /// Handles one delivery of a message (its `receive_count`th; 1 the first), to finish
+    /// before `deadline_ms`, and says what to do with it. Emits the job's one log line.
+    pub async fn settle(&self, body: &str, receive_count: u32, deadline_ms: i64) -> Settle {
+        let deadline =
+            deadline_ms.min(self.clock.now_ms() + self.timing.job_budget.as_millis() as i64);
+        let (report, conv, error) = match self.run(body, deadline).await {
+            Ok((report, conv)) => {
+                report.emit(conv.as_ref());
+                return Settle::Ack(report);
+            }
+            Err(s) => {
+                let s = *s;
+                (s.report, s.conv, s.error)
+            }
+        };
+        let mut report = report.unwrap_or_else(|| Report {
+            job: "unknown",
+            decision: "failed",
+            reason: Some(error.reason()),
+            call_id: String::new(),
+            state: String::new(),
+            conversation: None,
+            dialpad_call_id: None,
+            scope: None,
+            detail: Some(error.to_string()),
+        });
+        let settle = if error.kind == ErrorKind::Permanent {
+            // Retrying cannot help: said once, and acknowledged.
+            report.decision = "failed";
+            Settle::Ack(report.clone())
+        } else if self.retry.exhausted(receive_count) {
+            report.decision = "gave_up";
+            report.detail = Some(format!(
+                "still failing after {receive_count} deliveries over the retry horizon ({} s); moved to the dead-letter queue: {error}",
+                self.retry.horizon.as_secs()
+            ));
+            Settle::GiveUp(report.clone())
+        } else {
+            let after = self.retry.delay(receive_count);
+            report.decision = "retry";
+            report.detail = Some(format!(
+                "delivery {receive_count} failed; next in {} s: {error}",
+                after.as_secs()
+            ));
+            Settle::Retry {
+                after,
+                report: report.clone(),
+            }
         };
         report.emit(conv.as_ref());
-        Ok(report)
+        settle
+    }
+
+    async fn run(&self, body: &str, deadline_ms: i64) -> Job {
+        let msg: JobMessage = serde_json::from_str(body).map_err(|e| {
+            Error::permanent("message", format!("unreadable message: {e}"))
+                .with_code("malformed_message")
+        })?;
+        let value: serde_json::Value = serde_json::from_str(msg.event.get()).map_err(|e| {
+            Error::permanent("message", format!("unreadable event: {e}"))
+                .with_code("malformed_message")
+        })?;
+        let event = CallEvent::from_value(&value).map_err(|e| {
+            Error::permanent("message", format!("unusable event: {e}"))
+                .with_code("malformed_message")
+        })?;
+        let failed = |e: Error| {
+            Box::new(Stopped {
+                report: Some(Report::failed(msg.job, &event, &e)),
+                error: e,
+                conv: None,
+            })
+        };
+        state::merge_event(self.store.as_ref(), self.clock.as_ref(), &event)
+            .await
+            .map_err(failed)?;
+        let fx = Effects {
+            store: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+            deadline_ms,
+            timing: self.timing,
+        };
+        match msg.job {
+            JobKind::Merge => Ok((Report::new(msg.job, &event, "merged"), None)),
+            JobKind::ScreenPop => self.screen_pop(&fx, &msg, &event).await,
+            JobKind::CallLog => self.call_log(&fx, &msg, &event).await,
+        }
     }
 
     async fn conversation(&self, event: &CallEvent) -> Result<Conversation> {
@@ -213,10 +430,20 @@ impl Worker {
         &self,
         job: JobKind,
         event: &CallEvent,
-    ) -> Result<std::result::Result<Scoped, Decided>> {
-        let conv = self.conversation(event).await?;
-        let inst = self.config.installation().await?;
+    ) -> std::result::Result<std::result::Result<Scoped, Decided>, Box<Stopped>> {
+        let failed = |e: Error| {
+            Box::new(Stopped {
+                report: Some(Report::failed(job, event, &e)),
+                error: e,
+                conv: None,
+            })
+        };
+        let conv = self.conversation(event).await.map_err(failed)?;
         let report = Report::new(job, event, "dropped").conversation(&conv);
+        let inst = match self.config.installation().await {
+            Ok(i) => i,
+            Err(e) => return Err(stop(e.with_code("config_unavailable"), report, &conv)),
+        };
         let enablement = match resolve_scope(&inst, &conv) {
             Ok(e) => e.clone(),
             Err(r) => return Ok(Err((report.reason(r.code()), Some(conv)))),
@@ -229,7 +456,7 @@ impl Worker {
         }))
     }
 
-    async fn screen_pop(&self, msg: &JobMessage, event: &CallEvent) -> Result<Decided> {
+    async fn screen_pop(&self, fx: &Effects<'_>, msg: &JobMessage, event: &CallEvent) -> Job {
         let Scoped {
             conv,
             inst,
@@ -261,28 +488,60 @@ impl Worker {
             "pop#{}#{user_id}",
             event.entry_point_call_id.as_deref().unwrap_or(&conv.key)
         );
-        let held = match claim::acquire(
-            self.store.as_ref(),
-            self.clock.as_ref(),
-            &key,
-            POP_LEASE_SECS,
-        )
-        .await?
-        {
-            Claim::Acquired(h) => h,
-            Claim::Done(_) => return skip("already_popped"),
-            Claim::Busy => return skip("pop_in_progress"),
+        let mut held = match fx.acquire(&key).await {
+            Ok(Claim::Acquired(h)) => h,
+            Ok(Claim::Done(_)) => return skip("already_popped"),
+            Ok(Claim::Busy) => return skip("pop_in_progress"),
+            Err(e) => return Err(stop(e, report, conv)),
         };
-        let (report, done) = self
-            .pop(msg, inst, enablement, conv, &user_id, report)
+        if held.pending_intent().is_some() {
+            // An earlier pop was sent and its answer lost. Dialpad cannot be asked whether it
+            // popped, and a second pop would reload a page the agent may be typing in.
+            let outcome =
+                serde_json::json!({"decision": "skipped", "reason": "pop_outcome_unknown"});
+            held.complete(fx.store, fx.clock, outcome)
+                .await
+                .map_err(|e| stop(e, report.clone(), conv))?;
+            return skip("pop_outcome_unknown");
+        }
+        let popped = self
+            .pop(
+                fx,
+                &mut held,
+                msg,
+                inst,
+                enablement,
+                conv,
+                &user_id,
+                report.clone(),
+            )
             .await;
-        if done {
+        let (report, settled, keep_intent) = match popped {
+            Ok(p) => p,
+            Err(e) => {
+                let keep =
+                    e.is_transient() && e.code != Some(NOT_SENT) && held.pending_intent().is_some();
+                if let Err(e2) = held.release(fx.store, fx.clock, keep, &e.to_string()).await {
+                    return Err(stop(e2, report, conv));
+                }
+                return Err(stop(e, report, conv));
+            }
+        };
+        let written = if settled {
             let outcome = serde_json::json!({"decision": report.decision, "reason": report.reason});
-            claim::complete(self.store.as_ref(), self.clock.as_ref(), &held, outcome).await?;
+            held.complete(fx.store, fx.clock, outcome).await
         } else {
             // Not popped: a later ring or connect of this agent may still pop.
-            claim::release(self.store.as_ref(), &held).await?;
-        }
+            held.release(
+                fx.store,
+                fx.clock,
+                keep_intent,
+                report.reason.unwrap_or_default(),
+            )
+            .await
+            .map(|_| true)
+        };
+        written.map_err(|e| stop(e, report.clone(), conv))?;
         Ok((report, Some(conv.clone())))
     }
 
@@ -290,69 +549,62 @@ impl Worker {
         self.clock.now_ms() - msg.received_at > POP_DEADLINE.as_millis() as i64
     }
 
-    /// Matches the family and pops it. Returns the report, and whether the pop is settled
-    /// (done, or not to be tried again for this agent).
+    /// Matches the family and pops it. Returns the report, whether the pop is settled (done,
+    /// or not to be tried again for this agent), and whether an unsettled pop may have been
+    /// sent.
+    #[allow(clippy::too_many_arguments)]
     async fn pop(
         &self,
+        fx: &Effects<'_>,
+        held: &mut crate::claim::Held,
         msg: &JobMessage,
         inst: &Installation,
         enablement: &Enablement,
         conv: &Conversation,
         user_id: &str,
         report: Report,
-    ) -> (Report, bool) {
+    ) -> Result<(Report, bool, bool)> {
+        let unavailable = |reason: &'static str, e: Error| {
+            (
+                report
+                    .clone()
+                    .decision("failed")
+                    .reason(reason)
+                    .detail(e.to_string()),
+                false,
+                false,
+            )
+        };
         let ll = match self.clients.lineleader(inst, &enablement.connection).await {
             Ok(ll) => ll,
-            Err(e) => {
-                return (
-                    report
-                        .decision("failed")
-                        .reason("lineleader_unavailable")
-                        .detail(e.to_string()),
-                    false,
-                )
-            }
+            Err(e) => return Ok(unavailable("lineleader_unavailable", e)),
         };
-        let matched = match matching::match_or_create(
-            ll.as_ref(),
-            self.store.as_ref(),
-            self.clock.as_ref(),
-            conv,
-            enablement,
-        )
-        .await
-        {
+        let matched = match matching::match_or_create(ll.as_ref(), fx, conv, enablement).await {
             Ok(Ok(m)) => m,
             Ok(Err(d)) => {
-                return (
+                return Ok((
                     report.decision("dropped").reason(d.reason).detail(d.detail),
                     true,
-                )
-            }
-            Err(e) => {
-                return (
-                    report
-                        .decision("failed")
-                        .reason("lineleader_unavailable")
-                        .detail(e.to_string()),
                     false,
-                )
+                ))
             }
+            Err(e) => return Ok(unavailable("lineleader_unavailable", e)),
         };
         if let Err(e) = self.remember_family(conv, &matched.family_id).await {
             tracing::warn!(error = %e, "worker: could not remember the popped family for the call log");
         }
         let Some(url) = enablement.screen_pop_url(&matched.family_id) else {
-            return (report.reason("no_screen_pop_base_url"), true);
+            return Ok((report.reason("no_screen_pop_base_url"), true, false));
         };
         if self.too_late(msg) {
-            return (
+            return Ok((
                 report.reason("pop_too_late").detail(format!(
                     "family {} found too late to pop",
                     matched.family_id
                 )),
                 true,
-            );
+                false,
+            ));
         }
         let detail = format!(
             "family {} ({}; center {}) for user {user_id}",
@@ -360,25 +612,35 @@ impl Worker {
         );
         let dialpad = match self.clients.dialpad(inst).await {
             Ok(d) => d,
-            Err(e) => {
-                return (
-                    report
-                        .decision("failed")
-                        .reason("dialpad_unavailable")
-                        .detail(e.to_string()),
-                    false,
-                )
-            }
+            Err(e) => return Ok(unavailable("dialpad_unavailable", e)),
         };
-        match dialpad.screen_pop(user_id, &url).await {
-            Ok(PopOutcome::Sent) => (report.decision("popped").detail(detail), true),
-            Ok(PopOutcome::RateLimited) => (report.reason("rate_limited").detail(detail), true),
+        fx.time_for_a_write()?;
+        held.intend(
+            fx.store,
+            fx.clock,
+            serde_json::json!({"user_id": user_id, "uri": url, "family_id": matched.family_id}),
+        )
+        .await?;
+        Ok(match dialpad.screen_pop(user_id, &url).await {
+            Ok(PopOutcome::Sent) => (report.decision("popped").detail(detail), true, false),
+            Ok(PopOutcome::RateLimited) => {
+                (report.reason("rate_limited").detail(detail), true, false)
+            }
+            Err(e) if e.is_unknown_outcome() => (
+                report
+                    .decision("skipped")
+                    .reason("pop_outcome_unknown")
+                    .detail(format!("{detail}: {e}")),
+                true,
+                false,
+            ),
             Err(e) if e.is_transient() => (
                 report
                     .decision("failed")
                     .reason("dialpad_unavailable")
                     .detail(e.to_string()),
                 false,
+                e.code != Some(NOT_SENT),
             ),
             Err(e) => (
                 report
@@ -386,8 +648,9 @@ impl Worker {
                     .reason("dialpad_rejected")
                     .detail(e.to_string()),
                 true,
+                false,
             ),
-        }
+        })
     }
 
     /// Remembers the family for every leg known now, so the call log lands on it too.
@@ -406,7 +669,7 @@ impl Worker {
         Ok(())
     }
 
-    async fn call_log(&self, msg: &JobMessage, event: &CallEvent) -> Result<Decided> {
+    async fn call_log(&self, fx: &Effects<'_>, msg: &JobMessage, event: &CallEvent) -> Job {
         let Scoped {
             conv,
             inst,
@@ -433,9 +696,13 @@ impl Worker {
         {
             let mut next = msg.clone();
             next.attempt += 1;
-            self.queue
+            if let Err(e) = self
+                .queue
                 .send(&next.to_json(), wait.min(Duration::from_secs(900)))
-                .await?;
+                .await
+            {
+                return Err(stop(e, report, &conv));
+            }
             return Ok((
                 report
                     .decision("deferred")
@@ -444,99 +711,73 @@ impl Worker {
                 Some(conv),
             ));
         }
-        if let Some(other) = self.logged_as(&conv).await? {
-            return Ok((
-                report
-                    .decision("skipped")
-                    .reason("already_logged")
-                    .detail(format!("logged as conversation {other}")),
-                Some(conv),
-            ));
-        }
-        let key = format!("log#{}", conv.key);
-        let held = match claim::acquire(
-            self.store.as_ref(),
-            self.clock.as_ref(),
-            &key,
-            LOG_LEASE_SECS,
-        )
-        .await?
-        {
-            Claim::Acquired(h) => h,
-            Claim::Done(_) => {
-                return Ok((
-                    report.decision("skipped").reason("already_logged"),
-                    Some(conv),
-                ))
-            }
-            Claim::Busy => {
-                return Err(Error::transient(
-                    "store",
-                    "another job is logging this conversation",
-                ))
-            }
+        let anchor = match state::anchor(fx.store, fx.clock, &conv).await {
+            Ok(a) => a,
+            Err(e) => return Err(stop(e, report, &conv)),
         };
-        let result = call_log::run(
-            self.store.as_ref(),
-            self.clock.as_ref(),
-            self.clients.as_ref(),
-            &inst,
-            enablement,
-            &conv,
-        )
-        .await;
-        let (decision, reason, detail) = match result {
-            Ok(LogResult::Logged { detail, outcome }) => {
-                claim::complete(self.store.as_ref(), self.clock.as_ref(), &held, outcome).await?;
-                ("logged", None, detail)
+        let key = format!("log#{anchor}");
+        let held = match fx.acquire(&key).await {
+            Ok(Claim::Acquired(h)) => h,
+            Ok(Claim::Done(outcome)) => {
+                let detail = if anchor == conv.key {
+                    outcome.to_string()
+                } else {
+                    format!("logged as conversation {anchor}: {outcome}")
+                };
+                return Ok((
+                    report
+                        .decision("skipped")
+                        .reason("already_logged")
+                        .detail(detail),
+                    Some(conv),
+                ));
             }
-            Ok(LogResult::Dropped { reason, detail }) => {
-                let outcome = serde_json::json!({"dropped": reason});
-                claim::complete(self.store.as_ref(), self.clock.as_ref(), &held, outcome).await?;
-                ("dropped", Some(reason), detail)
+            Ok(Claim::Busy) => {
+                let e = Error::transient("store", "another job is logging this conversation")
+                    .with_code("in_progress");
+                return Err(stop(e, report, &conv));
+            }
+            Err(e) => return Err(stop(e, report, &conv)),
+        };
+        let result =
+            call_log::run(fx, self.clients.as_ref(), &inst, enablement, &conv, &anchor).await;
+        let (decision, reason, detail, outcome) = match result {
+            Ok(LogResult::Logged { detail, outcome }) => ("logged", None, detail, outcome),
+            Ok(LogResult::Dropped { reason, detail }) => (
+                "dropped",
+                Some(reason),
+                detail,
+                serde_json::json!({"dropped": reason}),
+            ),
+            Ok(LogResult::Unresolved {
+                reason,
+                detail,
+                outcome,
+            }) => {
+                let decision = if reason == "needs_review" {
+                    "needs_review"
+                } else {
+                    "failed"
+                };
+                (decision, Some(reason), detail, outcome)
             }
             Err(e) => {
-                claim::release(self.store.as_ref(), &held).await?;
-                let report = report
-                    .decision("failed")
-                    .reason(if e.is_transient() {
-                        "transient_failure"
-                    } else {
-                        "permanent_failure"
-                    })
-                    .detail(e.to_string());
-                report.emit(Some(&conv));
-                return Err(e);
+                let released = held
+                    .release(fx.store, fx.clock, false, &e.to_string())
+                    .await;
+                if let Err(e2) = released {
+                    tracing::warn!(error = %e2, "worker: could not release the call-log claim");
+                }
+                return Err(stop(e, report, &conv));
             }
         };
-        self.mark_logged(&conv).await?;
+        let recorded =
+            serde_json::json!({"decision": decision, "reason": reason, "outcome": outcome});
+        if let Err(e) = held.complete(fx.store, fx.clock, recorded).await {
+            return Err(stop(e, report, &conv));
+        }
         let mut report = report.decision(decision).detail(detail);
         report.reason = reason;
         Ok((report, Some(conv)))
-    }
-
-    /// The conversation key under which any of this conversation's legs was already logged.
-    async fn logged_as(&self, conv: &Conversation) -> Result<Option<String>> {
-        for leg in &conv.legs {
-            if let Some(item) = self.store.get(&format!("logged#{leg}")).await? {
-                return Ok(Some(item.value));
-            }
-        }
-        Ok(None)
-    }
-
-    async fn mark_logged(&self, conv: &Conversation) -> Result<()> {
-        let expires = Some(self.clock.now_secs() + claim::DONE_TTL_SECS);
-        for leg in &conv.legs {
-            self.store
-                .put(
-                    &format!("logged#{leg}"),
-                    &conv.key,
-                    expires,
-                    crate::ports::Condition::Any,
-                )
-                .await?;
-        }
-        Ok(())
     }
 }

@@ -11,7 +11,7 @@ use llbridge_embedded::{MemoryQueue, MemorySecrets, SystemClock};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-const SECRET: &str = "prop-secret";
+const SECRET: &str = "prop-webhook-secret";
 
 fn ingest(allow_unsigned: bool) -> Ingest {
     let inst = Installation::from_value(&json!({

@@ -19,7 +19,15 @@ pub struct Deployment {
     pub queue_url: String,
     /// `LLBRIDGE_LOG_DELAY_SECS` (default 180, at most 900)
     pub log_delay: Duration,
+    /// `LLBRIDGE_DLQ_URL`: where the worker moves jobs it gives up (the worker only).
+    pub dead_letter_url: Option<String>,
+    /// `LLBRIDGE_RETRY_HORIZON_SECS` (default 6 h, from 10 min to 12 h): how long a failing job
+    /// is retried before it goes to the dead-letter queue.
+    pub retry_horizon: Duration,
 }
+
+/// The longest retry horizon: the queue's redrive count (60 deliveries) covers it.
+pub const MAX_RETRY_HORIZON: Duration = Duration::from_secs(12 * 3600);
 
 impl Deployment {
     pub fn from_env() -> Result<Deployment, String> {
@@ -43,10 +51,26 @@ impl Deployment {
                     format!("LLBRIDGE_LOG_DELAY_SECS={v} is not a number of seconds in 0..=900")
                 })?,
         };
+        let retry_horizon = match var("LLBRIDGE_RETRY_HORIZON_SECS") {
+            None => 6 * 3600,
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (600..=MAX_RETRY_HORIZON.as_secs()).contains(s))
+                .ok_or_else(|| {
+                    format!(
+                        "LLBRIDGE_RETRY_HORIZON_SECS={v} is not a number of seconds in 600..={}",
+                        MAX_RETRY_HORIZON.as_secs()
+                    )
+                })?,
+        };
         Ok(Deployment {
             table: need("LLBRIDGE_TABLE")?,
             queue_url: need("LLBRIDGE_QUEUE_URL")?,
             log_delay: Duration::from_secs(log_delay),
+            dead_letter_url: var("LLBRIDGE_DLQ_URL").filter(|v| !v.trim().is_empty()),
+            retry_horizon: Duration::from_secs(retry_horizon),
         })
     }
 }
@@ -77,7 +101,12 @@ pub async fn adapters(d: &Deployment, call_timeout: Duration) -> Adapters {
     let store = Arc::new(DynamoStore::new(&sdk, d.table.clone()));
     Adapters {
         config: Arc::new(StoreConfigSource::new(store.clone(), clock.clone())),
-        queue: Arc::new(SqsQueue::new(&sdk, d.queue_url.clone())),
+        queue: Arc::new(match &d.dead_letter_url {
+            Some(dlq) => {
+                SqsQueue::new(&sdk, d.queue_url.clone()).with_dead_letter_queue(dlq.clone())
+            }
+            None => SqsQueue::new(&sdk, d.queue_url.clone()),
+        }),
         secrets: Arc::new(SecretsManagerSecrets::new(&sdk)),
         store,
         clock,
@@ -112,6 +141,15 @@ mod tests {
         };
         let d = Deployment::from_vars(vars).unwrap();
         assert_eq!(d.log_delay, Duration::from_secs(180));
+        assert_eq!(d.retry_horizon, Duration::from_secs(6 * 3600));
+        assert_eq!(d.dead_letter_url, None);
+        let long = |k: &str| match k {
+            "LLBRIDGE_RETRY_HORIZON_SECS" => Some("86400".to_owned()),
+            other => vars(other),
+        };
+        assert!(Deployment::from_vars(long)
+            .unwrap_err()
+            .contains("LLBRIDGE_RETRY_HORIZON_SECS"));
         let bad = |k: &str| match k {
             "LLBRIDGE_LOG_DELAY_SECS" => Some("1000".to_owned()),
             other => vars(other),

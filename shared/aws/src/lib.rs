@@ -8,6 +8,7 @@
 mod classify;
 pub mod deployment;
 mod dynamo;
+pub mod provision;
 mod secrets;
 mod sqs;
 

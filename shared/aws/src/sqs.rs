@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
-use aws_sdk_sqs::types::{MessageSystemAttributeName, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry,
+};
 use aws_sdk_sqs::Client;
 use llbridge_app::ports::{Queue, Received};
 use llbridge_app::{Error, Result};
@@ -19,11 +21,17 @@ const MAX_VISIBILITY_SECS: u64 = 12 * 60 * 60;
 
 /// A standard SQS queue. Delays are per message (`DelaySeconds`, up to 15 minutes); the
 /// visibility timeout, the receive counts and the dead-letter redrive are the queue's own.
+/// Messages the worker gives up go to the dead-letter queue with their reason as message
+/// attributes (`reason`, `detail`).
 #[derive(Clone, Debug)]
 pub struct SqsQueue {
     client: Client,
     url: String,
+    dead_letter_url: Option<String>,
 }
+
+/// The longest `detail` attribute put on a dead letter.
+const MAX_DETAIL: usize = 1024;
 
 impl SqsQueue {
     pub fn new(config: &SdkConfig, queue_url: impl Into<String>) -> SqsQueue {
@@ -34,7 +42,14 @@ impl SqsQueue {
         SqsQueue {
             client,
             url: queue_url.into(),
+            dead_letter_url: None,
         }
+    }
+
+    /// Where messages the worker gives up go.
+    pub fn with_dead_letter_queue(mut self, url: impl Into<String>) -> SqsQueue {
+        self.dead_letter_url = Some(url.into()).filter(|u: &String| !u.trim().is_empty());
+        self
     }
 
     pub fn url(&self) -> &str {
@@ -185,6 +200,33 @@ impl Queue for SqsQueue {
             .send()
             .await
             .map_err(|e| port_error("queue", "ChangeMessageVisibility", e))?;
+        Ok(())
+    }
+
+    async fn dead_letter(&self, body: &str, reason: &str, detail: &str) -> Result<()> {
+        let Some(url) = &self.dead_letter_url else {
+            return Err(Error::permanent(
+                "queue",
+                "no dead-letter queue configured (LLBRIDGE_DLQ_URL)",
+            ));
+        };
+        let attribute = |v: &str| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(if v.is_empty() { "-" } else { v })
+                .build()
+                .map_err(|e| Error::permanent("queue", format!("message attribute: {e}")))
+        };
+        let detail: String = detail.chars().take(MAX_DETAIL).collect();
+        self.client
+            .send_message()
+            .queue_url(url)
+            .message_body(body)
+            .message_attributes("reason", attribute(reason)?)
+            .message_attributes("detail", attribute(&detail)?)
+            .send()
+            .await
+            .map_err(|e| port_error("queue", "SendMessage (dead-letter queue)", e))?;
         Ok(())
     }
 }

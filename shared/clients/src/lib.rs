@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use llbridge_app::ports::{Clients, Clock, Dialpad, LineLeader, PopOutcome, Secrets, Store};
-use llbridge_app::{Error, Result};
-use llbridge_dialpad::screenpop::{HttpDialpad, PopResult};
+use llbridge_app::{Error, Result, NOT_SENT};
+use llbridge_dialpad::screenpop::{HttpDialpad, PopFailure, PopResult};
 use llbridge_domain::config::SecretRef;
 use llbridge_domain::Installation;
 use llbridge_lineleader::HttpLineLeader;
@@ -124,8 +124,13 @@ impl Dialpad for DialpadApi {
         match self.0.screen_pop(user_id, uri).await {
             Ok(PopResult::Sent) => Ok(PopOutcome::Sent),
             Ok(PopResult::RateLimited) => Ok(PopOutcome::RateLimited),
-            Err(e) if e.transient => Err(Error::transient("dialpad", e.message)),
-            Err(e) => Err(Error::permanent("dialpad", e.message)),
+            Err(e) => Err(match e.kind {
+                PopFailure::NotSent => Error::transient("dialpad", e.message).with_code(NOT_SENT),
+                PopFailure::Unknown => Error::unknown_outcome("dialpad", e.message),
+                PopFailure::Rejected => {
+                    Error::permanent("dialpad", e.message).with_code("dialpad_rejected")
+                }
+            }),
         }
     }
 }

@@ -2,11 +2,14 @@
 //! `{"screen_pop_uri": uri}` and `Authorization: Bearer <api key>`.
 //!
 //! A pop is only useful while the phone rings, so the client is quick: a short timeout (3 s by
-//! default), at most one retry after a 5xx or a timeout, and none after a 429 (Dialpad allows
-//! 5 pops per minute per user; the moment has passed by the time the limit resets).
+//! default) and at most one retry, only when the request could not be sent at all (no
+//! connection). A pop that was sent is never sent again: a 5xx or a timeout leaves its outcome
+//! unknown (a second pop would reload a page the agent may already be typing in), and a 429 is
+//! final (Dialpad allows 5 pops per minute per user; the moment has passed by the time the
+//! limit resets).
 //!
 //! This crate sits below `llbridge-app`, so it has its own outcome and error types;
-//! [`PopError::transient`] tells which failures are worth retrying later.
+//! [`PopError::kind`] tells what became of the request.
 
 use std::fmt;
 use std::time::Duration;
@@ -28,13 +31,22 @@ pub enum PopResult {
     RateLimited,
 }
 
+/// What became of a pop that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PopFailure {
+    /// The request could not be sent (no connection, even after one retry): nothing popped.
+    NotSent,
+    /// The request was sent and its answer lost (a 5xx, a timeout): it may have popped.
+    Unknown,
+    /// Dialpad refused it (401, 403, 404, other 4xx): nothing popped; retrying cannot help.
+    Rejected,
+}
+
 /// A screen pop that failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct PopError {
-    /// True for 5xx, timeouts and connection failures (after the one retry); false for
-    /// rejected requests (401, 403, 404, other 4xx).
-    pub transient: bool,
+    pub kind: PopFailure,
     /// What happened, with no key, token or URI in it.
     pub message: String,
 }
@@ -85,7 +97,8 @@ impl HttpDialpad {
         self
     }
 
-    /// Pops `uri` in the browser of Dialpad user `user_id`.
+    /// Pops `uri` in the browser of Dialpad user `user_id`. Sent again once only when the first
+    /// request could not connect.
     pub async fn screen_pop(&self, user_id: &str, uri: &str) -> Result<PopResult, PopError> {
         let user = user_id.trim();
         if user.is_empty()
@@ -94,7 +107,7 @@ impl HttpDialpad {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
             return Err(PopError {
-                transient: false,
+                kind: PopFailure::Rejected,
                 message: "screen pop: invalid Dialpad user id".into(),
             });
         }
@@ -124,18 +137,22 @@ impl HttpDialpad {
             .await;
         let resp = match sent {
             Ok(r) => r,
+            Err(e) if e.is_connect() => {
+                return Attempt::Again(PopError {
+                    kind: PopFailure::NotSent,
+                    message: "screen pop: could not connect".into(),
+                });
+            }
             Err(e) => {
                 let what = if e.is_timeout() {
                     "timed out"
-                } else if e.is_connect() {
-                    "could not connect"
                 } else {
                     "request failed"
                 };
-                return Attempt::Again(PopError {
-                    transient: true,
-                    message: format!("screen pop: {what}"),
-                });
+                return Attempt::Done(Err(PopError {
+                    kind: PopFailure::Unknown,
+                    message: format!("screen pop: {what} after the request was sent"),
+                }));
             }
         };
         let status = resp.status().as_u16();
@@ -146,18 +163,18 @@ impl HttpDialpad {
                 tracing::warn!(user_id = %user, "Dialpad screen pop rate-limited; not retried");
                 Attempt::Done(Ok(PopResult::RateLimited))
             }
-            500..=599 => Attempt::Again(PopError {
-                transient: true,
-                message: format!("screen pop: HTTP {status}"),
-            }),
+            500..=599 => Attempt::Done(Err(PopError {
+                kind: PopFailure::Unknown,
+                message: format!("screen pop: HTTP {status}; it may have popped"),
+            })),
             401 | 403 => Attempt::Done(Err(PopError {
-                transient: false,
+                kind: PopFailure::Rejected,
                 message: format!(
                     "screen pop: HTTP {status} (Dialpad rejected the API key, or it lacks the screen_pop scope)"
                 ),
             })),
             _ => Attempt::Done(Err(PopError {
-                transient: false,
+                kind: PopFailure::Rejected,
                 message: format!("screen pop: HTTP {status}"),
             })),
         }

@@ -2,9 +2,10 @@
 //!
 //! With a secret, Dialpad POSTs the bare compact JWT (`xxx.yyy.zzz`), HS256-signed, whose
 //! payload is the event object. The algorithm is pinned to HS256: `alg: none` and every other
-//! algorithm are rejected. Dialpad sends no `exp`, so none is required. Several secrets may be
-//! configured (rotation): any one verifying is enough. API Gateway may hand the body over
-//! base64-encoded.
+//! algorithm are rejected. Dialpad sends no `exp`, so none is required; when a token carries
+//! `exp` or `nbf` they are honoured, with [`LEEWAY_SECS`] of leeway (a replayed old token is
+//! refused). Several secrets may be configured (rotation): any one verifying is enough. API
+//! Gateway may hand the body over base64-encoded.
 
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -12,6 +13,9 @@ use serde_json::value::RawValue;
 
 /// Bodies above this size are refused (413).
 pub const MAX_BODY: usize = 64 * 1024;
+
+/// Clock skew allowed on a token's `exp` and `nbf`.
+pub const LEEWAY_SECS: u64 = 300;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
@@ -29,6 +33,12 @@ pub enum VerifyError {
     WrongAlgorithm(String),
     #[error("malformed token: {0}")]
     MalformedToken(String),
+    #[error(
+        "the token's exp has passed (more than {LEEWAY_SECS} s ago): a replayed or stale event"
+    )]
+    Expired,
+    #[error("the token's nbf is still to come (more than {LEEWAY_SECS} s ahead)")]
+    NotYetValid,
 }
 
 impl VerifyError {
@@ -37,9 +47,11 @@ impl VerifyError {
         match self {
             VerifyError::TooLarge => 413,
             VerifyError::Empty | VerifyError::Unrecognized | VerifyError::MalformedToken(_) => 400,
-            VerifyError::Unsigned | VerifyError::BadSignature | VerifyError::WrongAlgorithm(_) => {
-                401
-            }
+            VerifyError::Unsigned
+            | VerifyError::BadSignature
+            | VerifyError::WrongAlgorithm(_)
+            | VerifyError::Expired
+            | VerifyError::NotYetValid => 401,
         }
     }
 
@@ -53,6 +65,8 @@ impl VerifyError {
             VerifyError::BadSignature => "bad_signature",
             VerifyError::WrongAlgorithm(_) => "algorithm_not_accepted",
             VerifyError::MalformedToken(_) => "malformed_token",
+            VerifyError::Expired => "token_expired",
+            VerifyError::NotYetValid => "token_not_yet_valid",
         }
     }
 }
@@ -142,8 +156,9 @@ fn verify_jwt(token: &[u8], secrets: &[&[u8]]) -> Result<Payload, VerifyError> {
     }
     let mut validation = Validation::new(Algorithm::HS256);
     validation.required_spec_claims.clear();
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.leeway = LEEWAY_SECS;
     validation.validate_aud = false;
     for secret in secrets {
         let Ok(key) = DecodingKey::from_secret(secret) else {
@@ -153,6 +168,13 @@ fn verify_jwt(token: &[u8], secrets: &[&[u8]]) -> Result<Payload, VerifyError> {
             Ok(data) => return Ok(Payload::Signed(data.claims.get().as_bytes().to_vec())),
             Err(e) => match e.kind() {
                 jsonwebtoken::errors::ErrorKind::InvalidSignature => continue,
+                // Claims are checked after the signature: this secret signed it.
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    return Err(VerifyError::Expired)
+                }
+                jsonwebtoken::errors::ErrorKind::ImmatureSignature => {
+                    return Err(VerifyError::NotYetValid)
+                }
                 jsonwebtoken::errors::ErrorKind::Json(_)
                 | jsonwebtoken::errors::ErrorKind::Utf8(_)
                 | jsonwebtoken::errors::ErrorKind::Base64(_) => {
@@ -253,13 +275,41 @@ mod tests {
     }
 
     #[test]
-    fn no_exp_is_required_and_an_old_exp_is_ignored() {
-        let t = sign(
-            Algorithm::HS256,
-            b"s1",
-            r#"{"call_id": 1, "state": "hangup", "exp": 1}"#,
+    fn no_exp_is_required_but_a_present_one_is_honoured() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let token = |claims: String| sign(Algorithm::HS256, b"s1", &claims);
+        let event = |extra: &str| format!(r#"{{"call_id": 1, "state": "hangup"{extra}}}"#);
+        assert!(verify(token(event("")).as_bytes(), &[b"s1"], false).is_ok());
+        let stale = token(event(&format!(r#", "exp": {}"#, now - 301)));
+        let e = verify(stale.as_bytes(), &[b"s1"], false).unwrap_err();
+        assert_eq!((e.status(), e.code()), (401, "token_expired"));
+        let skewed = token(event(&format!(r#", "exp": {}"#, now - 200)));
+        assert!(
+            verify(skewed.as_bytes(), &[b"s1"], false).is_ok(),
+            "within the leeway"
         );
-        assert!(verify(t.as_bytes(), &[b"s1"], false).is_ok());
+        let early = token(event(&format!(r#", "nbf": {}"#, now + 301)));
+        let e = verify(early.as_bytes(), &[b"s1"], false).unwrap_err();
+        assert_eq!((e.status(), e.code()), (401, "token_not_yet_valid"));
+        let ok = token(event(&format!(
+            r#", "nbf": {}, "exp": {}"#,
+            now - 10,
+            now + 10
+        )));
+        assert!(verify(ok.as_bytes(), &[b"s1"], false).is_ok());
+        // A stale token signed with another secret is still just a bad signature.
+        let other = sign(
+            Algorithm::HS256,
+            b"s2",
+            &event(&format!(r#", "exp": {}"#, now - 900)),
+        );
+        assert_eq!(
+            verify(other.as_bytes(), &[b"s1"], false).unwrap_err(),
+            VerifyError::BadSignature
+        );
     }
 
     #[test]

@@ -111,6 +111,30 @@ pub enum CallLogMode {
     Event(EventModeSettings),
 }
 
+/// What to do with a write whose answer was lost when the tenant cannot say whether it
+/// happened (the lookup it needs, P2 or E2, is missing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownOutcomePolicy {
+    /// Write again: at least once, a possible duplicate logged as `possible_duplicate`.
+    #[default]
+    Retry,
+    /// Do not write again: the conversation is reported as `needs_review`.
+    Hold,
+}
+
+impl UnknownOutcomePolicy {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            UnknownOutcomePolicy::Retry => "retry",
+            UnknownOutcomePolicy::Hold => "hold",
+        }
+    }
+}
+
+/// The shortest webhook secret accepted.
+pub const MIN_WEBHOOK_SECRET_LEN: usize = 16;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Enablement {
     pub scope: EnablementScope,
@@ -126,6 +150,7 @@ pub struct Enablement {
     pub family_status_priority_ids: Vec<String>,
     /// `None`: no call logging for this enablement.
     pub call_log: Option<CallLogMode>,
+    pub unknown_outcome: UnknownOutcomePolicy,
 }
 
 impl Enablement {
@@ -379,6 +404,28 @@ impl Validator {
         }
     }
 
+    /// The URL of an API the product sends credentials to: https, or plain http to a loopback
+    /// address only; never a link-local or cloud metadata address.
+    fn api_url(&mut self, v: &Value, path: &str) -> Option<String> {
+        let s = self.url(v, path)?;
+        let parsed = url::Url::parse(&s).ok()?;
+        if let Some(why) = forbidden_host(&parsed) {
+            self.err(
+                path,
+                format!("\"{s}\" points at {why}; use the service's public URL"),
+            );
+            return None;
+        }
+        if parsed.scheme() == "http" && !is_loopback(&parsed) {
+            self.err(
+                path,
+                format!("\"{s}\" is plain http: credentials would cross the network unencrypted; use https (http is allowed to a loopback address only)"),
+            );
+            return None;
+        }
+        Some(s)
+    }
+
     fn string_list(&mut self, o: &Obj, path: &str, key: &str) -> Vec<String> {
         let p = format!("{path}.{key}");
         match o.get(key) {
@@ -519,24 +566,33 @@ impl Validator {
                 Vec::new()
             }
         };
-        if webhook_secrets.is_empty() && !allow_unsigned && !o.contains_key("webhook_secrets") {
-            self.err(
-                "$.dialpad.webhook_secrets",
-                "is required (at least one secret) unless allow_unsigned is true",
-            );
-        } else if webhook_secrets.is_empty()
-            && !allow_unsigned
-            && matches!(o.get("webhook_secrets"), Some(Value::Array(a)) if a.is_empty())
-        {
-            self.err(
-                "$.dialpad.webhook_secrets",
-                "needs at least one secret unless allow_unsigned is true",
-            );
+        for (i, s) in webhook_secrets.iter().enumerate() {
+            if let SecretRef::Literal(text) = s {
+                if text.chars().count() < MIN_WEBHOOK_SECRET_LEN {
+                    self.err(
+                        &format!("{p}.webhook_secrets[{i}]"),
+                        format!("is shorter than {MIN_WEBHOOK_SECRET_LEN} characters: too easy to guess"),
+                    );
+                }
+            }
+        }
+        if webhook_secrets.is_empty() {
+            if allow_unsigned {
+                self.err(
+                    "$.dialpad.allow_unsigned",
+                    "unsigned events may be allowed only beside at least one webhook secret: with none, anyone who finds the URL can post calls",
+                );
+            } else {
+                self.err(
+                    "$.dialpad.webhook_secrets",
+                    "needs at least one secret (Dialpad signs each event with it)",
+                );
+            }
         }
         let api_base_url = match o.get("api_base_url") {
             None | Some(Value::Null) => Some(DEFAULT_DIALPAD_API.to_owned()),
             Some(Value::String(s)) if s == SANDBOX => Some(SANDBOX.to_owned()),
-            Some(u) => self.url(u, "$.dialpad.api_base_url"),
+            Some(u) => self.api_url(u, "$.dialpad.api_base_url"),
         };
         let api_key = match o.get("api_key") {
             None | Some(Value::Null) => None,
@@ -569,7 +625,7 @@ impl Validator {
             };
             let base_url = match self.required(co, &p, "base_url") {
                 Some(Value::String(s)) if s == SANDBOX => Some(SANDBOX.to_owned()),
-                Some(u) => self.url(u, &format!("{p}.base_url")),
+                Some(u) => self.api_url(u, &format!("{p}.base_url")),
                 None => None,
             };
             let username = self
@@ -658,6 +714,7 @@ impl Validator {
                 "status_prioritization",
                 "family_status_priority_ids",
                 "call_log",
+                "unknown_outcome",
             ],
         )?;
         let scope = self
@@ -774,6 +831,17 @@ impl Validator {
             None | Some(Value::Null) => Some(None),
             Some(c) => self.call_log(c, &format!("{p}.call_log")).map(Some),
         };
+        let unknown_outcome = match self.opt_string(o, p, "unknown_outcome").as_deref() {
+            None | Some("retry") => UnknownOutcomePolicy::Retry,
+            Some("hold") => UnknownOutcomePolicy::Hold,
+            Some(other) => {
+                self.err(
+                    &format!("{p}.unknown_outcome"),
+                    format!("\"{other}\" is not one of retry, hold"),
+                );
+                UnknownOutcomePolicy::Retry
+            }
+        };
         Some(Enablement {
             scope: scope?,
             connection: connection?,
@@ -787,6 +855,7 @@ impl Validator {
             status_prioritization,
             family_status_priority_ids,
             call_log: call_log?,
+            unknown_outcome,
         })
     }
 
@@ -905,6 +974,51 @@ impl Validator {
             }
         }
         rules
+    }
+}
+
+fn is_loopback(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Why a host must never receive the product's requests: link-local addresses and the cloud
+/// metadata services (a config must not turn the worker into a way to read its own
+/// credentials).
+fn forbidden_host(u: &url::Url) -> Option<&'static str> {
+    match u.host()? {
+        url::Host::Ipv4(ip) => {
+            let o = ip.octets();
+            if o[0] == 169 && o[1] == 254 {
+                Some("a link-local address (169.254.0.0/16, where cloud metadata services live)")
+            } else if o == [100, 100, 100, 200] || o == [0, 0, 0, 0] || ip.is_unspecified() {
+                Some("a cloud metadata or unspecified address")
+            } else {
+                None
+            }
+        }
+        url::Host::Ipv6(ip) => {
+            let s = ip.segments();
+            if (s[0] & 0xffc0) == 0xfe80 {
+                Some("a link-local address (fe80::/10)")
+            } else if s == [0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254] || ip.is_unspecified() {
+                Some("a cloud metadata or unspecified address")
+            } else {
+                ip.to_ipv4_mapped()
+                    .and_then(|v4| forbidden_host(&url::Url::parse(&format!("http://{v4}/")).ok()?))
+            }
+        }
+        url::Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            (d == "metadata"
+                || d == "metadata.google.internal"
+                || d.ends_with(".metadata.google.internal"))
+            .then_some("a cloud metadata host")
+        }
     }
 }
 

@@ -122,3 +122,20 @@ pub struct PhoneLog {
     pub family_id: String,
     pub center_id: Option<String>,
 }
+
+/// A timeline event as E2 returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedEvent {
+    pub id: String,
+    pub type_id: Option<String>,
+    pub task_id: Option<String>,
+    pub description: String,
+}
+
+/// A phone log as P2 returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedPhoneLog {
+    pub id: String,
+    pub external_call_id: Option<String>,
+    pub family_id: Option<String>,
+}

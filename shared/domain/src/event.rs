@@ -114,6 +114,28 @@ impl CallState {
         )
     }
 
+    /// The states of a leg in progress (ringing, connected, on hold...), as opposed to those
+    /// that end it or come after it.
+    pub fn is_live(&self) -> bool {
+        matches!(
+            self,
+            CallState::Preanswer
+                | CallState::Calling
+                | CallState::Ringing
+                | CallState::Connected
+                | CallState::Queued
+                | CallState::Hold
+                | CallState::Merged
+                | CallState::Parked
+                | CallState::Takeover
+                | CallState::Eavesdrop
+                | CallState::Monitor
+                | CallState::Barge
+                | CallState::Blocked
+                | CallState::Admin
+        )
+    }
+
     /// The states in which an agent's phone is offered or takes the call (screen-pop triggers).
     pub fn offers_agent(&self) -> bool {
         matches!(self, CallState::Ringing | CallState::Connected)
@@ -250,6 +272,17 @@ pub struct Link {
     pub url: String,
 }
 
+/// The longest text kept of a stored event.
+pub const MAX_TEXT: usize = 256;
+/// The longest link kept (longer ones are dropped, not cut: a cut URL is a broken link).
+pub const MAX_URL: usize = 2048;
+/// The most list items kept of a stored event.
+pub const MAX_LIST: usize = 8;
+
+fn clip(s: &str) -> String {
+    s.chars().take(MAX_TEXT).collect()
+}
+
 /// One Dialpad call event (one leg, one state), read leniently.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallEvent {
@@ -374,6 +407,56 @@ impl CallEvent {
         ids.sort();
         ids.dedup();
         ids
+    }
+
+    /// This event with every text cut to [`MAX_TEXT`] characters and its lists to
+    /// [`MAX_LIST`] items: what the rules need, in a bounded size (the leg's state must fit a
+    /// DynamoDB item however large Dialpad's events are).
+    pub fn clipped(&self) -> CallEvent {
+        let text = |s: &Option<String>| s.as_ref().map(|s| clip(s));
+        let party = |p: &Option<Party>| {
+            p.as_ref().map(|p| Party {
+                id: text(&p.id),
+                kind: p.kind.clone().map(|k| match k {
+                    PartyKind::Other(o) => PartyKind::Other(clip(&o)),
+                    k => k,
+                }),
+                name: text(&p.name),
+                email: text(&p.email),
+                phone: text(&p.phone),
+            })
+        };
+        CallEvent {
+            call_id: self.call_id.clone(),
+            master_call_id: text(&self.master_call_id),
+            entry_point_call_id: text(&self.entry_point_call_id),
+            operator_call_id: text(&self.operator_call_id),
+            group_id: text(&self.group_id),
+            state: match &self.state {
+                CallState::Other(o) => CallState::Other(clip(o)),
+                s => s.clone(),
+            },
+            target: party(&self.target),
+            entry_point_target: party(&self.entry_point_target),
+            proxy_target: party(&self.proxy_target),
+            contact: party(&self.contact),
+            internal_number: text(&self.internal_number),
+            external_number: text(&self.external_number),
+            links: self
+                .links
+                .iter()
+                .filter(|l| l.url.len() <= MAX_URL)
+                .take(MAX_LIST)
+                .cloned()
+                .collect(),
+            dispositions: self
+                .dispositions
+                .iter()
+                .take(MAX_LIST)
+                .map(|d| clip(d))
+                .collect(),
+            ..self.clone()
+        }
     }
 
     /// True when this leg's own target is a call center (the call-center leg).

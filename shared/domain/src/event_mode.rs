@@ -486,8 +486,20 @@ pub fn event_description(conversation: &Conversation, link_type: Option<LinkKind
     if let Some(url) = recording_url(conversation, link_type) {
         lines.push(format!("Recording: {url}"));
     }
-    lines.push(format!("Dialpad call ID: {}", conversation.dialpad_call_id));
+    lines.push(format!("{CALL_ID_LINE}{}", conversation.dialpad_call_id));
     lines.join("\n")
+}
+
+/// The line of an event description that names the Dialpad call.
+const CALL_ID_LINE: &str = "Dialpad call ID: ";
+
+/// Whether an event's description is the one written for the Dialpad call `call_id` (its
+/// "Dialpad call ID" line, exactly: `123` is not `1234`).
+pub fn describes_call(description: &str, call_id: &str) -> bool {
+    description
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix(CALL_ID_LINE.trim_end()))
+        .any(|id| id.trim() == call_id)
 }
 
 /// What step 2 needs.

@@ -56,35 +56,43 @@ pub fn boolean(v: Option<&Value>) -> Option<bool> {
     }
 }
 
+/// The latest timestamp accepted: 9999-12-31T23:59:59.999Z, in epoch milliseconds.
+pub const MAX_MILLIS: i64 = 253_402_300_799_999;
+
+/// The longest duration accepted: ten years, in milliseconds.
+pub const MAX_DURATION_MS: f64 = 10.0 * 366.0 * 24.0 * 3600.0 * 1000.0;
+
 /// A timestamp in epoch milliseconds, given as an integer, a float or a numeric string.
-/// Zero and negative values read as absent.
+/// Zero, negative values and values past the year 9999 read as absent (never wrapped or
+/// clamped into a wrong date).
 pub fn millis(v: Option<&Value>) -> Option<i64> {
     let ms = match v? {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().and_then(float_millis)),
         Value::String(s) => {
             let s = s.trim();
-            s.parse::<i64>().ok().or_else(|| {
-                s.parse::<f64>()
-                    .ok()
-                    .filter(|f| f.is_finite())
-                    .map(|f| f as i64)
-            })
+            s.parse::<i64>()
+                .ok()
+                .or_else(|| s.parse::<f64>().ok().and_then(float_millis))
         }
         _ => None,
     }?;
-    (ms > 0).then_some(ms)
+    (ms > 0 && ms <= MAX_MILLIS).then_some(ms)
 }
 
-/// A duration in (float) milliseconds; negative or non-finite values read as absent.
+/// A float timestamp, when it is a finite number of milliseconds in range.
+fn float_millis(f: f64) -> Option<i64> {
+    (f.is_finite() && f > 0.0 && f <= MAX_MILLIS as f64).then_some(f as i64)
+}
+
+/// A duration in (float) milliseconds; negative, non-finite or absurdly long values (over ten
+/// years) read as absent.
 pub fn float_ms(v: Option<&Value>) -> Option<f64> {
     let f = match v? {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse::<f64>().ok(),
         _ => None,
     }?;
-    (f.is_finite() && f >= 0.0).then_some(f)
+    (f.is_finite() && (0.0..=MAX_DURATION_MS).contains(&f)).then_some(f)
 }
 
 /// A list of non-empty strings: one string, or an array of strings.
@@ -151,5 +159,18 @@ mod tests {
         assert_eq!(float_ms(Some(&json!(292431.512))), Some(292431.512));
         assert_eq!(float_ms(Some(&json!("12.5"))), Some(12.5));
         assert_eq!(float_ms(Some(&json!(-1))), None);
+    }
+
+    #[test]
+    fn timestamps_out_of_range_are_refused_not_wrapped() {
+        assert_eq!(millis(Some(&json!(MAX_MILLIS))), Some(MAX_MILLIS));
+        assert_eq!(millis(Some(&json!(MAX_MILLIS + 1))), None);
+        assert_eq!(millis(Some(&json!(i64::MAX))), None);
+        assert_eq!(millis(Some(&json!(u64::MAX))), None);
+        assert_eq!(millis(Some(&json!(1e300))), None);
+        assert_eq!(millis(Some(&json!("99999999999999999999"))), None);
+        assert_eq!(millis(Some(&json!("-5"))), None);
+        assert_eq!(float_ms(Some(&json!(1e30))), None);
+        assert_eq!(float_ms(Some(&json!(f64::MAX))), None);
     }
 }

@@ -201,7 +201,7 @@ mod tests {
 
     fn inst(enablements: serde_json::Value) -> Installation {
         Installation::from_value(&json!({
-            "dialpad": {"allow_unsigned": true},
+            "dialpad": {"allow_unsigned": true, "webhook_secrets": ["a-long-enough-secret"]},
             "connections": {"main": {"base_url": "https://ll.example", "username": "u", "password": "p"}},
             "enablements": enablements
         }))

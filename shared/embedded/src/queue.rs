@@ -3,7 +3,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use llbridge_app::ports::{Clock, Queue, Received};
+use llbridge_app::ports::{Clock, DeadLetter, Queue, Received};
 use llbridge_app::{Error, Result};
 use tokio::sync::Notify;
 
@@ -19,12 +19,13 @@ struct Message {
 #[derive(Default)]
 struct State {
     messages: VecDeque<Message>,
-    dead: Vec<String>,
+    dead: Vec<DeadLetter>,
 }
 
 /// An in-memory queue with SQS semantics: per-message delays, a visibility timeout, receive
-/// counts and a dead-letter list after `max_receives` deliveries. Time comes from the given
-/// clock, so tests can move it.
+/// counts and a dead-letter list (after `max_receives` deliveries, or when the worker gives a
+/// message up). Time comes from the given clock, so tests can move it. A receiver waiting for
+/// messages wakes as soon as one is sent or comes due: no polling delay.
 pub struct MemoryQueue {
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
@@ -69,6 +70,14 @@ impl MemoryQueue {
 
     /// Bodies moved to the dead-letter list.
     pub fn dead_letters(&self) -> Vec<String> {
+        self.dead_letters_with_reasons()
+            .into_iter()
+            .map(|d| d.body)
+            .collect()
+    }
+
+    /// The dead-letter list, with the reasons.
+    pub fn dead_letters_with_reasons(&self) -> Vec<DeadLetter> {
         self.lock().map(|s| s.dead.clone()).unwrap_or_default()
     }
 
@@ -125,7 +134,11 @@ impl MemoryQueue {
         for id in dead {
             if let Some(pos) = st.messages.iter().position(|m| m.id == id) {
                 if let Some(m) = st.messages.remove(pos) {
-                    st.dead.push(m.body);
+                    st.dead.push(DeadLetter {
+                        body: m.body,
+                        reason: None,
+                        detail: None,
+                    });
                 }
             }
         }
@@ -154,13 +167,21 @@ impl Queue for MemoryQueue {
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
+            // Registered before looking, so a send in between still wakes this receiver.
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             let got = self.take_visible(max.max(1))?;
-            if !got.is_empty() || tokio::time::Instant::now() >= deadline {
+            let now = tokio::time::Instant::now();
+            if !got.is_empty() || now >= deadline {
                 return Ok(got);
             }
-            // Wake on a send, or poll again shortly for delays coming due.
-            let nap = Duration::from_millis(50).min(deadline - tokio::time::Instant::now());
-            let _ = tokio::time::timeout(nap, self.notify.notified()).await;
+            // Wake on a send or a release, or when the next delayed message comes due.
+            let until_due = self
+                .next_visible_at()
+                .map(|at| Duration::from_millis((at - self.clock.now_ms()).max(1) as u64))
+                .unwrap_or(Duration::MAX);
+            let _ = tokio::time::timeout(until_due.min(deadline - now), notified).await;
         }
     }
 
@@ -188,6 +209,15 @@ impl Queue for MemoryQueue {
         }
         drop(st);
         self.notify.notify_waiters();
+        Ok(())
+    }
+
+    async fn dead_letter(&self, body: &str, reason: &str, detail: &str) -> Result<()> {
+        self.lock()?.dead.push(DeadLetter {
+            body: body.to_owned(),
+            reason: Some(reason.to_owned()),
+            detail: Some(detail.to_owned()),
+        });
         Ok(())
     }
 }

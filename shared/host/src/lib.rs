@@ -1,5 +1,9 @@
 //! The local host: serves `POST /dialpad/events` (the same handler as the ingest Lambda) and
-//! `GET /healthz`, and runs the worker in-process on the embedded queue, which honours delays.
+//! `GET /healthz`, and runs the worker in-process on the embedded queue, which honours delays
+//! and wakes the worker as soon as a job is queued. [`aws`] runs it on the AWS adapters
+//! instead (SQS, DynamoDB, Secrets Manager; moto locally).
+
+pub mod aws;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -12,9 +16,10 @@ use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use axum::{Json, Router};
+use llbridge_app::effect::Timing;
 use llbridge_app::ingest::Ingest;
 use llbridge_app::ports::{Clients, Clock, ConfigSource, Queue, Secrets, StaticConfig, Store};
-use llbridge_app::worker::{Report, Worker};
+use llbridge_app::worker::{Report, RetryPolicy, Settle, Worker};
 use llbridge_domain::config::{SecretRef, SANDBOX};
 use llbridge_domain::Installation;
 use llbridge_embedded::{MemoryQueue, MemorySecrets, MemoryStore, SystemClock};
@@ -33,8 +38,10 @@ pub struct Options {
     pub clients: Option<Arc<dyn Clients>>,
     /// How the sandboxes start when a URL of the config is `sandbox`.
     pub sandbox: llbridge_sandbox::Options,
-    /// The first retry delay of a failed job; it doubles on each delivery.
-    pub retry_base: Duration,
+    /// Job deadlines and lease lengths.
+    pub timing: Timing,
+    /// Retries of failed jobs, and when they are given up.
+    pub retry: RetryPolicy,
     /// The store; an embedded one by default.
     pub store: Option<Arc<dyn Store>>,
     /// The queue and a way to watch it; an embedded one by default.
@@ -49,8 +56,8 @@ pub trait QueueProbe: Send + Sync {
     async fn idle(&self, horizon: Duration) -> bool;
     /// Messages in the queue, visible, in flight or delayed.
     async fn pending(&self) -> usize;
-    /// Bodies of the messages that failed on every delivery.
-    async fn dead_letters(&self) -> Vec<String>;
+    /// The messages on the dead-letter queue, with their reasons.
+    async fn dead_letters(&self) -> Vec<llbridge_app::ports::DeadLetter>;
     /// How long `idle` must hold before the worker counts as settled: long enough for a
     /// message delayed by the log delay to show, where `idle` cannot see delayed messages.
     fn quiet_period(&self) -> Duration;
@@ -77,8 +84,8 @@ impl QueueProbe for MemoryProbe {
         self.queue.len()
     }
 
-    async fn dead_letters(&self) -> Vec<String> {
-        self.queue.dead_letters()
+    async fn dead_letters(&self) -> Vec<llbridge_app::ports::DeadLetter> {
+        self.queue.dead_letters_with_reasons()
     }
 
     fn quiet_period(&self) -> Duration {
@@ -96,7 +103,8 @@ impl Options {
             secrets: Arc::new(MemorySecrets::new()),
             clients: None,
             sandbox: llbridge_sandbox::Options::default(),
-            retry_base: Duration::from_secs(1),
+            timing: Timing::default(),
+            retry: RetryPolicy::default(),
             store: None,
             queue: None,
         }
@@ -172,8 +180,8 @@ impl Host {
         false
     }
 
-    /// Messages that failed on every delivery.
-    pub async fn dead_letters(&self) -> Vec<String> {
+    /// Messages given up (with the reason) or that failed on every delivery.
+    pub async fn dead_letters(&self) -> Vec<llbridge_app::ports::DeadLetter> {
         self.probe.dead_letters().await
     }
 
@@ -264,10 +272,12 @@ pub async fn start(opts: Options) -> std::io::Result<Host> {
     let (queue, probe): (Arc<dyn Queue>, Arc<dyn QueueProbe>) = match opts.queue {
         Some(q) => q,
         None => {
+            // Redelivered only after the longest job; redriven by the queue itself only after
+            // more deliveries than the retry policy ever makes.
             let q = Arc::new(MemoryQueue::with_settings(
                 opts.clock.clone(),
-                Duration::from_secs(30),
-                5,
+                opts.timing.lease,
+                opts.retry.deliveries() + 5,
             ));
             let probe = Arc::new(MemoryProbe {
                 queue: q.clone(),
@@ -295,14 +305,18 @@ pub async fn start(opts: Options) -> std::io::Result<Host> {
         clock: opts.clock.clone(),
         log_delay: opts.log_delay,
     });
-    let worker = Arc::new(Worker {
-        store: store.clone(),
-        queue: queue.clone(),
-        clock: opts.clock.clone(),
-        config,
-        log_delay: opts.log_delay,
-        clients,
-    });
+    let worker = Arc::new(
+        Worker::new(
+            store.clone(),
+            queue.clone(),
+            opts.clock.clone(),
+            config,
+            clients,
+            opts.log_delay,
+        )
+        .with_timing(opts.timing)
+        .with_retry(opts.retry),
+    );
     let listener = tokio::net::TcpListener::bind(opts.listen).await?;
     let addr = listener.local_addr()?;
     let (shutdown, rx) = watch::channel(false);
@@ -317,13 +331,7 @@ pub async fn start(opts: Options) -> std::io::Result<Host> {
             })
             .await;
     });
-    let worker_task = tokio::spawn(run_worker(
-        worker,
-        queue.clone(),
-        reports.clone(),
-        rx,
-        opts.retry_base,
-    ));
+    let worker_task = tokio::spawn(run_worker(worker, queue.clone(), reports.clone(), rx));
     Ok(Host {
         addr,
         sandboxes,
@@ -340,15 +348,14 @@ pub async fn start(opts: Options) -> std::io::Result<Host> {
 /// Jobs handled at once, as concurrent Lambda invocations would.
 const CONCURRENCY: usize = 16;
 
-/// Receives and handles messages until told to stop, up to [`CONCURRENCY`] at once. A failed
-/// message is released for a retry with a growing delay; after five deliveries the queue moves
-/// it to its dead letters.
+/// Receives and handles messages until told to stop, up to [`CONCURRENCY`] at once. Each
+/// message is settled as the worker says: acked, released for a retry after a growing delay,
+/// or moved to the dead letters with its reason.
 async fn run_worker(
     worker: Arc<Worker>,
     queue: Arc<dyn Queue>,
     reports: Arc<Mutex<Vec<Report>>>,
     mut stop: watch::Receiver<bool>,
-    retry_base: Duration,
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     let mut running = tokio::task::JoinSet::new();
@@ -380,18 +387,38 @@ async fn run_worker(
             let (worker, queue, reports) = (worker.clone(), queue.clone(), reports.clone());
             running.spawn(async move {
                 let _permit = permit;
-                match worker.handle(&msg.body).await {
-                    Ok(report) => {
-                        if let Ok(mut r) = reports.lock() {
-                            r.push(report);
+                let deadline =
+                    worker.clock.now_ms() + worker.timing.job_budget.as_millis() as i64;
+                let settled = worker
+                    .settle(&msg.body, msg.receive_count, deadline)
+                    .await;
+                let report = match &settled {
+                    Settle::Ack(r) | Settle::Retry { report: r, .. } | Settle::GiveUp(r) => {
+                        r.clone()
+                    }
+                };
+                let done = match settled {
+                    Settle::Ack(_) => queue.ack(&msg.receipt).await,
+                    Settle::Retry { after, .. } => queue.release(&msg.receipt, after).await,
+                    Settle::GiveUp(r) => {
+                        let dead = queue
+                            .dead_letter(
+                                &msg.body,
+                                r.reason.unwrap_or("gave_up"),
+                                r.detail.as_deref().unwrap_or_default(),
+                            )
+                            .await;
+                        match dead {
+                            Ok(()) => queue.ack(&msg.receipt).await,
+                            Err(e) => Err(e),
                         }
-                        let _ = queue.ack(&msg.receipt).await;
                     }
-                    Err(e) => {
-                        let backoff = retry_base * (1u32 << msg.receive_count.min(6));
-                        tracing::warn!(error = %e, receive_count = msg.receive_count, retry_in_secs = backoff.as_secs(), "worker: job failed; it will be retried");
-                        let _ = queue.release(&msg.receipt, backoff).await;
-                    }
+                };
+                if let Err(e) = done {
+                    tracing::warn!(error = %e, "worker: could not settle a message with the queue; it will be delivered again");
+                }
+                if let Ok(mut r) = reports.lock() {
+                    r.push(report);
                 }
             });
         }

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
 use llbridge_app::ports::{
-    Center, Clock, Family, Labeled, LineLeader, NewEvent, NewFamily, PhoneLog, Secret, Staff,
-    Store, Task, TaskCompletion, TypeList,
+    Center, Clock, Family, Labeled, LineLeader, LoggedEvent, LoggedPhoneLog, Lookup, NewEvent,
+    NewFamily, PhoneLog, Secret, Staff, Store, Task, TaskCompletion, TaskWrite, TypeList,
 };
 use llbridge_app::{Error, Result};
 use llbridge_domain::phone;
@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::cache::Cache;
 use crate::endpoints::{self as ep, API_PREFIX, PAGE_LIMIT, TOTAL_COUNT_HEADER};
-use crate::token::{short_hash, Authenticate, Issued, TokenTiming, Tokens};
+use crate::token::{short_hash, Authenticate, Issued, TokenTiming, Tokens, LOGIN_REJECTED};
 
 const PORT: &str = "lineleader";
 
@@ -234,7 +234,7 @@ impl HttpLineLeader {
         query: &[(&str, String)],
         body: Option<&Value>,
         token: Option<&str>,
-        idempotent: bool,
+        repeatable: bool,
     ) -> Result<Reply, Failure> {
         let label = ep::label(path);
         let mut req = self
@@ -260,17 +260,20 @@ impl HttpLineLeader {
             } else {
                 "request failed"
             };
-            let error = Error::transient(PORT, format!("{method} {label}: {what}"));
             tracing::warn!(connection = %self.name, %method, path = %label, "LineLeader {what}");
-            // A request that never connected was not processed; one that timed out may have
-            // been, so only idempotent ones are sent again.
-            if e.is_connect() || idempotent {
+            // A request that never connected was not processed: send it again. One that was
+            // sent may have been: only a repeatable one (GET, PUT) is sent again; for a POST
+            // the outcome is unknown.
+            if e.is_connect() || repeatable {
                 Failure::Retry {
-                    error,
+                    error: Error::transient(PORT, format!("{method} {label}: {what}")),
                     retry_after: None,
                 }
             } else {
-                Failure::Final(error)
+                Failure::Final(Error::unknown_outcome(
+                    PORT,
+                    format!("{method} {label}: {what} after the request was sent"),
+                ))
             }
         };
         let resp = req.send().await.map_err(unreachable)?;
@@ -286,7 +289,19 @@ impl HttpLineLeader {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let bytes = resp.bytes().await.map_err(unreachable)?;
+        let bytes = match resp.bytes().await {
+            Ok(b) => b,
+            // The status came, the body did not: a 2xx write may well have happened.
+            Err(e) if (200..300).contains(&status) && !repeatable => {
+                tracing::warn!(connection = %self.name, %method, path = %label, error = %e,
+                    "LineLeader answer cut off");
+                return Err(Failure::Final(Error::unknown_outcome(
+                    PORT,
+                    format!("{method} {label}: HTTP {status}, then the answer was cut off"),
+                )));
+            }
+            Err(e) => return Err(unreachable(e)),
+        };
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         tracing::debug!(
             connection = %self.name,
@@ -296,23 +311,27 @@ impl HttpLineLeader {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "LineLeader request"
         );
-        let retryable =
-            status == 429 || status == 500 || status == 503 || (status >= 500 && idempotent);
-        if retryable {
-            let what = if status == 429 {
-                "throttled"
-            } else {
-                "server error"
-            };
-            let error = Error::transient(PORT, format!("{method} {label}: HTTP {status} ({what})"));
-            tracing::warn!(connection = %self.name, %method, path = %label, status, "LineLeader {what}");
-            return Err(Failure::Retry { error, retry_after });
+        if status == 429 {
+            // Refused before any processing: safe to send again, whatever the method.
+            tracing::warn!(connection = %self.name, %method, path = %label, status, "LineLeader throttled");
+            return Err(Failure::Retry {
+                error: Error::transient(PORT, format!("{method} {label}: HTTP 429 (throttled)")),
+                retry_after,
+            });
         }
-        if status >= 500 {
-            return Err(Failure::Final(Error::transient(
-                PORT,
-                format!("{method} {label}: HTTP {status}"),
-            )));
+        if status >= 500 || status == 408 {
+            tracing::warn!(connection = %self.name, %method, path = %label, status, "LineLeader server error");
+            return Err(if repeatable {
+                Failure::Retry {
+                    error: Error::transient(PORT, format!("{method} {label}: HTTP {status}")),
+                    retry_after,
+                }
+            } else {
+                Failure::Final(Error::unknown_outcome(
+                    PORT,
+                    format!("{method} {label}: HTTP {status}; the write may have taken effect"),
+                ))
+            });
         }
         Ok(Reply {
             status,
@@ -321,7 +340,7 @@ impl HttpLineLeader {
         })
     }
 
-    /// One request, with the retries of the policy for transient failures.
+    /// One request, with the retries of the policy for failures that are safe to retry.
     async fn send(
         &self,
         method: &Method,
@@ -329,10 +348,10 @@ impl HttpLineLeader {
         query: &[(&str, String)],
         body: Option<&Value>,
         token: Option<&str>,
-        idempotent: bool,
+        repeatable: bool,
     ) -> Result<Reply> {
         let max_delay = self.retry.max_delay;
-        let attempts = (|| self.send_once(method, path, query, body, token, idempotent))
+        let attempts = (|| self.send_once(method, path, query, body, token, repeatable))
             .retry(self.retry.backoff())
             .sleep(tokio::time::sleep)
             .when(|f| matches!(f, Failure::Retry { .. }))
@@ -348,33 +367,38 @@ impl HttpLineLeader {
             });
         match tokio::time::timeout(self.budget, attempts).await {
             Ok(r) => r.map_err(Failure::into_error),
-            Err(_) => Err(Error::transient(
-                PORT,
-                format!(
+            Err(_) => {
+                let message = format!(
                     "{method} {}: no answer within {} ms",
                     ep::label(path),
                     self.budget.as_millis()
-                ),
-            )),
+                );
+                Err(if repeatable {
+                    Error::transient(PORT, message)
+                } else {
+                    Error::unknown_outcome(PORT, message)
+                })
+            }
         }
     }
 
-    /// An authorized request: a 401 logs in again once and retries once. Answers 2xx and 404;
-    /// other 4xx are permanent errors.
+    /// An authorized request: a 401 logs in again once and retries once. Answers 2xx, 404 and
+    /// 405 (a route the tenant lacks); a 401 after logging in again is transient (the
+    /// credentials may be fixed); other 4xx are permanent (`lineleader_rejected`).
     async fn call(
         &self,
         method: Method,
         path: &str,
         query: &[(&str, String)],
         body: Option<&Value>,
-        idempotent: bool,
+        repeatable: bool,
     ) -> Result<Reply> {
         let label = ep::label(path);
         let mut logged_in_again = false;
         loop {
             let token = self.tokens.get(self).await?;
             let reply = self
-                .send(&method, path, query, body, Some(&token), idempotent)
+                .send(&method, path, query, body, Some(&token), repeatable)
                 .await?;
             match reply.status {
                 401 if !logged_in_again => {
@@ -384,19 +408,21 @@ impl HttpLineLeader {
                     logged_in_again = true;
                 }
                 401 => {
-                    return Err(Error::permanent(
+                    return Err(Error::transient(
                         PORT,
                         format!("{method} {label}: unauthorized even after logging in again"),
-                    ))
+                    )
+                    .with_code("lineleader_unauthorized"))
                 }
-                200..=299 | 404 => return Ok(reply),
+                200..=299 | 404 | 405 => return Ok(reply),
                 s => {
                     tracing::warn!(connection = %self.name, %method, path = %label, status = s,
                         "LineLeader rejected the request");
                     return Err(Error::permanent(
                         PORT,
                         format!("{method} {label}: HTTP {s}{}", reason(&reply.body)),
-                    ));
+                    )
+                    .with_code("lineleader_rejected"));
                 }
             }
         }
@@ -409,28 +435,28 @@ impl HttpLineLeader {
         path: &str,
         query: &[(&str, String)],
         body: Option<&Value>,
-        idempotent: bool,
+        repeatable: bool,
     ) -> Result<Value> {
         let label = ep::label(path);
         let reply = self
-            .call(method.clone(), path, query, body, idempotent)
+            .call(method.clone(), path, query, body, repeatable)
             .await?;
-        if reply.status == 404 {
+        if matches!(reply.status, 404 | 405) {
             return Err(Error::permanent(
                 PORT,
-                format!("{method} {label}: HTTP 404{}", reason(&reply.body)),
-            ));
+                format!(
+                    "{method} {label}: HTTP {}{}",
+                    reply.status,
+                    reason(&reply.body)
+                ),
+            )
+            .with_code("lineleader_rejected"));
         }
         Ok(reply.body)
     }
 
-    /// Every page of a list.
-    async fn all_pages(
-        &self,
-        path: &str,
-        query: &[(&str, String)],
-        missing_is_empty: bool,
-    ) -> Result<Vec<Value>> {
+    /// Every page of a list; `None` when the tenant has no such route (404 or 405).
+    async fn pages(&self, path: &str, query: &[(&str, String)]) -> Result<Option<Vec<Value>>> {
         let label = ep::label(path);
         let mut out = Vec::new();
         let mut offset = 0;
@@ -438,11 +464,8 @@ impl HttpLineLeader {
             let mut q = query.to_vec();
             q.extend(ep::page_query(PAGE_LIMIT, offset));
             let reply = self.call(Method::GET, path, &q, None, true).await?;
-            if reply.status == 404 {
-                if missing_is_empty {
-                    return Ok(out);
-                }
-                return Err(Error::permanent(PORT, format!("GET {label}: HTTP 404")));
+            if matches!(reply.status, 404 | 405) {
+                return Ok(None);
             }
             let items = ep::list_items(&reply.body).ok_or_else(|| {
                 Error::permanent(PORT, format!("GET {label}: the response is not a list"))
@@ -455,12 +478,35 @@ impl HttpLineLeader {
                 None => n < PAGE_LIMIT,
             };
             if done {
-                return Ok(out);
+                return Ok(Some(out));
             }
         }
         tracing::warn!(connection = %self.name, path = %label, pages = MAX_PAGES,
             "LineLeader list longer than the page cap; truncated");
-        Ok(out)
+        Ok(Some(out))
+    }
+
+    /// Every page of a list that must exist.
+    async fn all_pages(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<Value>> {
+        self.pages(path, query).await?.ok_or_else(|| {
+            Error::permanent(PORT, format!("GET {}: no such route", ep::label(path)))
+                .with_code("lineleader_rejected")
+        })
+    }
+
+    /// Every page of a lookup some tenants lack.
+    async fn lookup_pages(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Lookup<Vec<Value>>> {
+        Ok(match self.pages(path, query).await? {
+            Some(items) => Lookup::Answered(items),
+            None => Lookup::Unsupported(format!(
+                "GET {} answers 404/405: this tenant cannot list them",
+                ep::label(path)
+            )),
+        })
     }
 
     /// One unpaged list.
@@ -501,8 +547,9 @@ impl HttpLineLeader {
                     "POST {label}: HTTP {} (login rejected; check the connection's username and password)",
                     reply.status
                 ),
-            )),
-            s => Err(Error::permanent(PORT, format!("POST {label}: HTTP {s}"))),
+            )
+            .with_code(LOGIN_REJECTED)),
+            s => Err(Error::transient(PORT, format!("POST {label}: HTTP {s}"))),
         }
     }
 }
@@ -531,7 +578,7 @@ impl LineLeader for HttpLineLeader {
                 || self.now_ms(),
                 self.ttl_ms(),
                 || async {
-                    let items = self.all_pages(ep::CENTERS, &[], false).await?;
+                    let items = self.all_pages(ep::CENTERS, &[]).await?;
                     Ok(items.iter().filter_map(ep::center).collect())
                 },
             )
@@ -573,7 +620,7 @@ impl LineLeader for HttpLineLeader {
                 || self.now_ms(),
                 self.ttl_ms(),
                 || async {
-                    let items = self.all_pages(ep::STAFF, &[], false).await?;
+                    let items = self.all_pages(ep::STAFF, &[]).await?;
                     Ok(items.iter().filter_map(ep::staff).collect())
                 },
             )
@@ -581,9 +628,11 @@ impl LineLeader for HttpLineLeader {
     }
 
     async fn search_families(&self, ten_digits: &str) -> Result<Vec<Family>> {
+        // A search that finds nothing may answer 404.
         let items = self
-            .all_pages(ep::FAMILY_SEARCH, &ep::search_query(ten_digits), true)
-            .await?;
+            .pages(ep::FAMILY_SEARCH, &ep::search_query(ten_digits))
+            .await?
+            .unwrap_or_default();
         let families: Vec<Family> = items.iter().filter_map(ep::family_record).collect();
         tracing::debug!(connection = %self.name, phone = %phone::mask(ten_digits),
             found = families.len(), "LineLeader family search");
@@ -593,8 +642,13 @@ impl LineLeader for HttpLineLeader {
     async fn family(&self, id: &str) -> Result<Option<Family>> {
         let path = ep::family(id);
         let reply = self.call(Method::GET, &path, &[], None, true).await?;
-        if reply.status == 404 {
-            return Ok(None);
+        match reply.status {
+            404 => return Ok(None),
+            405 => {
+                return Err(Error::permanent(PORT, "GET /families/{id}: HTTP 405")
+                    .with_code("lineleader_rejected"))
+            }
+            _ => {}
         }
         ep::family_record(&reply.body)
             .map(Some)
@@ -639,8 +693,9 @@ impl LineLeader for HttpLineLeader {
 
     async fn open_tasks(&self, family_id: &str, type_id: &str) -> Result<Vec<Task>> {
         let items = self
-            .all_pages(ep::TASKS, &ep::open_tasks_query(family_id, type_id), true)
-            .await?;
+            .pages(ep::TASKS, &ep::open_tasks_query(family_id, type_id))
+            .await?
+            .unwrap_or_default();
         Ok(items
             .iter()
             .filter_map(ep::task_record)
@@ -650,27 +705,27 @@ impl LineLeader for HttpLineLeader {
             .collect())
     }
 
-    async fn complete_task(&self, task: &Task, completion: &TaskCompletion) -> Result<()> {
-        let path = ep::task(&task.id);
+    async fn complete_task(&self, task_id: &str, completion: &TaskCompletion) -> Result<TaskWrite> {
+        let path = ep::task(task_id);
         let reply = self.call(Method::GET, &path, &[], None, true).await?;
-        if reply.status == 404 {
-            return Err(Error::permanent(
-                PORT,
-                "GET /tasks/{id}: the task no longer exists",
-            ));
+        if matches!(reply.status, 404 | 405) {
+            return Err(
+                Error::permanent(PORT, "GET /tasks/{id}: the task no longer exists")
+                    .with_code("lineleader_rejected"),
+            );
         }
         let current = ep::task_record(&reply.body)
             .ok_or_else(|| Error::permanent(PORT, "GET /tasks/{id}: unreadable task"))?;
         if current.is_completed {
-            tracing::info!(connection = %self.name, task = %task.id,
+            tracing::info!(connection = %self.name, task = %task_id,
                 "LineLeader task already completed; left as is");
-            return Ok(());
+            return Ok(TaskWrite::AlreadyCompleted);
         }
         let body = ep::completed_task_body(&current.raw, completion);
         self.call_ok(Method::PUT, &path, &[], Some(&body), true)
             .await?;
-        tracing::info!(connection = %self.name, task = %task.id, "LineLeader task completed");
-        Ok(())
+        tracing::info!(connection = %self.name, task = %task_id, "LineLeader task completed");
+        Ok(TaskWrite::Completed)
     }
 
     async fn create_event(&self, event: &NewEvent) -> Result<String> {
@@ -683,6 +738,20 @@ impl LineLeader for HttpLineLeader {
         tracing::info!(connection = %self.name, event = %id, family = %event.family_id,
             "LineLeader event created");
         Ok(id)
+    }
+
+    async fn family_events(&self, family_id: &str) -> Result<Lookup<Vec<LoggedEvent>>> {
+        Ok(
+            match self
+                .lookup_pages(ep::EVENTS, &ep::family_events_query(family_id))
+                .await?
+            {
+                Lookup::Answered(items) => {
+                    Lookup::Answered(items.iter().filter_map(ep::logged_event).collect())
+                }
+                Lookup::Unsupported(why) => Lookup::Unsupported(why),
+            },
+        )
     }
 
     async fn set_family_status(&self, family_id: &str, status_id: &str) -> Result<()> {
@@ -711,6 +780,25 @@ impl LineLeader for HttpLineLeader {
         tracing::info!(connection = %self.name, phone_log = %id, family = %log.family_id,
             ani = %phone::mask(&log.ani), "LineLeader phone log created");
         Ok(id)
+    }
+
+    async fn phone_logs_for_call(
+        &self,
+        external_call_id: &str,
+        family_id: &str,
+    ) -> Result<Lookup<Vec<LoggedPhoneLog>>> {
+        let query = ep::phone_logs_query(external_call_id, family_id);
+        Ok(match self.lookup_pages(ep::PHONE_LOGS, &query).await? {
+            // Re-checked here: a tenant may ignore a filter it does not know.
+            Lookup::Answered(items) => Lookup::Answered(
+                items
+                    .iter()
+                    .filter_map(ep::logged_phone_log)
+                    .filter(|p| p.external_call_id.as_deref() == Some(external_call_id))
+                    .collect(),
+            ),
+            Lookup::Unsupported(why) => Lookup::Unsupported(why),
+        })
     }
 }
 

@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use llbridge_domain::crm::{
-    Center, Family, Labeled, LogDirection, NewEvent, NewFamily, PhoneLog, Staff, Task,
-    TaskCompletion, TypeList,
+    Center, Family, Labeled, LogDirection, LoggedEvent, LoggedPhoneLog, NewEvent, NewFamily,
+    PhoneLog, Staff, Task, TaskCompletion, TypeList,
 };
 use serde_json::{json, Map, Value};
 
@@ -39,9 +39,9 @@ pub const FAMILY_SEARCH: &str = "/families/search";
 pub const FAMILIES: &str = "/families";
 /// K1 (paged), with [`open_tasks_query`].
 pub const TASKS: &str = "/tasks";
-/// E1.
+/// E1, and E2 (paged) with [`family_events_query`].
 pub const EVENTS: &str = "/events";
-/// P1.
+/// P1, and P2 (paged) with [`phone_logs_query`].
 pub const PHONE_LOGS: &str = "/in-contact/phone-logs";
 
 /// T1..T4.
@@ -94,6 +94,19 @@ pub fn open_tasks_query(family_id: &str, type_id: &str) -> Vec<(&'static str, St
         ("family_id", family_id.to_owned()),
         ("type", type_id.to_owned()),
         ("include_completed", "false".to_owned()),
+    ]
+}
+
+/// E2 query: the family's timeline events.
+pub fn family_events_query(family_id: &str) -> Vec<(&'static str, String)> {
+    vec![("family_id", family_id.to_owned())]
+}
+
+/// P2 query: the phone logs of a family with one Dialpad call id.
+pub fn phone_logs_query(external_call_id: &str, family_id: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("external_call_id", external_call_id.to_owned()),
+        ("family_id", family_id.to_owned()),
     ]
 }
 
@@ -314,6 +327,27 @@ pub fn task_record(v: &Value) -> Option<Task> {
         is_canceled: bool_field(v, &["is_canceled", "is_cancelled", "canceled", "cancelled"])
             .unwrap_or(false),
         raw: v.clone(),
+    })
+}
+
+/// E2.
+pub fn logged_event(v: &Value) -> Option<LoggedEvent> {
+    let v = unwrap_object(v);
+    Some(LoggedEvent {
+        id: id_of(v)?,
+        type_id: field(v, &["type", "type_id", "event_type"]).and_then(id_of),
+        task_id: field(v, &["task_id", "task"]).and_then(id_of),
+        description: str_field(v, &["description", "notes", "note"]).unwrap_or_default(),
+    })
+}
+
+/// P2.
+pub fn logged_phone_log(v: &Value) -> Option<LoggedPhoneLog> {
+    let v = unwrap_object(v);
+    Some(LoggedPhoneLog {
+        id: id_of(v)?,
+        external_call_id: str_field(v, &["external_call_id", "externalCallId", "call_id"]),
+        family_id: field(v, &["family", "family_id"]).and_then(id_of),
     })
 }
 

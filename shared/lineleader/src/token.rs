@@ -8,6 +8,10 @@
 //! one process a mutex puts callers in line first, so N concurrent requests on a cold cache
 //! cause one login. A token the server rejects (401) is deleted from the store, but only if it
 //! is still the stored one, so one rejection causes one re-login.
+//!
+//! A login the server rejects for its credentials opens a circuit (a record beside the token,
+//! shared by every worker) for [`TokenTiming::circuit`]: until it closes, requests fail at once
+//! as transient with the reason `lineleader_login_rejected`, instead of one login per job.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,6 +23,9 @@ use llbridge_app::ports::{Clock, Condition, Store};
 use llbridge_app::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// The reason code of a rejected login, and of requests refused while its circuit is open.
+pub const LOGIN_REJECTED: &str = "lineleader_login_rejected";
 
 /// A token pair as issued by A1 or A2.
 #[derive(Clone)]
@@ -62,6 +69,8 @@ pub struct TokenTiming {
     pub poll: Duration,
     /// Assumed lifetime of a token whose `exp` cannot be read.
     pub default_lifetime: Duration,
+    /// How long no login is tried after the server rejected the credentials.
+    pub circuit: Duration,
 }
 
 impl Default for TokenTiming {
@@ -73,6 +82,7 @@ impl Default for TokenTiming {
             wait: Duration::from_secs(15),
             poll: Duration::from_millis(50),
             default_lifetime: Duration::from_secs(50 * 60),
+            circuit: Duration::from_secs(300),
         }
     }
 }
@@ -80,6 +90,7 @@ impl Default for TokenTiming {
 pub(crate) struct Tokens {
     key: String,
     lease_key: String,
+    circuit_key: String,
     owner: String,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -105,6 +116,7 @@ impl Tokens {
         );
         Tokens {
             lease_key: format!("{key}#lease"),
+            circuit_key: format!("{key}#circuit"),
             key,
             owner,
             store,
@@ -192,6 +204,7 @@ impl Tokens {
                     return Ok(s.token.clone());
                 }
             }
+            self.check_circuit().await?;
             let lease_until = now + self.timing.lease.as_secs().max(1) as i64;
             if let Some(lease) = self
                 .store
@@ -240,10 +253,10 @@ impl Tokens {
                 Ok(i) => i,
                 Err(e) => {
                     tracing::info!(error = %e, "LineLeader token refresh failed; logging in");
-                    auth.login().await?
+                    self.login(auth).await?
                 }
             },
-            None => auth.login().await?,
+            None => self.login(auth).await?,
         };
         let now = self.clock.now_secs();
         let expires_at =
@@ -269,6 +282,38 @@ impl Tokens {
         let token = stored.token.clone();
         self.set_local(Some(stored));
         Ok(token)
+    }
+
+    /// Fails at once while a rejected login's circuit is open.
+    async fn check_circuit(&self) -> Result<()> {
+        if let Some(item) = self.store.get(&self.circuit_key).await? {
+            return Err(Error::transient(
+                "lineleader",
+                format!(
+                    "LineLeader rejected the connection's credentials; no login is tried until {} (epoch s): {}",
+                    item.expires_at.unwrap_or_default(),
+                    item.value
+                ),
+            )
+            .with_code(LOGIN_REJECTED));
+        }
+        Ok(())
+    }
+
+    /// A1; a rejection of the credentials opens the circuit.
+    async fn login(&self, auth: &dyn Authenticate) -> Result<Issued> {
+        match auth.login().await {
+            Err(e) if e.code == Some(LOGIN_REJECTED) => {
+                let until = self.clock.now_secs() + self.timing.circuit.as_secs().max(1) as i64;
+                self.store
+                    .put(&self.circuit_key, &e.message, Some(until), Condition::Any)
+                    .await?;
+                tracing::error!(decision = "circuit_open", reason = LOGIN_REJECTED, until,
+                    error = %e, "LineLeader rejected the login; no login is tried for a while");
+                Err(Error::transient("lineleader", e.message).with_code(LOGIN_REJECTED))
+            }
+            other => other,
+        }
     }
 
     /// The server rejected `token` (401): forget it, here and in the store, unless it was

@@ -38,6 +38,10 @@ pub struct RequestRecord {
     pub status: u16,
     /// Whether an injected fault produced the answer.
     pub faulted: bool,
+    /// The request took effect and then its answer was replaced by the fault (an
+    /// "after the write" rule).
+    #[serde(default)]
+    pub answer_lost: bool,
 }
 
 /// Injected faults. Global rates apply to every API request; rules target a method and path.
@@ -72,7 +76,8 @@ impl Default for Faults {
 }
 
 /// A targeted fault, e.g. `{"method": "PUT", "path": "/api/v3/tasks/*", "status": 500,
-/// "times": 2}`.
+/// "times": 2}`. With `"after_write": true` the request is first handled as usual (it takes
+/// effect), then its answer is replaced by the fault: a 5xx, or a stall then 504.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FaultRule {
@@ -85,6 +90,9 @@ pub struct FaultRule {
     pub status: Option<u16>,
     /// Hang for `Faults::hang_ms`, then answer 504.
     pub timeout: bool,
+    /// Handle the request first, then answer with the fault: the answer to a write that
+    /// happened is lost.
+    pub after_write: bool,
     /// Added latency when the rule applies.
     pub latency_ms: u64,
     /// Probability that the rule applies to a matching request.
@@ -100,6 +108,7 @@ impl Default for FaultRule {
             path: None,
             status: None,
             timeout: false,
+            after_write: false,
             latency_ms: 0,
             rate: 1.0,
             times: None,
@@ -115,6 +124,31 @@ impl FaultRule {
             path: Some(path.to_owned()),
             status: Some(status),
             times,
+            ..FaultRule::default()
+        }
+    }
+
+    /// The request takes effect, then `status` is answered instead, on `rate` of the matching
+    /// requests.
+    pub fn lose_answer(method: &str, path: &str, status: u16, rate: f64) -> FaultRule {
+        FaultRule {
+            method: Some(method.to_owned()),
+            path: Some(path.to_owned()),
+            status: Some(status),
+            after_write: true,
+            rate,
+            ..FaultRule::default()
+        }
+    }
+
+    /// The request takes effect, then the answer stalls until the client gives up.
+    pub fn stall_after_write(method: &str, path: &str, rate: f64) -> FaultRule {
+        FaultRule {
+            method: Some(method.to_owned()),
+            path: Some(path.to_owned()),
+            timeout: true,
+            after_write: true,
+            rate,
             ..FaultRule::default()
         }
     }
@@ -205,15 +239,17 @@ impl Recorder {
     }
 
     /// Notes the answer to request `seq`.
-    fn answered(&self, seq: u64, status: u16, faulted: bool) {
+    fn answered(&self, seq: u64, status: u16, faulted: bool, answer_lost: bool) {
         let mut inner = self.lock();
         if let Some(r) = inner.log.iter_mut().rev().find(|r| r.seq == seq) {
             r.status = status;
             r.faulted = faulted;
+            r.answer_lost = answer_lost;
         }
     }
 
-    fn decide(&self, method: &str, path: &str) -> (Duration, Outcome) {
+    /// The latency to add, the outcome, and whether the request is handled before it.
+    fn decide(&self, method: &str, path: &str) -> (Duration, Outcome, bool) {
         let mut inner = self.lock();
         let f = inner.faults.clone();
         let mut roll = || {
@@ -228,6 +264,7 @@ impl Recorder {
         let mut latency = f.latency_ms;
         let hang = Duration::from_millis(f.hang_ms);
         let mut outcome = Outcome::Pass;
+        let mut after_write = false;
         if f.timeout_rate > 0.0 && roll() < f.timeout_rate {
             outcome = Outcome::Hang(hang);
         } else if f.throttle_rate > 0.0 && roll() < f.throttle_rate {
@@ -250,6 +287,7 @@ impl Recorder {
             if let Some(i) = chosen {
                 let rule = &f.rules[i];
                 latency += rule.latency_ms;
+                after_write = rule.after_write;
                 if rule.timeout {
                     outcome = Outcome::Hang(hang);
                 } else if let Some(s) = rule.status {
@@ -260,7 +298,7 @@ impl Recorder {
                 }
             }
         }
-        (Duration::from_millis(latency), outcome)
+        (Duration::from_millis(latency), outcome, after_write)
     }
 }
 
@@ -306,10 +344,18 @@ pub(crate) async fn middleware(
         body: logged_body,
         status: 0,
         faulted: false,
+        answer_lost: false,
     });
-    let (delay, outcome) = recorder.decide(&method, &path);
+    let (delay, outcome, after_write) = recorder.decide(&method, &path);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
+    }
+    let mut answer_lost = false;
+    if after_write && !matches!(outcome, Outcome::Pass) {
+        // The request takes effect; its answer is then lost.
+        let req = Request::from_parts(parts.clone(), Body::from(bytes.clone()));
+        let handled = next.clone().run(req).await;
+        answer_lost = handled.status().is_success();
     }
     let (response, faulted) = match outcome {
         Outcome::Pass => {
@@ -325,7 +371,7 @@ pub(crate) async fn middleware(
             (error(StatusCode::GATEWAY_TIMEOUT, "injected timeout"), true)
         }
     };
-    recorder.answered(seq, response.status().as_u16(), faulted);
+    recorder.answered(seq, response.status().as_u16(), faulted, answer_lost);
     response
 }
 

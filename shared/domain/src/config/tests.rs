@@ -4,7 +4,7 @@ use serde_json::json;
 fn valid() -> Value {
     json!({
       "dialpad": {
-        "webhook_secrets": ["s3cret", {"secret": "llbridge/dialpad", "key": "webhook_secret_next"}],
+        "webhook_secrets": ["s3cret-webhook-value", {"secret": "llbridge/dialpad", "key": "webhook_secret_next"}],
         "allow_unsigned": false,
         "api_base_url": "https://dialpad.com",
         "api_key": {"secret": "llbridge/dialpad", "key": "api_key"}
@@ -332,10 +332,82 @@ fn every_error_is_reported_at_once() {
 }
 
 #[test]
-fn unsigned_installations_need_no_secret() {
+fn unsigned_events_are_allowed_only_beside_a_webhook_secret() {
     let mut doc = valid();
     doc["dialpad"] = json!({"allow_unsigned": true, "api_key": "k"});
+    let errs = errors_of(&doc);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert_eq!(errs[0].path, "$.dialpad.allow_unsigned");
+    assert!(errs[0].message.contains("webhook secret"), "{}", errs[0]);
+    doc["dialpad"]["webhook_secrets"] = json!(["sixteen-chars-ok"]);
     assert!(Installation::from_value(&doc).is_ok());
+}
+
+#[test]
+fn short_webhook_secrets_are_refused() {
+    let mut doc = valid();
+    doc["dialpad"]["webhook_secrets"] = json!(["fifteen-chars-x", "sixteen-chars-ok"]);
+    let errs = errors_of(&doc);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert_eq!(errs[0].path, "$.dialpad.webhook_secrets[0]");
+    assert!(errs[0].message.contains("16"), "{}", errs[0]);
+}
+
+#[test]
+fn api_urls_are_https_except_to_loopback() {
+    for (url, ok) in [
+        ("https://live.childcarecrm.com", true),
+        ("http://127.0.0.1:8081", true),
+        ("http://localhost:8081", true),
+        ("http://[::1]:8081", true),
+        ("http://live.childcarecrm.com", false),
+        ("http://10.0.0.5", false),
+        ("https://169.254.169.254/latest/meta-data", false),
+        ("http://169.254.169.254", false),
+        ("https://[fe80::1]", false),
+        ("https://[fd00:ec2::254]", false),
+        ("https://metadata.google.internal", false),
+        ("https://[::ffff:169.254.169.254]", false),
+    ] {
+        for path in ["$.connections.main.base_url", "$.dialpad.api_base_url"] {
+            let mut doc = valid();
+            if path.contains("connections") {
+                doc["connections"]["main"]["base_url"] = json!(url);
+            } else {
+                doc["dialpad"]["api_base_url"] = json!(url);
+            }
+            let errs = Installation::from_value(&doc)
+                .err()
+                .map(|e| e.0)
+                .unwrap_or_default();
+            if ok {
+                assert!(errs.is_empty(), "{url}: {errs:#?}");
+            } else {
+                assert_eq!(errs.len(), 1, "{url}: {errs:#?}");
+                assert_eq!(errs[0].path, path, "{url}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_unknown_outcome_policy_is_retry_or_hold() {
+    let inst = Installation::from_value(&valid()).unwrap();
+    assert_eq!(
+        inst.enablements[0].unknown_outcome,
+        UnknownOutcomePolicy::Retry
+    );
+    let mut doc = valid();
+    doc["enablements"][0]["unknown_outcome"] = json!("hold");
+    let inst = Installation::from_value(&doc).unwrap();
+    assert_eq!(
+        inst.enablements[0].unknown_outcome,
+        UnknownOutcomePolicy::Hold
+    );
+    doc["enablements"][0]["unknown_outcome"] = json!("maybe");
+    let errs = errors_of(&doc);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert_eq!(errs[0].path, "$.enablements[0].unknown_outcome");
 }
 
 #[test]

@@ -778,3 +778,19 @@ fn the_target_status_is_resolved_as_a_label() {
         }
     );
 }
+
+#[test]
+fn an_event_is_found_by_its_call_id_line_exactly() {
+    let d = "Inbound Dialpad call\nDuration: 4m 52s\nDialpad call ID: 6208917392220160";
+    assert!(describes_call(d, "6208917392220160"));
+    assert!(
+        !describes_call(d, "620891739222016"),
+        "a prefix is another call"
+    );
+    assert!(!describes_call(d, "62089173922201601"));
+    assert!(!describes_call(
+        "Notes about 6208917392220160",
+        "6208917392220160"
+    ));
+    assert!(describes_call("Dialpad call ID:  42 ", "42"));
+}

@@ -44,8 +44,11 @@ impl LineLeaderSandbox {
             .route("/families/{id}/status", put(set_status))
             .route("/tasks", get(tasks))
             .route("/tasks/{id}", get(task).put(put_task))
-            .route("/events", post(create_event))
-            .route("/in-contact/phone-logs", post(create_phone_log));
+            .route("/events", get(events).post(create_event))
+            .route(
+                "/in-contact/phone-logs",
+                get(phone_logs).post(create_phone_log),
+            );
         let hooks = Router::new()
             .route("/state", get(hook_state))
             .route("/requests", get(hook_requests).delete(hook_clear_requests))
@@ -392,6 +395,57 @@ async fn create_event(State(sb): S, headers: HeaderMap, body: Bytes) -> Response
         Ok(id) => reply(StatusCode::CREATED, json!({ "id": id })),
         Err(r) => refused(r),
     }
+}
+
+/// E2; a tenant without it answers 405.
+async fn events(State(sb): S, headers: HeaderMap, q: Q) -> Response {
+    if let Err(r) = auth(&sb, &headers) {
+        return r;
+    }
+    if !sb.config().event_lookup {
+        return error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    }
+    let q = match params(q) {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
+    let family_id = match q.get("family_id").map(|v| v.trim().parse::<u64>()) {
+        None => None,
+        Some(Ok(f)) => Some(f),
+        Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "family_id: not an id"),
+    };
+    let items = sb
+        .event_list(family_id)
+        .iter()
+        .map(|e| sb.event_json(e))
+        .collect();
+    page(&sb, items, &q)
+}
+
+/// P2; a tenant without it answers 404.
+async fn phone_logs(State(sb): S, headers: HeaderMap, q: Q) -> Response {
+    if let Err(r) = auth(&sb, &headers) {
+        return r;
+    }
+    if !sb.config().phone_log_lookup {
+        return error(StatusCode::NOT_FOUND, "no such endpoint");
+    }
+    let q = match params(q) {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
+    let family_id = match q.get("family_id").map(|v| v.trim().parse::<u64>()) {
+        None => None,
+        Some(Ok(f)) => Some(f),
+        Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "family_id: not an id"),
+    };
+    let call = q.get("external_call_id").map(|c| c.trim());
+    let items = sb
+        .phone_log_list(call, family_id)
+        .iter()
+        .map(LineLeaderSandbox::phone_log_json)
+        .collect();
+    page(&sb, items, &q)
 }
 
 async fn create_phone_log(State(sb): S, headers: HeaderMap, body: Bytes) -> Response {

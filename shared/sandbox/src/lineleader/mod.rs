@@ -51,6 +51,10 @@ pub struct LineLeaderConfig {
     pub envelope: Envelope,
     /// Page size when `limit` is absent.
     pub default_limit: usize,
+    /// Serve P2 (`GET /in-contact/phone-logs`); a tenant without it answers 404.
+    pub phone_log_lookup: bool,
+    /// Serve E2 (`GET /events`); a tenant without it answers 405.
+    pub event_lookup: bool,
 }
 
 impl Default for LineLeaderConfig {
@@ -62,6 +66,8 @@ impl Default for LineLeaderConfig {
             refresh_lifetime_secs: 72 * 3600,
             envelope: Envelope::Bare,
             default_limit: 25,
+            phone_log_lookup: true,
+            event_lookup: true,
         }
     }
 }
@@ -361,6 +367,31 @@ impl LineLeaderSandbox {
         self.data().tasks.iter().find(|t| t.id == id).cloned()
     }
 
+    /// E2: the events of a family (all of them when `family_id` is `None`).
+    pub fn event_list(&self, family_id: Option<u64>) -> Vec<SbEvent> {
+        self.data()
+            .events
+            .iter()
+            .filter(|e| family_id.is_none_or(|f| e.family_id == f))
+            .cloned()
+            .collect()
+    }
+
+    /// P2: the phone logs with a Dialpad call id (and of a family, when given).
+    pub fn phone_log_list(
+        &self,
+        external_call_id: Option<&str>,
+        family_id: Option<u64>,
+    ) -> Vec<SbPhoneLog> {
+        self.data()
+            .phone_logs
+            .iter()
+            .filter(|p| external_call_id.is_none_or(|c| p.external_call_id == c))
+            .filter(|p| family_id.is_none_or(|f| p.family_id == f))
+            .cloned()
+            .collect()
+    }
+
     // ---- writes ------------------------------------------------------------------------
 
     /// F3.
@@ -562,12 +593,15 @@ impl LineLeaderSandbox {
         let from = family.status_id;
         family.status_id = status_id;
         let family = family.clone();
-        d.status_changes.push(SbStatusChange {
-            family_id,
-            from_status_id: from,
-            to_status_id: status_id,
-            at: now_secs(),
-        });
+        // PUT is idempotent: setting the status a family already has changes nothing.
+        if from != status_id {
+            d.status_changes.push(SbStatusChange {
+                family_id,
+                from_status_id: from,
+                to_status_id: status_id,
+                at: now_secs(),
+            });
+        }
         Ok(family)
     }
 
@@ -674,6 +708,40 @@ impl LineLeaderSandbox {
                 "last_name": f.last_name,
                 "primary_phone": { "number": f.phone },
             },
+        })
+    }
+
+    pub(crate) fn event_json(&self, e: &SbEvent) -> Value {
+        let d = self.data();
+        let typ = d.task_results.iter().find(|x| x.id == e.type_id);
+        let staff = d.staff.iter().find(|x| x.id == e.staff_id);
+        json!({
+            "id": e.id,
+            "type": { "id": e.type_id, "values": { "value": typ.map(|x| x.name.clone()) } },
+            "staff": { "id": e.staff_id, "values": {
+                "name": staff.map(|s| format!("{} {}", s.first_name, s.last_name).trim().to_owned())
+            } },
+            "family": { "id": e.family_id },
+            "center_id": e.center_id,
+            "date_time": ts(&e.date_time),
+            "description": e.description,
+            "task_id": e.task_id,
+        })
+    }
+
+    pub(crate) fn phone_log_json(p: &SbPhoneLog) -> Value {
+        json!({
+            "id": p.id,
+            "direction": p.direction,
+            "ani": p.ani,
+            "dnis": p.dnis,
+            "start_date_time": ts(&p.start_date_time),
+            "end_date_time": ts(&p.end_date_time),
+            "disposition": p.disposition,
+            "recording_url": p.recording_url,
+            "external_call_id": p.external_call_id,
+            "family_id": p.family_id,
+            "center_id": p.center_id,
         })
     }
 

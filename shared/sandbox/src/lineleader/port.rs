@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 use llbridge_app::ports::{
-    Center, Family, Labeled, LineLeader, NewEvent, NewFamily, PhoneLog, Staff, Task,
-    TaskCompletion, TypeList,
+    Center, Family, Labeled, LineLeader, LoggedEvent, LoggedPhoneLog, Lookup, NewEvent, NewFamily,
+    PhoneLog, Staff, Task, TaskCompletion, TaskWrite, TypeList,
 };
 use llbridge_app::{Error, Result};
 use llbridge_domain::crm::LogDirection;
@@ -164,14 +164,12 @@ impl LineLeader for LineLeaderSandbox {
             .collect())
     }
 
-    async fn complete_task(&self, task: &Task, c: &TaskCompletion) -> Result<()> {
-        let id = num(&task.id)
-            .ok_or_else(|| Error::permanent(PORT, "GET /tasks/{id}: the task no longer exists"))?;
-        let current = self
-            .task_by_id(id)
-            .ok_or_else(|| Error::permanent(PORT, "GET /tasks/{id}: the task no longer exists"))?;
+    async fn complete_task(&self, task_id: &str, c: &TaskCompletion) -> Result<TaskWrite> {
+        let gone = || Error::permanent(PORT, "GET /tasks/{id}: the task no longer exists");
+        let id = num(task_id).ok_or_else(gone)?;
+        let current = self.task_by_id(id).ok_or_else(gone)?;
         if current.is_completed {
-            return Ok(());
+            return Ok(TaskWrite::AlreadyCompleted);
         }
         let body = json!({
             "id": current.id,
@@ -187,7 +185,7 @@ impl LineLeader for LineLeaderSandbox {
             "result_description": c.result_description,
         });
         self.put_task(id, &body)
-            .map(|_| ())
+            .map(|_| TaskWrite::Completed)
             .map_err(|r| fail("PUT /tasks/{id}", r))
     }
 
@@ -208,6 +206,48 @@ impl LineLeader for LineLeaderSandbox {
         self.post_event(&body)
             .map(|id| id.to_string())
             .map_err(|r| fail("POST /events", r))
+    }
+
+    async fn family_events(&self, family_id: &str) -> Result<Lookup<Vec<LoggedEvent>>> {
+        if !self.config().event_lookup {
+            return Ok(Lookup::Unsupported("GET /events: HTTP 405".into()));
+        }
+        let Some(f) = num(family_id) else {
+            return Ok(Lookup::Answered(Vec::new()));
+        };
+        Ok(Lookup::Answered(
+            self.event_list(Some(f))
+                .into_iter()
+                .map(|e| LoggedEvent {
+                    id: e.id.to_string(),
+                    type_id: Some(e.type_id.to_string()),
+                    task_id: e.task_id.map(|t| t.to_string()),
+                    description: e.description,
+                })
+                .collect(),
+        ))
+    }
+
+    async fn phone_logs_for_call(
+        &self,
+        external_call_id: &str,
+        family_id: &str,
+    ) -> Result<Lookup<Vec<LoggedPhoneLog>>> {
+        if !self.config().phone_log_lookup {
+            return Ok(Lookup::Unsupported(
+                "GET /in-contact/phone-logs: HTTP 404".into(),
+            ));
+        }
+        Ok(Lookup::Answered(
+            self.phone_log_list(Some(external_call_id), num(family_id))
+                .into_iter()
+                .map(|p| LoggedPhoneLog {
+                    id: p.id.to_string(),
+                    external_call_id: Some(p.external_call_id),
+                    family_id: Some(p.family_id.to_string()),
+                })
+                .collect(),
+        ))
     }
 
     async fn set_family_status(&self, family_id: &str, status_id: &str) -> Result<()> {

@@ -1,0 +1,299 @@
+//! External effects done exactly once, or reported: every LineLeader write is an intent in
+//! the store before it is a request.
+//!
+//! [`Effects::run`] takes the effect's claim, and then either
+//! * finds it done and returns what was recorded;
+//! * finds the intent of an earlier attempt that never recorded its result (a lost answer, a
+//!   crash): looks the effect up in LineLeader first, and writes only when it is not there
+//!   (when the tenant cannot answer, the enablement's `unknown_outcome` policy decides);
+//! * or plans the effect, records the intent, writes, and records the result with
+//!   LineLeader's id.
+//!
+//! A write is never started when the job's deadline is too close for it to finish, and a write
+//! whose answer is lost leaves its intent for the next attempt to resolve.
+
+use std::future::Future;
+use std::time::Duration;
+
+use llbridge_domain::config::UnknownOutcomePolicy;
+use serde_json::{json, Value};
+
+use crate::claim::{self, Claim, Held};
+use crate::error::{Error, ErrorKind, Result, NOT_SENT};
+use crate::ports::{Clock, Store};
+
+/// The time limits of jobs, and the leases that must outlast them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// The most one job may take (locally; on AWS the Lambda's remaining time less a margin).
+    pub job_budget: Duration,
+    /// The most one LineLeader or Dialpad request may take, retries included: a write is not
+    /// started with less time than this left.
+    pub write_budget: Duration,
+    /// How long a claim's lease lasts: longer than any job, so a live job never loses it.
+    pub lease: Duration,
+}
+
+impl Default for Timing {
+    /// Jobs of at most 50 s, writes of at most 20 s, leases of 120 s.
+    fn default() -> Self {
+        Timing::for_job_budget(Duration::from_secs(50))
+    }
+}
+
+impl Timing {
+    /// Writes get a third of the budget (20 s at most), leases twice the budget.
+    pub fn for_job_budget(job_budget: Duration) -> Timing {
+        Timing {
+            job_budget,
+            write_budget: (job_budget / 3).min(Duration::from_secs(20)),
+            lease: job_budget * 2,
+        }
+    }
+}
+
+/// What a plan decided before any write.
+pub enum Plan {
+    /// Nothing to write; record this outcome (a skip with its reason).
+    Skip(Value),
+    /// Write this intent: everything the write needs, ids included.
+    Write(Value),
+}
+
+/// What the lookup of an earlier attempt's write found.
+pub enum Found {
+    /// It is there: record this outcome.
+    Yes(Value),
+    /// It is not there: write it.
+    No,
+    /// The tenant cannot tell (the lookup endpoint is missing); why.
+    Unanswerable(String),
+}
+
+/// How an effect came to its outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum How {
+    /// Written now.
+    Written,
+    /// An earlier attempt's write was found by the lookup; not written again.
+    FoundOnLookup,
+    /// Written again although an earlier attempt may have written: the tenant could not say.
+    PossibleDuplicate,
+    /// Recorded by an earlier job.
+    AlreadyDone,
+    /// Nothing to write.
+    Skipped,
+    /// An earlier attempt's outcome is unknown and the policy is `hold`: not written again.
+    NeedsReview,
+    /// LineLeader refused the write (a 4xx): recorded, never retried.
+    Rejected,
+}
+
+impl How {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            How::Written => "written",
+            How::FoundOnLookup => "found_on_lookup",
+            How::PossibleDuplicate => "possible_duplicate",
+            How::AlreadyDone => "already_done",
+            How::Skipped => "skipped",
+            How::NeedsReview => "needs_review",
+            How::Rejected => "rejected",
+        }
+    }
+
+    fn parse(s: &str) -> Option<How> {
+        [
+            How::Written,
+            How::FoundOnLookup,
+            How::PossibleDuplicate,
+            How::Skipped,
+            How::NeedsReview,
+            How::Rejected,
+        ]
+        .into_iter()
+        .find(|h| h.as_str() == s)
+    }
+}
+
+/// An effect's recorded outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ran {
+    /// What was recorded (LineLeader's ids, or the skip or refusal), with `how`.
+    pub outcome: Value,
+    pub how: How,
+}
+
+impl Ran {
+    /// How the effect was first settled: for [`How::AlreadyDone`], what the earlier job
+    /// recorded.
+    pub fn first_how(&self) -> How {
+        match self.how {
+            How::AlreadyDone => self
+                .outcome
+                .get("how")
+                .and_then(Value::as_str)
+                .and_then(How::parse)
+                .unwrap_or(How::Written),
+            h => h,
+        }
+    }
+}
+
+/// One job's effects: its store, clock and deadline.
+pub struct Effects<'a> {
+    pub store: &'a dyn Store,
+    pub clock: &'a dyn Clock,
+    /// Epoch ms after which the job must not be running.
+    pub deadline_ms: i64,
+    pub timing: Timing,
+}
+
+/// The reason code of a write not started because the job's deadline was too close.
+pub const DEADLINE_NEAR: &str = "deadline_near";
+
+impl<'a> Effects<'a> {
+    /// Fails (transient, `deadline_near`) when a write started now might not finish before
+    /// the job's deadline.
+    pub fn time_for_a_write(&self) -> Result<()> {
+        let left = self.deadline_ms - self.clock.now_ms();
+        if left < self.timing.write_budget.as_millis() as i64 {
+            return Err(Error::transient(
+                "worker",
+                format!(
+                    "{left} ms left before the job's deadline: not enough to start a write (it may take {} ms)",
+                    self.timing.write_budget.as_millis()
+                ),
+            )
+            .with_code(DEADLINE_NEAR));
+        }
+        Ok(())
+    }
+
+    /// Takes the claim `key` with this job's lease.
+    pub async fn acquire(&self, key: &str) -> Result<Claim> {
+        claim::acquire(self.store, self.clock, key, self.timing.lease).await
+    }
+
+    async fn finish(&self, held: Held, mut outcome: Value, how: How, ttl: i64) -> Result<Ran> {
+        if let Value::Object(m) = &mut outcome {
+            m.insert("how".into(), Value::String(how.as_str().into()));
+        } else {
+            outcome = json!({"value": outcome, "how": how.as_str()});
+        }
+        held.complete_for(self.store, self.clock, outcome.clone(), ttl)
+            .await?;
+        Ok(Ran { outcome, how })
+    }
+
+    /// Runs one effect under the claim `key` (see the module's documentation). `plan` runs
+    /// only when no earlier attempt left an intent; `lookup` only when one did; `write` at
+    /// most once, with the intent. Done records are kept for `ttl_secs`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn run<P, PF, L, LF, W, WF>(
+        &self,
+        key: &str,
+        policy: UnknownOutcomePolicy,
+        ttl_secs: i64,
+        plan: P,
+        lookup: L,
+        write: W,
+    ) -> Result<Ran>
+    where
+        P: FnOnce() -> PF,
+        PF: Future<Output = Result<Plan>>,
+        L: FnOnce(Value) -> LF,
+        LF: Future<Output = Result<Found>>,
+        W: FnOnce(Value) -> WF,
+        WF: Future<Output = Result<Value>>,
+    {
+        let mut held = match self.acquire(key).await? {
+            Claim::Done(outcome) => {
+                return Ok(Ran {
+                    outcome,
+                    how: How::AlreadyDone,
+                })
+            }
+            Claim::Busy => {
+                return Err(Error::transient(
+                    "store",
+                    format!("{key} is being done by another job"),
+                )
+                .with_code("in_progress"))
+            }
+            Claim::Acquired(h) => h,
+        };
+        let (intent, again) = match held.pending_intent().cloned() {
+            Some(intent) => match lookup(intent.clone()).await {
+                Err(e) => {
+                    held.release(self.store, self.clock, true, &e.to_string())
+                        .await?;
+                    return Err(e);
+                }
+                Ok(Found::Yes(outcome)) => {
+                    return self
+                        .finish(held, outcome, How::FoundOnLookup, ttl_secs)
+                        .await
+                }
+                Ok(Found::No) => (intent, false),
+                Ok(Found::Unanswerable(why)) => match policy {
+                    UnknownOutcomePolicy::Retry => {
+                        tracing::warn!(key, decision = "retry", reason = "possible_duplicate",
+                            detail = %why, "an earlier write's outcome cannot be looked up; writing again");
+                        (intent, true)
+                    }
+                    UnknownOutcomePolicy::Hold => {
+                        let outcome = json!({"needs_review": "lookup_unavailable",
+                            "detail": why, "intent": intent});
+                        return self.finish(held, outcome, How::NeedsReview, ttl_secs).await;
+                    }
+                },
+            },
+            None => match plan().await {
+                Err(e) => {
+                    held.release(self.store, self.clock, false, &e.to_string())
+                        .await?;
+                    return Err(e);
+                }
+                Ok(Plan::Skip(outcome)) => {
+                    return self.finish(held, outcome, How::Skipped, ttl_secs).await
+                }
+                Ok(Plan::Write(intent)) => {
+                    if let Err(e) = self.time_for_a_write() {
+                        held.release(self.store, self.clock, false, &e.to_string())
+                            .await?;
+                        return Err(e);
+                    }
+                    held.intend(self.store, self.clock, intent.clone()).await?;
+                    (intent, false)
+                }
+            },
+        };
+        if let Err(e) = self.time_for_a_write() {
+            held.release(self.store, self.clock, true, &e.to_string())
+                .await?;
+            return Err(e);
+        }
+        match write(intent).await {
+            Ok(outcome) => {
+                let how = if again {
+                    How::PossibleDuplicate
+                } else {
+                    How::Written
+                };
+                self.finish(held, outcome, how, ttl_secs).await
+            }
+            Err(e) if e.kind == ErrorKind::Permanent => {
+                let outcome = json!({"rejected": e.reason(), "detail": e.message});
+                self.finish(held, outcome, How::Rejected, ttl_secs).await
+            }
+            Err(e) => {
+                // A write that may have happened keeps its intent for the next attempt.
+                let keep = e.code != Some(NOT_SENT);
+                held.release(self.store, self.clock, keep, &e.to_string())
+                    .await?;
+                Err(e)
+            }
+        }
+    }
+}
