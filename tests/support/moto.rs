@@ -222,6 +222,38 @@ pub async fn create_table(config: &SdkConfig, name: &str) {
     }
 }
 
+/// Messages in the queue named `name`: visible, in flight and delayed; `None` when the queue
+/// does not exist.
+pub async fn queue_depth(config: &SdkConfig, name: &str) -> Option<(usize, usize, usize)> {
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let url = sqs
+        .get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .ok()?
+        .queue_url?;
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .ok()?
+        .attributes?;
+    let n = |k: QueueAttributeName| {
+        attrs
+            .get(&k)
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0)
+    };
+    Some((
+        n(QueueAttributeName::ApproximateNumberOfMessages),
+        n(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        n(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
+    ))
+}
+
 /// Creates a secret whose SecretString is `json`.
 pub async fn create_secret(config: &SdkConfig, name: &str, json: &str) {
     if let Err(e) = aws_sdk_secretsmanager::Client::new(config)

@@ -102,6 +102,16 @@ impl Scenario {
         data: Option<Dataset>,
         log_delay: Duration,
     ) -> Scenario {
+        Scenario::start_tuned(enablements, data, log_delay, |_| {}).await
+    }
+
+    /// As [`Scenario::start_with`], with the host's options adjusted by `tune` last.
+    pub async fn start_tuned(
+        enablements: Vec<Value>,
+        data: Option<Dataset>,
+        log_delay: Duration,
+        tune: impl FnOnce(&mut Options),
+    ) -> Scenario {
         let doc = configs::document(enablements, "sandbox", "sandbox");
         let mut opts = Options::new(
             configs::installation(&doc),
@@ -110,6 +120,7 @@ impl Scenario {
         opts.log_delay = log_delay;
         opts.sandbox.data = data;
         opts.retry = fast_retries();
+        tune(&mut opts);
         if on_aws() {
             crate::aws::use_aws_adapters(&mut opts).await;
         }

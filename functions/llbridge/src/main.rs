@@ -1,6 +1,7 @@
 //! `llbridge`: the operator CLI.
 //!
-//! * `llbridge local --config FILE`: the local host (webhook + worker on embedded adapters).
+//! * `llbridge local --config FILE [--aws-endpoint URL]`: the local host (webhook + worker on
+//!   embedded adapters, or on the AWS adapters at an endpoint such as moto).
 //! * `llbridge send --config FILE EVENT.json`: sign an event with the config's first webhook
 //!   secret and POST it.
 //! * `llbridge config validate FILE`: validate an installation config.
@@ -20,8 +21,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use llbridge_app::effect::Timing;
+use llbridge_app::worker::RetryPolicy;
 use llbridge_domain::config::SecretRef;
 use llbridge_domain::Installation;
+use llbridge_host::aws::AwsTarget;
 
 #[derive(Parser)]
 #[command(
@@ -49,6 +53,26 @@ enum Command {
         /// Log format: text or json.
         #[arg(long, default_value = "text")]
         log_format: String,
+        /// Run on the AWS adapters (DynamoDB, SQS, Secrets Manager) at this endpoint, e.g. a
+        /// moto server (`http://127.0.0.1:5005`); the table and queues are created if absent.
+        #[arg(long)]
+        aws_endpoint: Option<String>,
+        /// The DynamoDB table, with --aws-endpoint.
+        #[arg(long, default_value = "llbridge-local")]
+        table: String,
+        /// The SQS job queue (its dead-letter queue is `<queue>-dlq`), with --aws-endpoint.
+        #[arg(long, default_value = "llbridge-local-jobs")]
+        queue: String,
+        /// The most one job may take (seconds); writes get a third of it, leases twice it.
+        #[arg(long, default_value_t = 50)]
+        job_budget_secs: u64,
+        /// How long a failing job is retried before it goes to the dead letters (seconds).
+        #[arg(long, default_value_t = 6 * 3600)]
+        retry_horizon_secs: u64,
+        /// The delay before a failed job's first retry (seconds); it doubles on each failure,
+        /// up to 15 minutes.
+        #[arg(long, default_value_t = 30)]
+        retry_delay_secs: u64,
     },
     /// Sign an event JSON with the config's first webhook secret and POST it.
     Send {
@@ -130,13 +154,49 @@ fn validate(path: &Path) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn local(config: &Path, listen: SocketAddr, log_delay_secs: u64) -> anyhow::Result<ExitCode> {
-    let inst = read_config(config)?;
-    let mut opts = llbridge_host::Options::new(inst, listen);
-    opts.log_delay = Duration::from_secs(log_delay_secs);
+/// How `llbridge local` runs.
+struct LocalRun {
+    config: PathBuf,
+    listen: SocketAddr,
+    log_delay_secs: u64,
+    aws_endpoint: Option<String>,
+    table: String,
+    queue: String,
+    job_budget_secs: u64,
+    retry_horizon_secs: u64,
+    retry_delay_secs: u64,
+}
+
+async fn local(run: LocalRun) -> anyhow::Result<ExitCode> {
+    let inst = read_config(&run.config)?;
+    let mut opts = llbridge_host::Options::new(inst, run.listen);
+    opts.log_delay = Duration::from_secs(run.log_delay_secs);
+    if run.job_budget_secs < 3 {
+        bail!("--job-budget-secs must be at least 3");
+    }
+    opts.timing = Timing::for_job_budget(Duration::from_secs(run.job_budget_secs));
+    opts.retry = RetryPolicy {
+        first: Duration::from_secs(run.retry_delay_secs.max(1)),
+        horizon: Duration::from_secs(run.retry_horizon_secs),
+        ..RetryPolicy::default()
+    };
+    if let Some(endpoint) = run.aws_endpoint {
+        let target = AwsTarget {
+            endpoint: Some(endpoint.clone()),
+            table: run.table,
+            queue: run.queue,
+        };
+        let queues = llbridge_host::aws::use_aws(&mut opts, &target)
+            .await
+            .with_context(|| format!("cannot set up the table and queues at {endpoint}"))?;
+        println!(
+            "on AWS adapters at {endpoint}: table {}, queue {}",
+            target.table, queues.queue_url
+        );
+    }
     let host = llbridge_host::start(opts)
         .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+        .with_context(|| format!("cannot listen on {}", run.listen))?;
     println!("listening on http://{}", host.addr);
     tokio::signal::ctrl_c().await.ok();
     host.stop().await;
@@ -208,9 +268,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             log_delay_secs,
             log_format,
+            aws_endpoint,
+            table,
+            queue,
+            job_budget_secs,
+            retry_horizon_secs,
+            retry_delay_secs,
         } => {
             init_logs(&log_format);
-            local(&config, listen, log_delay_secs).await
+            local(LocalRun {
+                config,
+                listen,
+                log_delay_secs,
+                aws_endpoint,
+                table,
+                queue,
+                job_budget_secs,
+                retry_horizon_secs,
+                retry_delay_secs,
+            })
+            .await
         }
         Command::Send { config, event, url } => send(&config, &event, &url).await,
         Command::Config { command } => match command {

@@ -270,13 +270,3 @@ impl Held {
         Ok(())
     }
 }
-
-/// The outcome recorded under a done claim, if any.
-pub async fn done_outcome(store: &dyn Store, key: &str) -> Result<Option<Value>> {
-    let Some(item) = store.get(key).await? else {
-        return Ok(None);
-    };
-    let rec: Record = serde_json::from_str(&item.value)
-        .map_err(|e| Error::permanent("store", format!("claim {key} unreadable: {e}")))?;
-    Ok((rec.status == Status::Done).then(|| rec.outcome.unwrap_or_default()))
-}

@@ -27,6 +27,9 @@ pub struct HttpClients {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
+    /// One LineLeader request's timeout, and the most a request may take, retries included.
+    timeout: Duration,
+    budget: Duration,
     lineleader: Mutex<HashMap<String, Cached<dyn LineLeader>>>,
     dialpad: Mutex<Option<Cached<dyn Dialpad>>>,
 }
@@ -43,9 +46,19 @@ impl HttpClients {
             store,
             clock,
             http,
+            timeout: llbridge_lineleader::DEFAULT_TIMEOUT,
+            budget: llbridge_lineleader::DEFAULT_BUDGET,
             lineleader: Mutex::new(HashMap::new()),
             dialpad: Mutex::new(None),
         })
+    }
+
+    /// LineLeader requests time out after `budget / 2` (10 s at most) and take at most
+    /// `budget`, retries included: the write budget of the jobs that use them.
+    pub fn with_request_budget(mut self, budget: Duration) -> HttpClients {
+        self.budget = budget;
+        self.timeout = (budget / 2).min(llbridge_lineleader::DEFAULT_TIMEOUT);
+        self
     }
 }
 
@@ -75,15 +88,19 @@ impl Clients for HttpClients {
         }
         let username = self.secrets.get(&conn.username).await?;
         let password = self.secrets.get(&conn.password).await?;
-        let client: Arc<dyn LineLeader> = Arc::new(HttpLineLeader::new(
-            connection,
-            &conn.base_url,
-            username,
-            password,
-            self.store.clone(),
-            self.clock.clone(),
-            self.http.clone(),
-        ));
+        let client: Arc<dyn LineLeader> = Arc::new(
+            HttpLineLeader::new(
+                connection,
+                &conn.base_url,
+                username,
+                password,
+                self.store.clone(),
+                self.clock.clone(),
+                self.http.clone(),
+            )
+            .with_timeout(self.timeout)
+            .with_budget(self.budget),
+        );
         cache.insert(connection.to_owned(), (fp, client.clone()));
         Ok(client)
     }

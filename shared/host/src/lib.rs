@@ -295,7 +295,8 @@ pub async fn start(opts: Options) -> std::io::Result<Host> {
                 store.clone(),
                 opts.clock.clone(),
             )
-            .map_err(|e| std::io::Error::other(e.to_string()))?,
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+            .with_request_budget(opts.timing.write_budget),
         ),
     };
     let ingest = Arc::new(Ingest {

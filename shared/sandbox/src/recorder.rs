@@ -77,7 +77,8 @@ impl Default for Faults {
 
 /// A targeted fault, e.g. `{"method": "PUT", "path": "/api/v3/tasks/*", "status": 500,
 /// "times": 2}`. With `"after_write": true` the request is first handled as usual (it takes
-/// effect), then its answer is replaced by the fault: a 5xx, or a stall then 504.
+/// effect), then its answer waits `latency_ms`, and is replaced by the fault if the rule has
+/// one: a 5xx, or a stall then 504.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FaultRule {
@@ -90,8 +91,8 @@ pub struct FaultRule {
     pub status: Option<u16>,
     /// Hang for `Faults::hang_ms`, then answer 504.
     pub timeout: bool,
-    /// Handle the request first, then answer with the fault: the answer to a write that
-    /// happened is lost.
+    /// Handle the request first, then wait the latency and answer with the fault, if any:
+    /// the answer to a write that happened is slow, or lost.
     pub after_write: bool,
     /// Added latency when the rule applies.
     pub latency_ms: u64,
@@ -137,6 +138,17 @@ impl FaultRule {
             status: Some(status),
             after_write: true,
             rate,
+            ..FaultRule::default()
+        }
+    }
+
+    /// The request takes effect, then its answer takes `latency_ms` to come.
+    pub fn slow_answer(method: &str, path: &str, latency_ms: u64) -> FaultRule {
+        FaultRule {
+            method: Some(method.to_owned()),
+            path: Some(path.to_owned()),
+            after_write: true,
+            latency_ms,
             ..FaultRule::default()
         }
     }
@@ -347,32 +359,49 @@ pub(crate) async fn middleware(
         answer_lost: false,
     });
     let (delay, outcome, after_write) = recorder.decide(&method, &path);
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    let mut answer_lost = false;
-    if after_write && !matches!(outcome, Outcome::Pass) {
-        // The request takes effect; its answer is then lost.
-        let req = Request::from_parts(parts.clone(), Body::from(bytes.clone()));
-        let handled = next.clone().run(req).await;
-        answer_lost = handled.status().is_success();
-    }
-    let (response, faulted) = match outcome {
-        Outcome::Pass => {
-            let req = Request::from_parts(parts, Body::from(bytes));
-            (next.run(req).await, false)
+    let (response, faulted, answer_lost) = if after_write {
+        // The request takes effect first; then the answer is slow, or lost.
+        let req = Request::from_parts(parts, Body::from(bytes));
+        let handled = next.run(req).await;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
         }
-        Outcome::Status(s) => {
-            let status = StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            (error(status, "injected fault"), true)
+        let took_effect = handled.status().is_success();
+        match outcome {
+            Outcome::Pass => (handled, false, false),
+            Outcome::Status(s) => (fault(s), true, took_effect),
+            Outcome::Hang(d) => {
+                tokio::time::sleep(d).await;
+                (fault(504), true, took_effect)
+            }
         }
-        Outcome::Hang(d) => {
-            tokio::time::sleep(d).await;
-            (error(StatusCode::GATEWAY_TIMEOUT, "injected timeout"), true)
+    } else {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        match outcome {
+            Outcome::Pass => {
+                let req = Request::from_parts(parts, Body::from(bytes));
+                (next.run(req).await, false, false)
+            }
+            Outcome::Status(s) => (fault(s), true, false),
+            Outcome::Hang(d) => {
+                tokio::time::sleep(d).await;
+                (fault(504), true, false)
+            }
         }
     };
     recorder.answered(seq, response.status().as_u16(), faulted, answer_lost);
     response
+}
+
+fn fault(status: u16) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status == StatusCode::GATEWAY_TIMEOUT {
+        error(status, "injected timeout")
+    } else {
+        error(status, "injected fault")
+    }
 }
 
 fn redact(mut v: Value) -> Value {

@@ -1,0 +1,550 @@
+//! Crashes on the real adapters: `llbridge local --aws-endpoint` (DynamoDB and SQS on moto) is
+//! killed with SIGKILL at random moments while conversations are in flight, and started
+//! again each time. Whatever the moments, every conversation is logged exactly once, every new
+//! caller gets one family, and every Event-mode call gets one event, at most one task
+//! completed (the one due first) and at most one status change. (A kill can hold a
+//! disposition back past the log delay: then the call is logged without it, as the product
+//! does for any disposition that comes late.)
+//!
+//! `LLBRIDGE_CRASH_CONVERSATIONS` (default 30) and `LLBRIDGE_CRASH_KILLS` (default 8) size the
+//! run; `LLBRIDGE_CRASH_SEED` replays one. The full-size run is in the README.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{Duration as Span, Utc};
+use llbridge_sandbox::{Dataset, FaultRule, Faults, Options, Sandboxes, SbFamily, SbTask};
+use llbridge_tests::events::Call;
+use llbridge_tests::moto;
+use llbridge_tests::webhook::sign_with;
+use serde_json::{json, Value};
+
+const SECRET: &str = "crash-test-webhook-secret";
+const PHONE_LOG_CC: &str = "4716644561813504";
+const EVENT_CC: &str = "4716644561813999";
+/// The call-center phones of the demo data's Oak Park (101) and Elm Street (102).
+const OAK_PARK: &str = "+14155550100";
+const ELM_STREET: &str = "+14155550101";
+const NEW_LEAD: u64 = 1;
+const CONTACTED: u64 = 2;
+
+fn env_number(key: &str, default: u64) -> u64 {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A small deterministic generator, so that a failing run can be replayed from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo).max(1)
+    }
+}
+
+/// Who calls, and how the call is logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    PhoneLogNewCaller,
+    PhoneLogKnownFamily,
+    EventNewCaller,
+    EventKnownFamily,
+}
+
+struct Conversation {
+    kind: Kind,
+    call: Call,
+    /// The known family called, if any.
+    family: Option<u64>,
+}
+
+fn family(id: u64, phone: &str, center: u64, created: chrono::DateTime<Utc>) -> SbFamily {
+    SbFamily {
+        id,
+        created_date: created,
+        center_id: center,
+        status_id: NEW_LEAD,
+        first_name: "Pat".into(),
+        last_name: format!("Family{id}"),
+        phone: phone.into(),
+        origin: "seed".into(),
+    }
+}
+
+/// The conversations, and the sandbox data they need: known families at Oak Park (Phone
+/// Log) and at Elm Street (Event mode, each with two "Phone Call" tasks due today).
+fn plan(n: u64) -> (Vec<Conversation>, Dataset) {
+    let now = Utc::now();
+    let t0 = now.timestamp_millis() - 300_000;
+    let mut data = Dataset::demo(now);
+    data.families.clear();
+    data.tasks.clear();
+    let due = now - Span::seconds(5);
+    let mut out = Vec::new();
+    for i in 0..n {
+        let kind = match i % 6 {
+            0 | 1 => Kind::PhoneLogNewCaller,
+            2 => Kind::PhoneLogKnownFamily,
+            3 => Kind::EventNewCaller,
+            _ => Kind::EventKnownFamily,
+        };
+        let caller = format!("+1650888{i:04}");
+        let mut call = Call::new(i, &caller, t0);
+        let mut known = None;
+        if matches!(kind, Kind::EventNewCaller | Kind::EventKnownFamily) {
+            call.call_center = EVENT_CC.into();
+            call.call_center_phone = ELM_STREET.into();
+        } else {
+            call.call_center = PHONE_LOG_CC.into();
+            call.call_center_phone = OAK_PARK.into();
+        }
+        let id = 6000 + i;
+        match kind {
+            Kind::PhoneLogKnownFamily => {
+                data.families
+                    .push(family(id, &caller, 101, now - Span::days(3)));
+                known = Some(id);
+            }
+            Kind::EventKnownFamily => {
+                data.families
+                    .push(family(id, &caller, 102, now - Span::days(3)));
+                for (task, at) in [(2 * id, due - Span::seconds(2)), (2 * id + 1, due)] {
+                    data.tasks.push(SbTask {
+                        id: task,
+                        family_id: id,
+                        type_id: 31,
+                        due_date_time: at,
+                        description: "Call back".into(),
+                        is_completed: false,
+                        is_canceled: false,
+                        completed_date_time: None,
+                        completed_by_user_id: None,
+                        result_type: None,
+                        result_description: None,
+                        puts: 0,
+                    });
+                }
+                known = Some(id);
+            }
+            _ => {}
+        }
+        out.push(Conversation {
+            kind,
+            call,
+            family: known,
+        });
+    }
+    (out, data)
+}
+
+fn config(sb: &Sandboxes) -> Value {
+    let base = |cc: &str| {
+        json!({
+            "scope": {"level": "call_center", "id": cc},
+            "connection": "main",
+            "screen_pop": false,
+            "default_center_name": "Oak Park",
+            "enable_task_queue": true
+        })
+    };
+    let mut event = base(EVENT_CC);
+    event["call_log"] = json!({
+        "type": "event",
+        "event_type": "Phone Call",
+        "default_staff_email": "frontdesk@example.com",
+        "disposition_status_map": {"Left Voicemail (New Lead)": "Contacted"},
+        "disposition_task_result_map": {"Left Voicemail": "Left Message"},
+        "result_type_mapping": ["inbound"]
+    });
+    let mut phone_log = base(PHONE_LOG_CC);
+    phone_log["call_log"] = json!({"type": "phone_log"});
+    json!({
+        "dialpad": {"webhook_secrets": [SECRET], "api_base_url": sb.dialpad_url, "api_key": "sandbox-dialpad-key"},
+        "connections": {"main": {"base_url": sb.lineleader_url, "username": "sandbox", "password": "sandbox"}},
+        "enablements": [phone_log, event]
+    })
+}
+
+/// The local host as a child process.
+struct Host {
+    config: PathBuf,
+    log: PathBuf,
+    addr: SocketAddr,
+    endpoint: String,
+    table: String,
+    queue: String,
+    child: Option<Child>,
+}
+
+impl Host {
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap_or_else(|e| panic!("log file: {e}"));
+        let err = log.try_clone().unwrap_or_else(|e| panic!("log file: {e}"));
+        let child = Command::new(env!("CARGO_BIN_EXE_llbridge"))
+            .args(["local", "--config"])
+            .arg(&self.config)
+            .args(["--listen", &self.addr.to_string()])
+            .args(["--aws-endpoint", &self.endpoint])
+            .args(["--table", &self.table, "--queue", &self.queue])
+            // Jobs of 3 s: leases of 6 s, redelivery after 18 s. Call logs 2 s after hangup.
+            .args(["--job-budget-secs", "3", "--retry-horizon-secs", "3600"])
+            .args(["--retry-delay-secs", "1"])
+            .args(["--log-delay-secs", "2"])
+            .args(["--log-format", "json"])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start llbridge local: {e}"));
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: no cleanup, no graceful shutdown.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Posts one event as Dialpad would, again and again until it is accepted (a host being
+/// killed and restarted drops connections; Dialpad retries 5xx and connection failures).
+async fn deliver(url: &str, event: &Value) {
+    let body = sign_with(event, SECRET);
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        let sent = client
+            .post(url)
+            .body(body.clone())
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
+        if let Ok(r) = sent {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the webhook never accepted {event}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap_or_else(|e| panic!("free port: {e}"))
+}
+
+fn events_of(c: &Conversation) -> Vec<Value> {
+    let call = &c.call;
+    match c.kind {
+        Kind::PhoneLogNewCaller | Kind::PhoneLogKnownFamily => {
+            vec![call.agent("connected", 5_100), call.cc_hangup(295_200)]
+        }
+        Kind::EventNewCaller | Kind::EventKnownFamily => vec![
+            call.agent("connected", 5_100),
+            call.dispositions(&["Left Voicemail"], 296_000),
+            call.agent("hangup", 295_050),
+            call.cc_hangup(295_200),
+        ],
+    }
+}
+
+/// The events in a random order, but the hangups last: the disposition is sent before the
+/// call ends, so that the log, 2 s after the hangup, normally has it.
+fn shuffled(mut events: Vec<Value>, rng: &mut Rng) -> Vec<Value> {
+    let split = events
+        .iter()
+        .position(|e| e["state"] == "hangup")
+        .unwrap_or(events.len());
+    let (before, after) = events.split_at_mut(split);
+    for part in [before, after] {
+        for i in (1..part.len()).rev() {
+            part.swap(i, rng.between(0, i as u64 + 1) as usize);
+        }
+    }
+    events
+}
+
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(moto::unique("llbridge-crash"));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("temp dir: {e}"));
+    dir
+}
+
+fn write(path: &Path, v: &Value) {
+    std::fs::write(path, v.to_string()).unwrap_or_else(|e| panic!("write config: {e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_random_moments_every_conversation_is_logged_exactly_once() {
+    let n = env_number("LLBRIDGE_CRASH_CONVERSATIONS", 30);
+    let kills = env_number("LLBRIDGE_CRASH_KILLS", 8);
+    let seed = env_number(
+        "LLBRIDGE_CRASH_SEED",
+        Utc::now().timestamp_nanos_opt().unwrap_or(7) as u64 | 1,
+    );
+    eprintln!("crash run: {n} conversations, {kills} kills, LLBRIDGE_CRASH_SEED={seed}");
+    let begun = Instant::now();
+    let mut rng = Rng(seed);
+
+    let moto = moto::shared();
+    let (conversations, data) = plan(n);
+    let local = SocketAddr::from(([127, 0, 0, 1], 0));
+    // Every write takes effect, then answers 300 ms later: a kill often lands between a write
+    // and its recorded result, where only a lookup can tell what happened.
+    let slow_writes = Faults {
+        rules: [
+            ("POST", "/families"),
+            ("POST", "/in-contact/phone-logs"),
+            ("POST", "/events"),
+            ("PUT", "/tasks/*"),
+            ("PUT", "/families/*/status"),
+        ]
+        .iter()
+        .map(|(m, p)| FaultRule::slow_answer(m, p, 300))
+        .collect(),
+        ..Faults::default()
+    };
+    let sb = llbridge_sandbox::start(
+        local,
+        local,
+        Options {
+            data: Some(data),
+            lineleader_faults: slow_writes,
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("sandboxes: {e}"));
+    let dir = temp_dir();
+    let host = Arc::new(Mutex::new(Host {
+        config: dir.join("config.json"),
+        log: dir.join("host.log"),
+        addr: free_addr(),
+        endpoint: moto.endpoint().to_owned(),
+        table: moto::unique("crash"),
+        queue: moto::unique("crash-jobs"),
+        child: None,
+    }));
+    let (url, queue) = {
+        let mut h = host.lock().unwrap_or_else(|e| e.into_inner());
+        write(&h.config, &config(&sb));
+        h.spawn();
+        (format!("http://{}/dialpad/events", h.addr), h.queue.clone())
+    };
+
+    // The killer: SIGKILL, and a restart right after, `kills` times. Every other kill comes at
+    // a random moment; the others wait for a write that LineLeader has taken and not yet
+    // answered (the window where a crash leaves an intent without a result).
+    let killer = {
+        let host = host.clone();
+        let lineleader = sb.lineleader.clone();
+        // The writes aimed at, in turn; a kill waits up to 3 s for its kind of write.
+        let writes = [
+            "/in-contact/phone-logs",
+            "/events",
+            "/families",
+            "/tasks/",
+            "/status",
+        ];
+        let plan: Vec<(u64, Option<&str>)> = (0..kills)
+            .map(|k| {
+                let aim = (k % 2 == 1).then(|| writes[(k as usize / 2) % writes.len()]);
+                (rng.between(300, 1_200), aim)
+            })
+            .collect();
+        tokio::spawn(async move {
+            let mut in_a_write = 0;
+            for (pause, aim) in plan {
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                if let Some(aim) = aim {
+                    let until = Instant::now() + Duration::from_secs(3);
+                    while Instant::now() < until {
+                        let writing = lineleader.requests().into_iter().find(|r| {
+                            r.status == 0
+                                && matches!(r.method.as_str(), "POST" | "PUT")
+                                && (r.path.ends_with(aim) || r.path.contains(aim))
+                        });
+                        if let Some(w) = writing {
+                            eprintln!("crash run: kill during {} {}", w.method, w.path);
+                            in_a_write += 1;
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+                let mut h = host.lock().unwrap_or_else(|e| e.into_inner());
+                h.kill();
+                h.spawn();
+            }
+            in_a_write
+        })
+    };
+    // Conversations arrive one after the other, their events in a shuffled order.
+    for c in &conversations {
+        for e in &shuffled(events_of(c), &mut rng) {
+            deliver(&url, e).await;
+        }
+        tokio::time::sleep(Duration::from_millis(rng.between(20, 120))).await;
+    }
+    let in_a_write = killer.await.unwrap_or_else(|e| panic!("killer: {e}"));
+    eprintln!("crash run: {in_a_write} kill(s) while LineLeader held a write's answer");
+    let sent_at = Instant::now();
+    eprintln!(
+        "crash run: events delivered in {:.1} s",
+        begun.elapsed().as_secs_f64()
+    );
+
+    // Let the last host finish: the queue drains once the dead hosts' leases and in-flight
+    // messages have run out. (Delayed messages are re-checks of legs that ended before their
+    // call did, put off for minutes: they find the call logged.)
+    let sdk = moto.sdk_config().await;
+    let started = Instant::now();
+    let mut empty_since: Option<Instant> = None;
+    loop {
+        let depth = moto::queue_depth(&sdk, &queue).await;
+        if matches!(depth, Some((0, 0, _))) {
+            let since = *empty_since.get_or_insert_with(Instant::now);
+            if since.elapsed() > Duration::from_secs(3) {
+                break;
+            }
+        } else {
+            empty_since = None;
+        }
+        if started.elapsed() > Duration::from_secs(180) {
+            let tail = host.lock().map(|h| h.log_tail()).unwrap_or_default();
+            panic!("the queue did not drain ({depth:?} left); the host's log ends with:\n{tail}");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let state = sb.lineleader.state().data;
+    eprintln!(
+        "crash run: drained {:.1} s after the last event; {} phone logs, {} events, {} tasks completed, {} status changes",
+        sent_at.elapsed().as_secs_f64(),
+        state.phone_logs.len(),
+        state.events.len(),
+        state.tasks.iter().filter(|t| t.is_completed).count(),
+        state.status_changes.len()
+    );
+    let tail = host.lock().map(|h| h.log_tail()).unwrap_or_default();
+    let context = format!("seed {seed}; the host's log ends with:\n{tail}");
+
+    // Exactly once, conversation by conversation.
+    let mut created_per_phone: BTreeMap<String, usize> = BTreeMap::new();
+    for f in state.families.iter().filter(|f| f.origin == "api") {
+        *created_per_phone.entry(f.phone.clone()).or_default() += 1;
+    }
+    for c in &conversations {
+        let leg = c.call.cc_leg.to_string();
+        let ten = &c.call.caller[2..];
+        let family_id = match c.family {
+            Some(id) => id,
+            None => {
+                assert_eq!(
+                    created_per_phone.get(ten),
+                    Some(&1),
+                    "one family for the new caller of {leg}: {created_per_phone:?}; {context}"
+                );
+                state
+                    .families
+                    .iter()
+                    .find(|f| f.phone == ten)
+                    .map(|f| f.id)
+                    .unwrap_or_default()
+            }
+        };
+        match c.kind {
+            Kind::PhoneLogNewCaller | Kind::PhoneLogKnownFamily => {
+                let logs: Vec<_> = state
+                    .phone_logs
+                    .iter()
+                    .filter(|p| p.external_call_id == leg)
+                    .map(|p| p.family_id)
+                    .collect();
+                assert_eq!(logs, vec![family_id], "one phone log for {leg}; {context}");
+            }
+            Kind::EventNewCaller | Kind::EventKnownFamily => {
+                let events: Vec<_> = state
+                    .events
+                    .iter()
+                    .filter(|e| e.description.contains(&leg))
+                    .map(|e| e.family_id)
+                    .collect();
+                assert_eq!(events, vec![family_id], "one event for {leg}; {context}");
+                let done: Vec<u64> = state
+                    .tasks
+                    .iter()
+                    .filter(|t| t.family_id == family_id && t.is_completed)
+                    .map(|t| t.id)
+                    .collect();
+                let first_due = match c.kind {
+                    Kind::EventKnownFamily => vec![2 * family_id],
+                    _ => vec![],
+                };
+                assert!(
+                    done.is_empty() || done == first_due,
+                    "at most the task due first, for {leg}: {done:?}; {context}"
+                );
+                let changes: Vec<_> = state
+                    .status_changes
+                    .iter()
+                    .filter(|s| s.family_id == family_id)
+                    .map(|s| (s.from_status_id, s.to_status_id))
+                    .collect();
+                assert!(
+                    changes.is_empty() || changes == vec![(NEW_LEAD, CONTACTED)],
+                    "at most one status change for {leg}: {changes:?}; {context}"
+                );
+            }
+        }
+    }
+    let phone_log_calls = conversations
+        .iter()
+        .filter(|c| matches!(c.kind, Kind::PhoneLogNewCaller | Kind::PhoneLogKnownFamily))
+        .count();
+    assert_eq!(state.phone_logs.len(), phone_log_calls, "{context}");
+    assert_eq!(
+        state.events.len(),
+        conversations.len() - phone_log_calls,
+        "{context}"
+    );
+    drop(host);
+    sb.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
