@@ -53,6 +53,8 @@ macro_rules! store_cases {
                 an_expired_lease_can_be_taken_over,
                 delete_honours_the_version,
                 expiry_is_kept_and_cleared,
+                a_stale_claim_holder_can_neither_complete_nor_release,
+                a_leg_of_fifty_large_events_fits,
             ]
         );
     };

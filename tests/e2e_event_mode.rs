@@ -468,9 +468,22 @@ async fn a_failing_task_step_still_yields_the_event_and_the_status_change() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    let dead = s.host.dead_letters().await;
     assert!(
-        !s.host.dead_letters().await.is_empty(),
+        !dead.is_empty(),
         "the job failed on every delivery and was kept"
+    );
+    let last = &dead[0];
+    assert_eq!(
+        last.reason.as_deref(),
+        Some("transient_failure"),
+        "{last:?}"
+    );
+    assert!(
+        last.detail
+            .as_deref()
+            .is_some_and(|d| d.contains("PUT /tasks/{id}") && d.contains("retry horizon")),
+        "the dead letter says why: {last:?}"
     );
     let state = s.lineleader().state();
     assert!(completed(&s).is_empty());

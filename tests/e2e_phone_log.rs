@@ -181,3 +181,80 @@ async fn an_outbound_dialer_call_is_logged_outbound_and_never_popped() {
     assert!(s.dialpad().pops().is_empty());
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_known_familys_call_costs_two_lineleader_requests_once_caches_are_warm() {
+    let s = Scenario::with_known_family(log_now()).await;
+    s.play(&answered(&s.call(1, "+14158159602"))).await;
+    s.settle().await;
+    s.lineleader().clear_requests();
+    s.play(&answered(&s.call(2, "+14158159602"))).await;
+    s.settle().await;
+    assert_eq!(s.phone_logs().len(), 2);
+    let requests: Vec<String> = s
+        .lineleader()
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        requests,
+        vec![
+            "GET /api/v3/families/search".to_string(),
+            "POST /api/v3/in-contact/phone-logs".to_string()
+        ],
+        "no lookup unless an answer was lost"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn an_outage_delays_the_log_and_loses_nothing() {
+    use llbridge_sandbox::{FaultRule, Faults};
+    let s = Scenario::with_known_family(log_now()).await;
+    // LineLeader answers 503 to every search for a while (the suites retry 100 ms doubling to
+    // 1 s, for 2.5 s).
+    s.lineleader().set_faults(Faults {
+        rules: vec![FaultRule::fail("GET", "/families/search", 503, None)],
+        ..Faults::default()
+    });
+    s.play(&answered(&s.call(1, "+14158159602"))).await;
+    // Longer than the client's own retries of one request (about 1.5 s).
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(s.phone_logs().is_empty());
+    s.lineleader().set_faults(Faults::default());
+    s.settle().await;
+    assert_eq!(s.phone_logs().len(), 1, "logged once LineLeader is back");
+    let retries = s
+        .host
+        .reports()
+        .iter()
+        .filter(|r| r.job == "call_log" && r.decision == "retry")
+        .count();
+    assert!(retries >= 1, "retried meanwhile");
+    assert!(s.host.dead_letters().await.is_empty());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_malformed_job_is_acknowledged_with_its_reason_not_retried() {
+    let s = Scenario::with_known_family(log_now()).await;
+    s.host
+        .queue
+        .send(
+            "{\"v\": 1, \"job\": \"call_log\"}",
+            std::time::Duration::ZERO,
+        )
+        .await
+        .expect("queued");
+    s.settle().await;
+    let reports = s.host.reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(
+        (reports[0].decision, reports[0].reason),
+        ("failed", Some("malformed_message"))
+    );
+    assert_eq!(s.host.pending().await, 0, "acknowledged");
+    assert!(s.host.dead_letters().await.is_empty());
+    s.stop().await;
+}

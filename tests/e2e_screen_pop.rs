@@ -160,3 +160,49 @@ async fn a_pop_more_than_30_seconds_after_the_ring_is_skipped() {
     assert_eq!(report.decision, "popped", "{report:?}");
     assert_eq!(dialpad.pops().len(), 1);
 }
+
+#[tokio::test]
+async fn a_pop_whose_answer_is_lost_is_never_sent_twice() {
+    use llbridge_sandbox::{FaultRule, Faults};
+    let s = Scenario::with_known_family(pops_on()).await;
+    // Dialpad pops the page, then its answer is a 502.
+    s.dialpad().set_faults(Faults {
+        rules: vec![FaultRule::lose_answer(
+            "POST",
+            "/api/v2/users/*/screenpop",
+            502,
+            1.0,
+        )],
+        ..Faults::default()
+    });
+    let call = s.call(1, "+14158159602");
+    s.send(&call.agent("ringing", 200)).await;
+    s.settle().await;
+    s.send(&call.agent("connected", 5_100)).await;
+    s.settle().await;
+    let posts = s
+        .dialpad()
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(
+        posts, 1,
+        "a second pop would reload the page the agent may be typing in"
+    );
+    let pops: Vec<_> = s
+        .host
+        .reports()
+        .into_iter()
+        .filter(|r| r.job == "screen_pop")
+        .map(|r| (r.decision, r.reason))
+        .collect();
+    assert_eq!(
+        pops,
+        vec![
+            ("skipped", Some("pop_outcome_unknown")),
+            ("skipped", Some("already_popped"))
+        ]
+    );
+    s.stop().await;
+}

@@ -5,6 +5,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use llbridge_app::config_store::CONFIG_KEY;
+use llbridge_app::effect::Timing;
+use llbridge_app::worker::RetryPolicy;
+use llbridge_aws::deployment::MAX_RETRY_HORIZON;
 use serde_yaml_ng::value::TaggedValue;
 use serde_yaml_ng::{Mapping, Value};
 
@@ -133,12 +137,29 @@ fn job_queue(t: &Value) -> (String, &Value) {
 }
 
 #[test]
-fn the_job_queue_redrives_to_a_dead_letter_queue_after_at_least_5_receives() {
+fn the_job_queue_redrives_only_after_the_workers_own_retries() {
     let t = template();
     let (queue, q) = job_queue(&t);
     let redrive = get(q, &["Properties", "RedrivePolicy"]);
     let max = number(get(redrive, &["maxReceiveCount"]));
-    assert!(max >= 5, "{queue}: maxReceiveCount {max} < 5");
+    // The worker gives a job up itself, with its reason, after the retry horizon: the queue's
+    // own count must never cut that short, even for the longest horizon allowed.
+    let horizon = get(&t, &["Parameters", "RetryHorizonSeconds"]);
+    let longest = number(get(horizon, &["MaxValue"])) as u64;
+    assert!(
+        longest <= MAX_RETRY_HORIZON.as_secs(),
+        "the worker refuses horizons above {MAX_RETRY_HORIZON:?}"
+    );
+    assert!(number(get(horizon, &["MinValue"])) >= 600);
+    let deliveries = RetryPolicy {
+        horizon: std::time::Duration::from_secs(longest),
+        ..RetryPolicy::default()
+    }
+    .deliveries();
+    assert!(
+        max > i64::from(deliveries),
+        "{queue}: maxReceiveCount {max} <= {deliveries} deliveries within {longest} s"
+    );
     let (dlq, attr) =
         get_att_target(get(redrive, &["deadLetterTargetArn"])).expect("deadLetterTargetArn");
     assert_eq!(attr, "Arn");
@@ -159,6 +180,91 @@ fn the_visibility_timeout_is_at_least_6_times_the_worker_timeout() {
     assert!(
         visibility >= 6 * timeout,
         "{queue}: VisibilityTimeout {visibility} < 6 x {worker} Timeout {timeout}"
+    );
+}
+
+#[test]
+fn leases_outlast_the_worker_and_writes_fit_its_timeout() {
+    let t = template();
+    let (worker, _) = sqs_consumer(&t);
+    let timeout = function_timeout(&t, worker) as u64;
+    let timing = Timing::default();
+    assert!(
+        timing.lease.as_secs() > timeout,
+        "a lease of {:?} must outlast the {timeout} s invocation holding it",
+        timing.lease
+    );
+    assert!(
+        timing.write_budget.as_secs() * 2 < timeout,
+        "a write of {:?} must fit the {timeout} s invocation with room to spare",
+        timing.write_budget
+    );
+}
+
+#[test]
+fn the_worker_gives_jobs_up_to_the_dead_letter_queue_itself() {
+    let t = template();
+    let (_, q) = job_queue(&t);
+    let (dlq, _) = get_att_target(get(
+        q,
+        &["Properties", "RedrivePolicy", "deadLetterTargetArn"],
+    ))
+    .expect("a dead-letter queue");
+    let env = map(get(
+        resource(&t, "WorkerFunction"),
+        &["Properties", "Environment", "Variables"],
+    ));
+    let var = |k: &str| env.get(k).unwrap_or_else(|| panic!("worker: no {k}"));
+    assert_eq!(
+        ref_target(var("LLBRIDGE_DLQ_URL")).as_deref(),
+        Some(dlq.as_str())
+    );
+    assert_eq!(
+        ref_target(var("LLBRIDGE_RETRY_HORIZON_SECS")).as_deref(),
+        Some("RetryHorizonSeconds")
+    );
+    let sends_to_dlq = statements(&t).into_iter().any(|(owner, st)| {
+        owner == "WorkerRole"
+            && strings(get(st, &["Action"]))
+                .iter()
+                .any(|a| a.as_str() == Some("sqs:SendMessage"))
+            && strings(get(st, &["Resource"]))
+                .iter()
+                .any(|r| get_att_target(r).is_some_and(|(id, _)| id == dlq))
+    });
+    assert!(sends_to_dlq, "the worker may send to {dlq}");
+}
+
+#[test]
+fn the_ingest_may_read_the_config_item_only() {
+    let t = template();
+    let reads: Vec<&Value> = statements(&t)
+        .into_iter()
+        .filter(|(owner, st)| {
+            owner == "IngestRole"
+                && strings(get(st, &["Action"]))
+                    .iter()
+                    .any(|a| a.as_str().is_some_and(|a| a.starts_with("dynamodb:")))
+        })
+        .map(|(_, st)| st)
+        .collect();
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    let keys = get(
+        reads[0],
+        &[
+            "Condition",
+            "ForAllValues:StringEquals",
+            "dynamodb:LeadingKeys",
+        ],
+    );
+    let keys: Vec<&str> = strings(keys)
+        .into_iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        vec![CONFIG_KEY],
+        "no token, no call state for the webhook"
     );
 }
 
@@ -266,7 +372,12 @@ fn parameters_and_outputs_are_there() {
     assert_eq!(number(get(delay, &["Default"])), 180);
     assert_eq!(number(get(delay, &["MinValue"])), 0);
     assert_eq!(number(get(delay, &["MaxValue"])), 900);
-    for p in ["ConfigSecretName", "LogLevel", "AlarmEmail"] {
+    for p in [
+        "ConfigSecretName",
+        "LogLevel",
+        "AlarmEmail",
+        "RetryHorizonSeconds",
+    ] {
         get(&t, &["Parameters", p]);
     }
     for o in ["WebhookUrl", "TableName", "QueueUrl", "DeadLetterQueueUrl"] {

@@ -271,6 +271,88 @@ pub mod store {
         );
         assert_eq!(ok!(s.get("k")).and_then(|i| i.expires_at), Some(later + 1));
     }
+
+    /// Claims over the store: a holder whose lease ran out and was taken over can neither
+    /// record, complete nor release the claim; the new holder inherits its intent.
+    pub async fn a_stale_claim_holder_can_neither_complete_nor_release(s: &dyn Store) {
+        use llbridge_app::claim::{acquire, Claim};
+        use serde_json::json;
+        let clock = llbridge_embedded::ManualClock::new(now_secs() * 1000);
+        let lease = Duration::from_secs(10);
+        let Claim::Acquired(mut first) = ok!(acquire(s, &clock, "claim", lease)) else {
+            panic!("the first caller takes the claim");
+        };
+        ok!(first.intend(s, &clock, json!({"phone_log": "about to be written"})));
+        assert!(matches!(
+            ok!(acquire(s, &clock, "claim", lease)),
+            Claim::Busy
+        ));
+        clock.advance(Duration::from_secs(11));
+        let Claim::Acquired(second) = ok!(acquire(s, &clock, "claim", lease)) else {
+            panic!("an expired lease is taken over");
+        };
+        assert_eq!(
+            second.pending_intent(),
+            Some(&json!({"phone_log": "about to be written"})),
+            "the new holder must look the write up first"
+        );
+        assert_eq!(second.attempts(), 2);
+        assert!(first
+            .intend(s, &clock, json!({"other": 1}))
+            .await
+            .is_err_and(|e| e.code == Some("lease_lost")));
+        assert!(
+            !ok!(first.clone().complete(s, &clock, json!("stale"))),
+            "a stale holder cannot complete"
+        );
+        ok!(first.release(s, &clock, false, "stale"));
+        assert!(
+            matches!(ok!(acquire(s, &clock, "claim", lease)), Claim::Busy),
+            "nor release someone else's lease"
+        );
+        assert!(ok!(second.complete(
+            s,
+            &clock,
+            json!({"phone_log_id": "9001"})
+        )));
+        clock.advance(Duration::from_secs(3600));
+        match ok!(acquire(s, &clock, "claim", lease)) {
+            Claim::Done(v) => assert_eq!(v, json!({"phone_log_id": "9001"})),
+            other => panic!("done for good: {other:?}"),
+        }
+    }
+
+    /// A leg of many large events (transcriptions of 60 KB) still fits one item: its later
+    /// events merge, and the conversation loads whole.
+    pub async fn a_leg_of_fifty_large_events_fits(s: &dyn Store) {
+        use llbridge_domain::CallEvent;
+        use serde_json::json;
+        let clock = llbridge_embedded::SystemClock;
+        let big = "x".repeat(60 * 1024);
+        let leg = 6208917392220160_u64;
+        for i in 0..50_i64 {
+            let e = json!({"call_id": leg, "state": "call_transcription", "direction": "inbound",
+                "event_timestamp": 1_767_710_000_000_i64 + i, "transcript": big,
+                "target": {"id": 4716644561813504_u64, "type": "call_center"}});
+            let e = CallEvent::from_value(&e).expect("an event");
+            ok!(llbridge_app::state::merge_event(s, &clock, &e));
+        }
+        let hangup = json!({"call_id": leg, "state": "hangup", "direction": "inbound",
+            "event_timestamp": 1_767_710_100_000_i64, "date_ended": 1_767_710_099_000_i64,
+            "external_number": "+16505550199",
+            "target": {"id": 4716644561813504_u64, "type": "call_center", "phone": "+14155550100"}});
+        let hangup = CallEvent::from_value(&hangup).expect("an event");
+        ok!(llbridge_app::state::merge_event(s, &clock, &hangup));
+        let conv = ok!(llbridge_app::state::load(s, &leg.to_string())).expect("loaded");
+        assert_eq!(conv.events, 51);
+        assert!(conv.ended, "the hangup after them was kept");
+        let item = ok!(s.get(&format!("leg#{leg}"))).expect("the leg's record");
+        assert!(
+            item.value.len() < 100 * 1024,
+            "{} bytes for 51 events",
+            item.value.len()
+        );
+    }
 }
 
 /// The secrets contract. Each adapter is set up with a secret named `secret` holding

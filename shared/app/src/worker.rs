@@ -733,9 +733,15 @@ impl Worker {
                 ));
             }
             Ok(Claim::Busy) => {
-                let e = Error::transient("store", "another job is logging this conversation")
-                    .with_code("in_progress");
-                return Err(stop(e, report, &conv));
+                // Every leg's hangup brings a log job; the one logging holds the claim and
+                // stays in the queue until it is done, so this one has nothing left to do.
+                return Ok((
+                    report
+                        .decision("skipped")
+                        .reason("log_in_progress")
+                        .detail(format!("another job is logging conversation {anchor}")),
+                    Some(conv),
+                ));
             }
             Err(e) => return Err(stop(e, report, &conv)),
         };
