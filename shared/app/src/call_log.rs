@@ -20,6 +20,11 @@ use crate::error::{Error, Result};
 use crate::matching::{self, Matched};
 use crate::ports::{Clients, LineLeader, Lookup, TaskWrite};
 
+/// While the task step keeps failing on its first deliveries, the event waits for it (the
+/// retry is coming anyway), so that it links the completed task; from this delivery on it is
+/// created without the link (a failing step never stops the others for long).
+pub const EVENT_WAITS_FOR_TASK_DELIVERIES: u32 = 3;
+
 /// What became of a call log.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LogResult {
@@ -331,8 +336,16 @@ impl Steps<'_> {
         // Step 2: the CRM event. Its description carries the Dialpad call id, which is how an
         // earlier attempt's event is found (E2).
         let call_id = conv.dialpad_call_id.clone();
-        let event = self
-            .fx
+        let wait_for_task = matches!(&task, Err(e) if e.is_transient())
+            && self.fx.delivery < EVENT_WAITS_FOR_TASK_DELIVERIES;
+        let event = if wait_for_task {
+            Err(Error::transient(
+                "worker",
+                "the event waits for the task step (retried with this job), to link its task",
+            )
+            .with_code("waiting_for_task_step"))
+        } else {
+            self.fx
             .run(
                 &self.key("event"),
                 policy,
@@ -386,7 +399,8 @@ impl Steps<'_> {
                     Ok(json!({"event_id": id, "staff_id": new.staff_id, "task_id": new.task_id}))
                 },
             )
-            .await;
+            .await
+        };
         self.report("event", &event);
 
         // Step 3: the disposition-driven status change. The target is kept in the intent; a

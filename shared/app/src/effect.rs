@@ -147,6 +147,8 @@ pub struct Effects<'a> {
     /// Epoch ms after which the job must not be running.
     pub deadline_ms: i64,
     pub timing: Timing,
+    /// Which delivery of its message the job is: 1 the first.
+    pub delivery: u32,
 }
 
 /// The reason code of a write not started because the job's deadline was too close.

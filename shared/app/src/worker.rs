@@ -320,7 +320,7 @@ impl Worker {
     /// message is delivered again) or, when permanent, says it never can succeed.
     pub async fn handle(&self, body: &str) -> Result<Report> {
         let deadline = self.clock.now_ms() + self.timing.job_budget.as_millis() as i64;
-        match self.run(body, deadline).await {
+        match self.run(body, 1, deadline).await {
             Ok((report, conv)) => {
                 report.emit(conv.as_ref());
                 Ok(report)
@@ -334,7 +334,7 @@ impl Worker {
     pub async fn settle(&self, body: &str, receive_count: u32, deadline_ms: i64) -> Settle {
         let deadline =
             deadline_ms.min(self.clock.now_ms() + self.timing.job_budget.as_millis() as i64);
-        let (report, conv, error) = match self.run(body, deadline).await {
+        let (report, conv, error) = match self.run(body, receive_count, deadline).await {
             Ok((report, conv)) => {
                 report.emit(conv.as_ref());
                 return Settle::Ack(report);
@@ -382,7 +382,7 @@ impl Worker {
         settle
     }
 
-    async fn run(&self, body: &str, deadline_ms: i64) -> Job {
+    async fn run(&self, body: &str, delivery: u32, deadline_ms: i64) -> Job {
         let msg: JobMessage = serde_json::from_str(body).map_err(|e| {
             Error::permanent("message", format!("unreadable message: {e}"))
                 .with_code("malformed_message")
@@ -410,6 +410,7 @@ impl Worker {
             clock: self.clock.as_ref(),
             deadline_ms,
             timing: self.timing,
+            delivery,
         };
         match msg.job {
             JobKind::Merge => Ok((Report::new(msg.job, &event, "merged"), None)),
