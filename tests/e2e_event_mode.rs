@@ -41,20 +41,7 @@ fn dataset(edit: impl FnOnce(&mut Dataset)) -> Dataset {
             now - Minutes::days(3),
         )],
     );
-    let task = |id, due| SbTask {
-        id,
-        family_id: FAMILY,
-        type_id: PHONE_CALL_TASK_TYPE,
-        due_date_time: due,
-        description: "Call back".into(),
-        is_completed: false,
-        is_canceled: false,
-        completed_date_time: None,
-        completed_by_user_id: None,
-        result_type: None,
-        result_description: None,
-        puts: 0,
-    };
+    let task = |id, due| SbTask::open(id, FAMILY, PHONE_CALL_TASK_TYPE, due);
     d.tasks = vec![task(5001, now), task(5002, now + Minutes::days(1))];
     edit(&mut d);
     d

@@ -70,20 +70,7 @@ fn dataset(n: u64) -> Dataset {
         })
         .collect();
     let mut d = data(now, families);
-    let task = |id, family_id, due| SbTask {
-        id,
-        family_id,
-        type_id: PHONE_CALL_TASK_TYPE,
-        due_date_time: due,
-        description: "Call back".into(),
-        is_completed: false,
-        is_canceled: false,
-        completed_date_time: None,
-        completed_by_user_id: None,
-        result_type: None,
-        result_description: None,
-        puts: 0,
-    };
+    let task = |id, family_id, due| SbTask::open(id, family_id, PHONE_CALL_TASK_TYPE, due);
     // The calls end about 5 s before now; both tasks fall on that day in every time zone.
     let due = now - Span::seconds(5);
     d.tasks = (0..n)
@@ -130,8 +117,9 @@ async fn start(n: u64, lineleader: LineLeaderConfig, policy: &str) -> Scenario {
         e["unknown_outcome"] = json!(policy);
     }
     Scenario::start_tuned(enablements, Some(dataset(n)), Duration::from_secs(1), |o| {
-        // Writes of at most 3 s (requests time out after 1.5 s), leases of 18 s; retries for a
-        // minute, so that no conversation is given up while answers keep getting lost.
+        // Writes of at most 3.6 s (requests time out after 1.8 s, before the 2 s stalls end),
+        // leases of 21.6 s; retries for a minute, so that no conversation is given up while
+        // answers keep getting lost.
         o.timing = Timing::for_job_budget(Duration::from_secs(9));
         o.retry = RetryPolicy {
             first: Duration::from_millis(100),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use llbridge_app::ports::{Clock, LineLeader, NewEvent, Secret, Store, TaskCompletion, TypeList};
+use llbridge_app::ports::{Clock, LineLeader, Secret, Store, TaskCompletion, TypeList};
 use llbridge_embedded::{ManualClock, SystemClock};
 use llbridge_lineleader::{http_client, HttpLineLeader, RetryPolicy};
 use llbridge_sandbox::{Envelope, FaultRule, Faults, LineLeaderSandbox};
@@ -328,15 +328,7 @@ async fn a_post_whose_answer_is_lost_is_an_unknown_outcome_and_not_resent() {
         });
         h.sandbox.clear_requests();
         let err = client
-            .create_event(&NewEvent {
-                family_id: "1001".into(),
-                center_id: None,
-                staff_id: "201".into(),
-                type_id: "41".into(),
-                date_time: with_millis(),
-                description: format!("lost {status}"),
-                task_id: None,
-            })
+            .create_event(&suite::event(&format!("lost {status}"), None))
             .await
             .expect_err("answer lost");
         assert!(err.is_unknown_outcome(), "{status}: {err}");
@@ -500,15 +492,7 @@ async fn a_timed_out_read_is_retried_but_a_timed_out_create_is_not() {
         1
     );
     let err = client
-        .create_event(&NewEvent {
-            family_id: "1001".into(),
-            center_id: None,
-            staff_id: "201".into(),
-            type_id: "41".into(),
-            date_time: with_millis(),
-            description: "x".into(),
-            task_id: None,
-        })
+        .create_event(&suite::event("x", None))
         .await
         .expect_err("timed out");
     assert!(err.is_unknown_outcome(), "{err}");
@@ -644,4 +628,75 @@ async fn a_request_never_takes_longer_than_its_budget() {
     let hung = h.count("GET", SEARCH) - 1;
     assert!((2..=4).contains(&hung), "retried within the budget: {hung}");
     assert!(err.message.contains("within 500 ms"), "{err}");
+}
+
+/// A server that logs anyone in, then answers every other request with a body that never
+/// ends (well, 16 MB).
+fn endless_answers() -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut head = String::new();
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+            }
+            let mut body = vec![0u8; length];
+            let _ = reader.read_exact(&mut body);
+            let mut stream = reader.into_inner();
+            if head.starts_with("POST /api/v3/login") {
+                let json = r#"{"token": "t", "refresh_token": "r"}"#;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}",
+                    json.len()
+                );
+            } else {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n[",
+                );
+                let chunk = vec![b' '; 64 * 1024];
+                for _ in 0..256 {
+                    if stream.write_all(&chunk).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn an_endless_answer_is_not_read_into_memory() {
+    let url = endless_answers();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = Arc::new(llbridge_embedded::MemoryStore::new(clock.clone()));
+    let client = HttpLineLeader::new(
+        "hostile",
+        &url,
+        Secret::new("u"),
+        Secret::new("p"),
+        store,
+        clock,
+        http_client(Duration::from_secs(5)).expect("client"),
+    )
+    .with_retry(RetryPolicy::none());
+    let err = client.statuses().await.expect_err("too large");
+    assert!(
+        err.message.contains("not read"),
+        "refused past {} bytes: {err}",
+        llbridge_lineleader::MAX_RESPONSE
+    );
+    assert!(!err.is_transient(), "{err}");
 }

@@ -22,6 +22,19 @@ pub fn with_millis() -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
+/// A CRM event on family 1001 by Ana (staff 201), of type "Phone Call" (41).
+pub fn event(description: &str, task_id: Option<&str>) -> NewEvent {
+    NewEvent {
+        family_id: "1001".into(),
+        center_id: None,
+        staff_id: "201".into(),
+        type_id: "41".into(),
+        date_time: with_millis(),
+        description: description.into(),
+        task_id: task_id.map(str::to_owned),
+    }
+}
+
 /// The demo data with `centers` extra centers and `staff` extra staff.
 pub fn big_dataset(centers: usize, staff: usize) -> Dataset {
     let mut d = Dataset::demo(Utc::now());
@@ -428,15 +441,10 @@ pub async fn lookups(ll: &dyn LineLeader, sb: &LineLeaderSandbox) {
         other => panic!("P2 unanswered: {other:?}"),
     }
     let event = ll
-        .create_event(&NewEvent {
-            family_id: "1001".into(),
-            center_id: None,
-            staff_id: "201".into(),
-            type_id: "41".into(),
-            date_time: with_millis(),
-            description: "Inbound Dialpad call\nDialpad call ID: 9007199254740993".into(),
-            task_id: Some("5001".into()),
-        })
+        .create_event(&event(
+            "Inbound Dialpad call\nDialpad call ID: 9007199254740993",
+            Some("5001"),
+        ))
         .await
         .expect("event");
     match ll.family_events("1001").await.expect("E2") {

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use llbridge_app::effect::Timing;
 use llbridge_app::worker::RetryPolicy;
 use llbridge_domain::config::SecretRef;
@@ -41,39 +41,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the local host: the webhook over HTTP and the worker in-process.
-    Local {
-        /// The installation config file.
-        #[arg(long)]
-        config: PathBuf,
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// Call-log delay (seconds) for enablements with the task queue.
-        #[arg(long, default_value_t = 180)]
-        log_delay_secs: u64,
-        /// Log format: text or json.
-        #[arg(long, default_value = "text")]
-        log_format: String,
-        /// Run on the AWS adapters (DynamoDB, SQS, Secrets Manager) at this endpoint, e.g. a
-        /// moto server (`http://127.0.0.1:5005`); the table and queues are created if absent.
-        #[arg(long)]
-        aws_endpoint: Option<String>,
-        /// The DynamoDB table, with --aws-endpoint.
-        #[arg(long, default_value = "llbridge-local")]
-        table: String,
-        /// The SQS job queue (its dead-letter queue is `<queue>-dlq`), with --aws-endpoint.
-        #[arg(long, default_value = "llbridge-local-jobs")]
-        queue: String,
-        /// The most one job may take (seconds); writes get a third of it, leases twice it.
-        #[arg(long, default_value_t = 50)]
-        job_budget_secs: u64,
-        /// How long a failing job is retried before it goes to the dead letters (seconds).
-        #[arg(long, default_value_t = 6 * 3600)]
-        retry_horizon_secs: u64,
-        /// The delay before a failed job's first retry (seconds); it doubles on each failure,
-        /// up to 15 minutes.
-        #[arg(long, default_value_t = 30)]
-        retry_delay_secs: u64,
-    },
+    Local(LocalArgs),
     /// Sign an event JSON with the config's first webhook secret and POST it.
     Send {
         #[arg(long)]
@@ -96,6 +64,46 @@ enum Command {
     },
     /// Play a few scripted calls through the local host and sandboxes, and say what happened.
     Demo,
+}
+
+/// `llbridge local`: the local host, on embedded or AWS adapters.
+#[derive(Args)]
+struct LocalArgs {
+    /// The installation config file.
+    #[arg(long)]
+    config: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Call-log delay (seconds) for enablements with the task queue.
+    #[arg(long, default_value_t = 180)]
+    log_delay_secs: u64,
+    /// Log format: text or json.
+    #[arg(long, default_value = "text")]
+    log_format: String,
+    /// Run on the AWS adapters (DynamoDB, SQS, Secrets Manager) at this endpoint, e.g. a
+    /// moto server (`http://127.0.0.1:5005`); the table and queues are created if absent.
+    #[arg(long)]
+    aws_endpoint: Option<String>,
+    /// The DynamoDB table, with --aws-endpoint.
+    #[arg(long, default_value = "llbridge-local")]
+    table: String,
+    /// The SQS job queue (its dead-letter queue is `<queue>-dlq`), with --aws-endpoint.
+    #[arg(long, default_value = "llbridge-local-jobs")]
+    queue: String,
+    /// The most one job may take (seconds); a write gets two fifths of it (20 s at most), a
+    /// lease 2.4 times it.
+    #[arg(long, default_value_t = 50)]
+    job_budget_secs: u64,
+    /// How long a failing job is retried before it goes to the dead letters (seconds).
+    #[arg(long, default_value_t = 6 * 3600)]
+    retry_horizon_secs: u64,
+    /// The delay before a failed job's first retry (seconds); it doubles on each failure,
+    /// up to 15 minutes.
+    #[arg(long, default_value_t = 30)]
+    retry_delay_secs: u64,
+    /// The longest delay between two retries of a failed job (seconds).
+    #[arg(long, default_value_t = 900)]
+    retry_max_delay_secs: u64,
 }
 
 #[derive(Subcommand)]
@@ -154,20 +162,7 @@ fn validate(path: &Path) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// How `llbridge local` runs.
-struct LocalRun {
-    config: PathBuf,
-    listen: SocketAddr,
-    log_delay_secs: u64,
-    aws_endpoint: Option<String>,
-    table: String,
-    queue: String,
-    job_budget_secs: u64,
-    retry_horizon_secs: u64,
-    retry_delay_secs: u64,
-}
-
-async fn local(run: LocalRun) -> anyhow::Result<ExitCode> {
+async fn local(run: LocalArgs) -> anyhow::Result<ExitCode> {
     let inst = read_config(&run.config)?;
     let mut opts = llbridge_host::Options::new(inst, run.listen);
     opts.log_delay = Duration::from_secs(run.log_delay_secs);
@@ -177,8 +172,8 @@ async fn local(run: LocalRun) -> anyhow::Result<ExitCode> {
     opts.timing = Timing::for_job_budget(Duration::from_secs(run.job_budget_secs));
     opts.retry = RetryPolicy {
         first: Duration::from_secs(run.retry_delay_secs.max(1)),
+        max: Duration::from_secs(run.retry_max_delay_secs.max(run.retry_delay_secs).max(1)),
         horizon: Duration::from_secs(run.retry_horizon_secs),
-        ..RetryPolicy::default()
     };
     if let Some(endpoint) = run.aws_endpoint {
         let target = AwsTarget {
@@ -263,31 +258,9 @@ async fn sandbox(listen: SocketAddr) -> anyhow::Result<ExitCode> {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Local {
-            config,
-            listen,
-            log_delay_secs,
-            log_format,
-            aws_endpoint,
-            table,
-            queue,
-            job_budget_secs,
-            retry_horizon_secs,
-            retry_delay_secs,
-        } => {
-            init_logs(&log_format);
-            local(LocalRun {
-                config,
-                listen,
-                log_delay_secs,
-                aws_endpoint,
-                table,
-                queue,
-                job_budget_secs,
-                retry_horizon_secs,
-                retry_delay_secs,
-            })
-            .await
+        Command::Local(args) => {
+            init_logs(&args.log_format);
+            local(args).await
         }
         Command::Send { config, event, url } => send(&config, &event, &url).await,
         Command::Config { command } => match command {

@@ -122,20 +122,7 @@ fn plan(n: u64) -> (Vec<Conversation>, Dataset) {
                 data.families
                     .push(family(id, &caller, 102, now - Span::days(3)));
                 for (task, at) in [(2 * id, due - Span::seconds(2)), (2 * id + 1, due)] {
-                    data.tasks.push(SbTask {
-                        id: task,
-                        family_id: id,
-                        type_id: 31,
-                        due_date_time: at,
-                        description: "Call back".into(),
-                        is_completed: false,
-                        is_canceled: false,
-                        completed_date_time: None,
-                        completed_by_user_id: None,
-                        result_type: None,
-                        result_description: None,
-                        puts: 0,
-                    });
+                    data.tasks.push(SbTask::open(task, id, 31, at));
                 }
                 known = Some(id);
             }
@@ -203,9 +190,11 @@ impl Host {
             .args(["--listen", &self.addr.to_string()])
             .args(["--aws-endpoint", &self.endpoint])
             .args(["--table", &self.table, "--queue", &self.queue])
-            // Jobs of 3 s: leases of 6 s, redelivery after 18 s. Call logs 2 s after hangup.
+            // Jobs of 3 s: writes of 1.2 s at most, leases of 7.2 s, redelivery after 18 s.
+            // Call logs 2 s after hangup.
             .args(["--job-budget-secs", "3", "--retry-horizon-secs", "3600"])
-            .args(["--retry-delay-secs", "1"])
+            // Retries every 1 to 4 s: a message redelivered by many kills does not wait long.
+            .args(["--retry-delay-secs", "1", "--retry-max-delay-secs", "4"])
             .args(["--log-delay-secs", "2"])
             .args(["--log-format", "json"])
             .env("RUST_LOG", "warn")
@@ -396,8 +385,12 @@ async fn killed_at_random_moments_every_conversation_is_logged_exactly_once() {
                 if let Some(aim) = aim {
                     let until = Instant::now() + Duration::from_secs(3);
                     while Instant::now() < until {
+                        // Unanswered, and recent: answers come 300 ms after the write (a
+                        // request whose client was killed stays unanswered for good).
+                        let now = Utc::now().timestamp_millis();
                         let writing = lineleader.requests().into_iter().find(|r| {
                             r.status == 0
+                                && now - r.at_ms < 250
                                 && matches!(r.method.as_str(), "POST" | "PUT")
                                 && (r.path.ends_with(aim) || r.path.contains(aim))
                         });

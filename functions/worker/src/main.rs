@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use llbridge_app::effect::Timing;
 use llbridge_app::worker::{RetryPolicy, Settle, Worker};
 use llbridge_aws::deployment::{adapters, init_json_logs, Deployment};
 use llbridge_clients::HttpClients;
@@ -97,11 +98,11 @@ async fn main() -> Result<(), Error> {
     init_json_logs();
     let deployment = Deployment::from_env()?;
     let a = adapters(&deployment, Duration::from_secs(10)).await;
-    let clients = Arc::new(HttpClients::new(
-        a.secrets.clone(),
-        a.store.clone(),
-        a.clock.clone(),
-    )?);
+    let timing = Timing::default();
+    let clients = Arc::new(
+        HttpClients::new(a.secrets.clone(), a.store.clone(), a.clock.clone())?
+            .with_request_budget(timing.write_budget),
+    );
     let worker = Arc::new(
         Worker::new(
             a.store,
@@ -111,6 +112,7 @@ async fn main() -> Result<(), Error> {
             clients,
             deployment.log_delay,
         )
+        .with_timing(timing)
         .with_retry(RetryPolicy {
             horizon: deployment.retry_horizon,
             ..RetryPolicy::default()

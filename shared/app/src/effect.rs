@@ -35,19 +35,20 @@ pub struct Timing {
 }
 
 impl Default for Timing {
-    /// Jobs of at most 50 s, writes of at most 20 s, leases of 120 s.
+    /// Jobs of at most 50 s, writes of at most 20 s, leases of 120 s: for the worker Lambda's
+    /// 60 s timeout.
     fn default() -> Self {
         Timing::for_job_budget(Duration::from_secs(50))
     }
 }
 
 impl Timing {
-    /// Writes get a third of the budget (20 s at most), leases twice the budget.
+    /// Writes get two fifths of the budget (20 s at most), leases 2.4 times the budget.
     pub fn for_job_budget(job_budget: Duration) -> Timing {
         Timing {
             job_budget,
-            write_budget: (job_budget / 3).min(Duration::from_secs(20)),
-            lease: job_budget * 2,
+            write_budget: (job_budget * 2 / 5).min(Duration::from_secs(20)),
+            lease: job_budget * 12 / 5,
         }
     }
 }

@@ -101,20 +101,29 @@ impl Report {
             .and_then(|c| c.direction)
             .map(|d| d.as_str())
             .unwrap_or_default();
-        tracing::info!(
-            job = self.job,
-            decision = self.decision,
-            reason = self.reason.unwrap_or_default(),
-            call_id = %self.call_id,
-            state = %self.state,
-            conversation = self.conversation.as_deref().unwrap_or_default(),
-            dialpad_call_id = self.dialpad_call_id.as_deref().unwrap_or_default(),
-            scope = self.scope.as_deref().unwrap_or_default(),
-            caller = %caller,
-            direction,
-            detail = self.detail.as_deref().unwrap_or_default(),
-            "worker decision"
-        );
+        macro_rules! line {
+            ($level:ident) => {
+                tracing::$level!(
+                    job = self.job,
+                    decision = self.decision,
+                    reason = self.reason.unwrap_or_default(),
+                    call_id = %self.call_id,
+                    state = %self.state,
+                    conversation = self.conversation.as_deref().unwrap_or_default(),
+                    dialpad_call_id = self.dialpad_call_id.as_deref().unwrap_or_default(),
+                    scope = self.scope.as_deref().unwrap_or_default(),
+                    caller = %caller,
+                    direction,
+                    detail = self.detail.as_deref().unwrap_or_default(),
+                    "worker decision"
+                )
+            };
+        }
+        // What an admin must look at is a warning; the rest is information.
+        match self.decision {
+            "failed" | "retry" | "gave_up" | "needs_review" => line!(warn),
+            _ => line!(info),
+        }
     }
 
     /// The report of a job that stopped on `error`.

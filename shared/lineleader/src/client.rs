@@ -33,6 +33,27 @@ pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(600);
 /// No list is read past this many pages (a server that never says "done").
 const MAX_PAGES: usize = 500;
 
+/// No answer is read past this many bytes (a page of 100 records is far smaller).
+pub const MAX_RESPONSE: usize = 4 * 1024 * 1024;
+
+/// The body of an answer, unless it is longer than [`MAX_RESPONSE`] (`None`).
+async fn read_capped(mut resp: reqwest::Response) -> reqwest::Result<Option<Vec<u8>>> {
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_RESPONSE as u64)
+    {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len() + chunk.len() > MAX_RESPONSE {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
+}
+
 /// Retries of throttled (429), failed (5xx) and timed-out requests inside one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -289,8 +310,23 @@ impl HttpLineLeader {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let bytes = match resp.bytes().await {
-            Ok(b) => b,
+        let bytes = match read_capped(resp).await {
+            Ok(Some(b)) => b,
+            Ok(None) => {
+                // A tenant (or something in between) that answers without end is not read
+                // into memory. The request itself may have been handled.
+                let message = format!(
+                    "{method} {label}: HTTP {status} with an answer over {} bytes; not read",
+                    MAX_RESPONSE
+                );
+                tracing::warn!(connection = %self.name, %method, path = %label, status,
+                    "LineLeader answer too large");
+                return Err(Failure::Final(if repeatable {
+                    Error::permanent(PORT, message).with_code("lineleader_rejected")
+                } else {
+                    Error::unknown_outcome(PORT, message)
+                }));
+            }
             // The status came, the body did not: a 2xx write may well have happened.
             Err(e) if (200..300).contains(&status) && !repeatable => {
                 tracing::warn!(connection = %self.name, %method, path = %label, error = %e,

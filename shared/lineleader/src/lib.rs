@@ -11,5 +11,6 @@ mod token;
 
 pub use client::{
     http_client, HttpLineLeader, RetryPolicy, DEFAULT_BUDGET, DEFAULT_CACHE_TTL, DEFAULT_TIMEOUT,
+    MAX_RESPONSE,
 };
 pub use token::TokenTiming;

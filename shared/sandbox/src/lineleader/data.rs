@@ -77,6 +77,26 @@ pub struct SbTask {
     pub puts: u32,
 }
 
+impl SbTask {
+    /// An open task of a family, as staff create them.
+    pub fn open(id: u64, family_id: u64, type_id: u64, due: DateTime<Utc>) -> SbTask {
+        SbTask {
+            id,
+            family_id,
+            type_id,
+            due_date_time: due,
+            description: "Call back".into(),
+            is_completed: false,
+            is_canceled: false,
+            completed_date_time: None,
+            completed_by_user_id: None,
+            result_type: None,
+            result_description: None,
+            puts: 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SbEvent {
     pub id: u64,

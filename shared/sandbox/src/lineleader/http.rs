@@ -397,6 +397,15 @@ async fn create_event(State(sb): S, headers: HeaderMap, body: Bytes) -> Response
     }
 }
 
+/// The optional `family_id` filter of a list, or a JSON 400.
+fn family_filter(q: &HashMap<String, String>) -> Result<Option<u64>, Response> {
+    match q.get("family_id").map(|v| v.trim().parse::<u64>()) {
+        None => Ok(None),
+        Some(Ok(f)) => Ok(Some(f)),
+        Some(Err(_)) => Err(error(StatusCode::BAD_REQUEST, "family_id: not an id")),
+    }
+}
+
 /// E2; a tenant without it answers 405.
 async fn events(State(sb): S, headers: HeaderMap, q: Q) -> Response {
     if let Err(r) = auth(&sb, &headers) {
@@ -409,10 +418,9 @@ async fn events(State(sb): S, headers: HeaderMap, q: Q) -> Response {
         Ok(q) => q,
         Err(r) => return r,
     };
-    let family_id = match q.get("family_id").map(|v| v.trim().parse::<u64>()) {
-        None => None,
-        Some(Ok(f)) => Some(f),
-        Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "family_id: not an id"),
+    let family_id = match family_filter(&q) {
+        Ok(f) => f,
+        Err(r) => return r,
     };
     let items = sb
         .event_list(family_id)
@@ -434,10 +442,9 @@ async fn phone_logs(State(sb): S, headers: HeaderMap, q: Q) -> Response {
         Ok(q) => q,
         Err(r) => return r,
     };
-    let family_id = match q.get("family_id").map(|v| v.trim().parse::<u64>()) {
-        None => None,
-        Some(Ok(f)) => Some(f),
-        Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "family_id: not an id"),
+    let family_id = match family_filter(&q) {
+        Ok(f) => f,
+        Err(r) => return r,
     };
     let call = q.get("external_call_id").map(|c| c.trim());
     let items = sb
