@@ -11,7 +11,7 @@ use chrono::{Duration as Span, Utc};
 use llbridge_app::effect::Timing;
 use llbridge_app::worker::RetryPolicy;
 use llbridge_sandbox::{Dataset, FaultRule, Faults, LineLeaderConfig, SbTask};
-use llbridge_tests::configs::{enablement, CALL_CENTER};
+use llbridge_tests::configs::{enablement, left_voicemail_event_mode, CALL_CENTER};
 use llbridge_tests::events::Call;
 use llbridge_tests::scenario::{answered, data, family, Scenario};
 use serde_json::{json, Value};
@@ -35,14 +35,8 @@ fn event_enablement() -> Value {
     enablement(
         "call_center",
         Some(EVENT_CALL_CENTER),
-        json!({"enable_task_queue": false, "screen_pop": false, "call_log": {
-            "type": "event",
-            "event_type": "Phone Call",
-            "default_staff_email": "frontdesk@example.com",
-            "disposition_status_map": {"Left Voicemail (New Lead)": "Contacted"},
-            "disposition_task_result_map": {"Left Voicemail": "Left Message"},
-            "result_type_mapping": ["inbound"]
-        }}),
+        json!({"enable_task_queue": false, "screen_pop": false,
+            "call_log": left_voicemail_event_mode()}),
     )
 }
 

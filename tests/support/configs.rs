@@ -31,6 +31,19 @@ pub fn enablement(level: &str, id: Option<&str>, overrides: Value) -> Value {
     e
 }
 
+/// Event mode driven by the disposition "Left Voicemail": the due "Phone Call" task completed
+/// with "Left Message" on inbound calls, and a New Lead moved to "Contacted".
+pub fn left_voicemail_event_mode() -> Value {
+    json!({
+        "type": "event",
+        "event_type": "Phone Call",
+        "default_staff_email": "frontdesk@example.com",
+        "disposition_status_map": {"Left Voicemail (New Lead)": "Contacted"},
+        "disposition_task_result_map": {"Left Voicemail": "Left Message"},
+        "result_type_mapping": ["inbound"]
+    })
+}
+
 /// A config document with these enablements and the given LineLeader/Dialpad URLs.
 pub fn document(enablements: Vec<Value>, lineleader_url: &str, dialpad_url: &str) -> Value {
     json!({

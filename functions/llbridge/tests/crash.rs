@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{Duration as Span, Utc};
 use llbridge_sandbox::{Dataset, FaultRule, Faults, Options, Sandboxes, SbFamily, SbTask};
+use llbridge_tests::configs::left_voicemail_event_mode;
 use llbridge_tests::events::Call;
 use llbridge_tests::moto;
 use llbridge_tests::webhook::sign_with;
@@ -148,14 +149,7 @@ fn config(sb: &Sandboxes) -> Value {
         })
     };
     let mut event = base(EVENT_CC);
-    event["call_log"] = json!({
-        "type": "event",
-        "event_type": "Phone Call",
-        "default_staff_email": "frontdesk@example.com",
-        "disposition_status_map": {"Left Voicemail (New Lead)": "Contacted"},
-        "disposition_task_result_map": {"Left Voicemail": "Left Message"},
-        "result_type_mapping": ["inbound"]
-    });
+    event["call_log"] = left_voicemail_event_mode();
     let mut phone_log = base(PHONE_LOG_CC);
     phone_log["call_log"] = json!({"type": "phone_log"});
     json!({
