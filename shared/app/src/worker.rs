@@ -281,6 +281,15 @@ impl From<Error> for Box<Stopped> {
 
 type Job = std::result::Result<Decided, Box<Stopped>>;
 
+/// A job that stopped before it knew its conversation.
+fn stop_early(error: Error, job: JobKind, event: &CallEvent) -> Box<Stopped> {
+    Box::new(Stopped {
+        report: Some(Report::failed(job, event, &error)),
+        error,
+        conv: None,
+    })
+}
+
 fn stop(error: Error, report: Report, conv: &Conversation) -> Box<Stopped> {
     let report = report
         .decision("failed")
@@ -404,16 +413,9 @@ impl Worker {
             Error::permanent("message", format!("unusable event: {e}"))
                 .with_code("malformed_message")
         })?;
-        let failed = |e: Error| {
-            Box::new(Stopped {
-                report: Some(Report::failed(msg.job, &event, &e)),
-                error: e,
-                conv: None,
-            })
-        };
         state::merge_event(self.store.as_ref(), self.clock.as_ref(), &event)
             .await
-            .map_err(failed)?;
+            .map_err(|e| stop_early(e, msg.job, &event))?;
         let fx = Effects {
             store: self.store.as_ref(),
             clock: self.clock.as_ref(),
@@ -441,14 +443,10 @@ impl Worker {
         job: JobKind,
         event: &CallEvent,
     ) -> std::result::Result<std::result::Result<Scoped, Decided>, Box<Stopped>> {
-        let failed = |e: Error| {
-            Box::new(Stopped {
-                report: Some(Report::failed(job, event, &e)),
-                error: e,
-                conv: None,
-            })
-        };
-        let conv = self.conversation(event).await.map_err(failed)?;
+        let conv = self
+            .conversation(event)
+            .await
+            .map_err(|e| stop_early(e, job, event))?;
         let report = Report::new(job, event, "dropped").conversation(&conv);
         let inst = match self.config.installation().await {
             Ok(i) => i,
