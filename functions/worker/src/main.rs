@@ -44,9 +44,11 @@ async fn one(worker: &Worker, record: SqsMessage, deadline_ms: i64) -> Option<St
             Some(id)
         }
         Settle::GiveUp(report) => {
-            let reason = report.reason.unwrap_or("gave_up");
-            let detail = report.detail.unwrap_or_default();
-            match worker.queue.dead_letter(&body, reason, &detail).await {
+            match worker
+                .queue
+                .dead_letter(&body, &report.given_up(receive_count))
+                .await
+            {
                 // The event source deletes it from the job queue.
                 Ok(()) => None,
                 Err(e) => {

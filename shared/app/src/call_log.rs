@@ -45,6 +45,7 @@ pub enum LogResult {
 }
 
 /// Logs one conversation under an enablement. `anchor` is the conversation's stable key.
+/// Returns what became of the log, and the family decision (for the ledger).
 pub async fn run(
     fx: &Effects<'_>,
     clients: &dyn Clients,
@@ -52,21 +53,28 @@ pub async fn run(
     enablement: &Enablement,
     conv: &Conversation,
     anchor: &str,
-) -> Result<LogResult> {
+) -> Result<(LogResult, Option<Value>)> {
     let Some(mode) = &enablement.call_log else {
-        return Ok(LogResult::Dropped {
-            reason: "call_log_disabled",
-            detail: String::new(),
-        });
+        return Ok((
+            LogResult::Dropped {
+                reason: "call_log_disabled",
+                detail: String::new(),
+            },
+            None,
+        ));
     };
     let ll = clients.lineleader(inst, &enablement.connection).await?;
     let matched = match matching::match_or_create(ll.as_ref(), fx, conv, enablement).await? {
         Ok(m) => m,
         Err(d) => {
-            return Ok(LogResult::Dropped {
-                reason: d.reason,
-                detail: d.detail,
-            })
+            let family = d.to_json();
+            return Ok((
+                LogResult::Dropped {
+                    reason: d.reason,
+                    detail: d.detail,
+                },
+                Some(family),
+            ));
         }
     };
     let steps = Steps {
@@ -77,10 +85,11 @@ pub async fn run(
         enablement,
         anchor,
     };
-    match mode {
+    let result = match mode {
         CallLogMode::PhoneLog => steps.phone_log().await,
         CallLogMode::Event(settings) => steps.event_mode(settings).await,
-    }
+    }?;
+    Ok((result, Some(matched.to_json())))
 }
 
 /// The reason of a step's outcome that needs an admin, if any.

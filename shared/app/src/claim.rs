@@ -270,3 +270,36 @@ impl Held {
         Ok(())
     }
 }
+
+/// A claim as it stands, for `trace`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct View {
+    /// `open`, `held`, `done`.
+    pub status: String,
+    pub intent: Option<Value>,
+    pub outcome: Option<Value>,
+    pub attempts: u32,
+    pub note: Option<String>,
+}
+
+/// Reads the claim `key`, if any.
+pub async fn view(store: &dyn Store, key: &str) -> Result<Option<View>> {
+    let Some(item) = store.get(key).await? else {
+        return Ok(None);
+    };
+    let rec: Record = serde_json::from_str(&item.value)
+        .map_err(|e| Error::permanent("store", format!("claim {key} unreadable: {e}")))?;
+    Ok(Some(View {
+        status: match rec.status {
+            Status::Open => "open",
+            Status::Held => "held",
+            Status::Done => "done",
+            Status::Unknown => "unknown",
+        }
+        .to_owned(),
+        intent: rec.intent,
+        outcome: rec.outcome,
+        attempts: rec.attempts,
+        note: rec.note,
+    }))
+}

@@ -39,6 +39,32 @@ pub struct JobMessage {
     /// How many times a call-log job was put off because the conversation was not over.
     #[serde(default)]
     pub attempt: u32,
+    /// How the event reached the product: from Dialpad's webhook (absent), or found by the
+    /// reconciler in Dialpad's call list.
+    #[serde(default, skip_serializing_if = "Source::is_webhook")]
+    pub source: Source,
+}
+
+/// How a conversation reached the product.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    #[default]
+    Webhook,
+    Reconciliation,
+}
+
+impl Source {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Source::Webhook => "webhook",
+            Source::Reconciliation => "reconciliation",
+        }
+    }
+
+    fn is_webhook(&self) -> bool {
+        *self == Source::Webhook
+    }
 }
 
 impl JobMessage {
@@ -49,6 +75,7 @@ impl JobMessage {
             event,
             received_at,
             attempt: 0,
+            source: Source::Webhook,
         }
     }
 

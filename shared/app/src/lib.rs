@@ -8,9 +8,13 @@ pub mod effect;
 pub mod error;
 pub mod ingest;
 pub mod jobs;
+pub mod ledger;
 pub mod matching;
 pub mod ports;
+pub mod reconcile;
+pub mod report;
 pub mod state;
+pub mod trace;
 pub mod worker;
 
 pub use error::{Error, ErrorKind, Result, NOT_SENT};

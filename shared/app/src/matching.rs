@@ -47,12 +47,38 @@ pub struct Matched {
 pub struct Dropped {
     pub reason: &'static str,
     pub detail: String,
+    /// The families that matched and could not be told apart (`family_ambiguous`).
+    pub candidates: Vec<String>,
 }
 
 fn dropped(reason: &'static str, detail: impl Into<String>) -> Dropped {
     Dropped {
         reason,
         detail: detail.into(),
+        candidates: Vec::new(),
+    }
+}
+
+impl Matched {
+    /// The family decision, for the ledger.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.family_id,
+            "rule": self.rule,
+            "center_id": self.center.as_ref().map(|c| c.id.clone()),
+            "center_rule": self.center_rule,
+        })
+    }
+}
+
+impl Dropped {
+    /// Why no family, for the ledger.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "dropped": self.reason,
+            "detail": self.detail,
+            "candidates": self.candidates,
+        })
     }
 }
 
@@ -311,12 +337,15 @@ async fn search(
     Ok(match m.decision {
         FamilyDecision::Matched { family_id, rule } => Some(Ok((family_id, family_rule(rule)))),
         FamilyDecision::NoMatch => None,
-        FamilyDecision::Ambiguous { candidate_ids } => Some(Err(dropped(
-            "family_ambiguous",
-            format!(
-                "several families have this number and no rule decided: {}",
-                candidate_ids.join(", ")
-            ),
-        ))),
+        FamilyDecision::Ambiguous { candidate_ids } => Some(Err(Dropped {
+            candidates: candidate_ids.clone(),
+            ..dropped(
+                "family_ambiguous",
+                format!(
+                    "several families have this number and no rule decided: {}",
+                    candidate_ids.join(", ")
+                ),
+            )
+        })),
     })
 }

@@ -66,9 +66,17 @@ pub trait Queue: Send + Sync {
     /// Makes a delivered message visible again after `delay` (a retry).
     async fn release(&self, receipt: &str, delay: Duration) -> Result<()>;
 
-    /// Puts a message's body on the dead-letter queue with the reason it was given up. The
-    /// delivered message itself is left for the caller to ack.
-    async fn dead_letter(&self, body: &str, reason: &str, detail: &str) -> Result<()>;
+    /// Puts a message's body on the dead-letter queue with the reason it was given up and how
+    /// many times it was delivered. The delivered message itself is left for the caller to ack.
+    async fn dead_letter(&self, body: &str, given_up: &GivenUp) -> Result<()>;
+}
+
+/// Why a message was given up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GivenUp {
+    pub reason: String,
+    pub detail: String,
+    pub deliveries: u32,
 }
 
 /// A message on a dead-letter queue, with the reason it was given up when the worker gave it
@@ -78,6 +86,8 @@ pub struct DeadLetter {
     pub body: String,
     pub reason: Option<String>,
     pub detail: Option<String>,
+    /// How many times the job queue delivered it.
+    pub deliveries: Option<u32>,
 }
 
 /// A stored item: its value, its version (1 on creation, +1 on each write) and its expiry.
@@ -218,9 +228,30 @@ pub enum PopOutcome {
     RateLimited,
 }
 
+/// A page request of Dialpad's call list (`GET /api/v2/call`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallQuery {
+    /// Epoch ms: calls that started in `[started_after, started_before)`.
+    pub started_after: i64,
+    pub started_before: i64,
+    /// The previous page's cursor; `None` for the first page.
+    pub cursor: Option<String>,
+}
+
+/// One page of concluded calls, newest first: each item one leg, with the webhook event's
+/// fields (no dispositions). No cursor: the last page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallPage {
+    pub items: Vec<serde_json::Value>,
+    pub cursor: Option<String>,
+}
+
 /// The Dialpad API.
 #[async_trait]
 pub trait Dialpad: Send + Sync {
+    /// `GET /api/v2/call`: concluded calls (needs an API key with the `calls:list` scope).
+    async fn list_calls(&self, query: &CallQuery) -> Result<CallPage>;
+
     /// `POST /api/v2/users/{user_id}/screenpop` with `{"screen_pop_uri": uri}`. A pop whose
     /// answer was lost is an unknown outcome (there is no way to read pops back).
     async fn screen_pop(&self, user_id: &str, uri: &str) -> Result<PopOutcome>;

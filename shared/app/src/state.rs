@@ -172,6 +172,22 @@ pub async fn load_events(store: &dyn Store, call_id: &str) -> Result<Vec<CallEve
     Ok(events)
 }
 
+/// Whether an event that ends the leg `call_id` (hangup, missed, voicemail) was merged.
+pub async fn leg_ended(store: &dyn Store, call_id: &str) -> Result<bool> {
+    let Some(item) = store.get(&leg_key(call_id)).await? else {
+        return Ok(false);
+    };
+    let rec: LegRecord = serde_json::from_str(&item.value)
+        .map_err(|e| Error::permanent("store", format!("leg {call_id} is unreadable: {e}")))?;
+    Ok(rec.calls.iter().any(|e| e.state.ends_leg())
+        || rec.events.iter().any(|raw| {
+            serde_json::from_str::<serde_json::Value>(raw.get())
+                .ok()
+                .and_then(|v| CallEvent::from_value(&v).ok())
+                .is_some_and(|e| e.state.ends_leg())
+        }))
+}
+
 /// The merged record of the conversation `call_id` belongs to.
 pub async fn load(store: &dyn Store, call_id: &str) -> Result<Option<Conversation>> {
     Ok(conversation::merge(&load_events(store, call_id).await?))
@@ -179,6 +195,11 @@ pub async fn load(store: &dyn Store, call_id: &str) -> Result<Option<Conversatio
 
 fn anchor_key(leg: &str) -> String {
     format!("anchor#leg#{leg}")
+}
+
+/// The anchor a leg was given, if its conversation was ever anchored.
+pub async fn anchor_of(store: &dyn Store, leg: &str) -> Result<Option<String>> {
+    Ok(store.get(&anchor_key(leg)).await?.map(|i| i.value))
 }
 
 /// The key under which a conversation's call log and its effects are recorded: the

@@ -22,6 +22,7 @@ use crate::claim::Claim;
 use crate::effect::{Effects, Timing};
 use crate::error::{Error, ErrorKind, Result, NOT_SENT};
 use crate::jobs::{JobKind, JobMessage};
+use crate::ledger;
 use crate::matching;
 use crate::ports::{Clients, Clock, ConfigSource, PopOutcome, Queue, Store};
 use crate::state;
@@ -123,6 +124,15 @@ impl Report {
         match self.decision {
             "failed" | "retry" | "gave_up" | "needs_review" => line!(warn),
             _ => line!(info),
+        }
+    }
+
+    /// What the dead-letter queue keeps of a job given up after `deliveries`.
+    pub fn given_up(&self, deliveries: u32) -> crate::ports::GivenUp {
+        crate::ports::GivenUp {
+            reason: self.reason.unwrap_or("gave_up").to_owned(),
+            detail: self.detail.clone().unwrap_or_default(),
+            deliveries,
         }
     }
 
@@ -397,6 +407,24 @@ impl Worker {
             }
         };
         report.emit(conv.as_ref());
+        if let (Some(conv), "call_log") = (&conv, report.job) {
+            let final_decision = match &settle {
+                Settle::Retry { .. } => None,
+                _ => Some("failed"),
+            };
+            let reason = report.reason.unwrap_or("failed");
+            if let Err(e) = ledger::note_failure(
+                self.store.as_ref(),
+                self.clock.as_ref(),
+                conv,
+                reason,
+                final_decision,
+            )
+            .await
+            {
+                tracing::warn!(error = %e, "worker: could not note a failed call log in the ledger");
+            }
+        }
         settle
     }
 
@@ -424,7 +452,12 @@ impl Worker {
             delivery,
         };
         match msg.job {
-            JobKind::Merge => Ok((Report::new(msg.job, &event, "merged"), None)),
+            JobKind::Merge => {
+                if event.state.ends_leg() {
+                    self.open_ledger(&fx, &msg, &event).await?;
+                }
+                Ok((Report::new(msg.job, &event, "merged"), None))
+            }
             JobKind::ScreenPop => self.screen_pop(&fx, &msg, &event).await,
             JobKind::CallLog => self.call_log(&fx, &msg, &event).await,
         }
@@ -677,6 +710,52 @@ impl Worker {
         Ok(())
     }
 
+    /// The delay of an enablement's call logs.
+    fn delay_of(&self, enablement: &Enablement) -> Duration {
+        if enablement.enable_task_queue {
+            self.log_delay
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// A leg ended: the conversation gets its ledger record (pending until its call log is
+    /// due), so that a report counts it from now on.
+    async fn open_ledger(
+        &self,
+        fx: &Effects<'_>,
+        msg: &JobMessage,
+        event: &CallEvent,
+    ) -> std::result::Result<(), Box<Stopped>> {
+        let Scoped {
+            conv,
+            enablement,
+            report,
+            ..
+        } = match self.scoped(JobKind::Merge, event).await? {
+            Ok(s) => s,
+            Err(_) => return Ok(()),
+        };
+        let due = msg.received_at + self.delay_of(&enablement).as_millis() as i64;
+        let opened = async {
+            let anchor = state::anchor(fx.store, fx.clock, &conv).await?;
+            ledger::open(
+                fx.store,
+                fx.clock,
+                &conv,
+                &anchor,
+                report.scope.as_deref(),
+                msg.source,
+                due,
+            )
+            .await
+        };
+        match opened.await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(stop(e, report, &conv)),
+        }
+    }
+
     async fn call_log(&self, fx: &Effects<'_>, msg: &JobMessage, event: &CallEvent) -> Job {
         let Scoped {
             conv,
@@ -688,20 +767,47 @@ impl Worker {
             Err(dropped) => return Ok(dropped),
         };
         let enablement = &enablement;
+        // In scope: the conversation has a ledger record from here on.
+        let now = self.clock.now_ms();
+        let delay = self.delay_of(enablement);
+        let ready = readiness(&conv, now, delay, msg.attempt);
+        let due = match &ready {
+            Readiness::Wait(wait, _) => now + wait.as_millis() as i64,
+            Readiness::Ready => now,
+        };
+        let opened = async {
+            let anchor = state::anchor(fx.store, fx.clock, &conv).await?;
+            let entry = ledger::open(
+                fx.store,
+                fx.clock,
+                &conv,
+                &anchor,
+                report.scope.as_deref(),
+                msg.source,
+                due,
+            )
+            .await?;
+            Ok::<_, Error>((anchor, entry))
+        };
+        let (anchor, entry) = match opened.await {
+            Ok(o) => o,
+            Err(e) => return Err(stop(e, report, &conv)),
+        };
         if enablement.call_log.is_none() {
+            let settled = ledger::Settled {
+                decision: "skipped",
+                reason: Some("call_log_disabled"),
+                ..ledger::Settled::default()
+            };
+            if let Err(e) = ledger::settle(fx.store, fx.clock, &anchor, settled).await {
+                return Err(stop(e, report, &conv));
+            }
             return Ok((
                 report.decision("skipped").reason("call_log_disabled"),
                 Some(conv),
             ));
         }
-        let delay = if enablement.enable_task_queue {
-            self.log_delay
-        } else {
-            Duration::ZERO
-        };
-        if let Readiness::Wait(wait, why) =
-            readiness(&conv, self.clock.now_ms(), delay, msg.attempt)
-        {
+        if let Readiness::Wait(wait, why) = ready {
             let mut next = msg.clone();
             next.attempt += 1;
             if let Err(e) = self
@@ -719,10 +825,6 @@ impl Worker {
                 Some(conv),
             ));
         }
-        let anchor = match state::anchor(fx.store, fx.clock, &conv).await {
-            Ok(a) => a,
-            Err(e) => return Err(stop(e, report, &conv)),
-        };
         let key = format!("log#{anchor}");
         let held = match fx.acquire(&key).await {
             Ok(Claim::Acquired(h)) => h,
@@ -755,25 +857,39 @@ impl Worker {
         };
         let result =
             call_log::run(fx, self.clients.as_ref(), &inst, enablement, &conv, &anchor).await;
-        let (decision, reason, detail, outcome) = match result {
-            Ok(LogResult::Logged { detail, outcome }) => ("logged", None, detail, outcome),
-            Ok(LogResult::Dropped { reason, detail }) => (
-                "dropped",
-                Some(reason),
-                detail,
-                serde_json::json!({"dropped": reason}),
+        let ((decision, reason, detail, outcome), family) = match result {
+            Ok((LogResult::Logged { detail, outcome }, family)) => {
+                // A call the webhook never delivered, found in Dialpad's call list.
+                let decision = if entry.recovered() {
+                    "recovered_by_reconciliation"
+                } else {
+                    "logged"
+                };
+                ((decision, None, detail, outcome), family)
+            }
+            Ok((LogResult::Dropped { reason, detail }, family)) => (
+                (
+                    "dropped",
+                    Some(reason),
+                    detail,
+                    serde_json::json!({"dropped": reason}),
+                ),
+                family,
             ),
-            Ok(LogResult::Unresolved {
-                reason,
-                detail,
-                outcome,
-            }) => {
+            Ok((
+                LogResult::Unresolved {
+                    reason,
+                    detail,
+                    outcome,
+                },
+                family,
+            )) => {
                 let decision = if reason == "needs_review" {
                     "needs_review"
                 } else {
                     "failed"
                 };
-                (decision, Some(reason), detail, outcome)
+                ((decision, Some(reason), detail, outcome), family)
             }
             Err(e) => {
                 let released = held
@@ -789,6 +905,17 @@ impl Worker {
             serde_json::json!({"decision": decision, "reason": reason, "outcome": outcome});
         if let Err(e) = held.complete(fx.store, fx.clock, recorded).await {
             return Err(stop(e, report, &conv));
+        }
+        let settled = ledger::Settled {
+            decision,
+            reason,
+            detail: detail.clone(),
+            family,
+            effects: Some(outcome),
+        };
+        if let Err(e) = ledger::settle(fx.store, fx.clock, &anchor, settled).await {
+            // The log is written and its claim done: a retry finds it logged.
+            tracing::warn!(error = %e, conversation = %anchor, "worker: could not record the call log in the ledger");
         }
         let mut report = report.decision(decision).detail(detail);
         report.reason = reason;

@@ -8,7 +8,7 @@ use aws_sdk_sqs::types::{
     MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry,
 };
 use aws_sdk_sqs::Client;
-use llbridge_app::ports::{Queue, Received};
+use llbridge_app::ports::{GivenUp, Queue, Received};
 use llbridge_app::{Error, Result};
 
 use crate::classify::port_error;
@@ -203,7 +203,8 @@ impl Queue for SqsQueue {
         Ok(())
     }
 
-    async fn dead_letter(&self, body: &str, reason: &str, detail: &str) -> Result<()> {
+    async fn dead_letter(&self, body: &str, given_up: &GivenUp) -> Result<()> {
+        let (reason, detail) = (given_up.reason.as_str(), given_up.detail.as_str());
         let Some(url) = &self.dead_letter_url else {
             return Err(Error::permanent(
                 "queue",
@@ -224,6 +225,14 @@ impl Queue for SqsQueue {
             .message_body(body)
             .message_attributes("reason", attribute(reason)?)
             .message_attributes("detail", attribute(&detail)?)
+            .message_attributes(
+                "deliveries",
+                MessageAttributeValue::builder()
+                    .data_type("Number")
+                    .string_value(given_up.deliveries.to_string())
+                    .build()
+                    .map_err(|e| Error::permanent("queue", format!("message attribute: {e}")))?,
+            )
             .send()
             .await
             .map_err(|e| port_error("queue", "SendMessage (dead-letter queue)", e))?;

@@ -3,7 +3,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use llbridge_app::ports::{Clock, DeadLetter, Queue, Received};
+use llbridge_app::ports::{Clock, DeadLetter, GivenUp, Queue, Received};
 use llbridge_app::{Error, Result};
 use tokio::sync::Notify;
 
@@ -81,6 +81,31 @@ impl MemoryQueue {
         self.lock().map(|s| s.dead.clone()).unwrap_or_default()
     }
 
+    /// Takes the dead letters `pick` chooses off the list and queues them again, at once.
+    /// Returns them.
+    pub fn replay_dead_letters(&self, pick: &dyn Fn(&DeadLetter) -> bool) -> Vec<DeadLetter> {
+        let now = self.clock.now_ms();
+        let Ok(mut st) = self.lock() else {
+            return Vec::new();
+        };
+        let (taken, kept): (Vec<DeadLetter>, Vec<DeadLetter>) = std::mem::take(&mut st.dead)
+            .into_iter()
+            .partition(|d| pick(d));
+        st.dead = kept;
+        for d in &taken {
+            st.messages.push_back(Message {
+                id: uuid::Uuid::new_v4().to_string(),
+                body: d.body.clone(),
+                visible_at_ms: now,
+                receive_count: 0,
+                receipt: None,
+            });
+        }
+        drop(st);
+        self.notify.notify_waiters();
+        taken
+    }
+
     /// Messages delivered and not yet acked or visible again.
     pub fn in_flight(&self) -> usize {
         let now = self.clock.now_ms();
@@ -138,6 +163,7 @@ impl MemoryQueue {
                         body: m.body,
                         reason: None,
                         detail: None,
+                        deliveries: Some(m.receive_count),
                     });
                 }
             }
@@ -212,11 +238,12 @@ impl Queue for MemoryQueue {
         Ok(())
     }
 
-    async fn dead_letter(&self, body: &str, reason: &str, detail: &str) -> Result<()> {
+    async fn dead_letter(&self, body: &str, given_up: &GivenUp) -> Result<()> {
         self.lock()?.dead.push(DeadLetter {
             body: body.to_owned(),
-            reason: Some(reason.to_owned()),
-            detail: Some(detail.to_owned()),
+            reason: Some(given_up.reason.clone()),
+            detail: Some(given_up.detail.clone()),
+            deliveries: Some(given_up.deliveries),
         });
         Ok(())
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::QueueAttributeName;
 use llbridge_app::ports::DeadLetter;
 use llbridge_aws::provision::{ensure_queues, ensure_table, Queues};
 use llbridge_aws::{DynamoStore, SdkConfig, SecretsManagerSecrets, SqsQueue};
@@ -79,7 +79,8 @@ pub async fn use_aws(opts: &mut Options, target: &AwsTarget) -> llbridge_app::Re
     Ok(queues)
 }
 
-/// Watches an SQS queue through its approximate counts (exact on moto).
+/// Watches an SQS queue through its approximate counts (exact on moto), and its dead-letter
+/// queue.
 pub struct SqsProbe {
     client: aws_sdk_sqs::Client,
     queue_url: String,
@@ -88,6 +89,16 @@ pub struct SqsProbe {
 }
 
 impl SqsProbe {
+    /// A probe of the job queue `queue_url` and its dead-letter queue `dlq_url`.
+    pub fn new(config: &SdkConfig, queue_url: &str, dlq_url: &str) -> SqsProbe {
+        SqsProbe {
+            client: aws_sdk_sqs::Client::new(config),
+            queue_url: queue_url.to_owned(),
+            dlq_url: dlq_url.to_owned(),
+            quiet: Duration::from_secs(2),
+        }
+    }
+
     async fn counts(&self, url: &str) -> (usize, usize, usize) {
         let out = self
             .client
@@ -123,38 +134,115 @@ impl QueueProbe for SqsProbe {
         a.saturating_add(b).saturating_add(c)
     }
 
+    /// Every message of the dead-letter queue, read without taking it (receives that hide
+    /// nothing, until three in a row bring nothing new).
     async fn dead_letters(&self) -> Vec<DeadLetter> {
-        let out = self
-            .client
-            .receive_message()
-            .queue_url(&self.dlq_url)
-            .max_number_of_messages(10)
-            .visibility_timeout(0)
-            .message_attribute_names("All")
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await;
-        out.ok()
-            .and_then(|o| o.messages)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|m| {
-                let attr = |k: &str| {
-                    m.message_attributes
-                        .as_ref()
-                        .and_then(|a| a.get(k))
-                        .and_then(|v| v.string_value.clone())
+        let mut seen = std::collections::BTreeMap::new();
+        let mut idle = 0;
+        while idle < 3 && seen.len() < 10_000 {
+            let out = self
+                .client
+                .receive_message()
+                .queue_url(&self.dlq_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(0)
+                .message_attribute_names("All")
+                .send()
+                .await;
+            let Ok(out) = out else {
+                break;
+            };
+            let mut new = 0;
+            for m in out.messages.unwrap_or_default() {
+                if let (Some(id), Some(body)) = (m.message_id.clone(), m.body.clone()) {
+                    if let std::collections::btree_map::Entry::Vacant(slot) = seen.entry(id) {
+                        new += 1;
+                        slot.insert(dead_letter(&m, body));
+                    }
+                }
+            }
+            idle = if new == 0 { idle + 1 } else { 0 };
+        }
+        seen.into_values().collect()
+    }
+
+    async fn replay_dead_letters(
+        &self,
+        pick: &(dyn for<'d> Fn(&'d DeadLetter) -> bool + Send + Sync),
+    ) -> Vec<DeadLetter> {
+        let mut replayed = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        // Each receive hides what it took for a minute: a message left alone comes back.
+        for _ in 0..100 {
+            let Ok(out) = self
+                .client
+                .receive_message()
+                .queue_url(&self.dlq_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(60)
+                .message_attribute_names("All")
+                .send()
+                .await
+            else {
+                break;
+            };
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                break;
+            }
+            for m in messages {
+                let (Some(id), Some(body), Some(receipt)) = (
+                    m.message_id.clone(),
+                    m.body.clone(),
+                    m.receipt_handle.clone(),
+                ) else {
+                    continue;
                 };
-                Some(DeadLetter {
-                    reason: attr("reason"),
-                    detail: attr("detail"),
-                    body: m.body.clone()?,
-                })
-            })
-            .collect()
+                if !seen.insert(id) {
+                    continue;
+                }
+                let letter = dead_letter(&m, body);
+                if !pick(&letter) {
+                    continue;
+                }
+                let sent = self
+                    .client
+                    .send_message()
+                    .queue_url(&self.queue_url)
+                    .message_body(&letter.body)
+                    .send()
+                    .await;
+                if sent.is_ok() {
+                    let _ = self
+                        .client
+                        .delete_message()
+                        .queue_url(&self.dlq_url)
+                        .receipt_handle(receipt)
+                        .send()
+                        .await;
+                    replayed.push(letter);
+                }
+            }
+        }
+        replayed
     }
 
     fn quiet_period(&self) -> Duration {
         self.quiet
+    }
+}
+
+fn dead_letter(m: &aws_sdk_sqs::types::Message, body: String) -> DeadLetter {
+    let attr = |k: &str| {
+        m.message_attributes
+            .as_ref()
+            .and_then(|a| a.get(k))
+            .and_then(|v| v.string_value.clone())
+    };
+    DeadLetter {
+        reason: attr("reason"),
+        detail: attr("detail"),
+        deliveries: attr("deliveries").and_then(|d| d.parse().ok()),
+        body,
     }
 }

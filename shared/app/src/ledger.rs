@@ -1,0 +1,300 @@
+//! The call ledger: one record per conversation in the store, kept 35 days.
+//!
+//! It is opened when a leg of the conversation ends (pending, with the time its call log is
+//! due) and settled by the call-log job with what that job decided: the scope, the family
+//! (rule, or why none, with the candidates), each effect with its outcome and LineLeader ids,
+//! and the decision and reason. How the conversation reached the product is kept too: from
+//! Dialpad's webhook, or found by the reconciler in Dialpad's call list. An hourly index (by
+//! the call's start) lets `report` read a period without scanning the table.
+
+use std::collections::BTreeSet;
+
+use chrono::{TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::claim::DONE_TTL_SECS;
+use crate::error::{Error, Result};
+use crate::jobs::Source;
+use crate::ports::{Clock, Store};
+use crate::state::{self, update};
+use llbridge_domain::phone;
+use llbridge_domain::Conversation;
+
+/// The final decisions of a call log.
+pub const FINAL: &[&str] = &[
+    "logged",
+    "recovered_by_reconciliation",
+    "dropped",
+    "skipped",
+    "failed",
+    "needs_review",
+];
+
+/// One conversation's record.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Entry {
+    /// The conversation's anchor (its stable key).
+    pub conversation: String,
+    pub legs: BTreeSet<String>,
+    /// The Dialpad call id quoted in LineLeader.
+    pub dialpad_call_id: String,
+    /// `webhook`, or `reconciliation` when the reconciler found the call.
+    pub source: String,
+    /// The enablement that applies (`call_center:<id>`, ...).
+    pub scope: Option<String>,
+    /// The caller's number, last four digits only.
+    pub caller: Option<String>,
+    pub direction: Option<String>,
+    /// Epoch ms, from Dialpad.
+    pub started_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    /// Epoch ms: when the ledger first heard of the conversation, and when its log is due.
+    pub opened_at: i64,
+    pub due_at: Option<i64>,
+    /// The call log's decision, once final (see [`FINAL`]), and its reason code.
+    pub decision: Option<String>,
+    pub reason: Option<String>,
+    pub detail: Option<String>,
+    /// The family decision: `{id, rule, center_rule}`, or `{dropped, detail, candidates}`.
+    pub family: Option<Value>,
+    /// Each effect's recorded outcome, LineLeader ids included.
+    pub effects: Option<Value>,
+    /// Call-log jobs that ran for it, and the last failure's reason.
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub last_attempt_at: Option<i64>,
+    /// Times a job of it was replayed from the dead letters.
+    pub replays: u32,
+    pub updated_at: i64,
+}
+
+impl Entry {
+    pub fn is_final(&self) -> bool {
+        self.decision.is_some()
+    }
+
+    pub fn recovered(&self) -> bool {
+        self.source == Source::Reconciliation.as_str()
+    }
+
+    /// The hour (UTC) the conversation is indexed under: its start, else when it was heard of.
+    fn hour(&self) -> String {
+        hour_of(self.started_at.unwrap_or(self.opened_at))
+    }
+}
+
+fn hour_of(ms: i64) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H")
+        .to_string()
+}
+
+pub fn key(anchor: &str) -> String {
+    format!("ledger#{anchor}")
+}
+
+fn hour_key(hour: &str) -> String {
+    format!("ledger#hour#{hour}")
+}
+
+fn expires(clock: &dyn Clock) -> Option<i64> {
+    Some(clock.now_secs() + DONE_TTL_SECS)
+}
+
+/// Reads a conversation's record.
+pub async fn get(store: &dyn Store, anchor: &str) -> Result<Option<Entry>> {
+    match store.get(&key(anchor)).await? {
+        Some(item) => serde_json::from_str(&item.value)
+            .map(Some)
+            .map_err(|e| Error::permanent("store", format!("ledger {anchor}: {e}"))),
+        None => Ok(None),
+    }
+}
+
+/// The record of the conversation any of whose legs is `call_id`, with its anchor.
+pub async fn find(store: &dyn Store, call_id: &str) -> Result<Option<(String, Entry)>> {
+    let Some(anchor) = state::anchor_of(store, call_id).await? else {
+        return Ok(None);
+    };
+    Ok(get(store, &anchor).await?.map(|e| (anchor, e)))
+}
+
+/// Changes a record (creating it when absent) and returns it as written.
+async fn change(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    anchor: &str,
+    mut f: impl FnMut(&mut Entry),
+) -> Result<Entry> {
+    let now = clock.now_ms();
+    let mut written = Entry::default();
+    update(store, &key(anchor), expires(clock), |e: &mut Entry| {
+        if e.conversation.is_empty() {
+            e.conversation = anchor.to_owned();
+            e.opened_at = now;
+        }
+        let before = e.clone();
+        f(e);
+        let changed = *e != before;
+        if changed {
+            e.updated_at = now;
+        }
+        written = e.clone();
+        changed
+    })
+    .await?;
+    Ok(written)
+}
+
+/// Opens the record of a conversation whose leg ended (or completes what it knows). The
+/// first opener sets how the conversation reached the product. Returns the record.
+pub async fn open(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    conv: &Conversation,
+    anchor: &str,
+    scope: Option<&str>,
+    source: Source,
+    due_at: i64,
+) -> Result<Entry> {
+    let entry = change(store, clock, anchor, |e| {
+        if e.source.is_empty() {
+            e.source = source.as_str().to_owned();
+        }
+        e.legs.extend(conv.legs.iter().cloned());
+        e.dialpad_call_id = conv.dialpad_call_id.clone();
+        if let Some(s) = scope {
+            e.scope = Some(s.to_owned());
+        }
+        e.caller = conv.caller_number.as_deref().map(phone::mask);
+        e.direction = conv.direction.map(|d| d.as_str().to_owned());
+        e.started_at = conv.started_at.or(e.started_at);
+        e.ended_at = conv.ended_at.or(e.ended_at);
+        if e.due_at.is_none() {
+            e.due_at = Some(due_at);
+        }
+    })
+    .await?;
+    let hour = entry.hour();
+    update(
+        store,
+        &hour_key(&hour),
+        expires(clock),
+        |set: &mut BTreeSet<String>| set.insert(anchor.to_owned()),
+    )
+    .await?;
+    Ok(entry)
+}
+
+/// What a call-log job decided for good.
+#[derive(Debug, Clone, Default)]
+pub struct Settled {
+    pub decision: &'static str,
+    pub reason: Option<&'static str>,
+    pub detail: String,
+    pub family: Option<Value>,
+    pub effects: Option<Value>,
+}
+
+/// Records a call log's final decision.
+pub async fn settle(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    anchor: &str,
+    s: Settled,
+) -> Result<Entry> {
+    let now = clock.now_ms();
+    change(store, clock, anchor, |e| {
+        e.decision = Some(s.decision.to_owned());
+        e.reason = s.reason.map(str::to_owned);
+        e.detail = Some(s.detail.clone());
+        if s.family.is_some() {
+            e.family = s.family.clone();
+        }
+        if s.effects.is_some() {
+            e.effects = s.effects.clone();
+        }
+        e.attempts += 1;
+        e.last_attempt_at = Some(now);
+    })
+    .await
+}
+
+/// Records an attempt that did not settle the conversation (a retry), or a job given up
+/// (`final_decision`), for the conversation of `conv`'s legs, if it has a record.
+pub async fn note_failure(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    conv: &Conversation,
+    reason: &str,
+    final_decision: Option<&'static str>,
+) -> Result<()> {
+    let mut anchor = None;
+    for leg in &conv.legs {
+        if let Some(a) = state::anchor_of(store, leg).await? {
+            anchor = Some(a);
+            break;
+        }
+    }
+    let Some(anchor) = anchor else {
+        return Ok(());
+    };
+    let now = clock.now_ms();
+    change(store, clock, &anchor, |e| {
+        e.attempts += 1;
+        e.last_attempt_at = Some(now);
+        e.last_error = Some(reason.to_owned());
+        if let Some(d) = final_decision {
+            if !e.is_final() {
+                e.decision = Some(d.to_owned());
+                e.reason = Some(reason.to_owned());
+            }
+        }
+    })
+    .await?;
+    Ok(())
+}
+
+/// Notes that a job of the conversation was replayed from the dead letters: it may settle
+/// again.
+pub async fn note_replay(store: &dyn Store, clock: &dyn Clock, call_id: &str) -> Result<()> {
+    let Some(anchor) = state::anchor_of(store, call_id).await? else {
+        return Ok(());
+    };
+    change(store, clock, &anchor, |e| {
+        e.replays += 1;
+        if e.decision.as_deref() == Some("failed") {
+            e.decision = None;
+        }
+    })
+    .await?;
+    Ok(())
+}
+
+/// Every record of the conversations that started within `[from_ms, to_ms]`.
+pub async fn between(store: &dyn Store, from_ms: i64, to_ms: i64) -> Result<Vec<Entry>> {
+    let mut anchors = BTreeSet::new();
+    let mut at = from_ms - from_ms.rem_euclid(3_600_000);
+    while at <= to_ms {
+        if let Some(item) = store.get(&hour_key(&hour_of(at))).await? {
+            let set: BTreeSet<String> = serde_json::from_str(&item.value)
+                .map_err(|e| Error::permanent("store", format!("ledger index: {e}")))?;
+            anchors.extend(set);
+        }
+        at += 3_600_000;
+    }
+    let mut out = Vec::with_capacity(anchors.len());
+    for a in anchors {
+        if let Some(e) = get(store, &a).await? {
+            let t = e.started_at.unwrap_or(e.opened_at);
+            if (from_ms..=to_ms).contains(&t) {
+                out.push(e);
+            }
+        }
+    }
+    Ok(out)
+}

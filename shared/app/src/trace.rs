@@ -1,0 +1,299 @@
+//! `llbridge trace CALL_ID`: everything the product knows of one conversation, from any of its
+//! legs' ids: the legs and their events as received, the ledger's record (scope, family
+//! decision, effects, outcome, source) and every claim the jobs left (the call log, each
+//! effect, the family creation, each agent's screen pop), with intents and outcomes. The answer
+//! to "why wasn't this call logged?" without reading raw logs. Phone numbers are masked.
+
+use std::collections::BTreeMap;
+
+use chrono::{SecondsFormat, TimeZone, Utc};
+use llbridge_domain::conversation;
+use llbridge_domain::phone::{self, Phone};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::claim::{self, View};
+use crate::error::Result;
+use crate::ledger::{self, Entry};
+use crate::ports::Store;
+use crate::state;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn intents_show_no_full_phone_number() {
+        let v = masked(
+            json!({"ani": "4158159602", "external_call_id": "6208917392220160",
+            "primary": {"phone": "+14158159602"}, "family_id": "1001"}),
+        );
+        assert_eq!(v["ani"], "***9602");
+        assert_eq!(v["primary"]["phone"], "***9602");
+        assert_eq!(
+            v["external_call_id"], "6208917392220160",
+            "ids are not phone numbers"
+        );
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub state: String,
+    /// Epoch ms (Dialpad's `event_timestamp`).
+    pub at: i64,
+    pub direction: Option<String>,
+    /// `user:<id>` or `call_center:<id>`...
+    pub target: Option<String>,
+    /// The external party, last four digits.
+    pub external: Option<String>,
+    pub dispositions: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Leg {
+    pub call_id: String,
+    pub events: Vec<Event>,
+}
+
+/// One conversation, as the product saw and handled it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trace {
+    pub call_id: String,
+    /// The conversation's anchor, once it was logged or due.
+    pub conversation: Option<String>,
+    pub legs: Vec<Leg>,
+    pub ledger: Option<Entry>,
+    /// `log`, `phone_log`, `task`, `event`, `status`, `family_create`, `pop <user>`.
+    pub claims: BTreeMap<String, View>,
+}
+
+fn time(ms: i64) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// Everything known of the conversation `call_id` belongs to; `None` when nothing is.
+pub async fn trace(store: &dyn Store, call_id: &str) -> Result<Option<Trace>> {
+    let events = state::load_events(store, call_id).await?;
+    let found = ledger::find(store, call_id).await?;
+    if events.is_empty() && found.is_none() {
+        return Ok(None);
+    }
+    let mut legs: BTreeMap<String, Vec<Event>> = BTreeMap::new();
+    for e in conversation::canonical(&events) {
+        let kind = |p: &llbridge_domain::event::Party| {
+            let k = match &p.kind {
+                Some(llbridge_domain::event::PartyKind::User) => "user".to_owned(),
+                Some(llbridge_domain::event::PartyKind::CallCenter) => "call_center".to_owned(),
+                Some(other) => format!("{other:?}").to_ascii_lowercase(),
+                None => "unknown".to_owned(),
+            };
+            format!("{k}:{}", p.id.as_deref().unwrap_or("?"))
+        };
+        legs.entry(e.call_id.clone()).or_default().push(Event {
+            state: e.state.as_str().to_owned(),
+            at: e.event_timestamp,
+            direction: e.direction.map(|d| d.as_str().to_owned()),
+            target: e.target.as_ref().map(kind),
+            external: e.external_number.as_deref().map(phone::mask),
+            dispositions: e.dispositions.clone(),
+        });
+    }
+    let merged = conversation::merge(&events);
+    let anchor = match &found {
+        Some((a, _)) => Some(a.clone()),
+        None => match &merged {
+            Some(c) => {
+                let mut a = None;
+                for leg in &c.legs {
+                    if let Some(x) = state::anchor_of(store, leg).await? {
+                        a = Some(x);
+                        break;
+                    }
+                }
+                a
+            }
+            None => None,
+        },
+    };
+    let mut keys: Vec<(String, String)> = Vec::new();
+    if let Some(a) = &anchor {
+        keys.push(("log".into(), format!("log#{a}")));
+        for step in ["phone_log", "task", "event", "status"] {
+            keys.push((step.into(), format!("step#{a}#{step}")));
+        }
+    }
+    if let Some(c) = &merged {
+        if let Some(p) = c.caller_number.as_deref().and_then(Phone::parse) {
+            keys.push((
+                "family_create".into(),
+                format!("family#create#{}", p.e164()),
+            ));
+        }
+        for e in &events {
+            if !e.is_user_leg() {
+                continue;
+            }
+            if let Some(user) = e.target.as_ref().and_then(|t| t.id.clone()) {
+                let leg = e.entry_point_call_id.as_deref().unwrap_or(&c.key);
+                keys.push((format!("pop {user}"), format!("pop#{leg}#{user}")));
+            }
+        }
+    }
+    let mut claims = BTreeMap::new();
+    for (name, key) in keys {
+        if claims.contains_key(&name) {
+            continue;
+        }
+        if let Some(mut v) = claim::view(store, &key).await? {
+            v.intent = v.intent.map(masked);
+            v.outcome = v.outcome.map(masked);
+            claims.insert(name, v);
+        }
+    }
+    Ok(Some(Trace {
+        call_id: call_id.to_owned(),
+        conversation: anchor,
+        legs: legs
+            .into_iter()
+            .map(|(call_id, events)| Leg { call_id, events })
+            .collect(),
+        ledger: found.map(|(_, e)| e),
+        claims,
+    }))
+}
+
+/// The fields of an intent or outcome that hold a family's phone number, masked.
+const PHONE_FIELDS: &[&str] = &["ani", "phone", "caller", "external_number", "number"];
+
+fn masked(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let v = match (&v, PHONE_FIELDS.contains(&k.as_str())) {
+                        (Value::String(s), true) => Value::String(phone::mask(s)),
+                        _ => masked(v),
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(masked).collect()),
+        other => other,
+    }
+}
+
+fn compact(v: &Option<Value>) -> String {
+    v.as_ref().map(Value::to_string).unwrap_or_default()
+}
+
+impl Trace {
+    /// The trace in plain words, one fact a line.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        out.push(format!(
+            "call {} — conversation {}",
+            self.call_id,
+            self.conversation
+                .as_deref()
+                .unwrap_or("(not anchored: no leg has ended)")
+        ));
+        match &self.ledger {
+            Some(e) => {
+                out.push(format!(
+                    "  outcome: {}{} (from {}; scope {}; {} attempt(s){}{})",
+                    e.decision.as_deref().unwrap_or("pending"),
+                    e.reason
+                        .as_deref()
+                        .map(|r| format!(", reason {r}"))
+                        .unwrap_or_default(),
+                    e.source,
+                    e.scope.as_deref().unwrap_or("?"),
+                    e.attempts,
+                    e.last_error
+                        .as_deref()
+                        .map(|r| format!(", last failure {r}"))
+                        .unwrap_or_default(),
+                    if e.replays > 0 {
+                        format!(", replayed {} time(s)", e.replays)
+                    } else {
+                        String::new()
+                    },
+                ));
+                out.push(format!(
+                    "  caller {}, {}, started {}, ended {}, log due {}",
+                    e.caller.as_deref().unwrap_or("?"),
+                    e.direction.as_deref().unwrap_or("?"),
+                    e.started_at.map(time).unwrap_or_else(|| "?".into()),
+                    e.ended_at.map(time).unwrap_or_else(|| "?".into()),
+                    e.due_at.map(time).unwrap_or_else(|| "?".into()),
+                ));
+                if let Some(f) = &e.family {
+                    out.push(format!("  family: {f}"));
+                }
+                if let Some(fx) = &e.effects {
+                    out.push(format!("  effects: {fx}"));
+                }
+                if let Some(d) = &e.detail {
+                    out.push(format!("  detail: {d}"));
+                }
+            }
+            None => out.push(
+                "  no ledger record: no leg of it has ended in scope (or it is out of scope)"
+                    .into(),
+            ),
+        }
+        out.push("  legs:".into());
+        for leg in &self.legs {
+            out.push(format!("    {}", leg.call_id));
+            for e in &leg.events {
+                out.push(format!(
+                    "      {} {}{}{}{}",
+                    time(e.at),
+                    e.state,
+                    e.target
+                        .as_deref()
+                        .map(|t| format!(" {t}"))
+                        .unwrap_or_default(),
+                    e.external
+                        .as_deref()
+                        .map(|x| format!(" external {x}"))
+                        .unwrap_or_default(),
+                    if e.dispositions.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" dispositions {:?}", e.dispositions)
+                    },
+                ));
+            }
+        }
+        if !self.claims.is_empty() {
+            out.push("  claims:".into());
+            for (name, v) in &self.claims {
+                out.push(format!(
+                    "    {name}: {} ({} attempt(s)){}{}{}",
+                    v.status,
+                    v.attempts,
+                    v.outcome
+                        .as_ref()
+                        .map(|_| format!(" outcome {}", compact(&v.outcome)))
+                        .unwrap_or_default(),
+                    v.intent
+                        .as_ref()
+                        .map(|_| format!(" intent {}", compact(&v.intent)))
+                        .unwrap_or_default(),
+                    v.note
+                        .as_deref()
+                        .map(|n| format!(" note {n}"))
+                        .unwrap_or_default(),
+                ));
+            }
+        }
+        out.join("\n")
+    }
+}
