@@ -316,7 +316,11 @@ fn the_table_is_keyed_by_pk_with_ttl_and_point_in_time_recovery() {
 #[test]
 fn the_functions_are_lean_arm64_rust_builds_with_their_environment() {
     let t = template();
-    for (name, binary) in [("IngestFunction", "ingest"), ("WorkerFunction", "worker")] {
+    for (name, binary) in [
+        ("IngestFunction", "ingest"),
+        ("WorkerFunction", "worker"),
+        ("ReconcilerFunction", "reconciler"),
+    ] {
         let f = resource(&t, name);
         let p = get(f, &["Properties"]);
         assert_eq!(get(p, &["Runtime"]).as_str(), Some("provided.al2023"));
@@ -563,6 +567,41 @@ fn each_function_has_only_the_actions_it_uses() {
             "sqs:SendMessage",
         ])
     );
+    assert_eq!(
+        role_actions(&t, "ReconcilerFunction"),
+        set(&[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "secretsmanager:GetSecretValue",
+            "sqs:SendMessage",
+        ])
+    );
+}
+
+#[test]
+fn the_reconciler_runs_on_a_schedule() {
+    let t = template();
+    let f = resource(&t, "ReconcilerFunction");
+    let events = map(get(f, &["Properties", "Events"]));
+    let schedule = events
+        .values()
+        .find(|e| e.get("Type").and_then(Value::as_str) == Some("Schedule"))
+        .expect("a Schedule event");
+    let (tag, rate) = tagged(get(schedule, &["Properties", "Schedule"])).expect("!Sub");
+    assert_eq!(tag, "Sub");
+    assert_eq!(
+        rate.as_str(),
+        Some("rate(${ReconcileEveryMinutes} minutes)")
+    );
+    let every = get(&t, &["Parameters", "ReconcileEveryMinutes"]);
+    assert!(
+        number(get(every, &["MinValue"])) >= 2,
+        "rate(1 minutes) is no valid expression"
+    );
+    assert_eq!(number(get(every, &["Default"])), 10);
 }
 
 /// The names `${X}` / `${X.Attr}` of a `!Sub` string refers to (not `${!Literal}`).

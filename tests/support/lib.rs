@@ -4,6 +4,7 @@ pub mod aws;
 pub mod configs;
 pub mod contract;
 pub mod lineleader;
+pub mod local;
 pub mod moto;
 pub mod scenario;
 pub mod webhook;

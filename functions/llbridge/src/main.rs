@@ -9,7 +9,10 @@
 //!   read the config of a deployed stack.
 //! * `llbridge sandbox`: the LineLeader and Dialpad sandboxes, standalone.
 //! * `llbridge demo`: scripted calls through the local host and sandboxes, told in plain words.
+//! * `llbridge report | trace | reconcile | dlq`: the call ledger, reconciliation on demand and
+//!   the dead letters, of a local host (`--url`) or a deployed stack (`--table`).
 
+mod admin;
 mod cloud;
 mod demo;
 
@@ -64,6 +67,61 @@ enum Command {
     },
     /// Play a few scripted calls through the local host and sandboxes, and say what happened.
     Demo,
+    /// The coverage of a period: calls in scope, logged, recovered, dropped by reason, failed,
+    /// pending, needing review, dead letters. Exits 1 when a call is unaccounted for.
+    Report {
+        /// The period, back from now: 24h, 90m, 7d.
+        #[arg(long, default_value = "24h")]
+        since: String,
+        #[command(flatten)]
+        target: admin::Target,
+        /// One JSON object: since, calls, logged, recovered, dropped, failed, pending,
+        /// needs_review, dead_letters.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything known of one call, from any of its legs' ids: why it was (not) logged.
+    Trace {
+        call_id: String,
+        #[command(flatten)]
+        target: admin::Target,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One reconciliation pass now: calls in Dialpad's call list that the webhook missed go
+    /// through the pipeline.
+    Reconcile {
+        /// How far back to look: 2h, 1d.
+        #[arg(long, default_value = "2h")]
+        since: String,
+        #[command(flatten)]
+        target: admin::Target,
+    },
+    /// The dead-letter queue: jobs given up after the retry horizon.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// The jobs in the dead-letter queue: call id, last reason, deliveries.
+    List {
+        #[command(flatten)]
+        target: admin::Target,
+    },
+    /// Puts jobs back in the job queue; what they already did is not done again.
+    Replay {
+        /// Only the jobs of this call (a leg's id).
+        #[arg(long, conflicts_with = "all")]
+        call: Option<String>,
+        /// Every job.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        target: admin::Target,
+    },
 }
 
 /// `llbridge local`: the local host, on embedded or AWS adapters.
@@ -97,6 +155,9 @@ struct LocalArgs {
     /// How long a failing job is retried before it goes to the dead letters (seconds).
     #[arg(long, default_value_t = 6 * 3600)]
     retry_horizon_secs: u64,
+    /// How often the reconciler looks for calls the webhook missed (seconds; 0 turns it off).
+    #[arg(long, default_value_t = 600)]
+    reconcile_every_secs: u64,
     /// The delay before a failed job's first retry (seconds); it doubles on each failure,
     /// up to 15 minutes.
     #[arg(long, default_value_t = 30)]
@@ -170,6 +231,8 @@ async fn local(run: LocalArgs) -> anyhow::Result<ExitCode> {
         bail!("--job-budget-secs must be at least 3");
     }
     opts.timing = Timing::for_job_budget(Duration::from_secs(run.job_budget_secs));
+    opts.reconcile_every =
+        (run.reconcile_every_secs > 0).then(|| Duration::from_secs(run.reconcile_every_secs));
     opts.retry = RetryPolicy {
         first: Duration::from_secs(run.retry_delay_secs.max(1)),
         max: Duration::from_secs(run.retry_max_delay_secs.max(run.retry_delay_secs).max(1)),
@@ -273,6 +336,35 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sandbox { listen } => {
             init_logs("text");
             sandbox(listen).await
+        }
+        Command::Report {
+            since,
+            target,
+            json,
+        } => {
+            init_logs("text");
+            admin::report(&since, &target, json).await
+        }
+        Command::Trace {
+            call_id,
+            target,
+            json,
+        } => {
+            init_logs("text");
+            admin::trace(&call_id, &target, json).await
+        }
+        Command::Reconcile { since, target } => {
+            init_logs("text");
+            admin::reconcile(&since, &target).await
+        }
+        Command::Dlq { command } => {
+            init_logs("text");
+            match command {
+                DlqCommand::List { target } => admin::dlq_list(&target).await,
+                DlqCommand::Replay { call, all, target } => {
+                    admin::dlq_replay(call.as_deref(), all, &target).await
+                }
+            }
         }
         Command::Demo => {
             if std::env::var_os("RUST_LOG").is_none() {

@@ -10,9 +10,7 @@
 //! run; `LLBRIDGE_CRASH_SEED` replays one. The full-size run is in the README.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,8 +18,8 @@ use chrono::{Duration as Span, Utc};
 use llbridge_sandbox::{Dataset, FaultRule, Faults, Options, Sandboxes, SbFamily, SbTask};
 use llbridge_tests::configs::left_voicemail_event_mode;
 use llbridge_tests::events::Call;
+use llbridge_tests::local::{deliver, temp_dir, write_json, LocalHost};
 use llbridge_tests::moto;
-use llbridge_tests::webhook::sign_with;
 use serde_json::{json, Value};
 
 const SECRET: &str = "crash-test-webhook-secret";
@@ -159,100 +157,6 @@ fn config(sb: &Sandboxes) -> Value {
     })
 }
 
-/// The local host as a child process.
-struct Host {
-    config: PathBuf,
-    log: PathBuf,
-    addr: SocketAddr,
-    endpoint: String,
-    table: String,
-    queue: String,
-    child: Option<Child>,
-}
-
-impl Host {
-    fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap_or_else(|e| panic!("log file: {e}"));
-        let err = log.try_clone().unwrap_or_else(|e| panic!("log file: {e}"));
-        let child = Command::new(env!("CARGO_BIN_EXE_llbridge"))
-            .args(["local", "--config"])
-            .arg(&self.config)
-            .args(["--listen", &self.addr.to_string()])
-            .args(["--aws-endpoint", &self.endpoint])
-            .args(["--table", &self.table, "--queue", &self.queue])
-            // Jobs of 3 s: writes of 1.2 s at most, leases of 7.2 s, redelivery after 18 s.
-            // Call logs 2 s after hangup.
-            .args(["--job-budget-secs", "3", "--retry-horizon-secs", "3600"])
-            // Retries every 1 to 4 s: a message redelivered by many kills does not wait long.
-            .args(["--retry-delay-secs", "1", "--retry-max-delay-secs", "4"])
-            .args(["--log-delay-secs", "2"])
-            .args(["--log-format", "json"])
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("start llbridge local: {e}"));
-        self.child = Some(child);
-    }
-
-    /// SIGKILL: no cleanup, no graceful shutdown.
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Posts one event as Dialpad would, again and again until it is accepted (a host being
-/// killed and restarted drops connections; Dialpad retries 5xx and connection failures).
-async fn deliver(url: &str, event: &Value) {
-    let body = sign_with(event, SECRET);
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    loop {
-        let sent = client
-            .post(url)
-            .body(body.clone())
-            .timeout(Duration::from_secs(2))
-            .send()
-            .await;
-        if let Ok(r) = sent {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the webhook never accepted {event}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap_or_else(|e| panic!("free port: {e}"))
-}
-
 fn events_of(c: &Conversation) -> Vec<Value> {
     let call = &c.call;
     match c.kind {
@@ -282,16 +186,6 @@ fn shuffled(mut events: Vec<Value>, rng: &mut Rng) -> Vec<Value> {
         }
     }
     events
-}
-
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(moto::unique("llbridge-crash"));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("temp dir: {e}"));
-    dir
-}
-
-fn write(path: &Path, v: &Value) {
-    std::fs::write(path, v.to_string()).unwrap_or_else(|e| panic!("write config: {e}"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -335,22 +229,40 @@ async fn killed_at_random_moments_every_conversation_is_logged_exactly_once() {
     )
     .await
     .unwrap_or_else(|e| panic!("sandboxes: {e}"));
-    let dir = temp_dir();
-    let host = Arc::new(Mutex::new(Host {
-        config: dir.join("config.json"),
-        log: dir.join("host.log"),
-        addr: free_addr(),
-        endpoint: moto.endpoint().to_owned(),
-        table: moto::unique("crash"),
-        queue: moto::unique("crash-jobs"),
-        child: None,
-    }));
-    let (url, queue) = {
-        let mut h = host.lock().unwrap_or_else(|e| e.into_inner());
-        write(&h.config, &config(&sb));
-        h.spawn();
-        (format!("http://{}/dialpad/events", h.addr), h.queue.clone())
-    };
+    let dir = temp_dir("llbridge-crash");
+    let (table, queue) = (moto::unique("crash"), moto::unique("crash-jobs"));
+    write_json(&dir.join("config.json"), &config(&sb));
+    let mut local = LocalHost::new(
+        env!("CARGO_BIN_EXE_llbridge"),
+        &dir.join("config.json"),
+        dir.join("host.log"),
+        &[
+            "--aws-endpoint",
+            moto.endpoint(),
+            "--table",
+            &table,
+            "--queue",
+            &queue,
+            // Jobs of 3 s: writes of 1.2 s at most, leases of 7.2 s, redelivery after 18 s.
+            // Call logs 2 s after hangup. Retries every 1 to 4 s: a message redelivered by
+            // many kills does not wait long. No reconciler: this is about crashes.
+            "--job-budget-secs",
+            "3",
+            "--retry-horizon-secs",
+            "3600",
+            "--retry-delay-secs",
+            "1",
+            "--retry-max-delay-secs",
+            "4",
+            "--log-delay-secs",
+            "2",
+            "--reconcile-every-secs",
+            "0",
+        ],
+    );
+    local.spawn();
+    let url = local.webhook_url();
+    let host = Arc::new(Mutex::new(local));
 
     // The killer: SIGKILL, and a restart right after, `kills` times. Every other kill comes at
     // a random moment; the others wait for a write that LineLeader has taken and not yet
@@ -406,7 +318,7 @@ async fn killed_at_random_moments_every_conversation_is_logged_exactly_once() {
     // Conversations arrive one after the other, their events in a shuffled order.
     for c in &conversations {
         for e in &shuffled(events_of(c), &mut rng) {
-            deliver(&url, e).await;
+            deliver(&url, e, SECRET).await;
         }
         tokio::time::sleep(Duration::from_millis(rng.between(20, 120))).await;
     }

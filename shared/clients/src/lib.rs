@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use llbridge_app::ports::{Clients, Clock, Dialpad, LineLeader, PopOutcome, Secrets, Store};
+use llbridge_app::ports::{
+    CallPage, CallQuery, Clients, Clock, Dialpad, LineLeader, PopOutcome, Secrets, Store,
+};
 use llbridge_app::{Error, Result, NOT_SENT};
 use llbridge_dialpad::screenpop::{HttpDialpad, PopFailure, PopResult};
 use llbridge_domain::config::SecretRef;
@@ -137,6 +139,21 @@ pub struct DialpadApi(pub HttpDialpad);
 
 #[async_trait]
 impl Dialpad for DialpadApi {
+    async fn list_calls(&self, q: &CallQuery) -> Result<CallPage> {
+        match self
+            .0
+            .list_calls(q.started_after, q.started_before, q.cursor.as_deref())
+            .await
+        {
+            Ok(page) => Ok(CallPage {
+                items: page.items,
+                cursor: page.cursor,
+            }),
+            Err(e) if e.transient => Err(Error::transient("dialpad", e.message)),
+            Err(e) => Err(Error::permanent("dialpad", e.message).with_code("dialpad_rejected")),
+        }
+    }
+
     async fn screen_pop(&self, user_id: &str, uri: &str) -> Result<PopOutcome> {
         match self.0.screen_pop(user_id, uri).await {
             Ok(PopResult::Sent) => Ok(PopOutcome::Sent),

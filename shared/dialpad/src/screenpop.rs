@@ -69,6 +69,22 @@ impl fmt::Debug for HttpDialpad {
     }
 }
 
+/// A call-list request that failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ListError {
+    /// Worth trying again later (429, 5xx, timeout, no connection).
+    pub transient: bool,
+    pub message: String,
+}
+
+/// One page of `GET /api/v2/call`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallList {
+    pub items: Vec<serde_json::Value>,
+    pub cursor: Option<String>,
+}
+
 enum Attempt {
     Done(Result<PopResult, PopError>),
     /// Worth one more try.
@@ -122,6 +138,82 @@ impl HttpDialpad {
                 }
             }
         }
+    }
+
+    /// `GET /api/v2/call?started_after=&started_before=[&cursor=]`: one page of concluded calls.
+    /// A GET: safe to repeat, so every failure but a refusal is transient.
+    pub async fn list_calls(
+        &self,
+        started_after: i64,
+        started_before: i64,
+        cursor: Option<&str>,
+    ) -> Result<CallList, ListError> {
+        let mut query = vec![
+            ("started_after", started_after.to_string()),
+            ("started_before", started_before.to_string()),
+        ];
+        if let Some(c) = cursor {
+            query.push(("cursor", c.to_owned()));
+        }
+        let sent = self
+            .http
+            .get(format!("{}/api/v2/call", self.api_base))
+            .query(&query)
+            .timeout(self.timeout.max(Duration::from_secs(10)))
+            .bearer_auth(&self.api_key)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await;
+        let resp = sent.map_err(|e| ListError {
+            transient: true,
+            message: format!(
+                "call list: {}",
+                if e.is_timeout() {
+                    "timed out"
+                } else {
+                    "request failed"
+                }
+            ),
+        })?;
+        let status = resp.status().as_u16();
+        match status {
+            200..=299 => {}
+            429 | 500..=599 => {
+                return Err(ListError {
+                    transient: true,
+                    message: format!("call list: HTTP {status}"),
+                })
+            }
+            401 | 403 => {
+                return Err(ListError {
+                    transient: false,
+                    message: format!(
+                        "call list: HTTP {status} (Dialpad rejected the API key, or it lacks the calls:list scope)"
+                    ),
+                })
+            }
+            _ => {
+                return Err(ListError {
+                    transient: false,
+                    message: format!("call list: HTTP {status}"),
+                })
+            }
+        }
+        let body: serde_json::Value = resp.json().await.map_err(|e| ListError {
+            transient: true,
+            message: format!("call list: unreadable answer: {e}"),
+        })?;
+        let items = body
+            .get("items")
+            .and_then(serde_json::Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let cursor = body
+            .get("cursor")
+            .and_then(serde_json::Value::as_str)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned);
+        Ok(CallList { items, cursor })
     }
 
     async fn attempt(&self, user: &str, uri: &str) -> Attempt {

@@ -3,6 +3,7 @@
 //! and wakes the worker as soon as a job is queued. [`aws`] runs it on the AWS adapters
 //! instead (SQS, DynamoDB, Secrets Manager; moto locally).
 
+pub mod admin;
 pub mod aws;
 
 use std::net::SocketAddr;
@@ -18,7 +19,10 @@ use axum::routing::{any, get};
 use axum::{Json, Router};
 use llbridge_app::effect::Timing;
 use llbridge_app::ingest::Ingest;
-use llbridge_app::ports::{Clients, Clock, ConfigSource, Queue, Secrets, StaticConfig, Store};
+use llbridge_app::ports::{
+    Clients, Clock, ConfigSource, DeadLetter, Queue, Secrets, StaticConfig, Store,
+};
+use llbridge_app::reconcile::Reconciler;
 use llbridge_app::worker::{Report, RetryPolicy, Settle, Worker};
 use llbridge_domain::config::{SecretRef, SANDBOX};
 use llbridge_domain::Installation;
@@ -46,6 +50,9 @@ pub struct Options {
     pub store: Option<Arc<dyn Store>>,
     /// The queue and a way to watch it; an embedded one by default.
     pub queue: Option<(Arc<dyn Queue>, Arc<dyn QueueProbe>)>,
+    /// How often the reconciler runs in the host; `None`: only on demand.
+    pub reconcile_every: Option<Duration>,
+    pub reconcile: llbridge_app::reconcile::Settings,
 }
 
 /// What the host needs to know of its queue to tell when the worker has settled.
@@ -58,6 +65,11 @@ pub trait QueueProbe: Send + Sync {
     async fn pending(&self) -> usize;
     /// The messages on the dead-letter queue, with their reasons.
     async fn dead_letters(&self) -> Vec<llbridge_app::ports::DeadLetter>;
+    /// Moves the dead letters `pick` chooses back to the job queue; returns them.
+    async fn replay_dead_letters(
+        &self,
+        pick: &(dyn for<'d> Fn(&'d DeadLetter) -> bool + Send + Sync),
+    ) -> Vec<DeadLetter>;
     /// How long `idle` must hold before the worker counts as settled: long enough for a
     /// message delayed by the log delay to show, where `idle` cannot see delayed messages.
     fn quiet_period(&self) -> Duration;
@@ -88,6 +100,13 @@ impl QueueProbe for MemoryProbe {
         self.queue.dead_letters_with_reasons()
     }
 
+    async fn replay_dead_letters(
+        &self,
+        pick: &(dyn for<'d> Fn(&'d DeadLetter) -> bool + Send + Sync),
+    ) -> Vec<DeadLetter> {
+        self.queue.replay_dead_letters(pick)
+    }
+
     fn quiet_period(&self) -> Duration {
         Duration::from_millis(50)
     }
@@ -107,6 +126,8 @@ impl Options {
             retry: RetryPolicy::default(),
             store: None,
             queue: None,
+            reconcile_every: None,
+            reconcile: llbridge_app::reconcile::Settings::default(),
         }
     }
 }
@@ -120,6 +141,8 @@ pub struct Host {
     pub installation: Arc<Installation>,
     pub store: Arc<dyn Store>,
     pub queue: Arc<dyn Queue>,
+    /// The reconciler, for passes on demand.
+    pub reconciler: Arc<Reconciler>,
     probe: Arc<dyn QueueProbe>,
     reports: Arc<Mutex<Vec<Report>>>,
     shutdown: watch::Sender<bool>,
@@ -212,12 +235,13 @@ async fn healthz() -> impl IntoResponse {
     Json(serde_json::json!({"status": "ok"}))
 }
 
-/// Builds the router of the webhook (shared by the local host and tests).
-pub fn router(ingest: Arc<Ingest>) -> Router {
+/// Builds the router of the webhook and the admin API.
+pub fn router(ingest: Arc<Ingest>, admin: admin::Admin) -> Router {
     Router::new()
         .route("/dialpad/events", any(webhook))
         .route("/healthz", get(healthz))
         .with_state(AppState { ingest })
+        .merge(admin::routes(admin))
 }
 
 fn literal(r: &SecretRef) -> Option<String> {
@@ -311,13 +335,28 @@ pub async fn start(opts: Options) -> std::io::Result<Host> {
             store.clone(),
             queue.clone(),
             opts.clock.clone(),
-            config,
-            clients,
+            config.clone(),
+            clients.clone(),
             opts.log_delay,
         )
         .with_timing(opts.timing)
         .with_retry(opts.retry),
     );
+    let reconciler = Arc::new(Reconciler {
+        store: store.clone(),
+        queue: queue.clone(),
+        clock: opts.clock.clone(),
+        config,
+        clients,
+        log_delay: opts.log_delay,
+        settings: opts.reconcile,
+    });
+    let admin = admin::Admin {
+        store: store.clone(),
+        clock: opts.clock.clone(),
+        probe: probe.clone(),
+        reconciler: reconciler.clone(),
+    };
     let listener = tokio::net::TcpListener::bind(opts.listen).await?;
     let addr = listener.local_addr()?;
     let (shutdown, rx) = watch::channel(false);
@@ -325,25 +364,54 @@ pub async fn start(opts: Options) -> std::io::Result<Host> {
 
     let mut server_rx = rx.clone();
     let server = tokio::spawn(async move {
-        let app = router(ingest);
+        let app = router(ingest, admin).into_make_service_with_connect_info::<SocketAddr>();
         let _ = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = server_rx.wait_for(|stop| *stop).await;
             })
             .await;
     });
+    let mut tasks = Vec::new();
+    if let Some(every) = opts.reconcile_every {
+        tasks.push(tokio::spawn(run_reconciler(
+            reconciler.clone(),
+            every,
+            rx.clone(),
+        )));
+    }
     let worker_task = tokio::spawn(run_worker(worker, queue.clone(), reports.clone(), rx));
+    tasks.extend([server, worker_task]);
     Ok(Host {
         addr,
         sandboxes,
         installation,
         store,
         queue,
+        reconciler,
         probe,
         reports,
         shutdown,
-        tasks: vec![server, worker_task],
+        tasks,
     })
+}
+
+/// A reconciliation pass every `every`, until told to stop. A failed pass is logged; the next
+/// one resumes from the last complete one.
+async fn run_reconciler(
+    reconciler: Arc<Reconciler>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+        if let Err(e) = reconciler.pass(None).await {
+            tracing::warn!(job = "reconcile", decision = "failed", reason = e.reason(),
+                error = %e, "reconciler: the pass failed; the next one resumes from the last complete one");
+        }
+    }
 }
 
 /// Jobs handled at once, as concurrent Lambda invocations would.
@@ -403,11 +471,7 @@ async fn run_worker(
                     Settle::Retry { after, .. } => queue.release(&msg.receipt, after).await,
                     Settle::GiveUp(r) => {
                         let dead = queue
-                            .dead_letter(
-                                &msg.body,
-                                r.reason.unwrap_or("gave_up"),
-                                r.detail.as_deref().unwrap_or_default(),
-                            )
+                            .dead_letter(&msg.body, &r.given_up(msg.receive_count))
                             .await;
                         match dead {
                             Ok(()) => queue.ack(&msg.receipt).await,

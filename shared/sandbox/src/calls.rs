@@ -92,6 +92,19 @@ impl Call {
         })
     }
 
+    /// The call's legs as Dialpad's call list returns them once the call is over (`CallProto`:
+    /// the webhook event's fields, no dispositions): the call-center leg and the agent's.
+    pub fn protos(&self) -> Vec<Value> {
+        let mut cc = self.cc_hangup(295_200);
+        let mut agent = self.agent("hangup", 295_050);
+        for leg in [&mut cc, &mut agent] {
+            if let Some(m) = leg.as_object_mut() {
+                m.remove("event_timestamp");
+            }
+        }
+        vec![cc, agent]
+    }
+
     /// Every event of the answered call: agent ringing, connected, hangup; call-center hangup;
     /// dispositions; recording.
     pub fn all(&self, disposition: &str) -> Vec<Value> {

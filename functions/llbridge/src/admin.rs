@@ -1,0 +1,297 @@
+//! `llbridge report`, `trace`, `reconcile` and `dlq`: the admin's view of the call ledger and
+//! the dead letters, and reconciliation on demand. Each works against a local host
+//! (`--url http://127.0.0.1:8080`, its admin API) or a deployed stack (`--table`, and the
+//! queues' URLs where the command needs them; AWS credentials from the usual environment).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use llbridge_app::config_store::StoreConfigSource;
+use llbridge_app::ports::{Clock, Store, SystemClock};
+use llbridge_app::reconcile::{Pass, Reconciler};
+use llbridge_app::report::{self, Coverage};
+use llbridge_app::trace::{self, Trace};
+use llbridge_app::{ledger, Error};
+use llbridge_aws::{load_sdk_config, DynamoStore, SecretsManagerSecrets, SqsQueue};
+use llbridge_host::admin::DeadLetterView;
+use llbridge_host::aws::SqsProbe;
+use llbridge_host::QueueProbe;
+use serde_json::Value;
+
+/// Where the product runs.
+#[derive(Args, Debug, Clone)]
+pub struct Target {
+    /// A local host's base URL (`http://127.0.0.1:8080`): its admin API answers.
+    #[arg(long, conflicts_with = "table")]
+    pub url: Option<String>,
+    /// A deployed stack's DynamoDB table (its `TableName` output).
+    #[arg(long)]
+    pub table: Option<String>,
+    /// The stack's job queue (its `QueueUrl` output), with --table.
+    #[arg(long)]
+    pub queue_url: Option<String>,
+    /// The stack's dead-letter queue (its `DeadLetterQueueUrl` output), with --table.
+    #[arg(long)]
+    pub dlq_url: Option<String>,
+}
+
+enum Where {
+    Local(String),
+    Stack(Target),
+}
+
+impl Target {
+    fn resolve(&self) -> anyhow::Result<Where> {
+        match (&self.url, &self.table) {
+            (Some(u), _) => Ok(Where::Local(u.trim_end_matches('/').to_owned())),
+            (None, Some(_)) => Ok(Where::Stack(self.clone())),
+            (None, None) => bail!("say where: --url URL (a local host) or --table TABLE (a stack)"),
+        }
+    }
+}
+
+fn period(since: &str) -> anyhow::Result<Duration> {
+    humantime::parse_duration(since)
+        .with_context(|| format!("--since {since}: a duration such as 90m, 2h or 1d"))
+}
+
+async fn get(url: &str) -> anyhow::Result<Value> {
+    call(reqwest::Client::new().get(url), url).await
+}
+
+async fn post(url: &str) -> anyhow::Result<Value> {
+    call(reqwest::Client::new().post(url), url).await
+}
+
+async fn call(req: reqwest::RequestBuilder, url: &str) -> anyhow::Result<Value> {
+    let resp = req
+        .timeout(Duration::from_secs(600))
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {url}"))?;
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    if status.as_u16() == 404 {
+        return Ok(Value::Null);
+    }
+    if !status.is_success() {
+        bail!("{url}: HTTP {status}: {body}");
+    }
+    Ok(body)
+}
+
+async fn table_store(t: &Target) -> anyhow::Result<Arc<DynamoStore>> {
+    let table = t.table.as_deref().context("--table is required")?;
+    Ok(Arc::new(DynamoStore::new(&load_sdk_config().await, table)))
+}
+
+async fn stack_probe(t: &Target) -> anyhow::Result<SqsProbe> {
+    let (Some(queue), Some(dlq)) = (t.queue_url.as_deref(), t.dlq_url.as_deref()) else {
+        bail!("--queue-url and --dlq-url are required with --table (the stack's QueueUrl and DeadLetterQueueUrl outputs)");
+    };
+    Ok(SqsProbe::new(&load_sdk_config().await, queue, dlq))
+}
+
+/// `llbridge report --since D`: the coverage of the period; non-zero exit when a conversation
+/// is unaccounted for.
+pub async fn report(since: &str, target: &Target, json: bool) -> anyhow::Result<ExitCode> {
+    let period = period(since)?;
+    let (coverage, unaccounted): (Coverage, Vec<String>) = match target.resolve()? {
+        Where::Local(url) => {
+            let v = get(&format!(
+                "{url}/_llbridge/report?since_secs={}",
+                period.as_secs()
+            ))
+            .await?;
+            let mut c: Coverage = serde_json::from_value(v["coverage"].clone())
+                .context("unreadable report from the local host")?;
+            let u: Vec<String> =
+                serde_json::from_value(v["unaccounted"].clone()).unwrap_or_default();
+            c.unaccounted = u.clone();
+            (c, u)
+        }
+        Where::Stack(t) => {
+            let store = table_store(&t).await?;
+            let dead = match (&t.queue_url, &t.dlq_url) {
+                (Some(_), Some(_)) => stack_probe(&t).await?.dead_letters().await.len(),
+                _ => {
+                    eprintln!(
+                        "note: without --queue-url and --dlq-url the dead letters are not counted"
+                    );
+                    0
+                }
+            };
+            let c = report::coverage(store.as_ref(), &SystemClock, period, dead).await?;
+            let u = c.unaccounted.clone();
+            (c, u)
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&coverage)?);
+    } else {
+        println!("{}", coverage.summary());
+        for (reason, n) in &coverage.dropped {
+            println!("  dropped {reason}: {n}");
+        }
+        for c in &unaccounted {
+            println!("  unaccounted for: conversation {c} (llbridge trace {c} says why)");
+        }
+    }
+    Ok(if unaccounted.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `llbridge trace CALL_ID`.
+pub async fn trace(call_id: &str, target: &Target, json: bool) -> anyhow::Result<ExitCode> {
+    let found: Option<Trace> = match target.resolve()? {
+        Where::Local(url) => {
+            let v = get(&format!("{url}/_llbridge/trace/{}", call_id.trim())).await?;
+            if v.is_null() {
+                None
+            } else {
+                Some(serde_json::from_value(v).context("unreadable trace from the local host")?)
+            }
+        }
+        Where::Stack(t) => trace::trace(table_store(&t).await?.as_ref(), call_id.trim()).await?,
+    };
+    match found {
+        Some(t) if json => println!("{}", serde_json::to_string_pretty(&t)?),
+        Some(t) => println!("{}", t.render()),
+        None => {
+            println!("call {call_id}: no event of it reached llbridge, and no ledger record names it (was it a contact-center call in scope? `llbridge reconcile` looks for calls the webhook missed)");
+            return Ok(ExitCode::from(1));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `llbridge reconcile --since D`: one pass now.
+pub async fn reconcile(since: &str, target: &Target) -> anyhow::Result<ExitCode> {
+    let period = period(since)?;
+    let pass: Pass = match target.resolve()? {
+        Where::Local(url) => serde_json::from_value(
+            post(&format!(
+                "{url}/_llbridge/reconcile?since_secs={}",
+                period.as_secs()
+            ))
+            .await?,
+        )
+        .context("unreadable answer from the local host")?,
+        Where::Stack(t) => stack_reconciler(&t).await?.pass(Some(period)).await?,
+    };
+    println!(
+        "{} leg(s) listed in {} page(s): {} fed through the pipeline, {} already accounted for, {} too recent (next pass), {} out of scope",
+        pass.legs,
+        pass.pages,
+        pass.fed.len(),
+        pass.accounted,
+        pass.too_recent,
+        pass.out_of_scope
+    );
+    for leg in &pass.fed {
+        println!("  fed: {leg}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn stack_reconciler(t: &Target) -> anyhow::Result<Reconciler> {
+    let Some(queue_url) = t.queue_url.as_deref() else {
+        bail!("--queue-url is required with --table (the stack's QueueUrl output)");
+    };
+    let sdk = load_sdk_config().await;
+    let store = table_store(t).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let secrets = Arc::new(SecretsManagerSecrets::new(&sdk));
+    let clients = Arc::new(
+        llbridge_clients::HttpClients::new(secrets, store.clone(), clock.clone())
+            .map_err(|e: Error| anyhow::anyhow!(e))?,
+    );
+    Ok(Reconciler {
+        store: store.clone(),
+        queue: Arc::new(SqsQueue::new(&sdk, queue_url)),
+        clock: clock.clone(),
+        config: Arc::new(StoreConfigSource::new(store, clock)),
+        clients,
+        log_delay: Duration::from_secs(180),
+        settings: Default::default(),
+    })
+}
+
+/// `llbridge dlq list`.
+pub async fn dlq_list(target: &Target) -> anyhow::Result<ExitCode> {
+    let letters: Vec<DeadLetterView> = match target.resolve()? {
+        Where::Local(url) => serde_json::from_value(get(&format!("{url}/_llbridge/dlq")).await?)
+            .context("unreadable answer from the local host")?,
+        Where::Stack(t) => stack_probe(&t)
+            .await?
+            .dead_letters()
+            .await
+            .iter()
+            .map(DeadLetterView::of)
+            .collect(),
+    };
+    if letters.is_empty() {
+        println!("the dead-letter queue is empty");
+    }
+    for d in &letters {
+        println!(
+            "{} job of call {}: {} after {} deliveries — {}",
+            d.job.as_deref().unwrap_or("?"),
+            d.call_id.as_deref().unwrap_or("?"),
+            d.reason
+                .as_deref()
+                .unwrap_or("no reason (redriven by the queue itself)"),
+            d.deliveries
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "?".into()),
+            d.detail.as_deref().unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `llbridge dlq replay (--call ID | --all)`: back to the job queue. What the jobs already did
+/// is not done again.
+pub async fn dlq_replay(
+    call: Option<&str>,
+    all: bool,
+    target: &Target,
+) -> anyhow::Result<ExitCode> {
+    if call.is_none() && !all {
+        bail!("say which: --call CALL_ID, or --all");
+    }
+    let replayed = match target.resolve()? {
+        Where::Local(url) => {
+            let q = match call {
+                Some(c) => format!("call={c}"),
+                None => "all=true".to_owned(),
+            };
+            post(&format!("{url}/_llbridge/dlq/replay?{q}")).await?["replayed"]
+                .as_u64()
+                .unwrap_or(0) as usize
+        }
+        Where::Stack(t) => {
+            let store = table_store(&t).await?;
+            let wanted = call.map(str::to_owned);
+            let pick = move |d: &llbridge_app::ports::DeadLetter| match &wanted {
+                Some(id) => DeadLetterView::of(d).call_id.as_deref() == Some(id.as_str()),
+                None => true,
+            };
+            let replayed = stack_probe(&t).await?.replay_dead_letters(&pick).await;
+            for d in &replayed {
+                if let Some(id) = DeadLetterView::of(d).call_id {
+                    ledger::note_replay(store.as_ref() as &dyn Store, &SystemClock, &id).await?;
+                }
+            }
+            replayed.len()
+        }
+    };
+    println!("{replayed} job(s) back in the job queue");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,217 @@
+//! The local host's admin API, for `llbridge report|trace|reconcile|dlq --url`: JSON under
+//! `/_llbridge/`, a path the webhook (`/dialpad/events`) never reaches, answered only to
+//! loopback clients (403 to anyone else, whatever address the host listens on).
+//!
+//! * `GET /_llbridge/report?since_secs=N`: `{"coverage": {...}, "unaccounted": [...]}`
+//! * `GET /_llbridge/ledger?since_secs=N`: the ledger's records of the period
+//! * `GET /_llbridge/trace/{call_id}`: everything known of that call's conversation (404: none)
+//! * `GET /_llbridge/dlq`: the dead letters
+//! * `POST /_llbridge/dlq/replay?call=ID` or `?all=true`: back to the job queue
+//! * `POST /_llbridge/reconcile?since_secs=N`: one reconciliation pass now
+
+// Handlers return early with a ready `Response`, the axum way; its size does not matter here.
+#![allow(clippy::result_large_err)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use llbridge_app::ports::{Clock, DeadLetter, Store};
+use llbridge_app::reconcile::Reconciler;
+use llbridge_app::{ledger, report, trace};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::QueueProbe;
+
+/// Where the admin API lives.
+pub const PREFIX: &str = "/_llbridge";
+
+/// What the admin API reads and drives.
+#[derive(Clone)]
+pub struct Admin {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub probe: Arc<dyn QueueProbe>,
+    pub reconciler: Arc<Reconciler>,
+}
+
+/// A dead letter as `llbridge dlq list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetterView {
+    /// The leg whose job it was.
+    pub call_id: Option<String>,
+    pub job: Option<String>,
+    pub reason: Option<String>,
+    pub detail: Option<String>,
+    pub deliveries: Option<u32>,
+    pub body: String,
+}
+
+impl DeadLetterView {
+    pub fn of(d: &DeadLetter) -> DeadLetterView {
+        let msg: Option<serde_json::Value> = serde_json::from_str(&d.body).ok();
+        let field = |k: &str| {
+            msg.as_ref()
+                .and_then(|m| m.get("event"))
+                .and_then(|e| e.get(k))
+                .map(|v| v.to_string().trim_matches('"').to_owned())
+        };
+        DeadLetterView {
+            call_id: field("call_id"),
+            job: msg
+                .as_ref()
+                .and_then(|m| m.get("job"))
+                .and_then(|j| j.as_str())
+                .map(str::to_owned),
+            reason: d.reason.clone(),
+            detail: d.detail.clone(),
+            deliveries: d.deliveries,
+            body: d.body.clone(),
+        }
+    }
+}
+
+/// The admin routes, loopback only.
+pub fn routes(admin: Admin) -> Router {
+    Router::new()
+        .route("/_llbridge/report", get(report_of))
+        .route("/_llbridge/ledger", get(ledger_of))
+        .route("/_llbridge/trace/{call_id}", get(trace_of))
+        .route("/_llbridge/dlq", get(dlq))
+        .route("/_llbridge/dlq/replay", post(replay))
+        .route("/_llbridge/reconcile", post(reconcile))
+        .layer(axum::middleware::from_fn(loopback_only))
+        .with_state(admin)
+}
+
+async fn loopback_only(req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if !peer.is_some_and(|ip| ip.is_loopback()) {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({"status": "rejected", "reason": "admin_api_is_local_only"})),
+        )
+            .into_response();
+    }
+    next.run(req).await
+}
+
+type Q = Query<HashMap<String, String>>;
+
+fn period(q: &HashMap<String, String>) -> Result<Duration, Response> {
+    match q.get("since_secs").map(|s| s.trim().parse::<u64>()) {
+        None => Ok(Duration::from_secs(24 * 3600)),
+        Some(Ok(s)) => Ok(Duration::from_secs(s)),
+        Some(Err(_)) => Err(bad("since_secs: a number of seconds")),
+    }
+}
+
+fn bad(reason: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"status": "rejected", "reason": reason})),
+    )
+        .into_response()
+}
+
+fn failed(e: llbridge_app::Error) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"status": "error", "reason": e.reason(), "detail": e.to_string()})),
+    )
+        .into_response()
+}
+
+async fn report_of(State(a): State<Admin>, Query(q): Q) -> Response {
+    let period = match period(&q) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let dead = a.probe.dead_letters().await.len();
+    match report::coverage(a.store.as_ref(), a.clock.as_ref(), period, dead).await {
+        Ok(c) => Json(json!({"coverage": c, "unaccounted": c.unaccounted})).into_response(),
+        Err(e) => failed(e),
+    }
+}
+
+async fn ledger_of(State(a): State<Admin>, Query(q): Q) -> Response {
+    let period = match period(&q) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let now = a.clock.now_ms();
+    match ledger::between(a.store.as_ref(), now - period.as_millis() as i64, now).await {
+        Ok(entries) => Json(entries).into_response(),
+        Err(e) => failed(e),
+    }
+}
+
+async fn trace_of(State(a): State<Admin>, Path(call_id): Path<String>) -> Response {
+    match trace::trace(a.store.as_ref(), call_id.trim()).await {
+        Ok(Some(t)) => Json(t).into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"status": "unknown", "reason": "no_such_call",
+                "detail": "no event of this call reached the product, and no ledger record names it"})),
+        )
+            .into_response(),
+        Err(e) => failed(e),
+    }
+}
+
+async fn dlq(State(a): State<Admin>) -> Response {
+    let views: Vec<DeadLetterView> = a
+        .probe
+        .dead_letters()
+        .await
+        .iter()
+        .map(DeadLetterView::of)
+        .collect();
+    Json(views).into_response()
+}
+
+async fn replay(State(a): State<Admin>, Query(q): Q) -> Response {
+    let call = q.get("call").cloned();
+    let all = q.get("all").is_some_and(|v| v == "true");
+    if call.is_none() && !all {
+        return bad("say which: call=CALL_ID, or all=true");
+    }
+    let pick = move |d: &DeadLetter| match &call {
+        Some(id) => DeadLetterView::of(d).call_id.as_deref() == Some(id.as_str()),
+        None => true,
+    };
+    let replayed = a.probe.replay_dead_letters(&pick).await;
+    for d in &replayed {
+        if let Some(id) = DeadLetterView::of(d).call_id {
+            if let Err(e) = ledger::note_replay(a.store.as_ref(), a.clock.as_ref(), &id).await {
+                tracing::warn!(error = %e, "admin: could not note a replay in the ledger");
+            }
+        }
+    }
+    Json(json!({"replayed": replayed.len()})).into_response()
+}
+
+async fn reconcile(State(a): State<Admin>, Query(q): Q) -> Response {
+    let since = match q.get("since_secs") {
+        None => None,
+        Some(_) => match period(&q) {
+            Ok(p) => Some(p),
+            Err(r) => return r,
+        },
+    };
+    match a.reconciler.pass(since).await {
+        Ok(p) => Json(p).into_response(),
+        Err(e) => failed(e),
+    }
+}
