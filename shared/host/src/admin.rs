@@ -215,3 +215,62 @@ async fn reconcile(State(a): State<Admin>, Query(q): Q) -> Response {
         Err(e) => failed(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use llbridge_embedded::{MemoryQueue, MemoryStore, SystemClock};
+    use tower::ServiceExt;
+
+    async fn status_from(ip: [u8; 4]) -> StatusCode {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new(clock.clone()));
+        let queue = Arc::new(MemoryQueue::new(clock.clone()));
+        let inst = llbridge_domain::Installation::from_value(&json!({
+            "dialpad": {"webhook_secrets": ["a-webhook-secret-long-enough"], "api_key": "k"},
+            "connections": {"main": {"base_url": "https://ll.example", "username": "u", "password": "p"}},
+            "enablements": [{"scope": {"level": "company"}, "connection": "main", "screen_pop": false,
+                "default_center_name": "Oak Park"}]
+        }))
+        .expect("config");
+        let clients = Arc::new(llbridge_embedded::StaticClients {
+            lineleader: Arc::new(llbridge_sandbox::LineLeaderSandbox::demo()),
+            dialpad: Arc::new(llbridge_sandbox::DialpadSandbox::new(
+                Default::default(),
+                Default::default(),
+            )),
+        });
+        let admin = Admin {
+            store: store.clone(),
+            clock: clock.clone(),
+            probe: Arc::new(crate::MemoryProbe {
+                queue: queue.clone(),
+                clock: clock.clone(),
+            }),
+            reconciler: Arc::new(Reconciler {
+                store,
+                queue,
+                clock,
+                config: Arc::new(llbridge_app::ports::StaticConfig(Arc::new(inst))),
+                clients,
+                log_delay: Duration::from_secs(180),
+                settings: Default::default(),
+            }),
+        };
+        let mut req = Request::builder()
+            .uri("/_llbridge/report?since_secs=3600")
+            .body(Body::empty())
+            .expect("request");
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((ip, 40_000))));
+        routes(admin).oneshot(req).await.expect("answer").status()
+    }
+
+    #[tokio::test]
+    async fn the_admin_api_answers_loopback_clients_only() {
+        assert_eq!(status_from([127, 0, 0, 1]).await, StatusCode::OK);
+        assert_eq!(status_from([10, 0, 0, 7]).await, StatusCode::FORBIDDEN);
+        assert_eq!(status_from([192, 168, 1, 20]).await, StatusCode::FORBIDDEN);
+    }
+}
