@@ -286,15 +286,11 @@ async fn report_trace_and_dlq_read_a_deployed_stack() {
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .unwrap_or_else(|| panic!("merged"));
-    let anchor = state::anchor(&store, &SystemClock, &conv)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
     let now = Utc::now().timestamp_millis();
-    ledger::open(
+    let (anchor, _) = ledger::anchor_and_open(
         &store,
         &SystemClock,
         &conv,
-        &anchor,
         Some("call_center:x"),
         llbridge_app::jobs::Source::Webhook,
         now,

@@ -190,6 +190,21 @@ pub async fn open(
     Ok(entry)
 }
 
+/// Anchors the conversation (see [`state::anchor`]) and opens its record: returns the anchor
+/// and the record.
+pub async fn anchor_and_open(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    conv: &Conversation,
+    scope: Option<&str>,
+    source: Source,
+    due_at: i64,
+) -> Result<(String, Entry)> {
+    let anchor = state::anchor(store, clock, conv).await?;
+    let entry = open(store, clock, conv, &anchor, scope, source, due_at).await?;
+    Ok((anchor, entry))
+}
+
 /// What a call-log job decided for good.
 #[derive(Debug, Clone, Default)]
 pub struct Settled {

@@ -737,20 +737,8 @@ impl Worker {
             Err(_) => return Ok(()),
         };
         let due = msg.received_at + self.delay_of(&enablement).as_millis() as i64;
-        let opened = async {
-            let anchor = state::anchor(fx.store, fx.clock, &conv).await?;
-            ledger::open(
-                fx.store,
-                fx.clock,
-                &conv,
-                &anchor,
-                report.scope.as_deref(),
-                msg.source,
-                due,
-            )
-            .await
-        };
-        match opened.await {
+        let scope = report.scope.as_deref();
+        match ledger::anchor_and_open(fx.store, fx.clock, &conv, scope, msg.source, due).await {
             Ok(_) => Ok(()),
             Err(e) => Err(stop(e, report, &conv)),
         }
@@ -775,21 +763,10 @@ impl Worker {
             Readiness::Wait(wait, _) => now + wait.as_millis() as i64,
             Readiness::Ready => now,
         };
-        let opened = async {
-            let anchor = state::anchor(fx.store, fx.clock, &conv).await?;
-            let entry = ledger::open(
-                fx.store,
-                fx.clock,
-                &conv,
-                &anchor,
-                report.scope.as_deref(),
-                msg.source,
-                due,
-            )
-            .await?;
-            Ok::<_, Error>((anchor, entry))
-        };
-        let (anchor, entry) = match opened.await {
+        let scope = report.scope.as_deref();
+        let opened =
+            ledger::anchor_and_open(fx.store, fx.clock, &conv, scope, msg.source, due).await;
+        let (anchor, entry) = match opened {
             Ok(o) => o,
             Err(e) => return Err(stop(e, report, &conv)),
         };
