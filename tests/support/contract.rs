@@ -346,7 +346,8 @@ pub mod store {
         let conv = ok!(llbridge_app::state::load(s, &leg.to_string())).expect("loaded");
         assert_eq!(conv.events, 51);
         assert!(conv.ended, "the hangup after them was kept");
-        let item = ok!(s.get(&format!("leg#{leg}"))).expect("the leg's record");
+        let item =
+            ok!(s.get(&llbridge_app::keys::leg(&leg.to_string()))).expect("the leg's record");
         assert!(
             item.value.len() < 100 * 1024,
             "{} bytes for 51 events",

@@ -227,7 +227,7 @@ impl Scenario {
         let item = self
             .host
             .store
-            .get(&format!("step#{conversation}#{name}"))
+            .get(&llbridge_app::keys::step(&conversation, name))
             .await
             .ok()??;
         let rec: Value = serde_json::from_str(&item.value).ok()?;

@@ -122,7 +122,7 @@ struct Steps<'a> {
 
 impl Steps<'_> {
     fn key(&self, name: &str) -> String {
-        format!("step#{}#{name}", self.anchor)
+        crate::keys::step(self.anchor, name)
     }
 
     fn line(&self, step: &str, decision: &str, reason: &str, detail: &str) {

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::ports::{Clock, Condition, ConfigSource, Store};
 
 /// The store key of the installation config.
-pub const CONFIG_KEY: &str = "config#installation";
+pub const CONFIG_KEY: &str = crate::keys::CONFIG;
 
 /// How long [`StoreConfigSource`] reuses a loaded config: a pushed change reaches every warm
 /// function within this time.

@@ -93,13 +93,7 @@ fn hour_of(ms: i64) -> String {
         .to_string()
 }
 
-pub fn key(anchor: &str) -> String {
-    format!("ledger#{anchor}")
-}
-
-fn hour_key(hour: &str) -> String {
-    format!("ledger#hour#{hour}")
-}
+use crate::keys::{ledger as key, ledger_hour as hour_key};
 
 fn expires(clock: &dyn Clock) -> Option<i64> {
     Some(clock.now_secs() + DONE_TTL_SECS)

@@ -8,6 +8,7 @@ pub mod effect;
 pub mod error;
 pub mod ingest;
 pub mod jobs;
+pub mod keys;
 pub mod ledger;
 pub mod matching;
 pub mod ports;

@@ -9,10 +9,10 @@
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use llbridge_domain::center::{match_center, CenterRule};
+use llbridge_domain::center::match_center;
 use llbridge_domain::config::Enablement;
 use llbridge_domain::crm::{Center, TypeList};
-use llbridge_domain::family::{self, FamilyContext, FamilyDecision, FamilyRule};
+use llbridge_domain::family::{self, FamilyContext, FamilyDecision};
 use llbridge_domain::labels::find_by_label;
 use llbridge_domain::phone::Phone;
 use llbridge_domain::Conversation;
@@ -82,26 +82,10 @@ impl Dropped {
     }
 }
 
-fn center_rule(rule: CenterRule) -> &'static str {
-    match rule {
-        CenterRule::CallCenterPhone => "call_center_phone",
-        CenterRule::DefaultCenterName => "default_center_name",
-    }
-}
-
-fn family_rule(rule: FamilyRule) -> &'static str {
-    match rule {
-        FamilyRule::Single => "single",
-        FamilyRule::CenterFilter => "center_filter",
-        FamilyRule::RecencyWindow => "recency_window",
-        FamilyRule::StatusPriority => "status_priority",
-    }
-}
-
 /// Store key remembering the family of a conversation's leg (set at pop time, read by the
 /// call log so both land on the same family).
 pub fn remembered_key(leg: &str) -> String {
-    format!("family#leg#{leg}")
+    crate::keys::family_of_leg(leg)
 }
 
 /// Finds, or creates, the family of the conversation's caller.
@@ -121,7 +105,7 @@ pub async fn match_or_create(
     let cc_number = conv.call_center.as_ref().and_then(|c| c.number.as_deref());
     let center = match_center(&centers, cc_number, &enablement.default_center_name);
     let (center, center_rule) = match center {
-        Some(m) => (Some(m.center.clone()), center_rule(m.rule)),
+        Some(m) => (Some(m.center.clone()), m.rule.code()),
         None => (None, llbridge_domain::center::NO_CENTER),
     };
 
@@ -156,7 +140,7 @@ pub async fn match_or_create(
             ),
         )));
     };
-    let key = format!("family#create#{}", caller.e164());
+    let key = crate::keys::family_create(caller.e164());
     let deadline = fx.clock.now_ms() + CREATE_WAIT.as_millis() as i64;
     let held = loop {
         match fx.acquire(&key).await? {
@@ -335,7 +319,7 @@ async fn search(
     };
     let m = family::match_family(caller, &results, &ctx);
     Ok(match m.decision {
-        FamilyDecision::Matched { family_id, rule } => Some(Ok((family_id, family_rule(rule)))),
+        FamilyDecision::Matched { family_id, rule } => Some(Ok((family_id, rule.code()))),
         FamilyDecision::NoMatch => None,
         FamilyDecision::Ambiguous { candidate_ids } => Some(Err(Dropped {
             candidates: candidate_ids.clone(),

@@ -27,7 +27,7 @@ use crate::ports::{CallQuery, Clients, Clock, ConfigSource, Queue, Store};
 use crate::state;
 
 /// Where the last complete pass ended (epoch ms).
-pub const HIGH_WATER_KEY: &str = "reconcile#high_water";
+pub const HIGH_WATER_KEY: &str = crate::keys::RECONCILE_HIGH_WATER;
 
 /// How passes look back and pace themselves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -64,9 +64,7 @@ impl LegRecord {
     }
 }
 
-fn leg_key(call_id: &str) -> String {
-    format!("leg#{call_id}")
-}
+use crate::keys::leg as leg_key;
 
 /// Reads, changes and conditionally writes one record until no concurrent writer interferes.
 /// `change` returns false when there is nothing to write.
@@ -193,9 +191,7 @@ pub async fn load(store: &dyn Store, call_id: &str) -> Result<Option<Conversatio
     Ok(conversation::merge(&load_events(store, call_id).await?))
 }
 
-fn anchor_key(leg: &str) -> String {
-    format!("anchor#leg#{leg}")
-}
+use crate::keys::anchor as anchor_key;
 
 /// The anchor a leg was given, if its conversation was ever anchored.
 pub async fn anchor_of(store: &dyn Store, leg: &str) -> Result<Option<String>> {

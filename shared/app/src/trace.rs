@@ -122,16 +122,16 @@ pub async fn trace(store: &dyn Store, call_id: &str) -> Result<Option<Trace>> {
     };
     let mut keys: Vec<(String, String)> = Vec::new();
     if let Some(a) = &anchor {
-        keys.push(("log".into(), format!("log#{a}")));
+        keys.push(("log".into(), crate::keys::log_claim(a)));
         for step in ["phone_log", "task", "event", "status"] {
-            keys.push((step.into(), format!("step#{a}#{step}")));
+            keys.push((step.into(), crate::keys::step(a, step)));
         }
     }
     if let Some(c) = &merged {
         if let Some(p) = c.caller_number.as_deref().and_then(Phone::parse) {
             keys.push((
                 "family_create".into(),
-                format!("family#create#{}", p.e164()),
+                crate::keys::family_create(p.e164()),
             ));
         }
         for e in &events {
@@ -140,7 +140,7 @@ pub async fn trace(store: &dyn Store, call_id: &str) -> Result<Option<Trace>> {
             }
             if let Some(user) = e.target.as_ref().and_then(|t| t.id.clone()) {
                 let leg = e.entry_point_call_id.as_deref().unwrap_or(&c.key);
-                keys.push((format!("pop {user}"), format!("pop#{leg}#{user}")));
+                keys.push((format!("pop {user}"), crate::keys::pop(leg, &user)));
             }
         }
     }

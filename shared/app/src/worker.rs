@@ -525,9 +525,9 @@ impl Worker {
         if self.too_late(msg) {
             return skip("pop_too_late");
         }
-        let key = format!(
-            "pop#{}#{user_id}",
-            event.entry_point_call_id.as_deref().unwrap_or(&conv.key)
+        let key = crate::keys::pop(
+            event.entry_point_call_id.as_deref().unwrap_or(&conv.key),
+            &user_id,
         );
         let mut held = match fx.acquire(&key).await {
             Ok(Claim::Acquired(h)) => h,
@@ -802,7 +802,7 @@ impl Worker {
                 Some(conv),
             ));
         }
-        let key = format!("log#{anchor}");
+        let key = crate::keys::log_claim(&anchor);
         let held = match fx.acquire(&key).await {
             Ok(Claim::Acquired(h)) => h,
             Ok(Claim::Done(outcome)) => {

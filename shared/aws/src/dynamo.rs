@@ -7,14 +7,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
-use llbridge_app::ports::{Clock, Condition, Item, Store};
+use llbridge_app::ports::{Clock, Condition, Item, Store, SystemClock};
 use llbridge_app::{Error, Result};
 
 use crate::classify::port_error;
@@ -31,18 +30,6 @@ const ABSENT: &str = "(attribute_not_exists(pk) OR #ttl <= :now)";
 /// How many times an unconditional put retries when another writer creates or removes the
 /// item between its two steps.
 const ANY_ATTEMPTS: usize = 5;
-
-/// The system clock, in epoch seconds.
-struct WallClock;
-
-impl Clock for WallClock {
-    fn now_ms(&self) -> i64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
-    }
-}
 
 /// A [`Store`] on a DynamoDB table whose partition key is `pk` (S).
 #[derive(Clone)]
@@ -69,7 +56,7 @@ impl DynamoStore {
         DynamoStore {
             client,
             table: table.into(),
-            clock: Arc::new(WallClock),
+            clock: Arc::new(SystemClock),
         }
     }
 

@@ -16,8 +16,6 @@
 //! the one with the smallest id wins (numeric order for numeric ids), whatever the order of the
 //! list.
 
-use std::cmp::Ordering;
-
 use crate::crm::Center;
 use crate::labels::label_key;
 use crate::phone::Phone;
@@ -51,17 +49,6 @@ pub struct CenterMatch<'a> {
     pub rule: CenterRule,
 }
 
-/// Orders ids numerically when both are numeric, else as text.
-pub(crate) fn id_order(a: &str, b: &str) -> Ordering {
-    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if numeric(a) && numeric(b) {
-        let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
-        (a.len(), a).cmp(&(b.len(), b))
-    } else {
-        a.cmp(b)
-    }
-}
-
 /// The center of a call (see the module documentation). `call_center_number` is the Dialpad
 /// call center's number, in any written form.
 pub fn match_center<'a>(
@@ -69,8 +56,9 @@ pub fn match_center<'a>(
     call_center_number: Option<&str>,
     default_center_name: &str,
 ) -> Option<CenterMatch<'a>> {
-    let smallest =
-        |it: &mut dyn Iterator<Item = &'a Center>| it.min_by(|a, b| id_order(&a.id, &b.id));
+    let smallest = |it: &mut dyn Iterator<Item = &'a Center>| {
+        it.min_by(|a, b| crate::lenient::id_order(&a.id, &b.id))
+    };
 
     if let Some(number) = call_center_number.and_then(Phone::parse) {
         let mut by_phone = centers.iter().filter(|c| {
@@ -217,12 +205,5 @@ mod tests {
         ];
         let m = match_center(&cs, None, "MAIN");
         assert_eq!(m.map(|m| m.center.id.as_str()), Some("2"));
-    }
-
-    #[test]
-    fn id_order_is_numeric_for_numbers() {
-        assert_eq!(id_order("9", "10"), Ordering::Less);
-        assert_eq!(id_order("010", "10"), Ordering::Equal);
-        assert_eq!(id_order("b", "a"), Ordering::Greater);
     }
 }

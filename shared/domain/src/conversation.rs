@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::lenient::id_order;
+
 use crate::event::{CallEvent, CallState, Direction, Link, LinkKind, PartyKind};
 use crate::scope::{place, Placement};
 
@@ -87,11 +89,6 @@ impl Conversation {
             .find(|l| l.kind == kind)
             .map(|l| l.url.as_str())
     }
-}
-
-/// Orders ids numerically when both are numeric.
-fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
-    (a.len(), a).cmp(&(b.len(), b))
 }
 
 /// Removes duplicate events (same dedupe key) and sorts the rest in fold order. When two events

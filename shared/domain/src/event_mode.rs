@@ -70,12 +70,12 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::center::id_order;
 use crate::config::{EventModeSettings, StatusRule};
 use crate::conversation::{Agent, Conversation};
 use crate::crm::{Center, Family, Labeled, NewEvent, Staff, Task, TaskCompletion};
 use crate::event::{Direction, LinkKind};
 use crate::labels::{find_by_label, same_label};
+use crate::lenient::id_order;
 use crate::phone_log::{call_times, duration_ms, recording_url};
 
 pub use crate::labels::disposition_candidates;

@@ -37,9 +37,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::center::id_order;
 use crate::crm::{Family, Labeled, NewFamily};
 use crate::labels::{find_by_label, same_label};
+use crate::lenient::id_order;
 use crate::phone::Phone;
 
 /// The recency window of step 2.

@@ -95,6 +95,18 @@ pub fn float_ms(v: Option<&Value>) -> Option<f64> {
     (f.is_finite() && (0.0..=MAX_DURATION_MS).contains(&f)).then_some(f)
 }
 
+/// Orders ids numerically when both are numeric (leading zeros aside), else as text: the
+/// smallest leg id keys a conversation, the smallest center id breaks ties.
+pub fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if numeric(a) && numeric(b) {
+        let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+        (a.len(), a).cmp(&(b.len(), b))
+    } else {
+        a.cmp(b)
+    }
+}
+
 /// A list of non-empty strings: one string, or an array of strings.
 pub fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
@@ -159,6 +171,18 @@ mod tests {
         assert_eq!(float_ms(Some(&json!(292431.512))), Some(292431.512));
         assert_eq!(float_ms(Some(&json!("12.5"))), Some(12.5));
         assert_eq!(float_ms(Some(&json!(-1))), None);
+    }
+
+    #[test]
+    fn id_order_is_numeric_for_numbers() {
+        use std::cmp::Ordering;
+        assert_eq!(id_order("9", "10"), Ordering::Less);
+        assert_eq!(id_order("010", "10"), Ordering::Equal);
+        assert_eq!(id_order("b", "a"), Ordering::Greater);
+        assert_eq!(
+            id_order("6208917392220160", "5829361047752704"),
+            Ordering::Greater
+        );
     }
 
     #[test]

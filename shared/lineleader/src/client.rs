@@ -180,7 +180,7 @@ impl HttpLineLeader {
             )
         };
         let tokens = Tokens::new(
-            format!("llbridge#token#{id}"),
+            llbridge_app::keys::token(&id),
             store,
             clock.clone(),
             TokenTiming::default(),
@@ -200,9 +200,6 @@ impl HttpLineLeader {
             retry: RetryPolicy::default(),
         }
     }
-
-    /// The most one request may take, retries included, by default.
-    pub const DEFAULT_BUDGET: Duration = Duration::from_secs(20);
 
     /// How long reference data is reused (default 10 minutes; zero disables the cache).
     pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {

@@ -1,0 +1,65 @@
+//! The store's key layout: every key the product reads or writes is built here, and nowhere
+//! else. One DynamoDB table, partition key `pk`; a key's prefix says what the item is.
+//!
+//! | key | item | kept |
+//! |---|---|---|
+//! | `config#installation` | the installation config | until replaced |
+//! | `leg#<call_id>` | a leg's events and links | 7 days |
+//! | `anchor#leg#<call_id>` | the anchor (stable key) of the leg's conversation | 35 days |
+//! | `ledger#<anchor>` | the conversation's ledger record | 35 days |
+//! | `ledger#hour#<YYYY-MM-DDTHH>` | the anchors of the conversations that started that hour | 35 days |
+//! | `log#<anchor>` | the claim of the conversation's call log | 35 days |
+//! | `step#<anchor>#<name>` | the claim of one effect of the call log | 35 days |
+//! | `pop#<leg>#<user>` | the claim of one agent's screen pop | 35 days |
+//! | `family#create#<e164>` | the claim of creating a caller's family | 24 h once done |
+//! | `family#leg#<call_id>` | the family a leg's call was popped on | 24 h |
+//! | `reconcile#high_water` | where the last complete reconciliation pass ended | until replaced |
+//! | `llbridge#token#<connection>` (`#lease`, `#circuit`) | a CRM connection's token, its renewal lease and its login circuit | the token's life |
+
+/// The installation config.
+pub const CONFIG: &str = "config#installation";
+
+/// Where the last complete reconciliation pass ended (epoch ms).
+pub const RECONCILE_HIGH_WATER: &str = "reconcile#high_water";
+
+pub fn leg(call_id: &str) -> String {
+    format!("leg#{call_id}")
+}
+
+pub fn anchor(leg: &str) -> String {
+    format!("anchor#leg#{leg}")
+}
+
+pub fn ledger(anchor: &str) -> String {
+    format!("ledger#{anchor}")
+}
+
+pub fn ledger_hour(hour: &str) -> String {
+    format!("ledger#hour#{hour}")
+}
+
+pub fn log_claim(anchor: &str) -> String {
+    format!("log#{anchor}")
+}
+
+/// The claim of one effect (`phone_log`, `task`, `event`, `status`...) of a call log.
+pub fn step(anchor: &str, name: &str) -> String {
+    format!("step#{anchor}#{name}")
+}
+
+pub fn pop(leg: &str, user: &str) -> String {
+    format!("pop#{leg}#{user}")
+}
+
+pub fn family_create(e164: &str) -> String {
+    format!("family#create#{e164}")
+}
+
+pub fn family_of_leg(leg: &str) -> String {
+    format!("family#leg#{leg}")
+}
+
+/// A CRM connection's token (`id`: the connection's name and a hash of its settings).
+pub fn token(id: &str) -> String {
+    format!("llbridge#token#{id}")
+}
