@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use llbridge_app::ports::{Dialpad, PopOutcome};
 use llbridge_clients::DialpadApi;
-use llbridge_dialpad::screenpop::{HttpDialpad, PopFailure};
+use llbridge_clients::dialpad::{HttpDialpad, PopFailure};
 use llbridge_sandbox::{DialpadConfig, DialpadSandbox, FaultRule, Faults, Server};
 use serde_json::json;
 

@@ -11,7 +11,9 @@ use llbridge_app::ports::{
     CallPage, CallQuery, Clients, Clock, Dialpad, LineLeader, PopOutcome, Secrets, Store,
 };
 use llbridge_app::{Error, Result, NOT_SENT};
-use llbridge_dialpad::screenpop::{HttpDialpad, PopFailure, PopResult};
+pub mod dialpad;
+
+use dialpad::{HttpDialpad, PopFailure, PopResult};
 use llbridge_domain::config::SecretRef;
 use llbridge_domain::Installation;
 use llbridge_lineleader::HttpLineLeader;

@@ -1,8 +1,5 @@
-//! The Dialpad side of llbridge.
-//!
-//! * [`webhook`]: the body of a call-event webhook: a compact HS256 JWT, or plain JSON where the
-//!   installation allows unsigned events.
-//! * [`screenpop`]: the screen-pop API client.
+//! The Dialpad webhook's body: a compact HS256 JWT, or plain JSON where the installation allows
+//! unsigned events. Pure code, below the use cases; Dialpad's HTTP API client is an adapter
+//! (`llbridge-clients`).
 
-pub mod screenpop;
 pub mod webhook;

@@ -1,4 +1,4 @@
-//! The Dialpad screen-pop client: `POST {api_base}/api/v2/users/{user_id}/screenpop` with
+//! The Dialpad API client: the call list, and the screen pop: `POST {api_base}/api/v2/users/{user_id}/screenpop` with
 //! `{"screen_pop_uri": uri}` and `Authorization: Bearer <api key>`.
 //!
 //! A pop is only useful while the phone rings, so the client is quick: a short timeout (3 s by
@@ -8,8 +8,8 @@
 //! final (Dialpad allows 5 pops per minute per user; the moment has passed by the time the
 //! limit resets).
 //!
-//! This crate sits below `llbridge-app`, so it has its own outcome and error types;
-//! [`PopError::kind`] tells what became of the request.
+//! It has its own outcome and error types; [`PopError::kind`] tells what became of the request,
+//! and `DialpadApi` maps them onto the `Dialpad` port.
 
 use std::fmt;
 use std::time::Duration;
