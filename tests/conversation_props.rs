@@ -52,7 +52,9 @@ async fn run(events: &[Value]) -> Run {
         clock.clone(),
         config,
         Arc::new(StaticClients {
-            lineleader: Arc::new(lineleader.clone()),
+            crm: Arc::new(llbridge_lineleader::LineLeaderCrm::new(Arc::new(
+                lineleader.clone(),
+            ))),
             dialpad: Arc::new(DialpadSandbox::new(Default::default(), Default::default())),
         }),
         LOG_DELAY,

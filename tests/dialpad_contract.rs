@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use llbridge_app::ports::{Dialpad, PopOutcome};
-use llbridge_clients::DialpadApi;
 use llbridge_clients::dialpad::{HttpDialpad, PopFailure};
+use llbridge_clients::DialpadApi;
 use llbridge_sandbox::{DialpadConfig, DialpadSandbox, FaultRule, Faults, Server};
 use serde_json::json;
 

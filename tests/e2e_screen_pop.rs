@@ -141,7 +141,9 @@ async fn a_pop_more_than_30_seconds_after_the_ring_is_skipped() {
             llbridge_tests::configs::call_center_config(),
         ))),
         Arc::new(StaticClients {
-            lineleader: Arc::new(LineLeaderSandbox::demo()),
+            crm: Arc::new(llbridge_lineleader::LineLeaderCrm::new(Arc::new(
+                LineLeaderSandbox::demo(),
+            ))),
             dialpad: Arc::new(dialpad.clone()),
         }),
         Duration::from_secs(180),

@@ -5,8 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use llbridge_app::ports::{Clock, LineLeader, Secret, Store, TaskCompletion, TypeList};
+use llbridge_app::ports::{Clock, Secret, Store};
+use llbridge_domain::crm::{TaskCompletion, TypeList};
 use llbridge_embedded::{ManualClock, SystemClock};
+use llbridge_lineleader::LineLeader;
 use llbridge_lineleader::{http_client, HttpLineLeader, RetryPolicy};
 use llbridge_sandbox::{Envelope, FaultRule, Faults, LineLeaderSandbox};
 use llbridge_tests::lineleader::{self as suite, big_dataset, with_millis, HttpHarness};

@@ -6,13 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use llbridge_app::ports::{
-    Clock, LineLeader, Lookup, NewEvent, NewFamily, PhoneLog, Secret, TaskCompletion, TaskWrite,
-    TypeList,
-};
+use llbridge_app::ports::{Clock, Secret};
 use llbridge_domain::crm::LogDirection;
+use llbridge_domain::crm::{NewEvent, NewFamily, PhoneLog, TaskCompletion, TypeList};
 use llbridge_embedded::{MemoryStore, SystemClock};
 use llbridge_lineleader::{http_client, HttpLineLeader, RetryPolicy};
+use llbridge_lineleader::{LineLeader, Lookup, TaskWrite};
 use llbridge_sandbox::{Dataset, LineLeaderSandbox, SbCenter, SbStaff, Server};
 
 /// A time with milliseconds, to check that writes drop them.
@@ -58,7 +57,7 @@ pub fn big_dataset(centers: usize, staff: usize) -> Dataset {
     d
 }
 
-fn label_of(list: &[llbridge_app::ports::Labeled], name: &str) -> Option<String> {
+fn label_of(list: &[llbridge_domain::crm::Labeled], name: &str) -> Option<String> {
     list.iter()
         .find(|l| l.label.eq_ignore_ascii_case(name))
         .map(|l| l.id.clone())

@@ -148,7 +148,9 @@ mod tests {
             clock,
             Arc::new(StaticConfig(Arc::new(inst))),
             Arc::new(StaticClients {
-                lineleader: Arc::new(LineLeaderSandbox::demo()),
+                crm: Arc::new(llbridge_lineleader::LineLeaderCrm::new(Arc::new(
+                    LineLeaderSandbox::demo(),
+                ))),
                 dialpad: Arc::new(DialpadSandbox::new(Default::default(), Default::default())),
             }),
             Duration::from_secs(180),

@@ -1,7 +1,6 @@
 //! llbridge's use cases over ports: the webhook ([`ingest`]), conversation state ([`state`]),
 //! and the worker's jobs ([`worker`]).
 
-pub mod call_log;
 pub mod claim;
 pub mod config_store;
 pub mod effect;
@@ -10,7 +9,6 @@ pub mod ingest;
 pub mod jobs;
 pub mod keys;
 pub mod ledger;
-pub mod matching;
 pub mod ports;
 pub mod reconcile;
 pub mod report;

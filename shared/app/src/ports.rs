@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use llbridge_domain::config::SecretRef;
+use serde_json::Value;
 
 use crate::error::Result;
 
@@ -158,66 +159,71 @@ pub trait Secrets: Send + Sync {
     async fn get(&self, reference: &SecretRef) -> Result<Secret>;
 }
 
-pub use llbridge_domain::crm::{
-    Center, Family, Labeled, LoggedEvent, LoggedPhoneLog, NewEvent, NewFamily, PhoneLog, Staff,
-    Task, TaskCompletion, TypeList,
-};
-
-/// The answer to a lookup that some tenants cannot give (an endpoint they lack).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lookup<T> {
-    Answered(T),
-    /// The tenant cannot answer (404 or 405 on the route); the reason, for the log line.
-    Unsupported(String),
+/// What became of a call log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogResult {
+    /// Written (in Event mode: every step done or skipped).
+    Logged { detail: String, outcome: Value },
+    /// Not written, and retrying cannot change that.
+    Dropped {
+        reason: &'static str,
+        detail: String,
+    },
+    /// Not (entirely) written: a write's outcome is unknown and the tenant cannot tell, or the
+    /// CRM refused a write. An admin should look.
+    Unresolved {
+        reason: &'static str,
+        detail: String,
+        outcome: Value,
+    },
 }
 
-/// What completing a task did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskWrite {
-    /// The task was open and is now completed.
-    Completed,
-    /// It was completed already (by an earlier attempt or by someone else); left as is.
-    AlreadyCompleted,
+/// A call log, and the CRM's contact decision (LineLeader: the family, its rule, or why none
+/// with the candidates), for the ledger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logged {
+    pub result: LogResult,
+    pub contact: Option<Value>,
 }
 
-/// The LineLeader API of one connection (`lineleader-api.md`). Implementations handle login,
-/// token refresh, paging and lenient reads; errors are classed transient or permanent.
+/// What to pop for an agent offered an inbound call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PopPlan {
+    /// Open this page in the agent's browser, through Dialpad's screen pop.
+    Page { uri: String, detail: String },
+    /// The CRM pops it itself: this request goes to [`Crm::send_pop`].
+    Crm { request: Value, detail: String },
+    /// No pop, for good (for this agent and call): the decision (`dropped`, `skipped`) and
+    /// its reason.
+    Skip {
+        decision: &'static str,
+        reason: &'static str,
+        detail: String,
+    },
+}
+
+/// What a CRM sees of one job.
+pub struct Cx<'a> {
+    /// The job's store, clock, deadline and leases: every write goes through
+    /// [`Effects::run`](crate::effect::Effects::run) (intent, lookup, result).
+    pub fx: &'a crate::effect::Effects<'a>,
+    pub conv: &'a llbridge_domain::Conversation,
+    pub enablement: &'a llbridge_domain::config::Enablement,
+}
+
+/// A CRM the calls go to (LineLeader, LeadSquared): the port at the level of the use case.
+/// How the CRM finds or creates its contact, pops and logs is the adapter's business; the
+/// exactly-once machinery (`Cx::fx`) and the ledger are the use case's, the same for every CRM.
 #[async_trait]
-pub trait LineLeader: Send + Sync {
-    /// C1, every page.
-    async fn centers(&self) -> Result<Vec<Center>>;
-    /// S1.
-    async fn statuses(&self) -> Result<Vec<Labeled>>;
-    /// T1..T4.
-    async fn types(&self, list: TypeList) -> Result<Vec<Labeled>>;
-    /// U1, every page.
-    async fn staff(&self) -> Result<Vec<Staff>>;
-    /// F1: families whose phone matches `ten_digits` (NPANXXXXXX), as the server returns them
-    /// (the caller re-checks the numbers).
-    async fn search_families(&self, ten_digits: &str) -> Result<Vec<Family>>;
-    /// F2.
-    async fn family(&self, id: &str) -> Result<Option<Family>>;
-    /// F3. An answer lost after sending is an unknown outcome (search the number again).
-    async fn create_family(&self, family: &NewFamily) -> Result<Family>;
-    /// K1: the open (not completed, not canceled) tasks of a family, of one task type.
-    async fn open_tasks(&self, family_id: &str, type_id: &str) -> Result<Vec<Task>>;
-    /// K2: GET-modify-PUT of the task `task_id`, completed; a task already completed is left
-    /// as is. Safe to repeat.
-    async fn complete_task(&self, task_id: &str, completion: &TaskCompletion) -> Result<TaskWrite>;
-    /// E1: returns the new event's id. An answer lost after sending is an unknown outcome.
-    async fn create_event(&self, event: &NewEvent) -> Result<String>;
-    /// E2: the family's timeline events.
-    async fn family_events(&self, family_id: &str) -> Result<Lookup<Vec<LoggedEvent>>>;
-    /// X1. Safe to repeat.
-    async fn set_family_status(&self, family_id: &str, status_id: &str) -> Result<()>;
-    /// P1: returns the new phone log's id. An answer lost after sending is an unknown outcome.
-    async fn create_phone_log(&self, log: &PhoneLog) -> Result<String>;
-    /// P2: the phone logs of a family that carry this Dialpad call id.
-    async fn phone_logs_for_call(
-        &self,
-        external_call_id: &str,
-        family_id: &str,
-    ) -> Result<Lookup<Vec<LoggedPhoneLog>>>;
+pub trait Crm: Send + Sync {
+    /// What to pop for the agent of an inbound call. It may read, and create the contact
+    /// (once), but sends no pop: the use case does, after recording its intent.
+    async fn plan_pop(&self, cx: &Cx<'_>) -> Result<PopPlan>;
+    /// Sends a pop the CRM makes itself ([`PopPlan::Crm`]). An answer lost after sending is an
+    /// unknown outcome.
+    async fn send_pop(&self, request: &Value) -> Result<()>;
+    /// Logs a finished conversation, whose stable key is `anchor`.
+    async fn log(&self, cx: &Cx<'_>, anchor: &str) -> Result<Logged>;
 }
 
 /// What became of a screen-pop request.
@@ -273,16 +279,16 @@ impl ConfigSource for StaticConfig {
     }
 }
 
-/// The LineLeader and Dialpad clients of an installation, built once per connection and reused
+/// The CRMs and the Dialpad API of an installation, built once per connection and reused
 /// (their token caches and reference-data caches live as long as the process).
 #[async_trait]
 pub trait Clients: Send + Sync {
-    /// The client of the named LineLeader connection of `inst`.
-    async fn lineleader(
+    /// The CRM of an enablement (its connection's).
+    async fn crm(
         &self,
         inst: &llbridge_domain::Installation,
-        connection: &str,
-    ) -> Result<std::sync::Arc<dyn LineLeader>>;
+        enablement: &llbridge_domain::config::Enablement,
+    ) -> Result<std::sync::Arc<dyn Crm>>;
 
     /// The Dialpad API client of `inst`.
     async fn dialpad(

@@ -17,14 +17,14 @@ use llbridge_domain::scope::{self, IgnoreReason};
 use llbridge_domain::{CallEvent, Installation};
 use serde::Serialize;
 
-use crate::call_log::{self, LogResult};
 use crate::claim::Claim;
 use crate::effect::{Effects, Timing};
 use crate::error::{Error, ErrorKind, Result, NOT_SENT};
 use crate::jobs::{JobKind, JobMessage};
 use crate::ledger;
-use crate::matching;
-use crate::ports::{Clients, Clock, ConfigSource, PopOutcome, Queue, Store};
+use crate::ports::{
+    Clients, Clock, ConfigSource, Cx, LogResult, PopOutcome, PopPlan, Queue, Store,
+};
 use crate::state;
 
 /// A call-log job waits at most this many times for a conversation that is not over.
@@ -33,6 +33,14 @@ pub const MAX_DEFERRALS: u32 = 12;
 pub const RECHECK: Duration = Duration::from_secs(300);
 /// A pop later than this after the webhook received the ring is useless: skipped.
 pub const POP_DEADLINE: Duration = Duration::from_secs(30);
+
+/// What a pop sends.
+enum Pop {
+    /// A page, through Dialpad's screen pop.
+    Page(String),
+    /// The CRM's own pop request.
+    Crm(serde_json::Value),
+}
 
 /// What the worker decided for one message; logged as one JSON line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -590,9 +598,9 @@ impl Worker {
         self.clock.now_ms() - msg.received_at > POP_DEADLINE.as_millis() as i64
     }
 
-    /// Matches the family and pops it. Returns the report, whether the pop is settled (done,
-    /// or not to be tried again for this agent), and whether an unsettled pop may have been
-    /// sent.
+    /// Asks the CRM what to pop, then pops it. Returns the report, whether the pop is settled
+    /// (done, or not to be tried again for this agent), and whether an unsettled pop may have
+    /// been sent.
     #[allow(clippy::too_many_arguments)]
     async fn pop(
         &self,
@@ -616,53 +624,76 @@ impl Worker {
                 false,
             )
         };
-        let ll = match self.clients.lineleader(inst, &enablement.connection).await {
-            Ok(ll) => ll,
-            Err(e) => return Ok(unavailable("lineleader_unavailable", e)),
+        let crm = match self.clients.crm(inst, enablement).await {
+            Ok(c) => c,
+            Err(e) => return Ok(unavailable("crm_unavailable", e)),
         };
-        let matched = match matching::match_or_create(ll.as_ref(), fx, conv, enablement).await {
-            Ok(Ok(m)) => m,
-            Ok(Err(d)) => {
+        let cx = Cx {
+            fx,
+            conv,
+            enablement,
+        };
+        let plan = match crm.plan_pop(&cx).await {
+            Ok(p) => p,
+            Err(e) => return Ok(unavailable("crm_unavailable", e)),
+        };
+        let (sent, detail) = match plan {
+            PopPlan::Skip {
+                decision,
+                reason,
+                detail,
+            } => {
                 return Ok((
-                    report.decision("dropped").reason(d.reason).detail(d.detail),
+                    report.decision(decision).reason(reason).detail(detail),
                     true,
                     false,
                 ))
             }
-            Err(e) => return Ok(unavailable("lineleader_unavailable", e)),
+            PopPlan::Page { uri, detail } => (Pop::Page(uri), detail),
+            PopPlan::Crm { request, detail } => (Pop::Crm(request), detail),
         };
-        if let Err(e) = self.remember_family(conv, &matched.family_id).await {
-            tracing::warn!(error = %e, "worker: could not remember the popped family for the call log");
-        }
-        let Some(url) = enablement.screen_pop_url(&matched.family_id) else {
-            return Ok((report.reason("no_screen_pop_base_url"), true, false));
-        };
+        let detail = format!("{detail} for user {user_id}");
         if self.too_late(msg) {
             return Ok((
-                report.reason("pop_too_late").detail(format!(
-                    "family {} found too late to pop",
-                    matched.family_id
-                )),
+                report
+                    .reason("pop_too_late")
+                    .detail(format!("{detail}: found too late to pop")),
                 true,
                 false,
             ));
         }
-        let detail = format!(
-            "family {} ({}; center {}) for user {user_id}",
-            matched.family_id, matched.rule, matched.center_rule
-        );
-        let dialpad = match self.clients.dialpad(inst).await {
-            Ok(d) => d,
-            Err(e) => return Ok(unavailable("dialpad_unavailable", e)),
-        };
         fx.time_for_a_write()?;
-        held.intend(
-            fx.store,
-            fx.clock,
-            serde_json::json!({"user_id": user_id, "uri": url, "family_id": matched.family_id}),
-        )
-        .await?;
-        Ok(match dialpad.screen_pop(user_id, &url).await {
+        let (result, unavailable_reason) = match &sent {
+            Pop::Page(uri) => {
+                let dialpad = match self.clients.dialpad(inst).await {
+                    Ok(d) => d,
+                    Err(e) => return Ok(unavailable("dialpad_unavailable", e)),
+                };
+                held.intend(
+                    fx.store,
+                    fx.clock,
+                    serde_json::json!({"user_id": user_id, "uri": uri}),
+                )
+                .await?;
+                (
+                    dialpad.screen_pop(user_id, uri).await,
+                    "dialpad_unavailable",
+                )
+            }
+            Pop::Crm(request) => {
+                held.intend(
+                    fx.store,
+                    fx.clock,
+                    serde_json::json!({"user_id": user_id, "request": request}),
+                )
+                .await?;
+                (
+                    crm.send_pop(request).await.map(|()| PopOutcome::Sent),
+                    "crm_unavailable",
+                )
+            }
+        };
+        Ok(match result {
             Ok(PopOutcome::Sent) => (report.decision("popped").detail(detail), true, false),
             Ok(PopOutcome::RateLimited) => {
                 (report.reason("rate_limited").detail(detail), true, false)
@@ -678,7 +709,7 @@ impl Worker {
             Err(e) if e.is_transient() => (
                 report
                     .decision("failed")
-                    .reason("dialpad_unavailable")
+                    .reason(unavailable_reason)
                     .detail(e.to_string()),
                 false,
                 e.code != Some(NOT_SENT),
@@ -686,28 +717,12 @@ impl Worker {
             Err(e) => (
                 report
                     .decision("failed")
-                    .reason("dialpad_rejected")
+                    .reason(e.code.unwrap_or("pop_rejected"))
                     .detail(e.to_string()),
                 true,
                 false,
             ),
         })
-    }
-
-    /// Remembers the family for every leg known now, so the call log lands on it too.
-    async fn remember_family(&self, conv: &Conversation, family_id: &str) -> Result<()> {
-        let expires = Some(self.clock.now_secs() + matching::REMEMBER_SECS);
-        for leg in &conv.legs {
-            self.store
-                .put(
-                    &matching::remembered_key(leg),
-                    family_id,
-                    expires,
-                    crate::ports::Condition::Absent,
-                )
-                .await?;
-        }
-        Ok(())
     }
 
     /// The delay of an enablement's call logs.
@@ -832,8 +847,17 @@ impl Worker {
             }
             Err(e) => return Err(stop(e, report, &conv)),
         };
-        let result =
-            call_log::run(fx, self.clients.as_ref(), &inst, enablement, &conv, &anchor).await;
+        let result = async {
+            let crm = self.clients.crm(&inst, enablement).await?;
+            let cx = Cx {
+                fx,
+                conv: &conv,
+                enablement,
+            };
+            crm.log(&cx, &anchor).await
+        }
+        .await
+        .map(|l| (l.result, l.contact));
         let ((decision, reason, detail, outcome), family) = match result {
             Ok((LogResult::Logged { detail, outcome }, family)) => {
                 // A call the webhook never delivered, found in Dialpad's call list.

@@ -1,6 +1,6 @@
-//! [`HttpClients`]: the `Clients` port over HTTP. One LineLeader client per connection (so its
-//! token and reference-data caches live as long as the process) and one Dialpad client,
-//! rebuilt only when the connection's settings change.
+//! [`HttpClients`]: the `Clients` port over HTTP. One CRM per connection (so its token and
+//! reference-data caches live as long as the process) and one Dialpad client, rebuilt only when
+//! the connection's settings change. Which CRM a connection is, is decided here, and only here.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,15 +8,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use llbridge_app::ports::{
-    CallPage, CallQuery, Clients, Clock, Dialpad, LineLeader, PopOutcome, Secrets, Store,
+    CallPage, CallQuery, Clients, Clock, Crm, Dialpad, PopOutcome, Secrets, Store,
 };
 use llbridge_app::{Error, Result, NOT_SENT};
 pub mod dialpad;
 
 use dialpad::{HttpDialpad, PopFailure, PopResult};
+use llbridge_domain::config::Enablement;
 use llbridge_domain::config::SecretRef;
 use llbridge_domain::Installation;
-use llbridge_lineleader::HttpLineLeader;
+use llbridge_lineleader::{HttpLineLeader, LineLeaderCrm};
 use tokio::sync::Mutex;
 
 /// What a cached client was built from; a change rebuilds it.
@@ -34,7 +35,7 @@ pub struct HttpClients {
     /// One LineLeader request's timeout, and the most a request may take, retries included.
     timeout: Duration,
     budget: Duration,
-    lineleader: Mutex<HashMap<String, Cached<dyn LineLeader>>>,
+    crms: Mutex<HashMap<String, Cached<dyn Crm>>>,
     dialpad: Mutex<Option<Cached<dyn Dialpad>>>,
 }
 
@@ -52,7 +53,7 @@ impl HttpClients {
             http,
             timeout: llbridge_lineleader::DEFAULT_TIMEOUT,
             budget: llbridge_lineleader::DEFAULT_BUDGET,
-            lineleader: Mutex::new(HashMap::new()),
+            crms: Mutex::new(HashMap::new()),
             dialpad: Mutex::new(None),
         })
     }
@@ -68,11 +69,8 @@ impl HttpClients {
 
 #[async_trait]
 impl Clients for HttpClients {
-    async fn lineleader(
-        &self,
-        inst: &Installation,
-        connection: &str,
-    ) -> Result<Arc<dyn LineLeader>> {
+    async fn crm(&self, inst: &Installation, enablement: &Enablement) -> Result<Arc<dyn Crm>> {
+        let connection = enablement.connection.as_str();
         let conn = inst.connections.get(connection).ok_or_else(|| {
             Error::permanent(
                 "config",
@@ -84,7 +82,7 @@ impl Clients for HttpClients {
             conn.username.clone(),
             conn.password.clone(),
         );
-        let mut cache = self.lineleader.lock().await;
+        let mut cache = self.crms.lock().await;
         if let Some((have, client)) = cache.get(connection) {
             if *have == fp {
                 return Ok(client.clone());
@@ -92,7 +90,7 @@ impl Clients for HttpClients {
         }
         let username = self.secrets.get(&conn.username).await?;
         let password = self.secrets.get(&conn.password).await?;
-        let client: Arc<dyn LineLeader> = Arc::new(
+        let api = Arc::new(
             HttpLineLeader::new(
                 connection,
                 &conn.base_url,
@@ -105,6 +103,7 @@ impl Clients for HttpClients {
             .with_timeout(self.timeout)
             .with_budget(self.budget),
         );
+        let client: Arc<dyn Crm> = Arc::new(LineLeaderCrm::new(api));
         cache.insert(connection.to_owned(), (fp, client.clone()));
         Ok(client)
     }

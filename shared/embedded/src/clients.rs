@@ -1,24 +1,21 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use llbridge_app::ports::{Clients, Dialpad, LineLeader};
+use llbridge_app::ports::{Clients, Crm, Dialpad};
 use llbridge_app::Result;
+use llbridge_domain::config::Enablement;
 use llbridge_domain::Installation;
 
-/// The same LineLeader and Dialpad adapters for every connection (tests and embedded runs).
+/// The same CRM and Dialpad adapters for every enablement (tests and embedded runs).
 pub struct StaticClients {
-    pub lineleader: Arc<dyn LineLeader>,
+    pub crm: Arc<dyn Crm>,
     pub dialpad: Arc<dyn Dialpad>,
 }
 
 #[async_trait]
 impl Clients for StaticClients {
-    async fn lineleader(
-        &self,
-        _inst: &Installation,
-        _connection: &str,
-    ) -> Result<Arc<dyn LineLeader>> {
-        Ok(self.lineleader.clone())
+    async fn crm(&self, _inst: &Installation, _enablement: &Enablement) -> Result<Arc<dyn Crm>> {
+        Ok(self.crm.clone())
     }
 
     async fn dialpad(&self, _inst: &Installation) -> Result<Arc<dyn Dialpad>> {

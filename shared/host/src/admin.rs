@@ -235,7 +235,9 @@ mod tests {
         }))
         .expect("config");
         let clients = Arc::new(llbridge_embedded::StaticClients {
-            lineleader: Arc::new(llbridge_sandbox::LineLeaderSandbox::demo()),
+            crm: Arc::new(llbridge_lineleader::LineLeaderCrm::new(Arc::new(
+                llbridge_sandbox::LineLeaderSandbox::demo(),
+            ))),
             dialpad: Arc::new(llbridge_sandbox::DialpadSandbox::new(
                 Default::default(),
                 Default::default(),

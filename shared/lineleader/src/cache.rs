@@ -4,8 +4,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use llbridge_app::ports::{Center, Labeled, Staff, TypeList};
 use llbridge_app::Result;
+use llbridge_domain::crm::{Center, Labeled, Staff, TypeList};
 use tokio::sync::Mutex;
 
 /// One cached list. Its lock is held while it is fetched, so concurrent misses fetch once.

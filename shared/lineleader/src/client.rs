@@ -5,10 +5,13 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
-use llbridge_app::ports::{
-    Center, Clock, Family, Labeled, LineLeader, LoggedEvent, LoggedPhoneLog, Lookup, NewEvent,
-    NewFamily, PhoneLog, Secret, Staff, Store, Task, TaskCompletion, TaskWrite, TypeList,
+use llbridge_app::ports::{Clock, Secret, Store};
+use llbridge_domain::crm::{
+    Center, Family, Labeled, LoggedEvent, LoggedPhoneLog, NewEvent, NewFamily, PhoneLog, Staff,
+    Task, TaskCompletion, TypeList,
 };
+
+use crate::api::{LineLeader, Lookup, TaskWrite};
 use llbridge_app::{Error, Result};
 use llbridge_domain::phone;
 use reqwest::header::{ACCEPT, RETRY_AFTER};

@@ -3,12 +3,12 @@
 //! describes.
 
 use async_trait::async_trait;
-use llbridge_app::ports::{
-    Center, Family, Labeled, LineLeader, LoggedEvent, LoggedPhoneLog, Lookup, NewEvent, NewFamily,
-    PhoneLog, Staff, Task, TaskCompletion, TaskWrite, TypeList,
-};
 use llbridge_app::{Error, Result};
-use llbridge_domain::crm::LogDirection;
+use llbridge_domain::crm::{
+    Center, Family, Labeled, LogDirection, LoggedEvent, LoggedPhoneLog, NewEvent, NewFamily,
+    PhoneLog, Staff, Task, TaskCompletion, TypeList,
+};
+use llbridge_lineleader::{LineLeader, Lookup, TaskWrite};
 use serde_json::{json, Value};
 
 use super::{ts, LineLeaderSandbox, Refusal, SbFamily, SbLabel, SbTask};

@@ -11,85 +11,63 @@ use llbridge_domain::config::{CallLogMode, Enablement, EventModeSettings};
 use llbridge_domain::crm::{NewEvent, PhoneLog, Staff, TaskCompletion, TypeList};
 use llbridge_domain::event_mode::{self, EventContext, SkipReason, Skipped, TaskContext};
 use llbridge_domain::phone_log::build_phone_log;
-use llbridge_domain::{Conversation, Installation};
+use llbridge_domain::Conversation;
 use serde_json::{json, Value};
 
-use crate::claim::DONE_TTL_SECS;
-use crate::effect::{Effects, Found, How, Plan, Ran};
-use crate::error::{Error, Result};
-use crate::matching::{self, Matched};
-use crate::ports::{Clients, LineLeader, Lookup, TaskWrite};
+use llbridge_app::claim::DONE_TTL_SECS;
+use llbridge_app::effect::{Effects, Found, How, Plan, Ran};
+use llbridge_app::ports::{Cx, LogResult, Logged};
+use llbridge_app::{Error, Result};
+
+use super::matching::{self, Matched};
+use crate::api::{LineLeader, Lookup, TaskWrite};
 
 /// While the task step keeps failing on its first deliveries, the event waits for it (the
 /// retry is coming anyway), so that it links the completed task; from this delivery on it is
 /// created without the link (a failing step never stops the others for long).
 pub const EVENT_WAITS_FOR_TASK_DELIVERIES: u32 = 3;
 
-/// What became of a call log.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LogResult {
-    /// Written (in Event mode: every step done or skipped).
-    Logged { detail: String, outcome: Value },
-    /// Not written, and retrying cannot change that.
-    Dropped {
-        reason: &'static str,
-        detail: String,
-    },
-    /// Not (entirely) written: a write's outcome is unknown and the tenant cannot tell, or
-    /// LineLeader refused a write. An admin should look.
-    Unresolved {
-        reason: &'static str,
-        detail: String,
-        outcome: Value,
-    },
-}
-
-/// Logs one conversation under an enablement. `anchor` is the conversation's stable key.
-/// Returns what became of the log, and the family decision (for the ledger).
-pub async fn run(
-    fx: &Effects<'_>,
-    clients: &dyn Clients,
-    inst: &Installation,
-    enablement: &Enablement,
-    conv: &Conversation,
-    anchor: &str,
-) -> Result<(LogResult, Option<Value>)> {
-    let Some(mode) = &enablement.call_log else {
-        return Ok((
-            LogResult::Dropped {
+/// Logs one conversation: the family, then Phone Log mode or Event mode. `anchor` is the
+/// conversation's stable key.
+pub async fn run(ll: &dyn LineLeader, cx: &Cx<'_>, anchor: &str) -> Result<Logged> {
+    let Some(mode) = &cx.enablement.call_log else {
+        return Ok(Logged {
+            result: LogResult::Dropped {
                 reason: "call_log_disabled",
                 detail: String::new(),
             },
-            None,
-        ));
+            contact: None,
+        });
     };
-    let ll = clients.lineleader(inst, &enablement.connection).await?;
-    let matched = match matching::match_or_create(ll.as_ref(), fx, conv, enablement).await? {
+    let matched = match matching::match_or_create(ll, cx.fx, cx.conv, cx.enablement).await? {
         Ok(m) => m,
         Err(d) => {
-            let family = d.to_json();
-            return Ok((
-                LogResult::Dropped {
+            let contact = d.to_json();
+            return Ok(Logged {
+                result: LogResult::Dropped {
                     reason: d.reason,
                     detail: d.detail,
                 },
-                Some(family),
-            ));
+                contact: Some(contact),
+            });
         }
     };
     let steps = Steps {
-        fx,
-        ll: ll.as_ref(),
-        conv,
+        fx: cx.fx,
+        ll,
+        conv: cx.conv,
         matched: &matched,
-        enablement,
+        enablement: cx.enablement,
         anchor,
     };
     let result = match mode {
         CallLogMode::PhoneLog => steps.phone_log().await,
         CallLogMode::Event(settings) => steps.event_mode(settings).await,
     }?;
-    Ok((result, Some(matched.to_json())))
+    Ok(Logged {
+        result,
+        contact: Some(matched.to_json()),
+    })
 }
 
 /// The reason of a step's outcome that needs an admin, if any.
@@ -122,7 +100,7 @@ struct Steps<'a> {
 
 impl Steps<'_> {
     fn key(&self, name: &str) -> String {
-        crate::keys::step(self.anchor, name)
+        llbridge_app::keys::step(self.anchor, name)
     }
 
     fn line(&self, step: &str, decision: &str, reason: &str, detail: &str) {

@@ -17,10 +17,12 @@ use llbridge_domain::labels::find_by_label;
 use llbridge_domain::phone::Phone;
 use llbridge_domain::Conversation;
 
-use crate::claim::Claim;
-use crate::effect::Effects;
-use crate::error::Result;
-use crate::ports::{Clock, LineLeader};
+use llbridge_app::claim::{Claim, Held};
+use llbridge_app::effect::Effects;
+use llbridge_app::ports::{Clock, Condition};
+use llbridge_app::{Error, Result, NOT_SENT};
+
+use crate::api::LineLeader;
 
 /// The source type of auto-created families (seed 000).
 pub const SOURCE_TYPE: &str = "Phone Call";
@@ -82,10 +84,20 @@ impl Dropped {
     }
 }
 
-/// Store key remembering the family of a conversation's leg (set at pop time, read by the
-/// call log so both land on the same family).
-pub fn remembered_key(leg: &str) -> String {
-    crate::keys::family_of_leg(leg)
+/// Remembers the family popped for every leg known now, so the call log lands on it too.
+pub async fn remember(fx: &Effects<'_>, conv: &Conversation, family_id: &str) -> Result<()> {
+    let expires = Some(fx.clock.now_secs() + REMEMBER_SECS);
+    for leg in &conv.legs {
+        fx.store
+            .put(
+                &llbridge_app::keys::family_of_leg(leg),
+                family_id,
+                expires,
+                Condition::Absent,
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// Finds, or creates, the family of the conversation's caller.
@@ -111,7 +123,11 @@ pub async fn match_or_create(
 
     // A family already chosen for this conversation (at pop time) wins.
     for leg in &conv.legs {
-        if let Some(item) = fx.store.get(&remembered_key(leg)).await? {
+        if let Some(item) = fx
+            .store
+            .get(&llbridge_app::keys::family_of_leg(leg))
+            .await?
+        {
             return Ok(Ok(Matched {
                 family_id: item.value,
                 center,
@@ -140,7 +156,7 @@ pub async fn match_or_create(
             ),
         )));
     };
-    let key = crate::keys::family_create(caller.e164());
+    let key = llbridge_app::keys::family_create(caller.e164());
     let deadline = fx.clock.now_ms() + CREATE_WAIT.as_millis() as i64;
     let held = loop {
         match fx.acquire(&key).await? {
@@ -153,14 +169,14 @@ pub async fn match_or_create(
                         center_rule,
                     }));
                 }
-                return Err(crate::Error::permanent(
+                return Err(Error::permanent(
                     "store",
                     format!("{key}: a done record without a family id"),
                 ));
             }
             Claim::Busy => {
                 if fx.clock.now_ms() >= deadline {
-                    return Err(crate::Error::transient(
+                    return Err(Error::transient(
                         "lineleader",
                         "another job is still creating this caller's family",
                     )
@@ -188,7 +204,7 @@ pub async fn match_or_create(
 async fn create_held(
     ll: &dyn LineLeader,
     fx: &Effects<'_>,
-    mut held: crate::claim::Held,
+    mut held: Held,
     caller: &Phone,
     center: &Center,
     enablement: &Enablement,
@@ -238,7 +254,7 @@ async fn create_held(
         return Err(e);
     }
     let intent = serde_json::to_value(&new)
-        .map_err(|e| crate::Error::permanent("worker", format!("family intent: {e}")))?;
+        .map_err(|e| Error::permanent("worker", format!("family intent: {e}")))?;
     held.intend(store, clock, intent).await?;
     match ll.create_family(&new).await {
         Ok(created) => {
@@ -249,7 +265,7 @@ async fn create_held(
         }
         Err(e) => {
             // Rejected: nothing was created. Lost answer: the next attempt searches first.
-            let keep = e.is_transient() && e.code != Some(crate::error::NOT_SENT);
+            let keep = e.is_transient() && e.code != Some(NOT_SENT);
             held.release(store, clock, keep, &e.to_string()).await?;
             Err(e)
         }

@@ -1,0 +1,68 @@
+//! The LineLeader API of one connection, as this product uses it (`docs/lineleader-api.md`):
+//! the port the LineLeader CRM adapter ([`crate::sink`]) works through. [`crate::HttpLineLeader`]
+//! is its HTTP implementation; the sandbox's state implements it too (the embedded adapter).
+
+use async_trait::async_trait;
+use llbridge_app::Result;
+
+use llbridge_domain::crm::{
+    Center, Family, Labeled, LoggedEvent, LoggedPhoneLog, NewEvent, NewFamily, PhoneLog, Staff,
+    Task, TaskCompletion, TypeList,
+};
+
+/// The answer to a lookup that some tenants cannot give (an endpoint they lack).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup<T> {
+    Answered(T),
+    /// The tenant cannot answer (404 or 405 on the route); the reason, for the log line.
+    Unsupported(String),
+}
+
+/// What completing a task did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskWrite {
+    /// The task was open and is now completed.
+    Completed,
+    /// It was completed already (by an earlier attempt or by someone else); left as is.
+    AlreadyCompleted,
+}
+
+/// The LineLeader API of one connection. Implementations handle login,
+/// token refresh, paging and lenient reads; errors are classed transient or permanent.
+#[async_trait]
+pub trait LineLeader: Send + Sync {
+    /// C1, every page.
+    async fn centers(&self) -> Result<Vec<Center>>;
+    /// S1.
+    async fn statuses(&self) -> Result<Vec<Labeled>>;
+    /// T1..T4.
+    async fn types(&self, list: TypeList) -> Result<Vec<Labeled>>;
+    /// U1, every page.
+    async fn staff(&self) -> Result<Vec<Staff>>;
+    /// F1: families whose phone matches `ten_digits` (NPANXXXXXX), as the server returns them
+    /// (the caller re-checks the numbers).
+    async fn search_families(&self, ten_digits: &str) -> Result<Vec<Family>>;
+    /// F2.
+    async fn family(&self, id: &str) -> Result<Option<Family>>;
+    /// F3. An answer lost after sending is an unknown outcome (search the number again).
+    async fn create_family(&self, family: &NewFamily) -> Result<Family>;
+    /// K1: the open (not completed, not canceled) tasks of a family, of one task type.
+    async fn open_tasks(&self, family_id: &str, type_id: &str) -> Result<Vec<Task>>;
+    /// K2: GET-modify-PUT of the task `task_id`, completed; a task already completed is left
+    /// as is. Safe to repeat.
+    async fn complete_task(&self, task_id: &str, completion: &TaskCompletion) -> Result<TaskWrite>;
+    /// E1: returns the new event's id. An answer lost after sending is an unknown outcome.
+    async fn create_event(&self, event: &NewEvent) -> Result<String>;
+    /// E2: the family's timeline events.
+    async fn family_events(&self, family_id: &str) -> Result<Lookup<Vec<LoggedEvent>>>;
+    /// X1. Safe to repeat.
+    async fn set_family_status(&self, family_id: &str, status_id: &str) -> Result<()>;
+    /// P1: returns the new phone log's id. An answer lost after sending is an unknown outcome.
+    async fn create_phone_log(&self, log: &PhoneLog) -> Result<String>;
+    /// P2: the phone logs of a family that carry this Dialpad call id.
+    async fn phone_logs_for_call(
+        &self,
+        external_call_id: &str,
+        family_id: &str,
+    ) -> Result<Lookup<Vec<LoggedPhoneLog>>>;
+}
