@@ -785,7 +785,7 @@ impl Worker {
             Ok(o) => o,
             Err(e) => return Err(stop(e, report, &conv)),
         };
-        if enablement.call_log.is_none() {
+        if !enablement.logs_calls() {
             let settled = ledger::Settled {
                 decision: "skipped",
                 reason: Some("call_log_disabled"),

@@ -148,7 +148,10 @@ async fn the_source_caches_for_its_ttl_then_sees_a_new_push() {
     clock.advance(Duration::from_secs(29));
     let cached = source.installation().await.ok();
     assert_eq!(
-        cached.map(|i| i.enablements[0].default_center_name.clone()),
+        cached.map(|i| i.enablements[0]
+            .lineleader()
+            .map(|l| l.default_center_name.clone())
+            .unwrap_or_default()),
         Some("Main Street".to_owned())
     );
     assert_eq!(store.reads.load(Ordering::SeqCst), 1);
@@ -156,7 +159,10 @@ async fn the_source_caches_for_its_ttl_then_sees_a_new_push() {
     clock.advance(Duration::from_secs(2));
     let fresh = source.installation().await.ok();
     assert_eq!(
-        fresh.map(|i| i.enablements[0].default_center_name.clone()),
+        fresh.map(|i| i.enablements[0]
+            .lineleader()
+            .map(|l| l.default_center_name.clone())
+            .unwrap_or_default()),
         Some("Elm Street".to_owned())
     );
     assert_eq!(store.reads.load(Ordering::SeqCst), 2);

@@ -14,18 +14,15 @@ use llbridge_app::{Error, Result, NOT_SENT};
 pub mod dialpad;
 
 use dialpad::{HttpDialpad, PopFailure, PopResult};
-use llbridge_domain::config::Enablement;
-use llbridge_domain::config::SecretRef;
+use llbridge_domain::config::{Connection, Enablement, LineLeaderConnection, SecretRef};
 use llbridge_domain::Installation;
 use llbridge_lineleader::{HttpLineLeader, LineLeaderCrm};
 use tokio::sync::Mutex;
 
-/// What a cached client was built from; a change rebuilds it.
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct Fingerprint(String, SecretRef, SecretRef);
-
-/// A built client and what it was built from.
-type Cached<T> = (Fingerprint, Arc<T>);
+/// A built client, and what it was built from: a change rebuilds it.
+type Cached<F, T> = (F, Arc<T>);
+/// What the Dialpad client is built from: the API base URL and the key's reference.
+type DialpadFrom = (String, SecretRef);
 
 pub struct HttpClients {
     secrets: Arc<dyn Secrets>,
@@ -35,8 +32,8 @@ pub struct HttpClients {
     /// One LineLeader request's timeout, and the most a request may take, retries included.
     timeout: Duration,
     budget: Duration,
-    crms: Mutex<HashMap<String, Cached<dyn Crm>>>,
-    dialpad: Mutex<Option<Cached<dyn Dialpad>>>,
+    crms: Mutex<HashMap<String, Cached<Connection, dyn Crm>>>,
+    dialpad: Mutex<Option<Cached<DialpadFrom, dyn Dialpad>>>,
 }
 
 impl HttpClients {
@@ -67,45 +64,45 @@ impl HttpClients {
     }
 }
 
+impl HttpClients {
+    async fn lineleader(&self, name: &str, c: &LineLeaderConnection) -> Result<Arc<dyn Crm>> {
+        let username = self.secrets.get(&c.username).await?;
+        let password = self.secrets.get(&c.password).await?;
+        let api = HttpLineLeader::new(
+            name,
+            &c.base_url,
+            username,
+            password,
+            self.store.clone(),
+            self.clock.clone(),
+            self.http.clone(),
+        )
+        .with_timeout(self.timeout)
+        .with_budget(self.budget);
+        Ok(Arc::new(LineLeaderCrm::new(Arc::new(api))))
+    }
+}
+
 #[async_trait]
 impl Clients for HttpClients {
     async fn crm(&self, inst: &Installation, enablement: &Enablement) -> Result<Arc<dyn Crm>> {
-        let connection = enablement.connection.as_str();
-        let conn = inst.connections.get(connection).ok_or_else(|| {
-            Error::permanent(
-                "config",
-                format!("no LineLeader connection named {connection}"),
-            )
-        })?;
-        let fp = Fingerprint(
-            conn.base_url.clone(),
-            conn.username.clone(),
-            conn.password.clone(),
-        );
+        let name = enablement.connection.as_str();
+        let conn = inst
+            .connections
+            .get(name)
+            .ok_or_else(|| Error::permanent("config", format!("no connection named {name}")))?;
         let mut cache = self.crms.lock().await;
-        if let Some((have, client)) = cache.get(connection) {
-            if *have == fp {
-                return Ok(client.clone());
+        if let Some((have, crm)) = cache.get(name) {
+            if have == conn {
+                return Ok(crm.clone());
             }
         }
-        let username = self.secrets.get(&conn.username).await?;
-        let password = self.secrets.get(&conn.password).await?;
-        let api = Arc::new(
-            HttpLineLeader::new(
-                connection,
-                &conn.base_url,
-                username,
-                password,
-                self.store.clone(),
-                self.clock.clone(),
-                self.http.clone(),
-            )
-            .with_timeout(self.timeout)
-            .with_budget(self.budget),
-        );
-        let client: Arc<dyn Crm> = Arc::new(LineLeaderCrm::new(api));
-        cache.insert(connection.to_owned(), (fp, client.clone()));
-        Ok(client)
+        // Which CRM a connection is, decided here and only here.
+        let crm: Arc<dyn Crm> = match conn {
+            Connection::LineLeader(c) => self.lineleader(name, c).await?,
+        };
+        cache.insert(name.to_owned(), (conn.clone(), crm.clone()));
+        Ok(crm)
     }
 
     async fn dialpad(&self, inst: &Installation) -> Result<Arc<dyn Dialpad>> {
@@ -114,11 +111,7 @@ impl Clients for HttpClients {
             .api_key
             .clone()
             .ok_or_else(|| Error::permanent("config", "no Dialpad api_key configured"))?;
-        let fp = Fingerprint(
-            inst.dialpad.api_base_url.clone(),
-            key_ref.clone(),
-            key_ref.clone(),
-        );
+        let fp = (inst.dialpad.api_base_url.clone(), key_ref.clone());
         let mut cache = self.dialpad.lock().await;
         if let Some((have, client)) = cache.as_ref() {
             if *have == fp {

@@ -44,8 +44,46 @@ pub struct DialpadSettings {
     pub api_key: Option<SecretRef>,
 }
 
+/// Which CRM a connection is: its `type` (absent: LineLeader).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrmKind {
+    LineLeader,
+}
+
+impl CrmKind {
+    pub const ALL: [CrmKind; 1] = [CrmKind::LineLeader];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CrmKind::LineLeader => "lineleader",
+        }
+    }
+}
+
+/// A CRM connection (seed 000's "connection"): where, and with which credentials.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Connection {
+pub enum Connection {
+    LineLeader(LineLeaderConnection),
+}
+
+impl Connection {
+    pub fn kind(&self) -> CrmKind {
+        match self {
+            Connection::LineLeader(_) => CrmKind::LineLeader,
+        }
+    }
+
+    /// Its secret references, with their JSON paths under `$.connections.<name>`.
+    fn secret_refs(&self) -> Vec<(&'static str, &SecretRef)> {
+        match self {
+            Connection::LineLeader(c) => vec![("username", &c.username), ("password", &c.password)],
+        }
+    }
+}
+
+/// A LineLeader instance: Base URL, Username, Password.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineLeaderConnection {
     pub base_url: String,
     pub username: SecretRef,
     pub password: SecretRef,
@@ -135,25 +173,57 @@ impl UnknownOutcomePolicy {
 /// The shortest webhook secret accepted.
 pub const MIN_WEBHOOK_SECRET_LEN: usize = 16;
 
+/// One enablement (seed 000's "configuration"): where the product is on, and what it does
+/// there. The CRM of its connection decides the CRM's own settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Enablement {
     pub scope: EnablementScope,
     pub connection: String,
+    /// Pop the caller's record in the agent's CRM on inbound calls.
     pub screen_pop: bool,
+    /// Which recording link goes into call logs; unset: none.
+    pub call_log_link_type: Option<LinkKind>,
+    pub enable_task_queue: bool,
+    pub unknown_outcome: UnknownOutcomePolicy,
+    pub crm: CrmSettings,
+}
+
+impl Enablement {
+    /// Whether conversations are logged at all.
+    pub fn logs_calls(&self) -> bool {
+        match &self.crm {
+            CrmSettings::LineLeader(l) => l.call_log.is_some(),
+        }
+    }
+
+    /// The LineLeader settings, when the connection is LineLeader's.
+    pub fn lineleader(&self) -> Option<&LineLeaderSettings> {
+        match &self.crm {
+            CrmSettings::LineLeader(l) => Some(l),
+        }
+    }
+}
+
+/// The settings an enablement has for its CRM.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CrmSettings {
+    LineLeader(LineLeaderSettings),
+}
+
+/// Seed 000's LineLeader settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineLeaderSettings {
     pub screen_pop_base_url: Option<String>,
     pub screen_pop_url_template: String,
     pub default_center_name: String,
     pub family_inquiry_type: String,
-    pub call_log_link_type: Option<LinkKind>,
-    pub enable_task_queue: bool,
     pub status_prioritization: Vec<String>,
     pub family_status_priority_ids: Vec<String>,
     /// `None`: no call logging for this enablement.
     pub call_log: Option<CallLogMode>,
-    pub unknown_outcome: UnknownOutcomePolicy,
 }
 
-impl Enablement {
+impl LineLeaderSettings {
     /// The screen-pop link of a family: the template with `{base}` and `{family_id}` filled in.
     pub fn screen_pop_url(&self, family_id: &str) -> Option<String> {
         let base = self.screen_pop_base_url.as_deref()?.trim_end_matches('/');
@@ -184,8 +254,9 @@ impl Installation {
             out.push(("$.dialpad.api_key".to_owned(), k));
         }
         for (name, c) in &self.connections {
-            out.push((format!("$.connections.{name}.username"), &c.username));
-            out.push((format!("$.connections.{name}.password"), &c.password));
+            for (key, r) in c.secret_refs() {
+                out.push((format!("$.connections.{name}.{key}"), r));
+            }
         }
         out
     }
@@ -477,12 +548,16 @@ impl Validator {
             .required(o, "$", "connections")
             .map(|c| self.connections(c))
             .unwrap_or_default();
-        // Names of every connection given, valid or not: an invalid one is reported once, at
-        // its own path, not again at each enablement naming it.
-        let connection_names: Vec<String> = o
+        // Every connection given, valid or not, with its CRM: an invalid one is reported once,
+        // at its own path, not again at each enablement naming it.
+        let connection_kinds: BTreeMap<String, Option<CrmKind>> = o
             .get("connections")
             .and_then(Value::as_object)
-            .map(|m| m.keys().cloned().collect())
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), crm_kind(v.get("type")).ok()))
+                    .collect()
+            })
             .unwrap_or_default();
         let enablements = match self.required(o, "$", "enablements") {
             Some(Value::Array(items)) => {
@@ -493,7 +568,7 @@ impl Validator {
                     .iter()
                     .enumerate()
                     .filter_map(|(i, e)| {
-                        self.enablement(e, &format!("$.enablements[{i}]"), &connection_names)
+                        self.enablement(e, &format!("$.enablements[{i}]"), &connection_kinds)
                     })
                     .collect::<Vec<_>>()
             }
@@ -519,7 +594,7 @@ impl Validator {
         }
         if dialpad.api_key.is_none() {
             for (i, e) in enablements.iter().enumerate() {
-                if e.screen_pop {
+                if e.screen_pop && e.lineleader().is_some() {
                     self.err(
                         "$.dialpad.api_key",
                         format!("is required: $.enablements[{i}] has screen_pop on (the Dialpad screen-pop API needs the key)"),
@@ -620,33 +695,46 @@ impl Validator {
         }
         for (name, c) in o {
             let p = format!("$.connections.{name}");
-            let Some(co) = self.object(c, &p, &["base_url", "username", "password"]) else {
-                continue;
+            let kind = match crm_kind(c.get("type")) {
+                Ok(k) => k,
+                Err(t) => {
+                    self.err(
+                        &format!("{p}.type"),
+                        format!("\"{t}\" is not a CRM this product knows ({})", crm_names()),
+                    );
+                    continue;
+                }
             };
-            let base_url = match self.required(co, &p, "base_url") {
-                Some(Value::String(s)) if s == SANDBOX => Some(SANDBOX.to_owned()),
-                Some(u) => self.api_url(u, &format!("{p}.base_url")),
-                None => None,
+            let connection = match kind {
+                CrmKind::LineLeader => self
+                    .lineleader_connection(c, &p)
+                    .map(Connection::LineLeader),
             };
-            let username = self
-                .required(co, &p, "username")
-                .and_then(|s| self.secret(s, &format!("{p}.username")));
-            let password = self
-                .required(co, &p, "password")
-                .and_then(|s| self.secret(s, &format!("{p}.password")));
-            if let (Some(base_url), Some(username), Some(password)) = (base_url, username, password)
-            {
-                out.insert(
-                    name.clone(),
-                    Connection {
-                        base_url,
-                        username,
-                        password,
-                    },
-                );
+            if let Some(connection) = connection {
+                out.insert(name.clone(), connection);
             }
         }
         out
+    }
+
+    fn lineleader_connection(&mut self, c: &Value, p: &str) -> Option<LineLeaderConnection> {
+        let co = self.object(c, p, &["type", "base_url", "username", "password"])?;
+        let base_url = match self.required(co, p, "base_url") {
+            Some(Value::String(s)) if s == SANDBOX => Some(SANDBOX.to_owned()),
+            Some(u) => self.api_url(u, &format!("{p}.base_url")),
+            None => None,
+        };
+        let username = self
+            .required(co, p, "username")
+            .and_then(|s| self.secret(s, &format!("{p}.username")));
+        let password = self
+            .required(co, p, "password")
+            .and_then(|s| self.secret(s, &format!("{p}.password")));
+        Some(LineLeaderConnection {
+            base_url: base_url?,
+            username: username?,
+            password: password?,
+        })
     }
 
     fn scope(&mut self, v: &Value, p: &str) -> Option<EnablementScope> {
@@ -697,26 +785,37 @@ impl Validator {
         Some(EnablementScope { level, id })
     }
 
-    fn enablement(&mut self, v: &Value, p: &str, connections: &[String]) -> Option<Enablement> {
-        let o = self.object(
-            v,
-            p,
-            &[
-                "scope",
-                "connection",
-                "screen_pop",
-                "screen_pop_base_url",
-                "screen_pop_url_template",
-                "default_center_name",
-                "family_inquiry_type",
-                "call_log_link_type",
-                "enable_task_queue",
-                "status_prioritization",
-                "family_status_priority_ids",
-                "call_log",
-                "unknown_outcome",
-            ],
-        )?;
+    fn enablement(
+        &mut self,
+        v: &Value,
+        p: &str,
+        connections: &BTreeMap<String, Option<CrmKind>>,
+    ) -> Option<Enablement> {
+        // The connection decides the CRM, and so which keys the enablement may have.
+        let named = v
+            .get("connection")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .and_then(|c| connections.get(c));
+        let kind = match named {
+            Some(Some(k)) => Some(*k),
+            // An invalid connection is reported at its own path.
+            Some(None) => None,
+            None => Some(CrmKind::LineLeader),
+        };
+        let mut allowed = vec![
+            "scope",
+            "connection",
+            "screen_pop",
+            "call_log_link_type",
+            "enable_task_queue",
+            "unknown_outcome",
+            "call_log",
+        ];
+        match kind {
+            Some(CrmKind::LineLeader) | None => allowed.extend(LINELEADER_KEYS),
+        }
+        let o = self.object(v, p, &allowed)?;
         let scope = self
             .required(o, p, "scope")
             .and_then(|s| self.scope(s, &format!("{p}.scope")));
@@ -724,8 +823,8 @@ impl Validator {
             .required(o, p, "connection")
             .and_then(|c| self.string(c, &format!("{p}.connection")));
         if let Some(c) = &connection {
-            if !connections.contains(c) {
-                let known: Vec<&str> = connections.iter().map(String::as_str).collect();
+            if !connections.contains_key(c) {
+                let known: Vec<&str> = connections.keys().map(String::as_str).collect();
                 self.err(
                     &format!("{p}.connection"),
                     format!("names the connection \"{c}\", which is not defined in $.connections (defined: {})", known.join(", ")),
@@ -733,6 +832,56 @@ impl Validator {
             }
         }
         let screen_pop = self.boolean(o, p, "screen_pop", true);
+        let call_log_link_type = match self.opt_string(o, p, "call_log_link_type") {
+            None => None,
+            Some(s) => match s.as_str() {
+                "public" | "company" | "recording" | "admin_recording" => LinkKind::parse(&s),
+                _ => {
+                    self.err(
+                        &format!("{p}.call_log_link_type"),
+                        format!(
+                            "\"{s}\" is not one of public, company, recording, admin_recording"
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        let enable_task_queue = self.boolean(o, p, "enable_task_queue", false);
+        let unknown_outcome = match self.opt_string(o, p, "unknown_outcome").as_deref() {
+            None | Some("retry") => UnknownOutcomePolicy::Retry,
+            Some("hold") => UnknownOutcomePolicy::Hold,
+            Some(other) => {
+                self.err(
+                    &format!("{p}.unknown_outcome"),
+                    format!("\"{other}\" is not one of retry, hold"),
+                );
+                UnknownOutcomePolicy::Retry
+            }
+        };
+        let crm = match kind {
+            Some(CrmKind::LineLeader) | None => self
+                .lineleader_settings(o, p, screen_pop)
+                .map(CrmSettings::LineLeader),
+        };
+        Some(Enablement {
+            scope: scope?,
+            connection: connection?,
+            screen_pop,
+            call_log_link_type,
+            enable_task_queue,
+            unknown_outcome,
+            crm: crm?,
+        })
+    }
+
+    /// Seed 000's LineLeader settings of an enablement.
+    fn lineleader_settings(
+        &mut self,
+        o: &Obj,
+        p: &str,
+        screen_pop: bool,
+    ) -> Option<LineLeaderSettings> {
         let screen_pop_base_url = match o.get("screen_pop_base_url") {
             None | Some(Value::Null) => None,
             Some(u) => self.url(u, &format!("{p}.screen_pop_base_url")),
@@ -786,22 +935,6 @@ impl Validator {
         let family_inquiry_type = self
             .opt_string(o, p, "family_inquiry_type")
             .unwrap_or_else(|| DEFAULT_INQUIRY_TYPE.to_owned());
-        let call_log_link_type = match self.opt_string(o, p, "call_log_link_type") {
-            None => None,
-            Some(s) => match s.as_str() {
-                "public" | "company" | "recording" | "admin_recording" => LinkKind::parse(&s),
-                _ => {
-                    self.err(
-                        &format!("{p}.call_log_link_type"),
-                        format!(
-                            "\"{s}\" is not one of public, company, recording, admin_recording"
-                        ),
-                    );
-                    None
-                }
-            },
-        };
-        let enable_task_queue = self.boolean(o, p, "enable_task_queue", false);
         let status_prioritization = self.string_list(o, p, "status_prioritization");
         let family_status_priority_ids = match o.get("family_status_priority_ids") {
             None | Some(Value::Null) => Vec::new(),
@@ -831,31 +964,14 @@ impl Validator {
             None | Some(Value::Null) => Some(None),
             Some(c) => self.call_log(c, &format!("{p}.call_log")).map(Some),
         };
-        let unknown_outcome = match self.opt_string(o, p, "unknown_outcome").as_deref() {
-            None | Some("retry") => UnknownOutcomePolicy::Retry,
-            Some("hold") => UnknownOutcomePolicy::Hold,
-            Some(other) => {
-                self.err(
-                    &format!("{p}.unknown_outcome"),
-                    format!("\"{other}\" is not one of retry, hold"),
-                );
-                UnknownOutcomePolicy::Retry
-            }
-        };
-        Some(Enablement {
-            scope: scope?,
-            connection: connection?,
-            screen_pop,
+        Some(LineLeaderSettings {
             screen_pop_base_url,
             screen_pop_url_template: template,
             default_center_name: default_center_name?,
             family_inquiry_type,
-            call_log_link_type,
-            enable_task_queue,
             status_prioritization,
             family_status_priority_ids,
             call_log: call_log?,
-            unknown_outcome,
         })
     }
 
@@ -1020,6 +1136,32 @@ fn forbidden_host(u: &url::Url) -> Option<&'static str> {
             .then_some("a cloud metadata host")
         }
     }
+}
+
+/// The keys only a LineLeader enablement has.
+const LINELEADER_KEYS: [&str; 6] = [
+    "screen_pop_base_url",
+    "screen_pop_url_template",
+    "default_center_name",
+    "family_inquiry_type",
+    "status_prioritization",
+    "family_status_priority_ids",
+];
+
+/// The CRM a connection's `type` names (absent: LineLeader), or the unknown type.
+fn crm_kind(v: Option<&Value>) -> Result<CrmKind, String> {
+    match v {
+        None | Some(Value::Null) => Ok(CrmKind::LineLeader),
+        Some(Value::String(t)) => CrmKind::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(t.trim()))
+            .ok_or_else(|| t.clone()),
+        Some(other) => Err(other.to_string()),
+    }
+}
+
+fn crm_names() -> String {
+    CrmKind::ALL.map(|k| k.as_str()).join(", ")
 }
 
 fn looks_like_email(s: &str) -> bool {

@@ -24,7 +24,7 @@ use llbridge_app::ports::{
 };
 use llbridge_app::reconcile::Reconciler;
 use llbridge_app::worker::{Report, RetryPolicy, Settle, Worker};
-use llbridge_domain::config::{SecretRef, SANDBOX};
+use llbridge_domain::config::{Connection, SecretRef, SANDBOX};
 use llbridge_domain::Installation;
 use llbridge_embedded::{MemoryQueue, MemorySecrets, MemoryStore, SystemClock};
 use llbridge_sandbox::Sandboxes;
@@ -257,12 +257,19 @@ async fn start_sandboxes(
     inst: &mut Installation,
     mut options: llbridge_sandbox::Options,
 ) -> std::io::Result<Option<Sandboxes>> {
+    let lineleader_sandbox = |c: &Connection| match c {
+        Connection::LineLeader(l) if l.base_url == SANDBOX => Some(l.clone()),
+        _ => None,
+    };
     let wants = inst.dialpad.api_base_url == SANDBOX
-        || inst.connections.values().any(|c| c.base_url == SANDBOX);
+        || inst
+            .connections
+            .values()
+            .any(|c| lineleader_sandbox(c).is_some());
     if !wants {
         return Ok(None);
     }
-    if let Some(c) = inst.connections.values().find(|c| c.base_url == SANDBOX) {
+    if let Some(c) = inst.connections.values().find_map(lineleader_sandbox) {
         if let (Some(u), Some(p)) = (literal(&c.username), literal(&c.password)) {
             options.lineleader.username = u;
             options.lineleader.password = p;
@@ -277,8 +284,11 @@ async fn start_sandboxes(
         inst.dialpad.api_base_url = sb.dialpad_url.clone();
     }
     for c in inst.connections.values_mut() {
-        if c.base_url == SANDBOX {
-            c.base_url = sb.lineleader_url.clone();
+        match c {
+            Connection::LineLeader(l) if l.base_url == SANDBOX => {
+                l.base_url = sb.lineleader_url.clone();
+            }
+            _ => {}
         }
     }
     Ok(Some(sb))

@@ -71,7 +71,8 @@ fn the_documented_example_is_valid() {
     assert_eq!(e.scope.level, ScopeLevel::CallCenter);
     assert_eq!(e.scope.id.as_deref(), Some("4716644561813504"));
     assert_eq!(e.call_log_link_type, Some(LinkKind::Public));
-    let CallLogMode::Event(ev) = e.call_log.as_ref().unwrap() else {
+    let ll = e.lineleader().unwrap();
+    let CallLogMode::Event(ev) = ll.call_log.as_ref().unwrap() else {
         panic!("event mode expected")
     };
     assert_eq!(
@@ -83,11 +84,12 @@ fn the_documented_example_is_valid() {
         required_status: Some("New Lead".into()),
         status: "Tour Scheduled".into()
     }));
-    let c = &inst.enablements[1];
+    let c = inst.enablements[1].lineleader().unwrap();
     assert_eq!(c.family_inquiry_type, "Phone");
     assert_eq!(c.call_log, None, "absent call_log: no logging");
+    assert!(!inst.enablements[1].logs_calls());
     assert_eq!(
-        e.screen_pop_url("77").as_deref(),
+        ll.screen_pop_url("77").as_deref(),
         Some("https://app.lineleader.com/#/families/77")
     );
     assert!(inst
@@ -423,4 +425,19 @@ fn not_json_is_one_error_at_the_root() {
     let errs = Installation::from_json("{").unwrap_err().0;
     assert_eq!(errs.len(), 1);
     assert_eq!(errs[0].path, "$");
+}
+
+#[test]
+fn a_connection_of_an_unknown_crm_is_refused() {
+    assert_rejected(
+        |d| d["connections"]["main"]["type"] = json!("salesforce"),
+        "$.connections.main.type",
+        "not a CRM this product knows",
+    );
+    let mut doc = valid();
+    doc["connections"]["main"]["type"] = json!("lineleader");
+    assert!(
+        Installation::from_value(&doc).is_ok(),
+        "lineleader is the default, and may be said"
+    );
 }

@@ -7,7 +7,7 @@
 //! recorded with LineLeader's id when done. A retried job redoes only what is not recorded.
 
 use chrono::{TimeZone, Utc};
-use llbridge_domain::config::{CallLogMode, Enablement, EventModeSettings};
+use llbridge_domain::config::{CallLogMode, Enablement, EventModeSettings, LineLeaderSettings};
 use llbridge_domain::crm::{NewEvent, PhoneLog, Staff, TaskCompletion, TypeList};
 use llbridge_domain::event_mode::{self, EventContext, SkipReason, Skipped, TaskContext};
 use llbridge_domain::phone_log::build_phone_log;
@@ -29,8 +29,13 @@ pub const EVENT_WAITS_FOR_TASK_DELIVERIES: u32 = 3;
 
 /// Logs one conversation: the family, then Phone Log mode or Event mode. `anchor` is the
 /// conversation's stable key.
-pub async fn run(ll: &dyn LineLeader, cx: &Cx<'_>, anchor: &str) -> Result<Logged> {
-    let Some(mode) = &cx.enablement.call_log else {
+pub async fn run(
+    ll: &dyn LineLeader,
+    cx: &Cx<'_>,
+    settings: &LineLeaderSettings,
+    anchor: &str,
+) -> Result<Logged> {
+    let Some(mode) = &settings.call_log else {
         return Ok(Logged {
             result: LogResult::Dropped {
                 reason: "call_log_disabled",
@@ -39,7 +44,7 @@ pub async fn run(ll: &dyn LineLeader, cx: &Cx<'_>, anchor: &str) -> Result<Logge
             contact: None,
         });
     };
-    let matched = match matching::match_or_create(ll, cx.fx, cx.conv, cx.enablement).await? {
+    let matched = match matching::match_or_create(ll, cx.fx, cx.conv, settings).await? {
         Ok(m) => m,
         Err(d) => {
             let contact = d.to_json();

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use llbridge_domain::center::match_center;
-use llbridge_domain::config::Enablement;
+use llbridge_domain::config::LineLeaderSettings;
 use llbridge_domain::crm::{Center, TypeList};
 use llbridge_domain::family::{self, FamilyContext, FamilyDecision};
 use llbridge_domain::labels::find_by_label;
@@ -105,7 +105,7 @@ pub async fn match_or_create(
     ll: &dyn LineLeader,
     fx: &Effects<'_>,
     conv: &Conversation,
-    enablement: &Enablement,
+    settings: &LineLeaderSettings,
 ) -> Result<std::result::Result<Matched, Dropped>> {
     let Some(caller) = conv.caller_number.as_deref().and_then(Phone::parse) else {
         return Ok(Err(dropped(
@@ -115,7 +115,7 @@ pub async fn match_or_create(
     };
     let centers = ll.centers().await?;
     let cc_number = conv.call_center.as_ref().and_then(|c| c.number.as_deref());
-    let center = match_center(&centers, cc_number, &enablement.default_center_name);
+    let center = match_center(&centers, cc_number, &settings.default_center_name);
     let (center, center_rule) = match center {
         Some(m) => (Some(m.center.clone()), m.rule.code()),
         None => (None, llbridge_domain::center::NO_CENTER),
@@ -137,7 +137,7 @@ pub async fn match_or_create(
         }
     }
 
-    if let Some(found) = search(ll, fx.clock, &caller, center.as_ref(), enablement).await? {
+    if let Some(found) = search(ll, fx.clock, &caller, center.as_ref(), settings).await? {
         return Ok(found.map(|(family_id, rule)| Matched {
             family_id,
             center,
@@ -152,7 +152,7 @@ pub async fn match_or_create(
             "no_center",
             format!(
                 "no LineLeader center has the call center's number and none is named \"{}\"",
-                enablement.default_center_name
+                settings.default_center_name
             ),
         )));
     };
@@ -188,7 +188,7 @@ pub async fn match_or_create(
         }
     };
     let resumed = held.pending_intent().is_some();
-    let result = create_held(ll, fx, held, &caller, &center, enablement, resumed).await;
+    let result = create_held(ll, fx, held, &caller, &center, settings, resumed).await;
     result.map(|r| {
         r.map(|(family_id, rule)| Matched {
             family_id,
@@ -207,11 +207,11 @@ async fn create_held(
     mut held: Held,
     caller: &Phone,
     center: &Center,
-    enablement: &Enablement,
+    settings: &LineLeaderSettings,
     resumed: bool,
 ) -> Result<std::result::Result<(String, &'static str), Dropped>> {
     let (store, clock) = (fx.store, fx.clock);
-    let found = match search(ll, clock, caller, Some(center), enablement).await {
+    let found = match search(ll, clock, caller, Some(center), settings).await {
         Ok(f) => f,
         Err(e) => {
             held.release(store, clock, true, &e.to_string()).await?;
@@ -237,7 +237,7 @@ async fn create_held(
             }
         }
     }
-    let planned = plan_family(ll, caller, center, enablement).await;
+    let planned = plan_family(ll, caller, center, settings).await;
     let new = match planned {
         Ok(Ok(new)) => new,
         Ok(Err(d)) => {
@@ -277,7 +277,7 @@ async fn plan_family(
     ll: &dyn LineLeader,
     caller: &Phone,
     center: &Center,
-    enablement: &Enablement,
+    settings: &LineLeaderSettings,
 ) -> Result<std::result::Result<llbridge_domain::crm::NewFamily, Dropped>> {
     let sources = ll.types(TypeList::FamilySource).await?;
     let Some(source) = find_by_label(&sources, SOURCE_TYPE) else {
@@ -287,12 +287,12 @@ async fn plan_family(
         )));
     };
     let inquiries = ll.types(TypeList::FamilyInquiry).await?;
-    let Some(inquiry) = find_by_label(&inquiries, &enablement.family_inquiry_type) else {
+    let Some(inquiry) = find_by_label(&inquiries, &settings.family_inquiry_type) else {
         return Ok(Err(dropped(
             "inquiry_type_missing",
             format!(
                 "LineLeader has no family inquiry type \"{}\"",
-                enablement.family_inquiry_type
+                settings.family_inquiry_type
             ),
         )));
     };
@@ -311,7 +311,7 @@ async fn search(
     clock: &dyn Clock,
     caller: &Phone,
     center: Option<&Center>,
-    enablement: &Enablement,
+    settings: &LineLeaderSettings,
 ) -> Result<Option<std::result::Result<(String, &'static str), Dropped>>> {
     let results = ll.search_families(&caller.ten_digits()).await?;
     if results.is_empty() {
@@ -329,8 +329,8 @@ async fn search(
     let ctx = FamilyContext {
         center_id: center.map(|c| c.id.as_str()),
         statuses: &statuses,
-        status_prioritization: &enablement.status_prioritization,
-        family_status_priority_ids: &enablement.family_status_priority_ids,
+        status_prioritization: &settings.status_prioritization,
+        family_status_priority_ids: &settings.family_status_priority_ids,
         now,
     };
     let m = family::match_family(caller, &results, &ctx);

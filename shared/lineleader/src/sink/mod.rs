@@ -16,9 +16,23 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use llbridge_app::ports::{Crm, Cx, Logged, PopPlan};
 use llbridge_app::{Error, Result};
+use llbridge_domain::config::LineLeaderSettings;
 use serde_json::Value;
 
 use crate::api::LineLeader;
+
+/// The LineLeader settings of the job's enablement.
+fn settings<'a>(cx: &Cx<'a>) -> Result<&'a LineLeaderSettings> {
+    cx.enablement.lineleader().ok_or_else(|| {
+        Error::permanent(
+            "config",
+            format!(
+                "the enablement {} is not a LineLeader one, yet its connection is",
+                cx.enablement.scope
+            ),
+        )
+    })
+}
 
 /// The LineLeader CRM of one connection.
 pub struct LineLeaderCrm {
@@ -34,10 +48,9 @@ impl LineLeaderCrm {
 #[async_trait]
 impl Crm for LineLeaderCrm {
     async fn plan_pop(&self, cx: &Cx<'_>) -> Result<PopPlan> {
+        let settings = settings(cx)?;
         let matched =
-            match matching::match_or_create(self.api.as_ref(), cx.fx, cx.conv, cx.enablement)
-                .await?
-            {
+            match matching::match_or_create(self.api.as_ref(), cx.fx, cx.conv, settings).await? {
                 Ok(m) => m,
                 Err(d) => {
                     return Ok(PopPlan::Skip {
@@ -50,7 +63,7 @@ impl Crm for LineLeaderCrm {
         if let Err(e) = matching::remember(cx.fx, cx.conv, &matched.family_id).await {
             tracing::warn!(error = %e, "LineLeader: could not remember the popped family for the call log");
         }
-        let Some(uri) = cx.enablement.screen_pop_url(&matched.family_id) else {
+        let Some(uri) = settings.screen_pop_url(&matched.family_id) else {
             return Ok(PopPlan::Skip {
                 decision: "skipped",
                 reason: "no_screen_pop_base_url",
@@ -74,6 +87,6 @@ impl Crm for LineLeaderCrm {
     }
 
     async fn log(&self, cx: &Cx<'_>, anchor: &str) -> Result<Logged> {
-        call_log::run(self.api.as_ref(), cx, anchor).await
+        call_log::run(self.api.as_ref(), cx, settings(cx)?, anchor).await
     }
 }
