@@ -34,6 +34,9 @@ pub struct Agent {
     pub email: Option<String>,
     pub email_source: EmailSource,
     pub name: Option<String>,
+    /// The agent's own number (the leg target's `phone`).
+    #[serde(default)]
+    pub phone: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +68,14 @@ pub struct Conversation {
     pub answered: bool,
     /// The labels of the latest dispositions event.
     pub dispositions: Vec<String>,
+    /// The Dialpad Ai recap: the latest summary, outcome, purposes and action items, in that
+    /// order.
+    #[serde(default)]
+    pub recap: Vec<String>,
+    /// The caller reached voicemail (a `voicemail` or `voicemail_uploaded` event, or a
+    /// voicemail link).
+    #[serde(default)]
+    pub voicemail: bool,
     /// Every recording and share link seen.
     pub links: Vec<Link>,
     /// The call is over: its call-center leg(s) ended (a call-center leg named by an agent leg
@@ -238,6 +249,7 @@ pub fn merge(events: &[CallEvent]) -> Option<Conversation> {
                 EmailSource::TargetUser
             },
             name: target(|t| t.name.clone()),
+            phone: target(|t| t.phone.clone()),
         }
     });
 
@@ -275,6 +287,25 @@ pub fn merge(events: &[CallEvent]) -> Option<Conversation> {
         .find(|e| !e.dispositions.is_empty())
         .map(|e| e.dispositions.clone())
         .unwrap_or_default();
+    let recap: Vec<String> = [
+        CallState::RecapSummary,
+        CallState::RecapOutcome,
+        CallState::RecapPurposes,
+        CallState::RecapActionItems,
+    ]
+    .iter()
+    .filter_map(|state| {
+        events
+            .iter()
+            .rev()
+            .find(|e| e.state == *state && !e.recap.is_empty())
+    })
+    .flat_map(|e| e.recap.iter().cloned())
+    .collect();
+    let voicemail = events.iter().any(|e| {
+        matches!(e.state, CallState::Voicemail | CallState::VoicemailUploaded)
+            || e.links.iter().any(|l| l.kind == LinkKind::Voicemail)
+    });
     let links: BTreeSet<Link> = events
         .iter()
         .flat_map(|e| e.links.iter().cloned())
@@ -297,6 +328,8 @@ pub fn merge(events: &[CallEvent]) -> Option<Conversation> {
         duration_ms,
         answered,
         dispositions,
+        recap,
+        voicemail,
         links: links.into_iter().collect(),
         ended: if cc_legs.is_empty() {
             legs_with_events.iter().all(|l| ended_legs.contains(l))

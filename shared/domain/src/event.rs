@@ -278,6 +278,8 @@ pub const MAX_TEXT: usize = 256;
 pub const MAX_URL: usize = 2048;
 /// The most list items kept of a stored event.
 pub const MAX_LIST: usize = 8;
+/// The longest recap text kept (a summary is a paragraph, not a label).
+pub const MAX_RECAP: usize = 2000;
 
 fn clip(s: &str) -> String {
     s.chars().take(MAX_TEXT).collect()
@@ -310,6 +312,10 @@ pub struct CallEvent {
     pub contact: Option<Party>,
     pub links: Vec<Link>,
     pub dispositions: Vec<String>,
+    /// The Dialpad Ai recap texts of a `recap_*` event (summary, outcome, purposes or action
+    /// items, one text per item).
+    #[serde(default)]
+    pub recap: Vec<String>,
     pub was_recorded: Option<bool>,
     pub is_transferred: Option<bool>,
 }
@@ -375,6 +381,7 @@ impl CallEvent {
             contact: Party::parse(o.get("contact")),
             links: parse_links(o),
             dispositions: parse_dispositions(o),
+            recap: parse_recap(o),
             was_recorded: lenient::boolean(o.get("was_recorded")),
             is_transferred: lenient::boolean(o.get("is_transferred")),
             call_id,
@@ -454,6 +461,12 @@ impl CallEvent {
                 .iter()
                 .take(MAX_LIST)
                 .map(|d| clip(d))
+                .collect(),
+            recap: self
+                .recap
+                .iter()
+                .take(MAX_LIST)
+                .map(|r| r.chars().take(MAX_RECAP).collect())
                 .collect(),
             ..self.clone()
         }
@@ -540,6 +553,39 @@ fn parse_dispositions(o: &Map<String, Value>) -> Vec<String> {
         Some(Value::Array(items)) => items.iter().for_each(&mut take),
         Some(v) => take(v),
         None => {}
+    }
+    out
+}
+
+/// The recap text of a `recap_*` event: on the field named like its state (`recap_summary`
+/// a string, `recap_action_items` a list), or, since the shape is not settled, on objects with
+/// `summary`, `text`, `content` or `title`.
+fn parse_recap(o: &Map<String, Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut take = |v: &Value| {
+        let text = match v {
+            Value::Object(obj) => ["summary", "text", "content", "title"]
+                .iter()
+                .find_map(|k| lenient::string(obj.get(*k))),
+            other => lenient::string(Some(other)),
+        };
+        if let Some(text) = text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {
+            if !out.contains(&text) {
+                out.push(text);
+            }
+        }
+    };
+    for field in [
+        "recap_summary",
+        "recap_outcome",
+        "recap_purposes",
+        "recap_action_items",
+    ] {
+        match o.get(field) {
+            Some(Value::Array(items)) => items.iter().for_each(&mut take),
+            Some(v) if !v.is_null() => take(v),
+            _ => {}
+        }
     }
     out
 }
@@ -708,6 +754,43 @@ mod tests {
                 assert_eq!(e.dispositions, *want, "{key}: {v}");
             }
         }
+    }
+
+    #[test]
+    fn recaps_in_every_shape() {
+        let cases = [
+            (
+                json!({"recap_summary": "Parent asked about infant openings."}),
+                vec!["Parent asked about infant openings."],
+            ),
+            (
+                json!({"recap_action_items": ["Send the tuition sheet", " ", "Book a tour"]}),
+                vec!["Send the tuition sheet", "Book a tour"],
+            ),
+            (
+                json!({"recap_outcome": {"text": "Tour booked"}, "recap_purposes": [{"title": "Enrollment"}]}),
+                vec!["Tour booked", "Enrollment"],
+            ),
+            (
+                json!({"recap_summary": null, "recap_outcome": {"id": 4}}),
+                vec![],
+            ),
+        ];
+        for (fields, want) in cases {
+            let mut body = json!({"call_id": 1, "state": "recap_summary"});
+            body.as_object_mut()
+                .unwrap()
+                .extend(fields.as_object().unwrap().clone());
+            let e = CallEvent::from_value(&body).unwrap();
+            assert_eq!(e.recap, want, "{fields}");
+        }
+        let long = "x".repeat(MAX_RECAP + 10);
+        let e = CallEvent::from_value(
+            &json!({"call_id": 1, "state": "recap_summary", "recap_summary": long}),
+        )
+        .unwrap()
+        .clipped();
+        assert_eq!(e.recap[0].len(), MAX_RECAP);
     }
 
     #[test]

@@ -162,6 +162,57 @@ fn outbound_calls_are_attributed_to_the_caller() {
     assert_eq!(c.duration_ms, Some(2.0));
 }
 
+#[test]
+fn the_agents_number_the_recap_and_voicemail_are_kept() {
+    let mut events = answered_call();
+    for e in events.iter_mut() {
+        if e.call_id == "5829361047752704" {
+            if let Some(t) = e.target.as_mut() {
+                t.phone = Some("+14155550123".into());
+            }
+        }
+    }
+    let recap = |ts: i64, fields: serde_json::Value| {
+        let mut v = json!({"call_id": 6208917392220160_u64, "event_timestamp": ts,
+            "target": {"id": 4716644561813504_u64, "type": "call_center"}});
+        v.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        CallEvent::from_value(&v).unwrap()
+    };
+    events.push(recap(
+        1767710800000,
+        json!({"state": "recap_action_items", "recap_action_items": ["Book a tour"]}),
+    ));
+    events.push(recap(
+        1767710800001,
+        json!({"state": "recap_summary", "recap_summary": "An early draft."}),
+    ));
+    events.push(recap(
+        1767710800002,
+        json!({"state": "recap_summary", "recap_summary": "Asked about infant openings."}),
+    ));
+    let c = merge(&events).unwrap();
+    assert_eq!(c.agent.unwrap().phone.as_deref(), Some("+14155550123"));
+    assert_eq!(c.recap, ["Asked about infant openings.", "Book a tour"]);
+    assert!(!c.voicemail);
+
+    let missed: Vec<CallEvent> = answered_call()
+        .into_iter()
+        .filter(|e| e.is_call_center_leg())
+        .map(|mut e| {
+            e.operator_call_id = None;
+            e.date_connected = None;
+            if e.state == CallState::Hangup {
+                e.state = CallState::Voicemail;
+            }
+            e
+        })
+        .collect();
+    let c = merge(&missed).unwrap();
+    assert!(c.voicemail && !c.answered && c.ended);
+}
+
 fn shuffled_with_duplicates() -> impl Strategy<Value = Vec<CallEvent>> {
     let base = answered_call();
     let n = base.len();

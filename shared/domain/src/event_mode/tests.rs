@@ -36,6 +36,8 @@ fn conv() -> Conversation {
         duration_ms: Some(292_431.512),
         answered: true,
         dispositions: vec!["Left Voicemail".into()],
+        recap: vec![],
+        voicemail: false,
         links: vec![Link {
             kind: LinkKind::Public,
             url: "https://dialpad.com/shared/call/AbC123".into(),
@@ -53,6 +55,7 @@ fn agent(email: Option<&str>) -> Agent {
         email: email.map(Into::into),
         email_source: EmailSource::OperatorLeg,
         name: Some("Ana Agent".into()),
+        phone: Some("+14155550123".into()),
     }
 }
 

@@ -26,6 +26,7 @@ pub(crate) fn call() -> Conversation {
             email: Some("ana@example.com".into()),
             email_source: EmailSource::OperatorLeg,
             name: Some("Ana Agent".into()),
+            phone: Some("+14155550123".into()),
         }),
         started_at: Some(STARTED),
         connected_at: Some(STARTED + 4_883),
@@ -33,6 +34,8 @@ pub(crate) fn call() -> Conversation {
         duration_ms: Some(292_431.512),
         answered: true,
         dispositions: vec!["Follow-Up Needed".into(), "Other".into()],
+        recap: vec![],
+        voicemail: false,
         links: vec![
             Link {
                 kind: LinkKind::Public,
