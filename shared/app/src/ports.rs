@@ -202,6 +202,18 @@ pub enum PopPlan {
     },
 }
 
+/// The agent offered an inbound call: whom a pop is for.
+pub struct Offer<'a> {
+    /// The agent's Dialpad user id.
+    pub user_id: &'a str,
+    /// The ringing (or answering) agent leg's target: the agent's Dialpad user, name, e-mail
+    /// and number.
+    pub agent: &'a llbridge_domain::event::Party,
+    /// The call's Dialpad id as its call log will quote it: the call-center leg the agent leg
+    /// names, else the conversation's.
+    pub call_id: &'a str,
+}
+
 /// What a CRM sees of one job.
 pub struct Cx<'a> {
     /// The job's store, clock, deadline and leases: every write goes through
@@ -218,7 +230,7 @@ pub struct Cx<'a> {
 pub trait Crm: Send + Sync {
     /// What to pop for the agent of an inbound call. It may read, and create the contact
     /// (once), but sends no pop: the use case does, after recording its intent.
-    async fn plan_pop(&self, cx: &Cx<'_>) -> Result<PopPlan>;
+    async fn plan_pop(&self, cx: &Cx<'_>, offer: &Offer<'_>) -> Result<PopPlan>;
     /// Sends a pop the CRM makes itself ([`PopPlan::Crm`]). An answer lost after sending is an
     /// unknown outcome.
     async fn send_pop(&self, request: &Value) -> Result<()>;

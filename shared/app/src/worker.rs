@@ -23,7 +23,7 @@ use crate::error::{Error, ErrorKind, Result, NOT_SENT};
 use crate::jobs::{JobKind, JobMessage};
 use crate::ledger;
 use crate::ports::{
-    Clients, Clock, ConfigSource, Cx, LogResult, PopOutcome, PopPlan, Queue, Store,
+    Clients, Clock, ConfigSource, Cx, LogResult, Offer, PopOutcome, PopPlan, Queue, Store,
 };
 use crate::state;
 
@@ -527,7 +527,8 @@ impl Worker {
         if !event.is_user_leg() || !event.state.offers_agent() {
             return skip("not_an_agent_ring");
         }
-        let Some(user_id) = event.target.as_ref().and_then(|t| t.id.clone()) else {
+        let Some((agent, user_id)) = event.target.as_ref().and_then(|t| Some((t, t.id.clone()?)))
+        else {
             return skip("no_agent_user_id");
         };
         if self.too_late(msg) {
@@ -561,7 +562,14 @@ impl Worker {
                 inst,
                 enablement,
                 conv,
-                &user_id,
+                &Offer {
+                    user_id: &user_id,
+                    agent,
+                    call_id: event
+                        .entry_point_call_id
+                        .as_deref()
+                        .unwrap_or(&conv.dialpad_call_id),
+                },
                 report.clone(),
             )
             .await;
@@ -610,9 +618,10 @@ impl Worker {
         inst: &Installation,
         enablement: &Enablement,
         conv: &Conversation,
-        user_id: &str,
+        offer: &Offer<'_>,
         report: Report,
     ) -> Result<(Report, bool, bool)> {
+        let user_id = offer.user_id;
         let unavailable = |reason: &'static str, e: Error| {
             (
                 report
@@ -633,7 +642,7 @@ impl Worker {
             conv,
             enablement,
         };
-        let plan = match crm.plan_pop(&cx).await {
+        let plan = match crm.plan_pop(&cx, offer).await {
             Ok(p) => p,
             Err(e) => return Ok(unavailable("crm_unavailable", e)),
         };

@@ -14,7 +14,7 @@ pub mod matching;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use llbridge_app::ports::{Crm, Cx, Logged, PopPlan};
+use llbridge_app::ports::{Crm, Cx, Logged, Offer, PopPlan};
 use llbridge_app::{Error, Result};
 use llbridge_domain::config::LineLeaderSettings;
 use serde_json::Value;
@@ -47,7 +47,7 @@ impl LineLeaderCrm {
 
 #[async_trait]
 impl Crm for LineLeaderCrm {
-    async fn plan_pop(&self, cx: &Cx<'_>) -> Result<PopPlan> {
+    async fn plan_pop(&self, cx: &Cx<'_>, _offer: &Offer<'_>) -> Result<PopPlan> {
         let settings = settings(cx)?;
         let matched =
             match matching::match_or_create(self.api.as_ref(), cx.fx, cx.conv, settings).await? {
