@@ -100,6 +100,15 @@ impl Clients for HttpClients {
         // Which CRM a connection is, decided here and only here.
         let crm: Arc<dyn Crm> = match conn {
             Connection::LineLeader(c) => self.lineleader(name, c).await?,
+            Connection::LeadSquared(c) => {
+                llbridge_leadsquared::connect(
+                    c,
+                    self.secrets.as_ref(),
+                    self.http.clone(),
+                    self.budget,
+                )
+                .await?
+            }
         };
         cache.insert(name.to_owned(), (conn.clone(), crm.clone()));
         Ok(crm)

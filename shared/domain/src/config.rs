@@ -48,14 +48,16 @@ pub struct DialpadSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CrmKind {
     LineLeader,
+    LeadSquared,
 }
 
 impl CrmKind {
-    pub const ALL: [CrmKind; 1] = [CrmKind::LineLeader];
+    pub const ALL: [CrmKind; 2] = [CrmKind::LineLeader, CrmKind::LeadSquared];
 
     pub fn as_str(&self) -> &'static str {
         match self {
             CrmKind::LineLeader => "lineleader",
+            CrmKind::LeadSquared => "leadsquared",
         }
     }
 }
@@ -64,12 +66,14 @@ impl CrmKind {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Connection {
     LineLeader(LineLeaderConnection),
+    LeadSquared(LeadSquaredConnection),
 }
 
 impl Connection {
     pub fn kind(&self) -> CrmKind {
         match self {
             Connection::LineLeader(_) => CrmKind::LineLeader,
+            Connection::LeadSquared(_) => CrmKind::LeadSquared,
         }
     }
 
@@ -77,8 +81,22 @@ impl Connection {
     fn secret_refs(&self) -> Vec<(&'static str, &SecretRef)> {
         match self {
             Connection::LineLeader(c) => vec![("username", &c.username), ("password", &c.password)],
+            Connection::LeadSquared(c) => std::iter::once(("call_log_url", &c.call_log_url))
+                .chain(c.agent_popup_url.iter().map(|u| ("agent_popup_url", u)))
+                .collect(),
         }
     }
+}
+
+/// A LeadSquared account's Generic Telephony Connector: the API URLs its settings page gives.
+/// Each carries the account's access and secret keys in its query string, so each is a
+/// secret: a literal URL (local files), or a reference to one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadSquaredConnection {
+    /// The Call Log API URL.
+    pub call_log_url: SecretRef,
+    /// The Agent Popup API URL; without it, no agent popups.
+    pub agent_popup_url: Option<SecretRef>,
 }
 
 /// A LineLeader instance: Base URL, Username, Password.
@@ -193,6 +211,7 @@ impl Enablement {
     pub fn logs_calls(&self) -> bool {
         match &self.crm {
             CrmSettings::LineLeader(l) => l.call_log.is_some(),
+            CrmSettings::LeadSquared(l) => l.call_log,
         }
     }
 
@@ -200,14 +219,26 @@ impl Enablement {
     pub fn lineleader(&self) -> Option<&LineLeaderSettings> {
         match &self.crm {
             CrmSettings::LineLeader(l) => Some(l),
+            CrmSettings::LeadSquared(_) => None,
         }
     }
 }
 
 /// The settings an enablement has for its CRM.
+// A config holds a handful of enablements, read for every job: not worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum CrmSettings {
     LineLeader(LineLeaderSettings),
+    LeadSquared(LeadSquaredSettings),
+}
+
+/// The settings of an enablement on LeadSquared: finding and creating the lead is
+/// LeadSquared's own business, so there is little to say.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadSquaredSettings {
+    /// `"call_log": {"type": "leadsquared"}`: post each conversation's call log.
+    pub call_log: bool,
 }
 
 /// Seed 000's LineLeader settings.
@@ -550,12 +581,18 @@ impl Validator {
             .unwrap_or_default();
         // Every connection given, valid or not, with its CRM: an invalid one is reported once,
         // at its own path, not again at each enablement naming it.
-        let connection_kinds: BTreeMap<String, Option<CrmKind>> = o
+        let connection_kinds: BTreeMap<String, Option<Named>> = o
             .get("connections")
             .and_then(Value::as_object)
             .map(|m| {
                 m.iter()
-                    .map(|(k, v)| (k.clone(), crm_kind(v.get("type")).ok()))
+                    .map(|(k, v)| {
+                        let named = crm_kind(v.get("type")).ok().map(|kind| Named {
+                            kind,
+                            agent_popup: v.get("agent_popup_url").is_some_and(|u| !u.is_null()),
+                        });
+                        (k.clone(), named)
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -709,6 +746,9 @@ impl Validator {
                 CrmKind::LineLeader => self
                     .lineleader_connection(c, &p)
                     .map(Connection::LineLeader),
+                CrmKind::LeadSquared => self
+                    .leadsquared_connection(c, &p)
+                    .map(Connection::LeadSquared),
             };
             if let Some(connection) = connection {
                 out.insert(name.clone(), connection);
@@ -735,6 +775,33 @@ impl Validator {
             username: username?,
             password: password?,
         })
+    }
+
+    fn leadsquared_connection(&mut self, c: &Value, p: &str) -> Option<LeadSquaredConnection> {
+        let co = self.object(c, p, &["type", "call_log_url", "agent_popup_url"])?;
+        let call_log_url = self
+            .required(co, p, "call_log_url")
+            .and_then(|u| self.url_secret(u, &format!("{p}.call_log_url")));
+        let agent_popup_url = match co.get("agent_popup_url") {
+            None | Some(Value::Null) => Some(None),
+            Some(u) => self
+                .url_secret(u, &format!("{p}.agent_popup_url"))
+                .map(Some),
+        };
+        Some(LeadSquaredConnection {
+            call_log_url: call_log_url?,
+            agent_popup_url: agent_popup_url?,
+        })
+    }
+
+    /// A URL holding credentials: a literal API URL (or `sandbox`), or a secret reference to
+    /// one (checked when it is read).
+    fn url_secret(&mut self, v: &Value, path: &str) -> Option<SecretRef> {
+        match v {
+            Value::String(s) if s.trim() == SANDBOX => Some(SecretRef::Literal(SANDBOX.to_owned())),
+            Value::String(_) => self.api_url(v, path).map(SecretRef::Literal),
+            _ => self.secret(v, path),
+        }
     }
 
     fn scope(&mut self, v: &Value, p: &str) -> Option<EnablementScope> {
@@ -789,7 +856,7 @@ impl Validator {
         &mut self,
         v: &Value,
         p: &str,
-        connections: &BTreeMap<String, Option<CrmKind>>,
+        connections: &BTreeMap<String, Option<Named>>,
     ) -> Option<Enablement> {
         // The connection decides the CRM, and so which keys the enablement may have.
         let named = v
@@ -797,11 +864,11 @@ impl Validator {
             .and_then(Value::as_str)
             .map(str::trim)
             .and_then(|c| connections.get(c));
-        let kind = match named {
-            Some(Some(k)) => Some(*k),
+        let (kind, agent_popup) = match named {
+            Some(Some(n)) => (Some(n.kind), n.agent_popup),
             // An invalid connection is reported at its own path.
-            Some(None) => None,
-            None => Some(CrmKind::LineLeader),
+            Some(None) => (None, false),
+            None => (Some(CrmKind::LineLeader), false),
         };
         let mut allowed = vec![
             "scope",
@@ -809,13 +876,20 @@ impl Validator {
             "screen_pop",
             "call_log_link_type",
             "enable_task_queue",
-            "unknown_outcome",
             "call_log",
         ];
-        match kind {
-            Some(CrmKind::LineLeader) | None => allowed.extend(LINELEADER_KEYS),
-        }
+        // LineLeader's keys are known everywhere, so that a LeadSquared enablement holding
+        // one is told why it may not, rather than "unknown key".
+        allowed.extend(LINELEADER_KEYS);
         let o = self.object(v, p, &allowed)?;
+        if kind == Some(CrmKind::LeadSquared) {
+            for k in LINELEADER_KEYS.iter().filter(|k| o.contains_key(**k)) {
+                self.err(
+                    &format!("{p}.{k}"),
+                    "applies to LineLeader connections only; this enablement's connection is a LeadSquared one",
+                );
+            }
+        }
         let scope = self
             .required(o, p, "scope")
             .and_then(|s| self.scope(s, &format!("{p}.scope")));
@@ -831,7 +905,20 @@ impl Validator {
                 );
             }
         }
-        let screen_pop = self.boolean(o, p, "screen_pop", true);
+        // LeadSquared pops through the connection's Agent Popup URL: on when there is one.
+        let screen_pop = match kind {
+            Some(CrmKind::LeadSquared) => {
+                let on = self.boolean(o, p, "screen_pop", agent_popup);
+                if on && !agent_popup {
+                    self.err(
+                        &format!("{p}.screen_pop"),
+                        "is on, but the connection has no agent_popup_url (LeadSquared pops through it): add one, or set screen_pop to false",
+                    );
+                }
+                on
+            }
+            _ => self.boolean(o, p, "screen_pop", true),
+        };
         let call_log_link_type = match self.opt_string(o, p, "call_log_link_type") {
             None => None,
             Some(s) => match s.as_str() {
@@ -863,6 +950,9 @@ impl Validator {
             Some(CrmKind::LineLeader) | None => self
                 .lineleader_settings(o, p, screen_pop)
                 .map(CrmSettings::LineLeader),
+            Some(CrmKind::LeadSquared) => self
+                .leadsquared_settings(o, p)
+                .map(CrmSettings::LeadSquared),
         };
         Some(Enablement {
             scope: scope?,
@@ -873,6 +963,29 @@ impl Validator {
             unknown_outcome,
             crm: crm?,
         })
+    }
+
+    /// The LeadSquared settings of an enablement: `call_log` is `{"type": "leadsquared"}` (the
+    /// type may be left out), or absent for no call logs.
+    fn leadsquared_settings(&mut self, o: &Obj, p: &str) -> Option<LeadSquaredSettings> {
+        let call_log = match o.get("call_log") {
+            None | Some(Value::Null) => false,
+            Some(v) => {
+                let cp = format!("{p}.call_log");
+                let c = self.object(v, &cp, &["type"])?;
+                match self.opt_string(c, &cp, "type").as_deref() {
+                    None | Some(LEADSQUARED_CALL_LOG) => true,
+                    Some(other) => {
+                        self.err(
+                            &format!("{cp}.type"),
+                            format!("\"{other}\" is a LineLeader call log; a LeadSquared connection logs with type \"{LEADSQUARED_CALL_LOG}\""),
+                        );
+                        return None;
+                    }
+                }
+            }
+        };
+        Some(LeadSquaredSettings { call_log })
     }
 
     /// Seed 000's LineLeader settings of an enablement.
@@ -1043,7 +1156,11 @@ impl Validator {
             other => {
                 self.err(
                     &format!("{p}.type"),
-                    format!("\"{other}\" is not one of phone_log, event"),
+                    if other == LEADSQUARED_CALL_LOG {
+                        format!("\"{other}\" is for LeadSquared connections; this enablement's connection is a LineLeader one (phone_log or event)")
+                    } else {
+                        format!("\"{other}\" is not one of phone_log, event")
+                    },
                 );
                 None
             }
@@ -1139,14 +1256,24 @@ fn forbidden_host(u: &url::Url) -> Option<&'static str> {
 }
 
 /// The keys only a LineLeader enablement has.
-const LINELEADER_KEYS: [&str; 6] = [
+const LINELEADER_KEYS: [&str; 7] = [
     "screen_pop_base_url",
     "screen_pop_url_template",
     "default_center_name",
     "family_inquiry_type",
     "status_prioritization",
     "family_status_priority_ids",
+    "unknown_outcome",
 ];
+
+/// The call log type of a LeadSquared enablement.
+const LEADSQUARED_CALL_LOG: &str = "leadsquared";
+
+/// A connection as an enablement sees it: its CRM, and whether it can pop an agent popup.
+struct Named {
+    kind: CrmKind,
+    agent_popup: bool,
+}
 
 /// The CRM a connection's `type` names (absent: LineLeader), or the unknown type.
 fn crm_kind(v: Option<&Value>) -> Result<CrmKind, String> {

@@ -441,3 +441,140 @@ fn a_connection_of_an_unknown_crm_is_refused() {
         "lineleader is the default, and may be said"
     );
 }
+
+/// The valid document with a LeadSquared connection `lsq` and a call center enabled on it.
+fn with_leadsquared() -> Value {
+    let mut doc = valid();
+    doc["connections"]["lsq"] = json!({
+        "type": "leadsquared",
+        "call_log_url": {"secret": "llbridge/leadsquared", "key": "call_log_url"},
+        "agent_popup_url": "https://telephony-in21.leadsquared.com/api/popup?accessKey=a&secretKey=b"
+    });
+    doc["enablements"].as_array_mut().unwrap().push(json!({
+        "scope": {"level": "call_center", "id": "5000000000000001"},
+        "connection": "lsq",
+        "call_log_link_type": "recording",
+        "call_log": {"type": "leadsquared"}
+    }));
+    doc
+}
+
+#[test]
+fn a_leadsquared_connection_and_enablement() {
+    let inst = Installation::from_value(&with_leadsquared()).unwrap();
+    let Connection::LeadSquared(c) = &inst.connections["lsq"] else {
+        panic!("lsq is a LeadSquared connection");
+    };
+    assert_eq!(
+        c.call_log_url,
+        SecretRef::Managed {
+            secret: "llbridge/leadsquared".into(),
+            key: "call_log_url".into()
+        }
+    );
+    assert!(matches!(c.agent_popup_url, Some(SecretRef::Literal(_))));
+    let e = &inst.enablements[2];
+    assert_eq!(
+        e.crm,
+        CrmSettings::LeadSquared(LeadSquaredSettings { call_log: true })
+    );
+    assert!(
+        e.logs_calls() && e.screen_pop,
+        "the agent popup is on when there is a URL"
+    );
+    assert!(e.lineleader().is_none());
+    let paths: Vec<String> = inst.secret_refs().into_iter().map(|(p, _)| p).collect();
+    assert!(paths.contains(&"$.connections.lsq.call_log_url".to_owned()));
+    assert!(paths.contains(&"$.connections.lsq.agent_popup_url".to_owned()));
+
+    // No popup URL: no popups by default, and asking for them is an error.
+    let mut doc = with_leadsquared();
+    doc["connections"]["lsq"]
+        .as_object_mut()
+        .unwrap()
+        .remove("agent_popup_url");
+    let inst = Installation::from_value(&doc).unwrap();
+    assert!(!inst.enablements[2].screen_pop);
+    doc["enablements"][2]["screen_pop"] = json!(true);
+    let errs = errors_of(&doc);
+    assert!(
+        errs.iter()
+            .any(|e| e.path == "$.enablements[2].screen_pop"
+                && e.message.contains("agent_popup_url")),
+        "{errs:?}"
+    );
+    // No call_log: no call logs.
+    let mut doc = with_leadsquared();
+    doc["enablements"][2]
+        .as_object_mut()
+        .unwrap()
+        .remove("call_log");
+    assert!(!Installation::from_value(&doc).unwrap().enablements[2].logs_calls());
+}
+
+#[test]
+fn leadsquared_enablements_refuse_lineleader_settings() {
+    for (key, value) in [
+        ("default_center_name", json!("Main Street")),
+        ("screen_pop_base_url", json!("https://app.lineleader.com")),
+        ("unknown_outcome", json!("hold")),
+    ] {
+        let mut doc = with_leadsquared();
+        doc["enablements"][2][key] = value;
+        let errs = errors_of(&doc);
+        assert!(
+            errs.iter()
+                .any(|e| e.path == format!("$.enablements[2].{key}")
+                    && e.message.contains("LineLeader connections only")),
+            "{key}: {errs:?}"
+        );
+    }
+    let mut doc = with_leadsquared();
+    doc["enablements"][2]["call_log"] = json!({"type": "phone_log"});
+    let errs = errors_of(&doc);
+    assert!(
+        errs.iter().any(
+            |e| e.path == "$.enablements[2].call_log.type" && e.message.contains("leadsquared")
+        ),
+        "{errs:?}"
+    );
+    let mut doc = valid();
+    doc["enablements"][1]["call_log"] = json!({"type": "leadsquared"});
+    let errs = errors_of(&doc);
+    assert!(
+        errs.iter()
+            .any(|e| e.path == "$.enablements[1].call_log.type"
+                && e.message.contains("LeadSquared connections")),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn leadsquared_urls_are_checked_like_api_urls() {
+    for (url, needle) in [
+        ("http://telephony.leadsquared.com/log", "plain http"),
+        ("http://169.254.169.254/latest", "link-local"),
+        ("not a url", "not a valid URL"),
+    ] {
+        let mut doc = with_leadsquared();
+        doc["connections"]["lsq"]["call_log_url"] = json!(url);
+        let errs = errors_of(&doc);
+        assert!(
+            errs.iter()
+                .any(|e| e.path == "$.connections.lsq.call_log_url" && e.message.contains(needle)),
+            "{url}: {errs:?}"
+        );
+    }
+    let mut doc = with_leadsquared();
+    doc["connections"]["lsq"]
+        .as_object_mut()
+        .unwrap()
+        .remove("call_log_url");
+    assert_eq!(
+        errors_of(&doc)
+            .iter()
+            .map(|e| e.path.as_str())
+            .collect::<Vec<_>>(),
+        ["$.connections.lsq.call_log_url"]
+    );
+}
