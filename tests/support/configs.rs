@@ -44,9 +44,31 @@ pub fn left_voicemail_event_mode() -> Value {
     })
 }
 
-/// A config document with these enablements and the given LineLeader/Dialpad URLs.
+/// The LeadSquared call center of the test configs (its number: [`LEADSQUARED_PHONE`]).
+pub const LEADSQUARED_CALL_CENTER: &str = "4716644561813777";
+pub const LEADSQUARED_PHONE: &str = "+14155550177";
+
+/// An enablement of a call center on the LeadSquared connection `lsq` (its sandbox): call logs
+/// with the public link after the log delay (so that the disposition is in), agent popups;
+/// `overrides` merged in.
+pub fn leadsquared_enablement(id: &str, overrides: Value) -> Value {
+    let mut e = json!({
+        "scope": {"level": "call_center", "id": id},
+        "connection": "lsq",
+        "call_log_link_type": "public",
+        "enable_task_queue": true,
+        "call_log": {"type": "leadsquared"}
+    });
+    if let (Some(base), Some(extra)) = (e.as_object_mut(), overrides.as_object()) {
+        base.extend(extra.clone());
+    }
+    e
+}
+
+/// A config document with these enablements and the given LineLeader/Dialpad URLs; with the
+/// LeadSquared connection `lsq` (the sandbox) when an enablement names it.
 pub fn document(enablements: Vec<Value>, lineleader_url: &str, dialpad_url: &str) -> Value {
-    json!({
+    let mut doc = json!({
         "dialpad": {
             "webhook_secrets": ["an-old-webhook-secret", SECRET],
             "api_base_url": dialpad_url,
@@ -56,7 +78,15 @@ pub fn document(enablements: Vec<Value>, lineleader_url: &str, dialpad_url: &str
             "main": {"base_url": lineleader_url, "username": "llbridge", "password": "sandbox-password"}
         },
         "enablements": enablements
-    })
+    });
+    let names_lsq = doc["enablements"]
+        .as_array()
+        .is_some_and(|es| es.iter().any(|e| e["connection"] == "lsq"));
+    if names_lsq {
+        doc["connections"]["lsq"] = json!({"type": "leadsquared",
+            "call_log_url": "sandbox", "agent_popup_url": "sandbox"});
+    }
+    doc
 }
 
 pub fn installation(doc: &Value) -> Installation {

@@ -1,12 +1,14 @@
-//! End-to-end scenarios: the local host with its LineLeader and Dialpad sandboxes, driven over
-//! HTTP like Dialpad drives a deployment.
+//! End-to-end scenarios: the local host with its LineLeader, Dialpad and LeadSquared sandboxes,
+//! driven over HTTP like Dialpad drives a deployment.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use llbridge_app::worker::RetryPolicy;
 use llbridge_host::{Host, Options};
-use llbridge_sandbox::{Dataset, DialpadSandbox, LineLeaderSandbox, SbFamily, SbPhoneLog};
+use llbridge_sandbox::{
+    Dataset, DialpadSandbox, LeadSquaredSandbox, LineLeaderSandbox, SbFamily, SbPhoneLog,
+};
 use serde_json::{json, Value};
 
 use crate::configs::{self, CALL_CENTER};
@@ -149,6 +151,15 @@ impl Scenario {
             .as_ref()
             .unwrap_or_else(|| panic!("no sandboxes"))
             .dialpad
+    }
+
+    pub fn leadsquared(&self) -> &LeadSquaredSandbox {
+        &self
+            .host
+            .sandboxes
+            .as_ref()
+            .unwrap_or_else(|| panic!("no sandboxes"))
+            .leadsquared
     }
 
     /// A call from `caller` that ended just now (it started five minutes ago).

@@ -1,5 +1,6 @@
-//! `llbridge demo`: the local host with sandbox LineLeader and Dialpad, a few scripted
-//! conversations through the real webhook, and what LineLeader received, in plain words.
+//! `llbridge demo`: the local host with sandbox LineLeader, Dialpad and LeadSquared, a few
+//! scripted conversations through the real webhook, and what the CRMs received, in plain
+//! words.
 
 use std::time::Duration;
 
@@ -15,6 +16,8 @@ const CONFIG: &str = include_str!("../../../infra/config/demo.json");
 const SECRET: &str = "demo-webhook-secret";
 /// The event-mode call center of the demo config (Elm Street's number).
 const EVENT_CALL_CENTER: &str = "4716644561813999";
+/// The call center of the demo config that runs on LeadSquared.
+const LEADSQUARED_CALL_CENTER: &str = "4716644561813777";
 const LOG_DELAY: Duration = Duration::from_secs(2);
 
 struct Demo {
@@ -80,6 +83,15 @@ impl Demo {
             .state())
     }
 
+    fn leadsquared(&self) -> anyhow::Result<&llbridge_sandbox::LeadSquaredSandbox> {
+        Ok(&self
+            .host
+            .sandboxes
+            .as_ref()
+            .context("no sandbox")?
+            .leadsquared)
+    }
+
     fn pops(&self) -> anyhow::Result<Vec<llbridge_sandbox::Pop>> {
         Ok(self
             .host
@@ -114,8 +126,56 @@ fn center_name(state: &LineLeaderState, id: Option<u64>) -> String {
         .unwrap_or_else(|| "no center".into())
 }
 
+/// What the sandboxes held before a call.
+struct Before {
+    lineleader: LineLeaderState,
+    pops: usize,
+    leadsquared_logs: usize,
+    leadsquared_popups: usize,
+}
+
+impl Demo {
+    fn before(&self) -> anyhow::Result<Before> {
+        Ok(Before {
+            lineleader: self.state()?,
+            pops: self.pops()?.len(),
+            leadsquared_logs: self.leadsquared()?.call_logs().len(),
+            leadsquared_popups: self.leadsquared()?.popups().len(),
+        })
+    }
+}
+
+/// Prints what LeadSquared received since `before`.
+fn narrate_leadsquared(demo: &Demo, before: &Before) -> anyhow::Result<()> {
+    let lsq = demo.leadsquared()?;
+    for p in lsq.popups().iter().skip(before.leadsquared_popups) {
+        let field = |k: &str| p.body[k].as_str().unwrap_or_default().to_owned();
+        println!(
+            "   - LeadSquared agent popup for {}: a call from {}.",
+            field("AgentEmail"),
+            mask(&field("SourceNumber"))
+        );
+    }
+    for l in lsq.call_logs().iter().skip(before.leadsquared_logs) {
+        let field = |k: &str| l.field(k).unwrap_or_default();
+        println!(
+            "   - LeadSquared call log {}: {} {} call from {} to {}, {} s, CallSessionId {}, notes \"{}\".",
+            l.id,
+            field("Status"),
+            field("Direction"),
+            mask(&field("SourceNumber")),
+            mask(&field("DestinationNumber")),
+            field("CallDuration"),
+            field("CallSessionId"),
+            field("CallNotes")
+        );
+    }
+    Ok(())
+}
+
 /// Prints what changed in LineLeader and Dialpad since `before`.
-fn narrate(demo: &Demo, before: &LineLeaderState, pops_before: usize) -> anyhow::Result<()> {
+fn narrate(demo: &Demo, before: &Before) -> anyhow::Result<()> {
+    let (before, pops_before) = (&before.lineleader, before.pops);
     let after = demo.state()?;
     for f in after
         .data
@@ -270,7 +330,7 @@ pub async fn run() -> anyhow::Result<()> {
         now_ms: now.timestamp_millis(),
     };
     println!(
-        "llbridge demo: the webhook at {}, with sandbox LineLeader and Dialpad on this machine.",
+        "llbridge demo: the webhook at {}, with sandbox LineLeader, Dialpad and LeadSquared on this machine.",
         demo.host.webhook_url()
     );
     println!(
@@ -344,16 +404,28 @@ pub async fn run() -> anyhow::Result<()> {
             ];
             ("Maya Lopez calls the Elm Street call center (Event mode); Ana picks \"Left Voicemail\".".into(), ev)
         },
+        |d| {
+            let mut c = d.call(6, "+16505550177");
+            c.call_center = LEADSQUARED_CALL_CENTER.into();
+            c.call_center_phone = "+14155550177".into();
+            let ev = vec![
+                c.agent("ringing", 200),
+                c.agent("connected", 5_100),
+                c.cc_hangup(295_200),
+                c.dispositions(&["Tour Scheduled"], 296_000),
+            ];
+            ("A caller rings the Riverside call center, which runs on LeadSquared; Ana picks \"Tour Scheduled\".".into(), ev)
+        },
     ];
     for (i, script) in scripts.iter().enumerate() {
         let (title, events) = script(&demo);
         println!("{}. {title}", i + 1);
-        let before = demo.state()?;
-        let pops_before = demo.pops()?.len();
+        let before = demo.before()?;
         let reports_before = demo.host.reports().len();
         demo.play(&events).await?;
         demo.settle().await?;
-        narrate(&demo, &before, pops_before)?;
+        narrate(&demo, &before)?;
+        narrate_leadsquared(&demo, &before)?;
         for line in dropped_since(&demo, reports_before) {
             println!("{line}");
         }
@@ -361,11 +433,13 @@ pub async fn run() -> anyhow::Result<()> {
     }
     let state = demo.state()?;
     println!(
-        "Done: {} phone log(s), {} timeline event(s), {} status change(s), {} screen pop(s) in the sandboxes.",
+        "Done: {} phone log(s), {} timeline event(s), {} status change(s), {} screen pop(s) in the sandboxes; {} LeadSquared call log(s), {} agent popup(s).",
         state.data.phone_logs.len(),
         state.data.events.len(),
         state.data.status_changes.len(),
-        demo.pops()?.len()
+        demo.pops()?.len(),
+        demo.leadsquared()?.call_logs().len(),
+        demo.leadsquared()?.popups().len()
     );
     demo.host.stop().await;
     Ok(())

@@ -59,9 +59,10 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// Run the LineLeader and Dialpad sandboxes standalone.
+    /// Run the LineLeader, Dialpad and LeadSquared sandboxes standalone.
     Sandbox {
-        /// The LineLeader sandbox's address; the Dialpad sandbox listens on the next port.
+        /// The LineLeader sandbox's address; the Dialpad sandbox listens on the next port, the
+        /// LeadSquared one on the port after.
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: SocketAddr,
     },
@@ -299,9 +300,14 @@ async fn send(config: &Path, event: &Path, url: &str) -> anyhow::Result<ExitCode
 
 async fn sandbox(listen: SocketAddr) -> anyhow::Result<ExitCode> {
     let dialpad = SocketAddr::new(listen.ip(), listen.port().saturating_add(1));
-    let sb = llbridge_sandbox::start(listen, dialpad, llbridge_sandbox::Options::default())
+    let leadsquared = SocketAddr::new(listen.ip(), listen.port().saturating_add(2));
+    let options = llbridge_sandbox::Options {
+        leadsquared_addr: Some(leadsquared),
+        ..llbridge_sandbox::Options::default()
+    };
+    let sb = llbridge_sandbox::start(listen, dialpad, options)
         .await
-        .with_context(|| format!("cannot listen on {listen} and {dialpad}"))?;
+        .with_context(|| format!("cannot listen on {listen}, {dialpad} and {leadsquared}"))?;
     println!(
         "LineLeader sandbox on {} (login sandbox/sandbox)",
         sb.lineleader_url
@@ -311,8 +317,14 @@ async fn sandbox(listen: SocketAddr) -> anyhow::Result<ExitCode> {
         sb.dialpad_url
     );
     println!(
-        "Inspect: GET {}/_sandbox/state, GET {}/_sandbox/pops",
-        sb.lineleader_url, sb.dialpad_url
+        "LeadSquared sandbox on {}: call_log_url {}, agent_popup_url {}",
+        sb.leadsquared_url,
+        sb.leadsquared_call_log_url(),
+        sb.leadsquared_agent_popup_url()
+    );
+    println!(
+        "Inspect: GET {}/_sandbox/state, GET {}/_sandbox/pops, GET {}/_sandbox/calllogs",
+        sb.lineleader_url, sb.dialpad_url, sb.leadsquared_url
     );
     tokio::signal::ctrl_c().await.ok();
     sb.shutdown().await;

@@ -24,7 +24,11 @@ fn the_demo_runs_and_tells_what_happened() {
         "completed with result \"Left Message\"",
         "Timeline event",
         "moved from \"New Lead\" to \"Contacted\"",
+        "LeadSquared agent popup for ana@example.com",
+        "LeadSquared call log lsq-call-1: Answered Inbound call",
+        "notes \"Tour Scheduled\"",
         "Done: 3 phone log(s), 1 timeline event(s), 1 status change(s)",
+        "1 LeadSquared call log(s), 1 agent popup(s)",
     ] {
         assert!(
             stdout.contains(expected),

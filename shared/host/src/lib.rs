@@ -261,11 +261,18 @@ async fn start_sandboxes(
         Connection::LineLeader(l) if l.base_url == SANDBOX => Some(l.clone()),
         _ => None,
     };
+    let is_sandbox = |u: &SecretRef| literal(u).is_some_and(|u| u == SANDBOX);
+    let leadsquared_sandbox = |c: &Connection| match c {
+        Connection::LeadSquared(l) => {
+            is_sandbox(&l.call_log_url) || l.agent_popup_url.as_ref().is_some_and(is_sandbox)
+        }
+        _ => false,
+    };
     let wants = inst.dialpad.api_base_url == SANDBOX
         || inst
             .connections
             .values()
-            .any(|c| lineleader_sandbox(c).is_some());
+            .any(|c| lineleader_sandbox(c).is_some() || leadsquared_sandbox(c));
     if !wants {
         return Ok(None);
     }
@@ -287,6 +294,14 @@ async fn start_sandboxes(
         match c {
             Connection::LineLeader(l) if l.base_url == SANDBOX => {
                 l.base_url = sb.lineleader_url.clone();
+            }
+            Connection::LeadSquared(l) => {
+                if is_sandbox(&l.call_log_url) {
+                    l.call_log_url = SecretRef::Literal(sb.leadsquared_call_log_url());
+                }
+                if let Some(u) = l.agent_popup_url.as_mut().filter(|u| is_sandbox(u)) {
+                    *u = SecretRef::Literal(sb.leadsquared_agent_popup_url());
+                }
             }
             _ => {}
         }

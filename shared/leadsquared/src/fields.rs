@@ -335,6 +335,9 @@ pub fn read_answer(status: u16, body: &[u8]) -> Answer {
             }
         }
         429 => Answer::Throttled,
+        // Some accounts answer their refusals with a 500: a body that says "duplicate" is
+        // an answer, whatever its status.
+        408 | 500..=599 if says_duplicate(body) => Answer::Duplicate(message(&json, body)),
         408 | 500..=599 => Answer::Unknown(format!("HTTP {status}")),
         409 => Answer::Duplicate(message(&json, body)),
         _ if says_duplicate(body) => Answer::Duplicate(message(&json, body)),

@@ -75,6 +75,39 @@ impl Call {
         })
     }
 
+    /// The call-center leg ending unanswered, in `state` (`hangup`, `missed` or `voicemail`):
+    /// no agent connected.
+    pub fn cc_unanswered(&self, state: &str, dt: i64) -> Value {
+        json!({
+            "call_id": self.cc_leg, "master_call_id": self.cc_leg - 1, "state": state,
+            "direction": "inbound", "event_timestamp": self.t0 + dt,
+            "date_started": self.t0, "date_ended": self.t0 + 40_000, "duration": 40_000.0,
+            "internal_number": self.call_center_phone, "external_number": self.caller,
+            "target": self.cc_target(),
+            "entry_point_target": {"id": 124, "type": "office", "name": "Acme HQ"}
+        })
+    }
+
+    /// The agent's leg of an outbound call placed through the call center (a Dialer call): the
+    /// caller is the called party; answered after 8 s, over after 100 s.
+    pub fn outbound(&self, state: &str, dt: i64) -> Value {
+        let mut e = json!({
+            "call_id": self.agent_leg, "state": state, "direction": "outbound",
+            "event_timestamp": self.t0 + dt, "date_started": self.t0,
+            "internal_number": self.call_center_phone, "external_number": self.caller,
+            "target": self.agent_target(),
+            "proxy_target": {"id": self.call_center.parse::<u64>().unwrap_or(0), "type": "callcenter", "phone": self.call_center_phone}
+        });
+        if matches!(state, "connected" | "hangup") {
+            e["date_connected"] = json!(self.t0 + 8_000);
+        }
+        if state == "hangup" {
+            e["date_ended"] = json!(self.t0 + 100_000);
+            e["duration"] = json!(92_000.0);
+        }
+        e
+    }
+
     pub fn dispositions(&self, labels: &[&str], dt: i64) -> Value {
         json!({
             "call_id": self.cc_leg, "operator_call_id": self.agent_leg, "state": "dispositions",

@@ -68,6 +68,19 @@ pub struct DialpadSandbox {
     inner: Arc<Inner>,
 }
 
+impl recorder::Hooked for DialpadSandbox {
+    type Config = DialpadConfig;
+    fn config(&self) -> DialpadConfig {
+        self.config()
+    }
+    fn set_config(&self, config: DialpadConfig) {
+        self.set_config(config)
+    }
+    fn recorder(&self) -> &Arc<Recorder> {
+        &self.inner.recorder
+    }
+}
+
 impl DialpadSandbox {
     pub fn new(config: DialpadConfig, faults: Faults) -> DialpadSandbox {
         DialpadSandbox {
@@ -214,12 +227,13 @@ impl DialpadSandbox {
         Router::new()
             .route("/api/v2/users/{id}/screenpop", post(screenpop))
             .route("/api/v2/call", get(call_list))
-            .route("/_sandbox/pops", get(hook_pops))
-            .route("/_sandbox/calls", get(hook_calls).post(hook_add_call))
-            .route("/_sandbox/requests", get(hook_requests).delete(hook_clear))
-            .route("/_sandbox/reset", post(hook_reset))
-            .route("/_sandbox/faults", get(hook_faults).post(hook_set_faults))
-            .route("/_sandbox/config", get(hook_config).post(hook_set_config))
+            .nest(
+                recorder::HOOK_PREFIX,
+                recorder::common_hooks()
+                    .route("/pops", get(hook_pops))
+                    .route("/calls", get(hook_calls).post(hook_add_call))
+                    .route("/reset", post(hook_reset)),
+            )
             .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
             .layer(axum::middleware::from_fn_with_state(
                 self.inner.recorder.clone(),
@@ -347,55 +361,7 @@ async fn hook_pops(State(sb): S) -> Response {
     reply(StatusCode::OK, json!(sb.pops()))
 }
 
-async fn hook_requests(State(sb): S) -> Response {
-    reply(StatusCode::OK, json!(sb.requests()))
-}
-
-async fn hook_clear(State(sb): S) -> Response {
-    sb.inner.recorder.clear_requests();
-    reply(StatusCode::OK, json!({ "cleared": true }))
-}
-
 async fn hook_reset(State(sb): S) -> Response {
     sb.reset();
     reply(StatusCode::OK, json!({ "reset": true }))
-}
-
-async fn hook_faults(State(sb): S) -> Response {
-    reply(StatusCode::OK, json!(sb.faults()))
-}
-
-async fn hook_set_faults(State(sb): S, body: Bytes) -> Response {
-    match parse_json::<Faults>(&body) {
-        Ok(f) => {
-            sb.set_faults(f);
-            reply(StatusCode::OK, json!(sb.faults()))
-        }
-        Err(r) => r,
-    }
-}
-
-async fn hook_config(State(sb): S) -> Response {
-    reply(StatusCode::OK, json!(sb.config()))
-}
-
-/// Fields absent from the body keep their values.
-async fn hook_set_config(State(sb): S, body: Bytes) -> Response {
-    let patch: HashMap<String, Value> = match parse_json(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let mut current = json!(sb.config());
-    if let Some(cur) = current.as_object_mut() {
-        for (k, v) in patch {
-            cur.insert(k, v);
-        }
-    }
-    match serde_json::from_value::<DialpadConfig>(current) {
-        Ok(c) => {
-            sb.set_config(c);
-            reply(StatusCode::OK, json!(sb.config()))
-        }
-        Err(e) => error(StatusCode::BAD_REQUEST, &format!("invalid config: {e}")),
-    }
 }

@@ -5,11 +5,11 @@ use llbridge_app::{Error, Result};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::{Dataset, Faults, LineLeaderState, Pop, RequestRecord};
+use crate::{Dataset, Faults, LineLeaderState, Pop, RequestRecord, SbCallLog, SbPopup};
 
 const PORT: &str = "sandbox";
 
-/// The hooks of one sandbox (LineLeader or Dialpad), by its base URL.
+/// The hooks of one sandbox (LineLeader, Dialpad or LeadSquared), by its base URL.
 #[derive(Debug, Clone)]
 pub struct Inspector {
     base: String,
@@ -58,20 +58,20 @@ impl Inspector {
         self.send(reqwest::Method::GET, "state", None).await
     }
 
-    /// Both: `GET /_sandbox/requests`.
+    /// All: `GET /_sandbox/requests`.
     pub async fn requests(&self) -> Result<Vec<RequestRecord>> {
         self.send(reqwest::Method::GET, "requests", None).await
     }
 
-    /// Both: `DELETE /_sandbox/requests`.
+    /// All: `DELETE /_sandbox/requests`.
     pub async fn clear_requests(&self) -> Result<()> {
         self.send::<Value>(reqwest::Method::DELETE, "requests", None)
             .await
             .map(|_| ())
     }
 
-    /// LineLeader: `POST /_sandbox/reset` with `data` (the demo data when `None`); Dialpad:
-    /// `POST /_sandbox/reset` (pass `None`).
+    /// LineLeader: `POST /_sandbox/reset` with `data` (the demo data when `None`); Dialpad and
+    /// LeadSquared: `POST /_sandbox/reset` (pass `None`).
     pub async fn reset(&self, data: Option<&Dataset>) -> Result<()> {
         let body = data
             .map(serde_json::to_value)
@@ -82,7 +82,7 @@ impl Inspector {
             .map(|_| ())
     }
 
-    /// Both: `POST /_sandbox/faults`.
+    /// All: `POST /_sandbox/faults`.
     pub async fn set_faults(&self, faults: &Faults) -> Result<Faults> {
         let body =
             serde_json::to_value(faults).map_err(|e| Error::permanent(PORT, e.to_string()))?;
@@ -90,7 +90,7 @@ impl Inspector {
             .await
     }
 
-    /// Both: `POST /_sandbox/config` with the fields to change.
+    /// All: `POST /_sandbox/config` with the fields to change.
     pub async fn configure(&self, patch: &Value) -> Result<Value> {
         self.send(reqwest::Method::POST, "config", Some(patch))
             .await
@@ -106,5 +106,15 @@ impl Inspector {
     /// Dialpad: `GET /_sandbox/pops`.
     pub async fn pops(&self) -> Result<Vec<Pop>> {
         self.send(reqwest::Method::GET, "pops", None).await
+    }
+
+    /// LeadSquared: `GET /_sandbox/calllogs`.
+    pub async fn call_logs(&self) -> Result<Vec<SbCallLog>> {
+        self.send(reqwest::Method::GET, "calllogs", None).await
+    }
+
+    /// LeadSquared: `GET /_sandbox/popups`.
+    pub async fn popups(&self) -> Result<Vec<SbPopup>> {
+        self.send(reqwest::Method::GET, "popups", None).await
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -15,6 +15,75 @@ use serde_json::{json, Value};
 
 /// Requests under this prefix are the test hooks: never logged, never faulted.
 pub const HOOK_PREFIX: &str = "/_sandbox";
+
+/// What every sandbox's common hooks need: its settings and its recorder.
+pub(crate) trait Hooked: Clone + Send + Sync + 'static {
+    type Config: Serialize + serde::de::DeserializeOwned;
+    fn config(&self) -> Self::Config;
+    fn set_config(&self, config: Self::Config);
+    fn recorder(&self) -> &Arc<Recorder>;
+}
+
+/// The hooks every sandbox serves (to nest under [`HOOK_PREFIX`]): `GET|DELETE /requests`,
+/// `GET|POST /faults`, `GET|POST /config` (fields absent from the body keep their values).
+pub(crate) fn common_hooks<T: Hooked>() -> axum::Router<T> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route(
+            "/requests",
+            get(|State(sb): State<T>| async move {
+                reply(StatusCode::OK, json!(sb.recorder().requests()))
+            })
+            .delete(|State(sb): State<T>| async move {
+                sb.recorder().clear_requests();
+                reply(StatusCode::OK, json!({ "cleared": true }))
+            }),
+        )
+        .route(
+            "/faults",
+            get(|State(sb): State<T>| async move {
+                reply(StatusCode::OK, json!(sb.recorder().faults()))
+            })
+            .post(|State(sb): State<T>, body: Bytes| async move {
+                match parse_json::<Faults>(&body) {
+                    Ok(f) => {
+                        sb.recorder().set_faults(f);
+                        reply(StatusCode::OK, json!(sb.recorder().faults()))
+                    }
+                    Err(r) => r,
+                }
+            }),
+        )
+        .route(
+            "/config",
+            get(|State(sb): State<T>| async move { reply(StatusCode::OK, json!(sb.config())) })
+                .post(|State(sb): State<T>, body: Bytes| async move {
+                    match patched(sb.config(), &body) {
+                        Ok(c) => {
+                            sb.set_config(c);
+                            reply(StatusCode::OK, json!(sb.config()))
+                        }
+                        Err(r) => r,
+                    }
+                }),
+        )
+}
+
+/// `current` with the fields of the JSON object `body` replaced.
+#[allow(clippy::result_large_err)]
+fn patched<C: Serialize + serde::de::DeserializeOwned>(
+    current: C,
+    body: &[u8],
+) -> Result<C, Response> {
+    let patch: Value = parse_json(body)?;
+    let mut current = json!(current);
+    let (Some(cur), Some(p)) = (current.as_object_mut(), patch.as_object()) else {
+        return Err(error(StatusCode::BAD_REQUEST, "the body must be an object"));
+    };
+    cur.extend(p.clone());
+    serde_json::from_value(current)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("invalid config: {e}")))
+}
 
 /// Bodies above this size are refused.
 const MAX_BODY: usize = 1024 * 1024;
@@ -329,7 +398,7 @@ pub(crate) async fn middleware(
         return next.run(req).await;
     }
     let method = req.method().as_str().to_owned();
-    let query = req.uri().query().map(str::to_owned);
+    let query = req.uri().query().map(redact_query);
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
@@ -404,6 +473,18 @@ fn fault(status: u16) -> Response {
     }
 }
 
+/// A query string with the values of its secret parameters (LeadSquared's `secretKey`)
+/// replaced by `***`.
+fn redact_query(q: &str) -> String {
+    q.split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if k.to_ascii_lowercase().contains("secret") => format!("{k}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 fn redact(mut v: Value) -> Value {
     if let Some(m) = v.as_object_mut() {
         for key in ["password", "api_key", "secret"] {
@@ -454,6 +535,14 @@ mod tests {
         let r = FaultRule::fail("put", "/tasks/*", 500, None);
         assert!(r.matches("PUT", "/api/v3/tasks/9"));
         assert!(!r.matches("GET", "/api/v3/tasks/9"));
+    }
+
+    #[test]
+    fn secret_query_parameters_are_not_recorded() {
+        assert_eq!(
+            redact_query("accessKey=a&secretKey=b&x=1"),
+            "accessKey=a&secretKey=***&x=1"
+        );
     }
 
     #[test]

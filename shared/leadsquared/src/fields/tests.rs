@@ -196,6 +196,11 @@ fn answers_are_read_leniently() {
         ),
         (429, "", Answer::Throttled),
         (503, "", Answer::Unknown("HTTP 503".into())),
+        (
+            500,
+            r#"{"Status":"Error","ExceptionType":"MXDuplicateEntryException","ExceptionMessage":"Duplicate entry"}"#,
+            Answer::Duplicate("Duplicate entry".into()),
+        ),
         (408, "", Answer::Unknown("HTTP 408".into())),
     ];
     for (status, body, want) in cases {

@@ -15,7 +15,7 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use super::{Dataset, Envelope, LineLeaderConfig, LineLeaderSandbox, Refusal, MAX_LIMIT};
-use crate::recorder::{self, error, parse_json, reply, with_header, Faults};
+use crate::recorder::{self, error, parse_json, reply, with_header};
 
 type Q = Result<Query<HashMap<String, String>>, QueryRejection>;
 
@@ -49,16 +49,13 @@ impl LineLeaderSandbox {
                 "/in-contact/phone-logs",
                 get(phone_logs).post(create_phone_log),
             );
-        let hooks = Router::new()
+        let hooks = recorder::common_hooks()
             .route("/state", get(hook_state))
-            .route("/requests", get(hook_requests).delete(hook_clear_requests))
             .route("/reset", post(hook_reset))
-            .route("/faults", get(hook_faults).post(hook_set_faults))
-            .route("/config", get(hook_config).post(hook_set_config))
             .route("/tokens/revoke", post(hook_revoke));
         Router::new()
             .nest("/api/v3", api)
-            .nest("/_sandbox", hooks)
+            .nest(recorder::HOOK_PREFIX, hooks)
             .fallback(not_found)
             .layer(axum::middleware::from_fn_with_state(
                 self.recorder().clone(),
@@ -478,18 +475,6 @@ async fn hook_state(State(sb): S) -> Response {
     }
 }
 
-async fn hook_requests(State(sb): S) -> Response {
-    match serde_json::to_value(sb.requests()) {
-        Ok(v) => reply(StatusCode::OK, v),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    }
-}
-
-async fn hook_clear_requests(State(sb): S) -> Response {
-    sb.clear_requests();
-    reply(StatusCode::OK, json!({ "cleared": true }))
-}
-
 /// An empty body (or `{}` with no lists) loads the demo data; a data set replaces the data.
 async fn hook_reset(State(sb): S, body: Bytes) -> Response {
     let data = if body.iter().all(u8::is_ascii_whitespace) {
@@ -503,55 +488,6 @@ async fn hook_reset(State(sb): S, body: Bytes) -> Response {
     };
     sb.reset(data);
     reply(StatusCode::OK, json!({ "reset": true }))
-}
-
-async fn hook_faults(State(sb): S) -> Response {
-    match serde_json::to_value(sb.faults()) {
-        Ok(v) => reply(StatusCode::OK, v),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    }
-}
-
-async fn hook_set_faults(State(sb): S, body: Bytes) -> Response {
-    match parse_json::<Faults>(&body) {
-        Ok(f) => {
-            sb.set_faults(f);
-            hook_faults(State(sb)).await
-        }
-        Err(r) => r,
-    }
-}
-
-async fn hook_config(State(sb): S) -> Response {
-    match serde_json::to_value(sb.config()) {
-        Ok(v) => reply(StatusCode::OK, v),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    }
-}
-
-/// Fields absent from the body keep their values.
-async fn hook_set_config(State(sb): S, body: Bytes) -> Response {
-    let patch: Value = match parse_json(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let mut current = match serde_json::to_value(sb.config()) {
-        Ok(v) => v,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    };
-    let (Some(cur), Some(p)) = (current.as_object_mut(), patch.as_object()) else {
-        return error(StatusCode::BAD_REQUEST, "the body must be an object");
-    };
-    for (k, v) in p {
-        cur.insert(k.clone(), v.clone());
-    }
-    match serde_json::from_value::<LineLeaderConfig>(current) {
-        Ok(c) => {
-            sb.set_config(c);
-            hook_config(State(sb)).await
-        }
-        Err(e) => error(StatusCode::BAD_REQUEST, &format!("invalid config: {e}")),
-    }
 }
 
 async fn hook_revoke(State(sb): S) -> Response {

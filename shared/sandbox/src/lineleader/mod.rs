@@ -148,6 +148,19 @@ pub struct LineLeaderState {
     pub token_generation: u64,
 }
 
+impl crate::recorder::Hooked for LineLeaderSandbox {
+    type Config = LineLeaderConfig;
+    fn config(&self) -> LineLeaderConfig {
+        self.config()
+    }
+    fn set_config(&self, config: LineLeaderConfig) {
+        self.set_config(config)
+    }
+    fn recorder(&self) -> &Arc<Recorder> {
+        self.recorder()
+    }
+}
+
 impl LineLeaderSandbox {
     pub fn new(config: LineLeaderConfig, data: Dataset, faults: Faults) -> LineLeaderSandbox {
         let secret = format!(
