@@ -1,6 +1,7 @@
 //! Any order or duplication of one conversation's events, through the webhook and the worker,
 //! gives the same merged record and exactly one call log.
 
+use llbridge_app::jobs::JobKind;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -104,7 +105,7 @@ async fn drain_visible(worker: &Worker, queue: &MemoryQueue) -> Vec<Report> {
 fn logged(reports: &[Report]) -> usize {
     reports
         .iter()
-        .filter(|r| r.job == "call_log" && r.decision == "logged")
+        .filter(|r| r.job == Some(JobKind::CallLog) && r.decision == "logged")
         .count()
 }
 

@@ -1,5 +1,6 @@
 //! The webhook end to end over HTTP, through the local host.
 
+use llbridge_app::jobs::JobKind;
 use std::time::Duration;
 
 use base64::Engine;
@@ -31,7 +32,7 @@ async fn a_signed_event_is_accepted_and_reaches_the_worker() {
     assert!(h.drain(Duration::from_secs(5)).await);
     let reports = h.reports();
     assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].job, "screen_pop");
+    assert_eq!(reports[0].job, Some(JobKind::ScreenPop));
     h.stop().await;
 }
 
@@ -162,8 +163,8 @@ async fn a_hangup_queues_the_merge_now_and_the_call_log_after_the_delay() {
     assert_eq!(body["jobs"], json!(["merge", "call_log"]));
     tokio::time::sleep(Duration::from_millis(500)).await;
     // The merge ran; the call-log job waits for its delay.
-    let jobs: Vec<&str> = h.reports().iter().map(|r| r.job).collect::<Vec<_>>();
-    assert_eq!(jobs, vec!["merge"]);
+    let jobs: Vec<_> = h.reports().iter().map(|r| r.job).collect();
+    assert_eq!(jobs, vec![Some(JobKind::Merge)]);
     assert_eq!(h.pending().await, 1);
     h.stop().await;
 }

@@ -3,6 +3,8 @@
 //! (and inbound calls pop the agent popup once), also when LeadSquared takes a call log and
 //! its answer is lost; LineLeader conversations behave as before.
 
+use llbridge_app::jobs::JobKind;
+use llbridge_app::worker::Decision;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -201,7 +203,7 @@ async fn each_leadsquared_conversation_posts_one_call_log_beside_lineleader() {
         .host
         .reports()
         .into_iter()
-        .filter(|r| r.job == "call_log" && r.decision == "logged")
+        .filter(|r| r.job == Some(JobKind::CallLog) && r.decision == "logged")
         .collect();
     assert_eq!(logged.len(), 5, "{logged:#?}");
     s.host.stop().await;
@@ -212,9 +214,14 @@ fn settled(s: &Scenario) -> BTreeMap<String, String> {
     s.host
         .reports()
         .into_iter()
-        .filter(|r| r.job == "call_log")
-        .filter(|r| matches!(r.decision, "logged" | "dropped" | "needs_review" | "failed"))
-        .filter_map(|r| Some((r.conversation?, r.decision.to_owned())))
+        .filter(|r| r.job == Some(JobKind::CallLog))
+        .filter(|r| {
+            matches!(
+                r.decision,
+                Decision::Logged | Decision::Dropped | Decision::NeedsReview | Decision::Failed
+            )
+        })
+        .filter_map(|r| Some((r.conversation?, r.decision.as_str().to_owned())))
         .collect()
 }
 

@@ -4,6 +4,8 @@
 //! status change per Event-mode call. And where the tenant cannot say whether a write
 //! happened, the enablement's `unknown_outcome` policy decides, and says so.
 
+use llbridge_app::jobs::JobKind;
+use llbridge_app::worker::Decision;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -171,12 +173,20 @@ fn settled(s: &Scenario) -> BTreeMap<String, (String, Option<String>)> {
     s.host
         .reports()
         .into_iter()
-        .filter(|r| r.job == "call_log")
-        .filter(|r| matches!(r.decision, "logged" | "dropped" | "needs_review" | "failed"))
+        .filter(|r| r.job == Some(JobKind::CallLog))
+        .filter(|r| {
+            matches!(
+                r.decision,
+                Decision::Logged | Decision::Dropped | Decision::NeedsReview | Decision::Failed
+            )
+        })
         .filter_map(|r| {
             Some((
                 r.conversation?,
-                (r.decision.to_owned(), r.reason.map(str::to_owned)),
+                (
+                    r.decision.as_str().to_owned(),
+                    r.reason.map(|r| r.as_str().to_owned()),
+                ),
             ))
         })
         .collect()

@@ -249,7 +249,7 @@ async fn unresolved_is_dropped_with_no_pop_and_no_log() {
         .host
         .reports()
         .into_iter()
-        .find(|r| r.reason == Some("family_ambiguous"))
+        .find(|r| r.reason.is_some_and(|r| r == "family_ambiguous"))
         .and_then(|r| r.detail)
         .unwrap_or_default();
     assert!(

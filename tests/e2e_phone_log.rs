@@ -1,6 +1,8 @@
 //! Phone Log mode end to end: the phone log LineLeader receives, field by field.
 
 use chrono::{TimeZone, Utc};
+use llbridge_app::jobs::JobKind;
+use llbridge_app::worker::{Decision, Reason};
 use llbridge_tests::scenario::{answered, data, log_now, Scenario};
 use serde_json::json;
 
@@ -229,7 +231,7 @@ async fn an_outage_delays_the_log_and_loses_nothing() {
         .host
         .reports()
         .iter()
-        .filter(|r| r.job == "call_log" && r.decision == "retry")
+        .filter(|r| r.job == Some(JobKind::CallLog) && r.decision == "retry")
         .count();
     assert!(retries >= 1, "retried meanwhile");
     assert!(s.host.dead_letters().await.is_empty());
@@ -252,7 +254,7 @@ async fn a_malformed_job_is_acknowledged_with_its_reason_not_retried() {
     assert_eq!(reports.len(), 1, "{reports:?}");
     assert_eq!(
         (reports[0].decision, reports[0].reason),
-        ("failed", Some("malformed_message"))
+        (Decision::Failed, Some(Reason::Failure("malformed_message")))
     );
     assert_eq!(s.host.pending().await, 0, "acknowledged");
     assert!(s.host.dead_letters().await.is_empty());

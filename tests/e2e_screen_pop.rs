@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use llbridge_app::jobs::JobKind;
+use llbridge_app::worker::{Decision, Reason};
 use llbridge_tests::scenario::{data, family, Scenario};
 use serde_json::json;
 
@@ -86,7 +88,7 @@ async fn beyond_five_pops_a_minute_dialpad_says_429_and_the_pop_is_not_retried()
         .host
         .reports()
         .into_iter()
-        .filter(|r| r.reason == Some("rate_limited"))
+        .filter(|r| r.reason.is_some_and(|r| r == "rate_limited"))
         .collect();
     assert_eq!(limited.len(), 1, "the 429 is logged");
     s.stop().await;
@@ -125,7 +127,7 @@ async fn the_popped_family_is_the_one_logged() {
 
 #[tokio::test]
 async fn a_pop_more_than_30_seconds_after_the_ring_is_skipped() {
-    use llbridge_app::jobs::{JobKind, JobMessage};
+    use llbridge_app::jobs::JobMessage;
     use llbridge_app::ports::{Clock, StaticConfig};
     use llbridge_app::worker::Worker;
     use llbridge_embedded::{ManualClock, MemoryQueue, MemoryStore, StaticClients};
@@ -154,12 +156,12 @@ async fn a_pop_more_than_30_seconds_after_the_ring_is_skipped() {
     clock.advance(Duration::from_secs(31));
     let msg = JobMessage::new(JobKind::ScreenPop, raw.clone(), received);
     let report = worker.handle(&msg.to_json()).await.unwrap();
-    assert_eq!(report.reason, Some("pop_too_late"));
+    assert_eq!(report.reason, Some(Reason::PopTooLate));
     assert!(dialpad.pops().is_empty());
     // In time, the same ring pops.
     let msg = JobMessage::new(JobKind::ScreenPop, raw, clock.now_ms() - 5_000);
     let report = worker.handle(&msg.to_json()).await.unwrap();
-    assert_eq!(report.decision, "popped", "{report:?}");
+    assert_eq!(report.decision, Decision::Popped, "{report:?}");
     assert_eq!(dialpad.pops().len(), 1);
 }
 
@@ -196,14 +198,14 @@ async fn a_pop_whose_answer_is_lost_is_never_sent_twice() {
         .host
         .reports()
         .into_iter()
-        .filter(|r| r.job == "screen_pop")
+        .filter(|r| r.job == Some(JobKind::ScreenPop))
         .map(|r| (r.decision, r.reason))
         .collect();
     assert_eq!(
         pops,
         vec![
-            ("skipped", Some("pop_outcome_unknown")),
-            ("skipped", Some("already_popped"))
+            (Decision::Skipped, Some(Reason::PopOutcomeUnknown)),
+            (Decision::Skipped, Some(Reason::AlreadyPopped))
         ]
     );
     s.stop().await;

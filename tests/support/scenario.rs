@@ -1,6 +1,8 @@
 //! End-to-end scenarios: the local host with its LineLeader, Dialpad and LeadSquared sandboxes,
 //! driven over HTTP like Dialpad drives a deployment.
 
+use llbridge_app::jobs::JobKind;
+use llbridge_app::worker::Decision;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -221,8 +223,16 @@ impl Scenario {
         self.host
             .reports()
             .into_iter()
-            .filter(|r| r.job == "call_log" && matches!(r.decision, "logged" | "dropped"))
-            .map(|r| (r.decision.to_owned(), r.reason.map(str::to_owned)))
+            .filter(|r| {
+                r.job == Some(JobKind::CallLog)
+                    && matches!(r.decision, Decision::Logged | Decision::Dropped)
+            })
+            .map(|r| {
+                (
+                    r.decision.as_str().to_owned(),
+                    r.reason.map(|r| r.as_str().to_owned()),
+                )
+            })
             .collect()
     }
 
@@ -233,7 +243,7 @@ impl Scenario {
             .host
             .reports()
             .into_iter()
-            .filter(|r| r.job == "call_log")
+            .filter(|r| r.job == Some(JobKind::CallLog))
             .find_map(|r| r.conversation)?;
         let item = self
             .host

@@ -2,6 +2,7 @@
 //! scripted conversations through the real webhook, and what the CRMs received, in plain
 //! words.
 
+use llbridge_app::jobs::JobKind;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -281,12 +282,12 @@ fn dropped_since(demo: &Demo, from: usize) -> Vec<String> {
         .skip(from)
         .filter(|r| r.decision == "dropped")
         .map(|r| {
-            let why = match r.reason.unwrap_or_default() {
+            let why = match r.reason.map(|r| r.as_str()).unwrap_or_default() {
                 "family_ambiguous" => "several families have this number and no rule could pick one (center, 10-minute window, status priority)",
                 "no_center" => "no LineLeader center matched the call center",
                 other => other,
             };
-            let what = if r.job == "screen_pop" { "No screen pop" } else { "Not logged" };
+            let what = if r.job == Some(JobKind::ScreenPop) { "No screen pop" } else { "Not logged" };
             format!("   - {what}: {why}. [{}]", r.detail.unwrap_or_default())
         })
         .collect()

@@ -193,10 +193,9 @@ pub enum PopPlan {
     Page { uri: String, detail: String },
     /// The CRM pops it itself: this request goes to [`Crm::send_pop`].
     Crm { request: Value, detail: String },
-    /// No pop, for good (for this agent and call): the decision (`dropped`, `skipped`) and
-    /// its reason.
+    /// No pop, for good (for this agent and call): dropped by a rule, or skipped; why.
     Skip {
-        decision: &'static str,
+        decision: crate::worker::Decision,
         reason: &'static str,
         detail: String,
     },

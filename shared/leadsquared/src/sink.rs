@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use llbridge_app::claim::DONE_TTL_SECS;
 use llbridge_app::effect::{Found, How, Plan, Ran};
 use llbridge_app::ports::{Crm, Cx, LogResult, Logged, Offer, PopPlan};
+use llbridge_app::worker::Decision;
 use llbridge_app::{Error, Result};
 use llbridge_domain::config::UnknownOutcomePolicy;
 use llbridge_domain::phone;
@@ -84,7 +85,7 @@ impl Crm for LeadSquaredCrm {
                 request: to_value("agent popup", &popup)?,
             }),
             Err(why) => Ok(PopPlan::Skip {
-                decision: "dropped",
+                decision: Decision::Dropped,
                 reason: why.code(),
                 detail: why.describe().to_owned(),
             }),

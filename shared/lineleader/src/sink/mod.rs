@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use llbridge_app::ports::{Crm, Cx, Logged, Offer, PopPlan};
+use llbridge_app::worker::Decision;
 use llbridge_app::{Error, Result};
 use llbridge_domain::config::LineLeaderSettings;
 use serde_json::Value;
@@ -54,7 +55,7 @@ impl Crm for LineLeaderCrm {
                 Ok(m) => m,
                 Err(d) => {
                     return Ok(PopPlan::Skip {
-                        decision: "dropped",
+                        decision: Decision::Dropped,
                         reason: d.reason,
                         detail: d.detail,
                     })
@@ -65,7 +66,7 @@ impl Crm for LineLeaderCrm {
         }
         let Some(uri) = settings.screen_pop_url(&matched.family_id) else {
             return Ok(PopPlan::Skip {
-                decision: "skipped",
+                decision: Decision::Skipped,
                 reason: "no_screen_pop_base_url",
                 detail: format!("family {}", matched.family_id),
             });

@@ -1,0 +1,268 @@
+//! The call-log job: once a conversation in scope is over (and, with the task queue, has been
+//! over for the log delay), its CRM logs it, once. The conversation's ledger record is opened
+//! when a leg ends and settled with the call log's decision.
+
+use std::time::Duration;
+
+use llbridge_domain::config::Enablement;
+use llbridge_domain::conversation::Conversation;
+use serde_json::{json, Value};
+
+use super::report::{Decision, Reason};
+use super::scope::{InScope, Scoped};
+use super::{Decided, Job, Outcome, Stopped};
+use crate::claim::Claim;
+use crate::ledger::{self, Entry};
+use crate::ports::{Cx, LogResult};
+
+/// A call-log job waits at most this many times for a conversation that is not over.
+pub const MAX_DEFERRALS: u32 = 12;
+/// How long a call-log job waits before looking again at a conversation that is not over.
+pub const RECHECK: Duration = Duration::from_secs(300);
+
+/// When a conversation is ready to be logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    /// Look again after this long.
+    Wait(Duration, Reason),
+}
+
+/// Whether the call log may run now: the conversation is over, and (with the task queue) has
+/// been over for the log delay, so post-hangup details are merged.
+pub fn readiness(conv: &Conversation, now_ms: i64, delay: Duration, attempt: u32) -> Readiness {
+    if !conv.ended {
+        return if attempt < MAX_DEFERRALS {
+            Readiness::Wait(RECHECK.max(delay), Reason::ConversationActive)
+        } else {
+            Readiness::Ready
+        };
+    }
+    // Post-hangup events (recordings, dispositions) do not move the end of the call.
+    let ended = conv.ended_at.unwrap_or(conv.last_event_at);
+    let due = ended + delay.as_millis() as i64;
+    if now_ms >= due || attempt >= MAX_DEFERRALS {
+        Readiness::Ready
+    } else {
+        // Never wait longer than one delay, whatever Dialpad's clock says.
+        let wait = Duration::from_millis((due - now_ms) as u64).min(delay);
+        if wait < Duration::from_secs(1) {
+            Readiness::Ready
+        } else {
+            Readiness::Wait(wait, Reason::WaitingForPostHangupEvents)
+        }
+    }
+}
+
+/// The decision a call log's result comes to.
+struct Verdict {
+    decision: Decision,
+    reason: Option<Reason>,
+    detail: String,
+    outcome: Value,
+}
+
+impl Verdict {
+    fn of(result: LogResult, recovered: bool) -> Verdict {
+        match result {
+            LogResult::Logged { detail, outcome } => Verdict {
+                decision: if recovered {
+                    Decision::RecoveredByReconciliation
+                } else {
+                    Decision::Logged
+                },
+                reason: None,
+                detail,
+                outcome,
+            },
+            LogResult::Dropped { reason, detail } => Verdict {
+                decision: Decision::Dropped,
+                reason: Some(Reason::Crm(reason)),
+                detail,
+                outcome: json!({ "dropped": reason }),
+            },
+            LogResult::Unresolved {
+                reason,
+                detail,
+                outcome,
+            } => Verdict {
+                decision: if reason == "needs_review" {
+                    Decision::NeedsReview
+                } else {
+                    Decision::Failed
+                },
+                reason: Some(Reason::Crm(reason)),
+                detail,
+                outcome,
+            },
+        }
+    }
+}
+
+impl Job<'_> {
+    /// The delay of an enablement's call logs.
+    fn delay_of(&self, enablement: &Enablement) -> Duration {
+        if enablement.enable_task_queue {
+            self.worker.log_delay
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// A leg ended: the conversation gets its ledger record (pending until its call log is
+    /// due), so that a report counts it from now on.
+    pub(super) async fn open_ledger(&self) -> std::result::Result<(), Box<Stopped>> {
+        let Scoped {
+            conv,
+            enablement,
+            report,
+            ..
+        } = match self.scoped().await? {
+            InScope::Yes(s) => s,
+            InScope::No(_) => return Ok(()),
+        };
+        let (fx, msg) = (&self.fx, self.msg);
+        let due = msg.received_at + self.delay_of(&enablement).as_millis() as i64;
+        let scope = report.scope.as_deref();
+        match ledger::anchor_and_open(fx.store, fx.clock, &conv, scope, msg.source, due).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(Stopped::on(e, report, &conv)),
+        }
+    }
+
+    pub(super) async fn call_log(&self) -> Outcome {
+        let scoped = match self.scoped().await? {
+            InScope::Yes(s) => s,
+            InScope::No(d) => return Ok(d),
+        };
+        let (fx, msg, conv, report) = (&self.fx, self.msg, &scoped.conv, &scoped.report);
+        let stop = |e| Stopped::on(e, report.clone(), conv);
+        // In scope: the conversation has a ledger record from here on.
+        let now = fx.clock.now_ms();
+        let ready = readiness(conv, now, self.delay_of(&scoped.enablement), msg.attempt);
+        let due = match &ready {
+            Readiness::Wait(wait, _) => now + wait.as_millis() as i64,
+            Readiness::Ready => now,
+        };
+        let scope = report.scope.as_deref();
+        let (anchor, entry) =
+            ledger::anchor_and_open(fx.store, fx.clock, conv, scope, msg.source, due)
+                .await
+                .map_err(stop)?;
+        if !scoped.enablement.logs_calls() {
+            let settled = ledger::Settled {
+                decision: Decision::Skipped.as_str(),
+                reason: Some(Reason::CallLogDisabled.as_str()),
+                ..ledger::Settled::default()
+            };
+            ledger::settle(fx.store, fx.clock, &anchor, settled)
+                .await
+                .map_err(stop)?;
+            return Ok(Decided::about(
+                report
+                    .clone()
+                    .decision(Decision::Skipped)
+                    .reason(Reason::CallLogDisabled),
+                scoped.conv,
+            ));
+        }
+        if let Readiness::Wait(wait, why) = ready {
+            let mut next = msg.clone();
+            next.attempt += 1;
+            self.worker
+                .queue
+                .send(&next.to_json(), wait.min(Duration::from_secs(900)))
+                .await
+                .map_err(stop)?;
+            return Ok(Decided::about(
+                report
+                    .clone()
+                    .decision(Decision::Deferred)
+                    .reason(why)
+                    .detail(format!("looking again in {} s", wait.as_secs())),
+                scoped.conv,
+            ));
+        }
+        self.log_now(scoped, anchor, entry).await
+    }
+
+    /// Logs the conversation of `anchor` under its claim, and settles its ledger record.
+    async fn log_now(&self, scoped: Scoped, anchor: String, entry: Entry) -> Outcome {
+        let (fx, conv, report) = (&self.fx, &scoped.conv, scoped.report.clone());
+        let skipped = |reason, detail: String| {
+            Ok(Decided::about(
+                report
+                    .clone()
+                    .decision(Decision::Skipped)
+                    .reason(reason)
+                    .detail(detail),
+                conv.clone(),
+            ))
+        };
+        let held = match fx.acquire(&crate::keys::log_claim(&anchor)).await {
+            Ok(Claim::Acquired(h)) => h,
+            Ok(Claim::Done(outcome)) => {
+                let detail = if anchor == conv.key {
+                    outcome.to_string()
+                } else {
+                    format!("logged as conversation {anchor}: {outcome}")
+                };
+                return skipped(Reason::AlreadyLogged, detail);
+            }
+            // Every leg's hangup brings a log job; the one logging holds the claim and stays
+            // in the queue until it is done, so this one has nothing left to do.
+            Ok(Claim::Busy) => {
+                return skipped(
+                    Reason::LogInProgress,
+                    format!("another job is logging conversation {anchor}"),
+                )
+            }
+            Err(e) => return Err(Stopped::on(e, report, conv)),
+        };
+        let logged = async {
+            let crm = self
+                .worker
+                .clients
+                .crm(&scoped.inst, &scoped.enablement)
+                .await?;
+            let cx = Cx {
+                fx,
+                conv,
+                enablement: &scoped.enablement,
+            };
+            crm.log(&cx, &anchor).await
+        }
+        .await;
+        let logged = match logged {
+            Ok(l) => l,
+            Err(e) => {
+                let released = held
+                    .release(fx.store, fx.clock, false, &e.to_string())
+                    .await;
+                if let Err(e2) = released {
+                    tracing::warn!(error = %e2, "worker: could not release the call-log claim");
+                }
+                return Err(Stopped::on(e, report, conv));
+            }
+        };
+        let v = Verdict::of(logged.result, entry.recovered());
+        let recorded = json!({"decision": v.decision, "reason": v.reason, "outcome": v.outcome});
+        if let Err(e) = held.complete(fx.store, fx.clock, recorded).await {
+            return Err(Stopped::on(e, report, conv));
+        }
+        let settled = ledger::Settled {
+            decision: v.decision.as_str(),
+            reason: v.reason.map(|r| r.as_str()),
+            detail: v.detail.clone(),
+            family: logged.contact,
+            effects: Some(v.outcome),
+        };
+        if let Err(e) = ledger::settle(fx.store, fx.clock, &anchor, settled).await {
+            // The log is written and its claim done: a retry finds it logged.
+            tracing::warn!(error = %e, conversation = %anchor, "worker: could not record the call log in the ledger");
+        }
+        let mut report = report.decision(v.decision).detail(v.detail);
+        report.reason = v.reason;
+        Ok(Decided::about(report, scoped.conv))
+    }
+}

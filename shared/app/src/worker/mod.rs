@@ -1,0 +1,242 @@
+//! The worker: one queue message at a time. Every job merges its event into the conversation
+//! state first; then a screen-pop job ([`pop`]) or a call-log job ([`log`]) decides what to
+//! do, and says so in one structured log line ([`Report`]).
+//!
+//! [`Worker::settle`] turns a job's outcome into what the queue should do with its message
+//! ([`RetryPolicy::verdict`]): acknowledge it (done, dropped, or failed for good: a malformed
+//! message, a CRM's refusal, a config error), retry it after a growing delay (a transient
+//! failure), or, once the retry horizon has passed, move it to the dead-letter queue with its
+//! last reason.
+
+mod log;
+mod pop;
+mod report;
+mod retry;
+mod scope;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use llbridge_domain::conversation::Conversation;
+use llbridge_domain::CallEvent;
+
+pub use log::{readiness, Readiness, MAX_DEFERRALS, RECHECK};
+pub use pop::POP_DEADLINE;
+pub use report::{Decision, Reason, Report};
+pub use retry::{RetryPolicy, Settle};
+pub use scope::resolve_scope;
+
+use crate::effect::{Effects, Timing};
+use crate::error::{Error, Result};
+use crate::jobs::{JobKind, JobMessage};
+use crate::ledger;
+use crate::ports::{Clients, Clock, ConfigSource, Queue, Store};
+use crate::state;
+
+/// The worker's settings and ports.
+pub struct Worker {
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn Queue>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<dyn ConfigSource>,
+    /// The deploy's call-log delay (default 180 s), used when an enablement has the task queue.
+    pub log_delay: Duration,
+    pub clients: Arc<dyn Clients>,
+    /// Job deadlines and lease lengths.
+    pub timing: Timing,
+    pub retry: RetryPolicy,
+}
+
+/// What a job decided, and about which conversation (for the log line).
+pub(crate) struct Decided {
+    report: Report,
+    conv: Option<Conversation>,
+}
+
+impl Decided {
+    fn about(report: Report, conv: Conversation) -> Decided {
+        Decided {
+            report,
+            conv: Some(conv),
+        }
+    }
+}
+
+/// A job that stopped on an error, with what it knew of the call by then.
+pub(crate) struct Stopped {
+    error: Error,
+    report: Report,
+    conv: Option<Conversation>,
+}
+
+impl Stopped {
+    /// Stopped before it knew its conversation.
+    fn early(error: Error, report: Report) -> Box<Stopped> {
+        Box::new(Stopped {
+            report: report.failed(&error),
+            error,
+            conv: None,
+        })
+    }
+
+    /// Stopped while deciding about `conv`.
+    fn on(error: Error, report: Report, conv: &Conversation) -> Box<Stopped> {
+        Box::new(Stopped {
+            report: report.failed(&error),
+            error,
+            conv: Some(conv.clone()),
+        })
+    }
+}
+
+/// What one job came to.
+type Outcome = std::result::Result<Decided, Box<Stopped>>;
+
+/// One delivery of one message: the worker, the job's effects (store, clock, deadline,
+/// leases), the message and its event.
+struct Job<'a> {
+    worker: &'a Worker,
+    fx: Effects<'a>,
+    msg: &'a JobMessage,
+    event: &'a CallEvent,
+}
+
+impl Job<'_> {
+    /// A report of this job.
+    fn report(&self, decision: Decision) -> Report {
+        Report::new(self.msg.job, self.event, decision)
+    }
+}
+
+/// A message that cannot be read is acknowledged as failed.
+fn unreadable(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::permanent("message", format!("{what}: {e}")).with_code("malformed_message")
+}
+
+impl Worker {
+    /// A worker with the default timing and retry policy.
+    pub fn new(
+        store: Arc<dyn Store>,
+        queue: Arc<dyn Queue>,
+        clock: Arc<dyn Clock>,
+        config: Arc<dyn ConfigSource>,
+        clients: Arc<dyn Clients>,
+        log_delay: Duration,
+    ) -> Worker {
+        Worker {
+            store,
+            queue,
+            clock,
+            config,
+            log_delay,
+            clients,
+            timing: Timing::default(),
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    pub fn with_timing(mut self, timing: Timing) -> Worker {
+        self.timing = timing;
+        self
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Worker {
+        self.retry = retry;
+        self
+    }
+
+    /// Handles one queue message within the local job budget. `Err` asks for a retry (the
+    /// message is delivered again) or, when permanent, says it never can succeed.
+    pub async fn handle(&self, body: &str) -> Result<Report> {
+        let deadline = self.clock.now_ms() + self.timing.job_budget.as_millis() as i64;
+        match self.run(body, 1, deadline).await {
+            Ok(d) => {
+                d.report.emit(d.conv.as_ref());
+                Ok(d.report)
+            }
+            Err(s) => Err(s.error),
+        }
+    }
+
+    /// Handles one delivery of a message (its `receive_count`th; 1 the first), to finish
+    /// before `deadline_ms`, and says what to do with it. Emits the job's one log line.
+    pub async fn settle(&self, body: &str, receive_count: u32, deadline_ms: i64) -> Settle {
+        let deadline =
+            deadline_ms.min(self.clock.now_ms() + self.timing.job_budget.as_millis() as i64);
+        let stopped = match self.run(body, receive_count, deadline).await {
+            Ok(d) => {
+                d.report.emit(d.conv.as_ref());
+                return Settle::Ack(d.report);
+            }
+            Err(s) => *s,
+        };
+        let settle = self
+            .retry
+            .verdict(stopped.report, &stopped.error, receive_count);
+        let report = settle.report();
+        report.emit(stopped.conv.as_ref());
+        if let (Some(conv), Some(JobKind::CallLog)) = (&stopped.conv, report.job) {
+            let final_decision = match &settle {
+                Settle::Retry { .. } => None,
+                _ => Some(Decision::Failed.as_str()),
+            };
+            let reason = report.reason.map_or("failed", |r| r.as_str());
+            if let Err(e) = ledger::note_failure(
+                self.store.as_ref(),
+                self.clock.as_ref(),
+                conv,
+                reason,
+                final_decision,
+            )
+            .await
+            {
+                tracing::warn!(error = %e, "worker: could not note a failed call log in the ledger");
+            }
+        }
+        settle
+    }
+
+    async fn run(&self, body: &str, delivery: u32, deadline_ms: i64) -> Outcome {
+        let stop = |e: Error| {
+            Box::new(Stopped {
+                report: Report::unreadable(&e),
+                error: e,
+                conv: None,
+            })
+        };
+        let msg: JobMessage =
+            serde_json::from_str(body).map_err(|e| stop(unreadable("unreadable message", e)))?;
+        let value: serde_json::Value = serde_json::from_str(msg.event.get())
+            .map_err(|e| stop(unreadable("unreadable event", e)))?;
+        let event =
+            CallEvent::from_value(&value).map_err(|e| stop(unreadable("unusable event", e)))?;
+        let job = Job {
+            worker: self,
+            fx: Effects {
+                store: self.store.as_ref(),
+                clock: self.clock.as_ref(),
+                deadline_ms,
+                timing: self.timing,
+                delivery,
+            },
+            msg: &msg,
+            event: &event,
+        };
+        state::merge_event(self.store.as_ref(), self.clock.as_ref(), &event)
+            .await
+            .map_err(|e| Stopped::early(e, job.report(Decision::Failed)))?;
+        match msg.job {
+            JobKind::Merge => {
+                if event.state.ends_leg() {
+                    job.open_ledger().await?;
+                }
+                Ok(Decided {
+                    report: job.report(Decision::Merged),
+                    conv: None,
+                })
+            }
+            JobKind::ScreenPop => job.screen_pop().await,
+            JobKind::CallLog => job.call_log().await,
+        }
+    }
+}

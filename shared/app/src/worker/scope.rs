@@ -1,0 +1,84 @@
+//! Which conversation a job is about, and whether the product is on for it.
+
+use std::sync::Arc;
+
+use llbridge_domain::config::Enablement;
+use llbridge_domain::conversation::Conversation;
+use llbridge_domain::scope::{self, IgnoreReason};
+use llbridge_domain::Installation;
+
+use super::report::{Decision, Reason, Report};
+use super::{Decided, Job, Stopped};
+use crate::error::{Error, Result};
+use crate::state;
+
+/// The enablement that applies to a conversation, from all its legs.
+pub fn resolve_scope<'a>(
+    inst: &'a Installation,
+    conv: &Conversation,
+) -> std::result::Result<&'a Enablement, IgnoreReason> {
+    let cc = conv.call_center.as_ref().ok_or(IgnoreReason::UserLine)?;
+    scope::select(inst, &cc.id, cc.office_id.as_deref())
+        .map(|(_, e)| e)
+        .ok_or(IgnoreReason::NotEnabled)
+}
+
+/// A conversation in scope: its record, the config, and the enablement that applies.
+pub(super) struct Scoped {
+    pub conv: Conversation,
+    pub inst: Arc<Installation>,
+    pub enablement: Enablement,
+    /// The job's report so far (conversation and scope filled in).
+    pub report: Report,
+}
+
+/// Whether the job's conversation is in scope.
+// One per job, moved once: not worth a box.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum InScope {
+    Yes(Scoped),
+    /// Not: dropped, with the reason.
+    No(Decided),
+}
+
+impl Job<'_> {
+    async fn conversation(&self) -> Result<Conversation> {
+        state::load(self.worker.store.as_ref(), &self.event.call_id)
+            .await?
+            .ok_or_else(|| Error::transient("store", "the merged event is not in the store yet"))
+    }
+
+    /// Loads the event's conversation and decides its scope.
+    pub(super) async fn scoped(&self) -> std::result::Result<InScope, Box<Stopped>> {
+        let conv = self
+            .conversation()
+            .await
+            .map_err(|e| Stopped::early(e, self.report(Decision::Failed)))?;
+        let report = self.report(Decision::Dropped).conversation(&conv);
+        let inst = match self.worker.config.installation().await {
+            Ok(i) => i,
+            Err(e) => {
+                return Err(Stopped::on(
+                    e.with_code("config_unavailable"),
+                    report,
+                    &conv,
+                ))
+            }
+        };
+        let enablement = match resolve_scope(&inst, &conv) {
+            Ok(e) => e.clone(),
+            Err(r) => {
+                return Ok(InScope::No(Decided::about(
+                    report.reason(Reason::Ignored(r)),
+                    conv,
+                )))
+            }
+        };
+        Ok(InScope::Yes(Scoped {
+            report: report.scope(&enablement),
+            conv,
+            inst,
+            enablement,
+        }))
+    }
+}
