@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the local AWS tooling into <workspace>/.venv-tools, pinned to the versions tested in
-# tooling.md: moto (emulator for the contract tests), SAM CLI and cfn-lint (template checks),
+# Installs the local AWS tooling into <workspace>/.venv-tools, pinned to the versions the suites
+# are run with: moto (emulator for the contract tests), SAM CLI and cfn-lint (template checks),
 # cargo-lambda (Lambda builds, with zig from the ziglang wheel).
 #
 # Idempotent: when the venv already holds these exact versions it returns at once.

@@ -1,5 +1,5 @@
-//! Event mode end to end: each condition of seed 000's "(Event mode)" troubleshooting answers,
-//! asserting what the LineLeader sandbox received and did not receive.
+//! Event mode end to end: each condition under which an Event-mode step is skipped
+//! (`docs/rules.md`), asserting what the LineLeader sandbox received and did not receive.
 
 use chrono::{Duration as Minutes, Utc};
 use llbridge_sandbox::{Dataset, FaultRule, Faults, SbTask};

@@ -65,6 +65,12 @@ fn each_invalid_case_of_config_md_is_rejected_with_its_path() {
         ("bad direction", Box::new(|d| d["enablements"][0]["call_log"] = json!({"type": "event", "event_type": "Phone Call", "default_staff_email": "a@b.co", "result_type_mapping": ["inbound", "both"]})), "$.enablements[0].call_log.result_type_mapping[1]: \"both\" is not a call direction"),
         ("bad URL", Box::new(|d| d["enablements"][0]["screen_pop_base_url"] = json!("app.lineleader.com")), "$.enablements[0].screen_pop_base_url: \"app.lineleader.com\" is not a valid URL"),
         ("template without family_id", Box::new(|d| d["enablements"][0]["screen_pop_url_template"] = json!("{base}/#/families")), "$.enablements[0].screen_pop_url_template: must contain {family_id}"),
+        ("LineLeader key on a LeadSquared enablement", Box::new(|d| {
+            d["connections"]["lsq"] = json!({"type": "leadsquared", "call_log_url": "sandbox"});
+            d["enablements"].as_array_mut().unwrap().push(json!({
+                "scope": {"level": "call_center", "id": "4716644561813777"}, "connection": "lsq",
+                "default_center_name": "Main Street", "call_log": {"type": "leadsquared"}}));
+        }), "$.enablements[1].default_center_name: applies to LineLeader connections only"),
     ];
     for (name, edit, expected) in cases {
         let mut doc = valid();

@@ -1,4 +1,4 @@
-//! Center matching (seed 000, "Center Matching Logic").
+//! Center matching (`docs/rules.md`, "Center matching").
 //!
 //! 1. **By phone** ([`CenterRule::CallCenterPhone`]): the LineLeader center whose
 //!    `call_center_phone` is the Dialpad call center's number, compared normalized

@@ -1,4 +1,4 @@
-//! The installation config document (`config.md`): parsing and validation in one pass.
+//! The installation config document (`docs/config.md`): parsing and validation in one pass.
 //!
 //! Every error names its JSON path (`$.enablements[0].call_log.event_type`) and says what is
 //! wrong; all errors are reported at once; an invalid document yields no [`Installation`].
@@ -62,7 +62,7 @@ impl CrmKind {
     }
 }
 
-/// A CRM connection (seed 000's "connection"): where, and with which credentials.
+/// A CRM connection: where, and with which credentials.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Connection {
     LineLeader(LineLeaderConnection),
@@ -191,7 +191,7 @@ impl UnknownOutcomePolicy {
 /// The shortest webhook secret accepted.
 pub const MIN_WEBHOOK_SECRET_LEN: usize = 16;
 
-/// One enablement (seed 000's "configuration"): where the product is on, and what it does
+/// One enablement: where the product is on, and what it does
 /// there. The CRM of its connection decides the CRM's own settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Enablement {
@@ -241,7 +241,7 @@ pub struct LeadSquaredSettings {
     pub call_log: bool,
 }
 
-/// Seed 000's LineLeader settings.
+/// The LineLeader settings of an enablement (`docs/config.md`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineLeaderSettings {
     pub screen_pop_base_url: Option<String>,
@@ -988,7 +988,7 @@ impl Validator {
         Some(LeadSquaredSettings { call_log })
     }
 
-    /// Seed 000's LineLeader settings of an enablement.
+    /// The LineLeader settings of an enablement.
     fn lineleader_settings(
         &mut self,
         o: &Obj,

@@ -15,7 +15,7 @@ use crate::lenient::id_order;
 use crate::event::{CallEvent, CallState, Direction, Link, LinkKind, PartyKind};
 use crate::scope::{place, Placement};
 
-/// How the agent's e-mail was chosen (seed 000's staff attribution rule).
+/// How the agent's e-mail was chosen (the staff attribution rule of `docs/rules.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EmailSource {

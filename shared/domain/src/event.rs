@@ -1,4 +1,4 @@
-//! Dialpad call events, parsed leniently (see `dialpad-events.md`).
+//! Dialpad call events, parsed leniently (see `docs/dialpad-events.md`).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -1,4 +1,4 @@
-//! Event mode (seed 000): the three steps on the matched family, as pure decisions. Each step
+//! Event mode (`docs/rules.md`): the three steps on the matched family, as pure decisions. Each step
 //! returns the action to take or a [`Skipped`] with a [`SkipReason`]; the steps are independent
 //! (a skip or failure in one does not stop the others), except that the CRM event is linked to
 //! the task that step 1 actually completed.

@@ -1,4 +1,4 @@
-//! Family matching by the caller's number (seed 000, "Family Matching Logic").
+//! Family matching by the caller's number (`docs/rules.md`, "Family matching").
 //!
 //! The search results of `GET /families/search` are first re-checked: a family is a candidate
 //! only when one of its phones, normalized, is the caller's number (the search may match loosely

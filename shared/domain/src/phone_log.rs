@@ -1,4 +1,4 @@
-//! Phone Log mode (seed 000): the phone log of a conversation, for `POST /in-contact/phone-logs`.
+//! Phone Log mode (`docs/rules.md`): the phone log of a conversation, for `POST /in-contact/phone-logs`.
 //!
 //! * `direction`: the conversation's; a conversation whose direction is unknown is logged as
 //!   Inbound (the integration is about contact-center calls, which are inbound unless Dialpad

@@ -1,5 +1,5 @@
 //! Every path, request body and response shape of the LineLeader API that this client assumes
-//! (`lineleader-api.md`). A real tenant's differences are meant to be one edit away, here.
+//! (`docs/lineleader-api.md`). A real tenant's differences are meant to be one edit away, here.
 //!
 //! Reads are lenient: link objects `{id, values: {name | value}}`, flat fields and bare ids;
 //! bare arrays, `{data: [...]}` and `{items: [...]}`; ids as numbers or strings. Writes send

@@ -1,4 +1,4 @@
-//! The LineLeader API client of llbridge (`lineleader-api.md`).
+//! The LineLeader API client of llbridge (`docs/lineleader-api.md`).
 //!
 //! * [`HttpLineLeader`]: the `LineLeader` port over HTTP: login and a token shared through the
 //!   `Store`, retries of transient failures, paging, lenient reads, cached reference data.

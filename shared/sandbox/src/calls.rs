@@ -1,4 +1,4 @@
-//! Scripted Dialpad call events, shaped like the constructed examples of `dialpad-events.md`:
+//! Scripted Dialpad call events, shaped like the examples of `docs/dialpad-events.md`:
 //! what the demo plays and the test suites send.
 
 use serde_json::{json, Value};

@@ -24,7 +24,7 @@ use llbridge_app::{Error, Result, NOT_SENT};
 
 use crate::api::LineLeader;
 
-/// The source type of auto-created families (seed 000).
+/// The source type of auto-created families (`docs/rules.md`).
 pub const SOURCE_TYPE: &str = "Phone Call";
 /// How long a remembered or just-created family is reused for its caller's jobs.
 pub const REMEMBER_SECS: i64 = 24 * 3600;

@@ -1,4 +1,4 @@
-//! The LineLeader sandbox: the contract of `lineleader-api.md` over in-memory state.
+//! The LineLeader sandbox: the contract of `docs/lineleader-api.md` over in-memory state.
 //!
 //! [`LineLeaderSandbox`] is a cheap handle (clone it freely) to the state. It serves HTTP
 //! ([`LineLeaderSandbox::router`], [`LineLeaderSandbox::serve`]) and also implements the
