@@ -278,17 +278,18 @@ pub mod store {
         use llbridge_app::claim::{acquire, Claim};
         use serde_json::json;
         let clock = llbridge_embedded::ManualClock::new(now_secs() * 1000);
+        let rec = llbridge_app::ports::Records {
+            store: s,
+            clock: &clock,
+        };
         let lease = Duration::from_secs(10);
-        let Claim::Acquired(mut first) = ok!(acquire(s, &clock, "claim", lease)) else {
+        let Claim::Acquired(mut first) = ok!(acquire(rec, "claim", lease)) else {
             panic!("the first caller takes the claim");
         };
-        ok!(first.intend(s, &clock, json!({"phone_log": "about to be written"})));
-        assert!(matches!(
-            ok!(acquire(s, &clock, "claim", lease)),
-            Claim::Busy
-        ));
+        ok!(first.intend(rec, json!({"phone_log": "about to be written"})));
+        assert!(matches!(ok!(acquire(rec, "claim", lease)), Claim::Busy));
         clock.advance(Duration::from_secs(11));
-        let Claim::Acquired(second) = ok!(acquire(s, &clock, "claim", lease)) else {
+        let Claim::Acquired(second) = ok!(acquire(rec, "claim", lease)) else {
             panic!("an expired lease is taken over");
         };
         assert_eq!(
@@ -298,25 +299,21 @@ pub mod store {
         );
         assert_eq!(second.attempts(), 2);
         assert!(first
-            .intend(s, &clock, json!({"other": 1}))
+            .intend(rec, json!({"other": 1}))
             .await
             .is_err_and(|e| e.code == Some("lease_lost")));
         assert!(
-            !ok!(first.clone().complete(s, &clock, json!("stale"))),
+            !ok!(first.clone().complete(rec, json!("stale"))),
             "a stale holder cannot complete"
         );
-        ok!(first.release(s, &clock, false, "stale"));
+        ok!(first.release(rec, false, "stale"));
         assert!(
-            matches!(ok!(acquire(s, &clock, "claim", lease)), Claim::Busy),
+            matches!(ok!(acquire(rec, "claim", lease)), Claim::Busy),
             "nor release someone else's lease"
         );
-        assert!(ok!(second.complete(
-            s,
-            &clock,
-            json!({"phone_log_id": "9001"})
-        )));
+        assert!(ok!(second.complete(rec, json!({"phone_log_id": "9001"}))));
         clock.advance(Duration::from_secs(3600));
-        match ok!(acquire(s, &clock, "claim", lease)) {
+        match ok!(acquire(rec, "claim", lease)) {
             Claim::Done(v) => assert_eq!(v, json!({"phone_log_id": "9001"})),
             other => panic!("done for good: {other:?}"),
         }
@@ -328,6 +325,10 @@ pub mod store {
         use llbridge_domain::CallEvent;
         use serde_json::json;
         let clock = llbridge_embedded::SystemClock;
+        let rec = llbridge_app::ports::Records {
+            store: s,
+            clock: &clock,
+        };
         let big = "x".repeat(60 * 1024);
         let leg = 6208917392220160_u64;
         for i in 0..50_i64 {
@@ -335,14 +336,14 @@ pub mod store {
                 "event_timestamp": 1_767_710_000_000_i64 + i, "transcript": big,
                 "target": {"id": 4716644561813504_u64, "type": "call_center"}});
             let e = CallEvent::from_value(&e).expect("an event");
-            ok!(llbridge_app::state::merge_event(s, &clock, &e));
+            ok!(llbridge_app::state::merge_event(rec, &e));
         }
         let hangup = json!({"call_id": leg, "state": "hangup", "direction": "inbound",
             "event_timestamp": 1_767_710_100_000_i64, "date_ended": 1_767_710_099_000_i64,
             "external_number": "+16505550199",
             "target": {"id": 4716644561813504_u64, "type": "call_center", "phone": "+14155550100"}});
         let hangup = CallEvent::from_value(&hangup).expect("an event");
-        ok!(llbridge_app::state::merge_event(s, &clock, &hangup));
+        ok!(llbridge_app::state::merge_event(rec, &hangup));
         let conv = ok!(llbridge_app::state::load(s, &leg.to_string())).expect("loaded");
         assert_eq!(conv.events, 51);
         assert!(conv.ended, "the hangup after them was kept");

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Args;
 use llbridge_app::config_store::StoreConfigSource;
-use llbridge_app::ports::{Clock, Store, SystemClock};
+use llbridge_app::ports::{Clock, SystemClock};
 use llbridge_app::reconcile::{Pass, Reconciler};
 use llbridge_app::report::{self, Coverage};
 use llbridge_app::trace::{self, Trace};
@@ -124,7 +124,15 @@ pub async fn report(since: &str, target: &Target, json: bool) -> anyhow::Result<
                     0
                 }
             };
-            let c = report::coverage(store.as_ref(), &SystemClock, period, dead).await?;
+            let c = report::coverage(
+                llbridge_app::ports::Records {
+                    store: store.as_ref(),
+                    clock: &SystemClock,
+                },
+                period,
+                dead,
+            )
+            .await?;
             let u = c.unaccounted.clone();
             (c, u)
         }
@@ -286,7 +294,14 @@ pub async fn dlq_replay(
             let replayed = stack_probe(&t).await?.replay_dead_letters(&pick).await;
             for d in &replayed {
                 if let Some(id) = DeadLetterView::of(d).call_id {
-                    ledger::note_replay(store.as_ref() as &dyn Store, &SystemClock, &id).await?;
+                    ledger::note_replay(
+                        llbridge_app::ports::Records {
+                            store: store.as_ref(),
+                            clock: &SystemClock,
+                        },
+                        &id,
+                    )
+                    .await?;
                 }
             }
             replayed.len()

@@ -274,11 +274,15 @@ async fn report_trace_and_dlq_read_a_deployed_stack() {
     .await
     .unwrap_or_else(|e| panic!("{e}"));
     let store = DynamoStore::new(&sdk, table.clone());
+    let rec = llbridge_app::ports::Records {
+        store: &store,
+        clock: &SystemClock,
+    };
     // One conversation, merged and logged, as the worker leaves it.
     let c = call(7);
     for e in [c.agent("connected", 5_100), c.cc_hangup(295_200)] {
         let e = llbridge_domain::CallEvent::from_value(&e).unwrap_or_else(|e| panic!("{e}"));
-        state::merge_event(&store, &SystemClock, &e)
+        state::merge_event(rec, &e)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     }
@@ -288,8 +292,7 @@ async fn report_trace_and_dlq_read_a_deployed_stack() {
         .unwrap_or_else(|| panic!("merged"));
     let now = Utc::now().timestamp_millis();
     let (anchor, _) = ledger::anchor_and_open(
-        &store,
-        &SystemClock,
+        rec,
         &conv,
         Some("call_center:x"),
         llbridge_app::jobs::Source::Webhook,
@@ -298,8 +301,7 @@ async fn report_trace_and_dlq_read_a_deployed_stack() {
     .await
     .unwrap_or_else(|e| panic!("{e}"));
     ledger::settle(
-        &store,
-        &SystemClock,
+        rec,
         &anchor,
         ledger::Settled {
             decision: "logged",

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::ports::{Clock, Condition, Store};
+use crate::ports::{Condition, Records, Store};
 
 /// Claim records are kept this long (retries, late duplicates and the ledger's 35 days).
 pub const DONE_TTL_SECS: i64 = 35 * 24 * 3600;
@@ -96,12 +96,8 @@ fn lease_lost(key: &str) -> Error {
 
 /// Tries to take the claim `key` for `lease`. An open claim, or one whose lease ran out, is
 /// taken over (its intent comes with it).
-pub async fn acquire(
-    store: &dyn Store,
-    clock: &dyn Clock,
-    key: &str,
-    lease: Duration,
-) -> Result<Claim> {
+pub async fn acquire(records: Records<'_>, key: &str, lease: Duration) -> Result<Claim> {
+    let Records { store, clock } = records;
     let expires = Some(clock.now_secs() + DONE_TTL_SECS);
     for _ in 0..TAKE_ATTEMPTS {
         let now = clock.now_ms();
@@ -156,13 +152,8 @@ impl Held {
         self.lease_until
     }
 
-    async fn write(
-        &mut self,
-        store: &dyn Store,
-        clock: &dyn Clock,
-        rec: &Record,
-        ttl_secs: i64,
-    ) -> Result<bool> {
+    async fn write(&mut self, records: Records<'_>, rec: &Record, ttl_secs: i64) -> Result<bool> {
+        let Records { store, clock } = records;
         let expires = Some(clock.now_secs() + ttl_secs);
         match store
             .put(
@@ -183,12 +174,7 @@ impl Held {
 
     /// Records what is about to be done, before the request. Fails (`lease_lost`) when the
     /// lease was taken over: the caller must not write.
-    pub async fn intend(
-        &mut self,
-        store: &dyn Store,
-        clock: &dyn Clock,
-        intent: Value,
-    ) -> Result<()> {
+    pub async fn intend(&mut self, records: Records<'_>, intent: Value) -> Result<()> {
         let rec = Record {
             status: Status::Held,
             lease_until: self.lease_until,
@@ -197,7 +183,7 @@ impl Held {
             attempts: self.attempts,
             note: None,
         };
-        if self.write(store, clock, &rec, DONE_TTL_SECS).await? {
+        if self.write(records, &rec, DONE_TTL_SECS).await? {
             self.intent = Some(intent);
             Ok(())
         } else {
@@ -207,21 +193,14 @@ impl Held {
 
     /// Marks the work done, keeping `outcome` for [`DONE_TTL_SECS`]. Returns false when the
     /// lease was lost meanwhile (the new holder looks the effect up and finds it).
-    pub async fn complete(
-        self,
-        store: &dyn Store,
-        clock: &dyn Clock,
-        outcome: Value,
-    ) -> Result<bool> {
-        self.complete_for(store, clock, outcome, DONE_TTL_SECS)
-            .await
+    pub async fn complete(self, records: Records<'_>, outcome: Value) -> Result<bool> {
+        self.complete_for(records, outcome, DONE_TTL_SECS).await
     }
 
     /// Marks the work done, keeping `outcome` for `ttl_secs`.
     pub async fn complete_for(
         mut self,
-        store: &dyn Store,
-        clock: &dyn Clock,
+        records: Records<'_>,
         outcome: Value,
         ttl_secs: i64,
     ) -> Result<bool> {
@@ -233,7 +212,7 @@ impl Held {
             attempts: self.attempts,
             note: None,
         };
-        let written = self.write(store, clock, &rec, ttl_secs).await?;
+        let written = self.write(records, &rec, ttl_secs).await?;
         if !written {
             tracing::warn!(key = %self.key, decision = "lease_lost", reason = "lease_lost",
                 "a claim's lease was taken over before its work was recorded");
@@ -246,8 +225,7 @@ impl Held {
     /// starts afresh (nothing was sent). `note` says why.
     pub async fn release(
         mut self,
-        store: &dyn Store,
-        clock: &dyn Clock,
+        records: Records<'_>,
         keep_intent: bool,
         note: &str,
     ) -> Result<()> {
@@ -263,7 +241,7 @@ impl Held {
             attempts: self.attempts,
             note: Some(note.to_owned()),
         };
-        if !self.write(store, clock, &rec, DONE_TTL_SECS).await? {
+        if !self.write(records, &rec, DONE_TTL_SECS).await? {
             tracing::warn!(key = %self.key, decision = "lease_lost", reason = "lease_lost",
                 "a claim's lease was taken over before it was released");
         }

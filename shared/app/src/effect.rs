@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::claim::{self, Claim, Held};
 use crate::error::{Error, ErrorKind, Result, NOT_SENT};
-use crate::ports::{Clock, Store};
+use crate::ports::{Clock, Records, Store};
 
 /// The time limits of jobs, and the leases that must outlast them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +156,14 @@ pub struct Effects<'a> {
 pub const DEADLINE_NEAR: &str = "deadline_near";
 
 impl<'a> Effects<'a> {
+    /// The job's store and clock, as one.
+    pub fn records(&self) -> Records<'a> {
+        Records {
+            store: self.store,
+            clock: self.clock,
+        }
+    }
+
     /// Fails (transient, `deadline_near`) when a write started now might not finish before
     /// the job's deadline.
     pub fn time_for_a_write(&self) -> Result<()> {
@@ -175,7 +183,7 @@ impl<'a> Effects<'a> {
 
     /// Takes the claim `key` with this job's lease.
     pub async fn acquire(&self, key: &str) -> Result<Claim> {
-        claim::acquire(self.store, self.clock, key, self.timing.lease).await
+        claim::acquire(self.records(), key, self.timing.lease).await
     }
 
     async fn finish(&self, held: Held, mut outcome: Value, how: How, ttl: i64) -> Result<Ran> {
@@ -184,7 +192,7 @@ impl<'a> Effects<'a> {
         } else {
             outcome = json!({"value": outcome, "how": how.as_str()});
         }
-        held.complete_for(self.store, self.clock, outcome.clone(), ttl)
+        held.complete_for(self.records(), outcome.clone(), ttl)
             .await?;
         Ok(Ran { outcome, how })
     }
@@ -229,8 +237,7 @@ impl<'a> Effects<'a> {
         let (intent, again) = match held.pending_intent().cloned() {
             Some(intent) => match lookup(intent.clone()).await {
                 Err(e) => {
-                    held.release(self.store, self.clock, true, &e.to_string())
-                        .await?;
+                    held.release(self.records(), true, &e.to_string()).await?;
                     return Err(e);
                 }
                 Ok(Found::Yes(outcome)) => {
@@ -254,8 +261,7 @@ impl<'a> Effects<'a> {
             },
             None => match plan().await {
                 Err(e) => {
-                    held.release(self.store, self.clock, false, &e.to_string())
-                        .await?;
+                    held.release(self.records(), false, &e.to_string()).await?;
                     return Err(e);
                 }
                 Ok(Plan::Skip(outcome)) => {
@@ -263,18 +269,16 @@ impl<'a> Effects<'a> {
                 }
                 Ok(Plan::Write(intent)) => {
                     if let Err(e) = self.time_for_a_write() {
-                        held.release(self.store, self.clock, false, &e.to_string())
-                            .await?;
+                        held.release(self.records(), false, &e.to_string()).await?;
                         return Err(e);
                     }
-                    held.intend(self.store, self.clock, intent.clone()).await?;
+                    held.intend(self.records(), intent.clone()).await?;
                     (intent, false)
                 }
             },
         };
         if let Err(e) = self.time_for_a_write() {
-            held.release(self.store, self.clock, true, &e.to_string())
-                .await?;
+            held.release(self.records(), true, &e.to_string()).await?;
             return Err(e);
         }
         match write(intent).await {
@@ -293,8 +297,7 @@ impl<'a> Effects<'a> {
             Err(e) => {
                 // A write that may have happened keeps its intent for the next attempt.
                 let keep = e.code != Some(NOT_SENT);
-                held.release(self.store, self.clock, keep, &e.to_string())
-                    .await?;
+                held.release(self.records(), keep, &e.to_string()).await?;
                 Err(e)
             }
         }

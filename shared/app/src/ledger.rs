@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::claim::DONE_TTL_SECS;
 use crate::error::{Error, Result};
 use crate::jobs::Source;
-use crate::ports::{Clock, Store};
+use crate::ports::{Clock, Records, Store};
 use crate::state::{self, update};
 use llbridge_domain::phone;
 use llbridge_domain::Conversation;
@@ -119,11 +119,11 @@ pub async fn find(store: &dyn Store, call_id: &str) -> Result<Option<(String, En
 
 /// Changes a record (creating it when absent) and returns it as written.
 async fn change(
-    store: &dyn Store,
-    clock: &dyn Clock,
+    records: Records<'_>,
     anchor: &str,
     mut f: impl FnMut(&mut Entry),
 ) -> Result<Entry> {
+    let Records { store, clock } = records;
     let now = clock.now_ms();
     let mut written = Entry::default();
     update(store, &key(anchor), expires(clock), |e: &mut Entry| {
@@ -147,15 +147,15 @@ async fn change(
 /// Opens the record of a conversation whose leg ended (or completes what it knows). The
 /// first opener sets how the conversation reached the product. Returns the record.
 pub async fn open(
-    store: &dyn Store,
-    clock: &dyn Clock,
+    records: Records<'_>,
     conv: &Conversation,
     anchor: &str,
     scope: Option<&str>,
     source: Source,
     due_at: i64,
 ) -> Result<Entry> {
-    let entry = change(store, clock, anchor, |e| {
+    let Records { store, clock } = records;
+    let entry = change(records, anchor, |e| {
         if e.source.is_empty() {
             e.source = source.as_str().to_owned();
         }
@@ -187,15 +187,14 @@ pub async fn open(
 /// Anchors the conversation (see [`state::anchor`]) and opens its record: returns the anchor
 /// and the record.
 pub async fn anchor_and_open(
-    store: &dyn Store,
-    clock: &dyn Clock,
+    records: Records<'_>,
     conv: &Conversation,
     scope: Option<&str>,
     source: Source,
     due_at: i64,
 ) -> Result<(String, Entry)> {
-    let anchor = state::anchor(store, clock, conv).await?;
-    let entry = open(store, clock, conv, &anchor, scope, source, due_at).await?;
+    let anchor = state::anchor(records, conv).await?;
+    let entry = open(records, conv, &anchor, scope, source, due_at).await?;
     Ok((anchor, entry))
 }
 
@@ -210,14 +209,10 @@ pub struct Settled {
 }
 
 /// Records a call log's final decision.
-pub async fn settle(
-    store: &dyn Store,
-    clock: &dyn Clock,
-    anchor: &str,
-    s: Settled,
-) -> Result<Entry> {
+pub async fn settle(records: Records<'_>, anchor: &str, s: Settled) -> Result<Entry> {
+    let clock = records.clock;
     let now = clock.now_ms();
-    change(store, clock, anchor, |e| {
+    change(records, anchor, |e| {
         e.decision = Some(s.decision.to_owned());
         e.reason = s.reason.map(str::to_owned);
         e.detail = Some(s.detail.clone());
@@ -236,12 +231,12 @@ pub async fn settle(
 /// Records an attempt that did not settle the conversation (a retry), or a job given up
 /// (`final_decision`), for the conversation of `conv`'s legs, if it has a record.
 pub async fn note_failure(
-    store: &dyn Store,
-    clock: &dyn Clock,
+    records: Records<'_>,
     conv: &Conversation,
     reason: &str,
     final_decision: Option<&'static str>,
 ) -> Result<()> {
+    let Records { store, clock } = records;
     let mut anchor = None;
     for leg in &conv.legs {
         if let Some(a) = state::anchor_of(store, leg).await? {
@@ -253,7 +248,7 @@ pub async fn note_failure(
         return Ok(());
     };
     let now = clock.now_ms();
-    change(store, clock, &anchor, |e| {
+    change(records, &anchor, |e| {
         e.attempts += 1;
         e.last_attempt_at = Some(now);
         e.last_error = Some(reason.to_owned());
@@ -270,11 +265,12 @@ pub async fn note_failure(
 
 /// Notes that a job of the conversation was replayed from the dead letters: it may settle
 /// again.
-pub async fn note_replay(store: &dyn Store, clock: &dyn Clock, call_id: &str) -> Result<()> {
+pub async fn note_replay(records: Records<'_>, call_id: &str) -> Result<()> {
+    let store = records.store;
     let Some(anchor) = state::anchor_of(store, call_id).await? else {
         return Ok(());
     };
-    change(store, clock, &anchor, |e| {
+    change(records, &anchor, |e| {
         e.replays += 1;
         if e.decision.as_deref() == Some("failed") {
             e.decision = None;

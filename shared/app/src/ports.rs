@@ -132,6 +132,14 @@ pub trait Store: Send + Sync {
     async fn delete(&self, key: &str, version: Option<u64>) -> Result<bool>;
 }
 
+/// The store and the clock every record of the use cases is written with (claims, the
+/// ledger, the legs' state): one job's context, passed as one.
+#[derive(Clone, Copy)]
+pub struct Records<'a> {
+    pub store: &'a dyn Store,
+    pub clock: &'a dyn Clock,
+}
+
 /// A secret value; never printed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);

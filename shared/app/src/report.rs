@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::ledger::{self, Entry};
-use crate::ports::{Clock, Store};
+use crate::ports::Records;
 
 /// A conversation without an outcome is pending while its log is due for less than this, or
 /// while a job of it ran this recently (it is being retried); past that it is unaccounted for.
@@ -112,11 +112,11 @@ impl Coverage {
 
 /// The coverage of the conversations that started in the last `period`.
 pub async fn coverage(
-    store: &dyn Store,
-    clock: &dyn Clock,
+    records: Records<'_>,
     period: Duration,
     dead_letters: usize,
 ) -> Result<Coverage> {
+    let Records { store, clock } = records;
     let now = clock.now_ms();
     let since = now - period.as_millis() as i64;
     let entries = ledger::between(store, since, now).await?;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
-use crate::ports::{Clock, Condition, Store};
+use crate::ports::{Condition, Records, Store};
 
 /// Leg records live a week: long enough for late post-hangup events and retried jobs.
 pub const LEG_TTL_SECS: i64 = 7 * 24 * 3600;
@@ -109,7 +109,8 @@ where
 }
 
 /// Adds an event to its leg's record (duplicates are skipped) and links the legs it names.
-pub async fn merge_event(store: &dyn Store, clock: &dyn Clock, event: &CallEvent) -> Result<()> {
+pub async fn merge_event(records: Records<'_>, event: &CallEvent) -> Result<()> {
+    let Records { store, clock } = records;
     let expires = Some(clock.now_secs() + LEG_TTL_SECS);
     let links = event.linked_ids();
     let kept = event.clipped();
@@ -202,23 +203,20 @@ pub async fn anchor_of(store: &dyn Store, leg: &str) -> Result<Option<String>> {
 /// conversation's key when its log is first claimed, kept for every leg known then. A job
 /// that later sees the conversation under another key (a leg with a smaller id turned up)
 /// finds the first one through any of its legs, so nothing is logged twice under two keys.
-pub async fn anchor(store: &dyn Store, clock: &dyn Clock, conv: &Conversation) -> Result<String> {
+pub async fn anchor(records: Records<'_>, conv: &Conversation) -> Result<String> {
+    let store = records.store;
     for leg in &conv.legs {
         if let Some(item) = store.get(&anchor_key(leg)).await? {
-            return adopt(store, clock, conv, &item.value).await;
+            return adopt(records, conv, &item.value).await;
         }
     }
-    adopt(store, clock, conv, &conv.key).await
+    adopt(records, conv, &conv.key).await
 }
 
 /// Points every leg of `conv` at `key`; when another key got to a leg first, that one wins
 /// and the legs already pointed are moved over to it.
-async fn adopt(
-    store: &dyn Store,
-    clock: &dyn Clock,
-    conv: &Conversation,
-    key: &str,
-) -> Result<String> {
+async fn adopt(records: Records<'_>, conv: &Conversation, key: &str) -> Result<String> {
+    let Records { store, clock } = records;
     let expires = Some(clock.now_secs() + crate::claim::DONE_TTL_SECS);
     let mut pointed = Vec::new();
     for leg in &conv.legs {

@@ -23,7 +23,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use llbridge_app::ports::{Clock, DeadLetter, Store};
+use llbridge_app::ports::{Clock, DeadLetter, Records, Store};
 use llbridge_app::reconcile::Reconciler;
 use llbridge_app::{ledger, report, trace};
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,15 @@ pub struct Admin {
     pub clock: Arc<dyn Clock>,
     pub probe: Arc<dyn QueueProbe>,
     pub reconciler: Arc<Reconciler>,
+}
+
+impl Admin {
+    fn records(&self) -> Records<'_> {
+        Records {
+            store: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+        }
+    }
 }
 
 /// A dead letter as `llbridge dlq list` shows it.
@@ -139,7 +148,7 @@ async fn report_of(State(a): State<Admin>, Query(q): Q) -> Response {
         Err(r) => return r,
     };
     let dead = a.probe.dead_letters().await.len();
-    match report::coverage(a.store.as_ref(), a.clock.as_ref(), period, dead).await {
+    match report::coverage(a.records(), period, dead).await {
         Ok(c) => Json(json!({"coverage": c, "unaccounted": c.unaccounted})).into_response(),
         Err(e) => failed(e),
     }
@@ -194,7 +203,7 @@ async fn replay(State(a): State<Admin>, Query(q): Q) -> Response {
     let replayed = a.probe.replay_dead_letters(&pick).await;
     for d in &replayed {
         if let Some(id) = DeadLetterView::of(d).call_id {
-            if let Err(e) = ledger::note_replay(a.store.as_ref(), a.clock.as_ref(), &id).await {
+            if let Err(e) = ledger::note_replay(a.records(), &id).await {
                 tracing::warn!(error = %e, "admin: could not note a replay in the ledger");
             }
         }

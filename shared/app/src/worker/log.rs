@@ -124,7 +124,7 @@ impl Job<'_> {
         let (fx, msg) = (&self.fx, self.msg);
         let due = msg.received_at + self.delay_of(&enablement).as_millis() as i64;
         let scope = report.scope.as_deref();
-        match ledger::anchor_and_open(fx.store, fx.clock, &conv, scope, msg.source, due).await {
+        match ledger::anchor_and_open(fx.records(), &conv, scope, msg.source, due).await {
             Ok(_) => Ok(()),
             Err(e) => Err(Stopped::on(e, report, &conv)),
         }
@@ -145,17 +145,16 @@ impl Job<'_> {
             Readiness::Ready => now,
         };
         let scope = report.scope.as_deref();
-        let (anchor, entry) =
-            ledger::anchor_and_open(fx.store, fx.clock, conv, scope, msg.source, due)
-                .await
-                .map_err(stop)?;
+        let (anchor, entry) = ledger::anchor_and_open(fx.records(), conv, scope, msg.source, due)
+            .await
+            .map_err(stop)?;
         if !scoped.enablement.logs_calls() {
             let settled = ledger::Settled {
                 decision: Decision::Skipped.as_str(),
                 reason: Some(Reason::CallLogDisabled.as_str()),
                 ..ledger::Settled::default()
             };
-            ledger::settle(fx.store, fx.clock, &anchor, settled)
+            ledger::settle(fx.records(), &anchor, settled)
                 .await
                 .map_err(stop)?;
             return Ok(Decided::about(
@@ -236,9 +235,7 @@ impl Job<'_> {
         let logged = match logged {
             Ok(l) => l,
             Err(e) => {
-                let released = held
-                    .release(fx.store, fx.clock, false, &e.to_string())
-                    .await;
+                let released = held.release(fx.records(), false, &e.to_string()).await;
                 if let Err(e2) = released {
                     tracing::warn!(error = %e2, "worker: could not release the call-log claim");
                 }
@@ -247,7 +244,7 @@ impl Job<'_> {
         };
         let v = Verdict::of(logged.result, entry.recovered());
         let recorded = json!({"decision": v.decision, "reason": v.reason, "outcome": v.outcome});
-        if let Err(e) = held.complete(fx.store, fx.clock, recorded).await {
+        if let Err(e) = held.complete(fx.records(), recorded).await {
             return Err(Stopped::on(e, report, conv));
         }
         let settled = ledger::Settled {
@@ -257,7 +254,7 @@ impl Job<'_> {
             family: logged.contact,
             effects: Some(v.outcome),
         };
-        if let Err(e) = ledger::settle(fx.store, fx.clock, &anchor, settled).await {
+        if let Err(e) = ledger::settle(fx.records(), &anchor, settled).await {
             // The log is written and its claim done: a retry finds it logged.
             tracing::warn!(error = %e, conversation = %anchor, "worker: could not record the call log in the ledger");
         }

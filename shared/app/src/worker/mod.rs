@@ -30,7 +30,7 @@ use crate::effect::{Effects, Timing};
 use crate::error::{Error, Result};
 use crate::jobs::{JobKind, JobMessage};
 use crate::ledger;
-use crate::ports::{Clients, Clock, ConfigSource, Queue, Store};
+use crate::ports::{Clients, Clock, ConfigSource, Queue, Records, Store};
 use crate::state;
 
 /// The worker's settings and ports.
@@ -135,6 +135,14 @@ impl Worker {
         }
     }
 
+    /// The worker's store and clock, as one.
+    fn records(&self) -> Records<'_> {
+        Records {
+            store: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+        }
+    }
+
     pub fn with_timing(mut self, timing: Timing) -> Worker {
         self.timing = timing;
         self
@@ -181,14 +189,7 @@ impl Worker {
                 _ => Some(Decision::Failed.as_str()),
             };
             let reason = report.reason.map_or("failed", |r| r.as_str());
-            if let Err(e) = ledger::note_failure(
-                self.store.as_ref(),
-                self.clock.as_ref(),
-                conv,
-                reason,
-                final_decision,
-            )
-            .await
+            if let Err(e) = ledger::note_failure(self.records(), conv, reason, final_decision).await
             {
                 tracing::warn!(error = %e, "worker: could not note a failed call log in the ledger");
             }
@@ -222,7 +223,7 @@ impl Worker {
             msg: &msg,
             event: &event,
         };
-        state::merge_event(self.store.as_ref(), self.clock.as_ref(), &event)
+        state::merge_event(self.records(), &event)
             .await
             .map_err(|e| Stopped::early(e, job.report(Decision::Failed)))?;
         match msg.job {

@@ -107,7 +107,7 @@ impl Job<'_> {
         if held.pending_intent().is_some() {
             // An earlier pop was sent and its answer lost.
             let outcome = json!({"decision": "skipped", "reason": Reason::PopOutcomeUnknown});
-            held.complete(fx.store, fx.clock, outcome)
+            held.complete(fx.records(), outcome)
                 .await
                 .map_err(|e| Stopped::on(e, report.clone(), conv))?;
             return skip(Reason::PopOutcomeUnknown);
@@ -125,7 +125,7 @@ impl Job<'_> {
             Err(e) => {
                 let keep =
                     e.is_transient() && e.code != Some(NOT_SENT) && held.pending_intent().is_some();
-                if let Err(e2) = held.release(fx.store, fx.clock, keep, &e.to_string()).await {
+                if let Err(e2) = held.release(fx.records(), keep, &e.to_string()).await {
                     return Err(Stopped::on(e2, report, conv));
                 }
                 return Err(Stopped::on(e, report, conv));
@@ -135,10 +135,10 @@ impl Job<'_> {
         let written = match then {
             Then::Settled => {
                 let outcome = json!({"decision": report.decision, "reason": reason});
-                held.complete(fx.store, fx.clock, outcome).await
+                held.complete(fx.records(), outcome).await
             }
             Then::Open { maybe_sent } => held
-                .release(fx.store, fx.clock, maybe_sent, reason.unwrap_or_default())
+                .release(fx.records(), maybe_sent, reason.unwrap_or_default())
                 .await
                 .map(|_| true),
         };
@@ -200,12 +200,8 @@ impl Job<'_> {
                         return Ok(Tried::unavailable(report, Reason::DialpadUnavailable, &e))
                     }
                 };
-                held.intend(
-                    fx.store,
-                    fx.clock,
-                    json!({"user_id": offer.user_id, "uri": uri}),
-                )
-                .await?;
+                held.intend(fx.records(), json!({"user_id": offer.user_id, "uri": uri}))
+                    .await?;
                 (
                     dialpad.screen_pop(offer.user_id, uri).await,
                     Reason::DialpadUnavailable,
@@ -213,8 +209,7 @@ impl Job<'_> {
             }
             Pop::Crm(request) => {
                 held.intend(
-                    fx.store,
-                    fx.clock,
+                    fx.records(),
                     json!({"user_id": offer.user_id, "request": request}),
                 )
                 .await?;

@@ -210,11 +210,11 @@ async fn create_held(
     settings: &LineLeaderSettings,
     resumed: bool,
 ) -> Result<std::result::Result<(String, &'static str), Dropped>> {
-    let (store, clock) = (fx.store, fx.clock);
-    let found = match search(ll, clock, caller, Some(center), settings).await {
+    let records = fx.records();
+    let found = match search(ll, fx.clock, caller, Some(center), settings).await {
         Ok(f) => f,
         Err(e) => {
-            held.release(store, clock, true, &e.to_string()).await?;
+            held.release(records, true, &e.to_string()).await?;
             return Err(e);
         }
     };
@@ -227,12 +227,11 @@ async fn create_held(
                     rule
                 };
                 let outcome = serde_json::json!({"family_id": family_id, "how": rule});
-                held.complete_for(store, clock, outcome, REMEMBER_SECS)
-                    .await?;
+                held.complete_for(records, outcome, REMEMBER_SECS).await?;
                 return Ok(Ok((family_id.clone(), rule)));
             }
             Err(_) => {
-                held.release(store, clock, false, "ambiguous").await?;
+                held.release(records, false, "ambiguous").await?;
                 return Ok(found);
             }
         }
@@ -241,32 +240,31 @@ async fn create_held(
     let new = match planned {
         Ok(Ok(new)) => new,
         Ok(Err(d)) => {
-            held.release(store, clock, false, d.reason).await?;
+            held.release(records, false, d.reason).await?;
             return Ok(Err(d));
         }
         Err(e) => {
-            held.release(store, clock, resumed, &e.to_string()).await?;
+            held.release(records, resumed, &e.to_string()).await?;
             return Err(e);
         }
     };
     if let Err(e) = fx.time_for_a_write() {
-        held.release(store, clock, resumed, &e.to_string()).await?;
+        held.release(records, resumed, &e.to_string()).await?;
         return Err(e);
     }
     let intent = serde_json::to_value(&new)
         .map_err(|e| Error::permanent("worker", format!("family intent: {e}")))?;
-    held.intend(store, clock, intent).await?;
+    held.intend(records, intent).await?;
     match ll.create_family(&new).await {
         Ok(created) => {
             let outcome = serde_json::json!({"family_id": created.id, "how": "written"});
-            held.complete_for(store, clock, outcome, REMEMBER_SECS)
-                .await?;
+            held.complete_for(records, outcome, REMEMBER_SECS).await?;
             Ok(Ok((created.id, "created")))
         }
         Err(e) => {
             // Rejected: nothing was created. Lost answer: the next attempt searches first.
             let keep = e.is_transient() && e.code != Some(NOT_SENT);
-            held.release(store, clock, keep, &e.to_string()).await?;
+            held.release(records, keep, &e.to_string()).await?;
             Err(e)
         }
     }
