@@ -1,7 +1,7 @@
 //! The port contracts (`support/contract.rs`), each case run against the embedded adapter and
 //! the AWS adapter on moto (`support/moto.rs`; install it with `bash infra/tools.sh`).
 //!
-//! `cargo test -p llbridge-tests --test contract`
+//! `cargo test -p llbridge-tests --test contracts ports::`
 
 use std::sync::Arc;
 

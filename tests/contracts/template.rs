@@ -1,7 +1,7 @@
 //! Checks of `template.yaml` that the linters do not make (cfn-lint misses dangling refs in
 //! some places; see `infra/lint-template.sh` for the linters themselves).
 //!
-//! `cargo test -p llbridge-tests --test template`
+//! `cargo test -p llbridge-tests --test contracts template::`
 
 use std::collections::{BTreeMap, BTreeSet};
 

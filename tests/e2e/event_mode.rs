@@ -449,12 +449,8 @@ async fn a_failing_task_step_still_yields_the_event_and_the_status_change() {
     });
     call(&s, Some("Left Voicemail")).await;
     // Let every delivery of the call-log job fail.
-    for _ in 0..400 {
-        if !s.host.dead_letters().await.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    s.settle_until(async || !s.host.dead_letters().await.is_empty())
+        .await;
     let dead = s.host.dead_letters().await;
     assert!(
         !dead.is_empty(),
@@ -498,12 +494,7 @@ async fn a_retried_job_redoes_only_the_failed_step() {
         ..Faults::default()
     });
     call(&s, Some("Left Voicemail")).await;
-    for _ in 0..100 {
-        if !completed(&s).is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    s.settle_until(async || !completed(&s).is_empty()).await;
     s.settle().await;
     let state = s.lineleader().state();
     assert_eq!(completed(&s).len(), 1, "the task is completed once");
@@ -532,7 +523,7 @@ async fn a_disposition_after_hangup_within_the_log_delay_drives_the_steps() {
     let c = s.call(1, CALLER);
     s.play(&[c.agent("connected", 5_100), c.cc_hangup(295_200)])
         .await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    s.run_due(std::time::Duration::from_millis(500)).await;
     assert!(
         s.lineleader().state().data.events.is_empty(),
         "the log waits for the delay"

@@ -4,17 +4,18 @@ use llbridge_app::jobs::JobKind;
 use std::time::Duration;
 
 use base64::Engine;
-use llbridge_host::{Host, Options};
+use llbridge_host::{Drive, Host, Options};
 use llbridge_tests::configs::{self, CALL_CENTER};
 use llbridge_tests::events::{user_line_ringing, Call};
 use llbridge_tests::webhook::{post, sign, sign_with};
 use serde_json::json;
 
 async fn host() -> Host {
-    let opts = Options::new(
+    let mut opts = Options::new(
         configs::call_center_config(),
         "127.0.0.1:0".parse().unwrap(),
     );
+    opts.drive = Drive::stepped();
     llbridge_host::start(opts).await.unwrap()
 }
 
@@ -157,12 +158,14 @@ async fn a_hangup_queues_the_merge_now_and_the_call_log_after_the_delay() {
         "127.0.0.1:0".parse().unwrap(),
     );
     opts.log_delay = Duration::from_secs(120);
+    opts.drive = Drive::stepped();
     let h = llbridge_host::start(opts).await.unwrap();
     let (status, body) = post(&h.webhook_url(), sign(&call().cc_hangup(1))).await;
     assert_eq!(status, 200);
     assert_eq!(body["jobs"], json!(["merge", "call_log"]));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(h.settle(Duration::ZERO, Duration::from_secs(30)).await);
     // The merge ran; the call-log job waits for its delay.
+
     let jobs: Vec<_> = h.reports().iter().map(|r| r.job).collect();
     assert_eq!(jobs, vec![Some(JobKind::Merge)]);
     assert_eq!(h.pending().await, 1);

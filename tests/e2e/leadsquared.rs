@@ -229,14 +229,15 @@ fn settled(s: &Scenario) -> BTreeMap<String, String> {
 async fn lost_answers_still_give_one_call_log_per_conversation() {
     let rounds = 4_u64;
     let s = Scenario::start_tuned(enablements(), None, Duration::from_secs(1), |o| {
-        o.timing = Timing::for_job_budget(Duration::from_secs(9));
+        // Requests time out after 0.8 s, before the 1 s stalls end.
+        o.timing = Timing::for_job_budget(Duration::from_secs(4));
         o.retry = RetryPolicy {
             first: Duration::from_millis(100),
             max: Duration::from_secs(1),
             horizon: Duration::from_secs(60),
         };
         o.sandbox.leadsquared_faults = Faults {
-            hang_ms: 2_000,
+            hang_ms: 1_000,
             rules: vec![
                 FaultRule::lose_answer("POST", "*", 503, 0.3),
                 FaultRule::stall_after_write("POST", "*", 0.3),
@@ -264,10 +265,7 @@ async fn lost_answers_still_give_one_call_log_per_conversation() {
         lineleader_calls.push(c);
     }
     let total = (rounds * 5) as usize;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while settled(&s).len() < total && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    s.settle_until(async || settled(&s).len() >= total).await;
     assert!(
         s.host.drain(Duration::from_secs(60)).await,
         "the queue did not drain"

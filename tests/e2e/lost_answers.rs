@@ -92,7 +92,7 @@ fn lost_answers(share: f64) -> Faults {
     ];
     let half = share / 2.0;
     Faults {
-        hang_ms: 2_000,
+        hang_ms: 1_000,
         rules: writes
             .iter()
             .flat_map(|(m, p)| {
@@ -113,10 +113,10 @@ async fn start(n: u64, lineleader: LineLeaderConfig, policy: &str) -> Scenario {
         e["unknown_outcome"] = json!(policy);
     }
     Scenario::start_tuned(enablements, Some(dataset(n)), Duration::from_secs(1), |o| {
-        // Writes of at most 3.6 s (requests time out after 1.8 s, before the 2 s stalls end),
-        // leases of 21.6 s; retries for a minute, so that no conversation is given up while
+        // Writes of at most 1.6 s (requests time out after 0.8 s, before the 1 s stalls end),
+        // leases of 9.6 s; retries for a minute, so that no conversation is given up while
         // answers keep getting lost.
-        o.timing = Timing::for_job_budget(Duration::from_secs(9));
+        o.timing = Timing::for_job_budget(Duration::from_secs(4));
         o.retry = RetryPolicy {
             first: Duration::from_millis(100),
             max: Duration::from_secs(1),
@@ -157,10 +157,7 @@ async fn play(s: &Scenario, logs: u64, events: u64) -> (Vec<Call>, Vec<Call>) {
         }
     }
     let total = logs.len() + events.len();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while settled(s).len() < total && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    s.settle_until(async || settled(s).len() >= total).await;
     assert!(
         s.host.drain(Duration::from_secs(60)).await,
         "the queue did not drain"

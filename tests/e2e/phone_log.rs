@@ -105,7 +105,7 @@ async fn a_disposition_after_hangup_within_the_log_delay_is_logged() {
     let call = s.call(1, "+14158159602");
     s.play(&answered(&call)).await;
     // After the hangup, before the (2 s) log delay runs out.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    s.run_due(std::time::Duration::from_millis(500)).await;
     assert!(s.phone_logs().is_empty(), "the log waits for the delay");
     s.send(&call.dispositions(&["Left Voicemail"], 330_000))
         .await;
@@ -221,8 +221,8 @@ async fn an_outage_delays_the_log_and_loses_nothing() {
         ..Faults::default()
     });
     s.play(&answered(&s.call(1, "+14158159602"))).await;
-    // Longer than the client's own retries of one request (about 1.5 s).
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    // The first delivery fails after the client's own retries of one request (about 1.5 s).
+    s.run_due(std::time::Duration::from_secs(3)).await;
     assert!(s.phone_logs().is_empty());
     s.lineleader().set_faults(Faults::default());
     s.settle().await;

@@ -75,8 +75,6 @@ async fn beyond_five_pops_a_minute_dialpad_says_429_and_the_pop_is_not_retried()
             .await;
         s.settle().await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    s.settle().await;
     let pops = s.dialpad().pops();
     let outcomes: Vec<&str> = pops.iter().map(|p| p.outcome.as_str()).collect();
     assert_eq!(

@@ -1,5 +1,5 @@
 //! The contract suites of the queue, store and secrets ports, written once over the traits.
-//! `tests/contract.rs` runs every case against the embedded adapter and the AWS adapter (on
+//! `tests/contracts/ports.rs` runs every case against the embedded adapter and the AWS adapter (on
 //! moto). Each case gets a fresh, empty queue or table. Time is real: delays and expiries are
 //! about 2 s, so the embedded adapters run on `SystemClock` here.
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use llbridge_app::worker::RetryPolicy;
-use llbridge_host::{Host, Options};
+use llbridge_host::{Drive, Host, Options};
 use llbridge_sandbox::{
     Dataset, DialpadSandbox, LeadSquaredSandbox, LineLeaderSandbox, SbFamily, SbPhoneLog,
 };
@@ -17,16 +17,13 @@ use crate::configs::{self, CALL_CENTER};
 use crate::events::Call;
 use crate::webhook::{post, sign};
 
-/// True in the `e2e_aws` test binary: the suites run on the AWS adapters (SQS, DynamoDB,
-/// Secrets Manager) on moto instead of the embedded ones.
+/// True for the suites under `aws::` of the `e2e` binary (libtest names each test's thread
+/// after the test): they run on the AWS adapters (SQS, DynamoDB, Secrets Manager) on moto
+/// instead of the embedded ones.
 pub fn on_aws() -> bool {
-    std::env::current_exe()
-        .ok()
-        .and_then(|p| {
-            p.file_name()
-                .map(|n| n.to_string_lossy().starts_with("e2e_aws"))
-        })
-        .unwrap_or(false)
+    std::thread::current()
+        .name()
+        .is_some_and(|n| n.starts_with("aws::"))
 }
 
 /// Retries for the suites: 100 ms doubling to 1 s, given up after 2.5 s of delays (the
@@ -39,7 +36,20 @@ pub fn fast_retries() -> RetryPolicy {
     }
 }
 
-/// A running local host with sandboxes.
+/// Retries inside one LineLeader request for the suites: as many as in production (3), 20 ms
+/// doubling to 80 ms.
+pub fn fast_request_retries() -> llbridge_clients::RetryPolicy {
+    llbridge_clients::RetryPolicy {
+        max_retries: 3,
+        min_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(80),
+        total_delay: Duration::from_millis(300),
+    }
+}
+
+/// A running local host with sandboxes. On the embedded adapters its worker is stepped: jobs
+/// run when the test settles the host, and delays are skipped rather than slept through; on the
+/// AWS adapters it runs in the background, as deployed.
 pub struct Scenario {
     pub host: Host,
     pub now: DateTime<Utc>,
@@ -124,9 +134,12 @@ impl Scenario {
         opts.log_delay = log_delay;
         opts.sandbox.data = data;
         opts.retry = fast_retries();
+        opts.lineleader_retry = Some(fast_request_retries());
         tune(&mut opts);
         if on_aws() {
             crate::aws::use_aws_adapters(&mut opts).await;
+        } else {
+            opts.drive = Drive::stepped();
         }
         let host = llbridge_host::start(opts)
             .await
@@ -182,7 +195,22 @@ impl Scenario {
         }
     }
 
-    /// Waits until every job due within the next 20 s (the log delays of the scenarios) ran;
+    /// Runs the jobs due now, without moving time: what has happened before any delay ran
+    /// out. (On AWS, where the worker runs by itself, waits `aws_wait` instead.)
+    pub async fn run_due(&self, aws_wait: Duration) {
+        if on_aws() {
+            tokio::time::sleep(aws_wait).await;
+        } else {
+            assert!(
+                self.host
+                    .settle(Duration::ZERO, Duration::from_secs(60))
+                    .await,
+                "the worker did not settle"
+            );
+        }
+    }
+
+    /// Runs every job due within the next 20 s (the log delays of the scenarios, the retries);
     /// re-checks put off for minutes are left alone.
     pub async fn settle(&self) {
         assert!(
@@ -191,6 +219,20 @@ impl Scenario {
                 .await,
             "the worker did not settle"
         );
+    }
+
+    /// Runs jobs until `done` holds: settles a stepped host (every retry within 20 s runs),
+    /// or waits up to two minutes for the background worker on AWS. Returns `done()`.
+    pub async fn settle_until(&self, done: impl AsyncFn() -> bool) -> bool {
+        if !on_aws() {
+            self.settle().await;
+            return done().await;
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        while !done().await && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        done().await
     }
 
     pub fn phone_logs(&self) -> Vec<SbPhoneLog> {

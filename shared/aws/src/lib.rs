@@ -1,6 +1,6 @@
 //! AWS adapters of llbridge's ports: [`SqsQueue`] (SQS), [`DynamoStore`] (DynamoDB) and
 //! [`SecretsManagerSecrets`] (Secrets Manager). They pass the same contract suite as the embedded
-//! adapters (`tests/contract.rs`, against moto).
+//! adapters (`tests/contracts/ports.rs`, against moto).
 //!
 //! Build the clients once per process (a Lambda's cold start) with [`load_sdk_config`] and pass
 //! them in; every adapter is cheap to clone around in an `Arc`.

@@ -16,6 +16,7 @@ pub mod dialpad;
 use dialpad::{HttpDialpad, PopFailure, PopResult};
 use llbridge_domain::config::{Connection, Enablement, LineLeaderConnection, SecretRef};
 use llbridge_domain::Installation;
+pub use llbridge_lineleader::RetryPolicy;
 use llbridge_lineleader::{HttpLineLeader, LineLeaderCrm};
 use tokio::sync::Mutex;
 
@@ -32,6 +33,8 @@ pub struct HttpClients {
     /// One LineLeader request's timeout, and the most a request may take, retries included.
     timeout: Duration,
     budget: Duration,
+    /// Retries inside one LineLeader request; the client's own by default.
+    retry: Option<RetryPolicy>,
     crms: Mutex<HashMap<String, Cached<Connection, dyn Crm>>>,
     dialpad: Mutex<Option<Cached<DialpadFrom, dyn Dialpad>>>,
 }
@@ -50,6 +53,7 @@ impl HttpClients {
             http,
             timeout: llbridge_lineleader::DEFAULT_TIMEOUT,
             budget: llbridge_lineleader::DEFAULT_BUDGET,
+            retry: None,
             crms: Mutex::new(HashMap::new()),
             dialpad: Mutex::new(None),
         })
@@ -60,6 +64,12 @@ impl HttpClients {
     pub fn with_request_budget(mut self, budget: Duration) -> HttpClients {
         self.budget = budget;
         self.timeout = (budget / 2).min(llbridge_lineleader::DEFAULT_TIMEOUT);
+        self
+    }
+
+    /// Retries inside one LineLeader request other than the client's default.
+    pub fn with_lineleader_retry(mut self, retry: RetryPolicy) -> HttpClients {
+        self.retry = Some(retry);
         self
     }
 }
@@ -79,6 +89,10 @@ impl HttpClients {
         )
         .with_timeout(self.timeout)
         .with_budget(self.budget);
+        let api = match self.retry {
+            Some(r) => api.with_retry(r),
+            None => api,
+        };
         Ok(Arc::new(LineLeaderCrm::new(Arc::new(api))))
     }
 }

@@ -31,3 +31,33 @@ impl Clock for ManualClock {
         self.ms.load(Ordering::SeqCst)
     }
 }
+
+/// The wall clock, moved ahead on demand: a test host skips the waits of delayed messages
+/// instead of sleeping through them. It never goes back.
+#[derive(Debug, Default)]
+pub struct SteppedClock {
+    ahead_ms: AtomicI64,
+}
+
+impl SteppedClock {
+    pub fn new() -> SteppedClock {
+        SteppedClock::default()
+    }
+
+    /// Moves the clock to `ms` if it is not there yet.
+    pub fn step_to(&self, ms: i64) {
+        let behind = ms - SystemClock.now_ms();
+        self.ahead_ms.fetch_max(behind, Ordering::SeqCst);
+    }
+
+    /// How far ahead of the wall clock it is.
+    pub fn ahead(&self) -> Duration {
+        Duration::from_millis(self.ahead_ms.load(Ordering::SeqCst).max(0) as u64)
+    }
+}
+
+impl Clock for SteppedClock {
+    fn now_ms(&self) -> i64 {
+        SystemClock.now_ms() + self.ahead_ms.load(Ordering::SeqCst)
+    }
+}

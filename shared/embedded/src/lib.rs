@@ -5,7 +5,7 @@ mod queue;
 mod secrets;
 mod store;
 
-pub use clock::{ManualClock, SystemClock};
+pub use clock::{ManualClock, SteppedClock, SystemClock};
 pub use queue::MemoryQueue;
 pub use secrets::MemorySecrets;
 pub use store::MemoryStore;

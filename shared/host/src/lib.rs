@@ -5,6 +5,9 @@
 
 pub mod admin;
 pub mod aws;
+pub mod drive;
+
+pub use drive::Drive;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -23,7 +26,7 @@ use llbridge_app::ports::{
     Clients, Clock, ConfigSource, DeadLetter, Queue, Secrets, StaticConfig, Store,
 };
 use llbridge_app::reconcile::Reconciler;
-use llbridge_app::worker::{Report, RetryPolicy, Settle, Worker};
+use llbridge_app::worker::{Report, RetryPolicy, Worker};
 use llbridge_domain::config::{Connection, SecretRef, SANDBOX};
 use llbridge_domain::Installation;
 use llbridge_embedded::{MemoryQueue, MemorySecrets, MemoryStore, SystemClock};
@@ -53,6 +56,10 @@ pub struct Options {
     /// How often the reconciler runs in the host; `None`: only on demand.
     pub reconcile_every: Option<Duration>,
     pub reconcile: llbridge_app::reconcile::Settings,
+    /// Retries inside one LineLeader request, when not the client's default.
+    pub lineleader_retry: Option<llbridge_clients::RetryPolicy>,
+    /// How the worker runs: in the background (the default) or stepped by [`Host::settle`].
+    pub drive: Drive,
 }
 
 /// What the host needs to know of its queue to tell when the worker has settled.
@@ -128,6 +135,8 @@ impl Options {
             queue: None,
             reconcile_every: None,
             reconcile: llbridge_app::reconcile::Settings::default(),
+            lineleader_retry: None,
+            drive: Drive::Background,
         }
     }
 }
@@ -144,7 +153,8 @@ pub struct Host {
     /// The reconciler, for passes on demand.
     pub reconciler: Arc<Reconciler>,
     probe: Arc<dyn QueueProbe>,
-    reports: Arc<Mutex<Vec<Report>>>,
+    reports: drive::Reports,
+    stepper: Option<drive::Stepper>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -163,7 +173,13 @@ impl Host {
     /// Waits until the worker is idle and no message is due within `horizon` (messages put
     /// off for longer, such as re-checks of calls whose end was never seen, are left), or the
     /// timeout passes. Returns whether it settled.
+    ///
+    /// A stepped host runs the jobs here, skipping the clock ahead to each delayed one.
     pub async fn settle(&self, horizon: Duration, timeout: Duration) -> bool {
+        if let Some(stepper) = &self.stepper {
+            let run = stepper.run(horizon, &self.reports);
+            return tokio::time::timeout(timeout, run).await.unwrap_or(false);
+        }
         let deadline = tokio::time::Instant::now() + timeout;
         let quiet_for = self.probe.quiet_period();
         let mut quiet_since: Option<tokio::time::Instant> = None;
@@ -189,6 +205,10 @@ impl Host {
     /// Waits until the queue is empty (every job, delayed ones included, ran), or the timeout
     /// passes. Returns whether it drained.
     pub async fn drain(&self, timeout: Duration) -> bool {
+        if self.stepper.is_some() {
+            const DAY: Duration = Duration::from_secs(24 * 3600);
+            return self.settle(DAY, timeout).await && self.pending().await == 0;
+        }
         let deadline = tokio::time::Instant::now() + timeout;
         while tokio::time::Instant::now() < deadline {
             if self.pending().await == 0
@@ -310,7 +330,15 @@ async fn start_sandboxes(
 }
 
 /// Starts the local host: binds, serves, and runs the worker loop.
-pub async fn start(opts: Options) -> std::io::Result<Host> {
+pub async fn start(mut opts: Options) -> std::io::Result<Host> {
+    if let Drive::Stepped(clock) = &opts.drive {
+        if opts.queue.is_some() {
+            return Err(std::io::Error::other(
+                "a stepped host needs the embedded queue",
+            ));
+        }
+        opts.clock = clock.clone();
+    }
     let mut installation = opts.installation;
     let sandboxes = start_sandboxes(&mut installation, opts.sandbox).await?;
     let installation = Arc::new(installation);
@@ -318,6 +346,7 @@ pub async fn start(opts: Options) -> std::io::Result<Host> {
         Some(s) => s,
         None => Arc::new(MemoryStore::new(opts.clock.clone())),
     };
+    let mut memory_queue = None;
     let (queue, probe): (Arc<dyn Queue>, Arc<dyn QueueProbe>) = match opts.queue {
         Some(q) => q,
         None => {
@@ -332,21 +361,26 @@ pub async fn start(opts: Options) -> std::io::Result<Host> {
                 queue: q.clone(),
                 clock: opts.clock.clone(),
             });
+            memory_queue = Some(q.clone());
             (q, probe)
         }
     };
     let config: Arc<dyn ConfigSource> = Arc::new(StaticConfig(installation.clone()));
     let clients: Arc<dyn Clients> = match opts.clients {
         Some(c) => c,
-        None => Arc::new(
-            llbridge_clients::HttpClients::new(
+        None => {
+            let http = llbridge_clients::HttpClients::new(
                 opts.secrets.clone(),
                 store.clone(),
                 opts.clock.clone(),
             )
             .map_err(|e| std::io::Error::other(e.to_string()))?
-            .with_request_budget(opts.timing.write_budget),
-        ),
+            .with_request_budget(opts.timing.write_budget);
+            Arc::new(match opts.lineleader_retry {
+                Some(r) => http.with_lineleader_retry(r),
+                None => http,
+            })
+        }
     };
     let ingest = Arc::new(Ingest {
         config: config.clone(),
@@ -404,8 +438,19 @@ pub async fn start(opts: Options) -> std::io::Result<Host> {
             rx.clone(),
         )));
     }
-    let worker_task = tokio::spawn(run_worker(worker, queue.clone(), reports.clone(), rx));
-    tasks.extend([server, worker_task]);
+    tasks.push(server);
+    let stepper = match (&opts.drive, memory_queue) {
+        (Drive::Stepped(clock), Some(queue)) => Some(drive::Stepper {
+            worker,
+            queue,
+            clock: clock.clone(),
+        }),
+        _ => {
+            let run = drive::run_worker(worker, queue.clone(), reports.clone(), rx);
+            tasks.push(tokio::spawn(run));
+            None
+        }
+    };
     Ok(Host {
         addr,
         sandboxes,
@@ -415,6 +460,7 @@ pub async fn start(opts: Options) -> std::io::Result<Host> {
         reconciler,
         probe,
         reports,
+        stepper,
         shutdown,
         tasks,
     })
@@ -437,81 +483,4 @@ async fn run_reconciler(
                 error = %e, "reconciler: the pass failed; the next one resumes from the last complete one");
         }
     }
-}
-
-/// Jobs handled at once, as concurrent Lambda invocations would.
-const CONCURRENCY: usize = 16;
-
-/// Receives and handles messages until told to stop, up to [`CONCURRENCY`] at once. Each
-/// message is settled as the worker says: acked, released for a retry after a growing delay,
-/// or moved to the dead letters with its reason.
-async fn run_worker(
-    worker: Arc<Worker>,
-    queue: Arc<dyn Queue>,
-    reports: Arc<Mutex<Vec<Report>>>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
-    let mut running = tokio::task::JoinSet::new();
-    loop {
-        if *stop.borrow() {
-            break;
-        }
-        while running.try_join_next().is_some() {}
-        let free = slots.available_permits();
-        if free == 0 {
-            tokio::select! {
-                _ = running.join_next() => {}
-                _ = stop.changed() => break,
-            }
-            continue;
-        }
-        let batch = tokio::select! {
-            r = queue.receive(free.min(10), Duration::from_secs(1)) => r,
-            _ = stop.changed() => break,
-        };
-        let Ok(batch) = batch else {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        };
-        for msg in batch {
-            let Ok(permit) = slots.clone().acquire_owned().await else {
-                break;
-            };
-            let (worker, queue, reports) = (worker.clone(), queue.clone(), reports.clone());
-            running.spawn(async move {
-                let _permit = permit;
-                let deadline =
-                    worker.clock.now_ms() + worker.timing.job_budget.as_millis() as i64;
-                let settled = worker
-                    .settle(&msg.body, msg.receive_count, deadline)
-                    .await;
-                let report = match &settled {
-                    Settle::Ack(r) | Settle::Retry { report: r, .. } | Settle::GiveUp(r) => {
-                        r.clone()
-                    }
-                };
-                let done = match settled {
-                    Settle::Ack(_) => queue.ack(&msg.receipt).await,
-                    Settle::Retry { after, .. } => queue.release(&msg.receipt, after).await,
-                    Settle::GiveUp(r) => {
-                        let dead = queue
-                            .dead_letter(&msg.body, &r.given_up(msg.receive_count))
-                            .await;
-                        match dead {
-                            Ok(()) => queue.ack(&msg.receipt).await,
-                            Err(e) => Err(e),
-                        }
-                    }
-                };
-                if let Err(e) = done {
-                    tracing::warn!(error = %e, "worker: could not settle a message with the queue; it will be delivered again");
-                }
-                if let Ok(mut r) = reports.lock() {
-                    r.push(report);
-                }
-            });
-        }
-    }
-    running.abort_all();
 }

@@ -1,0 +1,17 @@
+//! The worker suites once more, on the AWS adapters: SQS, DynamoDB and Secrets Manager on moto.
+
+#[path = "concurrency.rs"]
+mod concurrency;
+#[path = "event_mode.rs"]
+mod event_mode;
+#[path = "matching.rs"]
+mod matching;
+#[path = "phone_log.rs"]
+mod phone_log;
+#[path = "screen_pop.rs"]
+mod screen_pop;
+
+#[test]
+fn these_suites_run_on_the_aws_adapters() {
+    assert!(llbridge_tests::scenario::on_aws());
+}

@@ -1,0 +1,28 @@
+//! The end-to-end suites, in one binary: the local host with its sandboxes, driven over HTTP as
+//! Dialpad drives a deployment. Every suite runs on the embedded adapters, with the worker
+//! stepped (jobs run when a test settles the host; delays are skipped, not slept through). The
+//! worker suites run once more under `aws::`, on the AWS adapters (SQS, DynamoDB, Secrets
+//! Manager on moto) with the worker in the background, as deployed; `scenario::on_aws` tells
+//! them apart by the test's name.
+//!
+//! `cargo test -p llbridge-tests --test e2e [FILTER]` (`aws::` for the AWS runs)
+
+// The AWS runs load the worker suites a second time, on purpose.
+#![allow(clippy::duplicate_mod)]
+
+mod concurrency;
+mod conversation_props;
+mod event_mode;
+mod ingest;
+mod leadsquared;
+mod lost_answers;
+mod matching;
+mod phone_log;
+mod screen_pop;
+
+#[test]
+fn these_suites_run_on_the_embedded_adapters() {
+    assert!(!llbridge_tests::scenario::on_aws());
+}
+
+mod aws;
