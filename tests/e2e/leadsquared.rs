@@ -4,7 +4,6 @@
 //! its answer is lost; LineLeader conversations behave as before.
 
 use llbridge_app::jobs::JobKind;
-use llbridge_app::worker::Decision;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -209,22 +208,6 @@ async fn each_leadsquared_conversation_posts_one_call_log_beside_lineleader() {
     s.host.stop().await;
 }
 
-/// The conversations whose call log settled, with their decision.
-fn settled(s: &Scenario) -> BTreeMap<String, String> {
-    s.host
-        .reports()
-        .into_iter()
-        .filter(|r| r.job == Some(JobKind::CallLog))
-        .filter(|r| {
-            matches!(
-                r.decision,
-                Decision::Logged | Decision::Dropped | Decision::NeedsReview | Decision::Failed
-            )
-        })
-        .filter_map(|r| Some((r.conversation?, r.decision.as_str().to_owned())))
-        .collect()
-}
-
 #[tokio::test]
 async fn lost_answers_still_give_one_call_log_per_conversation() {
     let rounds = 4_u64;
@@ -265,13 +248,18 @@ async fn lost_answers_still_give_one_call_log_per_conversation() {
         lineleader_calls.push(c);
     }
     let total = (rounds * 5) as usize;
-    s.settle_until(async || settled(&s).len() >= total).await;
+    s.settle_until(async || s.settled_logs().len() >= total)
+        .await;
     assert!(
         s.host.drain(Duration::from_secs(60)).await,
         "the queue did not drain"
     );
 
-    let decisions = settled(&s);
+    let decisions: BTreeMap<_, _> = s
+        .settled_logs()
+        .into_iter()
+        .map(|(conversation, (decision, _))| (conversation, decision))
+        .collect();
     assert_eq!(decisions.len(), total, "{decisions:#?}");
     assert!(decisions.values().all(|d| d == "logged"), "{decisions:#?}");
     let logs = logs_by_session(&s);

@@ -4,9 +4,7 @@
 //! status change per Event-mode call. And where the tenant cannot say whether a write
 //! happened, the enablement's `unknown_outcome` policy decides, and says so.
 
-use llbridge_app::jobs::JobKind;
-use llbridge_app::worker::Decision;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{Duration as Span, Utc};
@@ -157,36 +155,13 @@ async fn play(s: &Scenario, logs: u64, events: u64) -> (Vec<Call>, Vec<Call>) {
         }
     }
     let total = logs.len() + events.len();
-    s.settle_until(async || settled(s).len() >= total).await;
+    s.settle_until(async || s.settled_logs().len() >= total)
+        .await;
     assert!(
         s.host.drain(Duration::from_secs(60)).await,
         "the queue did not drain"
     );
     (logs, events)
-}
-
-/// The conversations whose call log settled, with their decision and reason.
-fn settled(s: &Scenario) -> BTreeMap<String, (String, Option<String>)> {
-    s.host
-        .reports()
-        .into_iter()
-        .filter(|r| r.job == Some(JobKind::CallLog))
-        .filter(|r| {
-            matches!(
-                r.decision,
-                Decision::Logged | Decision::Dropped | Decision::NeedsReview | Decision::Failed
-            )
-        })
-        .filter_map(|r| {
-            Some((
-                r.conversation?,
-                (
-                    r.decision.as_str().to_owned(),
-                    r.reason.map(|r| r.as_str().to_owned()),
-                ),
-            ))
-        })
-        .collect()
 }
 
 fn lost(s: &Scenario) -> usize {
@@ -216,7 +191,7 @@ async fn forty_conversations_with_a_quarter_of_the_answers_lost_give_every_effec
     );
 
     // Every conversation logged.
-    let decisions = settled(&s);
+    let decisions = s.settled_logs();
     assert_eq!(decisions.len(), 2 * n as usize, "{decisions:?}");
     assert!(
         decisions.values().all(|(d, _)| d == "logged"),
@@ -327,7 +302,7 @@ async fn hold_writes_nothing_twice_and_reports_needs_review() {
         "the lost write happened; no second"
     );
     assert_eq!(s.bodies("POST", "/in-contact/phone-logs").len(), 1);
-    let decisions: Vec<_> = settled(&s).into_values().collect();
+    let decisions: Vec<_> = s.settled_logs().into_values().collect();
     assert_eq!(
         decisions,
         vec![("needs_review".to_string(), Some("needs_review".to_string()))]
@@ -351,7 +326,7 @@ async fn retry_writes_again_and_says_it_may_be_a_duplicate() {
         2,
         "at least once: written again without a way to look"
     );
-    let decisions: Vec<_> = settled(&s).into_values().collect();
+    let decisions: Vec<_> = s.settled_logs().into_values().collect();
     assert_eq!(decisions, vec![("logged".to_string(), None)]);
     let step = s.step("phone_log").await.expect("recorded");
     assert_eq!(step["how"], "possible_duplicate", "{step}");
@@ -371,7 +346,7 @@ async fn a_rejected_write_is_reported_once_and_acknowledged() {
         1,
         "a 4xx is not retried"
     );
-    let decisions: Vec<_> = settled(&s).into_values().collect();
+    let decisions: Vec<_> = s.settled_logs().into_values().collect();
     assert_eq!(
         decisions,
         vec![(

@@ -235,6 +235,31 @@ impl Scenario {
         done().await
     }
 
+    /// The conversations whose call log settled (logged, dropped, held for review or failed),
+    /// with their decision and reason.
+    pub fn settled_logs(&self) -> std::collections::BTreeMap<String, (String, Option<String>)> {
+        self.host
+            .reports()
+            .into_iter()
+            .filter(|r| r.job == Some(JobKind::CallLog))
+            .filter(|r| {
+                matches!(
+                    r.decision,
+                    Decision::Logged | Decision::Dropped | Decision::NeedsReview | Decision::Failed
+                )
+            })
+            .filter_map(|r| {
+                Some((
+                    r.conversation?,
+                    (
+                        r.decision.as_str().to_owned(),
+                        r.reason.map(|r| r.as_str().to_owned()),
+                    ),
+                ))
+            })
+            .collect()
+    }
+
     pub fn phone_logs(&self) -> Vec<SbPhoneLog> {
         self.lineleader().state().data.phone_logs
     }
