@@ -12,6 +12,7 @@
 
 mod concurrency;
 mod conversation_props;
+mod doctor;
 mod event_mode;
 mod ingest;
 mod leadsquared;

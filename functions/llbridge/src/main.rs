@@ -7,6 +7,8 @@
 //! * `llbridge config validate FILE`: validate an installation config.
 //! * `llbridge config push FILE --table NAME` / `llbridge config show --table NAME`: store and
 //!   read the config of a deployed stack.
+//! * `llbridge doctor (--config FILE | --table T)`: the setup checked against the live Dialpad
+//!   API and CRMs, each failure with its fix.
 //! * `llbridge sandbox`: the LineLeader and Dialpad sandboxes, standalone.
 //! * `llbridge demo`: scripted calls through the local host and sandboxes, told in plain words.
 //! * `llbridge report | trace | reconcile | dlq`: the call ledger, reconciliation on demand and
@@ -15,6 +17,7 @@
 mod admin;
 mod cloud;
 mod demo;
+mod doctor;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -58,6 +61,15 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Check the setup against the live Dialpad API and CRM connections: each failure with its
+    /// fix. Exits 1 when a check fails. Reads only.
+    Doctor {
+        #[command(flatten)]
+        source: doctor::Source,
+        /// One JSON object: {checks: [{scope, check, verdict, detail, fix}]}.
+        #[arg(long)]
+        json: bool,
     },
     /// Run the LineLeader, Dialpad and LeadSquared sandboxes standalone.
     Sandbox {
@@ -199,7 +211,7 @@ fn init_logs(format: &str) {
     }
 }
 
-fn read_config(path: &Path) -> anyhow::Result<Installation> {
+pub(crate) fn read_config(path: &Path) -> anyhow::Result<Installation> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     Installation::from_json(&text)
@@ -345,6 +357,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             ConfigCommand::Show { table } => cloud::show(&table).await.map(|_| ExitCode::SUCCESS),
         },
+        Command::Doctor { source, json } => {
+            if std::env::var_os("RUST_LOG").is_none() {
+                std::env::set_var("RUST_LOG", "error");
+            }
+            init_logs("text");
+            doctor::run(&source, json).await
+        }
         Command::Sandbox { listen } => {
             init_logs("text");
             sandbox(listen).await

@@ -3,6 +3,7 @@
 
 pub mod claim;
 pub mod config_store;
+pub mod doctor;
 pub mod effect;
 pub mod error;
 pub mod ingest;

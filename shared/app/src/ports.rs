@@ -243,6 +243,19 @@ pub trait Crm: Send + Sync {
     async fn send_pop(&self, request: &Value) -> Result<()>;
     /// Logs a finished conversation, whose stable key is `anchor`.
     async fn log(&self, cx: &Cx<'_>, anchor: &str) -> Result<Logged>;
+
+    /// `doctor`'s checks of the connection itself (credentials, what the tenant can answer),
+    /// named `scope`. Reads only.
+    async fn checkup_connection(&self, scope: &str) -> Vec<crate::doctor::Check> {
+        let _ = scope;
+        Vec::new()
+    }
+
+    /// `doctor`'s checks of one enablement's settings against the CRM. Reads only.
+    async fn checkup(&self, probe: &crate::doctor::Probe<'_>) -> Vec<crate::doctor::Check> {
+        let _ = probe;
+        Vec::new()
+    }
 }
 
 /// What became of a screen-pop request.

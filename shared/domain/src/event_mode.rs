@@ -249,7 +249,7 @@ pub struct StaffMatch<'a> {
     pub rule: StaffRule,
 }
 
-fn staff_by_email<'a>(staff: &'a [Staff], email: &str) -> Option<&'a Staff> {
+pub fn staff_by_email<'a>(staff: &'a [Staff], email: &str) -> Option<&'a Staff> {
     let email = email.trim().to_lowercase();
     if email.is_empty() {
         return None;

@@ -75,6 +75,16 @@ fn report(cx: &Cx<'_>, ran: &Result<Ran>) {
 
 #[async_trait]
 impl Crm for LeadSquaredCrm {
+    async fn checkup_connection(&self, scope: &str) -> Vec<llbridge_app::doctor::Check> {
+        // Connecting resolved the URLs' secret references; calling them would log a call or
+        // pop an agent, so they are not called.
+        vec![llbridge_app::doctor::Check::pass(
+            scope,
+            "leadsquared_urls",
+            "the call-log and agent-popup URLs resolve (not called: each request would log a call or pop an agent)",
+        )]
+    }
+
     async fn plan_pop(&self, cx: &Cx<'_>, offer: &Offer<'_>) -> Result<PopPlan> {
         match fields::agent_popup(cx.conv, offer) {
             Ok(popup) => Ok(PopPlan::Crm {

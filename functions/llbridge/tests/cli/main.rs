@@ -7,4 +7,5 @@ mod config_cloud;
 mod config_validate;
 mod crash;
 mod demo;
+mod doctor;
 mod reconcile;

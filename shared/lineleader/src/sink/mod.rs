@@ -9,11 +9,13 @@
 //! domain crate.
 
 pub mod call_log;
+pub mod checkup;
 pub mod matching;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use llbridge_app::doctor::{Check, Probe};
 use llbridge_app::ports::{Crm, Cx, Logged, Offer, PopPlan};
 use llbridge_app::worker::Decision;
 use llbridge_app::{Error, Result};
@@ -89,5 +91,16 @@ impl Crm for LineLeaderCrm {
 
     async fn log(&self, cx: &Cx<'_>, anchor: &str) -> Result<Logged> {
         call_log::run(self.api.as_ref(), cx, settings(cx)?, anchor).await
+    }
+
+    async fn checkup_connection(&self, scope: &str) -> Vec<Check> {
+        checkup::connection(self.api.as_ref(), scope).await
+    }
+
+    async fn checkup(&self, probe: &Probe<'_>) -> Vec<Check> {
+        match probe.enablement.lineleader() {
+            Some(settings) => checkup::enablement(self.api.as_ref(), probe, settings).await,
+            None => Vec::new(),
+        }
     }
 }

@@ -1,0 +1,328 @@
+//! `doctor` against sandboxes set up right, and wrong in each way the setup guide lists: each
+//! failure is reported with its check and its fix, and nothing is written.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono::Utc;
+use llbridge_app::doctor::{self, Check, Checkup, Verdict};
+use llbridge_app::ports::{Clock, SystemClock};
+use llbridge_embedded::{MemorySecrets, MemoryStore};
+use llbridge_sandbox::{Dataset, LineLeaderConfig, Sandboxes};
+use llbridge_tests::configs::{self, left_voicemail_event_mode, CALL_CENTER};
+use llbridge_tests::events::Call;
+use serde_json::{json, Value};
+
+/// A setup: the sandboxes' data and LineLeader settings, the config, Dialpad's call list.
+struct Setup {
+    data: Dataset,
+    lineleader: LineLeaderConfig,
+    enablement: Value,
+    /// The Dialpad key of the config.
+    dialpad_key: &'static str,
+    /// A call of the call center in Dialpad's call list (its number: +14155550100).
+    recent_call: bool,
+}
+
+impl Setup {
+    /// Everything right: Event mode on the demo data, whose center "Oak Park" has the call
+    /// center's number.
+    fn right() -> Setup {
+        let mut enablement = configs::enablement(
+            "call_center",
+            Some(CALL_CENTER),
+            json!({"default_center_name": "Oak Park", "call_log": left_voicemail_event_mode()}),
+        );
+        enablement["status_prioritization"] = json!(["Enrolled", "New Lead"]);
+        Setup {
+            data: Dataset::demo(Utc::now()),
+            lineleader: LineLeaderConfig {
+                username: "llbridge".into(),
+                password: "sandbox-password".into(),
+                ..LineLeaderConfig::default()
+            },
+            enablement,
+            dialpad_key: "sandbox-dialpad-key",
+            recent_call: true,
+        }
+    }
+
+    async fn run(self) -> (Checkup, Sandboxes) {
+        let local = SocketAddr::from(([127, 0, 0, 1], 0));
+        let options = llbridge_sandbox::Options {
+            data: Some(self.data),
+            lineleader: self.lineleader,
+            ..llbridge_sandbox::Options::default()
+        };
+        let sb = llbridge_sandbox::start(local, local, options)
+            .await
+            .unwrap_or_else(|e| panic!("sandboxes: {e}"));
+        if self.recent_call {
+            let call = Call::new(1, "+16505550199", Utc::now().timestamp_millis() - 3_600_000);
+            sb.dialpad.add_call(call.cc_hangup(300_000));
+        }
+        let mut doc = configs::document(vec![self.enablement], &sb.lineleader_url, &sb.dialpad_url);
+        doc["dialpad"]["api_key"] = json!(self.dialpad_key);
+        let inst = configs::installation(&doc);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let clients = llbridge_clients::HttpClients::new(
+            Arc::new(MemorySecrets::new()),
+            Arc::new(MemoryStore::new(clock.clone())),
+            clock.clone(),
+        )
+        .unwrap_or_else(|e| panic!("clients: {e}"));
+        let checkup = doctor::run(&inst, &clients, clock.now_ms()).await;
+        (checkup, sb)
+    }
+}
+
+fn with(checkup: &Checkup, verdict: Verdict) -> Vec<&Check> {
+    checkup
+        .checks
+        .iter()
+        .filter(|c| c.verdict == verdict)
+        .collect()
+}
+
+/// The one failure (or warning) of the run: its check code, and its detail and fix contain
+/// the words given.
+fn only(checkup: &Checkup, verdict: Verdict, check: &str, detail: &str, fix: &str) {
+    let found = with(checkup, verdict);
+    assert_eq!(found.len(), 1, "{:#?}", checkup.checks);
+    let c = found[0];
+    assert_eq!(c.check, check, "{c:#?}");
+    assert!(c.detail.contains(detail), "{c:#?}");
+    assert!(c.fix.as_deref().is_some_and(|f| f.contains(fix)), "{c:#?}");
+}
+
+async fn checkup_of(edit: impl FnOnce(&mut Setup)) -> Checkup {
+    let mut setup = Setup::right();
+    edit(&mut setup);
+    let (checkup, sb) = setup.run().await;
+    let writes: Vec<_> = sb
+        .lineleader
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET" && r.path != "/api/v3/login")
+        .collect();
+    assert!(writes.is_empty(), "doctor wrote to LineLeader: {writes:?}");
+    sb.shutdown().await;
+    checkup
+}
+
+#[tokio::test]
+async fn a_right_setup_passes_every_check() {
+    let c = checkup_of(|_| {}).await;
+    assert!(c.ok(), "{:#?}", c.checks);
+    assert!(with(&c, Verdict::Warn).is_empty(), "{:#?}", c.checks);
+    for check in [
+        "dialpad_call_list",
+        "dialpad_screen_pop",
+        "lineleader_login",
+        "staff_emails",
+        "lookup_phone_logs",
+        "lookup_events",
+        "center_match",
+        "family_source_type",
+        "family_inquiry_type",
+        "statuses",
+        "task_type",
+        "event_type",
+        "default_staff",
+    ] {
+        assert!(
+            c.checks
+                .iter()
+                .any(|x| x.check == check && x.verdict == Verdict::Pass),
+            "{check} not passed: {:#?}",
+            c.checks
+        );
+    }
+}
+
+#[tokio::test]
+async fn wrong_credentials_fail_the_login() {
+    let c = checkup_of(|s| s.lineleader.password = "another".into()).await;
+    only(
+        &c,
+        Verdict::Fail,
+        "lineleader_login",
+        "",
+        "username and password",
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_dialpad_key_fails_the_call_list() {
+    let c = checkup_of(|s| s.dialpad_key = "a-revoked-key").await;
+    let fails = with(&c, Verdict::Fail);
+    assert_eq!(fails.len(), 1, "{:#?}", c.checks);
+    assert_eq!(fails[0].check, "dialpad_call_list");
+    assert!(fails[0]
+        .fix
+        .as_deref()
+        .is_some_and(|f| f.contains("calls:list")));
+}
+
+#[tokio::test]
+async fn a_call_center_number_no_center_has_falls_back_to_the_default_center_with_a_warning() {
+    let c = checkup_of(|s| s.data.centers[0].phone = Some("+14155559999".into())).await;
+    assert!(c.ok());
+    only(
+        &c,
+        Verdict::Warn,
+        "center_match",
+        "+14155550100",
+        "Call Center Phone",
+    );
+}
+
+#[tokio::test]
+async fn neither_the_number_nor_the_default_center_name_matching_fails() {
+    let c = checkup_of(|s| {
+        s.data.centers[0].phone = None;
+        s.enablement["default_center_name"] = json!("Main Street");
+    })
+    .await;
+    only(
+        &c,
+        Verdict::Fail,
+        "center_match",
+        "Main Street",
+        "default_center_name",
+    );
+}
+
+#[tokio::test]
+async fn no_recent_call_leaves_the_number_unknown_with_a_warning() {
+    let c = checkup_of(|s| s.recent_call = false).await;
+    assert!(c.ok());
+    only(&c, Verdict::Warn, "center_match", "not known", "test call");
+}
+
+#[tokio::test]
+async fn a_missing_phone_call_source_type_fails() {
+    let c = checkup_of(|s| s.data.source_types.retain(|t| t.name != "Phone Call")).await;
+    only(
+        &c,
+        Verdict::Fail,
+        "family_source_type",
+        "Phone Call",
+        "family source type",
+    );
+}
+
+#[tokio::test]
+async fn a_missing_inquiry_type_fails() {
+    let c = checkup_of(|s| s.data.inquiry_types.retain(|t| t.name != "Phone")).await;
+    only(
+        &c,
+        Verdict::Fail,
+        "family_inquiry_type",
+        "Phone",
+        "family_inquiry_type",
+    );
+}
+
+#[tokio::test]
+async fn a_missing_phone_call_task_type_fails() {
+    let c = checkup_of(|s| s.data.task_types.retain(|t| t.name != "Phone Call")).await;
+    only(&c, Verdict::Fail, "task_type", "Phone Call", "task type");
+}
+
+#[tokio::test]
+async fn a_missing_event_type_fails() {
+    let c =
+        checkup_of(|s| s.enablement["call_log"]["event_type"] = json!("Phone Conversation")).await;
+    only(
+        &c,
+        Verdict::Fail,
+        "event_type",
+        "Phone Conversation",
+        "call_log.event_type",
+    );
+}
+
+#[tokio::test]
+async fn a_mapped_task_result_that_does_not_exist_fails() {
+    let c = checkup_of(|s| {
+        s.enablement["call_log"]["disposition_task_result_map"] =
+            json!({"Left Voicemail": "Left Message", "Tour Booked": "Tour Confirmed"})
+    })
+    .await;
+    only(
+        &c,
+        Verdict::Fail,
+        "task_result",
+        "Tour Confirmed",
+        "disposition_task_result_map[\"Tour Booked\"]",
+    );
+}
+
+#[tokio::test]
+async fn every_status_named_must_exist_the_required_status_too() {
+    let c = checkup_of(|s| {
+        s.enablement["call_log"]["disposition_status_map"] =
+            json!({"Left Voicemail (Fresh Lead)": "Contacted", "Tour Booked": "Touring"});
+        s.enablement["status_prioritization"] = json!(["Enrolled", "Waitlisted"]);
+    })
+    .await;
+    let fails: Vec<&str> = with(&c, Verdict::Fail)
+        .iter()
+        .map(|f| f.detail.as_str())
+        .collect();
+    assert_eq!(fails.len(), 3, "{:#?}", c.checks);
+    for status in ["\"Fresh Lead\"", "\"Touring\"", "\"Waitlisted\""] {
+        assert!(
+            fails.iter().any(|d| d.contains(status)),
+            "{status}: {fails:?}"
+        );
+    }
+    assert!(with(&c, Verdict::Fail)
+        .iter()
+        .all(|f| f.check == "statuses" && f.fix.is_some()));
+}
+
+#[tokio::test]
+async fn a_default_staff_email_no_staff_has_fails() {
+    let c = checkup_of(|s| {
+        s.enablement["call_log"]["default_staff_email"] = json!("nobody@example.com")
+    })
+    .await;
+    only(
+        &c,
+        Verdict::Fail,
+        "default_staff",
+        "nobody@example.com",
+        "default_staff_email",
+    );
+}
+
+#[tokio::test]
+async fn staff_without_an_email_address_is_a_warning() {
+    let c = checkup_of(|s| s.data.staff[1].email_address = None).await;
+    assert!(c.ok());
+    only(&c, Verdict::Warn, "staff_emails", "1 of", "email address");
+}
+
+#[tokio::test]
+async fn a_tenant_without_the_lookups_is_told_which_policy_applies() {
+    let c = checkup_of(|s| {
+        s.lineleader.phone_log_lookup = false;
+        s.lineleader.event_lookup = false;
+    })
+    .await;
+    assert!(c.ok());
+    let warns = with(&c, Verdict::Warn);
+    let codes: Vec<&str> = warns.iter().map(|w| w.check).collect();
+    assert_eq!(
+        codes,
+        vec!["lookup_phone_logs", "lookup_events"],
+        "{:#?}",
+        c.checks
+    );
+    assert!(warns.iter().all(|w| w
+        .fix
+        .as_deref()
+        .is_some_and(|f| f.contains("unknown_outcome"))));
+}
