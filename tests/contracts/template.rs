@@ -765,3 +765,176 @@ fn the_reference_walk_catches_a_dangling_name() {
         .collect();
     assert_eq!(names, want);
 }
+
+/// The values a metric-filter pattern compares `$.FIELD` with (`$.decision = "logged"`).
+fn compared(pattern: &str, field: &str) -> Vec<String> {
+    let needle = format!("$.{field} = ");
+    pattern
+        .match_indices(&needle)
+        .map(|(i, _)| {
+            pattern[i + needle.len()..]
+                .trim_start_matches('"')
+                .split(['"', ' ', '}'])
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn metric_filters_count_decisions_the_code_logs() {
+    use llbridge_app::ingest::decision;
+    use llbridge_app::jobs::JobKind;
+    use llbridge_app::worker::Decision;
+    let t = template();
+    let filters = resources_of_type(&t, "AWS::Logs::MetricFilter");
+    assert!(filters.len() >= 8, "{} metric filters", filters.len());
+    let worker_decisions: BTreeSet<&str> = Decision::ALL.iter().map(|d| d.as_str()).collect();
+    let ingest_decisions: BTreeSet<&str> = decision::ALL.into_iter().collect();
+    let jobs: BTreeSet<&str> = JobKind::ALL.iter().map(|j| j.as_str()).collect();
+    for (name, f) in &filters {
+        let p = get(f, &["Properties"]);
+        let pattern = get(p, &["FilterPattern"])
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no pattern"));
+        let group = ref_target(get(p, &["LogGroupName"])).unwrap_or_default();
+        let known = match group.as_str() {
+            "IngestLogGroup" => &ingest_decisions,
+            "WorkerLogGroup" => &worker_decisions,
+            other => panic!("{name} reads {other}"),
+        };
+        let decisions = compared(pattern, "decision");
+        assert!(!decisions.is_empty(), "{name}: {pattern}");
+        for d in decisions {
+            assert!(
+                known.contains(d.as_str()),
+                "{name}: no {group} line has decision {d}"
+            );
+        }
+        for j in compared(pattern, "job") {
+            assert!(jobs.contains(j.as_str()), "{name}: no job {j}");
+        }
+    }
+}
+
+/// The custom metrics the metric filters produce.
+fn produced_metrics(t: &Value) -> BTreeSet<String> {
+    resources_of_type(t, "AWS::Logs::MetricFilter")
+        .iter()
+        .flat_map(|(_, f)| {
+            get(f, &["Properties", "MetricTransformations"])
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| get(m, &["MetricName"]).as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn every_alarm_says_what_to_do_notifies_both_ways_and_watches_a_metric_that_exists() {
+    let t = template();
+    let produced = produced_metrics(&t);
+    let alarms = resources_of_type(&t, "AWS::CloudWatch::Alarm");
+    assert!(alarms.len() >= 11, "{} alarms", alarms.len());
+    let mut watched = BTreeSet::new();
+    for (name, a) in &alarms {
+        let p = get(a, &["Properties"]);
+        assert!(
+            get(p, &["AlarmDescription"])
+                .as_str()
+                .is_some_and(|d| d.len() > 40),
+            "{name}: no description of what to do"
+        );
+        for key in ["AlarmActions", "OKActions"] {
+            assert!(
+                get(p, &[key]).as_sequence().is_some_and(|s| !s.is_empty()),
+                "{name}: no {key}"
+            );
+        }
+        let metric = get(p, &["MetricName"])
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if tagged(get(p, &["Namespace"])).is_some() {
+            // The stack's own namespace: a metric filter must produce it.
+            assert!(
+                produced.contains(&metric),
+                "{name}: nothing produces {metric}"
+            );
+        }
+        watched.insert(metric);
+    }
+    for metric in [
+        "5xx",
+        "WebhookUnauthorized",
+        "ApproximateAgeOfOldestMessage",
+        "JobFailures",
+        "CallsDropped",
+        "CallsRecovered",
+        "ApproximateNumberOfMessagesVisible",
+        "Throttles",
+    ] {
+        assert!(watched.contains(metric), "no alarm on {metric}");
+    }
+}
+
+#[test]
+fn the_dashboard_shows_the_funnel_and_the_failures_from_metrics_that_exist() {
+    let t = template();
+    let produced = produced_metrics(&t);
+    let (_, dashboard) = resources_of_type(&t, "AWS::CloudWatch::Dashboard")
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no dashboard"));
+    let body = get(dashboard, &["Properties", "DashboardBody"]);
+    let (_, text) = tagged(body).unwrap_or_else(|| panic!("the body is a !Sub"));
+    let text = text.as_str().unwrap_or_default();
+    let json: serde_json::Value = serde_json::from_str(text)
+        .unwrap_or_else(|e| panic!("the dashboard body is not JSON: {e}"));
+    let mut shown = BTreeSet::new();
+    for w in json["widgets"].as_array().into_iter().flatten() {
+        for m in w["properties"]["metrics"].as_array().into_iter().flatten() {
+            let ns = m[0].as_str().unwrap_or_default();
+            let name = m[1].as_str().unwrap_or_default().to_owned();
+            if ns.starts_with("llbridge/") {
+                assert!(produced.contains(&name), "nothing produces {name}");
+            }
+            shown.insert(name);
+        }
+    }
+    for funnel in [
+        "WebhookAccepted",
+        "ScreenPops",
+        "CallsLogged",
+        "CallsDropped",
+        "JobFailures",
+    ] {
+        assert!(shown.contains(funnel), "the dashboard lacks {funnel}");
+    }
+}
+
+#[test]
+fn logs_and_queues_outlive_the_stack_and_the_outputs_name_the_log_groups() {
+    let t = template();
+    for ty in ["AWS::Logs::LogGroup", "AWS::SQS::Queue"] {
+        for (name, r) in resources_of_type(&t, ty) {
+            assert_eq!(
+                r.get("DeletionPolicy").and_then(|v| v.as_str()),
+                Some("Retain"),
+                "{name}"
+            );
+        }
+    }
+    let outputs = map(get(&t, &["Outputs"]));
+    for group in ["IngestLogGroup", "WorkerLogGroup", "ReconcilerLogGroup"] {
+        assert!(
+            outputs
+                .values()
+                .any(|o| ref_target(get(o, &["Value"])).as_deref() == Some(group)),
+            "no output names {group}"
+        );
+    }
+}

@@ -16,6 +16,15 @@ use serde_json::{json, value::RawValue, Value};
 use crate::jobs::{JobKind, JobMessage};
 use crate::ports::{Clock, ConfigSource, Queue, Secrets};
 
+/// The decisions of the webhook's log lines (metric filters count them).
+pub mod decision {
+    pub const ACCEPTED: &str = "accepted";
+    pub const IGNORED: &str = "ignored";
+    pub const REJECTED: &str = "rejected";
+    pub const ERROR: &str = "error";
+    pub const ALL: [&str; 4] = [ACCEPTED, IGNORED, REJECTED, ERROR];
+}
+
 /// An HTTP answer: status and JSON body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
@@ -149,7 +158,7 @@ impl Ingest {
         let inst = match self.config.installation().await {
             Ok(i) => i,
             Err(e) => {
-                tracing::error!(decision = "error", reason = "config_unavailable", error = %e, "webhook: config unavailable");
+                tracing::error!(decision = decision::ERROR, reason = "config_unavailable", error = %e, "webhook: config unavailable");
                 return Response::new(
                     503,
                     json!({"status": "error", "reason": "config_unavailable"}),
@@ -162,13 +171,13 @@ impl Ingest {
                 // A secret stored short in Secrets Manager (literal ones are refused by
                 // validation) verifies nothing: too easy to guess.
                 Ok(s) if s.expose().chars().count() < MIN_WEBHOOK_SECRET_LEN => {
-                    tracing::error!(decision = "error", reason = "webhook_secret_too_short",
+                    tracing::error!(decision = decision::ERROR, reason = "webhook_secret_too_short",
                         path = %format!("$.dialpad.webhook_secrets[{i}]"),
                         "webhook: a webhook secret is shorter than {MIN_WEBHOOK_SECRET_LEN} characters; it is not used");
                 }
                 Ok(s) => secrets.push(s),
                 Err(e) => {
-                    tracing::error!(decision = "error", reason = "secret_unavailable", error = %e, "webhook: a webhook secret could not be read");
+                    tracing::error!(decision = decision::ERROR, reason = "secret_unavailable", error = %e, "webhook: a webhook secret could not be read");
                     return Response::new(
                         503,
                         json!({"status": "error", "reason": "secret_unavailable"}),
@@ -182,7 +191,7 @@ impl Ingest {
             Err(rej) => {
                 let resp = rej.response();
                 tracing::warn!(
-                    decision = "rejected",
+                    decision = decision::REJECTED,
                     status = resp.status,
                     reason = resp.body["reason"].as_str().unwrap_or_default(),
                     detail = resp.body["detail"].as_str().unwrap_or_default(),
@@ -192,7 +201,7 @@ impl Ingest {
             }
             Ok(Outcome::Ignore { event, reason }) => {
                 tracing::info!(
-                    decision = "ignored",
+                    decision = decision::IGNORED,
                     reason = reason.code(),
                     call_id = %event.call_id,
                     state = event.state.as_str(),
@@ -204,7 +213,7 @@ impl Ingest {
                 let batch: Vec<(String, Duration)> =
                     jobs.iter().map(|(m, d)| (m.to_json(), *d)).collect();
                 if let Err(e) = self.queue.send_batch(&batch).await {
-                    tracing::error!(decision = "error", reason = "queue_unavailable", call_id = %event.call_id, error = %e, "webhook: could not enqueue");
+                    tracing::error!(decision = decision::ERROR, reason = "queue_unavailable", call_id = %event.call_id, error = %e, "webhook: could not enqueue");
                     return Response::new(
                         503,
                         json!({"status": "error", "reason": "queue_unavailable"}),
@@ -212,7 +221,7 @@ impl Ingest {
                 }
                 let kinds: Vec<&str> = jobs.iter().map(|(m, _)| m.job.as_str()).collect();
                 tracing::info!(
-                    decision = "accepted",
+                    decision = decision::ACCEPTED,
                     call_id = %event.call_id,
                     state = event.state.as_str(),
                     scope = scope.as_deref().unwrap_or("pending"),

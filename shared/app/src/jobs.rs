@@ -17,6 +17,8 @@ pub enum JobKind {
 }
 
 impl JobKind {
+    pub const ALL: [JobKind; 3] = [JobKind::Merge, JobKind::ScreenPop, JobKind::CallLog];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             JobKind::Merge => "merge",

@@ -40,6 +40,20 @@ pub enum Decision {
 }
 
 impl Decision {
+    pub const ALL: [Decision; 11] = [
+        Decision::Merged,
+        Decision::Logged,
+        Decision::RecoveredByReconciliation,
+        Decision::Popped,
+        Decision::Deferred,
+        Decision::Dropped,
+        Decision::Skipped,
+        Decision::NeedsReview,
+        Decision::Failed,
+        Decision::Retry,
+        Decision::GaveUp,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Decision::Merged => "merged",
