@@ -16,6 +16,7 @@ mod doctor;
 mod event_mode;
 mod ingest;
 mod leadsquared;
+mod logs_insights;
 mod lost_answers;
 mod matching;
 mod phone_log;

@@ -118,6 +118,20 @@ pub async fn adapters(d: &Deployment, call_timeout: Duration) -> Adapters {
 pub fn init_json_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if tracing::subscriber::set_global_default(json_logs(filter, std::io::stdout)).is_err() {
+        eprintln!("logging was set up already");
+    }
+}
+
+/// The functions' log format, written to `writer`: one JSON object per line, the event's
+/// fields at the top level, no colour codes.
+pub fn json_logs<W>(
+    filter: tracing_subscriber::EnvFilter,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .json()
@@ -125,7 +139,8 @@ pub fn init_json_logs() {
         .with_current_span(false)
         .with_span_list(false)
         .with_ansi(false)
-        .init();
+        .with_writer(writer)
+        .finish()
 }
 
 #[cfg(test)]
