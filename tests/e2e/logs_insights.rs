@@ -161,8 +161,10 @@ impl Parser {
     }
 }
 
+/// A field's value as text; `a.b` reads `b` of the object `a`.
 fn text(line: &Value, field: &str) -> Option<String> {
-    match line.get(field)? {
+    let value = field.split('.').try_fold(line, |v, part| v.get(part))?;
+    match value {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),
         v => Some(v.to_string()),
@@ -247,8 +249,9 @@ const KNOWN: &str = "+16505550142";
 
 /// Phone Log mode with pops: a known caller (popped and logged), an ambiguous number
 /// (dropped), a user-line event (ignored), a phone log whose answer is lost (found on lookup),
-/// and a search outage (retried). Returns the dropped call's call-center leg id.
-async fn phone_log_calls() -> u64 {
+/// and a search outage (retried). Returns the call-center leg ids of the dropped call and of
+/// the retried one.
+async fn phone_log_calls() -> (u64, u64) {
     let now = Utc::now();
     let s = Scenario::start(
         json!({"enable_task_queue": false}),
@@ -288,10 +291,11 @@ async fn phone_log_calls() -> u64 {
         rules: vec![FaultRule::fail("GET", "/families/search", 503, Some(4))],
         ..Faults::default()
     });
-    s.play(&[s.call(4, KNOWN).cc_hangup(295_200)]).await;
+    let retried = s.call(4, KNOWN);
+    s.play(&[retried.cc_hangup(295_200)]).await;
     s.settle().await;
     s.stop().await;
-    dropped.cc_leg
+    (dropped.cc_leg, retried.cc_leg)
 }
 
 /// Event mode, a call without a disposition: the task and status steps are skipped.
@@ -325,11 +329,11 @@ async fn each_readme_query_finds_the_lines_it_promises() {
         tracing_subscriber::EnvFilter::new("info"),
         move || sink.clone(),
     );
-    let dropped_leg = {
+    let (dropped_leg, retried_leg) = {
         let _guard = tracing::subscriber::set_default(subscriber);
-        let leg = phone_log_calls().await;
+        let legs = phone_log_calls().await;
         event_mode_call().await;
-        leg
+        legs
     };
     let lines = captured.lines();
     assert!(lines.len() > 10, "{} lines captured", lines.len());
@@ -337,8 +341,14 @@ async fn each_readme_query_finds_the_lines_it_promises() {
     let queries = readme_queries();
     assert!(queries.len() >= 7, "{queries:?}");
     for (title, query) in queries {
-        // The README's example id stands for any leg's id: the dropped call's here.
-        let query = query.replace("6208917392220160", &dropped_leg.to_string());
+        // The README's example id stands for any leg's id: the dropped call's, or for the
+        // lines of a job, the retried one's.
+        let example = if query.contains("span.call_id") {
+            retried_leg
+        } else {
+            dropped_leg
+        };
+        let query = query.replace("6208917392220160", &example.to_string());
         let (found, fields) = run(&query, &lines);
         assert!(!found.is_empty(), "{title}\n{query}\nfound no line");
         for f in &fields {
@@ -347,6 +357,19 @@ async fn each_readme_query_finds_the_lines_it_promises() {
                     .iter()
                     .any(|l| text(l, f).is_some_and(|t| !t.is_empty())),
                 "{title}\n{query}\nno line found has {f}: {found:#?}"
+            );
+        }
+        if query.contains("span.call_id") {
+            assert!(
+                found
+                    .iter()
+                    .any(|l| l["status"] == 503 && l.get("decision").is_none()),
+                "the client's retries are among the job's lines: {found:#?}"
+            );
+            assert!(
+                found.iter().any(|l| l["decision"] == "retry")
+                    && found.iter().any(|l| l["decision"] == "logged"),
+                "both deliveries' decisions are there: {found:#?}"
             );
         }
         if title.starts_with("\"Why wasn't this call logged?\"") {

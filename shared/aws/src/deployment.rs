@@ -124,7 +124,8 @@ pub fn init_json_logs() {
 }
 
 /// The functions' log format, written to `writer`: one JSON object per line, the event's
-/// fields at the top level, no colour codes.
+/// fields at the top level, the fields of the job's span under `span` (`span.call_id`), no
+/// colour codes.
 pub fn json_logs<W>(
     filter: tracing_subscriber::EnvFilter,
     writer: W,
@@ -136,7 +137,7 @@ where
         .with_env_filter(filter)
         .json()
         .flatten_event(true)
-        .with_current_span(false)
+        .with_current_span(true)
         .with_span_list(false)
         .with_ansi(false)
         .with_writer(writer)

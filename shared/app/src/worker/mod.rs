@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use llbridge_domain::conversation::Conversation;
 use llbridge_domain::CallEvent;
+use tracing::Instrument;
 
 pub use log::{readiness, Readiness, MAX_DEFERRALS, RECHECK};
 pub use pop::POP_DEADLINE;
@@ -168,7 +169,24 @@ impl Worker {
 
     /// Handles one delivery of a message (its `receive_count`th; 1 the first), to finish
     /// before `deadline_ms`, and says what to do with it. Emits the job's one log line.
+    ///
+    /// Every line of the job (client retries and warnings included) is in the span `job`,
+    /// whose fields are the call id, the job kind, the delivery and, once known, the
+    /// conversation.
     pub async fn settle(&self, body: &str, receive_count: u32, deadline_ms: i64) -> Settle {
+        let span = tracing::info_span!(
+            "job",
+            call_id = tracing::field::Empty,
+            job = tracing::field::Empty,
+            conversation = tracing::field::Empty,
+            delivery = receive_count,
+        );
+        self.settle_in_span(body, receive_count, deadline_ms)
+            .instrument(span)
+            .await
+    }
+
+    async fn settle_in_span(&self, body: &str, receive_count: u32, deadline_ms: i64) -> Settle {
         let deadline =
             deadline_ms.min(self.clock.now_ms() + self.timing.job_budget.as_millis() as i64);
         let stopped = match self.run(body, receive_count, deadline).await {
@@ -211,6 +229,9 @@ impl Worker {
             .map_err(|e| stop(unreadable("unreadable event", e)))?;
         let event =
             CallEvent::from_value(&value).map_err(|e| stop(unreadable("unusable event", e)))?;
+        let span = tracing::Span::current();
+        span.record("call_id", event.call_id.as_str());
+        span.record("job", msg.job.as_str());
         let job = Job {
             worker: self,
             fx: Effects {

@@ -43,9 +43,11 @@ pub(super) enum InScope {
 
 impl Job<'_> {
     async fn conversation(&self) -> Result<Conversation> {
-        state::load(self.worker.store.as_ref(), &self.event.call_id)
+        let conv = state::load(self.worker.store.as_ref(), &self.event.call_id)
             .await?
-            .ok_or_else(|| Error::transient("store", "the merged event is not in the store yet"))
+            .ok_or_else(|| Error::transient("store", "the merged event is not in the store yet"))?;
+        tracing::Span::current().record("conversation", conv.key.as_str());
+        Ok(conv)
     }
 
     /// Loads the event's conversation and decides its scope.
