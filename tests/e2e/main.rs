@@ -19,6 +19,7 @@ mod leadsquared;
 mod logs_insights;
 mod lost_answers;
 mod matching;
+mod metrics;
 mod phone_log;
 mod screen_pop;
 

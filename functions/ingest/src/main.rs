@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use lambda_http::{service_fn, Body, Error, Request, Response};
 use llbridge_app::ingest::Ingest;
-use llbridge_aws::deployment::{adapters, init_json_logs, Deployment};
+use llbridge_aws::deployment::{adapters, init_json_logs, init_metrics, Deployment};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_json_logs();
+    let metrics = init_metrics();
     let deployment = Deployment::from_env()?;
     // Dialpad waits 5 s: every AWS call must fit well inside.
     let a = adapters(&deployment, Duration::from_millis(1500)).await;
@@ -31,6 +32,7 @@ async fn main() -> Result<(), Error> {
                 _ => &[],
             };
             let answer = ingest.handle(req.method().as_str(), body).await;
+            metrics.flush();
             Response::builder()
                 .status(answer.status)
                 .header("content-type", "application/json")

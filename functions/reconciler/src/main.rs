@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use llbridge_app::reconcile::Reconciler;
-use llbridge_aws::deployment::{adapters, init_json_logs, Deployment};
+use llbridge_aws::deployment::{adapters, init_json_logs, init_metrics, Deployment};
 use llbridge_clients::HttpClients;
 use serde_json::{json, Value};
 
@@ -26,6 +26,7 @@ async fn handle(reconciler: Arc<Reconciler>, _tick: LambdaEvent<Value>) -> Resul
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_json_logs();
+    let metrics = init_metrics();
     let deployment = Deployment::from_env()?;
     let a = adapters(&deployment, Duration::from_secs(10)).await;
     let clients = Arc::new(HttpClients::new(
@@ -42,5 +43,13 @@ async fn main() -> Result<(), Error> {
         log_delay: deployment.log_delay,
         settings: Default::default(),
     });
-    lambda_runtime::run(service_fn(move |tick| handle(reconciler.clone(), tick))).await
+    lambda_runtime::run(service_fn(move |tick| {
+        let reconciler = reconciler.clone();
+        async move {
+            let done = handle(reconciler, tick).await;
+            metrics.flush();
+            done
+        }
+    }))
+    .await
 }

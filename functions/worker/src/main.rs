@@ -13,7 +13,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use llbridge_app::effect::Timing;
 use llbridge_app::worker::{RetryPolicy, Settle, Worker};
-use llbridge_aws::deployment::{adapters, init_json_logs, Deployment};
+use llbridge_aws::deployment::{adapters, init_json_logs, init_metrics, Deployment};
 use llbridge_clients::HttpClients;
 
 /// Kept between a job's deadline and the Lambda's: time to record the job's result.
@@ -98,6 +98,7 @@ async fn handle(
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_json_logs();
+    let metrics = init_metrics();
     let deployment = Deployment::from_env()?;
     let a = adapters(&deployment, Duration::from_secs(10)).await;
     let timing = Timing::default();
@@ -120,7 +121,15 @@ async fn main() -> Result<(), Error> {
             ..RetryPolicy::default()
         }),
     );
-    lambda_runtime::run(service_fn(move |event| handle(worker.clone(), event))).await
+    lambda_runtime::run(service_fn(move |event| {
+        let worker = worker.clone();
+        async move {
+            let done = handle(worker, event).await;
+            metrics.flush();
+            done
+        }
+    }))
+    .await
 }
 
 #[cfg(test)]

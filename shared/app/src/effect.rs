@@ -187,6 +187,7 @@ impl<'a> Effects<'a> {
     }
 
     async fn finish(&self, held: Held, mut outcome: Value, how: How, ttl: i64) -> Result<Ran> {
+        crate::telemetry::effect(how.as_str());
         if let Value::Object(m) = &mut outcome {
             m.insert("how".into(), Value::String(how.as_str().into()));
         } else {
@@ -297,6 +298,9 @@ impl<'a> Effects<'a> {
             Err(e) => {
                 // A write that may have happened keeps its intent for the next attempt.
                 let keep = e.code != Some(NOT_SENT);
+                if e.kind == ErrorKind::UnknownOutcome {
+                    crate::telemetry::unknown_outcome();
+                }
                 held.release(self.records(), keep, &e.to_string()).await?;
                 Err(e)
             }

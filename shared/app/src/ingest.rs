@@ -15,6 +15,7 @@ use serde_json::{json, value::RawValue, Value};
 
 use crate::jobs::{JobKind, JobMessage};
 use crate::ports::{Clock, ConfigSource, Queue, Secrets};
+use crate::telemetry;
 
 /// The decisions of the webhook's log lines (metric filters count them).
 pub mod decision {
@@ -159,6 +160,7 @@ impl Ingest {
             Ok(i) => i,
             Err(e) => {
                 tracing::error!(decision = decision::ERROR, reason = "config_unavailable", error = %e, "webhook: config unavailable");
+                telemetry::webhook_event(decision::ERROR, "config_unavailable");
                 return Response::new(
                     503,
                     json!({"status": "error", "reason": "config_unavailable"}),
@@ -178,6 +180,7 @@ impl Ingest {
                 Ok(s) => secrets.push(s),
                 Err(e) => {
                     tracing::error!(decision = decision::ERROR, reason = "secret_unavailable", error = %e, "webhook: a webhook secret could not be read");
+                    telemetry::webhook_event(decision::ERROR, "secret_unavailable");
                     return Response::new(
                         503,
                         json!({"status": "error", "reason": "secret_unavailable"}),
@@ -197,6 +200,10 @@ impl Ingest {
                     detail = resp.body["detail"].as_str().unwrap_or_default(),
                     "webhook: event rejected"
                 );
+                telemetry::webhook_event(
+                    decision::REJECTED,
+                    resp.body["reason"].as_str().unwrap_or_default(),
+                );
                 resp
             }
             Ok(Outcome::Ignore { event, reason }) => {
@@ -207,6 +214,7 @@ impl Ingest {
                     state = event.state.as_str(),
                     "webhook: event out of scope"
                 );
+                telemetry::webhook_event(decision::IGNORED, reason.code());
                 Response::new(200, json!({"status": "ignored", "reason": reason.code()}))
             }
             Ok(Outcome::Accept { event, scope, jobs }) => {
@@ -214,6 +222,7 @@ impl Ingest {
                     jobs.iter().map(|(m, d)| (m.to_json(), *d)).collect();
                 if let Err(e) = self.queue.send_batch(&batch).await {
                     tracing::error!(decision = decision::ERROR, reason = "queue_unavailable", call_id = %event.call_id, error = %e, "webhook: could not enqueue");
+                    telemetry::webhook_event(decision::ERROR, "queue_unavailable");
                     return Response::new(
                         503,
                         json!({"status": "error", "reason": "queue_unavailable"}),
@@ -228,6 +237,7 @@ impl Ingest {
                     jobs = ?kinds,
                     "webhook: event accepted"
                 );
+                telemetry::webhook_event(decision::ACCEPTED, "");
                 Response::new(
                     200,
                     json!({"status": "accepted", "call_id": event.call_id, "state": event.state.as_str(), "jobs": kinds}),

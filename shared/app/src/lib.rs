@@ -14,6 +14,7 @@ pub mod ports;
 pub mod reconcile;
 pub mod report;
 pub mod state;
+pub mod telemetry;
 pub mod trace;
 pub mod worker;
 

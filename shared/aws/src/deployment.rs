@@ -123,6 +123,43 @@ pub fn init_json_logs() {
     }
 }
 
+/// The functions' metrics ([`llbridge_app::telemetry`]): CloudWatch Embedded Metric Format
+/// documents on standard output, next to the log lines, in the namespace
+/// `LLBRIDGE_METRICS_NAMESPACE` (`llbridge/<stack>`), flushed after each invocation.
+#[derive(Clone, Copy)]
+pub struct Metrics(Option<&'static metrics_cloudwatch_embedded::Collector>);
+
+/// Installs the metrics recorder once per cold start.
+pub fn init_metrics() -> Metrics {
+    let namespace =
+        std::env::var("LLBRIDGE_METRICS_NAMESPACE").unwrap_or_else(|_| "llbridge".to_owned());
+    match metrics_cloudwatch_embedded::Builder::new()
+        .cloudwatch_namespace(namespace)
+        .init()
+    {
+        Ok(collector) => {
+            llbridge_app::telemetry::describe();
+            Metrics(Some(collector))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics are off: the recorder could not be installed");
+            Metrics(None)
+        }
+    }
+}
+
+impl Metrics {
+    /// Writes what the invocation counted, and starts counting afresh.
+    pub fn flush(&self) {
+        if let Some(collector) = self.0 {
+            if let Err(e) = collector.flush(std::io::stdout().lock()) {
+                tracing::warn!(error = %e, "metrics: could not write the invocation's metrics");
+            }
+            llbridge_app::telemetry::flushed();
+        }
+    }
+}
+
 /// The functions' log format, written to `writer`: one JSON object per line, the event's
 /// fields at the top level, the fields of the job's span under `span` (`span.call_id`), no
 /// colour codes.

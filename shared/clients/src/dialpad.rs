@@ -11,6 +11,7 @@
 //! It has its own outcome and error types; [`PopError::kind`] tells what became of the request,
 //! and `DialpadApi` maps them onto the `Dialpad` port.
 
+use llbridge_app::telemetry;
 use std::fmt;
 use std::time::Duration;
 
@@ -155,6 +156,7 @@ impl HttpDialpad {
         if let Some(c) = cursor {
             query.push(("cursor", c.to_owned()));
         }
+        let started = std::time::Instant::now();
         let sent = self
             .http
             .get(format!("{}/api/v2/call", self.api_base))
@@ -164,6 +166,12 @@ impl HttpDialpad {
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await;
+        let outcome = match &sent {
+            Ok(r) => telemetry::status_class(r.status().as_u16()),
+            Err(e) if e.is_timeout() => "timeout".to_owned(),
+            Err(_) => "failed".to_owned(),
+        };
+        telemetry::request("dialpad", "GET /api/v2/call", &outcome, started.elapsed());
         let resp = sent.map_err(|e| ListError {
             transient: true,
             message: format!(
@@ -218,6 +226,7 @@ impl HttpDialpad {
 
     async fn attempt(&self, user: &str, uri: &str) -> Attempt {
         let url = format!("{}/api/v2/users/{user}/screenpop", self.api_base);
+        let started = std::time::Instant::now();
         let sent = self
             .http
             .post(url)
@@ -227,6 +236,17 @@ impl HttpDialpad {
             .json(&json!({ "screen_pop_uri": uri }))
             .send()
             .await;
+        let outcome = match &sent {
+            Ok(r) => telemetry::status_class(r.status().as_u16()),
+            Err(e) if e.is_timeout() => "timeout".to_owned(),
+            Err(_) => "failed".to_owned(),
+        };
+        telemetry::request(
+            "dialpad",
+            "POST /api/v2/users/{id}/screenpop",
+            &outcome,
+            started.elapsed(),
+        );
         let resp = match sent {
             Ok(r) => r,
             Err(e) if e.is_connect() => {

@@ -108,6 +108,7 @@ impl HttpLeadSquared {
 
     async fn post_once(&self, what: &str, ep: &Endpoint, body: &Value) -> Result<Answer, Failure> {
         let host = &ep.host;
+        let started = std::time::Instant::now();
         let sent = self
             .http
             .post(ep.url.clone())
@@ -116,6 +117,13 @@ impl HttpLeadSquared {
             .json(body)
             .send()
             .await;
+        let outcome = match &sent {
+            Ok(r) => llbridge_app::telemetry::status_class(r.status().as_u16()),
+            Err(e) if e.is_timeout() => "timeout".to_owned(),
+            Err(_) => "failed".to_owned(),
+        };
+        // The endpoint is named, not its URL: the keys are in its query string.
+        llbridge_app::telemetry::request("leadsquared", what, &outcome, started.elapsed());
         let mut resp = match sent {
             Ok(r) => r,
             Err(e) if e.is_connect() => {

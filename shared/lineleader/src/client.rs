@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
 use llbridge_app::ports::{Clock, Secret, Store};
+use llbridge_app::telemetry;
 use llbridge_domain::crm::{
     Center, Family, Labeled, LoggedEvent, LoggedPhoneLog, NewEvent, NewFamily, PhoneLog, Staff,
     Task, TaskCompletion, TypeList,
@@ -401,7 +402,15 @@ impl HttpLineLeader {
                 ) => Some((*after).min(max_delay)),
                 _ => next,
             });
-        match tokio::time::timeout(self.budget, attempts).await {
+        let started = std::time::Instant::now();
+        let answer = tokio::time::timeout(self.budget, attempts).await;
+        let outcome = match &answer {
+            Ok(Ok(reply)) => telemetry::status_class(reply.status),
+            Ok(Err(_)) => "failed".to_owned(),
+            Err(_) => "timeout".to_owned(),
+        };
+        telemetry::request("lineleader", &ep::label(path), &outcome, started.elapsed());
+        match answer {
             Ok(r) => r.map_err(Failure::into_error),
             Err(_) => {
                 let message = format!(

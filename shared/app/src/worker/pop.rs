@@ -222,6 +222,7 @@ impl Job<'_> {
         let report = report.clone();
         Ok(match result {
             Ok(PopOutcome::Sent) => {
+                crate::telemetry::ring_to_pop(self.worker.clock.now_ms() - self.msg.received_at);
                 Tried::settled(report.decision(Decision::Popped).detail(detail))
             }
             Ok(PopOutcome::RateLimited) => {

@@ -279,6 +279,11 @@ impl Report {
         } else {
             line!(info)
         }
+        crate::telemetry::job(
+            self.job_name(),
+            self.decision.as_str(),
+            self.reason.map(|r| r.as_str()).unwrap_or_default(),
+        );
     }
 
     /// What the dead-letter queue keeps of a job given up after `deliveries`.

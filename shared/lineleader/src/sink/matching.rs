@@ -259,11 +259,15 @@ async fn create_held(
         Ok(created) => {
             let outcome = serde_json::json!({"family_id": created.id, "how": "written"});
             held.complete_for(records, outcome, REMEMBER_SECS).await?;
+            llbridge_app::telemetry::family_created();
             Ok(Ok((created.id, "created")))
         }
         Err(e) => {
             // Rejected: nothing was created. Lost answer: the next attempt searches first.
             let keep = e.is_transient() && e.code != Some(NOT_SENT);
+            if e.is_unknown_outcome() {
+                llbridge_app::telemetry::unknown_outcome();
+            }
             held.release(records, keep, &e.to_string()).await?;
             Err(e)
         }
