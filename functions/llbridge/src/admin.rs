@@ -25,8 +25,11 @@ use serde_json::Value;
 #[derive(Args, Debug, Clone)]
 pub struct Target {
     /// A local host's base URL (`http://127.0.0.1:8080`): its admin API answers.
-    #[arg(long, conflicts_with = "table")]
+    #[arg(long, conflicts_with_all = ["table", "stack"])]
     pub url: Option<String>,
+    /// A deployed stack's name: its table and queues from its outputs.
+    #[arg(long, conflicts_with_all = ["table", "queue_url", "dlq_url"])]
+    pub stack: Option<String>,
     /// A deployed stack's DynamoDB table (its `TableName` output).
     #[arg(long)]
     pub table: Option<String>,
@@ -44,11 +47,23 @@ enum Where {
 }
 
 impl Target {
-    fn resolve(&self) -> anyhow::Result<Where> {
+    async fn resolve(&self) -> anyhow::Result<Where> {
+        if let Some(name) = &self.stack {
+            let stack = crate::stack::describe(name).await?;
+            return Ok(Where::Stack(Target {
+                url: None,
+                stack: None,
+                table: Some(stack.table),
+                queue_url: Some(stack.queue_url),
+                dlq_url: Some(stack.dlq_url),
+            }));
+        }
         match (&self.url, &self.table) {
             (Some(u), _) => Ok(Where::Local(u.trim_end_matches('/').to_owned())),
             (None, Some(_)) => Ok(Where::Stack(self.clone())),
-            (None, None) => bail!("say where: --url URL (a local host) or --table TABLE (a stack)"),
+            (None, None) => bail!(
+                "say where: --url URL (a local host), --stack NAME or --table TABLE (a deployed stack)"
+            ),
         }
     }
 }
@@ -99,7 +114,7 @@ async fn stack_probe(t: &Target) -> anyhow::Result<SqsProbe> {
 /// is unaccounted for.
 pub async fn report(since: &str, target: &Target, json: bool) -> anyhow::Result<ExitCode> {
     let period = period(since)?;
-    let (coverage, unaccounted): (Coverage, Vec<String>) = match target.resolve()? {
+    let (coverage, unaccounted): (Coverage, Vec<String>) = match target.resolve().await? {
         Where::Local(url) => {
             let v = get(&format!(
                 "{url}/_llbridge/report?since_secs={}",
@@ -157,7 +172,7 @@ pub async fn report(since: &str, target: &Target, json: bool) -> anyhow::Result<
 
 /// `llbridge trace CALL_ID`.
 pub async fn trace(call_id: &str, target: &Target, json: bool) -> anyhow::Result<ExitCode> {
-    let found: Option<Trace> = match target.resolve()? {
+    let found: Option<Trace> = match target.resolve().await? {
         Where::Local(url) => {
             let v = get(&format!("{url}/_llbridge/trace/{}", call_id.trim())).await?;
             if v.is_null() {
@@ -182,7 +197,7 @@ pub async fn trace(call_id: &str, target: &Target, json: bool) -> anyhow::Result
 /// `llbridge reconcile --since D`: one pass now.
 pub async fn reconcile(since: &str, target: &Target) -> anyhow::Result<ExitCode> {
     let period = period(since)?;
-    let pass: Pass = match target.resolve()? {
+    let pass: Pass = match target.resolve().await? {
         Where::Local(url) => serde_json::from_value(
             post(&format!(
                 "{url}/_llbridge/reconcile?since_secs={}",
@@ -233,7 +248,7 @@ async fn stack_reconciler(t: &Target) -> anyhow::Result<Reconciler> {
 
 /// `llbridge dlq list`.
 pub async fn dlq_list(target: &Target) -> anyhow::Result<ExitCode> {
-    let letters: Vec<DeadLetterView> = match target.resolve()? {
+    let letters: Vec<DeadLetterView> = match target.resolve().await? {
         Where::Local(url) => serde_json::from_value(get(&format!("{url}/_llbridge/dlq")).await?)
             .context("unreadable answer from the local host")?,
         Where::Stack(t) => stack_probe(&t)
@@ -274,7 +289,7 @@ pub async fn dlq_replay(
     if call.is_none() && !all {
         bail!("say which: --call CALL_ID, or --all");
     }
-    let replayed = match target.resolve()? {
+    let replayed = match target.resolve().await? {
         Where::Local(url) => {
             let q = match call {
                 Some(c) => format!("call={c}"),

@@ -1,6 +1,6 @@
-//! `llbridge doctor (--config FILE | --table T) [--json]`: every check of the setup against
-//! the live Dialpad API and CRM connections, as a table with the fix of each failure. Exits 1
-//! when a check fails.
+//! `llbridge doctor (--config FILE | --stack NAME | --table T) [--json]`: every check of the
+//! setup against the live Dialpad API and CRM connections, as a table with the fix of each
+//! failure. Exits 1 when a check fails.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,10 +25,17 @@ pub struct Source {
     /// A deployed stack's table (its `TableName` output): the config pushed there.
     #[arg(long)]
     table: Option<String>,
+    /// A deployed stack's name: the config pushed to its table.
+    #[arg(long)]
+    stack: Option<String>,
 }
 
 pub async fn run(source: &Source, json: bool) -> anyhow::Result<ExitCode> {
-    let inst = match (&source.config, &source.table) {
+    let stack_table = match &source.stack {
+        Some(name) => Some(crate::stack::describe(name).await?.table),
+        None => source.table.clone(),
+    };
+    let inst = match (&source.config, &stack_table) {
         (Some(file), _) => crate::read_config(file)?,
         (None, Some(table)) => {
             let store = DynamoStore::new(&load_sdk_config().await, table);
@@ -39,7 +46,7 @@ pub async fn run(source: &Source, json: bool) -> anyhow::Result<ExitCode> {
             Installation::from_json(&text)
                 .map_err(|e| anyhow::anyhow!("the config in table {table} is not valid:\n{e}"))?
         }
-        (None, None) => anyhow::bail!("give --config FILE or --table T"),
+        (None, None) => anyhow::bail!("give --config FILE, --stack NAME or --table T"),
     };
     if uses_sandbox(&inst) {
         anyhow::bail!(
@@ -50,7 +57,7 @@ pub async fn run(source: &Source, json: bool) -> anyhow::Result<ExitCode> {
         .secret_refs()
         .iter()
         .any(|(_, r)| matches!(r, SecretRef::Managed { .. }));
-    let secrets: Arc<dyn Secrets> = if managed || source.table.is_some() {
+    let secrets: Arc<dyn Secrets> = if managed || stack_table.is_some() {
         Arc::new(SecretsManagerSecrets::new(&load_sdk_config().await))
     } else {
         Arc::new(MemorySecrets::new())

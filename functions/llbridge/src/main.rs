@@ -18,6 +18,7 @@ mod admin;
 mod cloud;
 mod demo;
 mod doctor;
+mod stack;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -184,17 +185,17 @@ struct LocalArgs {
 enum ConfigCommand {
     /// Validate a config file: every error with its JSON path.
     Validate { file: PathBuf },
-    /// Validate a config file and store it in the deployed stack's table.
+    /// Validate a config file and store it in the deployed stack's table. With --stack, every
+    /// Secrets Manager reference must name the stack's secret (the only one it may read).
     Push {
         file: PathBuf,
-        /// The DynamoDB table (the stack's `TableName` output).
-        #[arg(long)]
-        table: String,
+        #[command(flatten)]
+        target: cloud::Target,
     },
     /// Print the config stored in the deployed stack's table (secrets as references only).
     Show {
-        #[arg(long)]
-        table: String,
+        #[command(flatten)]
+        target: cloud::Target,
     },
 }
 
@@ -354,10 +355,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Send { config, event, url } => send(&config, &event, &url).await,
         Command::Config { command } => match command {
             ConfigCommand::Validate { file } => validate(&file),
-            ConfigCommand::Push { file, table } => {
-                cloud::push(&file, &table).await.map(|_| ExitCode::SUCCESS)
+            ConfigCommand::Push { file, target } => {
+                cloud::push(&file, &target).await.map(|_| ExitCode::SUCCESS)
             }
-            ConfigCommand::Show { table } => cloud::show(&table).await.map(|_| ExitCode::SUCCESS),
+            ConfigCommand::Show { target } => cloud::show(&target).await.map(|_| ExitCode::SUCCESS),
         },
         Command::Doctor { source, json } => {
             if std::env::var_os("RUST_LOG").is_none() {

@@ -5,6 +5,8 @@ use std::process::{Command, Output};
 
 use llbridge_tests::moto;
 
+use crate::stack::stack;
+
 async fn table() -> (String, String) {
     let m = moto::shared();
     let config = m.sdk_config().await;
@@ -81,5 +83,41 @@ async fn literal_secrets_are_refused_and_never_printed() {
         text(&shown).contains("no config in table"),
         "{}",
         text(&shown)
+    );
+}
+
+#[tokio::test]
+async fn with_stack_the_table_comes_from_its_outputs_and_foreign_secrets_are_refused() {
+    let (endpoint, table) = table().await;
+    let file = sample("deployed.example.json");
+
+    // The stack's functions may read another secret than the config names: refused.
+    let other = stack(&table, "https://q", "https://d", "llbridge-prod").await;
+    let pushed = llbridge(&endpoint, &["config", "push", &file, "--stack", &other]);
+    assert!(!pushed.status.success(), "{}", text(&pushed));
+    let out = text(&pushed);
+    assert!(
+        out.contains("$.dialpad.api_key: names the secret llbridge")
+            && out.contains("llbridge-prod"),
+        "{out}"
+    );
+    let shown = llbridge(&endpoint, &["config", "show", "--stack", &other]);
+    assert!(!shown.status.success(), "nothing was stored");
+
+    // The secret the config names: stored, and shown from the stack's name.
+    let right = stack(&table, "https://q", "https://d", "llbridge").await;
+    let pushed = llbridge(&endpoint, &["config", "push", &file, "--stack", &right]);
+    assert!(pushed.status.success(), "{}", text(&pushed));
+    assert!(text(&pushed).contains(&table), "{}", text(&pushed));
+    let shown = llbridge(&endpoint, &["config", "show", "--stack", &right]);
+    assert!(shown.status.success(), "{}", text(&shown));
+    assert!(text(&shown).contains("dialpad_api_key"), "{}", text(&shown));
+
+    let missing = llbridge(&endpoint, &["config", "show", "--stack", "no-such-stack"]);
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing).contains("no-such-stack"),
+        "{}",
+        text(&missing)
     );
 }

@@ -9,3 +9,4 @@ mod crash;
 mod demo;
 mod doctor;
 mod reconcile;
+mod stack;

@@ -338,14 +338,15 @@ async fn report_trace_and_dlq_read_a_deployed_stack() {
             .output()
             .unwrap_or_else(|e| panic!("run llbridge: {e}"))
     };
-    let stack = [
-        "--table",
+    // The stack named, its table and queues from its outputs.
+    let name = crate::stack::stack(
         &table,
-        "--queue-url",
         &queues.queue_url,
-        "--dlq-url",
         &queues.dead_letter_url,
-    ];
+        "llbridge",
+    )
+    .await;
+    let stack = ["--stack", name.as_str()];
     let mut args = vec!["report", "--json", "--since", "1h"];
     args.extend(stack);
     let out = run(&args);
