@@ -12,6 +12,7 @@ use llbridge_sandbox::{FaultRule, Faults};
 use llbridge_tests::configs::{self, left_voicemail_event_mode, CALL_CENTER};
 use llbridge_tests::events::user_line_ringing;
 use llbridge_tests::scenario::{data, family, Scenario};
+use llbridge_tests::webhook::{post, sign_with};
 use serde_json::{json, Value};
 
 // ---- the captured lines -------------------------------------------------------------------
@@ -273,6 +274,13 @@ async fn phone_log_calls() -> (u64, u64) {
     ])
     .await;
     let dropped = s.call(2, AMBIGUOUS);
+    // Its first delivery signed with a secret the config does not have: 401.
+    let (status, _) = post(
+        &s.host.webhook_url(),
+        sign_with(&dropped.cc_hangup(295_200), "a-rotated-webhook-secret"),
+    )
+    .await;
+    assert_eq!(status, 401);
     s.play(&[dropped.cc_hangup(295_200)]).await;
     s.send(&user_line_ringing()).await;
     s.settle().await;
@@ -378,6 +386,12 @@ async fn each_readme_query_finds_the_lines_it_promises() {
                     .iter()
                     .any(|l| l["decision"] == "dropped" && l["reason"] == "family_ambiguous"),
                 "the answer is in the lines found: {found:#?}"
+            );
+            assert!(
+                found
+                    .iter()
+                    .any(|l| l["decision"] == "rejected" && l["status"] == 401),
+                "the webhook's rejection of the call is found by its id too: {found:#?}"
             );
         }
     }

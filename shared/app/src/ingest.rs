@@ -193,8 +193,11 @@ impl Ingest {
         match prepare(&inst, &keys, body, self.log_delay, now) {
             Err(rej) => {
                 let resp = rej.response();
+                // The call id the body claims (unverified), to find the line by the call.
+                let claimed = webhook::claimed_call_id(body).unwrap_or_default();
                 tracing::warn!(
                     decision = decision::REJECTED,
+                    call_id = %claimed,
                     status = resp.status,
                     reason = resp.body["reason"].as_str().unwrap_or_default(),
                     detail = resp.body["detail"].as_str().unwrap_or_default(),

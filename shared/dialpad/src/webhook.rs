@@ -351,3 +351,52 @@ mod tests {
         }
     }
 }
+
+/// The `call_id` a body claims, read without verifying anything: only for the log line of a
+/// rejected event, so that an operator can find it by the call's id. Never acted upon.
+pub fn claimed_call_id(body: &[u8]) -> Option<String> {
+    let body = trim(body);
+    let claims: serde_json::Value = if looks_like_jwt(body) {
+        let payload = std::str::from_utf8(body).ok()?.split('.').nth(1)?;
+        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload.trim_end_matches('='))
+            .ok()?;
+        serde_json::from_slice(&json).ok()?
+    } else if body.starts_with(b"{") {
+        serde_json::from_slice(body).ok()?
+    } else {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .ok()?;
+        return claimed_call_id(&decoded).filter(|_| decoded.len() < body.len());
+    };
+    match claims.get("call_id")? {
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::String(s) if s.len() <= 32 && s.chars().all(|c| c.is_ascii_digit()) => {
+            Some(s.clone())
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod claimed {
+    use super::*;
+
+    #[test]
+    fn the_claimed_call_id_of_a_token_a_json_body_or_neither() {
+        let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"call_id": 6208917392220160, "state": "hangup"}"#);
+        let token = format!("eyJhbGciOiJIUzI1NiJ9.{claims}.bad-signature");
+        assert_eq!(
+            claimed_call_id(token.as_bytes()).as_deref(),
+            Some("6208917392220160")
+        );
+        assert_eq!(
+            claimed_call_id(br#"{"call_id": "42"}"#).as_deref(),
+            Some("42")
+        );
+        assert_eq!(claimed_call_id(br#"{"call_id": "<script>"}"#), None);
+        assert_eq!(claimed_call_id(b"garbage"), None);
+    }
+}
