@@ -356,6 +356,19 @@ mod tests {
 /// rejected event, so that an operator can find it by the call's id. Never acted upon.
 pub fn claimed_call_id(body: &[u8]) -> Option<String> {
     let body = trim(body);
+    if body.len() > MAX_BODY {
+        return None;
+    }
+    // As `verify` reads it: a token, JSON, or either of them base64-encoded once.
+    let decoded;
+    let body = if looks_like_jwt(body) || body.starts_with(b"{") {
+        body
+    } else {
+        decoded = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .ok()?;
+        trim(&decoded)
+    };
     let claims: serde_json::Value = if looks_like_jwt(body) {
         let payload = std::str::from_utf8(body).ok()?.split('.').nth(1)?;
         let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -365,10 +378,7 @@ pub fn claimed_call_id(body: &[u8]) -> Option<String> {
     } else if body.starts_with(b"{") {
         serde_json::from_slice(body).ok()?
     } else {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .ok()?;
-        return claimed_call_id(&decoded).filter(|_| decoded.len() < body.len());
+        return None;
     };
     match claims.get("call_id")? {
         serde_json::Value::Number(n) => Some(n.to_string()),
@@ -398,5 +408,13 @@ mod claimed {
         );
         assert_eq!(claimed_call_id(br#"{"call_id": "<script>"}"#), None);
         assert_eq!(claimed_call_id(b"garbage"), None);
+        assert_eq!(claimed_call_id(b""), None);
+        assert_eq!(claimed_call_id(b"   "), None);
+        assert_eq!(claimed_call_id(b"AAAA"), None);
+        let encoded = base64::engine::general_purpose::STANDARD.encode(token.as_bytes());
+        assert_eq!(
+            claimed_call_id(encoded.as_bytes()).as_deref(),
+            Some("6208917392220160")
+        );
     }
 }
