@@ -243,11 +243,13 @@ async fn killed_at_random_moments_every_conversation_is_logged_exactly_once() {
             &table,
             "--queue",
             &queue,
-            // Jobs of 3 s: writes of 1.2 s at most, leases of 7.2 s, redelivery after 18 s.
-            // Call logs 2 s after hangup. Retries every 1 to 4 s: a message redelivered by
-            // many kills does not wait long. No reconciler: this is about crashes.
+            // Jobs of 6 s: writes of 2.4 s at most, leases of 14.4 s. (With 3 s, moto under a
+            // 2-core CI's load can make every delivery run out of time before its write, and
+            // the retries keep it loaded.) Call logs 2 s after hangup. Retries every 1 to 4 s:
+            // a message redelivered by many kills does not wait long. No reconciler: this is
+            // about crashes.
             "--job-budget-secs",
-            "3",
+            "6",
             "--retry-horizon-secs",
             "3600",
             "--retry-delay-secs",
