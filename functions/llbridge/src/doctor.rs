@@ -86,7 +86,8 @@ fn uses_sandbox(inst: &Installation) -> bool {
         || inst.connections.values().any(|c| match c {
             llbridge_domain::config::Connection::LineLeader(l) => l.base_url == SANDBOX,
             llbridge_domain::config::Connection::LeadSquared(l) => {
-                matches!(&l.call_log_url, SecretRef::Literal(u) if u == SANDBOX)
+                let sandbox = |r: &SecretRef| matches!(r, SecretRef::Literal(u) if u == SANDBOX);
+                sandbox(&l.call_log_url) || l.agent_popup_url.as_ref().is_some_and(sandbox)
             }
         })
 }

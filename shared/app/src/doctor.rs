@@ -64,11 +64,7 @@ impl Check {
         detail: impl Into<String>,
         fix: impl Into<String>,
     ) -> Check {
-        Check {
-            verdict: Verdict::Warn,
-            fix: Some(fix.into()),
-            ..Check::pass(scope, check, detail)
-        }
+        Check::flagged(Verdict::Warn, scope, check, detail.into(), fix.into())
     }
 
     pub fn fail(
@@ -77,9 +73,19 @@ impl Check {
         detail: impl Into<String>,
         fix: impl Into<String>,
     ) -> Check {
+        Check::flagged(Verdict::Fail, scope, check, detail.into(), fix.into())
+    }
+
+    fn flagged(
+        verdict: Verdict,
+        scope: &str,
+        check: &'static str,
+        detail: String,
+        fix: String,
+    ) -> Check {
         Check {
-            verdict: Verdict::Fail,
-            fix: Some(fix.into()),
+            verdict,
+            fix: Some(fix),
             ..Check::pass(scope, check, detail)
         }
     }

@@ -49,11 +49,6 @@ impl SteppedClock {
         let behind = ms - SystemClock.now_ms();
         self.ahead_ms.fetch_max(behind, Ordering::SeqCst);
     }
-
-    /// How far ahead of the wall clock it is.
-    pub fn ahead(&self) -> Duration {
-        Duration::from_millis(self.ahead_ms.load(Ordering::SeqCst).max(0) as u64)
-    }
 }
 
 impl Clock for SteppedClock {
