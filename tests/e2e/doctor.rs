@@ -129,6 +129,7 @@ async fn a_right_setup_passes_every_check() {
         "task_type",
         "event_type",
         "default_staff",
+        "family_phones",
     ] {
         assert!(
             c.checks
@@ -221,6 +222,36 @@ async fn a_missing_inquiry_type_fails() {
         "family_inquiry_type",
         "Phone",
         "family_inquiry_type",
+    );
+}
+
+#[tokio::test]
+async fn families_whose_phone_cannot_be_matched_are_named_with_a_warning() {
+    let c = checkup_of(|s| {
+        // 1004 and 1002 have open tasks; 1003's only task is canceled.
+        s.data.families[3].phone = "815-9632 (ask for mom)".into();
+        s.data.families[1].phone = " ".into();
+        s.data.families[2].phone = "n/a".into();
+    })
+    .await;
+    assert!(c.ok(), "{:#?}", c.checks);
+    only(
+        &c,
+        Verdict::Warn,
+        "family_phones",
+        "2 of 3 families",
+        "E.164",
+    );
+    let warn = with(&c, Verdict::Warn)[0];
+    assert!(
+        warn.detail.contains("family 1004 (phone ***9632)"),
+        "{warn:#?}"
+    );
+    assert!(warn.detail.contains("family 1002 (no phone)"), "{warn:#?}");
+    assert!(!warn.detail.contains("1003"), "{warn:#?}");
+    assert!(
+        !warn.detail.contains("815"),
+        "the number is masked: {warn:#?}"
     );
 }
 

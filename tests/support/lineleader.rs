@@ -215,6 +215,24 @@ pub async fn task_round_trip(ll: &dyn LineLeader, sb: &LineLeaderSandbox) {
     );
     let completed_other = ll.open_tasks("1002", "31").await.expect("tasks");
     assert_eq!(completed_other.len(), 1, "the completed one is left out");
+    let Lookup::Answered(sample) = ll.open_tasks_sample().await.expect("sample") else {
+        panic!("the sandbox lists tasks of every family");
+    };
+    let mut sampled: Vec<(String, Option<String>)> =
+        sample.into_iter().map(|t| (t.id, t.family_id)).collect();
+    sampled.sort();
+    let of = |id: &str, family: &str| (id.to_owned(), Some(family.to_owned()));
+    assert_eq!(
+        sampled,
+        vec![
+            of("5001", "1001"),
+            of("5002", "1001"),
+            of("5003", "1001"),
+            of("5004", "1002"),
+            of("5007", "1004"),
+        ],
+        "open tasks of every family and type, none completed or canceled"
+    );
     let task = ll
         .open_tasks("1001", "31")
         .await

@@ -48,6 +48,9 @@ pub trait LineLeader: Send + Sync {
     async fn create_family(&self, family: &NewFamily) -> Result<Family>;
     /// K1: the open (not completed, not canceled) tasks of a family, of one task type.
     async fn open_tasks(&self, family_id: &str, type_id: &str) -> Result<Vec<Task>>;
+    /// K1 without a family: one page of open tasks of any family and type (doctor's sample
+    /// of families); `Unsupported` when the tenant lists tasks only per family.
+    async fn open_tasks_sample(&self) -> Result<Lookup<Vec<Task>>>;
     /// K2: GET-modify-PUT of the task `task_id`, completed; a task already completed is left
     /// as is. Safe to repeat.
     async fn complete_task(&self, task_id: &str, completion: &TaskCompletion) -> Result<TaskWrite>;

@@ -750,6 +750,29 @@ impl LineLeader for HttpLineLeader {
             .collect())
     }
 
+    async fn open_tasks_sample(&self) -> Result<Lookup<Vec<Task>>> {
+        let mut query = ep::open_tasks_sample_query();
+        query.extend(ep::page_query(PAGE_LIMIT, 0));
+        let reply = self
+            .call(Method::GET, ep::TASKS, &query, None, true)
+            .await?;
+        if matches!(reply.status, 404 | 405) {
+            return Ok(Lookup::Unsupported(format!(
+                "GET /tasks without family_id answers {}",
+                reply.status
+            )));
+        }
+        let items = ep::list_items(&reply.body)
+            .ok_or_else(|| Error::permanent(PORT, "GET /tasks: the response is not a list"))?;
+        Ok(Lookup::Answered(
+            items
+                .iter()
+                .filter_map(ep::task_record)
+                .filter(|t| !t.is_completed && !t.is_canceled)
+                .collect(),
+        ))
+    }
+
     async fn complete_task(&self, task_id: &str, completion: &TaskCompletion) -> Result<TaskWrite> {
         let path = ep::task(task_id);
         let reply = self.call(Method::GET, &path, &[], None, true).await?;

@@ -97,6 +97,11 @@ pub fn open_tasks_query(family_id: &str, type_id: &str) -> Vec<(&'static str, St
     ]
 }
 
+/// K1 query without a family or a type: open tasks of every family.
+pub fn open_tasks_sample_query() -> Vec<(&'static str, String)> {
+    vec![("include_completed", "false".to_owned())]
+}
+
 /// E2 query: the family's timeline events.
 pub fn family_events_query(family_id: &str) -> Vec<(&'static str, String)> {
     vec![("family_id", family_id.to_owned())]

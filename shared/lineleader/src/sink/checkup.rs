@@ -7,6 +7,7 @@ use llbridge_domain::config::{CallLogMode, EventModeSettings, LineLeaderSettings
 use llbridge_domain::crm::{Labeled, TypeList};
 use llbridge_domain::event_mode::{staff_by_email, PHONE_CALL_TASK_TYPE};
 use llbridge_domain::labels::find_by_label;
+use llbridge_domain::phone::{self, Phone};
 
 use super::matching::SOURCE_TYPE;
 use crate::api::{LineLeader, Lookup};
@@ -67,7 +68,88 @@ pub async fn connection(ll: &dyn LineLeader, scope: &str) -> Vec<Check> {
         Ok(Lookup::Unsupported(why)) => checks.push(Check::warn(scope, "lookup_events", format!("the tenant cannot look events up (E2: {why})"), fix)),
         Err(e) => checks.push(Check::warn(scope, "lookup_events", format!("the event lookup (E2) failed: {e}"), fix)),
     }
+    checks.push(family_phones(ll, scope).await);
     checks
+}
+
+/// How many families [`family_phones`] reads at most.
+pub const FAMILY_SAMPLE: usize = 20;
+
+/// A sample of families (those with open tasks: the ones enrollment is working on) whose
+/// primary guardian's phone is not a number the matching can normalize: their calls would
+/// not find them, and would create a second family.
+async fn family_phones(ll: &dyn LineLeader, scope: &str) -> Check {
+    const CHECK: &str = "family_phones";
+    let by_hand = "look at a few families' phone numbers in LineLeader: each primary guardian's phone must be a full number, ideally E.164 (+15551234567)";
+    let tasks = match ll.open_tasks_sample().await {
+        Ok(Lookup::Answered(tasks)) => tasks,
+        Ok(Lookup::Unsupported(why)) => {
+            return Check::warn(
+                scope,
+                CHECK,
+                format!("families could not be sampled: {why}"),
+                by_hand,
+            )
+        }
+        Err(e) => {
+            return Check::warn(
+                scope,
+                CHECK,
+                format!("families could not be sampled: {e}"),
+                by_hand,
+            )
+        }
+    };
+    let mut ids: Vec<String> = Vec::new();
+    for id in tasks.into_iter().filter_map(|t| t.family_id) {
+        if ids.len() < FAMILY_SAMPLE && !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    if ids.is_empty() {
+        return Check::pass(scope, CHECK, "no open tasks: no families to sample");
+    }
+    let mut read = 0;
+    let mut bad = Vec::new();
+    for id in &ids {
+        match ll.family(id).await {
+            Ok(Some(family)) => {
+                read += 1;
+                let phones: Vec<&String> = family
+                    .phones
+                    .iter()
+                    .filter(|p| !p.trim().is_empty())
+                    .collect();
+                if phones.is_empty() {
+                    bad.push(format!("family {id} (no phone)"));
+                } else if phones.iter().all(|p| Phone::parse(p).is_none()) {
+                    bad.push(format!("family {id} (phone {})", phone::mask(phones[0])));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                return Check::warn(
+                    scope,
+                    CHECK,
+                    format!("families could not be sampled: {e}"),
+                    by_hand,
+                )
+            }
+        }
+    }
+    if bad.is_empty() {
+        return Check::pass(
+            scope,
+            CHECK,
+            format!("{read} families with open tasks sampled: every phone is a full number"),
+        );
+    }
+    Check::warn(
+        scope,
+        CHECK,
+        format!("{} of {read} families with open tasks sampled have no phone that can be matched: {}", bad.len(), bad.join(", ")),
+        "give each primary guardian a full phone number, ideally E.164 (+15551234567): a call from such a family cannot find it, and a caller nobody matches becomes a new family",
+    )
 }
 
 /// One enablement's settings against the tenant.

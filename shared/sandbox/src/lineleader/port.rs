@@ -164,6 +164,17 @@ impl LineLeader for LineLeaderSandbox {
             .collect())
     }
 
+    async fn open_tasks_sample(&self) -> Result<Lookup<Vec<Task>>> {
+        Ok(Lookup::Answered(
+            self.task_list(None, None, false)
+                .iter()
+                .filter(|t| !t.is_canceled)
+                .take(100)
+                .map(|t| self.domain_task(t))
+                .collect(),
+        ))
+    }
+
     async fn complete_task(&self, task_id: &str, c: &TaskCompletion) -> Result<TaskWrite> {
         let gone = || Error::permanent(PORT, "GET /tasks/{id}: the task no longer exists");
         let id = num(task_id).ok_or_else(gone)?;
