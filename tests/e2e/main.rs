@@ -21,6 +21,7 @@ mod lost_answers;
 mod matching;
 mod metrics;
 mod phone_log;
+mod requests_per_call;
 mod screen_pop;
 
 #[test]

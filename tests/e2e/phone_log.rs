@@ -185,32 +185,6 @@ async fn an_outbound_dialer_call_is_logged_outbound_and_never_popped() {
 }
 
 #[tokio::test]
-async fn a_known_familys_call_costs_two_lineleader_requests_once_caches_are_warm() {
-    let s = Scenario::with_known_family(log_now()).await;
-    s.play(&answered(&s.call(1, "+14158159602"))).await;
-    s.settle().await;
-    s.lineleader().clear_requests();
-    s.play(&answered(&s.call(2, "+14158159602"))).await;
-    s.settle().await;
-    assert_eq!(s.phone_logs().len(), 2);
-    let requests: Vec<String> = s
-        .lineleader()
-        .requests()
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
-    assert_eq!(
-        requests,
-        vec![
-            "GET /api/v3/families/search".to_string(),
-            "POST /api/v3/in-contact/phone-logs".to_string()
-        ],
-        "no lookup unless an answer was lost"
-    );
-    s.stop().await;
-}
-
-#[tokio::test]
 async fn an_outage_delays_the_log_and_loses_nothing() {
     use llbridge_sandbox::{FaultRule, Faults};
     let s = Scenario::with_known_family(log_now()).await;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use llbridge_app::ports::{Clock, Secret};
 use llbridge_domain::crm::LogDirection;
-use llbridge_domain::crm::{NewEvent, NewFamily, PhoneLog, TaskCompletion, TypeList};
+use llbridge_domain::crm::{NewEvent, NewFamily, PhoneLog, Task, TaskCompletion, TypeList};
 use llbridge_embedded::{MemoryStore, SystemClock};
 use llbridge_lineleader::{http_client, HttpLineLeader, RetryPolicy};
 use llbridge_lineleader::{LineLeader, Lookup, TaskWrite};
@@ -308,6 +308,51 @@ pub async fn task_round_trip(ll: &dyn LineLeader, sb: &LineLeaderSandbox) {
         .find(|t| t.id == 5001)
         .expect("5001");
     assert_eq!(again.puts, 1);
+
+    // A task just listed is completed from its listing: one PUT, no GET of it.
+    let listed = ll
+        .open_tasks("1001", "31")
+        .await
+        .expect("tasks")
+        .into_iter()
+        .find(|t| t.id == "5002")
+        .expect("5002");
+    assert_eq!(
+        ll.complete_read_task(&listed, &completion)
+            .await
+            .expect("complete"),
+        TaskWrite::Completed
+    );
+    let task_5002 = |sb: &LineLeaderSandbox| {
+        sb.state()
+            .data
+            .tasks
+            .into_iter()
+            .find(|t| t.id == 5002)
+            .expect("5002")
+    };
+    let after = task_5002(sb);
+    assert!(after.is_completed && after.puts == 1);
+    assert_eq!(after.description, "Follow up with family 1001", "kept");
+    assert_eq!(after.result_type, Some(43));
+    assert!(
+        !sb.requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.path.ends_with("/tasks/5002")),
+        "not read again"
+    );
+    // A record that was read completed is left as is.
+    let read_completed = Task {
+        is_completed: true,
+        ..listed
+    };
+    assert_eq!(
+        ll.complete_read_task(&read_completed, &completion)
+            .await
+            .expect("again"),
+        TaskWrite::AlreadyCompleted
+    );
+    assert_eq!(task_5002(sb).puts, 1);
 }
 
 /// E1.

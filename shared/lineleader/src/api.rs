@@ -54,6 +54,14 @@ pub trait LineLeader: Send + Sync {
     /// K2: GET-modify-PUT of the task `task_id`, completed; a task already completed is left
     /// as is. Safe to repeat.
     async fn complete_task(&self, task_id: &str, completion: &TaskCompletion) -> Result<TaskWrite>;
+    /// K2 without the GET: `task` as K1 listed it moments ago, completed with a PUT of that
+    /// record. For a first attempt only; a retry uses [`LineLeader::complete_task`], which
+    /// finds an earlier attempt's completion.
+    async fn complete_read_task(
+        &self,
+        task: &Task,
+        completion: &TaskCompletion,
+    ) -> Result<TaskWrite>;
     /// E1: returns the new event's id. An answer lost after sending is an unknown outcome.
     async fn create_event(&self, event: &NewEvent) -> Result<String>;
     /// E2: the family's timeline events.

@@ -784,15 +784,23 @@ impl LineLeader for HttpLineLeader {
         }
         let current = ep::task_record(&reply.body)
             .ok_or_else(|| Error::permanent(PORT, "GET /tasks/{id}: unreadable task"))?;
-        if current.is_completed {
-            tracing::info!(connection = %self.name, task = %task_id,
+        self.complete_read_task(&current, completion).await
+    }
+
+    async fn complete_read_task(
+        &self,
+        task: &Task,
+        completion: &TaskCompletion,
+    ) -> Result<TaskWrite> {
+        if task.is_completed {
+            tracing::info!(connection = %self.name, task = %task.id,
                 "LineLeader task already completed; left as is");
             return Ok(TaskWrite::AlreadyCompleted);
         }
-        let body = ep::completed_task_body(&current.raw, completion);
-        self.call_ok(Method::PUT, &path, &[], Some(&body), true)
+        let body = ep::completed_task_body(&task.raw, completion);
+        self.call_ok(Method::PUT, &ep::task(&task.id), &[], Some(&body), true)
             .await?;
-        tracing::info!(connection = %self.name, task = %task_id, "LineLeader task completed");
+        tracing::info!(connection = %self.name, task = %task.id, "LineLeader task completed");
         Ok(TaskWrite::Completed)
     }
 

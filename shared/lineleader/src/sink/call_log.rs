@@ -8,7 +8,7 @@
 
 use chrono::{TimeZone, Utc};
 use llbridge_domain::config::{CallLogMode, Enablement, EventModeSettings, LineLeaderSettings};
-use llbridge_domain::crm::{NewEvent, PhoneLog, Staff, TaskCompletion, TypeList};
+use llbridge_domain::crm::{NewEvent, PhoneLog, Staff, Task, TaskCompletion, TypeList};
 use llbridge_domain::event_mode::{self, EventContext, SkipReason, Skipped, TaskContext};
 use llbridge_domain::phone_log::build_phone_log;
 use llbridge_domain::Conversation;
@@ -251,93 +251,112 @@ impl Steps<'_> {
                 .map(|m| m.staff.clone())
         };
 
-        // Step 1: complete the due "Phone Call" task. The task is chosen once, and the intent
-        // keeps it: a retry completes that task or finds it completed, never the next one.
-        let task = self
-            .fx
-            .run(
-                &self.key("task"),
-                policy,
-                DONE_TTL_SECS,
-                || async {
-                    let staff = staff().await?;
-                    let resolved = resolve(&staff).ok();
-                    let task_types = ll.types(TypeList::Task).await?;
-                    let task_results = ll.types(TypeList::TaskResult).await?;
-                    let mut ctx = TaskContext {
-                        conversation: conv,
-                        settings,
-                        family_id,
-                        center: matched.center.as_ref(),
-                        task_types: &task_types,
-                        task_results: &task_results,
-                        tasks: &[],
-                        staff: resolved.as_ref(),
-                        now,
-                    };
-                    // Read the family's tasks only when every other condition holds.
-                    let tasks;
-                    match event_mode::plan_task_completion(&ctx) {
-                        Err(s) if s.reason != SkipReason::TaskNoneDueToday => {
-                            return Ok(Plan::Skip(skipped(&s)))
-                        }
-                        _ => {
-                            let type_id = llbridge_domain::labels::find_by_label(
-                                &task_types,
-                                event_mode::PHONE_CALL_TASK_TYPE,
-                            )
-                            .map(|t| t.id.clone())
-                            .unwrap_or_default();
-                            tasks = ll.open_tasks(family_id, &type_id).await?;
-                            ctx.tasks = &tasks;
-                        }
-                    }
-                    Ok(match event_mode::plan_task_completion(&ctx) {
-                        Ok(p) => Plan::Write(json!({
-                            "task_id": p.task_id,
-                            "result": p.result_label,
-                            "completion": intent_of("task", &p.completion)?,
-                        })),
-                        Err(s) => Plan::Skip(skipped(&s)),
-                    })
-                },
-                // The write reads the task first: a completed one is the earlier attempt's.
-                |_| async { Ok(Found::No) },
-                |intent| async move {
-                    let task_id = intent["task_id"].as_str().unwrap_or_default().to_owned();
-                    let completion: TaskCompletion =
-                        from_intent("task", intent["completion"].clone())?;
-                    let wrote = ll.complete_task(&task_id, &completion).await?;
-                    Ok(json!({
-                        "task_id": task_id,
-                        "result": intent["result"],
-                        "found_completed": wrote == TaskWrite::AlreadyCompleted,
-                    }))
-                },
-            )
-            .await;
-        self.report("task", &task);
-        let completed_task_id = task
-            .as_ref()
-            .ok()
-            .filter(|r| !matches!(r.first_how(), How::Rejected | How::Skipped))
-            .and_then(|r| r.outcome.get("task_id"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        // The task step's choice as K1 listed it, for a PUT without reading it again.
+        let listed: std::sync::Mutex<Option<Task>> = std::sync::Mutex::new(None);
+        let listed = &listed;
 
-        // Step 2: the CRM event. Its description carries the Dialpad call id, which is how an
-        // earlier attempt's event is found (E2).
-        let call_id = conv.dialpad_call_id.clone();
-        let wait_for_task = matches!(&task, Err(e) if e.is_transient())
-            && self.fx.delivery < EVENT_WAITS_FOR_TASK_DELIVERIES;
-        let event = if wait_for_task {
-            Err(Error::transient(
-                "worker",
-                "the event waits for the task step (retried with this job), to link its task",
-            )
-            .with_code("waiting_for_task_step"))
-        } else {
-            self.fx
+        // Steps 1 and 2 (the event links the completed task) run beside step 3.
+        let task_then_event = async {
+            // Step 1: complete the due "Phone Call" task. The task is chosen once, and the intent
+            // keeps it: a retry completes that task or finds it completed, never the next one.
+            let task = self
+                .fx
+                .run(
+                    &self.key("task"),
+                    policy,
+                    DONE_TTL_SECS,
+                    || async {
+                        // Independent reads, together (each is cached once read).
+                        let (staff, task_types, task_results) = tokio::try_join!(
+                            staff(),
+                            ll.types(TypeList::Task),
+                            ll.types(TypeList::TaskResult)
+                        )?;
+                        let resolved = resolve(&staff).ok();
+                        let mut ctx = TaskContext {
+                            conversation: conv,
+                            settings,
+                            family_id,
+                            center: matched.center.as_ref(),
+                            task_types: &task_types,
+                            task_results: &task_results,
+                            tasks: &[],
+                            staff: resolved.as_ref(),
+                            now,
+                        };
+                        // Read the family's tasks only when every other condition holds.
+                        let tasks;
+                        match event_mode::plan_task_completion(&ctx) {
+                            Err(s) if s.reason != SkipReason::TaskNoneDueToday => {
+                                return Ok(Plan::Skip(skipped(&s)))
+                            }
+                            _ => {
+                                let type_id = llbridge_domain::labels::find_by_label(
+                                    &task_types,
+                                    event_mode::PHONE_CALL_TASK_TYPE,
+                                )
+                                .map(|t| t.id.clone())
+                                .unwrap_or_default();
+                                tasks = ll.open_tasks(family_id, &type_id).await?;
+                                ctx.tasks = &tasks;
+                            }
+                        }
+                        Ok(match event_mode::plan_task_completion(&ctx) {
+                            Ok(p) => {
+                                if let Ok(mut cell) = listed.lock() {
+                                    *cell = tasks.iter().find(|t| t.id == p.task_id).cloned();
+                                }
+                                Plan::Write(json!({
+                                "task_id": p.task_id,
+                                "result": p.result_label,
+                                "completion": intent_of("task", &p.completion)?,
+                                }))
+                            }
+                            Err(s) => Plan::Skip(skipped(&s)),
+                        })
+                    },
+                    // The write reads the task first (unless this attempt just listed it): a
+                    // completed one is the earlier attempt's.
+                    |_| async { Ok(Found::No) },
+                    |intent| async move {
+                        let task_id = intent["task_id"].as_str().unwrap_or_default().to_owned();
+                        let completion: TaskCompletion =
+                            from_intent("task", intent["completion"].clone())?;
+                        let just_listed = listed.lock().ok().and_then(|mut c| c.take());
+                        let wrote = match just_listed.filter(|t| t.id == task_id) {
+                            Some(task) => ll.complete_read_task(&task, &completion).await?,
+                            None => ll.complete_task(&task_id, &completion).await?,
+                        };
+                        Ok(json!({
+                            "task_id": task_id,
+                            "result": intent["result"],
+                            "found_completed": wrote == TaskWrite::AlreadyCompleted,
+                        }))
+                    },
+                )
+                .await;
+            self.report("task", &task);
+            let completed_task_id = task
+                .as_ref()
+                .ok()
+                .filter(|r| !matches!(r.first_how(), How::Rejected | How::Skipped))
+                .and_then(|r| r.outcome.get("task_id"))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+
+            // Step 2: the CRM event. Its description carries the Dialpad call id, which is how an
+            // earlier attempt's event is found (E2).
+            let call_id = conv.dialpad_call_id.clone();
+            let wait_for_task = matches!(&task, Err(e) if e.is_transient())
+                && self.fx.delivery < EVENT_WAITS_FOR_TASK_DELIVERIES;
+            let event = if wait_for_task {
+                Err(Error::transient(
+                    "worker",
+                    "the event waits for the task step (retried with this job), to link its task",
+                )
+                .with_code("waiting_for_task_step"))
+            } else {
+                self.fx
             .run(
                 &self.key("event"),
                 policy,
@@ -392,63 +411,77 @@ impl Steps<'_> {
                 },
             )
             .await
-        };
-        self.report("event", &event);
+            };
+            self.report("event", &event);
 
-        // Step 3: the disposition-driven status change. The target is kept in the intent; a
-        // retry reads the family and changes it only when it is not there yet.
-        let status = self
-            .fx
-            .run(
-                &self.key("status"),
-                policy,
-                DONE_TTL_SECS,
-                || async {
-                    let Some(family) = ll.family(family_id).await? else {
-                        return Err(Error::permanent(
-                            "lineleader",
-                            format!("family {family_id} not found"),
+            (task, event)
+        };
+
+        let status_step = async {
+            // Step 3: the disposition-driven status change. The target is kept in the intent; a
+            // retry reads the family and changes it only when it is not there yet.
+            let status = self
+                .fx
+                .run(
+                    &self.key("status"),
+                    policy,
+                    DONE_TTL_SECS,
+                    || async {
+                        // The family as this job's search read it, else as it is now.
+                        let family = match &matched.read {
+                            Some(read) => Some(read.clone()),
+                            None => ll.family(family_id).await?,
+                        };
+                        let Some(family) = family else {
+                            return Err(Error::permanent(
+                                "lineleader",
+                                format!("family {family_id} not found"),
+                            )
+                            .with_code("lineleader_rejected"));
+                        };
+                        let statuses = ll.statuses().await?;
+                        Ok(
+                            match event_mode::plan_status_change(
+                                conv.disposition(),
+                                &settings.disposition_status_map,
+                                &family,
+                                &statuses,
+                            ) {
+                                Ok(c) => Plan::Write(json!({
+                                    "family_id": family_id,
+                                    "status_id": c.status_id,
+                                    "status": c.status_label,
+                                    "rule": c.rule_key,
+                                })),
+                                Err(s) => Plan::Skip(skipped(&s)),
+                            },
                         )
-                        .with_code("lineleader_rejected"));
-                    };
-                    let statuses = ll.statuses().await?;
-                    Ok(
-                        match event_mode::plan_status_change(
-                            conv.disposition(),
-                            &settings.disposition_status_map,
-                            &family,
-                            &statuses,
-                        ) {
-                            Ok(c) => Plan::Write(json!({
-                                "family_id": family_id,
-                                "status_id": c.status_id,
-                                "status": c.status_label,
-                                "rule": c.rule_key,
-                            })),
-                            Err(s) => Plan::Skip(skipped(&s)),
-                        },
-                    )
-                },
-                |intent| async move {
-                    let family_id = intent["family_id"].as_str().unwrap_or_default();
-                    let target = intent["status_id"].as_str().unwrap_or_default();
-                    let family = ll.family(family_id).await?;
-                    Ok(match family {
-                        Some(f) if f.status_id.as_deref() == Some(target) => Found::Yes(json!({
-                            "status": intent["status"], "rule": intent["rule"]
-                        })),
-                        _ => Found::No,
-                    })
-                },
-                |intent| async move {
-                    let family_id = intent["family_id"].as_str().unwrap_or_default();
-                    let target = intent["status_id"].as_str().unwrap_or_default();
-                    ll.set_family_status(family_id, target).await?;
-                    Ok(json!({"status": intent["status"], "rule": intent["rule"]}))
-                },
-            )
-            .await;
-        self.report("status", &status);
+                    },
+                    |intent| async move {
+                        let family_id = intent["family_id"].as_str().unwrap_or_default();
+                        let target = intent["status_id"].as_str().unwrap_or_default();
+                        let family = ll.family(family_id).await?;
+                        Ok(match family {
+                            Some(f) if f.status_id.as_deref() == Some(target) => {
+                                Found::Yes(json!({
+                                    "status": intent["status"], "rule": intent["rule"]
+                                }))
+                            }
+                            _ => Found::No,
+                        })
+                    },
+                    |intent| async move {
+                        let family_id = intent["family_id"].as_str().unwrap_or_default();
+                        let target = intent["status_id"].as_str().unwrap_or_default();
+                        ll.set_family_status(family_id, target).await?;
+                        Ok(json!({"status": intent["status"], "rule": intent["rule"]}))
+                    },
+                )
+                .await;
+            self.report("status", &status);
+            status
+        };
+        let ((task, event), status) = tokio::join!(task_then_event, status_step);
 
         let steps = [("task", &task), ("event", &event), ("status", &status)];
         let failed: Vec<String> = steps

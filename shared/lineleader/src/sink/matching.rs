@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use llbridge_domain::center::match_center;
 use llbridge_domain::config::LineLeaderSettings;
-use llbridge_domain::crm::{Center, TypeList};
+use llbridge_domain::crm::{Center, Family, TypeList};
 use llbridge_domain::family::{self, FamilyContext, FamilyDecision};
 use llbridge_domain::labels::find_by_label;
 use llbridge_domain::phone::Phone;
@@ -42,6 +42,9 @@ pub struct Matched {
     pub rule: &'static str,
     /// How the center was found: `call_center_phone`, `default_center_name`, `no_center`.
     pub center_rule: &'static str,
+    /// The family as this job's search read it (its status among others); `None` when it was
+    /// not searched for (remembered, created).
+    pub read: Option<Family>,
 }
 
 /// Why no family could be used. The codes appear in the worker's log lines.
@@ -133,16 +136,18 @@ pub async fn match_or_create(
                 center,
                 rule: "remembered",
                 center_rule,
+                read: None,
             }));
         }
     }
 
     if let Some(found) = search(ll, fx.clock, &caller, center.as_ref(), settings).await? {
-        return Ok(found.map(|(family_id, rule)| Matched {
-            family_id,
+        return Ok(found.map(|(family, rule)| Matched {
+            family_id: family.id.clone(),
             center,
             rule,
             center_rule,
+            read: Some(family),
         }));
     }
 
@@ -167,6 +172,7 @@ pub async fn match_or_create(
                         center: Some(center),
                         rule: "created_by_other_job",
                         center_rule,
+                        read: None,
                     }));
                 }
                 return Err(Error::permanent(
@@ -195,6 +201,7 @@ pub async fn match_or_create(
             center: Some(center),
             rule,
             center_rule,
+            read: None,
         })
     })
 }
@@ -220,7 +227,8 @@ async fn create_held(
     };
     if let Some(found) = found {
         match &found {
-            Ok((family_id, rule)) => {
+            Ok((family, rule)) => {
+                let family_id = &family.id;
                 let rule = if resumed {
                     "found_after_lost_answer"
                 } else {
@@ -232,7 +240,7 @@ async fn create_held(
             }
             Err(_) => {
                 held.release(records, false, "ambiguous").await?;
-                return Ok(found);
+                return Ok(found.map(|(f, rule)| (f.id, rule)));
             }
         }
     }
@@ -314,7 +322,7 @@ async fn search(
     caller: &Phone,
     center: Option<&Center>,
     settings: &LineLeaderSettings,
-) -> Result<Option<std::result::Result<(String, &'static str), Dropped>>> {
+) -> Result<Option<std::result::Result<(Family, &'static str), Dropped>>> {
     let results = ll.search_families(&caller.ten_digits()).await?;
     if results.is_empty() {
         return Ok(None);
@@ -337,7 +345,10 @@ async fn search(
     };
     let m = family::match_family(caller, &results, &ctx);
     Ok(match m.decision {
-        FamilyDecision::Matched { family_id, rule } => Some(Ok((family_id, rule.code()))),
+        FamilyDecision::Matched { family_id, rule } => results
+            .iter()
+            .find(|f| f.id == family_id)
+            .map(|f| Ok((f.clone(), rule.code()))),
         FamilyDecision::NoMatch => None,
         FamilyDecision::Ambiguous { candidate_ids } => Some(Err(Dropped {
             candidates: candidate_ids.clone(),
