@@ -34,8 +34,14 @@ pub fn ledger(anchor: &str) -> String {
     format!("ledger#{anchor}")
 }
 
+/// The whole index of one hour, as written before the index was sharded; still read.
 pub fn ledger_hour(hour: &str) -> String {
     format!("ledger#hour#{hour}")
+}
+
+/// One shard of an hour's index.
+pub fn ledger_hour_shard(hour: &str, shard: u32) -> String {
+    format!("ledger#hour#{hour}#{shard}")
 }
 
 pub fn log_claim(anchor: &str) -> String {

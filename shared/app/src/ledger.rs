@@ -93,7 +93,19 @@ fn hour_of(ms: i64) -> String {
         .to_string()
 }
 
-use crate::keys::{ledger as key, ledger_hour as hour_key};
+use crate::keys::{ledger as key, ledger_hour as hour_key, ledger_hour_shard as shard_key};
+
+/// How many items an hour's index is spread over: a busy hour's conversations in one item
+/// would make every opening rewrite the whole list (and its writers collide).
+pub const HOUR_SHARDS: u32 = 64;
+
+/// The shard of an anchor: FNV-1a of its text, stable across releases.
+fn shard_of(anchor: &str) -> u32 {
+    let hash = anchor.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % u64::from(HOUR_SHARDS)) as u32
+}
 
 fn expires(clock: &dyn Clock) -> Option<i64> {
     Some(clock.now_secs() + DONE_TTL_SECS)
@@ -154,7 +166,6 @@ pub async fn open(
     source: Source,
     due_at: i64,
 ) -> Result<Entry> {
-    let Records { store, clock } = records;
     let entry = change(records, anchor, |e| {
         if e.source.is_empty() {
             e.source = source.as_str().to_owned();
@@ -173,15 +184,19 @@ pub async fn open(
         }
     })
     .await?;
-    let hour = entry.hour();
+    index(records, &entry.hour(), anchor).await?;
+    Ok(entry)
+}
+
+/// Lists the anchor in its hour's index (in its shard).
+async fn index(records: Records<'_>, hour: &str, anchor: &str) -> Result<()> {
     update(
-        store,
-        &hour_key(&hour),
-        expires(clock),
+        records.store,
+        &shard_key(hour, shard_of(anchor)),
+        expires(records.clock),
         |set: &mut BTreeSet<String>| set.insert(anchor.to_owned()),
     )
-    .await?;
-    Ok(entry)
+    .await
 }
 
 /// Anchors the conversation (see [`state::anchor`]) and opens its record: returns the anchor
@@ -285,21 +300,134 @@ pub async fn between(store: &dyn Store, from_ms: i64, to_ms: i64) -> Result<Vec<
     let mut anchors = BTreeSet::new();
     let mut at = from_ms - from_ms.rem_euclid(3_600_000);
     while at <= to_ms {
-        if let Some(item) = store.get(&hour_key(&hour_of(at))).await? {
-            let set: BTreeSet<String> = serde_json::from_str(&item.value)
-                .map_err(|e| Error::permanent("store", format!("ledger index: {e}")))?;
-            anchors.extend(set);
+        let hour = hour_of(at);
+        let keys: Vec<String> = std::iter::once(hour_key(&hour))
+            .chain((0..HOUR_SHARDS).map(|s| shard_key(&hour, s)))
+            .collect();
+        let items = futures_util::future::join_all(keys.iter().map(|k| store.get(k))).await;
+        for item in items {
+            if let Some(item) = item? {
+                let set: BTreeSet<String> = serde_json::from_str(&item.value)
+                    .map_err(|e| Error::permanent("store", format!("ledger index: {e}")))?;
+                anchors.extend(set);
+            }
         }
         at += 3_600_000;
     }
+    let anchors: Vec<String> = anchors.into_iter().collect();
     let mut out = Vec::with_capacity(anchors.len());
-    for a in anchors {
-        if let Some(e) = get(store, &a).await? {
-            let t = e.started_at.unwrap_or(e.opened_at);
-            if (from_ms..=to_ms).contains(&t) {
-                out.push(e);
+    // Read 32 at a time: a day of a busy center is thousands of records.
+    for chunk in anchors.chunks(32) {
+        for e in futures_util::future::join_all(chunk.iter().map(|a| get(store, a))).await {
+            if let Some(e) = e? {
+                let t = e.started_at.unwrap_or(e.opened_at);
+                if (from_ms..=to_ms).contains(&t) {
+                    out.push(e);
+                }
             }
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{Condition, Item};
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    const T0: i64 = 1_780_000_000_000;
+
+    struct Fixed;
+    impl Clock for Fixed {
+        fn now_ms(&self) -> i64 {
+            T0
+        }
+    }
+
+    /// Versioned items in a map: enough of a store for the index.
+    #[derive(Default)]
+    struct Map(Mutex<HashMap<String, (String, u64)>>);
+
+    #[async_trait::async_trait]
+    impl Store for Map {
+        async fn get(&self, key: &str) -> Result<Option<Item>> {
+            let map = self
+                .0
+                .lock()
+                .map_err(|_| Error::transient("t", "poisoned"))?;
+            Ok(map.get(key).map(|(value, version)| Item {
+                value: value.clone(),
+                version: *version,
+                expires_at: None,
+            }))
+        }
+        async fn put(
+            &self,
+            key: &str,
+            value: &str,
+            _expires_at: Option<i64>,
+            condition: Condition,
+        ) -> Result<Option<u64>> {
+            let mut map = self
+                .0
+                .lock()
+                .map_err(|_| Error::transient("t", "poisoned"))?;
+            let current = map.get(key).map(|(_, v)| *v);
+            let holds = match condition {
+                Condition::Absent => current.is_none(),
+                Condition::Version(v) => current == Some(v),
+                Condition::Any => true,
+            };
+            if !holds {
+                return Ok(None);
+            }
+            let version = current.unwrap_or(0) + 1;
+            map.insert(key.to_owned(), (value.to_owned(), version));
+            Ok(Some(version))
+        }
+        async fn delete(&self, key: &str, _version: Option<u64>) -> Result<bool> {
+            let mut map = self
+                .0
+                .lock()
+                .map_err(|_| Error::transient("t", "poisoned"))?;
+            Ok(map.remove(key).is_some())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_hour_is_read_from_every_shard_and_from_the_unsharded_index() {
+        let store = Map::default();
+        let records = Records {
+            store: &store,
+            clock: &Fixed,
+        };
+        let hour = hour_of(T0);
+        let anchors: Vec<String> = (0..100).map(|i| format!("62089173922{i:05}")).collect();
+        for a in &anchors {
+            change(records, a, |e| e.started_at = Some(T0))
+                .await
+                .expect("entry");
+            index(records, &hour, a).await.expect("index");
+        }
+        let shards: BTreeSet<u32> = anchors.iter().map(|a| shard_of(a)).collect();
+        assert!(shards.len() > 8, "spread: {shards:?}");
+        // A record indexed before the index had shards.
+        change(records, "legacy", |e| e.started_at = Some(T0))
+            .await
+            .expect("entry");
+        store
+            .put(&hour_key(&hour), "[\"legacy\"]", None, Condition::Absent)
+            .await
+            .expect("legacy index");
+
+        let found = between(&store, T0 - 1, T0 + 1).await.expect("between");
+        assert_eq!(found.len(), 101);
+        assert!(found.iter().any(|e| e.conversation == "legacy"));
+        assert!(between(&store, T0 + 1, T0 + 2)
+            .await
+            .expect("between")
+            .is_empty());
+    }
 }

@@ -1,4 +1,4 @@
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,10 +16,53 @@ struct Message {
     receipt: Option<String>,
 }
 
+/// The messages by sequence number, and indexes that keep every operation logarithmic: a
+/// local host with a hundred thousand delayed jobs still receives and acks at once.
 #[derive(Default)]
 struct State {
-    messages: VecDeque<Message>,
+    messages: HashMap<u64, Message>,
+    /// `(visible_at_ms, seq)` of every message: the next visible one is the first.
+    order: BTreeSet<(i64, u64)>,
+    /// The current receipt of each message in flight.
+    receipts: HashMap<String, u64>,
+    next_seq: u64,
     dead: Vec<DeadLetter>,
+}
+
+impl State {
+    fn push(&mut self, body: String, visible_at_ms: i64) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.order.insert((visible_at_ms, seq));
+        self.messages.insert(
+            seq,
+            Message {
+                id: uuid::Uuid::new_v4().to_string(),
+                body,
+                visible_at_ms,
+                receive_count: 0,
+                receipt: None,
+            },
+        );
+    }
+
+    /// Makes the message `seq` visible at `at`.
+    fn reschedule(&mut self, seq: u64, at: i64) {
+        if let Some(m) = self.messages.get_mut(&seq) {
+            self.order.remove(&(m.visible_at_ms, seq));
+            m.visible_at_ms = at;
+            self.order.insert((at, seq));
+        }
+    }
+
+    fn remove(&mut self, seq: u64) -> Option<Message> {
+        let m = self.messages.remove(&seq)?;
+        self.order.remove(&(m.visible_at_ms, seq));
+        if let Some(r) = &m.receipt {
+            self.receipts.remove(r);
+        }
+        Some(m)
+    }
 }
 
 /// An in-memory queue with SQS semantics: per-message delays, a visibility timeout, receive
@@ -93,13 +136,7 @@ impl MemoryQueue {
             .partition(|d| pick(d));
         st.dead = kept;
         for d in &taken {
-            st.messages.push_back(Message {
-                id: uuid::Uuid::new_v4().to_string(),
-                body: d.body.clone(),
-                visible_at_ms: now,
-                receive_count: 0,
-                receipt: None,
-            });
+            st.push(d.body.clone(), now);
         }
         drop(st);
         self.notify.notify_waiters();
@@ -112,7 +149,7 @@ impl MemoryQueue {
         self.lock()
             .map(|s| {
                 s.messages
-                    .iter()
+                    .values()
                     .filter(|m| m.receipt.is_some() && m.visible_at_ms > now)
                     .count()
             })
@@ -121,44 +158,28 @@ impl MemoryQueue {
 
     /// The earliest time (epoch ms) at which a message becomes visible, if any is waiting.
     pub fn next_visible_at(&self) -> Option<i64> {
-        self.lock()
-            .ok()?
-            .messages
-            .iter()
-            .map(|m| m.visible_at_ms)
-            .min()
+        self.lock().ok()?.order.first().map(|(at, _)| *at)
     }
 
     fn take_visible(&self, max: usize) -> Result<Vec<Received>> {
         let now = self.clock.now_ms();
-        let mut st = self.lock()?;
+        let mut guard = self.lock()?;
+        let st = &mut *guard;
         let mut out = Vec::new();
-        let mut dead = Vec::new();
-        for m in st.messages.iter_mut() {
-            if out.len() >= max {
+        while out.len() < max {
+            let Some(&(at, seq)) = st.order.first() else {
+                break;
+            };
+            if at > now {
                 break;
             }
-            if m.visible_at_ms > now {
-                continue;
-            }
-            if m.receive_count >= self.max_receives {
-                dead.push(m.id.clone());
-                continue;
-            }
-            m.receive_count += 1;
-            let receipt = format!("{}#{}", m.id, m.receive_count);
-            m.receipt = Some(receipt.clone());
-            m.visible_at_ms = now + self.visibility.as_millis() as i64;
-            out.push(Received {
-                id: m.id.clone(),
-                receipt,
-                body: m.body.clone(),
-                receive_count: m.receive_count,
-            });
-        }
-        for id in dead {
-            if let Some(pos) = st.messages.iter().position(|m| m.id == id) {
-                if let Some(m) = st.messages.remove(pos) {
+            let exhausted = st
+                .messages
+                .get(&seq)
+                .is_none_or(|m| m.receive_count >= self.max_receives);
+            if exhausted {
+                st.order.pop_first();
+                if let Some(m) = st.remove(seq) {
                     st.dead.push(DeadLetter {
                         body: m.body,
                         reason: None,
@@ -166,7 +187,24 @@ impl MemoryQueue {
                         deliveries: Some(m.receive_count),
                     });
                 }
+                continue;
             }
+            st.reschedule(seq, now + self.visibility.as_millis() as i64);
+            let Some(m) = st.messages.get_mut(&seq) else {
+                continue;
+            };
+            m.receive_count += 1;
+            let receipt = format!("{}#{}", m.id, m.receive_count);
+            if let Some(old) = m.receipt.replace(receipt.clone()) {
+                st.receipts.remove(&old);
+            }
+            out.push(Received {
+                id: m.id.clone(),
+                receipt: receipt.clone(),
+                body: m.body.clone(),
+                receive_count: m.receive_count,
+            });
+            st.receipts.insert(receipt, seq);
         }
         Ok(out)
     }
@@ -178,14 +216,8 @@ impl Queue for MemoryQueue {
         if delay > Duration::from_secs(900) {
             return Err(Error::permanent("queue", "delay above 900 seconds"));
         }
-        let msg = Message {
-            id: uuid::Uuid::new_v4().to_string(),
-            body: body.to_owned(),
-            visible_at_ms: self.clock.now_ms() + delay.as_millis() as i64,
-            receive_count: 0,
-            receipt: None,
-        };
-        self.lock()?.messages.push_back(msg);
+        let at = self.clock.now_ms() + delay.as_millis() as i64;
+        self.lock()?.push(body.to_owned(), at);
         self.notify.notify_waiters();
         Ok(())
     }
@@ -213,12 +245,8 @@ impl Queue for MemoryQueue {
 
     async fn ack(&self, receipt: &str) -> Result<()> {
         let mut st = self.lock()?;
-        if let Some(pos) = st
-            .messages
-            .iter()
-            .position(|m| m.receipt.as_deref() == Some(receipt))
-        {
-            st.messages.remove(pos);
+        if let Some(seq) = st.receipts.get(receipt).copied() {
+            st.remove(seq);
         }
         Ok(())
     }
@@ -226,12 +254,8 @@ impl Queue for MemoryQueue {
     async fn release(&self, receipt: &str, delay: Duration) -> Result<()> {
         let now = self.clock.now_ms();
         let mut st = self.lock()?;
-        if let Some(m) = st
-            .messages
-            .iter_mut()
-            .find(|m| m.receipt.as_deref() == Some(receipt))
-        {
-            m.visible_at_ms = now + delay.as_millis() as i64;
+        if let Some(seq) = st.receipts.get(receipt).copied() {
+            st.reschedule(seq, now + delay.as_millis() as i64);
         }
         drop(st);
         self.notify.notify_waiters();
