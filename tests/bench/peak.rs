@@ -1,0 +1,5 @@
+//! TODO
+
+use crate::Args;
+
+pub async fn run(_args: &Args) {}
