@@ -15,6 +15,7 @@ use llbridge_app::effect::Timing;
 use llbridge_app::worker::{RetryPolicy, Settle, Worker};
 use llbridge_aws::deployment::{adapters, init_json_logs, init_metrics, Deployment};
 use llbridge_clients::HttpClients;
+use tokio::sync::OnceCell;
 
 /// Kept between a job's deadline and the Lambda's: time to record the job's result.
 const DEADLINE_MARGIN_MS: i64 = 3_000;
@@ -95,18 +96,17 @@ async fn handle(
     Ok(response)
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    init_json_logs();
-    let metrics = init_metrics();
-    let deployment = Deployment::from_env()?;
-    let a = adapters(&deployment, Duration::from_secs(10)).await;
+/// The worker and its clients, built for the first event: nothing at start that the event
+/// does not need (the runtime polls sooner; a failed build fails that event, and the next
+/// tries again).
+async fn build(deployment: &Deployment) -> Result<Arc<Worker>, Error> {
+    let a = adapters(deployment, Duration::from_secs(10)).await;
     let timing = Timing::default();
     let clients = Arc::new(
         HttpClients::new(a.secrets.clone(), a.store.clone(), a.clock.clone())?
             .with_request_budget(timing.write_budget),
     );
-    let worker = Arc::new(
+    Ok(Arc::new(
         Worker::new(
             a.store,
             a.queue,
@@ -120,10 +120,19 @@ async fn main() -> Result<(), Error> {
             horizon: deployment.retry_horizon,
             ..RetryPolicy::default()
         }),
-    );
+    ))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    init_json_logs();
+    let metrics = init_metrics();
+    let deployment = Arc::new(Deployment::from_env()?);
+    let worker: Arc<OnceCell<Arc<Worker>>> = Arc::new(OnceCell::new());
     lambda_runtime::run(service_fn(move |event| {
-        let worker = worker.clone();
+        let (worker, deployment) = (worker.clone(), deployment.clone());
         async move {
+            let worker = worker.get_or_try_init(|| build(&deployment)).await?.clone();
             let done = handle(worker, event).await;
             metrics.flush();
             done
