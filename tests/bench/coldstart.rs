@@ -56,7 +56,10 @@ async fn next(State(seen): State<Shared>) -> (HeaderMap, String) {
     let mut h = HeaderMap::new();
     let deadline = Utc::now().timestamp_millis() + 30_000;
     for (k, v) in [
-        ("lambda-runtime-aws-request-id", "bench-request-1".to_owned()),
+        (
+            "lambda-runtime-aws-request-id",
+            "bench-request-1".to_owned(),
+        ),
         ("lambda-runtime-deadline-ms", deadline.to_string()),
         (
             "lambda-runtime-invoked-function-arn",
@@ -72,7 +75,11 @@ async fn next(State(seen): State<Shared>) -> (HeaderMap, String) {
     (h, event.to_string())
 }
 
-async fn respond(State(seen): State<Shared>, Path(_id): Path<String>, body: String) -> &'static str {
+async fn respond(
+    State(seen): State<Shared>,
+    Path(_id): Path<String>,
+    body: String,
+) -> &'static str {
     let mut s = seen.lock().unwrap_or_else(|e| e.into_inner());
     s.responded.get_or_insert_with(Instant::now);
     s.response.get_or_insert(body);
@@ -82,7 +89,10 @@ async fn respond(State(seen): State<Shared>, Path(_id): Path<String>, body: Stri
 async fn start_api(seen: Shared) -> SocketAddr {
     let app = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route("/2018-06-01/runtime/invocation/{id}/response", post(respond))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(respond),
+        )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(respond))
         .route("/2018-06-01/runtime/init/error", post(|| async { "{}" }))
         .with_state(seen);
@@ -252,9 +262,8 @@ async fn sqs_event(m: &Moto, queue: &str) -> Value {
 pub async fn run(args: &Args) {
     let runs = args.num("runs", 10) as usize;
     let built = |name: &str| {
-        args.one(name).unwrap_or_else(|| {
-            format!("{}/../target/release/{name}", env!("CARGO_MANIFEST_DIR"))
-        })
+        args.one(name)
+            .unwrap_or_else(|| format!("{}/../target/release/{name}", env!("CARGO_MANIFEST_DIR")))
     };
     let (floor, ingest, worker) = (built("floor"), built("ingest"), built("worker"));
     let m = Moto::start().unwrap_or_else(|e| panic!("moto: {e}"));
@@ -267,16 +276,23 @@ pub async fn run(args: &Args) {
         let f = one_start(&floor, &env, &hello).await;
         figures.entry("floor").or_default().push(f);
         let i = one_start(&ingest, &env, &webhook_request(r as u64 + 1)).await;
-        assert!(i.response.contains("\"statusCode\":200"), "ingest: {}", i.response);
+        assert!(
+            i.response.contains("\"statusCode\":200"),
+            "ingest: {}",
+            i.response
+        );
         figures.entry("ingest").or_default().push(i);
         let job = sqs_event(&m, &queue).await;
         let w = one_start(&worker, &env, &job).await;
-        assert!(w.response.contains("batchItemFailures"), "worker: {}", w.response);
+        assert!(
+            w.response.contains("batchItemFailures"),
+            "worker: {}",
+            w.response
+        );
         figures.entry("worker").or_default().push(w);
     }
-    let median = |v: &[Start], f: fn(&Start) -> f64| {
-        percentile(&sorted(v.iter().map(f).collect()), 50.0)
-    };
+    let median =
+        |v: &[Start], f: fn(&Start) -> f64| percentile(&sorted(v.iter().map(f).collect()), 50.0);
     let floor_init = median(&figures["floor"], |s| s.init_ms);
     println!("cold start, {runs} starts each, interleaved; medians:");
     println!("  bootstrap  size     init (exec -> first poll)   first response   peak RSS");
