@@ -5,6 +5,7 @@
 
 use chrono::{Duration as Minutes, Utc};
 use llbridge_sandbox::{Faults, RequestRecord, SbTask};
+use llbridge_tests::configs;
 use llbridge_tests::scenario::{answered, data, family, log_now, Scenario};
 use serde_json::{json, Value};
 
@@ -153,14 +154,8 @@ async fn event_mode_for_a_known_family_with_a_due_task() {
     d.tasks = (0..2)
         .map(|i| SbTask::open(5001 + i, FAMILY, PHONE_CALL_TASK_TYPE, now))
         .collect();
-    let event_mode = json!({"enable_task_queue": true, "screen_pop": false, "call_log": {
-        "type": "event",
-        "event_type": "Phone Call",
-        "default_staff_email": "frontdesk@example.com",
-        "disposition_status_map": {"Tour Booked": "Tour Scheduled"},
-        "disposition_task_result_map": {"Tour Booked": "Tour Booked"},
-        "result_type_mapping": ["inbound"]
-    }});
+    let event_mode = json!({"enable_task_queue": true, "screen_pop": false,
+        "call_log": configs::left_voicemail_event_mode()});
     let s = Scenario::start(event_mode, Some(d)).await;
     let events = |seed| {
         let c = s.call(seed, CALLER);
@@ -169,7 +164,7 @@ async fn event_mode_for_a_known_family_with_a_due_task() {
             c.agent("connected", 5_100),
             c.agent("hangup", 295_050),
             c.cc_hangup(295_200),
-            c.dispositions(&["Tour Booked"], 296_000),
+            c.dispositions(&["Left Voicemail"], 296_000),
         ]
     };
     let cold = measure(&s, events(1)).await;

@@ -81,24 +81,18 @@ pub const FAMILY_SAMPLE: usize = 20;
 async fn family_phones(ll: &dyn LineLeader, scope: &str) -> Check {
     const CHECK: &str = "family_phones";
     let by_hand = "look at a few families' phone numbers in LineLeader: each primary guardian's phone must be a full number, ideally E.164 (+15551234567)";
+    let unsampled = |why: String| {
+        Check::warn(
+            scope,
+            CHECK,
+            format!("families could not be sampled: {why}"),
+            by_hand,
+        )
+    };
     let tasks = match ll.open_tasks_sample().await {
         Ok(Lookup::Answered(tasks)) => tasks,
-        Ok(Lookup::Unsupported(why)) => {
-            return Check::warn(
-                scope,
-                CHECK,
-                format!("families could not be sampled: {why}"),
-                by_hand,
-            )
-        }
-        Err(e) => {
-            return Check::warn(
-                scope,
-                CHECK,
-                format!("families could not be sampled: {e}"),
-                by_hand,
-            )
-        }
+        Ok(Lookup::Unsupported(why)) => return unsampled(why),
+        Err(e) => return unsampled(e.to_string()),
     };
     let mut ids: Vec<String> = Vec::new();
     for id in tasks.into_iter().filter_map(|t| t.family_id) {
@@ -127,14 +121,7 @@ async fn family_phones(ll: &dyn LineLeader, scope: &str) -> Check {
                 }
             }
             Ok(None) => {}
-            Err(e) => {
-                return Check::warn(
-                    scope,
-                    CHECK,
-                    format!("families could not be sampled: {e}"),
-                    by_hand,
-                )
-            }
+            Err(e) => return unsampled(e.to_string()),
         }
     }
     if bad.is_empty() {
