@@ -89,6 +89,47 @@ fn puts_to_tasks(s: &Scenario) -> usize {
 // ---- the happy path ------------------------------------------------------------------------
 
 #[tokio::test]
+async fn the_recap_is_in_the_event_description_unless_turned_off() {
+    for include in [true, false] {
+        let mut overrides = event_mode(|_| {});
+        overrides["include_recap"] = json!(include);
+        let s = start(overrides, dataset(|_| {})).await;
+        let c = s.call(1, CALLER);
+        s.play(&[
+            c.agent("connected", 5_100),
+            c.agent("hangup", 295_050),
+            c.cc_hangup(295_200),
+            c.dispositions(&["Left Voicemail"], 296_000),
+            c.recap(
+                "recap_summary",
+                json!("Asked about infant openings."),
+                320_000,
+            ),
+            c.recap(
+                "recap_action_items",
+                json!([{"text": "Send the tuition sheet"}, "Book a tour"]),
+                321_000,
+            ),
+        ])
+        .await;
+        s.settle().await;
+        let events = s.lineleader().state().data.events;
+        assert_eq!(events.len(), 1);
+        let recap = "Summary: Asked about infant openings.\nAction items:\n- Send the tuition sheet\n- Book a tour";
+        assert_eq!(
+            events[0].description.ends_with(recap),
+            include,
+            "{}",
+            events[0].description
+        );
+        assert!(events[0]
+            .description
+            .contains("Disposition: Left Voicemail"));
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn all_three_steps_on_the_matched_family() {
     let s = start(event_mode(|_| {}), dataset(|_| {})).await;
     let c = call(&s, Some("Left Voicemail")).await;

@@ -202,6 +202,8 @@ pub struct Enablement {
     /// Which recording link goes into call logs; unset: none.
     pub call_log_link_type: Option<LinkKind>,
     pub enable_task_queue: bool,
+    /// The Dialpad Ai recap goes into call logs (Event-mode descriptions, LeadSquared notes).
+    pub include_recap: bool,
     pub unknown_outcome: UnknownOutcomePolicy,
     pub crm: CrmSettings,
 }
@@ -876,6 +878,7 @@ impl Validator {
             "screen_pop",
             "call_log_link_type",
             "enable_task_queue",
+            "include_recap",
             "call_log",
         ];
         // LineLeader's keys are known everywhere, so that a LeadSquared enablement holding
@@ -935,6 +938,7 @@ impl Validator {
             },
         };
         let enable_task_queue = self.boolean(o, p, "enable_task_queue", false);
+        let include_recap = self.boolean(o, p, "include_recap", true);
         let unknown_outcome = match self.opt_string(o, p, "unknown_outcome").as_deref() {
             None | Some("retry") => UnknownOutcomePolicy::Retry,
             Some("hold") => UnknownOutcomePolicy::Hold,
@@ -960,6 +964,7 @@ impl Validator {
             screen_pop,
             call_log_link_type,
             enable_task_queue,
+            include_recap,
             unknown_outcome,
             crm: crm?,
         })

@@ -69,7 +69,7 @@ pub struct Conversation {
     /// The labels of the latest dispositions event.
     pub dispositions: Vec<String>,
     /// The Dialpad Ai recap: the latest summary, outcome, purposes and action items, in that
-    /// order.
+    /// order, each part labelled (`Summary: ...`, `Action items:` and one `- item` a line).
     #[serde(default)]
     pub recap: Vec<String>,
     /// The caller reached voicemail (a `voicemail` or `voicemail_uploaded` event, or a
@@ -288,19 +288,19 @@ pub fn merge(events: &[CallEvent]) -> Option<Conversation> {
         .map(|e| e.dispositions.clone())
         .unwrap_or_default();
     let recap: Vec<String> = [
-        CallState::RecapSummary,
-        CallState::RecapOutcome,
-        CallState::RecapPurposes,
-        CallState::RecapActionItems,
+        (CallState::RecapSummary, "Summary"),
+        (CallState::RecapOutcome, "Outcome"),
+        (CallState::RecapPurposes, "Purposes"),
+        (CallState::RecapActionItems, "Action items"),
     ]
     .iter()
-    .filter_map(|state| {
+    .filter_map(|(state, label)| {
         events
             .iter()
             .rev()
             .find(|e| e.state == *state && !e.recap.is_empty())
+            .map(|e| recap_part(label, &e.recap))
     })
-    .flat_map(|e| e.recap.iter().cloned())
     .collect();
     let voicemail = events.iter().any(|e| {
         matches!(e.state, CallState::Voicemail | CallState::VoicemailUploaded)
@@ -346,3 +346,31 @@ pub fn merge(events: &[CallEvent]) -> Option<Conversation> {
 
 #[cfg(test)]
 mod tests;
+
+/// One labelled part of the recap: a single text on the label's line, several as a list.
+fn recap_part(label: &str, texts: &[String]) -> String {
+    match texts {
+        [one] if label != "Action items" => format!("{label}: {one}"),
+        _ => {
+            let items: Vec<String> = texts.iter().map(|t| format!("- {t}")).collect();
+            format!("{label}:\n{}", items.join("\n"))
+        }
+    }
+}
+
+/// The most characters of recap a call log carries.
+pub const RECAP_LIMIT: usize = 1500;
+
+/// The recap as a call log carries it: its labelled parts, one after the other, cut at
+/// [`RECAP_LIMIT`] characters (ending with `…` when cut); `None` without a recap.
+pub fn recap_text(conversation: &Conversation) -> Option<String> {
+    if conversation.recap.is_empty() {
+        return None;
+    }
+    let text = conversation.recap.join("\n");
+    if text.chars().count() <= RECAP_LIMIT {
+        return Some(text);
+    }
+    let cut: String = text.chars().take(RECAP_LIMIT - 1).collect();
+    Some(format!("{}…", cut.trim_end()))
+}

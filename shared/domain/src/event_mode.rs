@@ -71,7 +71,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::config::{EventModeSettings, StatusRule};
-use crate::conversation::{Agent, Conversation};
+use crate::conversation::{recap_text, Agent, Conversation};
 use crate::crm::{Center, Family, Labeled, NewEvent, Staff, Task, TaskCompletion};
 use crate::event::{Direction, LinkKind};
 use crate::labels::{find_by_label, same_label};
@@ -462,8 +462,13 @@ pub fn human_duration(ms: i64) -> String {
     }
 }
 
-/// The CRM event's description: one fact a line.
-pub fn event_description(conversation: &Conversation, link_type: Option<LinkKind>) -> String {
+/// The CRM event's description: one fact a line, then the Dialpad Ai recap (when asked for and
+/// there is one), its parts labelled.
+pub fn event_description(
+    conversation: &Conversation,
+    link_type: Option<LinkKind>,
+    include_recap: bool,
+) -> String {
     let mut lines = Vec::new();
     let direction = match conversation.direction {
         Some(Direction::Inbound) => "Inbound",
@@ -487,6 +492,9 @@ pub fn event_description(conversation: &Conversation, link_type: Option<LinkKind
         lines.push(format!("Recording: {url}"));
     }
     lines.push(format!("{CALL_ID_LINE}{}", conversation.dialpad_call_id));
+    if let Some(recap) = recap_text(conversation).filter(|_| include_recap) {
+        lines.push(recap);
+    }
     lines.join("\n")
 }
 
@@ -517,6 +525,8 @@ pub struct EventContext<'a> {
     pub completed_task_id: Option<&'a str>,
     /// The enablement's Call Log Link Type.
     pub link_type: Option<LinkKind>,
+    /// The enablement's `include_recap`.
+    pub include_recap: bool,
     /// Used only when the call has no usable time.
     pub now: DateTime<Utc>,
 }
@@ -546,7 +556,7 @@ pub fn plan_event(ctx: &EventContext<'_>) -> Result<NewEvent, Skipped> {
         staff_id: staff.id.clone(),
         type_id: event_type.id.clone(),
         date_time: started,
-        description: event_description(ctx.conversation, ctx.link_type),
+        description: event_description(ctx.conversation, ctx.link_type, ctx.include_recap),
         task_id: ctx.completed_task_id.map(str::to_owned),
     })
 }

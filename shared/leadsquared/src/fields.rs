@@ -24,7 +24,7 @@
 
 use chrono::{DateTime, Utc};
 use llbridge_app::ports::Offer;
-use llbridge_domain::conversation::Conversation;
+use llbridge_domain::conversation::{recap_text, Conversation};
 use llbridge_domain::event::{Direction, LinkKind};
 use llbridge_domain::phone::Phone;
 use llbridge_domain::phone_log::{call_times, duration_ms, recording_url};
@@ -190,22 +190,25 @@ pub fn status(conv: &Conversation) -> CallStatus {
     }
 }
 
-/// `CallNotes`: the disposition (when the agent picked one), then the recap.
-pub fn notes(conv: &Conversation) -> Option<String> {
+/// `CallNotes`: the disposition (when the agent picked one), then the recap (when asked for),
+/// its parts labelled.
+pub fn notes(conv: &Conversation, include_recap: bool) -> Option<String> {
     let disposition = conv
         .disposition()
         .map(str::trim)
         .filter(|d| !d.is_empty())
         .map(str::to_owned);
-    let parts: Vec<String> = disposition
-        .into_iter()
-        .chain(conv.recap.iter().cloned())
-        .collect();
+    let recap = recap_text(conv).filter(|_| include_recap);
+    let parts: Vec<String> = disposition.into_iter().chain(recap).collect();
     (!parts.is_empty()).then(|| parts.join("\n\n"))
 }
 
 /// The call log of a finished conversation.
-pub fn call_log(conv: &Conversation, link_type: Option<LinkKind>) -> Result<CallLog, Unpostable> {
+pub fn call_log(
+    conv: &Conversation,
+    link_type: Option<LinkKind>,
+    include_recap: bool,
+) -> Result<CallLog, Unpostable> {
     let n = numbers(conv, conv.agent.as_ref().and_then(|a| a.phone.as_deref()))?;
     let (start, end) = call_times(conv).ok_or(Unpostable::NoCallTimes)?;
     let direction = direction(conv);
@@ -229,7 +232,7 @@ pub fn call_log(conv: &Conversation, link_type: Option<LinkKind>) -> Result<Call
         direction,
         call_session_id: conv.dialpad_call_id.clone(),
         resource_url: recording_url(conv, link_type),
-        call_notes: notes(conv),
+        call_notes: notes(conv, include_recap),
     })
 }
 

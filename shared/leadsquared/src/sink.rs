@@ -117,7 +117,11 @@ impl Crm for LeadSquaredCrm {
         if !cx.enablement.logs_calls() {
             return Ok(dropped("call_log_disabled", ""));
         }
-        let log = match fields::call_log(cx.conv, cx.enablement.call_log_link_type) {
+        let log = match fields::call_log(
+            cx.conv,
+            cx.enablement.call_log_link_type,
+            cx.enablement.include_recap,
+        ) {
             Ok(log) => log,
             Err(why) => return Ok(dropped(why.code(), why.describe())),
         };

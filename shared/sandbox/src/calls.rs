@@ -117,6 +117,18 @@ impl Call {
         })
     }
 
+    /// A Dialpad Ai recap event of the call-center leg: `state` is `recap_summary`,
+    /// `recap_outcome`, `recap_purposes` or `recap_action_items`, and `value` its field.
+    pub fn recap(&self, state: &str, value: Value, dt: i64) -> Value {
+        let mut e = json!({
+            "call_id": self.cc_leg, "state": state, "direction": "inbound",
+            "event_timestamp": self.t0 + dt,
+            "target": {"id": self.call_center.parse::<u64>().unwrap_or(0), "type": "call_center"}
+        });
+        e[state] = value;
+        e
+    }
+
     pub fn recording(&self, dt: i64) -> Value {
         json!({
             "call_id": self.agent_leg, "entry_point_call_id": self.cc_leg, "state": "recording",

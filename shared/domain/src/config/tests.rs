@@ -321,6 +321,11 @@ fn other_rules() {
         "$.enablements[0].enable_task_queue",
         "expected true or false",
     );
+    assert_rejected(
+        |d| d["enablements"][0]["include_recap"] = json!("no"),
+        "$.enablements[0].include_recap",
+        "expected true or false",
+    );
 }
 
 #[test]
@@ -390,6 +395,15 @@ fn api_urls_are_https_except_to_loopback() {
             }
         }
     }
+}
+
+#[test]
+fn the_recap_is_in_call_logs_unless_turned_off() {
+    let inst = Installation::from_value(&valid()).unwrap();
+    assert!(inst.enablements[0].include_recap);
+    let mut doc = valid();
+    doc["enablements"][0]["include_recap"] = json!(false);
+    assert!(!Installation::from_value(&doc).unwrap().enablements[0].include_recap);
 }
 
 #[test]

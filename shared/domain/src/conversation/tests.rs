@@ -193,8 +193,28 @@ fn the_agents_number_the_recap_and_voicemail_are_kept() {
         json!({"state": "recap_summary", "recap_summary": "Asked about infant openings."}),
     ));
     let c = merge(&events).unwrap();
-    assert_eq!(c.agent.unwrap().phone.as_deref(), Some("+14155550123"));
-    assert_eq!(c.recap, ["Asked about infant openings.", "Book a tour"]);
+    assert_eq!(
+        c.agent.as_ref().and_then(|a| a.phone.as_deref()),
+        Some("+14155550123")
+    );
+    assert_eq!(
+        c.recap,
+        [
+            "Summary: Asked about infant openings.",
+            "Action items:\n- Book a tour"
+        ]
+    );
+    assert_eq!(
+        recap_text(&c).as_deref(),
+        Some("Summary: Asked about infant openings.\nAction items:\n- Book a tour")
+    );
+    let long = Conversation {
+        recap: vec![format!("Summary: {}", "é".repeat(2 * RECAP_LIMIT))],
+        ..c.clone()
+    };
+    let cut = recap_text(&long).unwrap_or_default();
+    assert_eq!(cut.chars().count(), RECAP_LIMIT);
+    assert!(cut.ends_with('…'));
     assert!(!c.voicemail);
 
     let missed: Vec<CallEvent> = answered_call()

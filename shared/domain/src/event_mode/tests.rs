@@ -482,6 +482,7 @@ fn event_ctx<'a>(
         staff,
         completed_task_id: task,
         link_type: Some(LinkKind::Public),
+        include_recap: true,
         now: now(),
     }
 }
@@ -519,13 +520,29 @@ fn the_event_description_leaves_out_what_is_missing() {
     c.answered = false;
     c.duration_ms = Some(0.0);
     assert_eq!(
-        event_description(&c, Some(LinkKind::Public)),
+        event_description(&c, Some(LinkKind::Public), true),
         "Outbound Dialpad call (not answered)\nDuration: 0s\nDialpad call ID: 6208917392220160"
     );
     // A link of another kind than the configured one is not used; unset: none.
     let c = conv();
-    assert!(!event_description(&c, Some(LinkKind::Recording)).contains("Recording:"));
-    assert!(!event_description(&c, None).contains("Recording:"));
+    assert!(!event_description(&c, Some(LinkKind::Recording), true).contains("Recording:"));
+    assert!(!event_description(&c, None, true).contains("Recording:"));
+}
+
+#[test]
+fn the_recap_follows_the_listed_fields_unless_turned_off() {
+    let mut c = conv();
+    c.recap = vec![
+        "Summary: Asked about infant openings.".into(),
+        "Action items:\n- Send the tuition sheet\n- Book a tour".into(),
+    ];
+    let d = event_description(&c, None, true);
+    assert!(
+        d.ends_with("Dialpad call ID: 6208917392220160\nSummary: Asked about infant openings.\nAction items:\n- Send the tuition sheet\n- Book a tour"),
+        "{d}"
+    );
+    assert!(describes_call(&d, "6208917392220160"));
+    assert!(!event_description(&c, None, false).contains("Summary"));
 }
 
 #[test]

@@ -55,7 +55,7 @@ fn unanswered(state: &str) -> Conversation {
 
 #[test]
 fn an_answered_inbound_call() {
-    let log = call_log(&answered(), Some(LinkKind::Public)).unwrap();
+    let log = call_log(&answered(), Some(LinkKind::Public), true).unwrap();
     assert_eq!(
         serde_json::to_value(&log).unwrap(),
         json!({
@@ -69,14 +69,20 @@ fn an_answered_inbound_call() {
             "Direction": "Inbound",
             "CallSessionId": CC.to_string(),
             "ResourceURL": "https://dialpad.com/shared/call/AbC123",
-            "CallNotes": "Tour Scheduled\n\nAsked about infant openings.",
+            "CallNotes": "Tour Scheduled\n\nSummary: Asked about infant openings.",
         })
     );
 }
 
 #[test]
 fn a_missed_inbound_call_goes_to_the_call_center_and_lasts_nothing() {
-    let log = call_log(&unanswered("hangup"), Some(LinkKind::Recording)).unwrap();
+    let without = call_log(&answered(), Some(LinkKind::Public), false).unwrap();
+    assert_eq!(
+        without.call_notes.as_deref(),
+        Some("Tour Scheduled"),
+        "include_recap off"
+    );
+    let log = call_log(&unanswered("hangup"), Some(LinkKind::Recording), true).unwrap();
     assert_eq!(log.status, CallStatus::Missed);
     assert_eq!(log.call_duration, 0);
     assert_eq!(log.source_number, "+16505550199");
@@ -91,7 +97,9 @@ fn a_missed_inbound_call_goes_to_the_call_center_and_lasts_nothing() {
 #[test]
 fn a_call_that_reached_voicemail() {
     assert_eq!(
-        call_log(&unanswered("voicemail"), None).unwrap().status,
+        call_log(&unanswered("voicemail"), None, true)
+            .unwrap()
+            .status,
         CallStatus::Voicemail
     );
 }
@@ -105,7 +113,7 @@ fn an_outbound_call_goes_from_the_agent_to_the_lead() {
             "proxy_target": {"id": 4716644561813504_u64, "type": "callcenter", "phone": "+14155550100"}}),
     )])
     .unwrap();
-    let log = call_log(&conv, None).unwrap();
+    let log = call_log(&conv, None, true).unwrap();
     assert_eq!(log.direction, CallDirection::Outbound);
     assert_eq!(log.source_number, "+14155550123");
     assert_eq!(log.destination_number, "+16505550199");
@@ -120,13 +128,13 @@ fn calls_that_cannot_be_posted_say_why() {
     let mut anonymous = unanswered("hangup");
     anonymous.caller_number = Some("anonymous".into());
     assert_eq!(
-        call_log(&anonymous, None).unwrap_err().code(),
+        call_log(&anonymous, None, true).unwrap_err().code(),
         "leadsquared_no_lead_number"
     );
     let mut nowhere = unanswered("hangup");
     nowhere.call_center = None;
     assert_eq!(
-        call_log(&nowhere, None).unwrap_err().code(),
+        call_log(&nowhere, None, true).unwrap_err().code(),
         "leadsquared_no_display_number"
     );
 }

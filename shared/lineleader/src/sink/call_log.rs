@@ -377,6 +377,7 @@ impl Steps<'_> {
                         staff: Some(&resolved),
                         completed_task_id: completed_task_id.as_deref(),
                         link_type: self.enablement.call_log_link_type,
+                        include_recap: self.enablement.include_recap,
                         now,
                     };
                     Ok(match event_mode::plan_event(&ctx) {
