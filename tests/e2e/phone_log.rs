@@ -3,7 +3,7 @@
 use chrono::{TimeZone, Utc};
 use llbridge_app::jobs::JobKind;
 use llbridge_app::worker::{Decision, Reason};
-use llbridge_tests::scenario::{answered, data, log_now, Scenario};
+use llbridge_tests::scenario::{answered, data, log_now, on_aws, Scenario};
 use serde_json::json;
 
 fn secs(ms: i64) -> chrono::DateTime<Utc> {
@@ -110,6 +110,38 @@ async fn a_disposition_after_hangup_within_the_log_delay_is_logged() {
     s.send(&call.dispositions(&["Left Voicemail"], 330_000))
         .await;
     s.settle().await;
+    let logs = s.phone_logs();
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0].disposition, "Left Voicemail");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn disposition_wait_secs_gets_a_late_disposition_into_the_log() {
+    let s = Scenario::with_known_family(
+        json!({"enable_task_queue": true, "screen_pop": false, "disposition_wait_secs": 10}),
+    )
+    .await;
+    let call = s.call(1, "+14158159602");
+    s.play(&answered(&call)).await;
+    // Past the log delay, the answered call has no disposition: it waits up to 10 s more.
+    if on_aws() {
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    } else {
+        let three_secs = std::time::Duration::from_secs(3);
+        assert!(
+            s.host
+                .settle(three_secs, std::time::Duration::from_secs(60))
+                .await
+        );
+        assert!(s.host.reports().iter().any(|r| r
+            .reason
+            .is_some_and(|w| w.as_str() == "waiting_for_disposition")));
+    }
+    assert!(s.phone_logs().is_empty(), "waits for the disposition");
+    s.send(&call.dispositions(&["Left Voicemail"], 330_000))
+        .await;
+    assert!(s.settle_until(async || s.phone_logs().len() == 1).await);
     let logs = s.phone_logs();
     assert_eq!(logs.len(), 1);
     assert_eq!(logs[0].disposition, "Left Voicemail");

@@ -191,6 +191,9 @@ impl UnknownOutcomePolicy {
 /// The shortest webhook secret accepted.
 pub const MIN_WEBHOOK_SECRET_LEN: usize = 16;
 
+/// The longest `disposition_wait_secs`: an hour.
+pub const MAX_DISPOSITION_WAIT_SECS: u64 = 3600;
+
 /// One enablement: where the product is on, and what it does
 /// there. The CRM of its connection decides the CRM's own settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -204,6 +207,9 @@ pub struct Enablement {
     pub enable_task_queue: bool,
     /// The Dialpad Ai recap goes into call logs (Event-mode descriptions, LeadSquared notes).
     pub include_recap: bool,
+    /// How much longer than the log delay an answered call without a disposition waits for
+    /// one before it is logged.
+    pub disposition_wait: std::time::Duration,
     pub unknown_outcome: UnknownOutcomePolicy,
     pub crm: CrmSettings,
 }
@@ -482,6 +488,34 @@ impl Validator {
                 self.err(
                     &format!("{path}.{key}"),
                     format!("expected true or false, found {}", kind(other)),
+                );
+                default
+            }
+        }
+    }
+
+    /// A whole number in `range`; `default` when absent (or wrong, with the error).
+    fn whole(
+        &mut self,
+        o: &Obj,
+        path: &str,
+        key: &str,
+        range: std::ops::RangeInclusive<u64>,
+        default: u64,
+    ) -> u64 {
+        match o.get(key) {
+            None | Some(Value::Null) => default,
+            Some(Value::Number(n)) if n.as_u64().is_some_and(|n| range.contains(&n)) => {
+                n.as_u64().unwrap_or(default)
+            }
+            Some(other) => {
+                self.err(
+                    &format!("{path}.{key}"),
+                    format!(
+                        "expected a whole number from {} to {}, found {other}",
+                        range.start(),
+                        range.end()
+                    ),
                 );
                 default
             }
@@ -879,6 +913,7 @@ impl Validator {
             "call_log_link_type",
             "enable_task_queue",
             "include_recap",
+            "disposition_wait_secs",
             "call_log",
         ];
         // LineLeader's keys are known everywhere, so that a LeadSquared enablement holding
@@ -939,6 +974,13 @@ impl Validator {
         };
         let enable_task_queue = self.boolean(o, p, "enable_task_queue", false);
         let include_recap = self.boolean(o, p, "include_recap", true);
+        let disposition_wait = std::time::Duration::from_secs(self.whole(
+            o,
+            p,
+            "disposition_wait_secs",
+            0..=MAX_DISPOSITION_WAIT_SECS,
+            0,
+        ));
         let unknown_outcome = match self.opt_string(o, p, "unknown_outcome").as_deref() {
             None | Some("retry") => UnknownOutcomePolicy::Retry,
             Some("hold") => UnknownOutcomePolicy::Hold,
@@ -965,6 +1007,7 @@ impl Validator {
             call_log_link_type,
             enable_task_queue,
             include_recap,
+            disposition_wait,
             unknown_outcome,
             crm: crm?,
         })

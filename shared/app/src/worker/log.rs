@@ -29,8 +29,15 @@ pub enum Readiness {
 }
 
 /// Whether the call log may run now: the conversation is over, and (with the task queue) has
-/// been over for the log delay, so post-hangup details are merged.
-pub fn readiness(conv: &Conversation, now_ms: i64, delay: Duration, attempt: u32) -> Readiness {
+/// been over for the log delay, so post-hangup details are merged; an answered call without a
+/// disposition waits `disposition_wait` longer for one.
+pub fn readiness(
+    conv: &Conversation,
+    now_ms: i64,
+    delay: Duration,
+    disposition_wait: Duration,
+    attempt: u32,
+) -> Readiness {
     if !conv.ended {
         return if attempt < MAX_DEFERRALS {
             Readiness::Wait(RECHECK.max(delay), Reason::ConversationActive)
@@ -38,18 +45,29 @@ pub fn readiness(conv: &Conversation, now_ms: i64, delay: Duration, attempt: u32
             Readiness::Ready
         };
     }
+    let extra = if conv.answered && conv.dispositions.is_empty() {
+        disposition_wait
+    } else {
+        Duration::ZERO
+    };
     // Post-hangup events (recordings, dispositions) do not move the end of the call.
     let ended = conv.ended_at.unwrap_or(conv.last_event_at);
-    let due = ended + delay.as_millis() as i64;
+    let details_due = ended + delay.as_millis() as i64;
+    let due = details_due + extra.as_millis() as i64;
     if now_ms >= due || attempt >= MAX_DEFERRALS {
         Readiness::Ready
     } else {
-        // Never wait longer than one delay, whatever Dialpad's clock says.
-        let wait = Duration::from_millis((due - now_ms) as u64).min(delay);
+        // Never wait longer than the whole wait, whatever Dialpad's clock says.
+        let wait = Duration::from_millis((due - now_ms) as u64).min(delay + extra);
+        let why = if now_ms >= details_due {
+            Reason::WaitingForDisposition
+        } else {
+            Reason::WaitingForPostHangupEvents
+        };
         if wait < Duration::from_secs(1) {
             Readiness::Ready
         } else {
-            Readiness::Wait(wait, Reason::WaitingForPostHangupEvents)
+            Readiness::Wait(wait, why)
         }
     }
 }
@@ -139,7 +157,13 @@ impl Job<'_> {
         let stop = |e| Stopped::on(e, report.clone(), conv);
         // In scope: the conversation has a ledger record from here on.
         let now = fx.clock.now_ms();
-        let ready = readiness(conv, now, self.delay_of(&scoped.enablement), msg.attempt);
+        let ready = readiness(
+            conv,
+            now,
+            self.delay_of(&scoped.enablement),
+            scoped.enablement.disposition_wait,
+            msg.attempt,
+        );
         let due = match &ready {
             Readiness::Wait(wait, _) => now + wait.as_millis() as i64,
             Readiness::Ready => now,

@@ -106,6 +106,8 @@ pub enum Reason {
     LogInProgress,
     ConversationActive,
     WaitingForPostHangupEvents,
+    /// An answered call without a disposition, waiting `disposition_wait_secs` for one.
+    WaitingForDisposition,
     /// The CRM's decision (`family_ambiguous`, `leadsquared_no_lead_number`,
     /// `lineleader_rejected`, ...).
     Crm(&'static str),
@@ -134,6 +136,7 @@ impl Reason {
             Reason::LogInProgress => "log_in_progress",
             Reason::ConversationActive => "conversation_active",
             Reason::WaitingForPostHangupEvents => "waiting_for_post_hangup_events",
+            Reason::WaitingForDisposition => "waiting_for_disposition",
             Reason::Crm(code) | Reason::Failure(code) => code,
         }
     }

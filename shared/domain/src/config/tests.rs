@@ -326,6 +326,13 @@ fn other_rules() {
         "$.enablements[0].include_recap",
         "expected true or false",
     );
+    for wrong in [json!(-1), json!(3601), json!(2.5), json!("60")] {
+        assert_rejected(
+            |d| d["enablements"][0]["disposition_wait_secs"] = wrong.clone(),
+            "$.enablements[0].disposition_wait_secs",
+            "expected a whole number from 0 to 3600",
+        );
+    }
 }
 
 #[test]
@@ -401,6 +408,10 @@ fn api_urls_are_https_except_to_loopback() {
 fn the_recap_is_in_call_logs_unless_turned_off() {
     let inst = Installation::from_value(&valid()).unwrap();
     assert!(inst.enablements[0].include_recap);
+    assert_eq!(
+        inst.enablements[0].disposition_wait,
+        std::time::Duration::ZERO
+    );
     let mut doc = valid();
     doc["enablements"][0]["include_recap"] = json!(false);
     assert!(!Installation::from_value(&doc).unwrap().enablements[0].include_recap);
