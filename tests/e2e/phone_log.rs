@@ -149,6 +149,37 @@ async fn disposition_wait_secs_gets_a_late_disposition_into_the_log() {
 }
 
 #[tokio::test]
+async fn a_disposition_after_the_log_changes_nothing_and_says_so() {
+    let s = Scenario::with_known_family(log_now()).await;
+    let call = s.call(1, "+14158159602");
+    s.play(&answered(&call)).await;
+    s.settle().await;
+    assert_eq!(s.phone_logs().len(), 1);
+    s.send(&call.dispositions(&["Tour Booked"], 330_000)).await;
+    s.settle().await;
+    let logs = s.phone_logs();
+    assert_eq!(logs.len(), 1, "not logged again");
+    assert_eq!(logs[0].disposition, "Dialpad");
+    if !on_aws() {
+        let late: Vec<_> = s
+            .host
+            .reports()
+            .into_iter()
+            .filter(|r| {
+                r.reason
+                    .is_some_and(|w| w.as_str() == "late_event_after_log")
+            })
+            .collect();
+        assert_eq!(late.len(), 1, "{late:?}");
+        assert!(late[0]
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("dispositions came after the call was logged")));
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn a_missed_inbound_call_is_logged_and_its_caller_becomes_a_family() {
     let now = Utc::now();
     let s = Scenario::start(log_now(), Some(data(now, vec![]))).await;

@@ -136,6 +136,22 @@ impl CallState {
         )
     }
 
+    /// The details that come after hangup and go into a call log: dispositions, recordings,
+    /// the voicemail, the Dialpad Ai recap.
+    pub fn goes_into_the_log(&self) -> bool {
+        matches!(
+            self,
+            CallState::Dispositions
+                | CallState::Recording
+                | CallState::AdminRecording
+                | CallState::VoicemailUploaded
+                | CallState::RecapSummary
+                | CallState::RecapOutcome
+                | CallState::RecapPurposes
+                | CallState::RecapActionItems
+        )
+    }
+
     /// The states in which an agent's phone is offered or takes the call (screen-pop triggers).
     pub fn offers_agent(&self) -> bool {
         matches!(self, CallState::Ringing | CallState::Connected)

@@ -107,6 +107,18 @@ impl Job<'_> {
     fn report(&self, decision: Decision) -> Report {
         Report::new(self.msg.job, self.event, decision)
     }
+
+    /// For a detail that goes into a call log: the ledger's final decision when the call was
+    /// decided before it came (`logged`, `skipped`...). Read only for such details.
+    async fn logged_before(&self) -> Option<String> {
+        if !self.event.state.goes_into_the_log() {
+            return None;
+        }
+        match ledger::find(self.fx.store, &self.event.call_id).await {
+            Ok(Some((_, entry))) if entry.is_final() => entry.decision,
+            _ => None,
+        }
+    }
 }
 
 /// A message that cannot be read is acknowledged as failed.
@@ -252,10 +264,14 @@ impl Worker {
                 if event.state.ends_leg() {
                     job.open_ledger().await?;
                 }
-                Ok(Decided {
-                    report: job.report(Decision::Merged),
-                    conv: None,
-                })
+                let mut report = job.report(Decision::Merged);
+                if let Some(logged) = job.logged_before().await {
+                    report = report.reason(Reason::LateEventAfterLog).detail(format!(
+                        "{} came after the call was {logged}: not in its log",
+                        event.state.as_str()
+                    ));
+                }
+                Ok(Decided { report, conv: None })
             }
             JobKind::ScreenPop => job.screen_pop().await,
             JobKind::CallLog => job.call_log().await,

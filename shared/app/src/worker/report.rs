@@ -108,6 +108,9 @@ pub enum Reason {
     WaitingForPostHangupEvents,
     /// An answered call without a disposition, waiting `disposition_wait_secs` for one.
     WaitingForDisposition,
+    /// A detail (disposition, recording, recap) merged after the call was logged: not in the
+    /// log.
+    LateEventAfterLog,
     /// The CRM's decision (`family_ambiguous`, `leadsquared_no_lead_number`,
     /// `lineleader_rejected`, ...).
     Crm(&'static str),
@@ -137,6 +140,7 @@ impl Reason {
             Reason::ConversationActive => "conversation_active",
             Reason::WaitingForPostHangupEvents => "waiting_for_post_hangup_events",
             Reason::WaitingForDisposition => "waiting_for_disposition",
+            Reason::LateEventAfterLog => "late_event_after_log",
             Reason::Crm(code) | Reason::Failure(code) => code,
         }
     }
