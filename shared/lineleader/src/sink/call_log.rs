@@ -428,10 +428,11 @@ impl Steps<'_> {
                     policy,
                     DONE_TTL_SECS,
                     || async {
-                        // The family as this job's search read it, else as it is now.
+                        // The family as this job's search read it (when the search gave its
+                        // status), else as it is now.
                         let family = match &matched.read {
-                            Some(read) => Some(read.clone()),
-                            None => ll.family(family_id).await?,
+                            Some(read) if read.status_id.is_some() => Some(read.clone()),
+                            _ => ll.family(family_id).await?,
                         };
                         let Some(family) = family else {
                             return Err(Error::permanent(
