@@ -345,10 +345,25 @@ async fn search(
     };
     let m = family::match_family(caller, &results, &ctx);
     Ok(match m.decision {
-        FamilyDecision::Matched { family_id, rule } => results
-            .iter()
-            .find(|f| f.id == family_id)
-            .map(|f| Ok((f.clone(), rule.code()))),
+        // The matched family is one of the results; were it not, the match still stands (a
+        // match must never turn into a new family), known by its id alone.
+        FamilyDecision::Matched { family_id, rule } => {
+            let family = results
+                .iter()
+                .find(|f| f.id == family_id)
+                .cloned()
+                .unwrap_or_else(|| Family {
+                    id: family_id.clone(),
+                    created: None,
+                    center_id: None,
+                    status_id: None,
+                    status_name: None,
+                    phones: Vec::new(),
+                    guardian_first_name: None,
+                    guardian_last_name: None,
+                });
+            Some(Ok((family, rule.code())))
+        }
         FamilyDecision::NoMatch => None,
         FamilyDecision::Ambiguous { candidate_ids } => Some(Err(Dropped {
             candidates: candidate_ids.clone(),
