@@ -161,6 +161,36 @@ pub struct EventModeSettings {
     pub result_type_mapping: Vec<Direction>,
 }
 
+/// Whom a follow-up task is assigned to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignTo {
+    /// The staff record of the call's agent, else the default staff.
+    Agent,
+    /// The default staff.
+    DefaultStaff,
+}
+
+/// `follow_up_tasks`: LineLeader tasks created from a call (K3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowUpSettings {
+    /// The task type, by its label.
+    pub task_type: String,
+    /// One task per Dialpad Ai action item.
+    pub from_action_items: bool,
+    /// One callback task for an inbound call no agent answered, or that ended in voicemail.
+    pub missed_calls: bool,
+    /// A task is due this long after the call.
+    pub due_in: std::time::Duration,
+    pub assign_to: AssignTo,
+    /// The staff tasks go to when the agent has none (`follow_up_tasks.default_staff_email`,
+    /// else Event mode's); `None`: unassigned.
+    pub default_staff_email: Option<String>,
+}
+
+/// The longest `follow_up_tasks.due_in_minutes`: a week.
+pub const MAX_FOLLOW_UP_DUE_MINUTES: u64 = 7 * 24 * 60;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallLogMode {
     PhoneLog,
@@ -190,6 +220,9 @@ impl UnknownOutcomePolicy {
 
 /// The shortest webhook secret accepted.
 pub const MIN_WEBHOOK_SECRET_LEN: usize = 16;
+
+/// The task type of follow-up tasks unless configured.
+pub const DEFAULT_FOLLOW_UP_TASK_TYPE: &str = "Phone Call";
 
 /// The longest `disposition_wait_secs`: an hour.
 pub const MAX_DISPOSITION_WAIT_SECS: u64 = 3600;
@@ -260,6 +293,8 @@ pub struct LineLeaderSettings {
     pub family_status_priority_ids: Vec<String>,
     /// `None`: no call logging for this enablement.
     pub call_log: Option<CallLogMode>,
+    /// `None` (the default): no follow-up tasks.
+    pub follow_up_tasks: Option<FollowUpSettings>,
 }
 
 impl LineLeaderSettings {
@@ -1125,6 +1160,20 @@ impl Validator {
             None | Some(Value::Null) => Some(None),
             Some(c) => self.call_log(c, &format!("{p}.call_log")).map(Some),
         };
+        let call_log = call_log?;
+        let event_staff = match &call_log {
+            Some(CallLogMode::Event(e)) => Some(e.default_staff_email.clone()),
+            _ => None,
+        };
+        let follow_up_tasks = match o.get("follow_up_tasks") {
+            None | Some(Value::Null) => None,
+            Some(f) => Some(self.follow_up_tasks(
+                f,
+                &format!("{p}.follow_up_tasks"),
+                event_staff,
+                call_log.is_some(),
+            )?),
+        };
         Some(LineLeaderSettings {
             screen_pop_base_url,
             screen_pop_url_template: template,
@@ -1132,7 +1181,77 @@ impl Validator {
             family_inquiry_type,
             status_prioritization,
             family_status_priority_ids,
-            call_log: call_log?,
+            call_log,
+            follow_up_tasks,
+        })
+    }
+
+    /// `follow_up_tasks`: created by the call log, so only with one.
+    fn follow_up_tasks(
+        &mut self,
+        v: &Value,
+        p: &str,
+        event_staff: Option<String>,
+        logs_calls: bool,
+    ) -> Option<FollowUpSettings> {
+        let o = self.object(
+            v,
+            p,
+            &[
+                "task_type",
+                "from_action_items",
+                "missed_calls",
+                "due_in_minutes",
+                "assign_to",
+                "default_staff_email",
+            ],
+        )?;
+        if !logs_calls {
+            self.err(
+                p,
+                "needs a call_log: follow-up tasks are created when the call is logged",
+            );
+        }
+        let task_type = self
+            .opt_string(o, p, "task_type")
+            .unwrap_or_else(|| DEFAULT_FOLLOW_UP_TASK_TYPE.to_owned());
+        let from_action_items = self.boolean(o, p, "from_action_items", true);
+        let missed_calls = self.boolean(o, p, "missed_calls", true);
+        let minutes = self.whole(o, p, "due_in_minutes", 0..=MAX_FOLLOW_UP_DUE_MINUTES, 60);
+        let assign_to = match self.opt_string(o, p, "assign_to").as_deref() {
+            None | Some("agent") => AssignTo::Agent,
+            Some("default_staff") => AssignTo::DefaultStaff,
+            Some(other) => {
+                self.err(
+                    &format!("{p}.assign_to"),
+                    format!("\"{other}\" is not one of agent, default_staff"),
+                );
+                AssignTo::Agent
+            }
+        };
+        let own_staff = self.opt_string(o, p, "default_staff_email");
+        if let Some(e) = &own_staff {
+            if !looks_like_email(e) {
+                self.err(
+                    &format!("{p}.default_staff_email"),
+                    format!("\"{e}\" is not an e-mail address"),
+                );
+            }
+        }
+        let default_staff_email = own_staff.or(event_staff);
+        if assign_to == AssignTo::DefaultStaff && default_staff_email.is_none() {
+            self.err(
+                &format!("{p}.assign_to"),
+                "is default_staff, but there is no default staff: set follow_up_tasks.default_staff_email (Event mode's default_staff_email is used when there is one)",
+            );
+        }
+        Some(FollowUpSettings {
+            task_type,
+            from_action_items,
+            missed_calls,
+            due_in: std::time::Duration::from_secs(minutes * 60),
+            assign_to,
+            default_staff_email,
         })
     }
 
@@ -1304,7 +1423,7 @@ fn forbidden_host(u: &url::Url) -> Option<&'static str> {
 }
 
 /// The keys only a LineLeader enablement has.
-const LINELEADER_KEYS: [&str; 7] = [
+const LINELEADER_KEYS: [&str; 8] = [
     "screen_pop_base_url",
     "screen_pop_url_template",
     "default_center_name",
@@ -1312,6 +1431,7 @@ const LINELEADER_KEYS: [&str; 7] = [
     "status_prioritization",
     "family_status_priority_ids",
     "unknown_outcome",
+    "follow_up_tasks",
 ];
 
 /// The call log type of a LeadSquared enablement.

@@ -72,6 +72,9 @@ pub struct Conversation {
     /// order, each part labelled (`Summary: ...`, `Action items:` and one `- item` a line).
     #[serde(default)]
     pub recap: Vec<String>,
+    /// The action items of the latest Dialpad Ai action-items event, one text each.
+    #[serde(default)]
+    pub action_items: Vec<String>,
     /// The caller reached voicemail (a `voicemail` or `voicemail_uploaded` event, or a
     /// voicemail link).
     #[serde(default)]
@@ -302,6 +305,12 @@ pub fn merge(events: &[CallEvent]) -> Option<Conversation> {
             .map(|e| recap_part(label, &e.recap))
     })
     .collect();
+    let action_items = events
+        .iter()
+        .rev()
+        .find(|e| e.state == CallState::RecapActionItems && !e.recap.is_empty())
+        .map(|e| e.recap.clone())
+        .unwrap_or_default();
     let voicemail = events.iter().any(|e| {
         matches!(e.state, CallState::Voicemail | CallState::VoicemailUploaded)
             || e.links.iter().any(|l| l.kind == LinkKind::Voicemail)
@@ -329,6 +338,7 @@ pub fn merge(events: &[CallEvent]) -> Option<Conversation> {
         answered,
         dispositions,
         recap,
+        action_items,
         voicemail,
         links: links.into_iter().collect(),
         ended: if cc_legs.is_empty() {

@@ -139,3 +139,13 @@ pub struct LoggedPhoneLog {
     pub external_call_id: Option<String>,
     pub family_id: Option<String>,
 }
+
+/// A task to create (K3): a follow-up of a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewTask {
+    pub family_id: String,
+    pub type_id: String,
+    pub due: DateTime<Utc>,
+    pub description: String,
+    pub assigned_to_staff_id: Option<String>,
+}

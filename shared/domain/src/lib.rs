@@ -13,6 +13,7 @@ pub mod crm;
 pub mod event;
 pub mod event_mode;
 pub mod family;
+pub mod follow_up;
 pub mod labels;
 pub mod lenient;
 pub mod phone;

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use llbridge_app::Result;
 
 use llbridge_domain::crm::{
-    Center, Family, Labeled, LoggedEvent, LoggedPhoneLog, NewEvent, NewFamily, PhoneLog, Staff,
-    Task, TaskCompletion, TypeList,
+    Center, Family, Labeled, LoggedEvent, LoggedPhoneLog, NewEvent, NewFamily, NewTask, PhoneLog,
+    Staff, Task, TaskCompletion, TypeList,
 };
 
 /// The answer to a lookup that some tenants cannot give (an endpoint they lack).
@@ -62,6 +62,12 @@ pub trait LineLeader: Send + Sync {
         task: &Task,
         completion: &TaskCompletion,
     ) -> Result<TaskWrite>;
+    /// K1: every task of a family, of any type, completed and canceled ones too (a follow-up
+    /// task created before is found among them by its description); `Unsupported` when the
+    /// tenant cannot list them.
+    async fn family_tasks(&self, family_id: &str) -> Result<Lookup<Vec<Task>>>;
+    /// K3: returns the new task's id. An answer lost after sending is an unknown outcome.
+    async fn create_task(&self, task: &NewTask) -> Result<String>;
     /// E1: returns the new event's id. An answer lost after sending is an unknown outcome.
     async fn create_event(&self, event: &NewEvent) -> Result<String>;
     /// E2: the family's timeline events.

@@ -8,8 +8,8 @@ use backon::{ExponentialBuilder, Retryable};
 use llbridge_app::ports::{Clock, Secret, Store};
 use llbridge_app::telemetry;
 use llbridge_domain::crm::{
-    Center, Family, Labeled, LoggedEvent, LoggedPhoneLog, NewEvent, NewFamily, PhoneLog, Staff,
-    Task, TaskCompletion, TypeList,
+    Center, Family, Labeled, LoggedEvent, LoggedPhoneLog, NewEvent, NewFamily, NewTask, PhoneLog,
+    Staff, Task, TaskCompletion, TypeList,
 };
 
 use crate::api::{LineLeader, Lookup, TaskWrite};
@@ -802,6 +802,36 @@ impl LineLeader for HttpLineLeader {
             .await?;
         tracing::info!(connection = %self.name, task = %task.id, "LineLeader task completed");
         Ok(TaskWrite::Completed)
+    }
+
+    async fn family_tasks(&self, family_id: &str) -> Result<Lookup<Vec<Task>>> {
+        Ok(
+            match self
+                .lookup_pages(ep::TASKS, &ep::family_tasks_query(family_id))
+                .await?
+            {
+                Lookup::Answered(items) => Lookup::Answered(
+                    items
+                        .iter()
+                        .filter_map(ep::task_record)
+                        .filter(|t| t.family_id.as_deref().is_none_or(|f| f == family_id))
+                        .collect(),
+                ),
+                Lookup::Unsupported(why) => Lookup::Unsupported(why),
+            },
+        )
+    }
+
+    async fn create_task(&self, task: &NewTask) -> Result<String> {
+        let body = ep::new_task_body(task);
+        let resp = self
+            .call_ok(Method::POST, ep::TASKS, &[], Some(&body), false)
+            .await?;
+        let id = ep::created_id(&resp)
+            .ok_or_else(|| Error::permanent(PORT, "POST /tasks: no id in the response"))?;
+        tracing::info!(connection = %self.name, task = %id, family = %task.family_id,
+            "LineLeader task created");
+        Ok(id)
     }
 
     async fn create_event(&self, event: &NewEvent) -> Result<String> {

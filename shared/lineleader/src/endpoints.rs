@@ -8,7 +8,7 @@
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use llbridge_domain::crm::{
     Center, Family, Labeled, LogDirection, LoggedEvent, LoggedPhoneLog, NewEvent, NewFamily,
-    PhoneLog, Staff, Task, TaskCompletion, TypeList,
+    NewTask, PhoneLog, Staff, Task, TaskCompletion, TypeList,
 };
 use serde_json::{json, Map, Value};
 
@@ -37,7 +37,7 @@ pub const STAFF: &str = "/staff";
 pub const FAMILY_SEARCH: &str = "/families/search";
 /// F3.
 pub const FAMILIES: &str = "/families";
-/// K1 (paged), with [`open_tasks_query`].
+/// K1 (paged), with [`open_tasks_query`]; K3.
 pub const TASKS: &str = "/tasks";
 /// E1, and E2 (paged) with [`family_events_query`].
 pub const EVENTS: &str = "/events";
@@ -94,6 +94,14 @@ pub fn open_tasks_query(family_id: &str, type_id: &str) -> Vec<(&'static str, St
         ("family_id", family_id.to_owned()),
         ("type", type_id.to_owned()),
         ("include_completed", "false".to_owned()),
+    ]
+}
+
+/// K1 query: every task of a family, completed ones too (is a follow-up created?).
+pub fn family_tasks_query(family_id: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("family_id", family_id.to_owned()),
+        ("include_completed", "true".to_owned()),
     ]
 }
 
@@ -194,6 +202,20 @@ pub fn new_event_body(e: &NewEvent) -> Value {
     }
     if let Some(t) = &e.task_id {
         body["task_id"] = plain_id(t);
+    }
+    body
+}
+
+/// K3.
+pub fn new_task_body(t: &NewTask) -> Value {
+    let mut body = json!({
+        "family_id": plain_id(&t.family_id),
+        "type_id": plain_id(&t.type_id),
+        "due_date_time": timestamp(&t.due),
+        "description": t.description,
+    });
+    if let Some(s) = &t.assigned_to_staff_id {
+        body["assigned_to_staff_id"] = plain_id(s);
     }
     body
 }

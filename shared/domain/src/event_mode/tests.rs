@@ -37,6 +37,7 @@ fn conv() -> Conversation {
         answered: true,
         dispositions: vec!["Left Voicemail".into()],
         recap: vec![],
+        action_items: vec![],
         voicemail: false,
         links: vec![Link {
             kind: LinkKind::Public,

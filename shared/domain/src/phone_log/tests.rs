@@ -35,6 +35,7 @@ pub(crate) fn call() -> Conversation {
         answered: true,
         dispositions: vec!["Follow-Up Needed".into(), "Other".into()],
         recap: vec![],
+        action_items: vec![],
         voicemail: false,
         links: vec![
             Link {

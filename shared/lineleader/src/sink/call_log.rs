@@ -6,7 +6,7 @@
 //! task: the task chosen the first time, read back; status: the family read back), and
 //! recorded with LineLeader's id when done. A retried job redoes only what is not recorded.
 
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use llbridge_domain::config::{CallLogMode, Enablement, EventModeSettings, LineLeaderSettings};
 use llbridge_domain::crm::{NewEvent, PhoneLog, Staff, Task, TaskCompletion, TypeList};
 use llbridge_domain::event_mode::{self, EventContext, SkipReason, Skipped, TaskContext};
@@ -230,111 +230,21 @@ impl Steps<'_> {
     }
 
     async fn event_mode(&self, settings: &EventModeSettings) -> Result<LogResult> {
-        let (conv, matched, ll) = (self.conv, self.matched, self.ll);
+        let (matched, ll) = (self.matched, self.ll);
         let family_id = matched.family_id.as_str();
         let now = Utc
             .timestamp_millis_opt(self.fx.clock.now_ms())
             .single()
             .unwrap_or_else(Utc::now);
-        let policy = self.enablement.unknown_outcome;
 
         // Staff is read once for steps 1 and 2, and only when one of them plans.
-        let staff_cell: tokio::sync::OnceCell<Result<Vec<Staff>>> = tokio::sync::OnceCell::new();
-        let staff = || async {
-            staff_cell
-                .get_or_init(|| async { ll.staff().await })
-                .await
-                .clone()
-        };
-        let resolve = |staff: &[Staff]| -> std::result::Result<Staff, Skipped> {
-            event_mode::resolve_staff(conv.agent.as_ref(), staff, &settings.default_staff_email)
-                .map(|m| m.staff.clone())
-        };
-
+        let staff = StaffCache::new(ll);
         // The task step's choice as K1 listed it, for a PUT without reading it again.
         let listed: std::sync::Mutex<Option<Task>> = std::sync::Mutex::new(None);
-        let listed = &listed;
 
         // Steps 1 and 2 (the event links the completed task) run beside step 3.
         let task_then_event = async {
-            // Step 1: complete the due "Phone Call" task. The task is chosen once, and the intent
-            // keeps it: a retry completes that task or finds it completed, never the next one.
-            let task = self
-                .fx
-                .run(
-                    &self.key("task"),
-                    policy,
-                    DONE_TTL_SECS,
-                    || async {
-                        // Independent reads, together (each is cached once read).
-                        let (staff, task_types, task_results) = tokio::try_join!(
-                            staff(),
-                            ll.types(TypeList::Task),
-                            ll.types(TypeList::TaskResult)
-                        )?;
-                        let resolved = resolve(&staff).ok();
-                        let mut ctx = TaskContext {
-                            conversation: conv,
-                            settings,
-                            family_id,
-                            center: matched.center.as_ref(),
-                            task_types: &task_types,
-                            task_results: &task_results,
-                            tasks: &[],
-                            staff: resolved.as_ref(),
-                            now,
-                        };
-                        // Read the family's tasks only when every other condition holds.
-                        let tasks;
-                        match event_mode::plan_task_completion(&ctx) {
-                            Err(s) if s.reason != SkipReason::TaskNoneDueToday => {
-                                return Ok(Plan::Skip(skipped(&s)))
-                            }
-                            _ => {
-                                let type_id = llbridge_domain::labels::find_by_label(
-                                    &task_types,
-                                    event_mode::PHONE_CALL_TASK_TYPE,
-                                )
-                                .map(|t| t.id.clone())
-                                .unwrap_or_default();
-                                tasks = ll.open_tasks(family_id, &type_id).await?;
-                                ctx.tasks = &tasks;
-                            }
-                        }
-                        Ok(match event_mode::plan_task_completion(&ctx) {
-                            Ok(p) => {
-                                if let Ok(mut cell) = listed.lock() {
-                                    *cell = tasks.iter().find(|t| t.id == p.task_id).cloned();
-                                }
-                                Plan::Write(json!({
-                                "task_id": p.task_id,
-                                "result": p.result_label,
-                                "completion": intent_of("task", &p.completion)?,
-                                }))
-                            }
-                            Err(s) => Plan::Skip(skipped(&s)),
-                        })
-                    },
-                    // The write reads the task first (unless this attempt just listed it): a
-                    // completed one is the earlier attempt's.
-                    |_| async { Ok(Found::No) },
-                    |intent| async move {
-                        let task_id = intent["task_id"].as_str().unwrap_or_default().to_owned();
-                        let completion: TaskCompletion =
-                            from_intent("task", intent["completion"].clone())?;
-                        let just_listed = listed.lock().ok().and_then(|mut c| c.take());
-                        let wrote = match just_listed.filter(|t| t.id == task_id) {
-                            Some(task) => ll.complete_read_task(&task, &completion).await?,
-                            None => ll.complete_task(&task_id, &completion).await?,
-                        };
-                        Ok(json!({
-                            "task_id": task_id,
-                            "result": intent["result"],
-                            "found_completed": wrote == TaskWrite::AlreadyCompleted,
-                        }))
-                    },
-                )
-                .await;
+            let task = self.task_step("task", settings, now, &staff, &listed).await;
             self.report("task", &task);
             let completed_task_id = task
                 .as_ref()
@@ -344,9 +254,7 @@ impl Steps<'_> {
                 .and_then(Value::as_str)
                 .map(str::to_owned);
 
-            // Step 2: the CRM event. Its description carries the Dialpad call id, which is how an
-            // earlier attempt's event is found (E2).
-            let call_id = conv.dialpad_call_id.clone();
+            // Step 2: the CRM event, once the task step is settled (it links the task).
             let wait_for_task = matches!(&task, Err(e) if e.is_transient())
                 && self.fx.delivery < EVENT_WAITS_FOR_TASK_DELIVERIES;
             let event = if wait_for_task {
@@ -356,62 +264,8 @@ impl Steps<'_> {
                 )
                 .with_code("waiting_for_task_step"))
             } else {
-                self.fx
-            .run(
-                &self.key("event"),
-                policy,
-                DONE_TTL_SECS,
-                || async {
-                    let staff = staff().await?;
-                    let resolved = match resolve(&staff) {
-                        Ok(s) => s,
-                        Err(s) => return Ok(Plan::Skip(skipped(&s))),
-                    };
-                    let task_results = ll.types(TypeList::TaskResult).await?;
-                    let ctx = EventContext {
-                        conversation: conv,
-                        settings,
-                        family_id,
-                        center_id: matched.center.as_ref().map(|c| c.id.as_str()),
-                        task_results: &task_results,
-                        staff: Some(&resolved),
-                        completed_task_id: completed_task_id.as_deref(),
-                        link_type: self.enablement.call_log_link_type,
-                        include_recap: self.enablement.include_recap,
-                        now,
-                    };
-                    Ok(match event_mode::plan_event(&ctx) {
-                        Ok(e) => Plan::Write(intent_of("event", &e)?),
-                        Err(s) => Plan::Skip(skipped(&s)),
-                    })
-                },
-                |intent| {
-                    let call_id = call_id.clone();
-                    async move {
-                        let new: NewEvent = from_intent("event", intent)?;
-                        Ok(match ll.family_events(&new.family_id).await? {
-                            Lookup::Answered(events) => match events
-                                .iter()
-                                .find(|e| event_mode::describes_call(&e.description, &call_id))
-                            {
-                                Some(e) => Found::Yes(json!({
-                                    "event_id": e.id,
-                                    "staff_id": new.staff_id,
-                                    "task_id": new.task_id,
-                                })),
-                                None => Found::No,
-                            },
-                            Lookup::Unsupported(why) => Found::Unanswerable(why),
-                        })
-                    }
-                },
-                |intent| async move {
-                    let new: NewEvent = from_intent("event", intent)?;
-                    let id = ll.create_event(&new).await?;
-                    Ok(json!({"event_id": id, "staff_id": new.staff_id, "task_id": new.task_id}))
-                },
-            )
-            .await
+                self.event_step(settings, now, &staff, completed_task_id.as_deref())
+                    .await
             };
             self.report("event", &event);
 
@@ -419,67 +273,7 @@ impl Steps<'_> {
         };
 
         let status_step = async {
-            // Step 3: the disposition-driven status change. The target is kept in the intent; a
-            // retry reads the family and changes it only when it is not there yet.
-            let status = self
-                .fx
-                .run(
-                    &self.key("status"),
-                    policy,
-                    DONE_TTL_SECS,
-                    || async {
-                        // The family as this job's search read it (when the search gave its
-                        // status), else as it is now.
-                        let family = match &matched.read {
-                            Some(read) if read.status_id.is_some() => Some(read.clone()),
-                            _ => ll.family(family_id).await?,
-                        };
-                        let Some(family) = family else {
-                            return Err(Error::permanent(
-                                "lineleader",
-                                format!("family {family_id} not found"),
-                            )
-                            .with_code("lineleader_rejected"));
-                        };
-                        let statuses = ll.statuses().await?;
-                        Ok(
-                            match event_mode::plan_status_change(
-                                conv.disposition(),
-                                &settings.disposition_status_map,
-                                &family,
-                                &statuses,
-                            ) {
-                                Ok(c) => Plan::Write(json!({
-                                    "family_id": family_id,
-                                    "status_id": c.status_id,
-                                    "status": c.status_label,
-                                    "rule": c.rule_key,
-                                })),
-                                Err(s) => Plan::Skip(skipped(&s)),
-                            },
-                        )
-                    },
-                    |intent| async move {
-                        let family_id = intent["family_id"].as_str().unwrap_or_default();
-                        let target = intent["status_id"].as_str().unwrap_or_default();
-                        let family = ll.family(family_id).await?;
-                        Ok(match family {
-                            Some(f) if f.status_id.as_deref() == Some(target) => {
-                                Found::Yes(json!({
-                                    "status": intent["status"], "rule": intent["rule"]
-                                }))
-                            }
-                            _ => Found::No,
-                        })
-                    },
-                    |intent| async move {
-                        let family_id = intent["family_id"].as_str().unwrap_or_default();
-                        let target = intent["status_id"].as_str().unwrap_or_default();
-                        ll.set_family_status(family_id, target).await?;
-                        Ok(json!({"status": intent["status"], "rule": intent["rule"]}))
-                    },
-                )
-                .await;
+            let status = self.status_step("status", settings).await;
             self.report("status", &status);
             status
         };
@@ -529,6 +323,260 @@ impl Steps<'_> {
             outcome,
         })
     }
+
+    /// Step 2: the CRM event. Its description carries the Dialpad call id, which is how an
+    /// earlier attempt's event is found (E2).
+    async fn event_step(
+        &self,
+        settings: &EventModeSettings,
+        now: DateTime<Utc>,
+        staff: &StaffCache<'_>,
+        completed_task_id: Option<&str>,
+    ) -> Result<Ran> {
+        let (conv, matched, ll) = (self.conv, self.matched, self.ll);
+        let family_id = matched.family_id.as_str();
+        let call_id = conv.dialpad_call_id.clone();
+        self.fx
+            .run(
+                &self.key("event"),
+                self.enablement.unknown_outcome,
+                DONE_TTL_SECS,
+                || async {
+                    let staff = staff.get().await?;
+                    let resolved = match resolve_staff(conv, &staff, settings) {
+                        Ok(s) => s,
+                        Err(s) => return Ok(Plan::Skip(skipped(&s))),
+                    };
+                    let task_results = ll.types(TypeList::TaskResult).await?;
+                    let ctx = EventContext {
+                        conversation: conv,
+                        settings,
+                        family_id,
+                        center_id: matched.center.as_ref().map(|c| c.id.as_str()),
+                        task_results: &task_results,
+                        staff: Some(&resolved),
+                        completed_task_id,
+                        link_type: self.enablement.call_log_link_type,
+                        include_recap: self.enablement.include_recap,
+                        now,
+                    };
+                    Ok(match event_mode::plan_event(&ctx) {
+                        Ok(e) => Plan::Write(intent_of("event", &e)?),
+                        Err(s) => Plan::Skip(skipped(&s)),
+                    })
+                },
+                |intent| {
+                    let call_id = call_id.clone();
+                    async move {
+                        let new: NewEvent = from_intent("event", intent)?;
+                        Ok(match ll.family_events(&new.family_id).await? {
+                            Lookup::Answered(events) => match events
+                                .iter()
+                                .find(|e| event_mode::describes_call(&e.description, &call_id))
+                            {
+                                Some(e) => Found::Yes(json!({
+                                    "event_id": e.id,
+                                    "staff_id": new.staff_id,
+                                    "task_id": new.task_id,
+                                })),
+                                None => Found::No,
+                            },
+                            Lookup::Unsupported(why) => Found::Unanswerable(why),
+                        })
+                    }
+                },
+                |intent| async move {
+                    let new: NewEvent = from_intent("event", intent)?;
+                    let id = ll.create_event(&new).await?;
+                    Ok(json!({"event_id": id, "staff_id": new.staff_id, "task_id": new.task_id}))
+                },
+            )
+            .await
+    }
+
+    /// Step 1: complete the due "Phone Call" task. The task is chosen once, and the intent
+    /// keeps it: a retry completes that task or finds it completed, never the next one.
+    async fn task_step(
+        &self,
+        name: &str,
+        settings: &EventModeSettings,
+        now: DateTime<Utc>,
+        staff: &StaffCache<'_>,
+        listed: &std::sync::Mutex<Option<Task>>,
+    ) -> Result<Ran> {
+        let (conv, matched, ll) = (self.conv, self.matched, self.ll);
+        let family_id = matched.family_id.as_str();
+        self.fx
+            .run(
+                &self.key(name),
+                self.enablement.unknown_outcome,
+                DONE_TTL_SECS,
+                || async {
+                    // Independent reads, together (each is cached once read).
+                    let (staff, task_types, task_results) = tokio::try_join!(
+                        staff.get(),
+                        ll.types(TypeList::Task),
+                        ll.types(TypeList::TaskResult)
+                    )?;
+                    let resolved = resolve_staff(conv, &staff, settings).ok();
+                    let mut ctx = TaskContext {
+                        conversation: conv,
+                        settings,
+                        family_id,
+                        center: matched.center.as_ref(),
+                        task_types: &task_types,
+                        task_results: &task_results,
+                        tasks: &[],
+                        staff: resolved.as_ref(),
+                        now,
+                    };
+                    // Read the family's tasks only when every other condition holds.
+                    let tasks;
+                    match event_mode::plan_task_completion(&ctx) {
+                        Err(s) if s.reason != SkipReason::TaskNoneDueToday => {
+                            return Ok(Plan::Skip(skipped(&s)))
+                        }
+                        _ => {
+                            let type_id = llbridge_domain::labels::find_by_label(
+                                &task_types,
+                                event_mode::PHONE_CALL_TASK_TYPE,
+                            )
+                            .map(|t| t.id.clone())
+                            .unwrap_or_default();
+                            tasks = ll.open_tasks(family_id, &type_id).await?;
+                            ctx.tasks = &tasks;
+                        }
+                    }
+                    Ok(match event_mode::plan_task_completion(&ctx) {
+                        Ok(p) => {
+                            if let Ok(mut cell) = listed.lock() {
+                                *cell = tasks.iter().find(|t| t.id == p.task_id).cloned();
+                            }
+                            Plan::Write(json!({
+                                "task_id": p.task_id,
+                                "result": p.result_label,
+                                "completion": intent_of("task", &p.completion)?,
+                            }))
+                        }
+                        Err(s) => Plan::Skip(skipped(&s)),
+                    })
+                },
+                // The write reads the task first (unless this attempt just listed it): a
+                // completed one is the earlier attempt's.
+                |_| async { Ok(Found::No) },
+                |intent| async move {
+                    let task_id = intent["task_id"].as_str().unwrap_or_default().to_owned();
+                    let completion: TaskCompletion =
+                        from_intent("task", intent["completion"].clone())?;
+                    let just_listed = listed.lock().ok().and_then(|mut c| c.take());
+                    let wrote = match just_listed.filter(|t| t.id == task_id) {
+                        Some(task) => ll.complete_read_task(&task, &completion).await?,
+                        None => ll.complete_task(&task_id, &completion).await?,
+                    };
+                    Ok(json!({
+                        "task_id": task_id,
+                        "result": intent["result"],
+                        "found_completed": wrote == TaskWrite::AlreadyCompleted,
+                    }))
+                },
+            )
+            .await
+    }
+
+    /// Step 3: the disposition-driven status change. The target is kept in the intent; a
+    /// retry reads the family and changes it only when it is not there yet.
+    async fn status_step(&self, name: &str, settings: &EventModeSettings) -> Result<Ran> {
+        let (conv, matched, ll) = (self.conv, self.matched, self.ll);
+        let family_id = matched.family_id.as_str();
+        self.fx
+            .run(
+                &self.key(name),
+                self.enablement.unknown_outcome,
+                DONE_TTL_SECS,
+                || async {
+                    // The family as this job's search read it (when the search gave its
+                    // status), else as it is now.
+                    let family = match &matched.read {
+                        Some(read) if read.status_id.is_some() => Some(read.clone()),
+                        _ => ll.family(family_id).await?,
+                    };
+                    let Some(family) = family else {
+                        return Err(Error::permanent(
+                            "lineleader",
+                            format!("family {family_id} not found"),
+                        )
+                        .with_code("lineleader_rejected"));
+                    };
+                    let statuses = ll.statuses().await?;
+                    Ok(
+                        match event_mode::plan_status_change(
+                            conv.disposition(),
+                            &settings.disposition_status_map,
+                            &family,
+                            &statuses,
+                        ) {
+                            Ok(c) => Plan::Write(json!({
+                                "family_id": family_id,
+                                "status_id": c.status_id,
+                                "status": c.status_label,
+                                "rule": c.rule_key,
+                            })),
+                            Err(s) => Plan::Skip(skipped(&s)),
+                        },
+                    )
+                },
+                |intent| async move {
+                    let family_id = intent["family_id"].as_str().unwrap_or_default();
+                    let target = intent["status_id"].as_str().unwrap_or_default();
+                    let family = ll.family(family_id).await?;
+                    Ok(match family {
+                        Some(f) if f.status_id.as_deref() == Some(target) => Found::Yes(json!({
+                            "status": intent["status"], "rule": intent["rule"]
+                        })),
+                        _ => Found::No,
+                    })
+                },
+                |intent| async move {
+                    let family_id = intent["family_id"].as_str().unwrap_or_default();
+                    let target = intent["status_id"].as_str().unwrap_or_default();
+                    ll.set_family_status(family_id, target).await?;
+                    Ok(json!({"status": intent["status"], "rule": intent["rule"]}))
+                },
+            )
+            .await
+    }
+}
+
+/// The staff list, read once for the steps that need it, and only when one does.
+struct StaffCache<'a> {
+    ll: &'a dyn LineLeader,
+    cell: tokio::sync::OnceCell<Result<Vec<Staff>>>,
+}
+
+impl<'a> StaffCache<'a> {
+    fn new(ll: &'a dyn LineLeader) -> StaffCache<'a> {
+        StaffCache {
+            ll,
+            cell: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    async fn get(&self) -> Result<Vec<Staff>> {
+        self.cell
+            .get_or_init(|| async { self.ll.staff().await })
+            .await
+            .clone()
+    }
+}
+
+/// The agent's staff record, else the default staff's.
+fn resolve_staff(
+    conv: &Conversation,
+    staff: &[Staff],
+    settings: &EventModeSettings,
+) -> std::result::Result<Staff, Skipped> {
+    event_mode::resolve_staff(conv.agent.as_ref(), staff, &settings.default_staff_email)
+        .map(|m| m.staff.clone())
 }
 
 fn skipped(s: &Skipped) -> Value {

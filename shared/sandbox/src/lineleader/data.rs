@@ -75,6 +75,11 @@ pub struct SbTask {
     /// How many times the task was written with `PUT`.
     #[serde(default)]
     pub puts: u32,
+    #[serde(default)]
+    pub assigned_to_staff_id: Option<u64>,
+    /// `seed`, or `created` for a task created through the API (K3).
+    #[serde(default = "seed")]
+    pub origin: String,
 }
 
 impl SbTask {
@@ -93,6 +98,8 @@ impl SbTask {
             result_type: None,
             result_description: None,
             puts: 0,
+            assigned_to_staff_id: None,
+            origin: seed(),
         }
     }
 }
@@ -244,6 +251,8 @@ impl Dataset {
             result_type: None,
             result_description: None,
             puts: 0,
+            assigned_to_staff_id: None,
+            origin: seed(),
         };
         Dataset {
             centers: vec![
@@ -319,11 +328,13 @@ impl Dataset {
             Kind::Family => self.families.iter().map(|f| f.id).max(),
             Kind::Event => self.events.iter().map(|e| e.id).max(),
             Kind::PhoneLog => self.phone_logs.iter().map(|l| l.id).max(),
+            Kind::Task => self.tasks.iter().map(|t| t.id).max(),
         };
         let base = match of {
             Kind::Family => 1000,
             Kind::Event => 7000,
             Kind::PhoneLog => 9000,
+            Kind::Task => 5000,
         };
         max.unwrap_or(base).max(base) + 1
     }
@@ -334,4 +345,5 @@ pub(crate) enum Kind {
     Family,
     Event,
     PhoneLog,
+    Task,
 }

@@ -42,7 +42,7 @@ impl LineLeaderSandbox {
             .route("/families/search", get(search))
             .route("/families/{id}", get(family))
             .route("/families/{id}/status", put(set_status))
-            .route("/tasks", get(tasks))
+            .route("/tasks", get(tasks).post(create_task))
             .route("/tasks/{id}", get(task).put(put_task))
             .route("/events", get(events).post(create_event))
             .route(
@@ -389,6 +389,21 @@ async fn create_event(State(sb): S, headers: HeaderMap, body: Bytes) -> Response
         Err(r) => return r,
     };
     match sb.post_event(&body) {
+        Ok(id) => reply(StatusCode::CREATED, json!({ "id": id })),
+        Err(r) => refused(r),
+    }
+}
+
+/// K3.
+async fn create_task(State(sb): S, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = auth(&sb, &headers) {
+        return r;
+    }
+    let body: Value = match parse_json(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match sb.post_task(&body) {
         Ok(id) => reply(StatusCode::CREATED, json!({ "id": id })),
         Err(r) => refused(r),
     }

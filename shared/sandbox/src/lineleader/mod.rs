@@ -542,6 +542,8 @@ impl LineLeaderSandbox {
             result_type: result,
             result_description,
             puts: task.puts + 1,
+            assigned_to_staff_id: task.assigned_to_staff_id,
+            origin: task.origin.clone(),
         };
         Ok(task.clone())
     }
@@ -590,6 +592,35 @@ impl LineLeaderSandbox {
             description,
             task_id,
         });
+        Ok(id)
+    }
+
+    /// K3: a new open task of a family.
+    pub fn post_task(&self, body: &Value) -> Op<u64> {
+        let mut d = self.data();
+        let family_id = id_field(body, "family_id")?;
+        if !d.families.iter().any(|f| f.id == family_id) {
+            return Err(Refusal::bad("family_id: no such family"));
+        }
+        let type_id = id_field(body, "type_id")?;
+        if !d.task_types.iter().any(|t| t.id == type_id) {
+            return Err(Refusal::bad("type_id: no such task type"));
+        }
+        let assigned = opt_id_field(body, "assigned_to_staff_id")?;
+        if let Some(s) = assigned {
+            if !d.staff.iter().any(|x| x.id == s) {
+                return Err(Refusal::bad("assigned_to_staff_id: no such staff"));
+            }
+        }
+        let due = time_field(body, "due_date_time")?
+            .ok_or_else(|| Refusal::bad("due_date_time is required"))?;
+        let description = str_field(body, "description", false)?;
+        let id = d.next_id(Kind::Task);
+        let mut task = SbTask::open(id, family_id, type_id, due);
+        task.description = description;
+        task.assigned_to_staff_id = assigned;
+        task.origin = "created".into();
+        d.tasks.push(task);
         Ok(id)
     }
 
@@ -776,6 +807,7 @@ impl LineLeaderSandbox {
             "completed_by_user_id": t.completed_by_user_id,
             "result_type": t.result_type,
             "result_description": t.result_description,
+            "assigned_to_staff_id": t.assigned_to_staff_id,
         })
     }
 }

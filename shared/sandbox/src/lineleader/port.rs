@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use llbridge_app::{Error, Result};
 use llbridge_domain::crm::{
     Center, Family, Labeled, LogDirection, LoggedEvent, LoggedPhoneLog, NewEvent, NewFamily,
-    PhoneLog, Staff, Task, TaskCompletion, TypeList,
+    NewTask, PhoneLog, Staff, Task, TaskCompletion, TypeList,
 };
 use llbridge_lineleader::{LineLeader, Lookup, TaskWrite};
 use serde_json::{json, Value};
@@ -206,6 +206,33 @@ impl LineLeader for LineLeaderSandbox {
         }
         // In memory, the record read and the current one are the same.
         self.complete_task(&task.id, c).await
+    }
+
+    async fn family_tasks(&self, family_id: &str) -> Result<Lookup<Vec<Task>>> {
+        let Some(f) = num(family_id) else {
+            return Ok(Lookup::Answered(Vec::new()));
+        };
+        Ok(Lookup::Answered(
+            self.task_list(Some(f), None, true)
+                .iter()
+                .map(|t| self.domain_task(t))
+                .collect(),
+        ))
+    }
+
+    async fn create_task(&self, task: &NewTask) -> Result<String> {
+        let mut body = json!({
+            "family_id": plain(&task.family_id),
+            "type_id": plain(&task.type_id),
+            "due_date_time": ts(&task.due),
+            "description": task.description,
+        });
+        if let Some(s) = &task.assigned_to_staff_id {
+            body["assigned_to_staff_id"] = plain(s);
+        }
+        self.post_task(&body)
+            .map(|id| id.to_string())
+            .map_err(|r| fail("POST /tasks", r))
     }
 
     async fn create_event(&self, event: &NewEvent) -> Result<String> {
