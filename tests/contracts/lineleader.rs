@@ -49,6 +49,7 @@ contract! {
     search_typed_forms;
     create_family;
     task_round_trip;
+    created_tasks;
     events;
     status_change;
     phone_logs;

@@ -4,6 +4,8 @@
 mod concurrency;
 #[path = "event_mode.rs"]
 mod event_mode;
+#[path = "follow_up.rs"]
+mod follow_up;
 #[path = "matching.rs"]
 mod matching;
 #[path = "phone_log.rs"]

@@ -14,6 +14,7 @@ mod concurrency;
 mod conversation_props;
 mod doctor;
 mod event_mode;
+mod follow_up;
 mod ingest;
 mod leadsquared;
 mod logs_insights;

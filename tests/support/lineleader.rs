@@ -8,7 +8,9 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use llbridge_app::ports::{Clock, Secret};
 use llbridge_domain::crm::LogDirection;
-use llbridge_domain::crm::{NewEvent, NewFamily, PhoneLog, Task, TaskCompletion, TypeList};
+use llbridge_domain::crm::{
+    NewEvent, NewFamily, NewTask, PhoneLog, Task, TaskCompletion, TypeList,
+};
 use llbridge_embedded::{MemoryStore, SystemClock};
 use llbridge_lineleader::{http_client, HttpLineLeader, RetryPolicy};
 use llbridge_lineleader::{LineLeader, Lookup, TaskWrite};
@@ -392,6 +394,55 @@ pub async fn events(ll: &dyn LineLeader, sb: &LineLeaderSandbox) {
         .expect_err("unknown staff");
     assert!(!err.is_transient());
     assert_eq!(sb.state().data.events.len(), 1);
+}
+
+/// K3, and K1 finding the created task among a family's tasks (completed ones too).
+pub async fn created_tasks(ll: &dyn LineLeader, sb: &LineLeaderSandbox) {
+    let new = NewTask {
+        family_id: "1001".into(),
+        type_id: "31".into(),
+        due: with_millis(),
+        description: "Call back\nFollow-up ID: 77/callback".into(),
+        assigned_to_staff_id: Some("203".into()),
+    };
+    let id = ll.create_task(&new).await.expect("task created");
+    let state = sb.state();
+    let t = state
+        .data
+        .tasks
+        .iter()
+        .find(|t| t.id.to_string() == id)
+        .expect("in the sandbox");
+    assert_eq!((t.family_id, t.type_id), (1001, 31));
+    assert_eq!(t.assigned_to_staff_id, Some(203));
+    assert_eq!(
+        t.due_date_time,
+        Utc.timestamp_opt(1_780_000_000, 0).unwrap()
+    );
+    assert!(!t.is_completed);
+    let Lookup::Answered(tasks) = ll.family_tasks("1001").await.expect("K1") else {
+        panic!("K1 answers");
+    };
+    let found = tasks.iter().find(|t| t.id == id).expect("listed");
+    assert_eq!(
+        found
+            .raw
+            .get("description")
+            .and_then(serde_json::Value::as_str),
+        Some(new.description.as_str())
+    );
+    assert!(
+        tasks.iter().all(|t| t.family_id.as_deref() == Some("1001")),
+        "only the family's"
+    );
+    let err = ll
+        .create_task(&NewTask {
+            type_id: "999".into(),
+            ..new
+        })
+        .await
+        .expect_err("unknown task type");
+    assert!(!err.is_transient());
 }
 
 /// X1.

@@ -67,6 +67,10 @@ pub struct Entry {
     pub last_attempt_at: Option<i64>,
     /// Times a job of it was replayed from the dead letters.
     pub replays: u32,
+    /// What was done with details that came after the log: `{at, event, reason, detail,
+    /// outcome}` each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub late: Vec<Value>,
     pub updated_at: i64,
 }
 
@@ -241,6 +245,34 @@ pub async fn settle(records: Records<'_>, anchor: &str, s: Settled) -> Result<En
         e.last_attempt_at = Some(now);
     })
     .await
+}
+
+/// Records what was done with a detail that came after the log (a late disposition applied,
+/// follow-up tasks created): one item of [`Entry::late`] per event state.
+pub async fn note_late(
+    records: Records<'_>,
+    anchor: &str,
+    event: &str,
+    reason: &str,
+    detail: &str,
+    outcome: &Value,
+) -> Result<()> {
+    let now = records.clock.now_ms();
+    let item = serde_json::json!({
+        "at": now,
+        "event": event,
+        "reason": reason,
+        "detail": detail,
+        "outcome": outcome,
+    });
+    change(records, anchor, |e| {
+        // A retried job's note replaces its own.
+        e.late
+            .retain(|l| l.get("event").and_then(Value::as_str) != Some(event));
+        e.late.push(item.clone());
+    })
+    .await?;
+    Ok(())
 }
 
 /// Records an attempt that did not settle the conversation (a retry), or a job given up

@@ -194,6 +194,26 @@ pub struct Logged {
     pub contact: Option<Value>,
 }
 
+/// A detail merged after its conversation's log was decided, and that log as the ledger
+/// keeps it.
+pub struct LateDetail<'a> {
+    /// The late event's state (`dispositions`, `recap_action_items`, ...).
+    pub state: llbridge_domain::CallState,
+    /// The ledger's family decision (`{id, rule, center_id, center_rule}`).
+    pub family: &'a Value,
+    /// The call log's recorded effects.
+    pub effects: &'a Value,
+}
+
+/// What a CRM did with a late detail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LateLog {
+    /// `late_disposition_applied`, `late_follow_ups_created`.
+    pub reason: &'static str,
+    pub detail: String,
+    pub outcome: Value,
+}
+
 /// What to pop for an agent offered an inbound call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PopPlan {
@@ -243,6 +263,19 @@ pub trait Crm: Send + Sync {
     async fn send_pop(&self, request: &Value) -> Result<()>;
     /// Logs a finished conversation, whose stable key is `anchor`.
     async fn log(&self, cx: &Cx<'_>, anchor: &str) -> Result<Logged>;
+
+    /// A detail that came after the conversation was logged (within
+    /// [`crate::worker::LATE_WINDOW`]): what the CRM still does with it, once. `None`:
+    /// nothing (the default), and the worker says the detail is not in the log.
+    async fn log_late(
+        &self,
+        cx: &Cx<'_>,
+        anchor: &str,
+        late: &LateDetail<'_>,
+    ) -> Result<Option<LateLog>> {
+        let _ = (cx, anchor, late);
+        Ok(None)
+    }
 
     /// `doctor`'s checks of the connection itself (credentials, what the tenant can answer),
     /// named `scope`. Reads only.

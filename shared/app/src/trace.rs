@@ -239,6 +239,20 @@ impl Trace {
                 if let Some(d) = &e.detail {
                     out.push(format!("  detail: {d}"));
                 }
+                for l in &e.late {
+                    let field = |k: &str| l.get(k).and_then(Value::as_str).unwrap_or("?");
+                    out.push(format!(
+                        "  after the log: {} ({} at {}): {}; {}",
+                        field("reason"),
+                        field("event"),
+                        l.get("at")
+                            .and_then(Value::as_i64)
+                            .map(time)
+                            .unwrap_or_default(),
+                        field("detail"),
+                        compact(&l.get("outcome").cloned()),
+                    ));
+                }
             }
             None => out.push(
                 "  no ledger record: no leg of it has ended in scope (or it is out of scope)"

@@ -15,6 +15,8 @@ mod retry;
 mod scope;
 
 use std::sync::Arc;
+
+use scope::InScope;
 use std::time::Duration;
 
 use llbridge_domain::conversation::Conversation;
@@ -31,8 +33,12 @@ use crate::effect::{Effects, Timing};
 use crate::error::{Error, Result};
 use crate::jobs::{JobKind, JobMessage};
 use crate::ledger;
-use crate::ports::{Clients, Clock, ConfigSource, Queue, Records, Store};
+use crate::ports::{Clients, Clock, ConfigSource, Cx, LateDetail, Queue, Records, Store};
 use crate::state;
+
+/// How long after a call ended a detail that came after its log is still acted on (a late
+/// disposition applied, follow-up tasks created).
+pub const LATE_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// The worker's settings and ports.
 pub struct Worker {
@@ -108,16 +114,98 @@ impl Job<'_> {
         Report::new(self.msg.job, self.event, decision)
     }
 
-    /// For a detail that goes into a call log: the ledger's final decision when the call was
-    /// decided before it came (`logged`, `skipped`...). Read only for such details.
-    async fn logged_before(&self) -> Option<String> {
+    /// For a detail that goes into a call log: the conversation's anchor and record when its
+    /// log was decided before the detail came. Read only for such details.
+    async fn logged_before(&self) -> Option<(String, ledger::Entry)> {
         if !self.event.state.goes_into_the_log() {
             return None;
         }
         match ledger::find(self.fx.store, &self.event.call_id).await {
-            Ok(Some((_, entry))) if entry.is_final() => entry.decision,
+            Ok(Some((anchor, entry))) if entry.is_final() => Some((anchor, entry)),
             _ => None,
         }
+    }
+
+    /// A merge job, once its event is merged: a detail that came after the call was logged
+    /// goes to the CRM's late log (within [`LATE_WINDOW`]), or is said to be left out.
+    async fn merged(&self) -> Outcome {
+        let report = self.report(Decision::Merged);
+        let Some((anchor, entry)) = self.logged_before().await else {
+            return Ok(Decided { report, conv: None });
+        };
+        let decision = entry.decision.clone().unwrap_or_default();
+        let state = self.event.state.as_str();
+        let left_out = |report: Report, why: &str| {
+            report.reason(Reason::LateEventAfterLog).detail(format!(
+                "{state} came after the call was {decision}{why}: not in its log"
+            ))
+        };
+        let written = matches!(decision.as_str(), "logged" | "recovered_by_reconciliation");
+        let ended = entry.ended_at.unwrap_or(entry.opened_at);
+        let within = self.fx.clock.now_ms() - ended <= LATE_WINDOW.as_millis() as i64;
+        let (Some(family), Some(effects), true, true) =
+            (&entry.family, &entry.effects, written, within)
+        else {
+            let why = if written && !within {
+                " more than 24 h before"
+            } else {
+                ""
+            };
+            return Ok(Decided {
+                report: left_out(report, why),
+                conv: None,
+            });
+        };
+        let scoped = match self.scoped().await? {
+            InScope::Yes(s) => s,
+            InScope::No(_) => {
+                return Ok(Decided {
+                    report: left_out(report, ""),
+                    conv: None,
+                })
+            }
+        };
+        let report = report.conversation(&scoped.conv);
+        let stop = |e| Stopped::on(e, report.clone(), &scoped.conv);
+        let late = LateDetail {
+            state: self.event.state.clone(),
+            family,
+            effects,
+        };
+        let done = async {
+            let crm = self
+                .worker
+                .clients
+                .crm(&scoped.inst, &scoped.enablement)
+                .await?;
+            let cx = Cx {
+                fx: &self.fx,
+                conv: &scoped.conv,
+                enablement: &scoped.enablement,
+            };
+            crm.log_late(&cx, &anchor, &late).await
+        }
+        .await
+        .map_err(stop)?;
+        let Some(done) = done else {
+            return Ok(Decided::about(left_out(report, ""), scoped.conv));
+        };
+        let noted = ledger::note_late(
+            self.fx.records(),
+            &anchor,
+            state,
+            done.reason,
+            &done.detail,
+            &done.outcome,
+        )
+        .await;
+        if let Err(e) = noted {
+            tracing::warn!(error = %e, conversation = %anchor, "worker: could not record a late detail in the ledger");
+        }
+        Ok(Decided::about(
+            report.reason(Reason::Crm(done.reason)).detail(done.detail),
+            scoped.conv,
+        ))
     }
 }
 
@@ -264,14 +352,7 @@ impl Worker {
                 if event.state.ends_leg() {
                     job.open_ledger().await?;
                 }
-                let mut report = job.report(Decision::Merged);
-                if let Some(logged) = job.logged_before().await {
-                    report = report.reason(Reason::LateEventAfterLog).detail(format!(
-                        "{} came after the call was {logged}: not in its log",
-                        event.state.as_str()
-                    ));
-                }
-                Ok(Decided { report, conv: None })
+                job.merged().await
             }
             JobKind::ScreenPop => job.screen_pop().await,
             JobKind::CallLog => job.call_log().await,

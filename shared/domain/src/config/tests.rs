@@ -336,6 +336,67 @@ fn other_rules() {
 }
 
 #[test]
+fn follow_up_tasks_are_off_by_default_and_validated() {
+    let inst = Installation::from_value(&valid()).expect("valid");
+    let ll = inst.enablements[0].lineleader().expect("LineLeader");
+    assert_eq!(ll.follow_up_tasks, None);
+
+    let mut doc = valid();
+    doc["enablements"][0]["follow_up_tasks"] = json!({"due_in_minutes": 30});
+    let inst = Installation::from_value(&doc).expect("valid");
+    let f = inst.enablements[0]
+        .lineleader()
+        .and_then(|l| l.follow_up_tasks.clone())
+        .expect("on");
+    assert_eq!(f.task_type, "Phone Call");
+    assert!(f.from_action_items && f.missed_calls);
+    assert_eq!(f.due_in, std::time::Duration::from_secs(1800));
+    assert_eq!(f.assign_to, AssignTo::Agent);
+    assert_eq!(
+        f.default_staff_email.as_deref(),
+        Some("frontdesk@example.com"),
+        "Event mode's default staff"
+    );
+
+    assert_rejected(
+        |d| d["enablements"][0]["follow_up_tasks"] = json!({"assign_to": "manager"}),
+        "$.enablements[0].follow_up_tasks.assign_to",
+        "is not one of agent, default_staff",
+    );
+    assert_rejected(
+        |d| d["enablements"][0]["follow_up_tasks"] = json!({"due_in_minutes": 20000}),
+        "$.enablements[0].follow_up_tasks.due_in_minutes",
+        "expected a whole number from 0 to 10080",
+    );
+    assert_rejected(
+        |d| d["enablements"][0]["follow_up_tasks"] = json!({"missed_call": true}),
+        "$.enablements[0].follow_up_tasks.missed_call",
+        "did you mean \"missed_calls\"",
+    );
+    assert_rejected(
+        |d| {
+            d["enablements"][0]["call_log"] = json!({"type": "phone_log"});
+            d["enablements"][0]["follow_up_tasks"] = json!({"assign_to": "default_staff"});
+        },
+        "$.enablements[0].follow_up_tasks.assign_to",
+        "there is no default staff",
+    );
+    assert_rejected(
+        |d| {
+            d["enablements"][0]["call_log"] = Value::Null;
+            d["enablements"][0]["follow_up_tasks"] = json!({});
+        },
+        "$.enablements[0].follow_up_tasks",
+        "needs a call_log",
+    );
+    assert_rejected(
+        |d| d["enablements"][0]["follow_up_tasks"] = json!({"default_staff_email": "desk"}),
+        "$.enablements[0].follow_up_tasks.default_staff_email",
+        "is not an e-mail address",
+    );
+}
+
+#[test]
 fn every_error_is_reported_at_once() {
     let mut doc = valid();
     doc["enablements"][0]["connection"] = json!("nope");

@@ -48,10 +48,14 @@ pub async fn run(
         Ok(m) => m,
         Err(d) => {
             let contact = d.to_json();
+            let detail = match &settings.follow_up_tasks {
+                Some(f) => super::follow_up::not_created(cx.conv, f, cx.fx, &d.detail),
+                None => d.detail,
+            };
             return Ok(Logged {
                 result: LogResult::Dropped {
                     reason: d.reason,
-                    detail: d.detail,
+                    detail,
                 },
                 contact: Some(contact),
             });
@@ -69,6 +73,10 @@ pub async fn run(
         CallLogMode::PhoneLog => steps.phone_log().await,
         CallLogMode::Event(settings) => steps.event_mode(settings).await,
     }?;
+    let result = match &settings.follow_up_tasks {
+        Some(f) => steps.with_follow_ups(result, f).await?,
+        None => result,
+    };
     Ok(Logged {
         result,
         contact: Some(matched.to_json()),
@@ -76,7 +84,7 @@ pub async fn run(
 }
 
 /// The reason of a step's outcome that needs an admin, if any.
-fn unresolved(ran: &Ran) -> Option<&'static str> {
+pub(super) fn unresolved(ran: &Ran) -> Option<&'static str> {
     match ran.first_how() {
         How::NeedsReview => Some("needs_review"),
         How::Rejected => Some("lineleader_rejected"),
@@ -84,27 +92,27 @@ fn unresolved(ran: &Ran) -> Option<&'static str> {
     }
 }
 
-fn intent_of<T: serde::Serialize>(what: &str, v: &T) -> Result<Value> {
+pub(super) fn intent_of<T: serde::Serialize>(what: &str, v: &T) -> Result<Value> {
     serde_json::to_value(v).map_err(|e| Error::permanent("worker", format!("{what} intent: {e}")))
 }
 
-fn from_intent<T: serde::de::DeserializeOwned>(what: &str, v: Value) -> Result<T> {
+pub(super) fn from_intent<T: serde::de::DeserializeOwned>(what: &str, v: Value) -> Result<T> {
     serde_json::from_value(v)
         .map_err(|e| Error::permanent("store", format!("{what} intent unreadable: {e}")))
 }
 
 /// What the steps of one call log share.
-struct Steps<'a> {
-    fx: &'a Effects<'a>,
-    ll: &'a dyn LineLeader,
-    conv: &'a Conversation,
-    matched: &'a Matched,
-    enablement: &'a Enablement,
-    anchor: &'a str,
+pub(super) struct Steps<'a> {
+    pub(super) fx: &'a Effects<'a>,
+    pub(super) ll: &'a dyn LineLeader,
+    pub(super) conv: &'a Conversation,
+    pub(super) matched: &'a Matched,
+    pub(super) enablement: &'a Enablement,
+    pub(super) anchor: &'a str,
 }
 
 impl Steps<'_> {
-    fn key(&self, name: &str) -> String {
+    pub(super) fn key(&self, name: &str) -> String {
         llbridge_app::keys::step(self.anchor, name)
     }
 
@@ -123,7 +131,7 @@ impl Steps<'_> {
     }
 
     /// One log line for a step's outcome.
-    fn report(&self, step: &str, r: &Result<Ran>) {
+    pub(super) fn report(&self, step: &str, r: &Result<Ran>) {
         match r {
             Ok(ran) => {
                 let detail = ran.outcome.to_string();
@@ -396,7 +404,7 @@ impl Steps<'_> {
 
     /// Step 1: complete the due "Phone Call" task. The task is chosen once, and the intent
     /// keeps it: a retry completes that task or finds it completed, never the next one.
-    async fn task_step(
+    pub(super) async fn task_step(
         &self,
         name: &str,
         settings: &EventModeSettings,
@@ -485,7 +493,11 @@ impl Steps<'_> {
 
     /// Step 3: the disposition-driven status change. The target is kept in the intent; a
     /// retry reads the family and changes it only when it is not there yet.
-    async fn status_step(&self, name: &str, settings: &EventModeSettings) -> Result<Ran> {
+    pub(super) async fn status_step(
+        &self,
+        name: &str,
+        settings: &EventModeSettings,
+    ) -> Result<Ran> {
         let (conv, matched, ll) = (self.conv, self.matched, self.ll);
         let family_id = matched.family_id.as_str();
         self.fx
@@ -548,20 +560,20 @@ impl Steps<'_> {
 }
 
 /// The staff list, read once for the steps that need it, and only when one does.
-struct StaffCache<'a> {
+pub(super) struct StaffCache<'a> {
     ll: &'a dyn LineLeader,
     cell: tokio::sync::OnceCell<Result<Vec<Staff>>>,
 }
 
 impl<'a> StaffCache<'a> {
-    fn new(ll: &'a dyn LineLeader) -> StaffCache<'a> {
+    pub(super) fn new(ll: &'a dyn LineLeader) -> StaffCache<'a> {
         StaffCache {
             ll,
             cell: tokio::sync::OnceCell::new(),
         }
     }
 
-    async fn get(&self) -> Result<Vec<Staff>> {
+    pub(super) async fn get(&self) -> Result<Vec<Staff>> {
         self.cell
             .get_or_init(|| async { self.ll.staff().await })
             .await
@@ -588,6 +600,7 @@ fn skip_code(code: &str) -> &'static str {
     SkipReason::ALL
         .iter()
         .map(|r| r.code())
+        .chain(super::follow_up::SKIP_CODES.iter().copied())
         .find(|c| *c == code)
         .unwrap_or("skipped")
 }

@@ -10,13 +10,15 @@
 
 pub mod call_log;
 pub mod checkup;
+pub mod follow_up;
+pub mod late;
 pub mod matching;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use llbridge_app::doctor::{Check, Probe};
-use llbridge_app::ports::{Crm, Cx, Logged, Offer, PopPlan};
+use llbridge_app::ports::{Crm, Cx, LateDetail, LateLog, Logged, Offer, PopPlan};
 use llbridge_app::worker::Decision;
 use llbridge_app::{Error, Result};
 use llbridge_domain::config::LineLeaderSettings;
@@ -91,6 +93,15 @@ impl Crm for LineLeaderCrm {
 
     async fn log(&self, cx: &Cx<'_>, anchor: &str) -> Result<Logged> {
         call_log::run(self.api.as_ref(), cx, settings(cx)?, anchor).await
+    }
+
+    async fn log_late(
+        &self,
+        cx: &Cx<'_>,
+        anchor: &str,
+        late: &LateDetail<'_>,
+    ) -> Result<Option<LateLog>> {
+        late::run(self.api.as_ref(), cx, settings(cx)?, anchor, late).await
     }
 
     async fn checkup_connection(&self, scope: &str) -> Vec<Check> {
