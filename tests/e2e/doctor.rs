@@ -262,6 +262,30 @@ async fn a_missing_phone_call_task_type_fails() {
 }
 
 #[tokio::test]
+async fn follow_up_tasks_of_a_task_type_that_does_not_exist_fail() {
+    let c = checkup_of(|s| {
+        s.enablement["follow_up_tasks"] = json!({"task_type": "Callback"});
+    })
+    .await;
+    only(
+        &c,
+        Verdict::Fail,
+        "follow_up_task_type",
+        "Callback",
+        "follow_up_tasks.task_type",
+    );
+    let c = checkup_of(|s| {
+        s.enablement["follow_up_tasks"] = json!({"task_type": "Phone Call"});
+    })
+    .await;
+    assert!(c.ok(), "{:#?}", c.checks);
+    assert!(c
+        .checks
+        .iter()
+        .any(|x| x.check == "follow_up_task_type" && x.verdict == Verdict::Pass));
+}
+
+#[tokio::test]
 async fn a_missing_event_type_fails() {
     let c =
         checkup_of(|s| s.enablement["call_log"]["event_type"] = json!("Phone Conversation")).await;

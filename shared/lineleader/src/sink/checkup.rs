@@ -3,7 +3,9 @@
 
 use llbridge_app::doctor::{Check, Probe};
 use llbridge_domain::center::{match_center, CenterRule};
-use llbridge_domain::config::{CallLogMode, EventModeSettings, LineLeaderSettings};
+use llbridge_domain::config::{
+    CallLogMode, EventModeSettings, FollowUpSettings, LineLeaderSettings,
+};
 use llbridge_domain::crm::{Labeled, TypeList};
 use llbridge_domain::event_mode::{staff_by_email, PHONE_CALL_TASK_TYPE};
 use llbridge_domain::labels::find_by_label;
@@ -196,7 +198,30 @@ pub async fn enablement(
         }
         default_staff(ll, event, scope, &mut checks).await;
     }
+    if let Some(f) = &settings.follow_up_tasks {
+        follow_up_tasks(ll, f, scope, &mut checks).await;
+    }
     checks
+}
+
+/// `follow_up_tasks`: its task type exists, and its default staff (when it has its own) is a
+/// staff record.
+async fn follow_up_tasks(
+    ll: &dyn LineLeader,
+    f: &FollowUpSettings,
+    scope: &str,
+    checks: &mut Vec<Check>,
+) {
+    let task_types = types(ll, TypeList::Task, scope, checks).await;
+    let name = f.task_type.clone();
+    labeled(scope, &name, "follow_up_task_type", "task type (follow_up_tasks)", format!("add a task type labeled \"{name}\" in LineLeader, or set follow_up_tasks.task_type to one that exists: no follow-up task is created without it"), checks, &task_types);
+    if let Some(email) = &f.default_staff_email {
+        match ll.staff().await {
+            Ok(staff) if staff_by_email(&staff, email).is_some() => checks.push(Check::pass(scope, "follow_up_staff", format!("follow-up tasks without an agent go to {email}"))),
+            Ok(_) => checks.push(Check::warn(scope, "follow_up_staff", format!("no staff record has the email {email}: follow-up tasks without an agent are created unassigned"), "add a staff record with that email, or set follow_up_tasks.default_staff_email to a staff member's email")),
+            Err(e) => checks.push(Check::fail(scope, "follow_up_staff", e.to_string(), "LineLeader must answer GET /staff")),
+        }
+    }
 }
 
 /// Whether the list has the label `name`; nothing when the list could not be read.
