@@ -242,6 +242,26 @@ fn narrate(demo: &Demo, before: &Before) -> anyhow::Result<()> {
                 .unwrap_or_default()
         );
     }
+    for t in after
+        .data
+        .tasks
+        .iter()
+        .filter(|t| t.origin == "created" && !before.data.tasks.iter().any(|b| b.id == t.id))
+    {
+        let staff = t
+            .assigned_to_staff_id
+            .and_then(|id| after.data.staff.iter().find(|s| s.id == id))
+            .and_then(|s| s.email_address.clone())
+            .unwrap_or_else(|| "nobody yet".into());
+        println!(
+            "   - Follow-up task #{} (\"{}\") on family {}, due {}, assigned to {staff}: {}",
+            t.id,
+            label(&after.data.task_types, t.type_id),
+            family_name(&after, t.family_id),
+            t.due_date_time.format("%H:%M UTC"),
+            t.description.lines().next().unwrap_or_default()
+        );
+    }
     for e in after.data.events.iter().skip(before.data.events.len()) {
         let staff = after.data.staff.iter().find(|s| s.id == e.staff_id);
         println!(
@@ -274,6 +294,29 @@ fn narrate(demo: &Demo, before: &Before) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What details that came after a log did, since report `from`.
+fn late_since(demo: &Demo, from: usize) -> Vec<String> {
+    demo.host
+        .reports()
+        .into_iter()
+        .skip(from)
+        .filter_map(|r| {
+            let reason = r.reason.map(|r| r.as_str())?;
+            let what = match reason {
+                "late_disposition_applied" => {
+                    "The disposition came after the log: the skipped task and status steps ran now"
+                }
+                "late_follow_ups_created" => {
+                    "Details came after the log: follow-up tasks created now"
+                }
+                "late_event_after_log" => "A detail came after the log and changes nothing",
+                _ => return None,
+            };
+            Some(format!("   - {what}. [{}]", r.detail.unwrap_or_default()))
+        })
+        .collect()
+}
+
 /// Reasons the worker gave for calls it did not log, since report `from`.
 fn dropped_since(demo: &Demo, from: usize) -> Vec<String> {
     demo.host
@@ -291,6 +334,13 @@ fn dropped_since(demo: &Demo, from: usize) -> Vec<String> {
             format!("   - {what}: {why}. [{}]", r.detail.unwrap_or_default())
         })
         .collect()
+}
+
+/// A scripted call to the Elm Street call center (Event mode).
+fn elm_street(mut c: Call) -> Call {
+    c.call_center = EVENT_CALL_CENTER.into();
+    c.call_center_phone = "+14155550101".into();
+    c
 }
 
 fn demo_data(now: chrono::DateTime<chrono::Utc>) -> Dataset {
@@ -394,16 +444,30 @@ pub async fn run() -> anyhow::Result<()> {
             )
         },
         |d| {
-            let mut c = d.call(5, "+14158159602");
-            c.call_center = EVENT_CALL_CENTER.into();
-            c.call_center_phone = "+14155550101".into();
+            let c = elm_street(d.call(5, "+14158159602"));
             let ev = vec![
                 c.agent("ringing", 200),
                 c.agent("connected", 5_100),
                 c.cc_hangup(295_200),
-                c.dispositions(&["Left Voicemail"], 296_000),
+                c.recap("recap_summary", json!("Maya asked about infant openings for March and tuition."), 300_000),
+                c.recap("recap_action_items", json!([{"text": "Send Maya the infant tuition sheet"}, {"text": "Offer a tour next week"}]), 301_000),
             ];
-            ("Maya Lopez calls the Elm Street call center (Event mode); Ana picks \"Left Voicemail\".".into(), ev)
+            ("Maya Lopez calls the Elm Street call center (Event mode, follow-up tasks on); Dialpad Ai sends its recap; Ana is still in wrap-up when the log is written.".into(), ev)
+        },
+        |d| {
+            let c = elm_street(d.call(5, "+14158159602"));
+            (
+                "Ten minutes later Ana picks the disposition \"Left Voicemail\" for Maya's call."
+                    .into(),
+                vec![c.dispositions(&["Left Voicemail"], 295_200 + 600_000)],
+            )
+        },
+        |d| {
+            let c = elm_street(d.call(7, "+14158159632"));
+            (
+                "Emma Nguyen calls Elm Street while every agent is busy; nobody answers.".into(),
+                vec![c.cc_unanswered("missed", 40_000)],
+            )
         },
         |d| {
             let mut c = d.call(6, "+16505550177");
@@ -427,17 +491,21 @@ pub async fn run() -> anyhow::Result<()> {
         demo.settle().await?;
         narrate(&demo, &before)?;
         narrate_leadsquared(&demo, &before)?;
-        for line in dropped_since(&demo, reports_before) {
+        for line in dropped_since(&demo, reports_before)
+            .into_iter()
+            .chain(late_since(&demo, reports_before))
+        {
             println!("{line}");
         }
         println!();
     }
     let state = demo.state()?;
     println!(
-        "Done: {} phone log(s), {} timeline event(s), {} status change(s), {} screen pop(s) in the sandboxes; {} LeadSquared call log(s), {} agent popup(s).",
+        "Done: {} phone log(s), {} timeline event(s), {} status change(s), {} follow-up task(s), {} screen pop(s) in the sandboxes; {} LeadSquared call log(s), {} agent popup(s).",
         state.data.phone_logs.len(),
         state.data.events.len(),
         state.data.status_changes.len(),
+        state.data.tasks.iter().filter(|t| t.origin == "created").count(),
         demo.pops()?.len(),
         demo.leadsquared()?.call_logs().len(),
         demo.leadsquared()?.popups().len()
