@@ -10,6 +10,7 @@
 // The AWS runs load the worker suites a second time, on purpose.
 #![allow(clippy::duplicate_mod)]
 
+mod api_paths;
 mod concurrency;
 mod conversation_props;
 mod doctor;

@@ -88,7 +88,8 @@ impl HttpClients {
             self.http.clone(),
         )
         .with_timeout(self.timeout)
-        .with_budget(self.budget);
+        .with_budget(self.budget)
+        .with_api(c.api.clone());
         let api = match self.retry {
             Some(r) => api.with_retry(r),
             None => api,

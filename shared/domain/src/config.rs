@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::event::{Direction, LinkKind};
 use crate::lenient;
+use crate::lineleader_api::{ApiSettings, Endpoint, SearchFormat};
 
 pub const DEFAULT_DIALPAD_API: &str = "https://dialpad.com";
 pub const DEFAULT_URL_TEMPLATE: &str = "{base}/#/families/{family_id}";
@@ -99,12 +100,14 @@ pub struct LeadSquaredConnection {
     pub agent_popup_url: Option<SecretRef>,
 }
 
-/// A LineLeader instance: Base URL, Username, Password.
+/// A LineLeader instance: Base URL, Username, Password, and where its API differs from the
+/// documented contract.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineLeaderConnection {
     pub base_url: String,
     pub username: SecretRef,
     pub password: SecretRef,
+    pub api: ApiSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -829,7 +832,7 @@ impl Validator {
     }
 
     fn lineleader_connection(&mut self, c: &Value, p: &str) -> Option<LineLeaderConnection> {
-        let co = self.object(c, p, &["type", "base_url", "username", "password"])?;
+        let co = self.object(c, p, &["type", "base_url", "username", "password", "api"])?;
         let base_url = match self.required(co, p, "base_url") {
             Some(Value::String(s)) if s == SANDBOX => Some(SANDBOX.to_owned()),
             Some(u) => self.api_url(u, &format!("{p}.base_url")),
@@ -841,11 +844,101 @@ impl Validator {
         let password = self
             .required(co, p, "password")
             .and_then(|s| self.secret(s, &format!("{p}.password")));
+        let api = match co.get("api") {
+            None | Some(Value::Null) => Some(ApiSettings::default()),
+            Some(a) => self.api_settings(a, &format!("{p}.api")),
+        };
         Some(LineLeaderConnection {
             base_url: base_url?,
             username: username?,
             password: password?,
+            api: api?,
         })
+    }
+
+    /// A LineLeader connection's `api`: path overrides by endpoint name, and the family
+    /// search's parameter and number format.
+    fn api_settings(&mut self, v: &Value, p: &str) -> Option<ApiSettings> {
+        let o = self.object(
+            v,
+            p,
+            &["paths", "family_search_param", "family_search_format"],
+        )?;
+        let mut api = ApiSettings::default();
+        let pp = format!("{p}.paths");
+        match o.get("paths") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(m)) => {
+                let names = Endpoint::names();
+                for (name, path) in m {
+                    let kp = format!("{pp}.{name}");
+                    let Some(endpoint) = Endpoint::parse(name) else {
+                        let hint = closest(name, &names)
+                            .map(|c| format!(" (did you mean \"{c}\"?)"))
+                            .unwrap_or_default();
+                        self.err(
+                            &kp,
+                            format!(
+                                "is not an endpoint{hint}; the endpoints are {}",
+                                names.join(", ")
+                            ),
+                        );
+                        continue;
+                    };
+                    let Some(path) = self.string(path, &kp) else {
+                        continue;
+                    };
+                    if !path.starts_with('/') {
+                        self.err(&kp, format!("\"{path}\" must start with / (a path under the base URL's /api/v3)"));
+                    } else if path.contains(char::is_whitespace)
+                        || path.contains('?')
+                        || path.contains('#')
+                    {
+                        self.err(
+                            &kp,
+                            format!("\"{path}\" must be a bare path: no spaces, query or fragment"),
+                        );
+                    } else if endpoint.takes_id() && !path.contains("{id}") {
+                        self.err(&kp, format!("\"{path}\" must contain {{id}}: the {name} endpoint names one record (e.g. \"/families/{{id}}\")"));
+                    } else if !endpoint.takes_id() && path.contains('{') {
+                        self.err(
+                            &kp,
+                            format!(
+                                "\"{path}\" has a placeholder, but the {name} endpoint takes no id"
+                            ),
+                        );
+                    } else {
+                        api.paths.insert(endpoint, path);
+                    }
+                }
+            }
+            Some(other) => self.err(&pp, format!("expected an object, found {}", kind(other))),
+        }
+        if let Some(param) = self.opt_string(o, p, "family_search_param") {
+            if param
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.[]".contains(c))
+            {
+                api.family_search_param = param;
+            } else {
+                self.err(
+                    &format!("{p}.family_search_param"),
+                    format!(
+                        "\"{param}\" is not a query parameter name (letters, digits, _ - . [ ])"
+                    ),
+                );
+            }
+        }
+        if let Some(format) = self.opt_string(o, p, "family_search_format") {
+            match SearchFormat::parse(&format) {
+                Some(f) => api.family_search_format = f,
+                None => self.err(
+                    &format!("{p}.family_search_format"),
+                    format!("\"{format}\" is not one of ten_digits, e164, digits"),
+                ),
+            }
+        }
+        Some(api)
     }
 
     fn leadsquared_connection(&mut self, c: &Value, p: &str) -> Option<LeadSquaredConnection> {

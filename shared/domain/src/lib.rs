@@ -16,6 +16,7 @@ pub mod family;
 pub mod follow_up;
 pub mod labels;
 pub mod lenient;
+pub mod lineleader_api;
 pub mod phone;
 pub mod phone_log;
 pub mod scope;

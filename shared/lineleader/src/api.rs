@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use llbridge_app::Result;
+use llbridge_domain::lineleader_api::{Endpoint, SearchFormat, DEFAULT_SEARCH_PARAM};
 
 use llbridge_domain::crm::{
     Center, Family, Labeled, LoggedEvent, LoggedPhoneLog, NewEvent, NewFamily, NewTask, PhoneLog,
@@ -27,6 +28,17 @@ pub enum TaskWrite {
     AlreadyCompleted,
 }
 
+/// What a `GET` of an endpoint's path answered (`doctor`'s probe).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probed {
+    /// The path probed, ids shown as `{id}`.
+    pub path: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// The answer's reason, when it gave one.
+    pub reason: String,
+}
+
 /// The LineLeader API of one connection. Implementations handle login,
 /// token refresh, paging and lenient reads; errors are classed transient or permanent.
 #[async_trait]
@@ -39,9 +51,10 @@ pub trait LineLeader: Send + Sync {
     async fn types(&self, list: TypeList) -> Result<Vec<Labeled>>;
     /// U1, every page.
     async fn staff(&self) -> Result<Vec<Staff>>;
-    /// F1: families whose phone matches `ten_digits` (NPANXXXXXX), as the server returns them
-    /// (the caller re-checks the numbers).
-    async fn search_families(&self, ten_digits: &str) -> Result<Vec<Family>>;
+    /// F1: families whose phone matches `number` (any form; sent in the connection's
+    /// parameter and format, NPANXXXXXX by default), as the server returns them (the caller
+    /// re-checks the numbers). A number that is not one finds nothing.
+    async fn search_families(&self, number: &str) -> Result<Vec<Family>>;
     /// F2.
     async fn family(&self, id: &str) -> Result<Option<Family>>;
     /// F3. An answer lost after sending is an unknown outcome (search the number again).
@@ -76,6 +89,13 @@ pub trait LineLeader: Send + Sync {
     async fn set_family_status(&self, family_id: &str, status_id: &str) -> Result<()>;
     /// P1: returns the new phone log's id. An answer lost after sending is an unknown outcome.
     async fn create_phone_log(&self, log: &PhoneLog) -> Result<String>;
+    /// `doctor`: a `GET` of an endpoint's path (`{id}` replaced by `id`; a search, a list or a
+    /// lookup with a harmless query), and nothing else: what it answered. Writes nothing.
+    async fn probe(&self, endpoint: Endpoint, id: Option<&str>, number: &str) -> Result<Probed>;
+    /// The family search's number parameter and format.
+    fn search_param(&self) -> (String, SearchFormat) {
+        (DEFAULT_SEARCH_PARAM.to_owned(), SearchFormat::TenDigits)
+    }
     /// P2: the phone logs of a family that carry this Dialpad call id.
     async fn phone_logs_for_call(
         &self,

@@ -12,15 +12,16 @@ use llbridge_domain::crm::{
     Staff, Task, TaskCompletion, TypeList,
 };
 
-use crate::api::{LineLeader, Lookup, TaskWrite};
+use crate::api::{LineLeader, Lookup, Probed, TaskWrite};
 use llbridge_app::{Error, Result};
-use llbridge_domain::phone;
+use llbridge_domain::lineleader_api::{ApiSettings, Endpoint, SearchFormat};
+use llbridge_domain::phone::{self, Phone};
 use reqwest::header::{ACCEPT, RETRY_AFTER};
 use reqwest::Method;
 use serde_json::Value;
 
 use crate::cache::Cache;
-use crate::endpoints::{self as ep, API_PREFIX, PAGE_LIMIT, TOTAL_COUNT_HEADER};
+use crate::endpoints::{self as ep, Paths, API_PREFIX, PAGE_LIMIT, TOTAL_COUNT_HEADER};
 use crate::token::{short_hash, Authenticate, Issued, TokenTiming, Tokens, LOGIN_REJECTED};
 
 const PORT: &str = "lineleader";
@@ -125,6 +126,7 @@ pub struct HttpLineLeader {
     timeout: Duration,
     budget: Duration,
     retry: RetryPolicy,
+    paths: Paths,
 }
 
 impl std::fmt::Debug for HttpLineLeader {
@@ -202,7 +204,19 @@ impl HttpLineLeader {
             timeout: DEFAULT_TIMEOUT,
             budget: DEFAULT_BUDGET,
             retry: RetryPolicy::default(),
+            paths: Paths::default(),
         }
+    }
+
+    /// Where this tenant's API differs from the documented contract (the connection's `api`).
+    pub fn with_api(mut self, api: ApiSettings) -> Self {
+        self.paths = Paths::new(api);
+        self
+    }
+
+    /// The connection's paths.
+    pub fn paths(&self) -> &Paths {
+        &self.paths
     }
 
     /// How long reference data is reused (default 10 minutes; zero disables the cache).
@@ -604,13 +618,16 @@ impl Authenticate for HttpLineLeader {
     async fn login(&self) -> Result<Issued> {
         tracing::info!(connection = %self.name, "logging in to LineLeader");
         let body = ep::login_body(self.username.expose(), self.password.expose());
-        self.issue(ep::LOGIN, &body).await
+        self.issue(&self.paths.get(Endpoint::Login), &body).await
     }
 
     async fn refresh(&self, refresh_token: &str) -> Result<Issued> {
         tracing::info!(connection = %self.name, "refreshing the LineLeader token");
-        self.issue(ep::LOGIN_REFRESH, &ep::refresh_body(refresh_token))
-            .await
+        self.issue(
+            &self.paths.get(Endpoint::LoginRefresh),
+            &ep::refresh_body(refresh_token),
+        )
+        .await
     }
 }
 
@@ -623,7 +640,9 @@ impl LineLeader for HttpLineLeader {
                 || self.now_ms(),
                 self.ttl_ms(),
                 || async {
-                    let items = self.all_pages(ep::CENTERS, &[]).await?;
+                    let items = self
+                        .all_pages(&self.paths.get(Endpoint::Centers), &[])
+                        .await?;
                     Ok(items.iter().filter_map(ep::center).collect())
                 },
             )
@@ -637,7 +656,7 @@ impl LineLeader for HttpLineLeader {
                 || self.now_ms(),
                 self.ttl_ms(),
                 || async {
-                    let items = self.list(ep::STATUSES).await?;
+                    let items = self.list(&self.paths.get(Endpoint::Statuses)).await?;
                     Ok(items.iter().filter_map(ep::labeled).collect())
                 },
             )
@@ -651,7 +670,7 @@ impl LineLeader for HttpLineLeader {
                 || self.now_ms(),
                 self.ttl_ms(),
                 || async {
-                    let items = self.list(ep::type_list(list)).await?;
+                    let items = self.list(&self.paths.get(ep::type_list(list))).await?;
                     Ok(items.iter().filter_map(ep::labeled).collect())
                 },
             )
@@ -665,48 +684,78 @@ impl LineLeader for HttpLineLeader {
                 || self.now_ms(),
                 self.ttl_ms(),
                 || async {
-                    let items = self.all_pages(ep::STAFF, &[]).await?;
+                    let items = self
+                        .all_pages(&self.paths.get(Endpoint::Staff), &[])
+                        .await?;
                     Ok(items.iter().filter_map(ep::staff).collect())
                 },
             )
             .await
     }
 
-    async fn search_families(&self, ten_digits: &str) -> Result<Vec<Family>> {
+    async fn search_families(&self, number: &str) -> Result<Vec<Family>> {
+        let Some(number) = Phone::parse(number) else {
+            return Ok(Vec::new());
+        };
         // A search that finds nothing may answer 404.
         let items = self
-            .pages(ep::FAMILY_SEARCH, &ep::search_query(ten_digits))
+            .pages(
+                &self.paths.get(Endpoint::FamilySearch),
+                &self.paths.search_query(&number),
+            )
             .await?
             .unwrap_or_default();
         let families: Vec<Family> = items.iter().filter_map(ep::family_record).collect();
-        tracing::debug!(connection = %self.name, phone = %phone::mask(ten_digits),
+        tracing::debug!(connection = %self.name, phone = %phone::mask(number.e164()),
             found = families.len(), "LineLeader family search");
         Ok(families)
     }
 
     async fn family(&self, id: &str) -> Result<Option<Family>> {
-        let path = ep::family(id);
+        let path = self.paths.with_id(Endpoint::Family, id);
         let reply = self.call(Method::GET, &path, &[], None, true).await?;
         match reply.status {
             404 => return Ok(None),
             405 => {
-                return Err(Error::permanent(PORT, "GET /families/{id}: HTTP 405")
-                    .with_code("lineleader_rejected"))
+                return Err(Error::permanent(
+                    PORT,
+                    format!("GET {}: HTTP 405", self.paths.template(Endpoint::Family)),
+                )
+                .with_code("lineleader_rejected"))
             }
             _ => {}
         }
-        ep::family_record(&reply.body)
-            .map(Some)
-            .ok_or_else(|| Error::permanent(PORT, "GET /families/{id}: unreadable family"))
+        ep::family_record(&reply.body).map(Some).ok_or_else(|| {
+            Error::permanent(
+                PORT,
+                format!(
+                    "GET {}: unreadable family",
+                    self.paths.template(Endpoint::Family)
+                ),
+            )
+        })
     }
 
     async fn create_family(&self, family: &NewFamily) -> Result<Family> {
         let body = ep::new_family_body(family);
         let resp = self
-            .call_ok(Method::POST, ep::FAMILIES, &[], Some(&body), false)
+            .call_ok(
+                Method::POST,
+                &self.paths.get(Endpoint::Families),
+                &[],
+                Some(&body),
+                false,
+            )
             .await?;
-        let id = ep::created_id(&resp)
-            .ok_or_else(|| Error::permanent(PORT, "POST /families: no id in the response"))?;
+        let id = ep::created_id(&resp).ok_or_else(|| {
+            Error::permanent(
+                PORT,
+                format!(
+                    "POST {}: no id in the response",
+                    self.paths.template(Endpoint::Families)
+                ),
+            )
+        })?;
         let read = ep::family_record(&resp);
         let created = Family {
             id,
@@ -738,7 +787,10 @@ impl LineLeader for HttpLineLeader {
 
     async fn open_tasks(&self, family_id: &str, type_id: &str) -> Result<Vec<Task>> {
         let items = self
-            .pages(ep::TASKS, &ep::open_tasks_query(family_id, type_id))
+            .pages(
+                &self.paths.get(Endpoint::Tasks),
+                &ep::open_tasks_query(family_id, type_id),
+            )
             .await?
             .unwrap_or_default();
         Ok(items
@@ -754,16 +806,30 @@ impl LineLeader for HttpLineLeader {
         let mut query = ep::open_tasks_sample_query();
         query.extend(ep::page_query(PAGE_LIMIT, 0));
         let reply = self
-            .call(Method::GET, ep::TASKS, &query, None, true)
+            .call(
+                Method::GET,
+                &self.paths.get(Endpoint::Tasks),
+                &query,
+                None,
+                true,
+            )
             .await?;
         if matches!(reply.status, 404 | 405) {
             return Ok(Lookup::Unsupported(format!(
-                "GET /tasks without family_id answers {}",
+                "GET {} without family_id answers {}",
+                self.paths.template(Endpoint::Tasks),
                 reply.status
             )));
         }
-        let items = ep::list_items(&reply.body)
-            .ok_or_else(|| Error::permanent(PORT, "GET /tasks: the response is not a list"))?;
+        let items = ep::list_items(&reply.body).ok_or_else(|| {
+            Error::permanent(
+                PORT,
+                format!(
+                    "GET {}: the response is not a list",
+                    self.paths.template(Endpoint::Tasks)
+                ),
+            )
+        })?;
         Ok(Lookup::Answered(
             items
                 .iter()
@@ -774,16 +840,27 @@ impl LineLeader for HttpLineLeader {
     }
 
     async fn complete_task(&self, task_id: &str, completion: &TaskCompletion) -> Result<TaskWrite> {
-        let path = ep::task(task_id);
+        let path = self.paths.with_id(Endpoint::Task, task_id);
         let reply = self.call(Method::GET, &path, &[], None, true).await?;
         if matches!(reply.status, 404 | 405) {
-            return Err(
-                Error::permanent(PORT, "GET /tasks/{id}: the task no longer exists")
-                    .with_code("lineleader_rejected"),
-            );
+            return Err(Error::permanent(
+                PORT,
+                format!(
+                    "GET {}: the task no longer exists",
+                    self.paths.template(Endpoint::Task)
+                ),
+            )
+            .with_code("lineleader_rejected"));
         }
-        let current = ep::task_record(&reply.body)
-            .ok_or_else(|| Error::permanent(PORT, "GET /tasks/{id}: unreadable task"))?;
+        let current = ep::task_record(&reply.body).ok_or_else(|| {
+            Error::permanent(
+                PORT,
+                format!(
+                    "GET {}: unreadable task",
+                    self.paths.template(Endpoint::Task)
+                ),
+            )
+        })?;
         self.complete_read_task(&current, completion).await
     }
 
@@ -798,7 +875,8 @@ impl LineLeader for HttpLineLeader {
             return Ok(TaskWrite::AlreadyCompleted);
         }
         let body = ep::completed_task_body(&task.raw, completion);
-        self.call_ok(Method::PUT, &ep::task(&task.id), &[], Some(&body), true)
+        let path = self.paths.with_id(Endpoint::Task, &task.id);
+        self.call_ok(Method::PUT, &path, &[], Some(&body), true)
             .await?;
         tracing::info!(connection = %self.name, task = %task.id, "LineLeader task completed");
         Ok(TaskWrite::Completed)
@@ -807,7 +885,10 @@ impl LineLeader for HttpLineLeader {
     async fn family_tasks(&self, family_id: &str) -> Result<Lookup<Vec<Task>>> {
         Ok(
             match self
-                .lookup_pages(ep::TASKS, &ep::family_tasks_query(family_id))
+                .lookup_pages(
+                    &self.paths.get(Endpoint::Tasks),
+                    &ep::family_tasks_query(family_id),
+                )
                 .await?
             {
                 Lookup::Answered(items) => Lookup::Answered(
@@ -822,13 +903,50 @@ impl LineLeader for HttpLineLeader {
         )
     }
 
+    async fn probe(&self, endpoint: Endpoint, id: Option<&str>, number: &str) -> Result<Probed> {
+        let path = self.paths.with_id(endpoint, id.unwrap_or("0"));
+        let number = Phone::parse(number)
+            .ok_or_else(|| Error::permanent(PORT, "probe: not a phone number"))?;
+        let query = ep::probe_query(&self.paths, endpoint, id.unwrap_or("0"), &number);
+        let token = match endpoint {
+            Endpoint::Login | Endpoint::LoginRefresh => None,
+            _ => Some(self.tokens.get(self).await?),
+        };
+        let reply = self
+            .send(&Method::GET, &path, &query, None, token.as_deref(), true)
+            .await?;
+        Ok(Probed {
+            path: ep::label(&path),
+            status: reply.status,
+            reason: reason(&reply.body),
+        })
+    }
+
+    fn search_param(&self) -> (String, SearchFormat) {
+        let (param, format) = self.paths.search_param();
+        (param.to_owned(), format)
+    }
+
     async fn create_task(&self, task: &NewTask) -> Result<String> {
         let body = ep::new_task_body(task);
         let resp = self
-            .call_ok(Method::POST, ep::TASKS, &[], Some(&body), false)
+            .call_ok(
+                Method::POST,
+                &self.paths.get(Endpoint::Tasks),
+                &[],
+                Some(&body),
+                false,
+            )
             .await?;
-        let id = ep::created_id(&resp)
-            .ok_or_else(|| Error::permanent(PORT, "POST /tasks: no id in the response"))?;
+        let id = ep::created_id(&resp).ok_or_else(|| {
+            Error::permanent(
+                PORT,
+                format!(
+                    "POST {}: no id in the response",
+                    self.paths.template(Endpoint::Tasks)
+                ),
+            )
+        })?;
         tracing::info!(connection = %self.name, task = %id, family = %task.family_id,
             "LineLeader task created");
         Ok(id)
@@ -837,10 +955,23 @@ impl LineLeader for HttpLineLeader {
     async fn create_event(&self, event: &NewEvent) -> Result<String> {
         let body = ep::new_event_body(event);
         let resp = self
-            .call_ok(Method::POST, ep::EVENTS, &[], Some(&body), false)
+            .call_ok(
+                Method::POST,
+                &self.paths.get(Endpoint::Events),
+                &[],
+                Some(&body),
+                false,
+            )
             .await?;
-        let id = ep::created_id(&resp)
-            .ok_or_else(|| Error::permanent(PORT, "POST /events: no id in the response"))?;
+        let id = ep::created_id(&resp).ok_or_else(|| {
+            Error::permanent(
+                PORT,
+                format!(
+                    "POST {}: no id in the response",
+                    self.paths.template(Endpoint::Events)
+                ),
+            )
+        })?;
         tracing::info!(connection = %self.name, event = %id, family = %event.family_id,
             "LineLeader event created");
         Ok(id)
@@ -849,7 +980,10 @@ impl LineLeader for HttpLineLeader {
     async fn family_events(&self, family_id: &str) -> Result<Lookup<Vec<LoggedEvent>>> {
         Ok(
             match self
-                .lookup_pages(ep::EVENTS, &ep::family_events_query(family_id))
+                .lookup_pages(
+                    &self.paths.get(Endpoint::Events),
+                    &ep::family_events_query(family_id),
+                )
                 .await?
             {
                 Lookup::Answered(items) => {
@@ -864,7 +998,7 @@ impl LineLeader for HttpLineLeader {
         let body = ep::status_body(status_id);
         self.call_ok(
             Method::PUT,
-            &ep::family_status(family_id),
+            &self.paths.with_id(Endpoint::FamilyStatus, family_id),
             &[],
             Some(&body),
             true,
@@ -878,10 +1012,22 @@ impl LineLeader for HttpLineLeader {
     async fn create_phone_log(&self, log: &PhoneLog) -> Result<String> {
         let body = ep::phone_log_body(log);
         let resp = self
-            .call_ok(Method::POST, ep::PHONE_LOGS, &[], Some(&body), false)
+            .call_ok(
+                Method::POST,
+                &self.paths.get(Endpoint::PhoneLogs),
+                &[],
+                Some(&body),
+                false,
+            )
             .await?;
         let id = ep::created_id(&resp).ok_or_else(|| {
-            Error::permanent(PORT, "POST /in-contact/phone-logs: no id in the response")
+            Error::permanent(
+                PORT,
+                format!(
+                    "POST {}: no id in the response",
+                    self.paths.template(Endpoint::PhoneLogs)
+                ),
+            )
         })?;
         tracing::info!(connection = %self.name, phone_log = %id, family = %log.family_id,
             ani = %phone::mask(&log.ani), "LineLeader phone log created");
@@ -894,17 +1040,22 @@ impl LineLeader for HttpLineLeader {
         family_id: &str,
     ) -> Result<Lookup<Vec<LoggedPhoneLog>>> {
         let query = ep::phone_logs_query(external_call_id, family_id);
-        Ok(match self.lookup_pages(ep::PHONE_LOGS, &query).await? {
-            // Re-checked here: a tenant may ignore a filter it does not know.
-            Lookup::Answered(items) => Lookup::Answered(
-                items
-                    .iter()
-                    .filter_map(ep::logged_phone_log)
-                    .filter(|p| p.external_call_id.as_deref() == Some(external_call_id))
-                    .collect(),
-            ),
-            Lookup::Unsupported(why) => Lookup::Unsupported(why),
-        })
+        Ok(
+            match self
+                .lookup_pages(&self.paths.get(Endpoint::PhoneLogs), &query)
+                .await?
+            {
+                // Re-checked here: a tenant may ignore a filter it does not know.
+                Lookup::Answered(items) => Lookup::Answered(
+                    items
+                        .iter()
+                        .filter_map(ep::logged_phone_log)
+                        .filter(|p| p.external_call_id.as_deref() == Some(external_call_id))
+                        .collect(),
+                ),
+                Lookup::Unsupported(why) => Lookup::Unsupported(why),
+            },
+        )
     }
 }
 

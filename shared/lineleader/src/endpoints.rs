@@ -10,6 +10,8 @@ use llbridge_domain::crm::{
     Center, Family, Labeled, LogDirection, LoggedEvent, LoggedPhoneLog, NewEvent, NewFamily,
     NewTask, PhoneLog, Staff, Task, TaskCompletion, TypeList,
 };
+use llbridge_domain::lineleader_api::{ApiSettings, Endpoint, SearchFormat};
+use llbridge_domain::phone::Phone;
 use serde_json::{json, Map, Value};
 
 /// Appended to the connection's base URL.
@@ -23,50 +25,185 @@ pub const TOTAL_COUNT_HEADER: &str = "x-total-count";
 
 // ---- paths -------------------------------------------------------------------------------
 
-/// A1.
-pub const LOGIN: &str = "/login";
-/// A2.
-pub const LOGIN_REFRESH: &str = "/login/refresh";
-/// C1 (paged).
-pub const CENTERS: &str = "/centers";
-/// S1.
-pub const STATUSES: &str = "/statuses";
-/// U1 (paged).
-pub const STAFF: &str = "/staff";
-/// F1 (paged), with [`search_query`].
-pub const FAMILY_SEARCH: &str = "/families/search";
-/// F3.
-pub const FAMILIES: &str = "/families";
-/// K1 (paged), with [`open_tasks_query`]; K3.
-pub const TASKS: &str = "/tasks";
-/// E1, and E2 (paged) with [`family_events_query`].
-pub const EVENTS: &str = "/events";
-/// P1, and P2 (paged) with [`phone_logs_query`].
-pub const PHONE_LOGS: &str = "/in-contact/phone-logs";
-
-/// T1..T4.
-pub fn type_list(list: TypeList) -> &'static str {
-    match list {
-        TypeList::FamilySource => "/types/family/source",
-        TypeList::FamilyInquiry => "/types/family/inquiry",
-        TypeList::Task => "/types/tasks",
-        TypeList::TaskResult => "/types/tasks/results",
+/// The documented contract's path of each endpoint (`docs/lineleader-api.md`); `{id}` stands
+/// for a record's id.
+pub fn default_path(e: Endpoint) -> &'static str {
+    match e {
+        // A1, A2.
+        Endpoint::Login => "/login",
+        Endpoint::LoginRefresh => "/login/refresh",
+        // C1 (paged), S1, U1 (paged).
+        Endpoint::Centers => "/centers",
+        Endpoint::Statuses => "/statuses",
+        Endpoint::Staff => "/staff",
+        // F1 (paged), F3, F2, X1.
+        Endpoint::FamilySearch => "/families/search",
+        Endpoint::Families => "/families",
+        Endpoint::Family => "/families/{id}",
+        Endpoint::FamilyStatus => "/families/{id}/status",
+        // K1 (paged) and K3; K2 and the GET before it.
+        Endpoint::Tasks => "/tasks",
+        Endpoint::Task => "/tasks/{id}",
+        // E1, and E2 (paged).
+        Endpoint::Events => "/events",
+        // P1, and P2 (paged).
+        Endpoint::PhoneLogs => "/in-contact/phone-logs",
+        // T1..T4.
+        Endpoint::TypesFamilySource => "/types/family/source",
+        Endpoint::TypesFamilyInquiry => "/types/family/inquiry",
+        Endpoint::TypesTasks => "/types/tasks",
+        Endpoint::TypesTaskResults => "/types/tasks/results",
     }
 }
 
-/// F2.
-pub fn family(id: &str) -> String {
-    format!("/families/{}", segment(id))
+/// Whether the documented contract's path of an endpoint has been seen in working code
+/// (`true`) or is assumed.
+pub fn confirmed(e: Endpoint) -> bool {
+    matches!(
+        e,
+        Endpoint::Login
+            | Endpoint::LoginRefresh
+            | Endpoint::Centers
+            | Endpoint::Statuses
+            | Endpoint::Staff
+            | Endpoint::FamilySearch
+            | Endpoint::Family
+            | Endpoint::Tasks
+            | Endpoint::Task
+            | Endpoint::Events
+            | Endpoint::TypesFamilySource
+            | Endpoint::TypesFamilyInquiry
+    )
 }
 
-/// X1.
-pub fn family_status(id: &str) -> String {
-    format!("/families/{}/status", segment(id))
+/// The endpoints the client only writes to (`POST`, `PUT`): a `GET` of their path answers
+/// 405 where the route exists.
+pub fn write_only(e: Endpoint) -> bool {
+    matches!(
+        e,
+        Endpoint::Login | Endpoint::LoginRefresh | Endpoint::Families | Endpoint::FamilyStatus
+    )
 }
 
-/// K2 (and the GET before it).
-pub fn task(id: &str) -> String {
-    format!("/tasks/{}", segment(id))
+/// What each endpoint is for, in an admin's words.
+pub fn purpose(e: Endpoint) -> &'static str {
+    match e {
+        Endpoint::Login => "log in (A1)",
+        Endpoint::LoginRefresh => "refresh the token (A2)",
+        Endpoint::Centers => "list the centers (C1)",
+        Endpoint::Statuses => "list the statuses (S1)",
+        Endpoint::Staff => "list the staff (U1)",
+        Endpoint::FamilySearch => "find families by phone number (F1)",
+        Endpoint::Families => "create a family (F3)",
+        Endpoint::Family => "read a family (F2)",
+        Endpoint::FamilyStatus => "change a family's status (X1)",
+        Endpoint::Tasks => "list a family's tasks (K1), create a task (K3)",
+        Endpoint::Task => "read and complete a task (K2)",
+        Endpoint::Events => "create and list timeline events (E1, E2)",
+        Endpoint::PhoneLogs => "write and look up phone logs (P1, P2)",
+        Endpoint::TypesFamilySource => "family source types (T1)",
+        Endpoint::TypesFamilyInquiry => "family inquiry types (T2)",
+        Endpoint::TypesTasks => "task types (T3)",
+        Endpoint::TypesTaskResults => "task results and event types (T4)",
+    }
+}
+
+/// The query of `doctor`'s `GET` of an endpoint: one item of a list, a family's tasks or
+/// events, a call id no phone log has.
+pub fn probe_query<'a>(
+    paths: &'a Paths,
+    e: Endpoint,
+    family_id: &str,
+    number: &Phone,
+) -> Vec<(&'a str, String)> {
+    let mut q = match e {
+        Endpoint::FamilySearch => paths.search_query(number),
+        Endpoint::Tasks => vec![
+            ("family_id", family_id.to_owned()),
+            ("include_completed", "false".to_owned()),
+        ],
+        Endpoint::Events => vec![("family_id", family_id.to_owned())],
+        Endpoint::PhoneLogs => vec![
+            ("external_call_id", "0".to_owned()),
+            ("family_id", family_id.to_owned()),
+        ],
+        _ => Vec::new(),
+    };
+    if matches!(
+        e,
+        Endpoint::Centers
+            | Endpoint::Staff
+            | Endpoint::FamilySearch
+            | Endpoint::Tasks
+            | Endpoint::Events
+            | Endpoint::PhoneLogs
+    ) {
+        q.push(("limit", "1".to_owned()));
+    }
+    q
+}
+
+/// The endpoint of a type list.
+pub fn type_list(list: TypeList) -> Endpoint {
+    match list {
+        TypeList::FamilySource => Endpoint::TypesFamilySource,
+        TypeList::FamilyInquiry => Endpoint::TypesFamilyInquiry,
+        TypeList::Task => Endpoint::TypesTasks,
+        TypeList::TaskResult => Endpoint::TypesTaskResults,
+    }
+}
+
+/// The paths of one connection: the documented contract's, with the connection's `api`
+/// overrides, and how its family search sends the number. The one place a path is built.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Paths {
+    api: ApiSettings,
+}
+
+impl Paths {
+    pub fn new(api: ApiSettings) -> Paths {
+        Paths { api }
+    }
+
+    /// The path template of an endpoint (with `{id}` where it takes one).
+    pub fn template(&self, e: Endpoint) -> &str {
+        self.api
+            .paths
+            .get(&e)
+            .map(String::as_str)
+            .unwrap_or_else(|| default_path(e))
+    }
+
+    /// Whether the connection overrides this endpoint's path.
+    pub fn overridden(&self, e: Endpoint) -> bool {
+        self.api.paths.contains_key(&e)
+    }
+
+    /// The path of an endpoint that takes no id.
+    pub fn get(&self, e: Endpoint) -> String {
+        self.template(e).to_owned()
+    }
+
+    /// The path of one record: `{id}` replaced by the id, as one path segment.
+    pub fn with_id(&self, e: Endpoint, id: &str) -> String {
+        self.template(e).replace("{id}", &segment(id))
+    }
+
+    /// F1 query: the number in the connection's parameter and format.
+    pub fn search_query(&self, phone: &Phone) -> Vec<(&str, String)> {
+        vec![(
+            self.api.family_search_param.as_str(),
+            self.api.family_search_format.format(phone),
+        )]
+    }
+
+    /// The family search's parameter and format, for messages.
+    pub fn search_param(&self) -> (&str, SearchFormat) {
+        (
+            self.api.family_search_param.as_str(),
+            self.api.family_search_format,
+        )
+    }
 }
 
 /// A path label for logs and error messages: the template, never ids or numbers.
@@ -81,11 +218,6 @@ pub fn label(path: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("/")
-}
-
-/// F1 query: the ten digits NPANXXXXXX.
-pub fn search_query(ten_digits: &str) -> Vec<(&'static str, String)> {
-    vec![("phone", ten_digits.to_owned())]
 }
 
 /// K1 query.
@@ -638,7 +770,37 @@ mod tests {
 
     #[test]
     fn path_labels_hide_ids() {
-        assert_eq!(label(&family("901")), "/families/{id}");
-        assert_eq!(label(&task("77")), "/tasks/{id}");
+        let paths = Paths::default();
+        assert_eq!(
+            label(&paths.with_id(Endpoint::Family, "901")),
+            "/families/{id}"
+        );
+        assert_eq!(label(&paths.with_id(Endpoint::Task, "77")), "/tasks/{id}");
+    }
+
+    #[test]
+    fn overrides_replace_the_default_paths_and_the_search_parameter() {
+        let mut api = ApiSettings::default();
+        api.paths.insert(Endpoint::PhoneLogs, "/phone-logs".into());
+        api.paths
+            .insert(Endpoint::Family, "/family/{id}/profile".into());
+        api.family_search_param = "phone_number".into();
+        api.family_search_format = SearchFormat::E164;
+        let paths = Paths::new(api);
+        assert_eq!(paths.get(Endpoint::PhoneLogs), "/phone-logs");
+        assert_eq!(paths.get(Endpoint::Events), "/events");
+        assert_eq!(
+            paths.with_id(Endpoint::Family, "a/b"),
+            "/family/a%2Fb/profile"
+        );
+        let phone = Phone::parse("415-815-9602").expect("a number");
+        assert_eq!(
+            paths.search_query(&phone),
+            vec![("phone_number", "+14158159602".to_owned())]
+        );
+        assert_eq!(
+            Paths::default().search_query(&phone),
+            vec![("phone", "4158159602".to_owned())]
+        );
     }
 }

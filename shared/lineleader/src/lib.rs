@@ -15,7 +15,7 @@ pub mod endpoints;
 pub mod sink;
 mod token;
 
-pub use api::{LineLeader, Lookup, TaskWrite};
+pub use api::{LineLeader, Lookup, Probed, TaskWrite};
 pub use sink::LineLeaderCrm;
 
 pub use client::{

@@ -27,7 +27,12 @@ fn the_demo_runs_and_tells_what_happened() {
         "LeadSquared agent popup for ana@example.com",
         "LeadSquared call log lsq-call-1: Answered Inbound call",
         "notes \"Tour Scheduled\"",
-        "Done: 3 phone log(s), 1 timeline event(s), 1 status change(s)",
+        "Summary: Maya asked about infant openings",
+        "The disposition came after the log: the skipped task and status steps ran now",
+        "Follow-up task #",
+        "Action item from the call of",
+        "Call back: the family called on",
+        "Done: 3 phone log(s), 2 timeline event(s), 1 status change(s), 3 follow-up task(s)",
         "1 LeadSquared call log(s), 1 agent popup(s)",
     ] {
         assert!(

@@ -1,4 +1,5 @@
 use super::*;
+use crate::lineleader_api::{ApiSettings, Endpoint, SearchFormat};
 use serde_json::json;
 
 fn valid() -> Value {
@@ -393,6 +394,87 @@ fn follow_up_tasks_are_off_by_default_and_validated() {
         |d| d["enablements"][0]["follow_up_tasks"] = json!({"default_staff_email": "desk"}),
         "$.enablements[0].follow_up_tasks.default_staff_email",
         "is not an e-mail address",
+    );
+}
+
+#[test]
+fn api_overrides_of_a_lineleader_connection() {
+    let inst = Installation::from_value(&valid()).expect("valid");
+    let Some(Connection::LineLeader(main)) = inst.connections.get("main") else {
+        panic!("a LineLeader connection");
+    };
+    assert_eq!(
+        main.api,
+        ApiSettings::default(),
+        "today's contract by default"
+    );
+
+    let mut doc = valid();
+    doc["connections"]["main"]["api"] = json!({
+        "paths": {"phone_logs": "/calls/phone-logs", "family": "/family/{id}"},
+        "family_search_param": "phone_number",
+        "family_search_format": "e164"
+    });
+    let inst = Installation::from_value(&doc).expect("valid");
+    let Some(Connection::LineLeader(main)) = inst.connections.get("main") else {
+        panic!("a LineLeader connection");
+    };
+    assert_eq!(
+        main.api.paths.get(&Endpoint::PhoneLogs).map(String::as_str),
+        Some("/calls/phone-logs")
+    );
+    assert_eq!(
+        main.api.paths.get(&Endpoint::Family).map(String::as_str),
+        Some("/family/{id}")
+    );
+    assert_eq!(main.api.family_search_param, "phone_number");
+    assert_eq!(main.api.family_search_format, SearchFormat::E164);
+
+    let api = |v: Value| move |d: &mut Value| d["connections"]["main"]["api"] = v;
+    assert_rejected(
+        api(json!({"paths": {"phone_log": "/x"}})),
+        "$.connections.main.api.paths.phone_log",
+        "is not an endpoint (did you mean \"phone_logs\"?)",
+    );
+    assert_rejected(
+        api(json!({"paths": {"family_serch": "/x"}})),
+        "$.connections.main.api.paths.family_serch",
+        "did you mean \"family_search\"",
+    );
+    assert_rejected(
+        api(json!({"paths": {"events": "events"}})),
+        "$.connections.main.api.paths.events",
+        "must start with /",
+    );
+    assert_rejected(
+        api(json!({"paths": {"task": "/tasks"}})),
+        "$.connections.main.api.paths.task",
+        "must contain {id}",
+    );
+    assert_rejected(
+        api(json!({"paths": {"staff": "/staff/{id}"}})),
+        "$.connections.main.api.paths.staff",
+        "takes no id",
+    );
+    assert_rejected(
+        api(json!({"paths": {"centers": "/centers?all=1"}})),
+        "$.connections.main.api.paths.centers",
+        "bare path",
+    );
+    assert_rejected(
+        api(json!({"family_search_format": "national"})),
+        "$.connections.main.api.family_search_format",
+        "is not one of ten_digits, e164, digits",
+    );
+    assert_rejected(
+        api(json!({"family_search_param": "phone number"})),
+        "$.connections.main.api.family_search_param",
+        "is not a query parameter name",
+    );
+    assert_rejected(
+        api(json!({"path": {}})),
+        "$.connections.main.api.path",
+        "did you mean \"paths\"",
     );
 }
 

@@ -13,7 +13,9 @@ use llbridge_domain::phone::{self, Phone};
 
 use super::matching::SOURCE_TYPE;
 use crate::api::{LineLeader, Lookup};
+use crate::endpoints as ep;
 use crate::token::LOGIN_REJECTED;
+use llbridge_domain::lineleader_api::Endpoint;
 
 /// The connection: its credentials log in; how many staff lack an email address; whether the
 /// tenant answers the lookups that settle a write whose answer was lost (P2, E2).
@@ -71,6 +73,141 @@ pub async fn connection(ll: &dyn LineLeader, scope: &str) -> Vec<Check> {
         Err(e) => checks.push(Check::warn(scope, "lookup_events", format!("the event lookup (E2) failed: {e}"), fix)),
     }
     checks.push(family_phones(ll, scope).await);
+    checks.extend(endpoints(ll, scope).await);
+    checks
+}
+
+/// A number no family is expected to have, for probes without a sampled family.
+const PROBE_NUMBER: &str = "+12025550100";
+
+/// Every endpoint the client uses, probed with a `GET` and nothing else: confirmed (it
+/// answers: 2xx, or 405 where the client only writes), missing (404: the override to set),
+/// unknown (any other answer, or no record to read it with). Then whether the family search
+/// finds a sampled family by its number (its parameter and format).
+async fn endpoints(ll: &dyn LineLeader, scope: &str) -> Vec<Check> {
+    const CHECK: &str = "api_endpoint";
+    // A task of a family, for the endpoints that name a record.
+    let sample = match ll.open_tasks_sample().await {
+        Ok(Lookup::Answered(tasks)) => tasks
+            .into_iter()
+            .find_map(|t| t.family_id.clone().map(|f| (t.id, f))),
+        _ => None,
+    };
+    let family_id = sample.as_ref().map(|(_, f)| f.clone());
+    let number = match &family_id {
+        Some(id) => ll
+            .family(id)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|f| f.phones.into_iter().find(|p| Phone::parse(p).is_some())),
+        None => None,
+    };
+    let mut checks = Vec::new();
+    let mut search_answers = false;
+    for e in Endpoint::ALL {
+        let name = e.name();
+        let id = match e {
+            Endpoint::Family | Endpoint::FamilyStatus => family_id.as_deref(),
+            Endpoint::Task => sample.as_ref().map(|(t, _)| t.as_str()),
+            _ => None,
+        };
+        let set = |default: &str| {
+            format!(
+                "set \"api\": {{\"paths\": {{\"{name}\": \"<the tenant's path>\"}}}} in this connection: the path to {} (the default is {default})",
+                ep::purpose(e)
+            )
+        };
+        let default = ep::default_path(e);
+        if e.takes_id() && id.is_none() {
+            checks.push(Check::warn(
+                scope,
+                CHECK,
+                format!("{name}: unknown — no open task to read a record with"),
+                "create one open task in LineLeader and run doctor again",
+            ));
+            continue;
+        }
+        let probed = match ll
+            .probe(e, id, number.as_deref().unwrap_or(PROBE_NUMBER))
+            .await
+        {
+            Ok(p) => p,
+            Err(err) => {
+                checks.push(Check::warn(
+                    scope,
+                    CHECK,
+                    format!("{name}: unknown — {err}"),
+                    "run doctor again once LineLeader answers",
+                ));
+                continue;
+            }
+        };
+        let said = format!(
+            "GET {} answers {}{}",
+            probed.path,
+            probed.status,
+            if probed.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", probed.reason)
+            }
+        );
+        let writes = if ep::write_only(e) {
+            " (written to, not read)"
+        } else {
+            ""
+        };
+        match probed.status {
+            200..=299 => {
+                search_answers |= e == Endpoint::FamilySearch;
+                checks.push(Check::pass(
+                    scope,
+                    CHECK,
+                    format!("{name}: confirmed — {said}"),
+                ));
+            }
+            405 if ep::write_only(e) || matches!(e, Endpoint::Events | Endpoint::PhoneLogs) => {
+                checks.push(Check::pass(
+                    scope,
+                    CHECK,
+                    format!("{name}: confirmed{writes} — {said}: the route exists"),
+                ));
+            }
+            404 if e == Endpoint::PhoneLogs => checks.push(Check::warn(
+                scope,
+                CHECK,
+                format!(
+                    "{name}: missing, or the tenant lacks only the phone-log lookup (P2) — {said}"
+                ),
+                set(default),
+            )),
+            404 => checks.push(Check::fail(
+                scope,
+                CHECK,
+                format!("{name}: missing — {said}"),
+                set(default),
+            )),
+            400 if e == Endpoint::FamilySearch => {
+                let (param, format) = ll.search_param();
+                checks.push(Check::fail(scope, "family_search_param", format!("family_search: the route exists but refuses the number — {said}; it was sent as {param}={}", format.as_str()), "set \"api\": {\"family_search_param\": \"<the tenant's parameter>\", \"family_search_format\": \"ten_digits\" | \"e164\" | \"digits\"} in this connection"));
+            }
+            _ => checks.push(Check::warn(
+                scope,
+                CHECK,
+                format!("{name}: unknown — {said}"),
+                set(default),
+            )),
+        }
+    }
+    // The search answers: does it find a family by its own number?
+    if let (true, Some(id), Some(number)) = (search_answers, &family_id, &number) {
+        match ll.search_families(number).await {
+            Ok(found) if found.iter().any(|f| &f.id == id) => checks.push(Check::pass(scope, "family_search_param", format!("searching family {id}'s number ({}) finds it", phone::mask(number)))),
+            Ok(found) => checks.push(Check::warn(scope, "family_search_param", format!("searching family {id}'s number ({}) did not find it ({} other result(s)): the search parameter or the number's format may differ", phone::mask(number), found.len()), "set \"api\": {\"family_search_param\": ..., \"family_search_format\": \"ten_digits\" | \"e164\" | \"digits\"} in this connection to what the tenant's family search takes")),
+            Err(e) => checks.push(Check::warn(scope, "family_search_param", format!("the family search failed: {e}"), "run doctor again once LineLeader answers")),
+        }
+    }
     checks
 }
 

@@ -224,7 +224,7 @@ impl Steps<'_> {
                                     && tasks.iter().all(|t| description(t).is_none()) =>
                                 {
                                     Found::Unanswerable(
-                                        "GET /tasks gives no task descriptions".to_owned(),
+                                        "the task list (K1) gives no task descriptions".to_owned(),
                                     )
                                 }
                                 None => Found::No,

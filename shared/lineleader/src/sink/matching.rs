@@ -323,7 +323,7 @@ async fn search(
     center: Option<&Center>,
     settings: &LineLeaderSettings,
 ) -> Result<Option<std::result::Result<(Family, &'static str), Dropped>>> {
-    let results = ll.search_families(&caller.ten_digits()).await?;
+    let results = ll.search_families(caller.e164()).await?;
     if results.is_empty() {
         return Ok(None);
     }

@@ -28,25 +28,45 @@ fn params(q: Q) -> Result<HashMap<String, String>, Response> {
 impl LineLeaderSandbox {
     /// The HTTP routes: the API under `/api/v3`, the test hooks under `/_sandbox`.
     pub fn router(&self) -> Router {
+        let config = self.config();
+        let at = |name: &str, default: &str| -> String {
+            config
+                .paths
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| default.to_owned())
+        };
         let api = Router::new()
-            .route("/login", post(login))
-            .route("/login/refresh", post(refresh))
-            .route("/centers", get(centers))
-            .route("/statuses", get(statuses))
-            .route("/types/family/source", get(source_types))
-            .route("/types/family/inquiry", get(inquiry_types))
-            .route("/types/tasks", get(task_types))
-            .route("/types/tasks/results", get(task_results))
-            .route("/staff", get(staff))
-            .route("/families", post(create_family))
-            .route("/families/search", get(search))
-            .route("/families/{id}", get(family))
-            .route("/families/{id}/status", put(set_status))
-            .route("/tasks", get(tasks).post(create_task))
-            .route("/tasks/{id}", get(task).put(put_task))
-            .route("/events", get(events).post(create_event))
+            .route(&at("login", "/login"), post(login))
+            .route(&at("login_refresh", "/login/refresh"), post(refresh))
+            .route(&at("centers", "/centers"), get(centers))
+            .route(&at("statuses", "/statuses"), get(statuses))
             .route(
-                "/in-contact/phone-logs",
+                &at("types_family_source", "/types/family/source"),
+                get(source_types),
+            )
+            .route(
+                &at("types_family_inquiry", "/types/family/inquiry"),
+                get(inquiry_types),
+            )
+            .route(&at("types_tasks", "/types/tasks"), get(task_types))
+            .route(
+                &at("types_task_results", "/types/tasks/results"),
+                get(task_results),
+            )
+            .route(&at("staff", "/staff"), get(staff))
+            .route(&at("families", "/families"), post(create_family))
+            .route(&at("family_search", "/families/search"), get(search))
+            .route(&at("family", "/families/{id}"), get(family))
+            .route(
+                &at("family_status", "/families/{id}/status"),
+                put(set_status),
+            )
+            .route(&at("tasks", "/tasks"), get(tasks).post(create_task))
+            .route(&at("task", "/tasks/{id}"), get(task).put(put_task))
+            .route(&at("events", "/events"), get(events).post(create_event))
+            .route(
+                &at("phone_logs", "/in-contact/phone-logs"),
                 get(phone_logs).post(create_phone_log),
             );
         let hooks = recorder::common_hooks()
@@ -246,8 +266,9 @@ async fn search(State(sb): S, headers: HeaderMap, q: Q) -> Response {
         Ok(q) => q,
         Err(r) => return r,
     };
-    let Some(phone) = q.get("phone") else {
-        return error(StatusCode::BAD_REQUEST, "phone is required");
+    let param = sb.config().search_param;
+    let Some(phone) = q.get(&param) else {
+        return error(StatusCode::BAD_REQUEST, &format!("{param} is required"));
     };
     match sb.search_phone(phone) {
         Ok(found) => {

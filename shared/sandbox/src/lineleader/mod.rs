@@ -8,6 +8,7 @@ mod data;
 mod http;
 mod port;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -55,6 +56,12 @@ pub struct LineLeaderConfig {
     pub phone_log_lookup: bool,
     /// Serve E2 (`GET /events`); a tenant without it answers 405.
     pub event_lookup: bool,
+    /// Where this tenant serves an endpoint when not at the documented path, by the names of
+    /// a connection's `api.paths` (`{"phone_logs": "/calls/phone-logs"}`); the documented path
+    /// then answers 404. Read when the server starts.
+    pub paths: BTreeMap<String, String>,
+    /// The family search's number parameter; a search without it answers 400.
+    pub search_param: String,
 }
 
 impl Default for LineLeaderConfig {
@@ -68,6 +75,8 @@ impl Default for LineLeaderConfig {
             default_limit: 25,
             phone_log_lookup: true,
             event_lookup: true,
+            paths: BTreeMap::new(),
+            search_param: "phone".into(),
         }
     }
 }

@@ -8,7 +8,8 @@ use llbridge_domain::crm::{
     Center, Family, Labeled, LogDirection, LoggedEvent, LoggedPhoneLog, NewEvent, NewFamily,
     NewTask, PhoneLog, Staff, Task, TaskCompletion, TypeList,
 };
-use llbridge_lineleader::{LineLeader, Lookup, TaskWrite};
+use llbridge_domain::lineleader_api::Endpoint;
+use llbridge_lineleader::{LineLeader, Lookup, Probed, TaskWrite};
 use serde_json::{json, Value};
 
 use super::{ts, LineLeaderSandbox, Refusal, SbFamily, SbLabel, SbTask};
@@ -122,9 +123,9 @@ impl LineLeader for LineLeaderSandbox {
         }))
     }
 
-    async fn search_families(&self, ten_digits: &str) -> Result<Vec<Family>> {
+    async fn search_families(&self, number: &str) -> Result<Vec<Family>> {
         let found = self
-            .search_phone(ten_digits)
+            .search_phone(number)
             .map_err(|r| fail("GET /families/search", r))?;
         Ok(found.iter().map(|f| self.domain_family(f)).collect())
     }
@@ -218,6 +219,19 @@ impl LineLeader for LineLeaderSandbox {
                 .map(|t| self.domain_task(t))
                 .collect(),
         ))
+    }
+
+    async fn probe(&self, endpoint: Endpoint, _id: Option<&str>, _number: &str) -> Result<Probed> {
+        // The embedded adapter has no routes to miss: every endpoint answers as documented.
+        let write_only = matches!(
+            endpoint,
+            Endpoint::Login | Endpoint::LoginRefresh | Endpoint::Families | Endpoint::FamilyStatus
+        );
+        Ok(Probed {
+            path: endpoint.name().to_owned(),
+            status: if write_only { 405 } else { 200 },
+            reason: String::new(),
+        })
     }
 
     async fn create_task(&self, task: &NewTask) -> Result<String> {
