@@ -251,6 +251,14 @@ async fn two_action_items_are_two_tasks_once_even_when_the_answer_is_lost() {
 #[tokio::test]
 async fn a_missed_call_and_a_voicemail_are_one_callback_task_each() {
     let s = Scenario::start(phone_log_with_follow_ups(), Some(dataset())).await;
+    // The first callback's creation takes effect and its answer is lost.
+    s.lineleader().set_faults(Faults {
+        rules: vec![FaultRule {
+            times: Some(1),
+            ..FaultRule::lose_answer("POST", "/tasks", 504, 1.0)
+        }],
+        ..Faults::default()
+    });
     let missed = s.call(1, CALLER);
     let voicemail = s.call(2, CALLER);
     let mut vm = voicemail.cc_unanswered("voicemail", 41_000);
