@@ -64,8 +64,30 @@ async fn handle(worker: Arc<Worker>, queue: Arc<dyn Queue>, reports: Reports, ms
     }
 }
 
+/// Runs [`run_worker`] on a thread and runtime of its own, as a deployment runs the worker in
+/// a Lambda of its own: the jobs' CPU work never holds up the webhook's answers. The handle
+/// ends when the loop does.
+pub(crate) fn spawn_worker(
+    worker: Arc<Worker>,
+    queue: Arc<dyn Queue>,
+    reports: Reports,
+    stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::task::spawn_blocking(move || {
+        match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("llbridge-worker")
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(run_worker(worker, queue, reports, stop)),
+            Err(e) => tracing::error!(error = %e, "host: the worker's runtime did not start"),
+        }
+    })
+}
+
 /// Receives and handles messages until told to stop, up to [`CONCURRENCY`] at once.
-pub(crate) async fn run_worker(
+async fn run_worker(
     worker: Arc<Worker>,
     queue: Arc<dyn Queue>,
     reports: Reports,

@@ -446,8 +446,12 @@ pub async fn start(mut opts: Options) -> std::io::Result<Host> {
             clock: clock.clone(),
         }),
         _ => {
-            let run = drive::run_worker(worker, queue.clone(), reports.clone(), rx);
-            tasks.push(tokio::spawn(run));
+            tasks.push(drive::spawn_worker(
+                worker,
+                queue.clone(),
+                reports.clone(),
+                rx,
+            ));
             None
         }
     };
