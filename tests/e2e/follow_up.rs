@@ -4,6 +4,7 @@
 
 use chrono::{Duration as Minutes, Utc};
 use llbridge_sandbox::{Dataset, FaultRule, Faults, SbTask};
+use llbridge_tests::configs::left_voicemail_event_mode;
 use llbridge_tests::events::Call;
 use llbridge_tests::scenario::{data, family, on_aws, Scenario};
 use serde_json::{json, Value};
@@ -19,17 +20,7 @@ fn follow_ups() -> Value {
 }
 
 fn event_mode() -> Value {
-    json!({
-        "enable_task_queue": true, "screen_pop": false,
-        "call_log": {
-            "type": "event",
-            "event_type": "Phone Call",
-            "default_staff_email": "frontdesk@example.com",
-            "disposition_status_map": {"Left Voicemail (New Lead)": "Contacted"},
-            "disposition_task_result_map": {"Left Voicemail": "Left Message"},
-            "result_type_mapping": ["inbound"]
-        }
-    })
+    json!({"enable_task_queue": true, "screen_pop": false, "call_log": left_voicemail_event_mode()})
 }
 
 fn phone_log_with_follow_ups() -> Value {

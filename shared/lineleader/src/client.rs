@@ -577,6 +577,18 @@ impl HttpLineLeader {
         })
     }
 
+    /// A `POST` that creates a record (F3, K3, E1, P1): its id, and the whole answer. Never
+    /// repeated at the HTTP level: a lost answer is an unknown outcome.
+    async fn create(&self, endpoint: Endpoint, body: &Value) -> Result<(String, Value)> {
+        let path = self.paths.get(endpoint);
+        let resp = self
+            .call_ok(Method::POST, &path, &[], Some(body), false)
+            .await?;
+        let id = ep::created_id(&resp)
+            .ok_or_else(|| Error::permanent(PORT, format!("POST {path}: no id in the response")))?;
+        Ok((id, resp))
+    }
+
     fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }
@@ -737,25 +749,9 @@ impl LineLeader for HttpLineLeader {
     }
 
     async fn create_family(&self, family: &NewFamily) -> Result<Family> {
-        let body = ep::new_family_body(family);
-        let resp = self
-            .call_ok(
-                Method::POST,
-                &self.paths.get(Endpoint::Families),
-                &[],
-                Some(&body),
-                false,
-            )
+        let (id, resp) = self
+            .create(Endpoint::Families, &ep::new_family_body(family))
             .await?;
-        let id = ep::created_id(&resp).ok_or_else(|| {
-            Error::permanent(
-                PORT,
-                format!(
-                    "POST {}: no id in the response",
-                    self.paths.template(Endpoint::Families)
-                ),
-            )
-        })?;
         let read = ep::family_record(&resp);
         let created = Family {
             id,
@@ -928,50 +924,18 @@ impl LineLeader for HttpLineLeader {
     }
 
     async fn create_task(&self, task: &NewTask) -> Result<String> {
-        let body = ep::new_task_body(task);
-        let resp = self
-            .call_ok(
-                Method::POST,
-                &self.paths.get(Endpoint::Tasks),
-                &[],
-                Some(&body),
-                false,
-            )
+        let (id, _) = self
+            .create(Endpoint::Tasks, &ep::new_task_body(task))
             .await?;
-        let id = ep::created_id(&resp).ok_or_else(|| {
-            Error::permanent(
-                PORT,
-                format!(
-                    "POST {}: no id in the response",
-                    self.paths.template(Endpoint::Tasks)
-                ),
-            )
-        })?;
         tracing::info!(connection = %self.name, task = %id, family = %task.family_id,
             "LineLeader task created");
         Ok(id)
     }
 
     async fn create_event(&self, event: &NewEvent) -> Result<String> {
-        let body = ep::new_event_body(event);
-        let resp = self
-            .call_ok(
-                Method::POST,
-                &self.paths.get(Endpoint::Events),
-                &[],
-                Some(&body),
-                false,
-            )
+        let (id, _) = self
+            .create(Endpoint::Events, &ep::new_event_body(event))
             .await?;
-        let id = ep::created_id(&resp).ok_or_else(|| {
-            Error::permanent(
-                PORT,
-                format!(
-                    "POST {}: no id in the response",
-                    self.paths.template(Endpoint::Events)
-                ),
-            )
-        })?;
         tracing::info!(connection = %self.name, event = %id, family = %event.family_id,
             "LineLeader event created");
         Ok(id)
@@ -1010,25 +974,9 @@ impl LineLeader for HttpLineLeader {
     }
 
     async fn create_phone_log(&self, log: &PhoneLog) -> Result<String> {
-        let body = ep::phone_log_body(log);
-        let resp = self
-            .call_ok(
-                Method::POST,
-                &self.paths.get(Endpoint::PhoneLogs),
-                &[],
-                Some(&body),
-                false,
-            )
+        let (id, _) = self
+            .create(Endpoint::PhoneLogs, &ep::phone_log_body(log))
             .await?;
-        let id = ep::created_id(&resp).ok_or_else(|| {
-            Error::permanent(
-                PORT,
-                format!(
-                    "POST {}: no id in the response",
-                    self.paths.template(Endpoint::PhoneLogs)
-                ),
-            )
-        })?;
         tracing::info!(connection = %self.name, phone_log = %id, family = %log.family_id,
             ani = %phone::mask(&log.ani), "LineLeader phone log created");
         Ok(id)
