@@ -160,6 +160,36 @@ async fn a_disposition_ten_minutes_after_the_log_completes_the_task_and_moves_th
 }
 
 #[tokio::test]
+async fn a_disposition_merged_while_the_call_was_being_logged_is_applied_by_the_next_log_job() {
+    let s = Scenario::start(event_mode(), Some(dataset())).await;
+    let c = answered_without_disposition(&s).await;
+    assert!(completed(&s).is_empty());
+    // The disposition is in the conversation's state, but no merge job saw the log final (as
+    // when it was merged while the log was being written).
+    let event =
+        llbridge_domain::CallEvent::from_value(&c.dispositions(&["Left Voicemail"], 600_000))
+            .expect("an event");
+    let clock = llbridge_app::ports::SystemClock;
+    let records = llbridge_app::ports::Records {
+        store: s.host.store.as_ref(),
+        clock: &clock,
+    };
+    llbridge_app::state::merge_event(records, &event)
+        .await
+        .expect("merged");
+    assert!(completed(&s).is_empty());
+    // Another call-log job of the conversation (Dialpad sends the hangup again).
+    s.send(&c.cc_hangup(295_200)).await;
+    assert!(s.settle_until(async || completed(&s).len() == 1).await);
+    s.settle().await;
+    let state = s.lineleader().state();
+    assert_eq!(completed(&s).len(), 1);
+    assert_eq!(state.data.status_changes.len(), 1);
+    assert_eq!(state.data.events.len(), 1, "logged once");
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn a_late_disposition_in_phone_log_mode_changes_nothing_and_says_so() {
     let s = Scenario::start(
         json!({"enable_task_queue": true, "screen_pop": false}),

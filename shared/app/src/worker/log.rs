@@ -225,6 +225,10 @@ impl Job<'_> {
         let held = match fx.acquire(&crate::keys::log_claim(&anchor)).await {
             Ok(Claim::Acquired(h)) => h,
             Ok(Claim::Done(outcome)) => {
+                // A disposition the log did not have is applied late (once, whichever job).
+                if conv.disposition().is_some() {
+                    self.late_disposition(&scoped, &anchor).await?;
+                }
                 let detail = if anchor == conv.key {
                     outcome.to_string()
                 } else {
@@ -284,6 +288,81 @@ impl Job<'_> {
         }
         let mut report = report.decision(v.decision).detail(v.detail);
         report.reason = v.reason;
+        // A disposition merged while this job wrote saw no final ledger yet: look once more.
+        if conv.disposition().is_none() {
+            self.late_disposition(&scoped, &anchor).await?;
+        }
         Ok(Decided::about(report, scoped.conv))
+    }
+
+    /// The conversation as it is now, when it has a disposition and its log is written: the
+    /// CRM's late log for it (as a merge job's, see `merged`), in a line of its own when it
+    /// did something. A failure fails the job, whose retry looks again.
+    async fn late_disposition(
+        &self,
+        scoped: &Scoped,
+        anchor: &str,
+    ) -> std::result::Result<(), Box<Stopped>> {
+        let fx = &self.fx;
+        let report = scoped.report.clone().decision(Decision::Merged);
+        let stop = |e| Stopped::on(e, report.clone(), &scoped.conv);
+        let now = crate::state::load(fx.store, &self.event.call_id)
+            .await
+            .map_err(stop)?;
+        let Some(now) = now.filter(|c| c.disposition().is_some()) else {
+            return Ok(());
+        };
+        let entry = ledger::get(fx.store, anchor).await.map_err(stop)?;
+        let Some(entry) = entry.filter(|e| {
+            matches!(
+                e.decision.as_deref(),
+                Some("logged" | "recovered_by_reconciliation")
+            )
+        }) else {
+            return Ok(());
+        };
+        let (Some(family), Some(effects)) = (&entry.family, &entry.effects) else {
+            return Ok(());
+        };
+        let late = crate::ports::LateDetail {
+            state: llbridge_domain::CallState::Dispositions,
+            family,
+            effects,
+        };
+        let done = async {
+            let crm = self
+                .worker
+                .clients
+                .crm(&scoped.inst, &scoped.enablement)
+                .await?;
+            let cx = Cx {
+                fx,
+                conv: &now,
+                enablement: &scoped.enablement,
+            };
+            crm.log_late(&cx, anchor, &late).await
+        }
+        .await
+        .map_err(stop)?;
+        let Some(done) = done else {
+            return Ok(());
+        };
+        if let Err(e) = ledger::note_late(
+            fx.records(),
+            anchor,
+            late.state.as_str(),
+            done.reason,
+            &done.detail,
+            &done.outcome,
+        )
+        .await
+        {
+            tracing::warn!(error = %e, conversation = %anchor, "worker: could not record a late detail in the ledger");
+        }
+        report
+            .reason(Reason::Crm(done.reason))
+            .detail(done.detail)
+            .emit(Some(&now));
+        Ok(())
     }
 }

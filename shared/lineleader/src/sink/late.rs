@@ -1,7 +1,7 @@
 //! Details that came after the call was logged, still acted on once:
 //!
-//! * a late disposition, in Event mode: the task and status steps that were skipped when the
-//!   call was logged run again, with the same rules and reason codes, under their own claims
+//! * a late disposition, in Event mode: the task and status steps that were skipped for want
+//!   of a disposition when the call was logged run again, with the same rules and reason codes, under their own claims
 //!   (`late_task`, `late_status`): `late_disposition_applied`;
 //! * late action items or a late voicemail, with `follow_up_tasks`: the follow-ups not
 //!   created yet are (the claims are the log's own, so none is created twice):
@@ -9,6 +9,7 @@
 
 use chrono::{TimeZone, Utc};
 use llbridge_domain::config::{CallLogMode, LineLeaderSettings};
+use llbridge_domain::event_mode::SkipReason;
 use llbridge_domain::follow_up;
 use llbridge_domain::CallState;
 use serde_json::{json, Value};
@@ -26,9 +27,13 @@ pub const LATE_DISPOSITION_APPLIED: &str = "late_disposition_applied";
 /// Late details created follow-up tasks.
 pub const LATE_FOLLOW_UPS_CREATED: &str = "late_follow_ups_created";
 
-/// Whether the log recorded this step as skipped.
-fn was_skipped(effects: &Value, step: &str) -> bool {
-    effects.get(step).and_then(|s| s.get("skipped")).is_some()
+/// Whether the log recorded this step as skipped for want of a disposition (`code`).
+fn was_skipped(effects: &Value, step: &str, code: SkipReason) -> bool {
+    effects
+        .get(step)
+        .and_then(|s| s.get("skipped"))
+        .and_then(Value::as_str)
+        == Some(code.code())
 }
 
 /// What a late detail still does, once; `None`: nothing.
@@ -49,8 +54,8 @@ pub async fn run(
     let disposition = late.state == CallState::Dispositions && cx.conv.disposition().is_some();
     let (redo_task, redo_status) = match event_mode {
         Some(_) if disposition => (
-            was_skipped(late.effects, "task"),
-            was_skipped(late.effects, "status"),
+            was_skipped(late.effects, "task", SkipReason::TaskNoDisposition),
+            was_skipped(late.effects, "status", SkipReason::StatusNoDisposition),
         ),
         _ => (false, false),
     };
