@@ -227,7 +227,7 @@ impl Job<'_> {
             Ok(Claim::Done(outcome)) => {
                 // A disposition the log did not have is applied late (once, whichever job).
                 if conv.disposition().is_some() {
-                    self.late_disposition(&scoped, &anchor).await?;
+                    self.late_disposition(&scoped, &anchor, Some(conv)).await?;
                 }
                 let detail = if anchor == conv.key {
                     outcome.to_string()
@@ -290,25 +290,30 @@ impl Job<'_> {
         report.reason = v.reason;
         // A disposition merged while this job wrote saw no final ledger yet: look once more.
         if conv.disposition().is_none() {
-            self.late_disposition(&scoped, &anchor).await?;
+            self.late_disposition(&scoped, &anchor, None).await?;
         }
         Ok(Decided::about(report, scoped.conv))
     }
 
-    /// The conversation as it is now, when it has a disposition and its log is written: the
-    /// CRM's late log for it (as a merge job's, see `merged`), in a line of its own when it
-    /// did something. A failure fails the job, whose retry looks again.
+    /// The conversation as it is now (`current`, else read again), when it has a disposition
+    /// and its log is written: the CRM's late log for it (as a merge job's, see `merged`), in
+    /// a line of its own when it did something. A failure fails the job, whose retry looks
+    /// again.
     async fn late_disposition(
         &self,
         scoped: &Scoped,
         anchor: &str,
+        current: Option<&Conversation>,
     ) -> std::result::Result<(), Box<Stopped>> {
         let fx = &self.fx;
         let report = scoped.report.clone().decision(Decision::Merged);
         let stop = |e| Stopped::on(e, report.clone(), &scoped.conv);
-        let now = crate::state::load(fx.store, &self.event.call_id)
-            .await
-            .map_err(stop)?;
+        let now = match current {
+            Some(c) => Some(c.clone()),
+            None => crate::state::load(fx.store, &self.event.call_id)
+                .await
+                .map_err(stop)?,
+        };
         let Some(now) = now.filter(|c| c.disposition().is_some()) else {
             return Ok(());
         };
