@@ -334,40 +334,9 @@ impl Job<'_> {
             family,
             effects,
         };
-        let done = async {
-            let crm = self
-                .worker
-                .clients
-                .crm(&scoped.inst, &scoped.enablement)
-                .await?;
-            let cx = Cx {
-                fx,
-                conv: &now,
-                enablement: &scoped.enablement,
-            };
-            crm.log_late(&cx, anchor, &late).await
+        if let Some(done) = self.late_log(scoped, &now, anchor, &late, report).await? {
+            done.emit(Some(&now));
         }
-        .await
-        .map_err(stop)?;
-        let Some(done) = done else {
-            return Ok(());
-        };
-        if let Err(e) = ledger::note_late(
-            fx.records(),
-            anchor,
-            late.state.as_str(),
-            done.reason,
-            &done.detail,
-            &done.outcome,
-        )
-        .await
-        {
-            tracing::warn!(error = %e, conversation = %anchor, "worker: could not record a late detail in the ledger");
-        }
-        report
-            .reason(Reason::Crm(done.reason))
-            .detail(done.detail)
-            .emit(Some(&now));
         Ok(())
     }
 }

@@ -16,7 +16,7 @@ mod scope;
 
 use std::sync::Arc;
 
-use scope::InScope;
+use scope::{InScope, Scoped};
 use std::time::Duration;
 
 use llbridge_domain::conversation::Conversation;
@@ -166,12 +166,30 @@ impl Job<'_> {
             }
         };
         let report = report.conversation(&scoped.conv);
-        let stop = |e| Stopped::on(e, report.clone(), &scoped.conv);
         let late = LateDetail {
             state: self.event.state.clone(),
             family,
             effects,
         };
+        match self
+            .late_log(&scoped, &scoped.conv, &anchor, &late, report.clone())
+            .await?
+        {
+            Some(done) => Ok(Decided::about(done, scoped.conv)),
+            None => Ok(Decided::about(left_out(report, ""), scoped.conv)),
+        }
+    }
+
+    /// The CRM's late log of a detail, for the conversation as it is now (`conv`), noted in
+    /// the ledger: `report` with its reason and detail, or `None` when it did nothing.
+    async fn late_log(
+        &self,
+        scoped: &Scoped,
+        conv: &Conversation,
+        anchor: &str,
+        late: &LateDetail<'_>,
+        report: Report,
+    ) -> std::result::Result<Option<Report>, Box<Stopped>> {
         let done = async {
             let crm = self
                 .worker
@@ -180,20 +198,20 @@ impl Job<'_> {
                 .await?;
             let cx = Cx {
                 fx: &self.fx,
-                conv: &scoped.conv,
+                conv,
                 enablement: &scoped.enablement,
             };
-            crm.log_late(&cx, &anchor, &late).await
+            crm.log_late(&cx, anchor, late).await
         }
         .await
-        .map_err(stop)?;
+        .map_err(|e| Stopped::on(e, report.clone(), conv))?;
         let Some(done) = done else {
-            return Ok(Decided::about(left_out(report, ""), scoped.conv));
+            return Ok(None);
         };
         let noted = ledger::note_late(
             self.fx.records(),
-            &anchor,
-            state,
+            anchor,
+            late.state.as_str(),
             done.reason,
             &done.detail,
             &done.outcome,
@@ -202,9 +220,8 @@ impl Job<'_> {
         if let Err(e) = noted {
             tracing::warn!(error = %e, conversation = %anchor, "worker: could not record a late detail in the ledger");
         }
-        Ok(Decided::about(
+        Ok(Some(
             report.reason(Reason::Crm(done.reason)).detail(done.detail),
-            scoped.conv,
         ))
     }
 }
