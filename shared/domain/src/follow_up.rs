@@ -1,7 +1,8 @@
 //! Follow-up tasks of a call (`follow_up_tasks`): a callback for an inbound call no agent
 //! answered or that ended in voicemail, and one task per Dialpad Ai action item.
 //!
-//! Each follow-up has a key that is stable across deliveries and releases (`callback`, or
+//! Descriptions hold no phone number (the family has it; intents are kept and traced). Each
+//! follow-up has a key that is stable across deliveries and releases (`callback`, or
 //! `action-` and a hash of the item's text), and its description ends with a line naming the
 //! call and the key: how a task whose creation lost its answer is found again.
 
@@ -113,9 +114,6 @@ pub fn plan(conv: &Conversation, settings: &FollowUpSettings, now: DateTime<Utc>
                 "no one answered"
             }
         )];
-        if let Some(number) = &conv.caller_number {
-            lines.push(format!("Number: {number}"));
-        }
         if let Some(url) = conv.link(LinkKind::Voicemail) {
             lines.push(format!("Voicemail: {url}"));
         }
@@ -201,6 +199,10 @@ mod tests {
         assert_eq!(plan[0].kind, FollowUpKind::Callback);
         assert_eq!(plan[0].due.to_rfc3339(), "2026-01-06T15:41:04+00:00");
         assert!(plan[0].description.contains("no one answered"));
+        assert!(
+            !plan[0].description.contains("8159602") && !plan[0].description.contains("5550199"),
+            "no phone number: the intent is kept and traced"
+        );
         assert!(describes(
             &plan[0].description,
             "6208917392220160",
