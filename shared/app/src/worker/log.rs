@@ -318,11 +318,13 @@ impl Job<'_> {
             return Ok(());
         };
         let entry = ledger::get(fx.store, anchor).await.map_err(stop)?;
+        let now_ms = fx.clock.now_ms();
         let Some(entry) = entry.filter(|e| {
+            let ended = e.ended_at.unwrap_or(e.opened_at);
             matches!(
                 e.decision.as_deref(),
                 Some("logged" | "recovered_by_reconciliation")
-            )
+            ) && now_ms - ended <= super::LATE_WINDOW.as_millis() as i64
         }) else {
             return Ok(());
         };
