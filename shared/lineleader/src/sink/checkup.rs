@@ -72,8 +72,9 @@ pub async fn connection(ll: &dyn LineLeader, scope: &str) -> Vec<Check> {
         Ok(Lookup::Unsupported(why)) => checks.push(Check::warn(scope, "lookup_events", format!("the tenant cannot look events up (E2: {why})"), fix)),
         Err(e) => checks.push(Check::warn(scope, "lookup_events", format!("the event lookup (E2) failed: {e}"), fix)),
     }
-    checks.push(family_phones(ll, scope).await);
-    checks.extend(endpoints(ll, scope).await);
+    let (phones, sample) = family_phones(ll, scope).await;
+    checks.push(phones);
+    checks.extend(endpoints(ll, scope, &sample).await);
     checks
 }
 
@@ -84,32 +85,20 @@ const PROBE_NUMBER: &str = "+12025550100";
 /// answers: 2xx, or 405 where the client only writes), missing (404: the override to set),
 /// unknown (any other answer, or no record to read it with). Then whether the family search
 /// finds a sampled family by its number (its parameter and format).
-async fn endpoints(ll: &dyn LineLeader, scope: &str) -> Vec<Check> {
+async fn endpoints(ll: &dyn LineLeader, scope: &str, sample: &Sample) -> Vec<Check> {
     const CHECK: &str = "api_endpoint";
-    // A task of a family, for the endpoints that name a record.
-    let sample = match ll.open_tasks_sample().await {
-        Ok(Lookup::Answered(tasks)) => tasks
-            .into_iter()
-            .find_map(|t| t.family_id.clone().map(|f| (t.id, f))),
-        _ => None,
-    };
-    let family_id = sample.as_ref().map(|(_, f)| f.clone());
-    let number = match &family_id {
-        Some(id) => ll
-            .family(id)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|f| f.phones.into_iter().find(|p| Phone::parse(p).is_some())),
-        None => None,
-    };
+    let Sample {
+        task_id,
+        family_id,
+        number,
+    } = sample;
     let mut checks = Vec::new();
     let mut search_answers = false;
     for e in Endpoint::ALL {
         let name = e.name();
         let id = match e {
             Endpoint::Family | Endpoint::FamilyStatus => family_id.as_deref(),
-            Endpoint::Task => sample.as_ref().map(|(t, _)| t.as_str()),
+            Endpoint::Task => task_id.as_deref(),
             _ => None,
         };
         let set = |default: &str| {
@@ -217,7 +206,16 @@ pub const FAMILY_SAMPLE: usize = 20;
 /// A sample of families (those with open tasks: the ones enrollment is working on) whose
 /// primary guardian's phone is not a number the matching can normalize: their calls would
 /// not find them, and would create a second family.
-async fn family_phones(ll: &dyn LineLeader, scope: &str) -> Check {
+/// The first sampled task and its family (with a phone that parses), for the probes of the
+/// endpoints that name a record.
+#[derive(Debug, Default)]
+struct Sample {
+    task_id: Option<String>,
+    family_id: Option<String>,
+    number: Option<String>,
+}
+
+async fn family_phones(ll: &dyn LineLeader, scope: &str) -> (Check, Sample) {
     const CHECK: &str = "family_phones";
     let by_hand = "look at a few families' phone numbers in LineLeader: each primary guardian's phone must be a full number, ideally E.164 (+15551234567)";
     let unsampled = |why: String| {
@@ -228,11 +226,16 @@ async fn family_phones(ll: &dyn LineLeader, scope: &str) -> Check {
             by_hand,
         )
     };
+    let mut sample = Sample::default();
     let tasks = match ll.open_tasks_sample().await {
         Ok(Lookup::Answered(tasks)) => tasks,
-        Ok(Lookup::Unsupported(why)) => return unsampled(why),
-        Err(e) => return unsampled(e.to_string()),
+        Ok(Lookup::Unsupported(why)) => return (unsampled(why), sample),
+        Err(e) => return (unsampled(e.to_string()), sample),
     };
+    if let Some(t) = tasks.iter().find(|t| t.family_id.is_some()) {
+        sample.task_id = Some(t.id.clone());
+        sample.family_id = t.family_id.clone();
+    }
     let mut ids: Vec<String> = Vec::new();
     for id in tasks.into_iter().filter_map(|t| t.family_id) {
         if ids.len() < FAMILY_SAMPLE && !ids.contains(&id) {
@@ -240,7 +243,10 @@ async fn family_phones(ll: &dyn LineLeader, scope: &str) -> Check {
         }
     }
     if ids.is_empty() {
-        return Check::pass(scope, CHECK, "no open tasks: no families to sample");
+        return (
+            Check::pass(scope, CHECK, "no open tasks: no families to sample"),
+            sample,
+        );
     }
     let mut read = 0;
     let mut bad = Vec::new();
@@ -248,6 +254,13 @@ async fn family_phones(ll: &dyn LineLeader, scope: &str) -> Check {
         match ll.family(id).await {
             Ok(Some(family)) => {
                 read += 1;
+                if sample.family_id.as_ref() == Some(id) {
+                    sample.number = family
+                        .phones
+                        .iter()
+                        .find(|p| Phone::parse(p).is_some())
+                        .cloned();
+                }
                 let phones: Vec<&String> = family
                     .phones
                     .iter()
@@ -260,22 +273,24 @@ async fn family_phones(ll: &dyn LineLeader, scope: &str) -> Check {
                 }
             }
             Ok(None) => {}
-            Err(e) => return unsampled(e.to_string()),
+            Err(e) => return (unsampled(e.to_string()), sample),
         }
     }
     if bad.is_empty() {
-        return Check::pass(
+        let check = Check::pass(
             scope,
             CHECK,
             format!("{read} families with open tasks sampled: every phone is a full number"),
         );
+        return (check, sample);
     }
-    Check::warn(
+    let check = Check::warn(
         scope,
         CHECK,
         format!("{} of {read} families with open tasks sampled have no phone that can be matched: {}", bad.len(), bad.join(", ")),
         "give each primary guardian a full phone number, ideally E.164 (+15551234567): a call from such a family cannot find it, and a caller nobody matches becomes a new family",
-    )
+    );
+    (check, sample)
 }
 
 /// One enablement's settings against the tenant.
