@@ -67,8 +67,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::{EventModeSettings, StatusRule};
 use crate::conversation::{recap_text, Agent, Conversation};
@@ -300,12 +299,58 @@ pub fn resolve_staff<'a>(
 // ---------------------------------------------------------------------------------------------
 // Step 1: task auto-completion
 
+/// The time zone of "today": the center's IANA zone when known, else UTC.
+#[derive(Debug, Clone)]
+pub struct CenterZone {
+    name: String,
+    tz: jiff::tz::TimeZone,
+}
+
+impl CenterZone {
+    pub fn utc() -> Self {
+        Self {
+            name: "UTC".into(),
+            tz: jiff::tz::TimeZone::UTC,
+        }
+    }
+
+    /// The zone named `name` (IANA, any case, surrounding blanks ignored); `None` if unknown.
+    pub fn named(name: &str) -> Option<Self> {
+        let name = name.trim();
+        let tz = jiff::tz::TimeZone::get(name).ok()?;
+        let name = tz.iana_name().unwrap_or(name).to_string();
+        Some(Self { name, tz })
+    }
+
+    /// The IANA name, as the database spells it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The calendar day of `at` in this zone.
+    pub fn date(&self, at: DateTime<Utc>) -> NaiveDate {
+        let local = i32::try_from(at.timestamp_subsec_nanos())
+            .ok()
+            .and_then(|nanos| jiff::Timestamp::new(at.timestamp(), nanos).ok())
+            .map(|ts| self.tz.to_datetime(ts).date())
+            .and_then(|d| {
+                NaiveDate::from_ymd_opt(
+                    i32::from(d.year()),
+                    u32::try_from(d.month()).ok()?,
+                    u32::try_from(d.day()).ok()?,
+                )
+            });
+        // Beyond the years the database covers (±9999), the UTC day.
+        local.unwrap_or_else(|| at.date_naive())
+    }
+}
+
 /// The time zone of "today": the center's IANA zone when valid, else UTC.
-pub fn center_tz(center: Option<&Center>) -> Tz {
+pub fn center_tz(center: Option<&Center>) -> CenterZone {
     center
         .and_then(|c| c.timezone.as_deref())
-        .and_then(|z| z.trim().parse::<Tz>().ok())
-        .unwrap_or(Tz::UTC)
+        .and_then(CenterZone::named)
+        .unwrap_or_else(CenterZone::utc)
 }
 
 /// The open "Phone Call" task of the family due on the day of `at` in `tz`: the earliest due,
@@ -315,9 +360,9 @@ pub fn due_task<'a>(
     phone_call_type_id: &str,
     family_id: &str,
     at: DateTime<Utc>,
-    tz: Tz,
+    tz: &CenterZone,
 ) -> Option<&'a Task> {
-    let day = at.with_timezone(&tz).date_naive();
+    let day = tz.date(at);
     let same = |v: Option<&str>, want: &str| v.is_none_or(|v| v.trim() == want.trim());
     tasks
         .iter()
@@ -325,7 +370,7 @@ pub fn due_task<'a>(
         .filter(|t| same(t.type_id.as_deref(), phone_call_type_id))
         .filter(|t| same(t.family_id.as_deref(), family_id))
         .filter_map(|t| t.due.map(|due| (due, t)))
-        .filter(|(due, _)| due.with_timezone(&tz).date_naive() == day)
+        .filter(|(due, _)| tz.date(*due) == day)
         .min_by(|(a, ta), (b, tb)| a.cmp(b).then_with(|| id_order(&ta.id, &tb.id)))
         .map(|(_, t)| t)
 }
@@ -413,12 +458,12 @@ pub fn plan_task_completion(ctx: &TaskContext<'_>) -> Result<TaskCompletionPlan,
     })?;
     let tz = center_tz(ctx.center);
     let ended = call_times(conv).map_or(ctx.now, |(_, end)| end);
-    let task = due_task(ctx.tasks, &task_type.id, ctx.family_id, ended, tz).ok_or_else(|| {
+    let task = due_task(ctx.tasks, &task_type.id, ctx.family_id, ended, &tz).ok_or_else(|| {
         Skipped::new(
             TaskNoneDueToday,
             format!(
                 "no open \"{PHONE_CALL_TASK_TYPE}\" task due {} ({}) on family {}",
-                ended.with_timezone(&tz).date_naive(),
+                tz.date(ended),
                 tz.name(),
                 ctx.family_id
             ),

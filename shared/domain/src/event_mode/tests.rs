@@ -418,7 +418,7 @@ fn due_today_is_in_the_centers_time_zone() {
 
 #[test]
 fn center_tz_reads_the_zone() {
-    assert_eq!(center_tz(None), Tz::UTC);
+    assert_eq!(center_tz(None).name(), "UTC");
     let c = Center {
         id: "1".into(),
         name: "x".into(),
@@ -426,7 +426,18 @@ fn center_tz_reads_the_zone() {
         call_center_phone: None,
         timezone: Some(" America/Chicago ".into()),
     };
-    assert_eq!(center_tz(Some(&c)), Tz::America__Chicago);
+    assert_eq!(center_tz(Some(&c)).name(), "America/Chicago");
+    // Any case, as the database spells it.
+    let c = Center {
+        timezone: Some("america/chicago".into()),
+        ..c
+    };
+    assert_eq!(center_tz(Some(&c)).name(), "America/Chicago");
+    let c = Center {
+        timezone: Some("Mars/Olympus".into()),
+        ..c
+    };
+    assert_eq!(center_tz(Some(&c)).name(), "UTC");
 }
 
 #[test]
@@ -814,4 +825,19 @@ fn an_event_is_found_by_its_call_id_line_exactly() {
         "6208917392220160"
     ));
     assert!(describes_call("Dialpad call ID:  42 ", "42"));
+}
+
+#[test]
+fn the_centers_day_follows_daylight_saving_time() {
+    let chicago = CenterZone::named("America/Chicago").unwrap();
+    let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    // Before the switch (CST, -6): 2026-03-08 05:30Z is 03-07 23:30.
+    assert_eq!(chicago.date(utc(2026, 3, 8, 5, 30)), day(2026, 3, 7));
+    // After it (CDT, -5): 2026-03-09 05:30Z is 03-09 00:30, not 03-08 23:30.
+    assert_eq!(chicago.date(utc(2026, 3, 9, 5, 30)), day(2026, 3, 9));
+    assert_eq!(
+        CenterZone::utc().date(utc(2026, 3, 9, 5, 30)),
+        day(2026, 3, 9)
+    );
+    assert_eq!(chicago.date(utc(2026, 11, 2, 5, 30)), day(2026, 11, 1));
 }
