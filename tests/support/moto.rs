@@ -18,8 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_sqs::config::Credentials;
+use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
 
 /// How long the server may take to answer its first request.
@@ -106,14 +105,18 @@ impl Moto {
         &self.endpoint
     }
 
-    /// An SDK config for this server: region us-east-1, dummy static credentials.
+    /// An SDK config for this server, built as the Lambda functions build theirs
+    /// ([`llbridge_aws::lambda_sdk_config`]): region us-east-1, dummy credentials.
     pub async fn sdk_config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
-            .load()
-            .await
+        llbridge_aws::lambda_sdk_config(|k| {
+            match k {
+                "AWS_REGION" => Some("us-east-1"),
+                "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("test"),
+                "AWS_ENDPOINT_URL" => Some(self.endpoint.as_str()),
+                _ => None,
+            }
+            .map(str::to_owned)
+        })
     }
 
     fn wait_ready(&self) -> Result<(), String> {

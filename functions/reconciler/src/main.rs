@@ -28,7 +28,7 @@ async fn main() -> Result<(), Error> {
     init_json_logs();
     let metrics = init_metrics();
     let deployment = Deployment::from_env()?;
-    let a = adapters(&deployment, Duration::from_secs(10)).await;
+    let a = adapters(&deployment, Duration::from_secs(10));
     let clients = Arc::new(HttpClients::new(
         a.secrets.clone(),
         a.store.clone(),

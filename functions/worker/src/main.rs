@@ -100,7 +100,7 @@ async fn handle(
 /// does not need (the runtime polls sooner; a failed build fails that event, and the next
 /// tries again).
 async fn build(deployment: &Deployment) -> Result<Arc<Worker>, Error> {
-    let a = adapters(deployment, Duration::from_secs(10)).await;
+    let a = adapters(deployment, Duration::from_secs(10));
     let timing = Timing::default();
     let clients = Arc::new(
         HttpClients::new(a.secrets.clone(), a.store.clone(), a.clock.clone())?

@@ -86,9 +86,8 @@ pub struct Adapters {
 
 /// Builds the adapters. `call_timeout` bounds each AWS call, retries included (the webhook
 /// must answer Dialpad within 5 s).
-pub async fn adapters(d: &Deployment, call_timeout: Duration) -> Adapters {
-    let sdk = crate::load_sdk_config()
-        .await
+pub fn adapters(d: &Deployment, call_timeout: Duration) -> Adapters {
+    let sdk = crate::lambda_sdk_config(|k| std::env::var(k).ok())
         .into_builder()
         .timeout_config(
             TimeoutConfig::builder()
