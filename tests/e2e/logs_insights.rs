@@ -334,7 +334,7 @@ async fn each_readme_query_finds_the_lines_it_promises() {
     let captured = Captured::default();
     let sink = captured.clone();
     let subscriber = llbridge_aws::deployment::json_logs(
-        tracing_subscriber::EnvFilter::new("info"),
+        llbridge_aws::deployment::log_filter(None).0,
         move || sink.clone(),
     );
     let (dropped_leg, retried_leg) = {

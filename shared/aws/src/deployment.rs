@@ -7,6 +7,8 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use llbridge_app::config_store::StoreConfigSource;
 use llbridge_app::ports::{Clock, ConfigSource, SystemClock};
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
 
 use crate::{DynamoStore, SecretsManagerSecrets, SqsQueue};
 
@@ -113,12 +115,27 @@ pub fn adapters(d: &Deployment, call_timeout: Duration) -> Adapters {
 }
 
 /// One JSON object per log line, fields at the top level, for CloudWatch Logs Insights.
-/// `RUST_LOG` sets the level (default `info`).
+/// `RUST_LOG` sets the levels: `info` (the default), or `target=level` pairs such as
+/// `info,llbridge_lineleader=debug`; a value that does not parse leaves `info` and says so once.
 pub fn init_json_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (filter, bad) = log_filter(std::env::var("RUST_LOG").ok().as_deref());
     if tracing::subscriber::set_global_default(json_logs(filter, std::io::stdout)).is_err() {
         eprintln!("logging was set up already");
+    }
+    if let Some(error) = bad {
+        tracing::warn!(error = %error, "RUST_LOG does not parse; logging at info");
+    }
+}
+
+/// The levels `RUST_LOG` asks for, and why it was not understood, if it was not.
+pub fn log_filter(rust_log: Option<&str>) -> (Targets, Option<String>) {
+    let info = || Targets::new().with_default(tracing::Level::INFO);
+    match rust_log.map(str::trim).filter(|v| !v.is_empty()) {
+        None => (info(), None),
+        Some(v) => match v.parse::<Targets>() {
+            Ok(t) => (t, None),
+            Err(e) => (info(), Some(format!("{v:?}: {e}"))),
+        },
     }
 }
 
@@ -162,15 +179,11 @@ impl Metrics {
 /// The functions' log format, written to `writer`: one JSON object per line, the event's
 /// fields at the top level, the fields of the job's span under `span` (`span.call_id`), no
 /// colour codes.
-pub fn json_logs<W>(
-    filter: tracing_subscriber::EnvFilter,
-    writer: W,
-) -> impl tracing::Subscriber + Send + Sync
+pub fn json_logs<W>(filter: Targets, writer: W) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     tracing_subscriber::fmt()
-        .with_env_filter(filter)
         .json()
         .flatten_event(true)
         .with_current_span(true)
@@ -178,11 +191,31 @@ where
         .with_ansi(false)
         .with_writer(writer)
         .finish()
+        .with(filter)
 }
 
 #[cfg(test)]
 mod tests {
+    use tracing::level_filters::LevelFilter;
+
     use super::*;
+
+    #[test]
+    fn rust_log_sets_the_levels() {
+        let (t, bad) = log_filter(None);
+        assert_eq!((t.default_level(), bad), (Some(LevelFilter::INFO), None));
+        let (t, bad) = log_filter(Some("warn,llbridge_lineleader=debug"));
+        assert_eq!(bad, None);
+        assert_eq!(t.default_level(), Some(LevelFilter::WARN));
+        assert!(t.would_enable("llbridge_lineleader::client", &tracing::Level::DEBUG));
+        assert!(!t.would_enable("llbridge_app::worker", &tracing::Level::INFO));
+        let (t, bad) = log_filter(Some("llbridge=loud"));
+        assert_eq!(t.default_level(), Some(LevelFilter::INFO));
+        assert!(
+            bad.as_deref().is_some_and(|e| e.contains("llbridge=loud")),
+            "{bad:?}"
+        );
+    }
 
     #[test]
     fn settings_from_the_environment() {
