@@ -8,11 +8,13 @@
 mod classify;
 pub mod deployment;
 mod dynamo;
+mod http;
 pub mod provision;
 mod secrets;
 mod sqs;
 
 pub use dynamo::DynamoStore;
+pub use http::ReqwestHttpClient;
 pub use secrets::SecretsManagerSecrets;
 pub use sqs::SqsQueue;
 
@@ -26,6 +28,7 @@ use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region, SharedCredential
 /// local host; the Lambda functions use [`lambda_sdk_config`].
 pub async fn load_sdk_config() -> SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(ReqwestHttpClient::new())
         .load()
         .await
 }
@@ -37,15 +40,17 @@ pub async fn load_sdk_config() -> SdkConfig {
 /// environment, so they are read once. None of the provider chain of [`load_sdk_config`]
 /// (profiles, web identity, containers, IMDS) is linked into the functions; without
 /// credentials in the environment every AWS call fails with the SDK's "no credentials" error.
-/// The HTTPS client, retries (standard, 3 attempts), timeouts, sleep and clock are the
-/// clients' defaults.
+/// HTTP goes through [`ReqwestHttpClient`]; retries (standard, 3 attempts), timeouts, sleep
+/// and clock are the clients' defaults.
 pub fn lambda_sdk_config(var: impl Fn(&str) -> Option<String>) -> SdkConfig {
     let get = |k: &str| {
         var(k)
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     };
-    let mut b = SdkConfig::builder().behavior_version(BehaviorVersion::latest());
+    let mut b = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(ReqwestHttpClient::new());
     if let Some(region) = get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")) {
         b.set_region(Some(Region::new(region)));
     }

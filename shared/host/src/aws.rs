@@ -27,7 +27,8 @@ pub struct AwsTarget {
 /// The SDK config of a target: at an emulator, region `us-east-1` unless `AWS_REGION` says
 /// otherwise, and dummy credentials unless the environment has some.
 pub async fn sdk_config(endpoint: Option<&str>) -> SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(llbridge_aws::ReqwestHttpClient::new());
     if let Some(url) = endpoint {
         loader = loader.endpoint_url(url);
         if std::env::var_os("AWS_REGION").is_none()
