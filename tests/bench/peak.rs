@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::Utc;
-use llbridge_app::ports::{Condition, Item, Store};
+use llbridge_app::ports::{Condition, Item, Store, Write};
 use llbridge_app::Result;
 use llbridge_embedded::{MemoryStore, SystemClock};
 use llbridge_host::Options;
@@ -66,6 +66,29 @@ impl Store for Counting {
         self.writes.fetch_add(1, Ordering::Relaxed);
         self.write_units.fetch_add(1, Ordering::Relaxed);
         self.inner.delete(key, version).await
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Item>>> {
+        let got = self.inner.get_many(keys).await?;
+        for (k, i) in keys.iter().zip(&got) {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            let size = k.len() + i.as_ref().map_or(0, |i| i.value.len());
+            self.read_units
+                .fetch_add(units(size, 4096), Ordering::Relaxed);
+        }
+        Ok(got)
+    }
+
+    async fn transact(&self, writes: &[Write]) -> Result<Option<Vec<u64>>> {
+        for w in writes {
+            // A transaction costs twice the units of the same writes.
+            self.writes.fetch_add(1, Ordering::Relaxed);
+            self.write_units.fetch_add(
+                2 * units(w.key.len() + w.value.len(), 1024),
+                Ordering::Relaxed,
+            );
+        }
+        self.inner.transact(writes).await
     }
 }
 

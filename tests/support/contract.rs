@@ -272,6 +272,104 @@ pub mod store {
         assert_eq!(ok!(s.get("k")).and_then(|i| i.expires_at), Some(later + 1));
     }
 
+    /// A batch read answers every key in order: missing and expired ones as `None`, more
+    /// keys than one DynamoDB request takes, and a key asked twice.
+    pub async fn get_many_answers_each_key_in_order(s: &dyn Store) {
+        let past = now_secs() - 60;
+        for i in 0..130 {
+            ok!(s.put(&format!("k{i}"), &format!("v{i}"), None, Condition::Any));
+        }
+        ok!(s.put("k7", "v7b", None, Condition::Any));
+        ok!(s.put("old", "gone", Some(past), Condition::Any));
+        let mut keys: Vec<String> = (0..130).rev().map(|i| format!("k{i}")).collect();
+        keys.push("missing".into());
+        keys.push("old".into());
+        keys.push("k3".into());
+        let got = ok!(s.get_many(&keys));
+        assert_eq!(got.len(), keys.len());
+        for (k, item) in keys.iter().zip(&got) {
+            match k.as_str() {
+                "missing" | "old" => assert_eq!(item, &None, "{k}"),
+                "k7" => assert_eq!(
+                    item.as_ref().map(|i| (i.value.as_str(), i.version)),
+                    Some(("v7b", 2))
+                ),
+                _ => assert_eq!(
+                    item.as_ref().map(|i| (i.value.clone(), i.version)),
+                    Some((format!("v{}", &k[1..]), 1)),
+                    "{k}"
+                ),
+            }
+        }
+        assert!(ok!(s.get_many(&[])).is_empty());
+    }
+
+    /// A transaction writes every item or none: one failing condition leaves every item as
+    /// it was.
+    pub async fn a_transaction_writes_all_or_nothing(s: &dyn Store) {
+        use llbridge_app::ports::Write;
+        let w = |key: &str, value: &str, condition| Write {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            expires_at: Some(now_secs() + 3600),
+            condition,
+        };
+        assert_eq!(
+            ok!(s.transact(&[
+                w("a", "a1", Condition::Absent),
+                w("b", "b1", Condition::Absent)
+            ])),
+            Some(vec![1, 1])
+        );
+        assert_eq!(
+            ok!(s.transact(&[
+                w("a", "a2", Condition::Version(1)),
+                w("b", "b2", Condition::Version(7)),
+            ])),
+            None,
+            "one stale version: nothing written"
+        );
+        assert_eq!(
+            ok!(s.transact(&[
+                w("a", "a2", Condition::Version(1)),
+                w("c", "c1", Condition::Version(1))
+            ])),
+            None,
+            "a version condition on a missing item fails the whole"
+        );
+        let values = |got: Vec<Option<llbridge_app::ports::Item>>| -> Vec<Option<(String, u64)>> {
+            got.into_iter()
+                .map(|i| i.map(|i| (i.value, i.version)))
+                .collect()
+        };
+        let keys = ["a".to_owned(), "b".to_owned(), "c".to_owned()];
+        assert_eq!(
+            values(ok!(s.get_many(&keys))),
+            vec![Some(("a1".into(), 1)), Some(("b1".into(), 1)), None]
+        );
+        assert_eq!(
+            ok!(s.transact(&[
+                w("a", "a2", Condition::Version(1)),
+                w("b", "b2", Condition::Version(1))
+            ])),
+            Some(vec![2, 2])
+        );
+        assert_eq!(
+            values(ok!(s.get_many(&keys))),
+            vec![Some(("a2".into(), 2)), Some(("b2".into(), 2)), None]
+        );
+        // An expired item is absent to a transaction too.
+        ok!(s.put("old", "gone", Some(now_secs() - 60), Condition::Any));
+        assert_eq!(
+            ok!(s.transact(&[w("old", "new", Condition::Absent)])),
+            Some(vec![1])
+        );
+        assert!(
+            s.transact(&[w("a", "x", Condition::Any)]).await.is_err(),
+            "a transaction write needs a condition"
+        );
+    }
+
     /// Claims over the store: a holder whose lease ran out and was taken over can neither
     /// record, complete nor release the claim; the new holder inherits its intent.
     pub async fn a_stale_claim_holder_can_neither_complete_nor_release(s: &dyn Store) {

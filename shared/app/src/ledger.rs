@@ -426,6 +426,20 @@ mod tests {
                 .map_err(|_| Error::transient("t", "poisoned"))?;
             Ok(map.remove(key).is_some())
         }
+
+        async fn transact(&self, writes: &[crate::ports::Write]) -> Result<Option<Vec<u64>>> {
+            let mut out = Vec::new();
+            for w in writes {
+                match self
+                    .put(&w.key, &w.value, w.expires_at, w.condition)
+                    .await?
+                {
+                    Some(v) => out.push(v),
+                    None => return Ok(None),
+                }
+            }
+            Ok(Some(out))
+        }
     }
 
     #[tokio::test]

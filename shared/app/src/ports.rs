@@ -130,6 +130,64 @@ pub trait Store: Send + Sync {
 
     /// Deletes the item when `version` is `None` or matches. Returns whether an item was deleted.
     async fn delete(&self, key: &str, version: Option<u64>) -> Result<bool>;
+
+    /// Reads several items, answers in the order of `keys` (DynamoDB: `BatchGetItem`, 100 keys
+    /// a round trip). The default reads them one by one, all at once.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Item>>> {
+        futures_util::future::join_all(keys.iter().map(|k| self.get(k)))
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    /// Writes every item when every condition holds, and none of them otherwise (DynamoDB:
+    /// `TransactWriteItems`). Returns the new versions in the order of `writes`, or `None` when
+    /// a condition failed. Conditions are [`Condition::Absent`] or [`Condition::Version`]; at
+    /// most [`MAX_TRANSACTION`] writes, each to another key.
+    async fn transact(&self, writes: &[Write]) -> Result<Option<Vec<u64>>>;
+}
+
+/// The most writes one [`Store::transact`] takes.
+pub const MAX_TRANSACTION: usize = 25;
+
+/// One write of a [`Store::transact`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    pub key: String,
+    pub value: String,
+    pub expires_at: Option<i64>,
+    pub condition: Condition,
+}
+
+impl Write {
+    /// Refuses what no adapter can do in one transaction: `Condition::Any`, two writes to one
+    /// key, more than [`MAX_TRANSACTION`] writes.
+    pub fn check_all(writes: &[Write]) -> Result<()> {
+        if writes.len() > MAX_TRANSACTION {
+            return Err(crate::Error::permanent(
+                "store",
+                format!(
+                    "a transaction of {} writes (at most {MAX_TRANSACTION})",
+                    writes.len()
+                ),
+            ));
+        }
+        for (i, w) in writes.iter().enumerate() {
+            if w.condition == Condition::Any {
+                return Err(crate::Error::permanent(
+                    "store",
+                    format!("{}: a transaction write needs a condition", w.key),
+                ));
+            }
+            if writes[..i].iter().any(|o| o.key == w.key) {
+                return Err(crate::Error::permanent(
+                    "store",
+                    format!("{}: written twice in one transaction", w.key),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The store and the clock every record of the use cases is written with (claims, the

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use llbridge_app::config_store::{push, show, PushError, StoreConfigSource};
-use llbridge_app::ports::{Condition, ConfigSource, Item, Store};
+use llbridge_app::ports::{Condition, ConfigSource, Item, Store, Write};
 use llbridge_app::{Error, Result};
 use llbridge_embedded::{ManualClock, MemoryStore};
 
@@ -67,6 +67,10 @@ impl Store for Flaky {
 
     async fn delete(&self, key: &str, version: Option<u64>) -> Result<bool> {
         self.inner.delete(key, version).await
+    }
+
+    async fn transact(&self, writes: &[Write]) -> Result<Option<Vec<u64>>> {
+        self.inner.transact(writes).await
     }
 }
 

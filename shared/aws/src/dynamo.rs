@@ -11,9 +11,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
+};
 use aws_sdk_dynamodb::Client;
-use llbridge_app::ports::{Clock, Condition, Item, Store, SystemClock};
+use llbridge_app::ports::{Clock, Condition, Item, Store, SystemClock, Write};
 use llbridge_app::{Error, Result};
 
 use crate::classify::port_error;
@@ -199,30 +201,18 @@ fn names(expression: &str) -> HashMap<String, String> {
         .collect()
 }
 
-fn number(v: &AttributeValue) -> Option<u64> {
-    v.as_n().ok().and_then(|n| n.parse().ok())
-}
+/// Keys per `BatchGetItem` request (DynamoDB's limit).
+const BATCH_GET: usize = 100;
+/// Requests for one batch's unprocessed keys before giving up (transient).
+const BATCH_ROUNDS: usize = 8;
 
-fn number_i64(v: &AttributeValue) -> Option<i64> {
-    v.as_n().ok().and_then(|n| n.parse().ok())
-}
-
-#[async_trait]
-impl Store for DynamoStore {
-    /// A strongly consistent read: locks and leases depend on it.
-    async fn get(&self, key: &str) -> Result<Option<Item>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, AttributeValue::S(key.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| port_error("store", &format!("GetItem on {}", self.table), e))?;
-        let Some(attrs) = out.item else {
-            return Ok(None);
-        };
+impl DynamoStore {
+    /// An item as read, unless its `ttl` has passed.
+    fn live_item(
+        &self,
+        key: &str,
+        attrs: &HashMap<String, AttributeValue>,
+    ) -> Result<Option<Item>> {
         let expires_at = attrs.get(TTL).and_then(number_i64);
         if expires_at.is_some_and(|t| t <= self.clock.now_secs()) {
             return Ok(None);
@@ -245,6 +235,169 @@ impl Store for DynamoStore {
             version,
             expires_at,
         }))
+    }
+}
+
+fn number(v: &AttributeValue) -> Option<u64> {
+    v.as_n().ok().and_then(|n| n.parse().ok())
+}
+
+fn number_i64(v: &AttributeValue) -> Option<i64> {
+    v.as_n().ok().and_then(|n| n.parse().ok())
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    /// A strongly consistent read: locks and leases depend on it.
+    async fn get(&self, key: &str) -> Result<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, AttributeValue::S(key.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| port_error("store", &format!("GetItem on {}", self.table), e))?;
+        match out.item {
+            Some(attrs) => self.live_item(key, &attrs),
+            None => Ok(None),
+        }
+    }
+
+    /// `BatchGetItem`, strongly consistent, 100 keys a request; keys DynamoDB leaves
+    /// unprocessed (throttling) are asked again after a short pause.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Item>>> {
+        let mut found: HashMap<String, Item> = HashMap::with_capacity(keys.len());
+        let mut wanted: Vec<&String> = keys.iter().collect();
+        wanted.sort();
+        wanted.dedup();
+        for chunk in wanted.chunks(BATCH_GET) {
+            let mut todo: Vec<HashMap<String, AttributeValue>> = chunk
+                .iter()
+                .map(|k| HashMap::from([(PK.to_owned(), AttributeValue::S((*k).clone()))]))
+                .collect();
+            for round in 0..BATCH_ROUNDS {
+                if todo.is_empty() {
+                    break;
+                }
+                if round > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << round.min(5))).await;
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut todo)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| Error::permanent("store", format!("BatchGetItem: {e}")))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        port_error("store", &format!("BatchGetItem on {}", self.table), e)
+                    })?;
+                for attrs in out
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let Some(key) = attrs.get(PK).and_then(|v| v.as_s().ok()) else {
+                        continue;
+                    };
+                    if let Some(item) = self.live_item(key, attrs)? {
+                        found.insert(key.clone(), item);
+                    }
+                }
+                todo = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .map(|k| k.keys().to_vec())
+                    .unwrap_or_default();
+            }
+            if !todo.is_empty() {
+                return Err(Error::transient(
+                    "store",
+                    format!(
+                        "BatchGetItem on {}: {} key(s) left unprocessed",
+                        self.table,
+                        todo.len()
+                    ),
+                ));
+            }
+        }
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+    }
+
+    /// `TransactWriteItems` of conditional puts: all or none.
+    async fn transact(&self, writes: &[Write]) -> Result<Option<Vec<u64>>> {
+        Write::check_all(writes)?;
+        let mut items = Vec::with_capacity(writes.len());
+        let mut versions = Vec::with_capacity(writes.len());
+        for w in writes {
+            let mut values = HashMap::from([(":now".to_owned(), self.now())]);
+            let (condition, version) = match w.condition {
+                Condition::Version(v) => {
+                    values.insert(":v".to_owned(), AttributeValue::N(v.to_string()));
+                    let next = v.checked_add(1).ok_or_else(|| {
+                        Error::permanent("store", format!("item {}: version overflow", w.key))
+                    })?;
+                    (format!("#version = :v AND {LIVE}"), next)
+                }
+                _ => (ABSENT.to_owned(), 1),
+            };
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(DynamoStore::item(
+                    &w.key,
+                    &w.value,
+                    version,
+                    w.expires_at,
+                )))
+                .set_expression_attribute_names(Some(names(&condition)))
+                .condition_expression(condition)
+                .set_expression_attribute_values(Some(values))
+                .build()
+                .map_err(|e| Error::permanent("store", format!("TransactWriteItems: {e}")))?;
+            items.push(TransactWriteItem::builder().put(put).build());
+            versions.push(version);
+        }
+        let res = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(Some(versions)),
+            Err(e) => {
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+                let what = format!("TransactWriteItems on {}", self.table);
+                match e.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                        let codes: Vec<&str> = c
+                            .cancellation_reasons()
+                            .iter()
+                            .filter_map(|r| r.code())
+                            .filter(|c| *c != "None")
+                            .collect();
+                        if codes.contains(&"ConditionalCheckFailed") {
+                            Ok(None)
+                        } else {
+                            // A conflict with another transaction, a throttle: nothing was
+                            // written, worth another attempt.
+                            Err(Error::transient(
+                                "store",
+                                format!("{what}: cancelled ({})", codes.join(", ")),
+                            ))
+                        }
+                    }
+                    _ => Err(port_error("store", &what, e)),
+                }
+            }
+        }
     }
 
     async fn put(
