@@ -2,6 +2,8 @@
 
 #[path = "concurrency.rs"]
 mod concurrency;
+#[path = "drill.rs"]
+mod drill;
 #[path = "event_mode.rs"]
 mod event_mode;
 #[path = "follow_up.rs"]

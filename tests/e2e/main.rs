@@ -14,6 +14,7 @@ mod api_paths;
 mod concurrency;
 mod conversation_props;
 mod doctor;
+mod drill;
 mod event_mode;
 mod follow_up;
 mod ingest;

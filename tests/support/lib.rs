@@ -3,6 +3,7 @@
 pub mod aws;
 pub mod configs;
 pub mod contract;
+pub mod faulty_store;
 pub mod leadsquared;
 pub mod lineleader;
 pub mod local;

@@ -5,7 +5,10 @@ use llbridge_app::jobs::JobKind;
 use llbridge_app::worker::Decision;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
+use llbridge_app::ports::Store;
 use llbridge_app::worker::RetryPolicy;
 use llbridge_host::{Drive, Host, Options};
 use llbridge_sandbox::{
@@ -126,6 +129,18 @@ impl Scenario {
         log_delay: Duration,
         tune: impl FnOnce(&mut Options),
     ) -> Scenario {
+        Scenario::start_with_store(enablements, data, log_delay, tune, |s| s).await
+    }
+
+    /// As [`Scenario::start_tuned`], the host's store (embedded, or DynamoDB on moto) wrapped
+    /// by `wrap`.
+    pub async fn start_with_store(
+        enablements: Vec<Value>,
+        data: Option<Dataset>,
+        log_delay: Duration,
+        tune: impl FnOnce(&mut Options),
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+    ) -> Scenario {
         let doc = configs::document(enablements, "sandbox", "sandbox");
         let mut opts = Options::new(
             configs::installation(&doc),
@@ -141,6 +156,15 @@ impl Scenario {
         } else {
             opts.drive = Drive::stepped();
         }
+        let clock: Arc<dyn llbridge_app::ports::Clock> = match &opts.drive {
+            Drive::Stepped(c) => c.clone(),
+            Drive::Background => opts.clock.clone(),
+        };
+        let base = opts
+            .store
+            .take()
+            .unwrap_or_else(|| Arc::new(llbridge_embedded::MemoryStore::new(clock)));
+        opts.store = Some(wrap(base));
         let host = llbridge_host::start(opts)
             .await
             .unwrap_or_else(|e| panic!("host: {e}"));

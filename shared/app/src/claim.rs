@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::ports::{Condition, Records, Store};
+use crate::ports::{Condition, Records, Store, Write};
 
 /// Claim records are kept this long (retries, late duplicates and the ledger's 35 days).
 pub const DONE_TTL_SECS: i64 = 35 * 24 * 3600;
@@ -218,6 +218,83 @@ impl Held {
                 "a claim's lease was taken over before its work was recorded");
         }
         Ok(written)
+    }
+
+    /// Marks the work done (as [`Held::complete_for`]) and, in the same transaction, writes
+    /// the record `other` as `change` makes it from what is stored (read again when another
+    /// writer changed it meanwhile): both, or neither. Returns false when the lease was lost
+    /// (nothing is written then).
+    pub async fn complete_with<T, F>(
+        self,
+        records: Records<'_>,
+        outcome: Value,
+        ttl_secs: i64,
+        other: &str,
+        other_ttl_secs: i64,
+        mut change: F,
+    ) -> Result<bool>
+    where
+        T: Default + Serialize + for<'de> Deserialize<'de>,
+        F: FnMut(&mut T),
+    {
+        let Records { store, clock } = records;
+        let rec = Record {
+            status: Status::Done,
+            lease_until: 0,
+            intent: self.intent.clone(),
+            outcome: Some(outcome),
+            attempts: self.attempts,
+            note: None,
+        };
+        let claim_value = rec.encode(&self.key)?;
+        for _ in 0..TAKE_ATTEMPTS * 2 {
+            let current = store.get(other).await?;
+            let (mut value, condition) = match &current {
+                Some(item) => (
+                    serde_json::from_str::<T>(&item.value).map_err(|e| {
+                        Error::permanent("store", format!("record {other} is unreadable: {e}"))
+                    })?,
+                    Condition::Version(item.version),
+                ),
+                None => (T::default(), Condition::Absent),
+            };
+            change(&mut value);
+            let other_value = serde_json::to_string(&value)
+                .map_err(|e| Error::permanent("store", format!("record {other}: {e}")))?;
+            let now = clock.now_secs();
+            let writes = [
+                Write {
+                    key: self.key.clone(),
+                    value: claim_value.clone(),
+                    expires_at: Some(now + ttl_secs),
+                    condition: Condition::Version(self.version),
+                },
+                Write {
+                    key: other.to_owned(),
+                    value: other_value,
+                    expires_at: Some(now + other_ttl_secs),
+                    condition,
+                },
+            ];
+            if store.transact(&writes).await?.is_some() {
+                return Ok(true);
+            }
+            // Which condition failed: the claim's (the lease was taken over), or the other
+            // record's (written meanwhile: read it again).
+            let still_ours = store
+                .get(&self.key)
+                .await?
+                .is_some_and(|i| i.version == self.version);
+            if !still_ours {
+                tracing::warn!(key = %self.key, decision = "lease_lost", reason = "lease_lost",
+                    "a claim's lease was taken over before its work was recorded");
+                return Ok(false);
+            }
+        }
+        Err(Error::transient(
+            "store",
+            format!("record {other}: too many concurrent writers"),
+        ))
     }
 
     /// Gives the claim up so that a retry can take it. With `keep_intent` the intent stays for

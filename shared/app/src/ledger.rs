@@ -133,6 +133,22 @@ pub async fn find(store: &dyn Store, call_id: &str) -> Result<Option<(String, En
     Ok(get(store, &anchor).await?.map(|e| (anchor, e)))
 }
 
+/// Applies `f` to a record as stored (a new one when `e` is the default): returns whether it
+/// changed.
+fn apply(e: &mut Entry, anchor: &str, now: i64, f: &mut impl FnMut(&mut Entry)) -> bool {
+    if e.conversation.is_empty() {
+        e.conversation = anchor.to_owned();
+        e.opened_at = now;
+    }
+    let before = e.clone();
+    f(e);
+    let changed = *e != before;
+    if changed {
+        e.updated_at = now;
+    }
+    changed
+}
+
 /// Changes a record (creating it when absent) and returns it as written.
 async fn change(
     records: Records<'_>,
@@ -143,16 +159,7 @@ async fn change(
     let now = clock.now_ms();
     let mut written = Entry::default();
     update(store, &key(anchor), expires(clock), |e: &mut Entry| {
-        if e.conversation.is_empty() {
-            e.conversation = anchor.to_owned();
-            e.opened_at = now;
-        }
-        let before = e.clone();
-        f(e);
-        let changed = *e != before;
-        if changed {
-            e.updated_at = now;
-        }
+        let changed = apply(e, anchor, now, &mut f);
         written = e.clone();
         changed
     })
@@ -221,29 +228,57 @@ pub async fn anchor_and_open(
 #[derive(Debug, Clone, Default)]
 pub struct Settled {
     pub decision: &'static str,
-    pub reason: Option<&'static str>,
+    pub reason: Option<String>,
     pub detail: String,
     pub family: Option<Value>,
     pub effects: Option<Value>,
 }
 
-/// Records a call log's final decision.
-pub async fn settle(records: Records<'_>, anchor: &str, s: Settled) -> Result<Entry> {
-    let clock = records.clock;
-    let now = clock.now_ms();
-    change(records, anchor, |e| {
-        e.decision = Some(s.decision.to_owned());
-        e.reason = s.reason.map(str::to_owned);
-        e.detail = Some(s.detail.clone());
-        if s.family.is_some() {
-            e.family = s.family.clone();
+impl Settled {
+    /// Writes this decision into a record.
+    fn onto(&self, e: &mut Entry, now: i64) {
+        e.decision = Some(self.decision.to_owned());
+        e.reason = self.reason.clone();
+        e.detail = Some(self.detail.clone());
+        if self.family.is_some() {
+            e.family = self.family.clone();
         }
-        if s.effects.is_some() {
-            e.effects = s.effects.clone();
+        if self.effects.is_some() {
+            e.effects = self.effects.clone();
         }
         e.attempts += 1;
         e.last_attempt_at = Some(now);
-    })
+    }
+}
+
+/// Records a call log's final decision.
+pub async fn settle(records: Records<'_>, anchor: &str, s: Settled) -> Result<Entry> {
+    let now = records.clock.now_ms();
+    change(records, anchor, |e| s.onto(e, now)).await
+}
+
+/// Completes the call log's claim with `outcome` and records its final decision in the
+/// ledger, in one transaction: a job that dies, or a store that fails, between the two leaves
+/// neither, and the job's retry logs (finding every effect done) and settles again. Returns
+/// false when the claim's lease was lost (nothing written).
+pub async fn settle_with_claim(
+    records: Records<'_>,
+    held: crate::claim::Held,
+    outcome: Value,
+    anchor: &str,
+    s: Settled,
+) -> Result<bool> {
+    let now = records.clock.now_ms();
+    held.complete_with(
+        records,
+        outcome,
+        DONE_TTL_SECS,
+        &key(anchor),
+        DONE_TTL_SECS,
+        |e: &mut Entry| {
+            apply(e, anchor, now, &mut |e: &mut Entry| s.onto(e, now));
+        },
+    )
     .await
 }
 

@@ -445,6 +445,20 @@ async fn killed_at_random_moments_every_conversation_is_logged_exactly_once() {
         conversations.len() - phone_log_calls,
         "{context}"
     );
+
+    // And the ledger accounts for every conversation: each logged, none left pending.
+    let report = {
+        let h = host.lock().unwrap_or_else(|e| e.into_inner());
+        h.cli(&["report", "--json", "--since", "1h", "--url", &h.url()])
+    };
+    let text = String::from_utf8_lossy(&report.stdout).into_owned();
+    assert!(report.status.success(), "report: {text}; {context}");
+    let r: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(r["calls"], json!(conversations.len()), "{r}; {context}");
+    assert_eq!(r["logged"], json!(conversations.len()), "{r}; {context}");
+    for k in ["failed", "pending", "needs_review"] {
+        assert_eq!(r[k], 0, "{k}: {r}; {context}");
+    }
     drop(host);
     sb.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);

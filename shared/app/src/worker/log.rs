@@ -175,7 +175,7 @@ impl Job<'_> {
         if !scoped.enablement.logs_calls() {
             let settled = ledger::Settled {
                 decision: Decision::Skipped.as_str(),
-                reason: Some(Reason::CallLogDisabled.as_str()),
+                reason: Some(Reason::CallLogDisabled.as_str().to_owned()),
                 ..ledger::Settled::default()
             };
             ledger::settle(fx.records(), &anchor, settled)
@@ -225,6 +225,13 @@ impl Job<'_> {
         let held = match fx.acquire(&crate::keys::log_claim(&anchor)).await {
             Ok(Claim::Acquired(h)) => h,
             Ok(Claim::Done(outcome)) => {
+                // A log recorded before its ledger was settled with it (an earlier release)
+                // is settled from the claim.
+                if !entry.is_final() {
+                    ledger::settle(fx.records(), &anchor, repaired(&outcome))
+                        .await
+                        .map_err(|e| Stopped::on(e, report.clone(), conv))?;
+                }
                 // A disposition the log did not have is applied late (once, whichever job).
                 if conv.disposition().is_some() {
                     self.late_disposition(&scoped, &anchor, Some(conv)).await?;
@@ -271,20 +278,36 @@ impl Job<'_> {
             }
         };
         let v = Verdict::of(logged.result, entry.recovered());
-        let recorded = json!({"decision": v.decision, "reason": v.reason, "outcome": v.outcome});
-        if let Err(e) = held.complete(fx.records(), recorded).await {
-            return Err(Stopped::on(e, report, conv));
-        }
+        let recorded = json!({"decision": v.decision, "reason": v.reason, "outcome": v.outcome,
+            "detail": v.detail, "family": logged.contact});
         let settled = ledger::Settled {
             decision: v.decision.as_str(),
-            reason: v.reason.map(|r| r.as_str()),
+            reason: v.reason.map(|r| r.as_str().to_owned()),
             detail: v.detail.clone(),
             family: logged.contact,
             effects: Some(v.outcome),
         };
-        if let Err(e) = ledger::settle(fx.records(), &anchor, settled).await {
-            // The log is written and its claim done: a retry finds it logged.
-            tracing::warn!(error = %e, conversation = %anchor, "worker: could not record the call log in the ledger");
+        // The claim and the ledger together: a failure between them would leave a logged
+        // call unaccounted for.
+        match ledger::settle_with_claim(fx.records(), held.clone(), recorded, &anchor, settled)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                let lost = crate::error::Error::transient(
+                    "store",
+                    format!("the claim of conversation {anchor} was taken over before the log was recorded"),
+                )
+                .with_code("lease_lost");
+                return Err(Stopped::on(lost, report, conv));
+            }
+            Err(e) => {
+                // Nothing recorded: the retry logs (finding every effect done) and settles.
+                if let Err(e2) = held.release(fx.records(), false, &e.to_string()).await {
+                    tracing::warn!(error = %e2, "worker: could not release the call-log claim");
+                }
+                return Err(Stopped::on(e, report, conv));
+            }
         }
         let mut report = report.decision(v.decision).detail(v.detail);
         report.reason = v.reason;
@@ -340,5 +363,20 @@ impl Job<'_> {
             done.emit(Some(&now));
         }
         Ok(())
+    }
+}
+
+/// The ledger's decision of a log, from what its claim recorded.
+fn repaired(outcome: &Value) -> ledger::Settled {
+    let text = |k: &str| outcome.get(k).and_then(Value::as_str);
+    ledger::Settled {
+        decision: text("decision")
+            .and_then(Decision::parse)
+            .unwrap_or(Decision::Logged)
+            .as_str(),
+        reason: text("reason").map(str::to_owned),
+        detail: text("detail").unwrap_or_default().to_owned(),
+        family: outcome.get("family").filter(|f| !f.is_null()).cloned(),
+        effects: outcome.get("outcome").cloned(),
     }
 }

@@ -70,6 +70,11 @@ impl Decision {
         }
     }
 
+    /// The decision of a code (`logged`, ...).
+    pub fn parse(code: &str) -> Option<Decision> {
+        Decision::ALL.into_iter().find(|d| d.as_str() == code)
+    }
+
     /// What an admin must look at.
     pub fn is_warning(&self) -> bool {
         matches!(
