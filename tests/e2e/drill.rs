@@ -71,7 +71,267 @@ async fn a_store_failure_between_the_log_and_its_ledger_leaves_the_call_accounte
     let entry = ledger_of(&s, &call.cc_leg.to_string()).await;
     assert_eq!(entry.decision.as_deref(), Some("logged"), "{entry:?}");
     assert!(
-        entry.effects.as_ref().and_then(|e| e.get("phone_log_id")).is_some(),
+        entry
+            .effects
+            .as_ref()
+            .and_then(|e| e.get("phone_log_id"))
+            .is_some(),
+        "{entry:?}"
+    );
+    s.stop().await;
+}
+
+// ---- Event mode: what can never succeed, and what waits for a disposition -----------------
+
+const FAMILY: u64 = 1001;
+const CALLER: &str = "+14158159602";
+const PHONE_CALL_TASK_TYPE: u64 = 31;
+const NEW_LEAD: u64 = 1;
+const CONTACTED: u64 = 2;
+
+/// Family 1001 (a New Lead at Oak Park) with an open "Phone Call" task due now.
+fn event_data() -> llbridge_sandbox::Dataset {
+    let now = chrono::Utc::now();
+    let mut d = data(
+        now,
+        vec![family(
+            FAMILY,
+            "(415) 815-9602",
+            101,
+            NEW_LEAD,
+            now - chrono::Duration::days(3),
+        )],
+    );
+    d.tasks = vec![llbridge_sandbox::SbTask::open(
+        5001,
+        FAMILY,
+        PHONE_CALL_TASK_TYPE,
+        now,
+    )];
+    d
+}
+
+/// Event mode on "Left Voicemail", logged as soon as the call ends.
+async fn event_scenario(tune: impl FnOnce(&mut llbridge_host::Options)) -> Scenario {
+    Scenario::start_tuned(
+        vec![enablement(
+            "call_center",
+            Some(CALL_CENTER),
+            json!({"enable_task_queue": false, "screen_pop": false,
+                "call_log": llbridge_tests::configs::left_voicemail_event_mode()}),
+        )],
+        Some(event_data()),
+        Duration::from_secs(1),
+        tune,
+    )
+    .await
+}
+
+fn call_log_reports(s: &Scenario, decision: llbridge_app::worker::Decision) -> usize {
+    s.host
+        .reports()
+        .iter()
+        .filter(|r| r.job == Some(llbridge_app::jobs::JobKind::CallLog) && r.decision == decision)
+        .count()
+}
+
+#[tokio::test]
+async fn a_refused_read_in_event_mode_is_said_once_and_the_steps_that_do_not_need_it_run() {
+    let s = event_scenario(|o| {
+        // Staff is refused for good: the task and the event need it, the status does not.
+        o.sandbox.lineleader_faults = llbridge_sandbox::Faults {
+            rules: vec![llbridge_sandbox::FaultRule::fail(
+                "GET", "/staff", 403, None,
+            )],
+            ..Default::default()
+        };
+    })
+    .await;
+    let c = s.call(1, CALLER);
+    s.play(&[
+        c.agent("connected", 5_100),
+        c.dispositions(&["Left Voicemail"], 290_000),
+        c.cc_hangup(295_200),
+    ])
+    .await;
+    s.settle_until(async || !s.settled_logs().is_empty()).await;
+    let decisions: Vec<_> = s.settled_logs().into_values().collect();
+    assert_eq!(
+        decisions,
+        vec![("failed".to_owned(), Some("lineleader_rejected".to_owned()))]
+    );
+    assert_eq!(
+        call_log_reports(&s, llbridge_app::worker::Decision::Retry),
+        0,
+        "a refusal is not retried"
+    );
+    assert!(s.host.dead_letters().await.is_empty());
+    let state = s.lineleader().state().data;
+    assert!(state.events.is_empty(), "no staff, no event");
+    assert!(state.tasks.iter().all(|t| !t.is_completed));
+    let changes: Vec<_> = state
+        .status_changes
+        .iter()
+        .map(|c| (c.family_id, c.from_status_id, c.to_status_id))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![(FAMILY, NEW_LEAD, CONTACTED)],
+        "the status still moves"
+    );
+    assert_eq!(
+        s.bodies("GET", "/staff").len(),
+        1,
+        "read once, refused once"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_disposition_that_comes_while_the_log_is_retried_completes_the_task_and_moves_the_status()
+{
+    let s = event_scenario(|o| {
+        // The event's answer is lost on the first delivery; the retry comes 2 s later.
+        o.sandbox.lineleader_faults = llbridge_sandbox::Faults {
+            rules: vec![llbridge_sandbox::FaultRule {
+                times: Some(1),
+                ..llbridge_sandbox::FaultRule::lose_answer("POST", "/events", 503, 1.0)
+            }],
+            ..Default::default()
+        };
+        o.retry.first = Duration::from_secs(2);
+    })
+    .await;
+    let c = s.call(1, CALLER);
+    s.play(&[
+        c.agent("connected", 5_100),
+        c.agent("hangup", 295_050),
+        c.cc_hangup(295_200),
+    ])
+    .await;
+    // The first delivery: no disposition yet (task and status skipped for want of one), the
+    // event written and its answer lost.
+    s.run_due(Duration::from_secs(1)).await;
+    s.play(&[c.dispositions(&["Left Voicemail"], 296_000)])
+        .await;
+    s.settle_until(async || {
+        s.settled_logs().len() == 1 && !s.lineleader().state().data.status_changes.is_empty()
+    })
+    .await;
+    let state = s.lineleader().state().data;
+    assert_eq!(state.events.len(), 1, "one event");
+    let done: Vec<u64> = state
+        .tasks
+        .iter()
+        .filter(|t| t.is_completed)
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(
+        done,
+        vec![5001],
+        "the due task, completed with the disposition's result"
+    );
+    let changes: Vec<_> = state
+        .status_changes
+        .iter()
+        .map(|c| (c.from_status_id, c.to_status_id))
+        .collect();
+    assert_eq!(changes, vec![(NEW_LEAD, CONTACTED)], "moved once");
+    s.stop().await;
+}
+
+// ---- LeadSquared -----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_call_log_refused_as_a_duplicate_on_its_first_post_is_not_counted_as_logged() {
+    use llbridge_tests::configs::{
+        leadsquared_enablement, LEADSQUARED_CALL_CENTER, LEADSQUARED_PHONE,
+    };
+    let s = Scenario::start_with(
+        vec![leadsquared_enablement(
+            LEADSQUARED_CALL_CENTER,
+            json!({"enable_task_queue": false}),
+        )],
+        None,
+        Duration::from_secs(1),
+    )
+    .await;
+    let mut c = s.call(1, "+16508880001");
+    c.call_center = LEADSQUARED_CALL_CENTER.into();
+    c.call_center_phone = LEADSQUARED_PHONE.into();
+    // Something else already logged a call with this session id.
+    let (status, _) = s
+        .leadsquared()
+        .log_call(&llbridge_tests::leadsquared::call_log(
+            &c.cc_leg.to_string(),
+        ));
+    assert_eq!(status, 200);
+    s.play(&answered(&c)).await;
+    s.settle_until(async || !s.settled_logs().is_empty()).await;
+    let decisions: Vec<_> = s.settled_logs().into_values().collect();
+    assert_eq!(
+        decisions,
+        vec![("failed".to_owned(), Some("leadsquared_rejected".to_owned()))],
+        "not this call's log"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_family_that_appears_between_two_attempts_does_not_move_a_half_logged_call() {
+    let s = event_scenario(|o| {
+        // The status change fails through the first delivery (the request's own retries
+        // included): the task and the event are written, the status is not.
+        o.sandbox.lineleader_faults = llbridge_sandbox::Faults {
+            rules: vec![llbridge_sandbox::FaultRule::fail(
+                "PUT",
+                "/families/*/status",
+                503,
+                Some(4),
+            )],
+            ..Default::default()
+        };
+        o.retry.first = Duration::from_secs(2);
+    })
+    .await;
+    let c = s.call(1, CALLER);
+    s.play(&[
+        c.agent("connected", 5_100),
+        c.dispositions(&["Left Voicemail"], 290_000),
+        c.cc_hangup(295_200),
+    ])
+    .await;
+    s.run_due(Duration::from_secs(1)).await;
+    // Meanwhile staff add a second family with the same number, as old as the first, at the
+    // same center: a fresh match could not tell them apart.
+    let created = chrono::Utc::now() - chrono::Duration::days(3);
+    s.lineleader().with_data(|d| {
+        d.families
+            .push(family(1002, "415-815-9602", 101, NEW_LEAD, created))
+    });
+    s.settle_until(async || {
+        s.settled_logs().len() == 1 && !s.lineleader().state().data.status_changes.is_empty()
+    })
+    .await;
+    let decisions: Vec<_> = s.settled_logs().into_values().collect();
+    assert_eq!(decisions, vec![("logged".to_owned(), None)]);
+    let state = s.lineleader().state().data;
+    let events: Vec<u64> = state.events.iter().map(|e| e.family_id).collect();
+    assert_eq!(events, vec![FAMILY]);
+    let changes: Vec<_> = state.status_changes.iter().map(|c| c.family_id).collect();
+    assert_eq!(
+        changes,
+        vec![FAMILY],
+        "the status moves on the family the log began on"
+    );
+    let entry = ledger_of(&s, &c.cc_leg.to_string()).await;
+    assert_eq!(
+        entry
+            .family
+            .as_ref()
+            .and_then(|f| f.get("id"))
+            .and_then(|v| v.as_str()),
+        Some("1001"),
         "{entry:?}"
     );
     s.stop().await;

@@ -55,8 +55,12 @@ impl Timing {
 
 /// What a plan decided before any write.
 pub enum Plan {
-    /// Nothing to write; record this outcome (a skip with its reason).
+    /// Nothing to write, for good; record this outcome (a skip with its reason).
     Skip(Value),
+    /// Nothing to write yet, for want of a detail that may still come (a disposition): this
+    /// outcome is returned, and the claim stays open, so that whichever attempt first has the
+    /// detail plans again and writes, once.
+    Later(Value),
     /// Write this intent: everything the write needs, ids included.
     Write(Value),
 }
@@ -237,6 +241,22 @@ impl<'a> Effects<'a> {
         };
         let (intent, again) = match held.pending_intent().cloned() {
             Some(intent) => match lookup(intent.clone()).await {
+                // A lookup the CRM refuses (a 4xx) can never answer: the policy decides.
+                Err(e) if e.kind == ErrorKind::Permanent => {
+                    let why = format!("the lookup was refused: {e}");
+                    match policy {
+                        UnknownOutcomePolicy::Retry => {
+                            tracing::warn!(key, decision = "retry", reason = "possible_duplicate",
+                                detail = %why, "an earlier write's outcome cannot be looked up; writing again");
+                            (intent, true)
+                        }
+                        UnknownOutcomePolicy::Hold => {
+                            let outcome = json!({"needs_review": "lookup_unavailable",
+                                "detail": why, "intent": intent});
+                            return self.finish(held, outcome, How::NeedsReview, ttl_secs).await;
+                        }
+                    }
+                }
                 Err(e) => {
                     held.release(self.records(), true, &e.to_string()).await?;
                     return Err(e);
@@ -261,12 +281,30 @@ impl<'a> Effects<'a> {
                 },
             },
             None => match plan().await {
+                // A read the CRM refuses (a 4xx) will be refused again: said once, recorded,
+                // never retried.
+                Err(e) if e.kind == ErrorKind::Permanent => {
+                    let outcome = json!({"rejected": e.reason(), "detail": e.message});
+                    return self.finish(held, outcome, How::Rejected, ttl_secs).await;
+                }
                 Err(e) => {
                     held.release(self.records(), false, &e.to_string()).await?;
                     return Err(e);
                 }
                 Ok(Plan::Skip(outcome)) => {
                     return self.finish(held, outcome, How::Skipped, ttl_secs).await
+                }
+                Ok(Plan::Later(outcome)) => {
+                    let note = outcome
+                        .get("skipped")
+                        .and_then(Value::as_str)
+                        .unwrap_or("later");
+                    held.release(self.records(), false, note).await?;
+                    crate::telemetry::effect(How::Skipped.as_str());
+                    return Ok(Ran {
+                        outcome,
+                        how: How::Skipped,
+                    });
                 }
                 Ok(Plan::Write(intent)) => {
                     if let Err(e) = self.time_for_a_write() {

@@ -13,6 +13,7 @@
 //! | `pop#<leg>#<user>` | the claim of one agent's screen pop | 35 days |
 //! | `family#create#<e164>` | the claim of creating a caller's family | 24 h once done |
 //! | `family#leg#<call_id>` | the family a leg's call was popped on | 24 h |
+//! | `family#pin#<anchor>` | the family the conversation's call log is written on | 35 days |
 //! | `reconcile#high_water` | where the last complete reconciliation pass ended | until replaced |
 //! | `llbridge#token#<connection>` (`#lease`, `#circuit`) | a CRM connection's token, its renewal lease and its login circuit | the token's life |
 
@@ -63,6 +64,11 @@ pub fn family_create(e164: &str) -> String {
 
 pub fn family_of_leg(leg: &str) -> String {
     format!("family#leg#{leg}")
+}
+
+/// The family a conversation's call log was decided on, before its first write.
+pub fn family_pin(anchor: &str) -> String {
+    format!("family#pin#{anchor}")
 }
 
 /// A CRM connection's token (`id`: the connection's name and a hash of its settings).

@@ -126,6 +126,10 @@ impl Crm for LeadSquaredCrm {
             Err(why) => return Ok(dropped(why.code(), why.describe())),
         };
         let api = self.api.as_ref();
+        // Whether this post repeats one whose answer was lost: only then does a refusal as a
+        // duplicate mean "logged" (by that post).
+        let resent = std::sync::atomic::AtomicBool::new(false);
+        let resent = &resent;
         let ran = cx
             .fx
             .run(
@@ -136,15 +140,29 @@ impl Crm for LeadSquaredCrm {
                 || async { Ok(Plan::Write(to_value("call log", &log)?)) },
                 // There is no way to read call logs back, and none is needed: the same call
                 // log posted again is refused as a duplicate of the first if that one landed.
-                |_intent| async { Ok(Found::No) },
+                |_intent| async move {
+                    resent.store(true, std::sync::atomic::Ordering::SeqCst);
+                    Ok(Found::No)
+                },
                 |intent| async move {
                     let session = intent.get("CallSessionId").cloned().unwrap_or(Value::Null);
                     Ok(match api.post_call_log(&intent).await? {
                         Posted::Logged { id } => {
                             json!({"call_session_id": session, "leadsquared_id": id})
                         }
-                        Posted::Duplicate { message } => {
+                        Posted::Duplicate { message }
+                            if resent.load(std::sync::atomic::Ordering::SeqCst) =>
+                        {
                             json!({"call_session_id": session, "duplicate_refused": message})
+                        }
+                        // On a first post, another call log already has this session id: not
+                        // this one, which LeadSquared refuses.
+                        Posted::Duplicate { message } => {
+                            return Err(Error::permanent(
+                                "leadsquared",
+                                format!("refused as a duplicate on its first post: {message}"),
+                            )
+                            .with_code(REJECTED))
                         }
                     })
                 },

@@ -44,7 +44,15 @@ pub async fn run(
             contact: None,
         });
     };
-    let matched = match matching::match_or_create(ll, cx.fx, cx.conv, settings).await? {
+    let pinned = matching::pinned(ll, cx.fx, anchor).await?;
+    let found = match pinned {
+        Some(m) => Ok(m),
+        None => match matching::match_or_create(ll, cx.fx, cx.conv, settings).await? {
+            Ok(m) => Ok(matching::pin(ll, cx.fx, anchor, m).await?),
+            Err(d) => Err(d),
+        },
+    };
+    let matched = match found {
         Ok(m) => m,
         Err(d) => {
             let contact = d.to_json();
@@ -442,7 +450,7 @@ impl Steps<'_> {
                     let tasks;
                     match event_mode::plan_task_completion(&ctx) {
                         Err(s) if s.reason != SkipReason::TaskNoneDueToday => {
-                            return Ok(Plan::Skip(skipped(&s)))
+                            return Ok(skip_or_later(&s))
                         }
                         _ => {
                             let type_id = llbridge_domain::labels::find_by_label(
@@ -466,7 +474,7 @@ impl Steps<'_> {
                                 "completion": intent_of("task", &p.completion)?,
                             }))
                         }
-                        Err(s) => Plan::Skip(skipped(&s)),
+                        Err(s) => skip_or_later(&s),
                     })
                 },
                 // The write reads the task first (unless this attempt just listed it): a
@@ -533,7 +541,7 @@ impl Steps<'_> {
                                 "status": c.status_label,
                                 "rule": c.rule_key,
                             })),
-                            Err(s) => Plan::Skip(skipped(&s)),
+                            Err(s) => skip_or_later(&s),
                         },
                     )
                 },
@@ -593,6 +601,15 @@ fn resolve_staff(
 
 fn skipped(s: &Skipped) -> Value {
     json!({"skipped": s.code(), "detail": s.detail})
+}
+
+/// A step skipped for want of a disposition is not done: the disposition may still come, and
+/// whichever attempt (a retry, or the late path) first has it runs the step, once.
+fn skip_or_later(s: &Skipped) -> Plan {
+    match s.reason {
+        SkipReason::TaskNoDisposition | SkipReason::StatusNoDisposition => Plan::Later(skipped(s)),
+        _ => Plan::Skip(skipped(s)),
+    }
 }
 
 /// The `&'static` reason code of a recorded skip.

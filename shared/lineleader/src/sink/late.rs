@@ -107,12 +107,16 @@ pub async fn run(
     if let Some(settings) = event_mode.filter(|_| redo_task || redo_status) {
         reason = LATE_DISPOSITION_APPLIED;
         let listed = std::sync::Mutex::new(None);
+        // The log's own claims: a step skipped for want of a disposition stayed open, and
+        // whichever comes first with the disposition (a retry of the log, or this) runs it.
+        let task_claim = claim_of(cx, anchor, "task", SkipReason::TaskNoDisposition).await?;
+        let status_claim = claim_of(cx, anchor, "status", SkipReason::StatusNoDisposition).await?;
         let task = async {
             if !redo_task {
                 return None;
             }
             let r = steps
-                .task_step("late_task", settings, now, &staff, &listed)
+                .task_step(task_claim, settings, now, &staff, &listed)
                 .await;
             steps.report("late_task", &r);
             Some(r)
@@ -121,7 +125,7 @@ pub async fn run(
             if !redo_status {
                 return None;
             }
-            let r = steps.status_step("late_status", settings).await;
+            let r = steps.status_step(status_claim, settings).await;
             steps.report("late_status", &r);
             Some(r)
         };
@@ -164,6 +168,32 @@ pub async fn run(
         ),
         outcome,
     }))
+}
+
+/// The claim a late step runs under: the log's own (`task`, `status`), unless an earlier
+/// release recorded that claim done as skipped for want of a disposition: then its own
+/// (`late_task`, `late_status`), as that release did.
+async fn claim_of(
+    cx: &Cx<'_>,
+    anchor: &str,
+    step: &'static str,
+    code: SkipReason,
+) -> Result<&'static str> {
+    let view =
+        llbridge_app::claim::view(cx.fx.store, &llbridge_app::keys::step(anchor, step)).await?;
+    let done_as_skipped = view.is_some_and(|v| {
+        v.status == "done"
+            && v.outcome
+                .as_ref()
+                .and_then(|o| o.get("skipped"))
+                .and_then(Value::as_str)
+                == Some(code.code())
+    });
+    Ok(match (done_as_skipped, step) {
+        (true, "task") => "late_task",
+        (true, _) => "late_status",
+        (false, _) => step,
+    })
 }
 
 /// A step's outcome in a few words: `done`, `skipped (reason)`...

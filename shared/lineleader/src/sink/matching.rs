@@ -47,6 +47,18 @@ pub struct Matched {
     pub read: Option<Family>,
 }
 
+/// Every [`Matched::rule`].
+const RULES: &[&str] = &[
+    "single",
+    "center_filter",
+    "recency_window",
+    "status_priority",
+    "created",
+    "created_by_other_job",
+    "remembered",
+    "found_after_lost_answer",
+];
+
 /// Why no family could be used. The codes appear in the worker's log lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dropped {
@@ -85,6 +97,74 @@ impl Dropped {
             "candidates": self.candidates,
         })
     }
+}
+
+/// The family a conversation's log was decided on by an earlier attempt, if any: once an
+/// effect may have been written on a family, every later attempt, late step and replay of
+/// that conversation uses it (a family created meanwhile with the same number must not turn a
+/// half-logged call into an ambiguous one).
+pub async fn pinned(
+    ll: &dyn LineLeader,
+    fx: &Effects<'_>,
+    anchor: &str,
+) -> Result<Option<Matched>> {
+    let Some(item) = fx
+        .store
+        .get(&llbridge_app::keys::family_pin(anchor))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let pin: serde_json::Value = serde_json::from_str(&item.value)
+        .map_err(|e| Error::permanent("store", format!("family pin of {anchor}: {e}")))?;
+    let Some(family_id) = pin.get("id").and_then(|v| v.as_str()) else {
+        return Ok(None);
+    };
+    let center = match pin.get("center_id").and_then(|v| v.as_str()) {
+        Some(id) => ll.centers().await?.into_iter().find(|c| c.id == id),
+        None => None,
+    };
+    let known = |k: &str, codes: &[&'static str], other: &'static str| {
+        let v = pin.get(k).and_then(|v| v.as_str());
+        codes
+            .iter()
+            .copied()
+            .find(|c| Some(*c) == v)
+            .unwrap_or(other)
+    };
+    Ok(Some(Matched {
+        family_id: family_id.to_owned(),
+        center,
+        rule: known("rule", RULES, "pinned"),
+        center_rule: known(
+            "center_rule",
+            &["call_center_phone", "default_center_name"],
+            llbridge_domain::center::NO_CENTER,
+        ),
+        read: None,
+    }))
+}
+
+/// Pins the family a conversation's log is written on (see [`pinned`]): the first pin wins,
+/// and is returned.
+pub async fn pin(
+    ll: &dyn LineLeader,
+    fx: &Effects<'_>,
+    anchor: &str,
+    matched: Matched,
+) -> Result<Matched> {
+    let key = llbridge_app::keys::family_pin(anchor);
+    let expires = Some(fx.clock.now_secs() + llbridge_app::claim::DONE_TTL_SECS);
+    let value = matched.to_json().to_string();
+    if fx
+        .store
+        .put(&key, &value, expires, Condition::Absent)
+        .await?
+        .is_some()
+    {
+        return Ok(matched);
+    }
+    Ok(pinned(ll, fx, anchor).await?.unwrap_or(matched))
 }
 
 /// Remembers the family popped for every leg known now, so the call log lands on it too.
