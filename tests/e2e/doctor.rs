@@ -470,3 +470,54 @@ async fn a_tenant_without_the_lookups_is_told_which_policy_applies() {
         warns[2]
     );
 }
+
+#[tokio::test]
+async fn lookups_that_ignore_their_filter_are_told_apart_from_lookups_that_answer() {
+    let c = checkup_of(|s| {
+        s.lineleader.lookups_ignore_filters = true;
+        // A tenant with one phone log and one event: what an unfiltered lookup shows.
+        let now = Utc::now();
+        s.data.phone_logs.push(llbridge_sandbox::SbPhoneLog {
+            id: 70,
+            direction: "Inbound".into(),
+            ani: "4158159602".into(),
+            dnis: None,
+            start_date_time: now,
+            end_date_time: now,
+            disposition: "Dialpad".into(),
+            recording_url: None,
+            external_call_id: "6208917392220160".into(),
+            family_id: 1001,
+            center_id: Some(101),
+        });
+        s.data.events.push(llbridge_sandbox::SbEvent {
+            id: 80,
+            family_id: 1001,
+            center_id: Some(101),
+            staff_id: 1,
+            type_id: 41,
+            date_time: now,
+            description: "Inbound call".into(),
+            task_id: None,
+        });
+    })
+    .await;
+    assert!(c.ok());
+    let warns = with(&c, Verdict::Warn);
+    let codes: Vec<&str> = warns.iter().map(|w| w.check).collect();
+    assert_eq!(
+        codes,
+        vec!["lookup_phone_logs", "lookup_events"],
+        "{:#?}",
+        c.checks
+    );
+    assert!(
+        warns
+            .iter()
+            .all(|w| w.detail.contains("does not honour its filter")
+                && w.fix
+                    .as_deref()
+                    .is_some_and(|f| f.contains("unknown_outcome"))),
+        "{warns:#?}"
+    );
+}

@@ -317,6 +317,36 @@ async fn hold_writes_nothing_twice_and_reports_needs_review() {
 }
 
 #[tokio::test]
+async fn hold_writes_nothing_twice_where_the_lookup_ignores_its_filter() {
+    // P2 answers every phone log, without the Dialpad call id it was asked for: "not among
+    // them" proves nothing.
+    let s = start(
+        0,
+        LineLeaderConfig {
+            lookups_ignore_filters: true,
+            ..LineLeaderConfig::default()
+        },
+        "hold",
+    )
+    .await;
+    s.lineleader().set_faults(first_phone_log_answer_lost());
+    play(&s, 1, 0).await;
+    assert_eq!(
+        s.bodies("POST", "/in-contact/phone-logs").len(),
+        1,
+        "not sent twice"
+    );
+    let decisions: Vec<_> = s.settled_logs().into_values().collect();
+    assert_eq!(
+        decisions,
+        vec![("needs_review".to_string(), Some("needs_review".to_string()))]
+    );
+    let step = s.step("phone_log").await.expect("recorded");
+    assert_eq!(step["needs_review"], "lookup_unavailable", "{step}");
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn retry_writes_again_and_says_it_may_be_a_duplicate() {
     let s = start(0, without_phone_log_lookup(), "retry").await;
     s.lineleader().set_faults(first_phone_log_answer_lost());

@@ -127,6 +127,9 @@ pub struct PhoneLog {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoggedEvent {
     pub id: String,
+    /// The family it is on, when the record says.
+    #[serde(default)]
+    pub family_id: Option<String>,
     pub type_id: Option<String>,
     pub task_id: Option<String>,
     pub description: String,

@@ -15,6 +15,10 @@ use llbridge_domain::crm::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup<T> {
     Answered(T),
+    /// The tenant answered records that do not carry the key they were filtered by (it
+    /// ignores the filter, or leaves the key out): what it gave can prove a record is there,
+    /// never that it is not. The records, and why, for the log line.
+    Unfiltered(T, String),
     /// The tenant cannot answer (404 or 405 on the route); the reason, for the log line.
     Unsupported(String),
 }
@@ -102,4 +106,27 @@ pub trait LineLeader: Send + Sync {
         external_call_id: &str,
         family_id: &str,
     ) -> Result<Lookup<Vec<LoggedPhoneLog>>>;
+}
+
+impl<T> Lookup<Vec<T>> {
+    /// What the lookup says of the record `pick` chooses: found (its `outcome`), not there, or
+    /// unanswerable (a tenant that cannot list, or does not filter, and lacks it).
+    pub fn find(
+        self,
+        pick: impl Fn(&T) -> bool,
+        outcome: impl FnOnce(&T) -> serde_json::Value,
+    ) -> llbridge_app::effect::Found {
+        use llbridge_app::effect::Found;
+        match self {
+            Lookup::Answered(items) => items
+                .iter()
+                .find(|i| pick(i))
+                .map_or(Found::No, |i| Found::Yes(outcome(i))),
+            Lookup::Unfiltered(items, why) => items
+                .iter()
+                .find(|i| pick(i))
+                .map_or(Found::Unanswerable(why), |i| Found::Yes(outcome(i))),
+            Lookup::Unsupported(why) => Found::Unanswerable(why),
+        }
+    }
 }

@@ -887,13 +887,12 @@ impl LineLeader for HttpLineLeader {
                 )
                 .await?
             {
-                Lookup::Answered(items) => Lookup::Answered(
-                    items
-                        .iter()
-                        .filter_map(ep::task_record)
-                        .filter(|t| t.family_id.as_deref().is_none_or(|f| f == family_id))
-                        .collect(),
-                ),
+                Lookup::Answered(items) | Lookup::Unfiltered(items, _) => {
+                    let tasks: Vec<Task> = items.iter().filter_map(ep::task_record).collect();
+                    filtered_by(tasks, "K1", "family_id", family_id, |t| {
+                        t.family_id.as_deref()
+                    })
+                }
                 Lookup::Unsupported(why) => Lookup::Unsupported(why),
             },
         )
@@ -950,8 +949,12 @@ impl LineLeader for HttpLineLeader {
                 )
                 .await?
             {
-                Lookup::Answered(items) => {
-                    Lookup::Answered(items.iter().filter_map(ep::logged_event).collect())
+                Lookup::Answered(items) | Lookup::Unfiltered(items, _) => {
+                    let events: Vec<LoggedEvent> =
+                        items.iter().filter_map(ep::logged_event).collect();
+                    filtered_by(events, "E2", "family_id", family_id, |e| {
+                        e.family_id.as_deref()
+                    })
                 }
                 Lookup::Unsupported(why) => Lookup::Unsupported(why),
             },
@@ -994,17 +997,57 @@ impl LineLeader for HttpLineLeader {
                 .await?
             {
                 // Re-checked here: a tenant may ignore a filter it does not know.
-                Lookup::Answered(items) => Lookup::Answered(
-                    items
-                        .iter()
-                        .filter_map(ep::logged_phone_log)
-                        .filter(|p| p.external_call_id.as_deref() == Some(external_call_id))
-                        .collect(),
-                ),
+                Lookup::Answered(items) | Lookup::Unfiltered(items, _) => {
+                    let logs: Vec<LoggedPhoneLog> =
+                        items.iter().filter_map(ep::logged_phone_log).collect();
+                    match filtered_by(logs, "P2", "external_call_id", external_call_id, |p| {
+                        p.external_call_id.as_deref()
+                    }) {
+                        // Only the matching ones: a found phone log is found either way.
+                        Lookup::Unfiltered(logs, why) => {
+                            let mine: Vec<LoggedPhoneLog> = logs
+                                .into_iter()
+                                .filter(|p| p.external_call_id.as_deref() == Some(external_call_id))
+                                .collect();
+                            if mine.is_empty() {
+                                Lookup::Unfiltered(mine, why)
+                            } else {
+                                Lookup::Answered(mine)
+                            }
+                        }
+                        other => other,
+                    }
+                }
                 Lookup::Unsupported(why) => Lookup::Unsupported(why),
             },
         )
     }
+}
+
+/// A lookup's records as a filter on `key` = `value` should have given them: every record
+/// carrying the key with that value answers the question; a record without it, or with
+/// another value, means the tenant did not filter (`Unfiltered`: a record found among them is
+/// there, a record not found may be there still).
+fn filtered_by<T>(
+    records: Vec<T>,
+    endpoint: &str,
+    key: &str,
+    value: &str,
+    of: impl Fn(&T) -> Option<&str>,
+) -> Lookup<Vec<T>> {
+    let missing = records.iter().filter(|r| of(r).is_none()).count();
+    let other = records
+        .iter()
+        .filter(|r| of(r).is_some_and(|v| v != value))
+        .count();
+    if missing == 0 && other == 0 {
+        return Lookup::Answered(records);
+    }
+    let why = format!(
+        "{endpoint} filtered by {key} answered {} record(s), {missing} without {key} and {other} with another one: this tenant does not filter, so a record not found may still be there",
+        records.len()
+    );
+    Lookup::Unfiltered(records, why)
 }
 
 /// The server's own short reason (`error` or `message`), for error messages: at most 160

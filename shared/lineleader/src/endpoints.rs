@@ -494,6 +494,7 @@ pub fn logged_event(v: &Value) -> Option<LoggedEvent> {
     let v = unwrap_object(v);
     Some(LoggedEvent {
         id: id_of(v)?,
+        family_id: field(v, &["family", "family_id"]).and_then(id_of),
         type_id: field(v, &["type", "type_id", "event_type"]).and_then(id_of),
         task_id: field(v, &["task_id", "task"]).and_then(id_of),
         description: str_field(v, &["description", "notes", "note"]).unwrap_or_default(),

@@ -20,7 +20,7 @@ use llbridge_app::ports::{Cx, LogResult, Logged};
 use llbridge_app::{Error, Result};
 
 use super::matching::{self, Matched};
-use crate::api::{LineLeader, Lookup, TaskWrite};
+use crate::api::{LineLeader, TaskWrite};
 
 /// While the task step keeps failing on its first deliveries, the event waits for it (the
 /// retry is coming anyway), so that it links the completed task; from this delivery on it is
@@ -192,20 +192,13 @@ impl Steps<'_> {
                 || async { Ok(Plan::Write(intent_of("phone log", &log)?)) },
                 |intent| async move {
                     let log: PhoneLog = from_intent("phone log", intent)?;
-                    Ok(
-                        match ll
-                            .phone_logs_for_call(&log.external_call_id, &log.family_id)
-                            .await?
-                        {
-                            Lookup::Answered(found) => match found.first() {
-                                Some(p) => Found::Yes(
-                                    json!({"phone_log_id": p.id, "family_id": log.family_id}),
-                                ),
-                                None => Found::No,
-                            },
-                            Lookup::Unsupported(why) => Found::Unanswerable(why),
-                        },
-                    )
+                    let found = ll
+                        .phone_logs_for_call(&log.external_call_id, &log.family_id)
+                        .await?;
+                    Ok(found.find(
+                        |_| true,
+                        |p| json!({"phone_log_id": p.id, "family_id": log.family_id}),
+                    ))
                 },
                 |intent| async move {
                     let log: PhoneLog = from_intent("phone log", intent)?;
@@ -385,20 +378,17 @@ impl Steps<'_> {
                     let call_id = call_id.clone();
                     async move {
                         let new: NewEvent = from_intent("event", intent)?;
-                        Ok(match ll.family_events(&new.family_id).await? {
-                            Lookup::Answered(events) => match events
-                                .iter()
-                                .find(|e| event_mode::describes_call(&e.description, &call_id))
-                            {
-                                Some(e) => Found::Yes(json!({
+                        let events = ll.family_events(&new.family_id).await?;
+                        Ok(events.find(
+                            |e| event_mode::describes_call(&e.description, &call_id),
+                            |e| {
+                                json!({
                                     "event_id": e.id,
                                     "staff_id": new.staff_id,
                                     "task_id": new.task_id,
-                                })),
-                                None => Found::No,
+                                })
                             },
-                            Lookup::Unsupported(why) => Found::Unanswerable(why),
-                        })
+                        ))
                     }
                 },
                 |intent| async move {

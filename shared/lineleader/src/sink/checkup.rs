@@ -65,11 +65,13 @@ pub async fn connection(ll: &dyn LineLeader, scope: &str) -> Vec<Check> {
     match ll.phone_logs_for_call("0", "0").await {
         Ok(Lookup::Answered(_)) => checks.push(Check::pass(scope, "lookup_phone_logs", "phone logs can be looked up by Dialpad call id (P2): a phone log whose answer was lost is found, not repeated")),
         Ok(Lookup::Unsupported(why)) => checks.push(Check::warn(scope, "lookup_phone_logs", format!("the tenant cannot look phone logs up (P2: {why})"), fix)),
+        Ok(Lookup::Unfiltered(_, why)) => checks.push(Check::warn(scope, "lookup_phone_logs", format!("the phone-log lookup does not honour its filter: asked for a Dialpad call id that does not exist, it answered records ({why})"), fix)),
         Err(e) => checks.push(Check::warn(scope, "lookup_phone_logs", format!("the phone-log lookup (P2) failed: {e}"), fix)),
     }
     match ll.family_events("0").await {
         Ok(Lookup::Answered(_)) => checks.push(Check::pass(scope, "lookup_events", "timeline events can be looked up (E2): an event whose answer was lost is found, not repeated")),
         Ok(Lookup::Unsupported(why)) => checks.push(Check::warn(scope, "lookup_events", format!("the tenant cannot look events up (E2: {why})"), fix)),
+        Ok(Lookup::Unfiltered(_, why)) => checks.push(Check::warn(scope, "lookup_events", format!("the event lookup does not honour its filter: asked for a family that does not exist, it answered records ({why})"), fix)),
         Err(e) => checks.push(Check::warn(scope, "lookup_events", format!("the event lookup (E2) failed: {e}"), fix)),
     }
     let (phones, sample) = family_phones(ll, scope).await;
@@ -229,7 +231,9 @@ async fn family_phones(ll: &dyn LineLeader, scope: &str) -> (Check, Sample) {
     let mut sample = Sample::default();
     let tasks = match ll.open_tasks_sample().await {
         Ok(Lookup::Answered(tasks)) => tasks,
-        Ok(Lookup::Unsupported(why)) => return (unsampled(why), sample),
+        Ok(Lookup::Unsupported(why)) | Ok(Lookup::Unfiltered(_, why)) => {
+            return (unsampled(why), sample)
+        }
         Err(e) => return (unsampled(e.to_string()), sample),
     };
     if let Some(t) = tasks.iter().find(|t| t.family_id.is_some()) {

@@ -14,7 +14,7 @@ use llbridge_domain::Conversation;
 use serde_json::{json, Value};
 
 use llbridge_app::claim::DONE_TTL_SECS;
-use llbridge_app::effect::{Effects, Found, How, Plan, Ran};
+use llbridge_app::effect::{Effects, How, Plan, Ran};
 use llbridge_app::ports::LogResult;
 use llbridge_app::{Error, Result};
 
@@ -207,31 +207,31 @@ impl Steps<'_> {
                 },
                 |intent| async move {
                     let new: NewTask = from_intent("follow-up task", intent)?;
-                    Ok(match ll.family_tasks(&new.family_id).await? {
-                        Lookup::Answered(tasks) => {
-                            let description =
-                                |t: &llbridge_domain::crm::Task| t.raw.get("description").and_then(Value::as_str).map(str::to_owned);
-                            match tasks.iter().find(|t| {
-                                description(t)
-                                    .is_some_and(|d| follow_up::describes(&d, call_id, &fu.key))
-                            }) {
-                                Some(t) => Found::Yes(json!({
-                                    "task_id": t.id,
-                                    "due": new.due,
-                                    "assigned_to": new.assigned_to_staff_id,
-                                })),
-                                None if !tasks.is_empty()
-                                    && tasks.iter().all(|t| description(t).is_none()) =>
-                                {
-                                    Found::Unanswerable(
-                                        "the task list (K1) gives no task descriptions".to_owned(),
-                                    )
-                                }
-                                None => Found::No,
-                            }
+                    let description = |t: &llbridge_domain::crm::Task| {
+                        t.raw.get("description").and_then(Value::as_str).map(str::to_owned)
+                    };
+                    let tasks = match ll.family_tasks(&new.family_id).await? {
+                        // A task list without descriptions cannot show the follow-up.
+                        Lookup::Answered(tasks)
+                            if !tasks.is_empty() && tasks.iter().all(|t| description(t).is_none()) =>
+                        {
+                            Lookup::Unfiltered(
+                                tasks,
+                                "the task list (K1) gives no task descriptions".to_owned(),
+                            )
                         }
-                        Lookup::Unsupported(why) => Found::Unanswerable(why),
-                    })
+                        other => other,
+                    };
+                    Ok(tasks.find(
+                        |t| description(t).is_some_and(|d| follow_up::describes(&d, call_id, &fu.key)),
+                        |t| {
+                            json!({
+                                "task_id": t.id,
+                                "due": new.due,
+                                "assigned_to": new.assigned_to_staff_id,
+                            })
+                        },
+                    ))
                 },
                 |intent| async move {
                     let new: NewTask = from_intent("follow-up task", intent)?;

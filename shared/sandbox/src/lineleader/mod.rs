@@ -56,6 +56,9 @@ pub struct LineLeaderConfig {
     pub phone_log_lookup: bool,
     /// Serve E2 (`GET /events`); a tenant without it answers 405.
     pub event_lookup: bool,
+    /// A tenant whose P2 and E2 ignore their filters: every phone log, every event, and the
+    /// records leave the filtered key out (`external_call_id`, the family).
+    pub lookups_ignore_filters: bool,
     /// Where this tenant serves an endpoint when not at the documented path, by the names of
     /// a connection's `api.paths` (`{"phone_logs": "/calls/phone-logs"}`); the documented path
     /// then answers 404. Read when the server starts.
@@ -75,6 +78,7 @@ impl Default for LineLeaderConfig {
             default_limit: 25,
             phone_log_lookup: true,
             event_lookup: true,
+            lookups_ignore_filters: false,
             paths: BTreeMap::new(),
             search_param: "phone".into(),
         }

@@ -272,6 +272,23 @@ impl LineLeader for LineLeaderSandbox {
         if !self.config().event_lookup {
             return Ok(Lookup::Unsupported("GET /events: HTTP 405".into()));
         }
+        if self.config().lookups_ignore_filters {
+            let all = self
+                .event_list(None)
+                .into_iter()
+                .map(|e| LoggedEvent {
+                    id: e.id.to_string(),
+                    family_id: None,
+                    type_id: Some(e.type_id.to_string()),
+                    task_id: e.task_id.map(|t| t.to_string()),
+                    description: e.description,
+                })
+                .collect();
+            return Ok(Lookup::Unfiltered(
+                all,
+                "E2 ignores its family filter".into(),
+            ));
+        }
         let Some(f) = num(family_id) else {
             return Ok(Lookup::Answered(Vec::new()));
         };
@@ -280,6 +297,7 @@ impl LineLeader for LineLeaderSandbox {
                 .into_iter()
                 .map(|e| LoggedEvent {
                     id: e.id.to_string(),
+                    family_id: Some(e.family_id.to_string()),
                     type_id: Some(e.type_id.to_string()),
                     task_id: e.task_id.map(|t| t.to_string()),
                     description: e.description,
@@ -296,6 +314,12 @@ impl LineLeader for LineLeaderSandbox {
         if !self.config().phone_log_lookup {
             return Ok(Lookup::Unsupported(
                 "GET /in-contact/phone-logs: HTTP 404".into(),
+            ));
+        }
+        if self.config().lookups_ignore_filters {
+            return Ok(Lookup::Unfiltered(
+                Vec::new(),
+                "P2 ignores its filters and leaves external_call_id out".into(),
             ));
         }
         Ok(Lookup::Answered(
