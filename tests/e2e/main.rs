@@ -23,6 +23,7 @@ mod logs_insights;
 mod lost_answers;
 mod matching;
 mod metrics;
+mod outage;
 mod phone_log;
 mod requests_per_call;
 mod screen_pop;

@@ -15,22 +15,31 @@ use crate::claim::Claim;
 use crate::ledger::{self, Entry};
 use crate::ports::{Cx, LogResult};
 
-/// A call-log job waits at most this many times for a conversation that is not over.
+/// A call-log job of a conversation that is over waits at most this many times for its
+/// post-hangup details (whatever Dialpad's clock says).
 pub const MAX_DEFERRALS: u32 = 12;
 /// How long a call-log job waits before looking again at a conversation that is not over.
 pub const RECHECK: Duration = Duration::from_secs(300);
+/// A conversation that is not over (its call-center leg never said it ended) and has had no
+/// event for this long is logged anyway: its hangup was lost, and so were the reconciler's
+/// chances to see it.
+pub const SILENCE: Duration = Duration::from_secs(4 * 3600);
 
 /// When a conversation is ready to be logged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Readiness {
     Ready,
+    /// Not over, and silent for [`SILENCE`]: logged as it is (`logged_without_hangup`).
+    ReadyWithoutHangup,
     /// Look again after this long.
     Wait(Duration, Reason),
 }
 
-/// Whether the call log may run now: the conversation is over, and (with the task queue) has
-/// been over for the log delay, so post-hangup details are merged; an answered call without a
-/// disposition waits `disposition_wait` longer for one.
+/// Whether the call log may run now: the conversation is over (its call-center leg ended),
+/// and (with the task queue) has been over for the log delay, so post-hangup details are
+/// merged; an answered call without a disposition waits `disposition_wait` longer for one. A
+/// conversation that is not over waits for as long as it has events, and [`SILENCE`] after
+/// its last one.
 pub fn readiness(
     conv: &Conversation,
     now_ms: i64,
@@ -39,11 +48,15 @@ pub fn readiness(
     attempt: u32,
 ) -> Readiness {
     if !conv.ended {
-        return if attempt < MAX_DEFERRALS {
-            Readiness::Wait(RECHECK.max(delay), Reason::ConversationActive)
-        } else {
-            Readiness::Ready
-        };
+        let silent_until = conv.last_event_at + SILENCE.as_millis() as i64;
+        if now_ms >= silent_until {
+            return Readiness::ReadyWithoutHangup;
+        }
+        let left = Duration::from_millis((silent_until - now_ms) as u64);
+        return Readiness::Wait(
+            RECHECK.max(delay).min(left).max(Duration::from_secs(1)),
+            Reason::ConversationActive,
+        );
     }
     let extra = if conv.answered && conv.dispositions.is_empty() {
         disposition_wait
@@ -166,7 +179,7 @@ impl Job<'_> {
         );
         let due = match &ready {
             Readiness::Wait(wait, _) => now + wait.as_millis() as i64,
-            Readiness::Ready => now,
+            Readiness::Ready | Readiness::ReadyWithoutHangup => now,
         };
         let scope = report.scope.as_deref();
         let (anchor, entry) = ledger::anchor_and_open(fx.records(), conv, scope, msg.source, due)
@@ -206,11 +219,19 @@ impl Job<'_> {
                 scoped.conv,
             ));
         }
-        self.log_now(scoped, anchor, entry).await
+        let without_hangup = ready == Readiness::ReadyWithoutHangup;
+        self.log_now(scoped, anchor, entry, without_hangup).await
     }
 
-    /// Logs the conversation of `anchor` under its claim, and settles its ledger record.
-    async fn log_now(&self, scoped: Scoped, anchor: String, entry: Entry) -> Outcome {
+    /// Logs the conversation of `anchor` under its claim, and settles its ledger record;
+    /// `without_hangup`: the conversation never said it ended.
+    async fn log_now(
+        &self,
+        scoped: Scoped,
+        anchor: String,
+        entry: Entry,
+        without_hangup: bool,
+    ) -> Outcome {
         let (fx, conv, report) = (&self.fx, &scoped.conv, scoped.report.clone());
         let skipped = |reason, detail: String| {
             Ok(Decided::about(
@@ -277,7 +298,10 @@ impl Job<'_> {
                 return Err(Stopped::on(e, report, conv));
             }
         };
-        let v = Verdict::of(logged.result, entry.recovered());
+        let mut v = Verdict::of(logged.result, entry.recovered());
+        if without_hangup && v.reason.is_none() {
+            v.reason = Some(Reason::LoggedWithoutHangup);
+        }
         let recorded = json!({"decision": v.decision, "reason": v.reason, "outcome": v.outcome,
             "detail": v.detail, "family": logged.contact});
         let settled = ledger::Settled {

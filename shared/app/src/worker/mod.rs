@@ -23,7 +23,7 @@ use llbridge_domain::conversation::Conversation;
 use llbridge_domain::CallEvent;
 use tracing::Instrument;
 
-pub use log::{readiness, Readiness, MAX_DEFERRALS, RECHECK};
+pub use log::{readiness, Readiness, MAX_DEFERRALS, RECHECK, SILENCE};
 pub use pop::POP_DEADLINE;
 pub use report::{Decision, Reason, Report};
 pub use retry::{RetryPolicy, Settle};

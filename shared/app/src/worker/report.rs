@@ -113,6 +113,9 @@ pub enum Reason {
     WaitingForPostHangupEvents,
     /// An answered call without a disposition, waiting `disposition_wait_secs` for one.
     WaitingForDisposition,
+    /// Logged although its call-center leg never said it ended: no event for
+    /// [`super::log::SILENCE`].
+    LoggedWithoutHangup,
     /// A detail (disposition, recording, recap) merged after the call was logged: not in the
     /// log.
     LateEventAfterLog,
@@ -145,6 +148,7 @@ impl Reason {
             Reason::ConversationActive => "conversation_active",
             Reason::WaitingForPostHangupEvents => "waiting_for_post_hangup_events",
             Reason::WaitingForDisposition => "waiting_for_disposition",
+            Reason::LoggedWithoutHangup => "logged_without_hangup",
             Reason::LateEventAfterLog => "late_event_after_log",
             Reason::Crm(code) | Reason::Failure(code) => code,
         }
