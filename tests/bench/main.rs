@@ -5,6 +5,7 @@
 //! cargo bench -p llbridge-tests --bench llbridge -- load [--seconds 20] [--connections 32]
 //! cargo bench -p llbridge-tests --bench llbridge -- peak [--calls 4170] [--minutes 2]
 //! cargo bench -p llbridge-tests --bench llbridge -- coldstart --floor PATH --bootstrap NAME=PATH...
+//! cargo bench -p llbridge-tests --bench llbridge -- webhook [--calls 200] [--aws]
 //! ```
 //!
 //! Each prints its figures, and the floor they are measured against, in one run.
@@ -13,6 +14,7 @@ mod coldstart;
 mod load;
 mod peak;
 mod pop;
+mod webhook;
 
 use std::collections::BTreeMap;
 
@@ -55,6 +57,11 @@ impl Args {
         self.flags.get(name).cloned().unwrap_or_default()
     }
 
+    /// Whether `--name` was given.
+    pub fn flags_has(&self, name: &str) -> bool {
+        self.flags.contains_key(name)
+    }
+
     pub fn one(&self, name: &str) -> Option<String> {
         self.flags.get(name).and_then(|v| v.first()).cloned()
     }
@@ -85,8 +92,9 @@ fn main() {
         "load" => runtime.block_on(load::run(&args)),
         "peak" => runtime.block_on(peak::run(&args)),
         "coldstart" => runtime.block_on(coldstart::run(&args)),
+        "webhook" => runtime.block_on(webhook::run(&args)),
         other => {
-            eprintln!("unknown benchmark {other:?}: pop, load, peak or coldstart");
+            eprintln!("unknown benchmark {other:?}: pop, load, peak, coldstart or webhook");
             std::process::exit(2);
         }
     }

@@ -235,36 +235,63 @@ fn the_worker_gives_jobs_up_to_the_dead_letter_queue_itself() {
     assert!(sends_to_dlq, "the worker may send to {dlq}");
 }
 
-#[test]
-fn the_ingest_may_read_the_config_item_only() {
-    let t = template();
-    let reads: Vec<&Value> = statements(&t)
+/// The DynamoDB statements of a role: the leading keys each may touch, by its condition
+/// operator (`StringEquals`, `StringLike`), with its actions.
+fn table_grants(t: &Value, role: &str) -> Vec<(String, Vec<String>, Vec<String>)> {
+    statements(t)
         .into_iter()
         .filter(|(owner, st)| {
-            owner == "IngestRole"
+            owner == role
+                && st.get("Effect").and_then(Value::as_str) == Some("Allow")
                 && strings(get(st, &["Action"]))
                     .iter()
                     .any(|a| a.as_str().is_some_and(|a| a.starts_with("dynamodb:")))
         })
-        .map(|(_, st)| st)
-        .collect();
-    assert_eq!(reads.len(), 1, "{reads:?}");
-    let keys = get(
-        reads[0],
-        &[
-            "Condition",
-            "ForAllValues:StringEquals",
-            "dynamodb:LeadingKeys",
-        ],
-    );
-    let keys: Vec<&str> = strings(keys)
-        .into_iter()
-        .filter_map(Value::as_str)
-        .collect();
+        .map(|(_, st)| {
+            let actions = strings(get(st, &["Action"]))
+                .into_iter()
+                .filter_map(|a| a.as_str().map(str::to_owned))
+                .collect();
+            let condition = st.get("Condition").and_then(Value::as_mapping);
+            let (op, keys) = condition
+                .and_then(|c| c.iter().next())
+                .map(|(op, v)| {
+                    let keys = strings(get(v, &["dynamodb:LeadingKeys"]))
+                        .into_iter()
+                        .filter_map(|k| k.as_str().map(str::to_owned))
+                        .collect();
+                    (op.as_str().unwrap_or_default().to_owned(), keys)
+                })
+                .unwrap_or_default();
+            (op, keys, actions)
+        })
+        .collect()
+}
+
+#[test]
+fn the_ingest_may_read_the_config_and_record_call_legs_only() {
+    let t = template();
+    let grants = table_grants(&t, "IngestRole");
     assert_eq!(
-        keys,
-        vec![CONFIG_KEY],
-        "no token, no call state for the webhook"
+        grants,
+        vec![
+            (
+                "ForAllValues:StringEquals".to_owned(),
+                vec![CONFIG_KEY.to_owned()],
+                vec!["dynamodb:GetItem".to_owned()]
+            ),
+            (
+                "ForAllValues:StringLike".to_owned(),
+                vec!["leg#*".to_owned()],
+                vec!["dynamodb:GetItem".to_owned(), "dynamodb:PutItem".to_owned()]
+            ),
+        ],
+        "no token, no ledger, no claims for the webhook"
+    );
+    assert_eq!(
+        llbridge_app::keys::leg("1"),
+        "leg#1",
+        "the key the grant names"
     );
 }
 
@@ -544,6 +571,7 @@ fn each_function_has_only_the_actions_it_uses() {
         role_actions(&t, "IngestFunction"),
         set(&[
             "dynamodb:GetItem",
+            "dynamodb:PutItem",
             "logs:CreateLogStream",
             "logs:PutLogEvents",
             "secretsmanager:GetSecretValue",

@@ -39,6 +39,7 @@ async fn run(events: &[Value]) -> Run {
         config: config.clone(),
         secrets: Arc::new(MemorySecrets::new()),
         queue: queue.clone(),
+        store: store.clone(),
         clock: clock.clone(),
         log_delay: LOG_DELAY,
     };

@@ -336,3 +336,39 @@ async fn a_family_that_appears_between_two_attempts_does_not_move_a_half_logged_
     );
     s.stop().await;
 }
+
+// ---- The reconciler and the webhook ------------------------------------------------------------
+
+#[tokio::test]
+async fn a_call_the_webhook_delivered_is_not_counted_as_recovered_though_the_reconciler_got_there_first(
+) {
+    let s =
+        Scenario::with_known_family(json!({"enable_task_queue": false, "screen_pop": false})).await;
+    let c = s.call(1, "+14158159602");
+    for leg in c.protos() {
+        s.dialpad().add_call(leg);
+    }
+    // The reconciler finds the call in Dialpad's list before the webhook's delivery lands.
+    let pass = s
+        .host
+        .reconciler
+        .pass(Some(Duration::from_secs(3600)))
+        .await
+        .unwrap_or_else(|e| panic!("pass: {e}"));
+    assert_eq!(pass.fed.len(), 2, "{pass:?}");
+    s.play(&answered(&c)).await;
+    s.settle_until(async || s.phone_logs().len() == 1 && !s.settled_logs().is_empty())
+        .await;
+    if !llbridge_tests::scenario::on_aws() {
+        // Every job run, the re-checks put off for minutes too (SQS's delays are real).
+        assert!(s.host.drain(Duration::from_secs(60)).await);
+    }
+    assert_eq!(s.phone_logs().len(), 1, "logged once");
+    let entry = ledger_of(&s, &c.cc_leg.to_string()).await;
+    assert_eq!(
+        (entry.decision.as_deref(), entry.source.as_str()),
+        (Some("logged"), "webhook"),
+        "the webhook delivered it: {entry:?}"
+    );
+    s.stop().await;
+}

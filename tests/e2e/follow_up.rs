@@ -174,7 +174,7 @@ async fn a_disposition_merged_while_the_call_was_being_logged_is_applied_by_the_
         store: s.host.store.as_ref(),
         clock: &clock,
     };
-    llbridge_app::state::merge_event(records, &event)
+    llbridge_app::state::merge_event(records, &event, llbridge_app::jobs::Source::Webhook)
         .await
         .expect("merged");
     assert!(completed(&s).is_empty());

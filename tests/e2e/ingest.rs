@@ -171,3 +171,114 @@ async fn a_hangup_queues_the_merge_now_and_the_call_log_after_the_delay() {
     assert_eq!(h.pending().await, 1);
     h.stop().await;
 }
+
+/// The job queue with a backlog in front of the merges: every merge job waits `lag` more
+/// than asked, as a merge does behind a long queue while a call-log job comes up.
+struct Backlog {
+    inner: std::sync::Arc<llbridge_embedded::MemoryQueue>,
+    lag: Duration,
+}
+
+#[async_trait::async_trait]
+impl llbridge_app::ports::Queue for Backlog {
+    async fn send(&self, body: &str, delay: Duration) -> llbridge_app::Result<()> {
+        let behind = body.contains("\"job\":\"merge\"");
+        let delay = if behind { delay + self.lag } else { delay };
+        self.inner.send(body, delay).await
+    }
+    async fn receive(
+        &self,
+        max: usize,
+        wait: Duration,
+    ) -> llbridge_app::Result<Vec<llbridge_app::ports::Received>> {
+        self.inner.receive(max, wait).await
+    }
+    async fn ack(&self, receipt: &str) -> llbridge_app::Result<()> {
+        self.inner.ack(receipt).await
+    }
+    async fn release(&self, receipt: &str, delay: Duration) -> llbridge_app::Result<()> {
+        self.inner.release(receipt, delay).await
+    }
+    async fn dead_letter(
+        &self,
+        body: &str,
+        given_up: &llbridge_app::ports::GivenUp,
+    ) -> llbridge_app::Result<()> {
+        self.inner.dead_letter(body, given_up).await
+    }
+}
+
+#[async_trait::async_trait]
+impl llbridge_host::QueueProbe for Backlog {
+    async fn idle(&self, _horizon: Duration) -> bool {
+        self.inner.in_flight() == 0 && self.inner.is_empty()
+    }
+    async fn pending(&self) -> usize {
+        self.inner.len()
+    }
+    async fn dead_letters(&self) -> Vec<llbridge_app::ports::DeadLetter> {
+        self.inner.dead_letters_with_reasons()
+    }
+    async fn replay_dead_letters(
+        &self,
+        pick: &(dyn for<'d> Fn(&'d llbridge_app::ports::DeadLetter) -> bool + Send + Sync),
+    ) -> Vec<llbridge_app::ports::DeadLetter> {
+        self.inner.replay_dead_letters(pick)
+    }
+    fn quiet_period(&self) -> Duration {
+        Duration::from_millis(50)
+    }
+}
+
+#[tokio::test]
+async fn a_disposition_acknowledged_before_the_log_runs_is_in_it_whatever_the_queue_holds_up() {
+    let now = chrono::Utc::now();
+    let mut opts = Options::new(
+        configs::installation(&configs::document(
+            vec![configs::enablement(
+                "call_center",
+                Some(CALL_CENTER),
+                json!({"screen_pop": false}),
+            )],
+            "sandbox",
+            "sandbox",
+        )),
+        "127.0.0.1:0".parse().unwrap(),
+    );
+    opts.log_delay = Duration::from_secs(1);
+    opts.sandbox.data = Some(llbridge_tests::scenario::data(now, vec![]));
+    let clock: std::sync::Arc<dyn llbridge_app::ports::Clock> =
+        std::sync::Arc::new(llbridge_embedded::SystemClock);
+    let backlog = std::sync::Arc::new(Backlog {
+        inner: std::sync::Arc::new(llbridge_embedded::MemoryQueue::new(clock)),
+        lag: Duration::from_secs(4),
+    });
+    opts.queue = Some((backlog.clone(), backlog));
+    let h = llbridge_host::start(opts).await.unwrap();
+    let c = Call::new(3, "+16505550133", now.timestamp_millis() - 300_000);
+    for e in [
+        c.agent("connected", 5_100),
+        c.cc_hangup(295_200),
+        c.dispositions(&["Tour Booked"], 296_000),
+    ] {
+        let (status, body) = post(&h.webhook_url(), sign(&e)).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let logs = || {
+        h.sandboxes
+            .as_ref()
+            .map(|s| s.lineleader.state().data.phone_logs)
+            .unwrap_or_default()
+    };
+    let started = std::time::Instant::now();
+    while logs().is_empty() && started.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let logs = logs();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert_eq!(
+        logs[0].disposition, "Tour Booked",
+        "acknowledged before the log ran"
+    );
+    h.stop().await;
+}

@@ -434,14 +434,22 @@ pub mod store {
                 "event_timestamp": 1_767_710_000_000_i64 + i, "transcript": big,
                 "target": {"id": 4716644561813504_u64, "type": "call_center"}});
             let e = CallEvent::from_value(&e).expect("an event");
-            ok!(llbridge_app::state::merge_event(rec, &e));
+            ok!(llbridge_app::state::merge_event(
+                rec,
+                &e,
+                llbridge_app::jobs::Source::Webhook
+            ));
         }
         let hangup = json!({"call_id": leg, "state": "hangup", "direction": "inbound",
             "event_timestamp": 1_767_710_100_000_i64, "date_ended": 1_767_710_099_000_i64,
             "external_number": "+16505550199",
             "target": {"id": 4716644561813504_u64, "type": "call_center", "phone": "+14155550100"}});
         let hangup = CallEvent::from_value(&hangup).expect("an event");
-        ok!(llbridge_app::state::merge_event(rec, &hangup));
+        ok!(llbridge_app::state::merge_event(
+            rec,
+            &hangup,
+            llbridge_app::jobs::Source::Webhook
+        ));
         let conv = ok!(llbridge_app::state::load(s, &leg.to_string())).expect("loaded");
         assert_eq!(conv.events, 51);
         assert!(conv.ended, "the hangup after them was kept");

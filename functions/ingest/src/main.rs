@@ -18,6 +18,7 @@ async fn build(deployment: &Deployment) -> Arc<Ingest> {
         config: a.config,
         secrets: a.secrets,
         queue: a.queue,
+        store: a.store,
         clock: a.clock,
         log_delay: deployment.log_delay,
     })

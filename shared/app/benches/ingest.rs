@@ -43,8 +43,6 @@ fn bench(c: &mut Criterion) {
                     black_box(&inst),
                     black_box(&secrets),
                     black_box(token.as_bytes()),
-                    Duration::from_secs(180),
-                    0,
                 )
             })
         },

@@ -13,8 +13,9 @@ use llbridge_domain::scope::{self, Decision, IgnoreReason};
 use llbridge_domain::Installation;
 use serde_json::{json, value::RawValue, Value};
 
-use crate::jobs::{JobKind, JobMessage};
-use crate::ports::{Clock, ConfigSource, Queue, Secrets};
+use crate::jobs::{JobKind, JobMessage, Source};
+use crate::ports::{Clock, ConfigSource, Queue, Records, Secrets, Store};
+use crate::state::{self, Merged};
 use crate::telemetry;
 
 /// The decisions of the webhook's log lines (metric filters count them).
@@ -64,11 +65,13 @@ impl Rejection {
 /// What the webhook decided for one event.
 #[derive(Debug)]
 pub enum Outcome {
-    /// Enqueue these messages (body, delay).
+    /// Record the event, and queue the jobs [`jobs`] says.
     Accept {
         event: CallEvent,
+        /// The event's JSON exactly as Dialpad sent it.
+        raw: Box<RawValue>,
         scope: Option<String>,
-        jobs: Vec<(JobMessage, Duration)>,
+        plan: Plan,
     },
     Ignore {
         event: CallEvent,
@@ -76,62 +79,95 @@ pub enum Outcome {
     },
 }
 
+/// What the enablement of an accepted event asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// Call logs wait for the log delay.
+    pub task_queue: bool,
+    pub screen_pop: bool,
+}
+
 /// Verify + parse + scope: the pure part of the webhook.
-pub fn prepare(
-    inst: &Installation,
-    secrets: &[&[u8]],
-    body: &[u8],
-    log_delay: Duration,
-    now_ms: i64,
-) -> Result<Outcome, Rejection> {
+pub fn prepare(inst: &Installation, secrets: &[&[u8]], body: &[u8]) -> Result<Outcome, Rejection> {
     let payload =
         webhook::verify(body, secrets, inst.dialpad.allow_unsigned).map_err(Rejection::Verify)?;
     let json = payload.json();
     let raw: Box<RawValue> = serde_json::from_slice(json)
         .map_err(|e| Rejection::Event(EventError::NotJson(e.to_string())))?;
     let (event, _) = CallEvent::parse(raw.get().as_bytes()).map_err(Rejection::Event)?;
-    let (task_queue, screen_pop, scope) = match scope::decide(inst, &event) {
+    let (plan, scope) = match scope::decide(inst, &event) {
         Decision::Ignored(reason) => return Ok(Outcome::Ignore { event, reason }),
         Decision::Enabled { enablement, .. } => (
-            enablement.enable_task_queue,
-            enablement.screen_pop,
+            Plan {
+                task_queue: enablement.enable_task_queue,
+                screen_pop: enablement.screen_pop,
+            },
             Some(enablement.scope.to_string()),
         ),
         // The worker decides once it sees the linked legs; plan for the most any enablement
         // could need.
         Decision::Pending => (
-            inst.enablements.iter().any(|e| e.enable_task_queue),
-            inst.enablements.iter().any(|e| e.screen_pop),
+            Plan {
+                task_queue: inst.enablements.iter().any(|e| e.enable_task_queue),
+                screen_pop: inst.enablements.iter().any(|e| e.screen_pop),
+            },
             None,
         ),
     };
+    Ok(Outcome::Accept {
+        event,
+        raw,
+        scope,
+        plan,
+    })
+}
+
+/// The jobs an accepted event needs. `merged`: what recording the event in the store found,
+/// or `None` when the store could not take it (then every event goes to the worker, which
+/// merges it).
+///
+/// * a leg's end: its call log (after the log delay with the task queue), and at once a job
+///   that opens the conversation's ledger record;
+/// * an agent offered an inbound call: the screen pop;
+/// * a detail that goes into the log, once the log was decided: the late path;
+/// * anything else: nothing; the event is in the store for the call log to read.
+pub fn jobs(
+    event: &CallEvent,
+    raw: &RawValue,
+    plan: Plan,
+    merged: Option<Merged>,
+    log_delay: Duration,
+    now_ms: i64,
+) -> Vec<(JobMessage, Duration)> {
+    let job = |kind| {
+        let mut m = JobMessage::new(kind, raw.to_owned(), now_ms);
+        m.merged = merged.is_some();
+        m
+    };
     let mut jobs = Vec::with_capacity(2);
     if event.state.ends_leg() {
-        let delay = if task_queue {
+        let delay = if plan.task_queue {
             log_delay
         } else {
             Duration::ZERO
         };
         if delay > Duration::ZERO {
-            jobs.push((
-                JobMessage::new(JobKind::Merge, raw.clone(), now_ms),
-                Duration::ZERO,
-            ));
+            jobs.push((job(JobKind::Merge), Duration::ZERO));
         }
-        jobs.push((JobMessage::new(JobKind::CallLog, raw, now_ms), delay));
-    } else if screen_pop
+        jobs.push((job(JobKind::CallLog), delay));
+    } else if plan.screen_pop
         && event.direction == Some(Direction::Inbound)
         && event.state.offers_agent()
         && event.is_user_leg()
     {
-        jobs.push((
-            JobMessage::new(JobKind::ScreenPop, raw, now_ms),
-            Duration::ZERO,
-        ));
+        jobs.push((job(JobKind::ScreenPop), Duration::ZERO));
     } else {
-        jobs.push((JobMessage::new(JobKind::Merge, raw, now_ms), Duration::ZERO));
+        let late = event.state.goes_into_the_log() && merged.is_some_and(|m| m.logged);
+        if merged.is_none() || late {
+            jobs.push((job(JobKind::Merge), Duration::ZERO));
+        }
     }
-    Ok(Outcome::Accept { event, scope, jobs })
+    jobs
 }
 
 /// The webhook use case.
@@ -139,6 +175,8 @@ pub struct Ingest {
     pub config: Arc<dyn ConfigSource>,
     pub secrets: Arc<dyn Secrets>,
     pub queue: Arc<dyn Queue>,
+    /// Where each accepted event is recorded before the answer (its leg's record).
+    pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     /// The deploy's call-log delay (default 180 s).
     pub log_delay: Duration,
@@ -190,7 +228,7 @@ impl Ingest {
         }
         let keys: Vec<&[u8]> = secrets.iter().map(|s| s.expose().as_bytes()).collect();
         let now = self.clock.now_ms();
-        match prepare(&inst, &keys, body, self.log_delay, now) {
+        match prepare(&inst, &keys, body) {
             Err(rej) => {
                 let resp = rej.response();
                 // The call id the body claims (unverified), to find the line by the call.
@@ -220,10 +258,36 @@ impl Ingest {
                 telemetry::webhook_event(decision::IGNORED, reason.code());
                 Response::new(200, json!({"status": "ignored", "reason": reason.code()}))
             }
-            Ok(Outcome::Accept { event, scope, jobs }) => {
+            Ok(Outcome::Accept {
+                event,
+                raw,
+                scope,
+                plan,
+            }) => {
+                // Recorded before the answer: every event acknowledged is in the state that
+                // the call log reads, however long its queue is. A store that cannot take it
+                // leaves the merge to the worker.
+                let records = Records {
+                    store: self.store.as_ref(),
+                    clock: self.clock.as_ref(),
+                };
+                let merged = match state::merge_event(records, &event, Source::Webhook).await {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        tracing::warn!(call_id = %event.call_id, reason = "store_unavailable", error = %e,
+                            "webhook: could not record the event; the worker will");
+                        None
+                    }
+                };
+                let jobs = jobs(&event, &raw, plan, merged, self.log_delay, now);
                 let batch: Vec<(String, Duration)> =
                     jobs.iter().map(|(m, d)| (m.to_json(), *d)).collect();
-                if let Err(e) = self.queue.send_batch(&batch).await {
+                let sent = if batch.is_empty() {
+                    Ok(())
+                } else {
+                    self.queue.send_batch(&batch).await
+                };
+                if let Err(e) = sent {
                     tracing::error!(decision = decision::ERROR, reason = "queue_unavailable", call_id = %event.call_id, error = %e, "webhook: could not enqueue");
                     telemetry::webhook_event(decision::ERROR, "queue_unavailable");
                     return Response::new(
@@ -238,6 +302,7 @@ impl Ingest {
                     state = event.state.as_str(),
                     scope = scope.as_deref().unwrap_or("pending"),
                     jobs = ?kinds,
+                    recorded = merged.is_some(),
                     "webhook: event accepted"
                 );
                 telemetry::webhook_event(decision::ACCEPTED, "");

@@ -45,6 +45,10 @@ pub struct JobMessage {
     /// reconciler in Dialpad's call list.
     #[serde(default, skip_serializing_if = "Source::is_webhook")]
     pub source: Source,
+    /// The webhook merged the event into the conversation's state before it answered: the
+    /// worker need not merge it again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub merged: bool,
 }
 
 /// How a conversation reached the product.
@@ -78,6 +82,7 @@ impl JobMessage {
             received_at,
             attempt: 0,
             source: Source::Webhook,
+            merged: false,
         }
     }
 

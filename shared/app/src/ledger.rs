@@ -53,6 +53,11 @@ pub struct Entry {
     /// Epoch ms: when the ledger first heard of the conversation, and when its log is due.
     pub opened_at: i64,
     pub due_at: Option<i64>,
+    /// Epoch ms: when a job of the conversation is next expected to run (its log's delay, a
+    /// re-check of a call not over, a retry, the reconciler's feeding); none once the log is
+    /// decided. A job is alive until [`ALIVE_GRACE`] after it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<i64>,
     /// The call log's decision, once final (see [`FINAL`]), and its reason code.
     pub decision: Option<String>,
     pub reason: Option<String>,
@@ -83,6 +88,16 @@ impl Entry {
         self.source == Source::Reconciliation.as_str()
     }
 
+    /// Whether a job of the conversation is alive: due, being retried or re-checked, or just
+    /// fed, and not decided. (A job that died is redelivered within [`ALIVE_GRACE`].)
+    pub fn job_alive(&self, now_ms: i64) -> bool {
+        !self.is_final()
+            && self
+                .next_attempt_at
+                .or(self.due_at)
+                .is_some_and(|t| now_ms < t + ALIVE_GRACE.as_millis() as i64)
+    }
+
     /// The hour (UTC) the conversation is indexed under: its start, else when it was heard of.
     fn hour(&self) -> String {
         hour_of(self.started_at.unwrap_or(self.opened_at))
@@ -98,6 +113,10 @@ fn hour_of(ms: i64) -> String {
 }
 
 use crate::keys::{ledger as key, ledger_hour as hour_key, ledger_hour_shard as shard_key};
+
+/// How long after its expected run a job counts as alive: longer than a job, its redelivery
+/// after the worker dies (the queue's visibility timeout, 6 minutes) and a re-check (5).
+pub const ALIVE_GRACE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// How many items an hour's index is spread over: a busy hour's conversations in one item
 /// would make every opening rewrite the whole list (and its writers collide).
@@ -178,8 +197,17 @@ pub async fn open(
     due_at: i64,
 ) -> Result<Entry> {
     let entry = change(records, anchor, |e| {
-        if e.source.is_empty() {
+        // The first opener says how the conversation reached the product, and the webhook
+        // wins: a conversation is recovered only when the webhook delivered none of it.
+        if e.source.is_empty() || source == Source::Webhook {
             e.source = source.as_str().to_owned();
+        }
+        if source == Source::Webhook && e.decision.as_deref() == Some("recovered_by_reconciliation")
+        {
+            e.decision = Some("logged".to_owned());
+        }
+        if !e.is_final() {
+            e.next_attempt_at = Some(e.next_attempt_at.map_or(due_at, |t| t.max(due_at)));
         }
         e.legs.extend(conv.legs.iter().cloned());
         e.dialpad_call_id = conv.dialpad_call_id.clone();
@@ -235,9 +263,16 @@ pub struct Settled {
 }
 
 impl Settled {
-    /// Writes this decision into a record.
+    /// Writes this decision into a record. A conversation the webhook delivered any of (the
+    /// record says so by now) is not a recovered one.
     fn onto(&self, e: &mut Entry, now: i64) {
-        e.decision = Some(self.decision.to_owned());
+        let recovered = self.decision == "recovered_by_reconciliation";
+        let decision = if recovered && e.source == Source::Webhook.as_str() {
+            "logged"
+        } else {
+            self.decision
+        };
+        e.decision = Some(decision.to_owned());
         e.reason = self.reason.clone();
         e.detail = Some(self.detail.clone());
         if self.family.is_some() {
@@ -248,6 +283,7 @@ impl Settled {
         }
         e.attempts += 1;
         e.last_attempt_at = Some(now);
+        e.next_attempt_at = None;
     }
 }
 
@@ -260,26 +296,30 @@ pub async fn settle(records: Records<'_>, anchor: &str, s: Settled) -> Result<En
 /// Completes the call log's claim with `outcome` and records its final decision in the
 /// ledger, in one transaction: a job that dies, or a store that fails, between the two leaves
 /// neither, and the job's retry logs (finding every effect done) and settles again. Returns
-/// false when the claim's lease was lost (nothing written).
+/// the record as written, or `None` when the claim's lease was lost (nothing written).
 pub async fn settle_with_claim(
     records: Records<'_>,
     held: crate::claim::Held,
     outcome: Value,
     anchor: &str,
     s: Settled,
-) -> Result<bool> {
+) -> Result<Option<Entry>> {
     let now = records.clock.now_ms();
-    held.complete_with(
-        records,
-        outcome,
-        DONE_TTL_SECS,
-        &key(anchor),
-        DONE_TTL_SECS,
-        |e: &mut Entry| {
-            apply(e, anchor, now, &mut |e: &mut Entry| s.onto(e, now));
-        },
-    )
-    .await
+    let mut written = Entry::default();
+    let done = held
+        .complete_with(
+            records,
+            outcome,
+            DONE_TTL_SECS,
+            &key(anchor),
+            DONE_TTL_SECS,
+            |e: &mut Entry| {
+                apply(e, anchor, now, &mut |e: &mut Entry| s.onto(e, now));
+                written = e.clone();
+            },
+        )
+        .await?;
+    Ok(done.then_some(written))
 }
 
 /// Records what was done with a detail that came after the log (a late disposition applied,
@@ -310,13 +350,15 @@ pub async fn note_late(
     Ok(())
 }
 
-/// Records an attempt that did not settle the conversation (a retry), or a job given up
-/// (`final_decision`), for the conversation of `conv`'s legs, if it has a record.
+/// Records an attempt that did not settle the conversation: a retry (`next_attempt_at`, when
+/// it comes), or a job given up (`final_decision`), for the conversation of `conv`'s legs, if
+/// it has a record.
 pub async fn note_failure(
     records: Records<'_>,
     conv: &Conversation,
     reason: &str,
     final_decision: Option<&'static str>,
+    next_attempt_at: Option<i64>,
 ) -> Result<()> {
     let Records { store, clock } = records;
     let mut anchor = None;
@@ -338,7 +380,10 @@ pub async fn note_failure(
             if !e.is_final() {
                 e.decision = Some(d.to_owned());
                 e.reason = Some(reason.to_owned());
+                e.next_attempt_at = None;
             }
+        } else if !e.is_final() {
+            e.next_attempt_at = next_attempt_at;
         }
     })
     .await?;
@@ -352,10 +397,12 @@ pub async fn note_replay(records: Records<'_>, call_id: &str) -> Result<()> {
     let Some(anchor) = state::anchor_of(store, call_id).await? else {
         return Ok(());
     };
+    let now = records.clock.now_ms();
     change(records, &anchor, |e| {
         e.replays += 1;
         if e.decision.as_deref() == Some("failed") {
             e.decision = None;
+            e.next_attempt_at = Some(now);
         }
     })
     .await?;

@@ -70,7 +70,7 @@ impl Coverage {
                 None => {
                     let due = e.due_at.unwrap_or(e.opened_at);
                     let recent = e.last_attempt_at.is_some_and(|t| now_ms - t < grace);
-                    if now_ms < due + grace || recent {
+                    if now_ms < due + grace || recent || e.job_alive(now_ms) {
                         c.pending += 1;
                     } else {
                         c.unaccounted.push(e.conversation.clone());

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
+use crate::jobs::Source;
 use crate::ports::{Condition, Records, Store};
 
 /// Leg records live a week: long enough for late post-hangup events and retried jobs.
@@ -37,6 +38,19 @@ struct LegRecord {
     /// Other legs this leg is linked to (both directions).
     #[serde(default)]
     links: BTreeSet<String>,
+    /// An event of this leg came from Dialpad's webhook (not only from the reconciler).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    webhook: bool,
+    /// The conversation's call log was decided: a detail merged from now on is a late one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    logged: bool,
+}
+
+/// What merging an event found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Merged {
+    /// The conversation's log was decided before this event was merged.
+    pub logged: bool,
 }
 
 impl LegRecord {
@@ -109,19 +123,30 @@ where
 }
 
 /// Adds an event to its leg's record (duplicates are skipped) and links the legs it names.
-pub async fn merge_event(records: Records<'_>, event: &CallEvent) -> Result<()> {
+/// `source` says how it reached the product: a leg that heard from the webhook says so.
+pub async fn merge_event(
+    records: Records<'_>,
+    event: &CallEvent,
+    source: Source,
+) -> Result<Merged> {
     let Records { store, clock } = records;
     let expires = Some(clock.now_secs() + LEG_TTL_SECS);
     let links = event.linked_ids();
     let kept = event.clipped();
+    let mut merged = Merged::default();
     update(
         store,
         &leg_key(&event.call_id),
         expires,
         |rec: &mut LegRecord| {
+            merged.logged = rec.logged;
             let mut changed = rec.add(kept.clone());
             for l in &links {
                 changed |= rec.links.insert(l.clone());
+            }
+            if source == Source::Webhook && !rec.webhook {
+                rec.webhook = true;
+                changed = true;
             }
             changed
         },
@@ -133,14 +158,41 @@ pub async fn merge_event(records: Records<'_>, event: &CallEvent) -> Result<()> 
         })
         .await?;
     }
+    Ok(merged)
+}
+
+/// Marks every leg of a conversation whose log was decided: a detail merged into one of them
+/// from now on is a late one (the webhook then queues a job for it).
+pub async fn mark_logged(records: Records<'_>, legs: &[String]) -> Result<()> {
+    let Records { store, clock } = records;
+    let expires = Some(clock.now_secs() + LEG_TTL_SECS);
+    for leg in legs {
+        update(store, &leg_key(leg), expires, |rec: &mut LegRecord| {
+            !std::mem::replace(&mut rec.logged, true)
+        })
+        .await?;
+    }
     Ok(())
+}
+
+/// The events of a conversation, and whether any of its legs heard from the webhook.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    pub events: Vec<CallEvent>,
+    pub heard_from_webhook: bool,
 }
 
 /// Every event of the conversation that `call_id` belongs to.
 pub async fn load_events(store: &dyn Store, call_id: &str) -> Result<Vec<CallEvent>> {
+    Ok(load_legs(store, call_id).await?.events)
+}
+
+/// Every event of the conversation that `call_id` belongs to, and where its legs heard from.
+pub async fn load_legs(store: &dyn Store, call_id: &str) -> Result<Loaded> {
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut todo: VecDeque<String> = VecDeque::from([call_id.to_owned()]);
     let mut events = Vec::new();
+    let mut heard_from_webhook = false;
     while let Some(id) = todo.pop_front() {
         if seen.len() >= MAX_LEGS {
             tracing::warn!(
@@ -158,6 +210,7 @@ pub async fn load_events(store: &dyn Store, call_id: &str) -> Result<Vec<CallEve
         };
         let rec: LegRecord = serde_json::from_str(&item.value)
             .map_err(|e| Error::permanent("store", format!("leg {id} is unreadable: {e}")))?;
+        heard_from_webhook |= rec.webhook;
         events.extend(rec.calls);
         for raw in &rec.events {
             if let Ok(v) = serde_json::from_str(raw.get()) {
@@ -168,7 +221,10 @@ pub async fn load_events(store: &dyn Store, call_id: &str) -> Result<Vec<CallEve
         }
         todo.extend(rec.links.into_iter().filter(|l| !seen.contains(l)));
     }
-    Ok(events)
+    Ok(Loaded {
+        events,
+        heard_from_webhook,
+    })
 }
 
 /// Whether an event that ends the leg `call_id` (hangup, missed, voicemail) was merged.
@@ -190,6 +246,13 @@ pub async fn leg_ended(store: &dyn Store, call_id: &str) -> Result<bool> {
 /// The merged record of the conversation `call_id` belongs to.
 pub async fn load(store: &dyn Store, call_id: &str) -> Result<Option<Conversation>> {
     Ok(conversation::merge(&load_events(store, call_id).await?))
+}
+
+/// The merged record of the conversation `call_id` belongs to, and whether the webhook
+/// delivered any of its events.
+pub async fn load_heard(store: &dyn Store, call_id: &str) -> Result<Option<(Conversation, bool)>> {
+    let loaded = load_legs(store, call_id).await?;
+    Ok(conversation::merge(&loaded.events).map(|c| (c, loaded.heard_from_webhook)))
 }
 
 use crate::keys::anchor as anchor_key;

@@ -26,6 +26,7 @@ fn ingest(allow_unsigned: bool) -> Ingest {
         config: Arc::new(StaticConfig(Arc::new(inst))),
         secrets: Arc::new(MemorySecrets::new()),
         queue: Arc::new(MemoryQueue::new(clock.clone())),
+        store: Arc::new(llbridge_embedded::MemoryStore::new(clock.clone())),
         clock,
         log_delay: Duration::from_secs(180),
     }

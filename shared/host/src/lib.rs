@@ -211,11 +211,8 @@ impl Host {
         }
         let deadline = tokio::time::Instant::now() + timeout;
         while tokio::time::Instant::now() < deadline {
-            if self.pending().await == 0
-                && self
-                    .settle(Duration::ZERO, Duration::from_millis(200))
-                    .await
-            {
+            let quiet = self.probe.quiet_period() + Duration::from_millis(500);
+            if self.pending().await == 0 && self.settle(Duration::ZERO, quiet).await {
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -386,6 +383,7 @@ pub async fn start(mut opts: Options) -> std::io::Result<Host> {
         config: config.clone(),
         secrets: opts.secrets.clone(),
         queue: queue.clone(),
+        store: store.clone(),
         clock: opts.clock.clone(),
         log_delay: opts.log_delay,
     });

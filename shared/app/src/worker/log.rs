@@ -147,6 +147,7 @@ impl Job<'_> {
             conv,
             enablement,
             report,
+            source,
             ..
         } = match self.scoped().await? {
             InScope::Yes(s) => s,
@@ -155,7 +156,7 @@ impl Job<'_> {
         let (fx, msg) = (&self.fx, self.msg);
         let due = msg.received_at + self.delay_of(&enablement).as_millis() as i64;
         let scope = report.scope.as_deref();
-        match ledger::anchor_and_open(fx.records(), &conv, scope, msg.source, due).await {
+        match ledger::anchor_and_open(fx.records(), &conv, scope, source, due).await {
             Ok(_) => Ok(()),
             Err(e) => Err(Stopped::on(e, report, &conv)),
         }
@@ -182,9 +183,10 @@ impl Job<'_> {
             Readiness::Ready | Readiness::ReadyWithoutHangup => now,
         };
         let scope = report.scope.as_deref();
-        let (anchor, entry) = ledger::anchor_and_open(fx.records(), conv, scope, msg.source, due)
-            .await
-            .map_err(stop)?;
+        let (anchor, entry) =
+            ledger::anchor_and_open(fx.records(), conv, scope, scoped.source, due)
+                .await
+                .map_err(stop)?;
         if !scoped.enablement.logs_calls() {
             let settled = ledger::Settled {
                 decision: Decision::Skipped.as_str(),
@@ -205,6 +207,7 @@ impl Job<'_> {
         if let Readiness::Wait(wait, why) = ready {
             let mut next = msg.clone();
             next.attempt += 1;
+            next.merged = true;
             self.worker
                 .queue
                 .send(&next.to_json(), wait.min(Duration::from_secs(900)))
@@ -253,10 +256,13 @@ impl Job<'_> {
                         .await
                         .map_err(|e| Stopped::on(e, report.clone(), conv))?;
                 }
-                // A disposition the log did not have is applied late (once, whichever job).
-                if conv.disposition().is_some() {
-                    self.late_disposition(&scoped, &anchor, Some(conv)).await?;
-                }
+                // An earlier holder may have died before marking the legs.
+                crate::state::mark_logged(fx.records(), &conv.legs)
+                    .await
+                    .map_err(|e| Stopped::on(e, report.clone(), conv))?;
+                // A detail the log did not have is applied late (once, whichever job).
+                self.late_details(&scoped, &anchor, None, Some(conv))
+                    .await?;
                 let detail = if anchor == conv.key {
                     outcome.to_string()
                 } else {
@@ -316,8 +322,14 @@ impl Job<'_> {
         match ledger::settle_with_claim(fx.records(), held.clone(), recorded, &anchor, settled)
             .await
         {
-            Ok(true) => {}
-            Ok(false) => {
+            Ok(Some(written)) => {
+                // The ledger's word on how the call came (the webhook may have delivered
+                // some of it since this job began).
+                if let Some(d) = written.decision.as_deref().and_then(Decision::parse) {
+                    v.decision = d;
+                }
+            }
+            Ok(None) => {
                 let lost = crate::error::Error::transient(
                     "store",
                     format!("the claim of conversation {anchor} was taken over before the log was recorded"),
@@ -335,23 +347,28 @@ impl Job<'_> {
         }
         let mut report = report.decision(v.decision).detail(v.detail);
         report.reason = v.reason;
-        // A disposition merged while this job wrote saw no final ledger yet: look once more.
-        if conv.disposition().is_none() {
-            self.late_disposition(&scoped, &anchor, None).await?;
+        // From now on the webhook queues a late job for each detail of these legs; a detail
+        // merged while this job wrote got none: look once more.
+        if let Err(e) = crate::state::mark_logged(fx.records(), &conv.legs).await {
+            return Err(Stopped::on(e, report, conv));
         }
+        self.late_details(&scoped, &anchor, Some(conv), None)
+            .await?;
         Ok(Decided::about(report, scoped.conv))
     }
 
-    /// The conversation as it is now (`current`, else read again), when it has a disposition
-    /// and its log is written: the CRM's late log for it (as a merge job's, see `merged`), in
-    /// a line of its own when it did something. A failure fails the job, whose retry looks
-    /// again.
-    async fn late_disposition(
+    /// The details of the conversation as it is now (`current`, else read again) that its
+    /// log did not have (all of them when `logged` is not known): the CRM's late log for each
+    /// (as a merge job's, see `merged`), in a line of its own when it did something. A
+    /// failure fails the job, whose retry looks again.
+    async fn late_details(
         &self,
         scoped: &Scoped,
         anchor: &str,
+        logged: Option<&Conversation>,
         current: Option<&Conversation>,
     ) -> std::result::Result<(), Box<Stopped>> {
+        use llbridge_domain::CallState;
         let fx = &self.fx;
         let report = scoped.report.clone().decision(Decision::Merged);
         let stop = |e| Stopped::on(e, report.clone(), &scoped.conv);
@@ -361,9 +378,36 @@ impl Job<'_> {
                 .await
                 .map_err(stop)?,
         };
-        let Some(now) = now.filter(|c| c.disposition().is_some()) else {
+        let Some(now) = now else {
             return Ok(());
         };
+        let new = |has: bool, differs: &dyn Fn(&Conversation) -> bool| {
+            has && logged.is_none_or(|l| differs(l))
+        };
+        let states: Vec<CallState> = [
+            (
+                new(now.disposition().is_some(), &|l| {
+                    l.disposition() != now.disposition()
+                }),
+                CallState::Dispositions,
+            ),
+            (
+                new(!now.action_items.is_empty(), &|l| {
+                    l.action_items != now.action_items
+                }),
+                CallState::RecapActionItems,
+            ),
+            (
+                new(now.voicemail, &|l| !l.voicemail),
+                CallState::VoicemailUploaded,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(late, state)| late.then_some(state))
+        .collect();
+        if states.is_empty() {
+            return Ok(());
+        }
         let entry = ledger::get(fx.store, anchor).await.map_err(stop)?;
         let now_ms = fx.clock.now_ms();
         let Some(entry) = entry.filter(|e| {
@@ -378,13 +422,18 @@ impl Job<'_> {
         let (Some(family), Some(effects)) = (&entry.family, &entry.effects) else {
             return Ok(());
         };
-        let late = crate::ports::LateDetail {
-            state: llbridge_domain::CallState::Dispositions,
-            family,
-            effects,
-        };
-        if let Some(done) = self.late_log(scoped, &now, anchor, &late, report).await? {
-            done.emit(Some(&now));
+        for state in states {
+            let late = crate::ports::LateDetail {
+                state,
+                family,
+                effects,
+            };
+            if let Some(done) = self
+                .late_log(scoped, &now, anchor, &late, report.clone())
+                .await?
+            {
+                done.emit(Some(&now));
+            }
         }
         Ok(())
     }

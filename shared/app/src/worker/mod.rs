@@ -319,12 +319,15 @@ impl Worker {
         let report = settle.report();
         report.emit(stopped.conv.as_ref());
         if let (Some(conv), Some(JobKind::CallLog)) = (&stopped.conv, report.job) {
-            let final_decision = match &settle {
-                Settle::Retry { .. } => None,
-                _ => Some(Decision::Failed.as_str()),
+            let (final_decision, next) = match &settle {
+                Settle::Retry { after, .. } => {
+                    (None, Some(self.clock.now_ms() + after.as_millis() as i64))
+                }
+                _ => (Some(Decision::Failed.as_str()), None),
             };
             let reason = report.reason.map_or("failed", |r| r.as_str());
-            if let Err(e) = ledger::note_failure(self.records(), conv, reason, final_decision).await
+            if let Err(e) =
+                ledger::note_failure(self.records(), conv, reason, final_decision, next).await
             {
                 tracing::warn!(error = %e, "worker: could not note a failed call log in the ledger");
             }
@@ -361,9 +364,11 @@ impl Worker {
             msg: &msg,
             event: &event,
         };
-        state::merge_event(self.records(), &event)
-            .await
-            .map_err(|e| Stopped::early(e, job.report(Decision::Failed)))?;
+        if !msg.merged {
+            state::merge_event(self.records(), &event, msg.source)
+                .await
+                .map_err(|e| Stopped::early(e, job.report(Decision::Failed)))?;
+        }
         match msg.job {
             JobKind::Merge => {
                 if event.state.ends_leg() {

@@ -30,6 +30,8 @@ pub(super) struct Scoped {
     pub enablement: Enablement,
     /// The job's report so far (conversation and scope filled in).
     pub report: Report,
+    /// How the conversation reached the product.
+    pub source: crate::jobs::Source,
 }
 
 /// Whether the job's conversation is in scope.
@@ -42,20 +44,27 @@ pub(super) enum InScope {
 }
 
 impl Job<'_> {
-    async fn conversation(&self) -> Result<Conversation> {
-        let conv = state::load(self.worker.store.as_ref(), &self.event.call_id)
+    /// The job's conversation, and whether the webhook delivered any of its events.
+    async fn conversation(&self) -> Result<(Conversation, bool)> {
+        let (conv, heard) = state::load_heard(self.worker.store.as_ref(), &self.event.call_id)
             .await?
             .ok_or_else(|| Error::transient("store", "the merged event is not in the store yet"))?;
         tracing::Span::current().record("conversation", conv.key.as_str());
-        Ok(conv)
+        Ok((conv, heard))
     }
 
     /// Loads the event's conversation and decides its scope.
     pub(super) async fn scoped(&self) -> std::result::Result<InScope, Box<Stopped>> {
-        let conv = self
+        let (conv, heard) = self
             .conversation()
             .await
             .map_err(|e| Stopped::early(e, self.report(Decision::Failed)))?;
+        // How the conversation reached the product: the webhook, if it delivered any of it.
+        let source = if heard {
+            crate::jobs::Source::Webhook
+        } else {
+            self.msg.source
+        };
         let report = self.report(Decision::Dropped).conversation(&conv);
         let inst = match self.worker.config.installation().await {
             Ok(i) => i,
@@ -81,6 +90,7 @@ impl Job<'_> {
             conv,
             inst,
             enablement,
+            source,
         }))
     }
 }
