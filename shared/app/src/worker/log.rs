@@ -382,7 +382,7 @@ impl Job<'_> {
             return Ok(());
         };
         let new = |has: bool, differs: &dyn Fn(&Conversation) -> bool| {
-            has && logged.is_none_or(|l| differs(l))
+            has && logged.is_none_or(differs)
         };
         let states: Vec<CallState> = [
             (
