@@ -372,3 +372,88 @@ async fn a_call_the_webhook_delivered_is_not_counted_as_recovered_though_the_rec
     );
     s.stop().await;
 }
+
+/// `n` calls the webhook never heard of, spread over the last five hours, in Dialpad's call
+/// list only.
+fn missed_calls(s: &Scenario, n: u64) -> Vec<llbridge_tests::events::Call> {
+    let now = chrono::Utc::now().timestamp_millis();
+    (0..n)
+        .map(|i| {
+            let t0 = now - 5 * 3_600_000 + (i as i64) * (5 * 3_600_000 / n as i64) + 60_000;
+            let c = llbridge_tests::events::Call::new(300 + i, &format!("+1650444{i:04}"), t0);
+            for leg in c.protos() {
+                s.dialpad().add_call(leg);
+            }
+            c
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn passes_cut_short_by_their_page_limit_resume_where_they_stopped_until_every_call_is_logged()
+{
+    let s = Scenario::start_tuned(
+        vec![enablement(
+            "call_center",
+            Some(CALL_CENTER),
+            json!({"enable_task_queue": false, "screen_pop": false}),
+        )],
+        None,
+        Duration::from_secs(1),
+        |o| {
+            // Two pages of four legs a pass: a pass reads eight of the sixty legs (and the
+            // scheduled windows look back 10 minutes, not 2 hours, to leave room for them).
+            o.reconcile.max_pages = 2;
+            o.reconcile.overlap = Duration::from_secs(600);
+            o.reconcile.pace = Duration::from_millis(1);
+            o.sandbox.dialpad.call_page_size = 4;
+        },
+    )
+    .await;
+    let calls = missed_calls(&s, 30);
+    let first = s
+        .host
+        .reconciler
+        .pass(Some(Duration::from_secs(6 * 3600)))
+        .await
+        .unwrap_or_else(|e| panic!("pass: {e}"));
+    assert_eq!(
+        first.stopped.as_deref(),
+        Some("too_many_pages"),
+        "{first:?}"
+    );
+    assert_eq!(first.windows_left, 1, "the unread part is kept: {first:?}");
+    // Scheduled passes finish the work, the oldest window first: until it is read, nothing
+    // older than its start counts as looked at.
+    let oldest = first.covered_until;
+    let mut passes = 1;
+    loop {
+        let p = s
+            .host
+            .reconciler
+            .pass(None)
+            .await
+            .unwrap_or_else(|e| panic!("pass: {e}"));
+        passes += 1;
+        if p.fed.len() + p.alive + p.accounted < 60 && passes < 6 {
+            assert_eq!(p.covered_until, oldest, "the oldest window first: {p:?}");
+        }
+        if p.windows_left == 0 {
+            break;
+        }
+        assert!(passes < 40, "the work does not end: {p:?}");
+    }
+    s.settle_until(async || s.phone_logs().len() >= calls.len())
+        .await;
+    let logs = s.phone_logs();
+    for c in &calls {
+        let mine = logs
+            .iter()
+            .filter(|p| p.external_call_id == c.cc_leg.to_string())
+            .count();
+        assert_eq!(mine, 1, "call {} logged once", c.cc_leg);
+    }
+    assert_eq!(logs.len(), calls.len());
+    assert!(passes >= 8, "sixty legs, eight a pass: {passes} passes");
+    s.stop().await;
+}

@@ -140,3 +140,140 @@ async fn a_call_whose_end_never_comes_is_logged_after_four_silent_hours_and_says
     );
     s.stop().await;
 }
+
+/// What a LineLeader outage cost: requests LineLeader received, call-log job deliveries,
+/// phone logs per call, dead letters, and the report's recoveries.
+#[derive(Debug, PartialEq, Eq)]
+struct Cost {
+    requests: usize,
+    log_deliveries: usize,
+    logs_per_call: Vec<usize>,
+    dead_letters: usize,
+    recovered: usize,
+}
+
+/// Ten calls the webhook delivered (all in Dialpad's call list too), logged a minute after
+/// they end or at once (`task_queue`), while LineLeader answers 503 to everything for
+/// `outage`; a reconciliation pass every `every` when given. Production retries (30 s
+/// doubling to 15 minutes, for 6 hours).
+async fn through_an_outage(outage: Duration, every: Option<Duration>, task_queue: bool) -> Cost {
+    let now = chrono::Utc::now();
+    let s = Scenario::start_tuned(
+        vec![enablement(
+            "call_center",
+            Some(CALL_CENTER),
+            json!({"enable_task_queue": task_queue, "screen_pop": false}),
+        )],
+        Some(data(now, vec![])),
+        Duration::from_secs(60),
+        |o| o.retry = llbridge_app::worker::RetryPolicy::default(),
+    )
+    .await;
+    s.lineleader().set_faults(llbridge_sandbox::Faults {
+        rules: vec![llbridge_sandbox::FaultRule {
+            status: Some(503),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    // The outage begins a little before the calls end: retries do not fall on its end.
+    let lead = Duration::from_secs(5);
+    assert!(s.host.run_for(lead, Duration::from_secs(10)).await);
+    let calls: Vec<Call> = (0..10)
+        .map(|i| s.call(40 + i, &format!("+1650555{i:04}")))
+        .collect();
+    for c in &calls {
+        s.play(&[
+            c.agent("connected", 5_100),
+            c.dispositions(&["Follow-Up Needed"], 290_000),
+            c.cc_hangup(295_200),
+        ])
+        .await;
+        for leg in c.protos() {
+            s.dialpad().add_call(leg);
+        }
+    }
+    let step = every.unwrap_or(outage - lead);
+    let mut elapsed = lead;
+    while elapsed < outage {
+        assert!(
+            s.host.run_for(step, Duration::from_secs(120)).await,
+            "the worker did not settle"
+        );
+        elapsed += step;
+        if every.is_some() {
+            s.host
+                .reconciler
+                .pass(None)
+                .await
+                .unwrap_or_else(|e| panic!("pass: {e}"));
+        }
+    }
+    s.lineleader()
+        .set_faults(llbridge_sandbox::Faults::default());
+    assert!(
+        s.host.drain(Duration::from_secs(120)).await,
+        "the queue did not drain"
+    );
+    let logs = s.phone_logs();
+    let cost = Cost {
+        requests: s.lineleader().requests().len(),
+        log_deliveries: s
+            .host
+            .reports()
+            .iter()
+            .filter(|r| r.job == Some(JobKind::CallLog))
+            .count(),
+        logs_per_call: calls
+            .iter()
+            .map(|c| {
+                logs.iter()
+                    .filter(|p| p.external_call_id == c.cc_leg.to_string())
+                    .count()
+            })
+            .collect(),
+        dead_letters: s.host.dead_letters().await.len(),
+        recovered: ledger::between(
+            s.host.store.as_ref(),
+            now.timestamp_millis() - 3_600_000,
+            now.timestamp_millis() + 3_600_000,
+        )
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| e.recovered())
+        .count(),
+    };
+    s.stop().await;
+    cost
+}
+
+#[tokio::test]
+async fn a_two_hour_lineleader_outage_costs_no_more_with_the_reconciler_every_ten_minutes() {
+    let outage = Duration::from_secs(2 * 3600);
+    let without = through_an_outage(outage, None, true).await;
+    let with = through_an_outage(outage, Some(Duration::from_secs(600)), true).await;
+    eprintln!("2 h outage: without the reconciler {without:?}; with it {with:?}");
+    assert_eq!(without.logs_per_call, vec![1; 10], "{without:?}");
+    assert_eq!(with.logs_per_call, vec![1; 10], "{with:?}");
+    assert_eq!((with.dead_letters, with.recovered), (0, 0), "{with:?}");
+    assert!(
+        with.log_deliveries <= without.log_deliveries && with.requests <= without.requests,
+        "no more jobs or LineLeader requests with the reconciler: {with:?} against {without:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_thirty_second_lineleader_outage_costs_no_more_with_the_reconciler_every_two_seconds() {
+    let outage = Duration::from_secs(30);
+    let without = through_an_outage(outage, None, false).await;
+    let with = through_an_outage(outage, Some(Duration::from_secs(2)), false).await;
+    eprintln!("30 s outage: without the reconciler {without:?}; with it {with:?}");
+    assert_eq!(with.logs_per_call, vec![1; 10], "{with:?}");
+    assert_eq!((with.dead_letters, with.recovered), (0, 0), "{with:?}");
+    assert!(without.log_deliveries > 10, "the outage bit: {without:?}");
+    assert!(
+        with.requests <= without.requests,
+        "no more LineLeader requests with the reconciler: {with:?} against {without:?}"
+    );
+}

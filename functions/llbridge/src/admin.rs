@@ -208,15 +208,33 @@ pub async fn reconcile(since: &str, target: &Target) -> anyhow::Result<ExitCode>
         .context("unreadable answer from the local host")?,
         Where::Stack(t) => stack_reconciler(&t).await?.pass(Some(period)).await?,
     };
+    if pass.queued {
+        println!(
+            "another pass is running: the window of the last {} is added to the reconciler's work ({} window(s) to read); the running pass and the scheduled ones read it",
+            since, pass.windows_left
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
-        "{} leg(s) listed in {} page(s): {} fed through the pipeline, {} already accounted for, {} too recent (next pass), {} out of scope",
+        "{} leg(s) listed in {} page(s): {} fed through the pipeline, {} already accounted for, {} with a job under way, {} too recent (next pass), {} out of scope",
         pass.legs,
         pass.pages,
         pass.fed.len(),
         pass.accounted,
+        pass.alive,
         pass.too_recent,
         pass.out_of_scope
     );
+    if let Some(e) = &pass.error {
+        println!("the call list failed: {e}");
+    }
+    if let Some(why) = &pass.stopped {
+        println!(
+            "stopped ({why}) with {} window(s) left: the next passes read them first (every call started before {} was looked at)",
+            pass.windows_left,
+            pass.covered_until.map(iso).unwrap_or_else(|| "-".into())
+        );
+    }
     for leg in &pass.fed {
         println!("  fed: {leg}");
     }
@@ -324,4 +342,11 @@ pub async fn dlq_replay(
     };
     println!("{replayed} job(s) back in the job queue");
     Ok(ExitCode::SUCCESS)
+}
+
+/// An epoch-ms time as ISO-8601 UTC, whole seconds.
+fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
 }

@@ -172,6 +172,10 @@ struct LocalArgs {
     /// How often the reconciler looks for calls the webhook missed (seconds; 0 turns it off).
     #[arg(long, default_value_t = 600)]
     reconcile_every_secs: u64,
+    /// How long one reconciliation pass may take (seconds); what it does not read is kept
+    /// for the next pass.
+    #[arg(long, default_value_t = 240)]
+    reconcile_budget_secs: u64,
     /// The delay before a failed job's first retry (seconds); it doubles on each failure,
     /// up to 15 minutes.
     #[arg(long, default_value_t = 30)]
@@ -249,6 +253,7 @@ async fn local(run: LocalArgs) -> anyhow::Result<ExitCode> {
     opts.timing = Timing::for_job_budget(Duration::from_secs(run.job_budget_secs));
     opts.reconcile_every =
         (run.reconcile_every_secs > 0).then(|| Duration::from_secs(run.reconcile_every_secs));
+    opts.reconcile.budget = Duration::from_secs(run.reconcile_budget_secs.max(1));
     opts.retry = RetryPolicy {
         first: Duration::from_secs(run.retry_delay_secs.max(1)),
         max: Duration::from_secs(run.retry_max_delay_secs.max(run.retry_delay_secs).max(1)),

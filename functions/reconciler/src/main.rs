@@ -1,7 +1,7 @@
 //! The reconciler Lambda, run by an EventBridge schedule: one pass over Dialpad's call list
 //! (`llbridge_app::reconcile`). Calls the webhook never delivered are fed to the job queue like
 //! webhook events; calls already logged are left alone. A failed pass fails the invocation
-//! (the function's error alarm) and the next one resumes from the last complete pass.
+//! (the function's error alarm); what a pass did not read is kept for the next one.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,14 +12,36 @@ use llbridge_aws::deployment::{adapters, init_json_logs, init_metrics, Deploymen
 use llbridge_clients::HttpClients;
 use serde_json::{json, Value};
 
-async fn handle(reconciler: Arc<Reconciler>, _tick: LambdaEvent<Value>) -> Result<Value, Error> {
-    let pass = reconciler.pass(None).await?;
+/// What a pass keeps of the invocation's time for itself: its last page, its lease's
+/// release, the metrics' flush.
+const MARGIN: Duration = Duration::from_secs(20);
+
+/// The time a pass may take: the invocation's remaining time less [`MARGIN`].
+fn budget(deadline_ms: u64, now_ms: u64) -> Duration {
+    Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(MARGIN)
+}
+
+async fn handle(reconciler: Arc<Reconciler>, tick: LambdaEvent<Value>) -> Result<Value, Error> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let budget = budget(tick.context.deadline, now);
+    let pass = reconciler.pass_within(None, budget).await?;
+    // The call list failed: the invocation fails too (the function's error alarm), the work
+    // is kept for the next pass.
+    if let Some(e) = &pass.error {
+        return Err(format!("the call list failed: {e}").into());
+    }
     Ok(json!({
         "legs": pass.legs,
         "fed": pass.fed.len(),
         "accounted": pass.accounted,
+        "alive": pass.alive,
         "too_recent": pass.too_recent,
         "out_of_scope": pass.out_of_scope,
+        "windows_left": pass.windows_left,
+        "stopped": pass.stopped,
     }))
 }
 
@@ -52,4 +74,19 @@ async fn main() -> Result<(), Error> {
         }
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pass_stops_well_before_the_invocation_does() {
+        assert_eq!(
+            budget(1_000_300_000, 1_000_000_000),
+            Duration::from_secs(280)
+        );
+        assert_eq!(budget(1_000_010_000, 1_000_000_000), Duration::ZERO);
+        assert_eq!(budget(5, 10), Duration::ZERO, "past the deadline");
+    }
 }

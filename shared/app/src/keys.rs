@@ -14,14 +14,28 @@
 //! | `family#create#<e164>` | the claim of creating a caller's family | 24 h once done |
 //! | `family#leg#<call_id>` | the family a leg's call was popped on | 24 h |
 //! | `family#pin#<anchor>` | the family the conversation's call log is written on | 35 days |
-//! | `reconcile#high_water` | where the last complete reconciliation pass ended | until replaced |
+//! | `reconcile#work` | the reconciler's windows still to read, and where the next begins | until replaced |
+//! | `reconcile#lease` | the claim of the running reconciliation pass | 35 days |
+//! | `reconcile#fed#<call_id>` | a leg the reconciler fed, so that the next pass leaves it to its job | 15 minutes |
+//! | `reconcile#high_water` | where the last complete pass ended (written by earlier releases; read once) | until replaced |
 //! | `llbridge#token#<connection>` (`#lease`, `#circuit`) | a CRM connection's token, its renewal lease and its login circuit | the token's life |
 
 /// The installation config.
 pub const CONFIG: &str = "config#installation";
 
-/// Where the last complete reconciliation pass ended (epoch ms).
+/// Where the last complete reconciliation pass ended (epoch ms), as earlier releases kept it.
 pub const RECONCILE_HIGH_WATER: &str = "reconcile#high_water";
+
+/// The reconciler's work: the windows still to read.
+pub const RECONCILE_WORK: &str = "reconcile#work";
+
+/// The claim of the running reconciliation pass.
+pub const RECONCILE_LEASE: &str = "reconcile#lease";
+
+/// A leg the reconciler fed: left to its job by the next passes.
+pub fn reconcile_fed(call_id: &str) -> String {
+    format!("reconcile#fed#{call_id}")
+}
 
 pub fn leg(call_id: &str) -> String {
     format!("leg#{call_id}")

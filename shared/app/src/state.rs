@@ -229,10 +229,15 @@ pub async fn load_legs(store: &dyn Store, call_id: &str) -> Result<Loaded> {
 
 /// Whether an event that ends the leg `call_id` (hangup, missed, voicemail) was merged.
 pub async fn leg_ended(store: &dyn Store, call_id: &str) -> Result<bool> {
-    let Some(item) = store.get(&leg_key(call_id)).await? else {
-        return Ok(false);
-    };
-    let rec: LegRecord = serde_json::from_str(&item.value)
+    match store.get(&leg_key(call_id)).await? {
+        Some(item) => ended_in(call_id, &item.value),
+        None => Ok(false),
+    }
+}
+
+/// Whether the stored record of the leg `call_id` (as read) holds an event that ends it.
+pub fn ended_in(call_id: &str, value: &str) -> Result<bool> {
+    let rec: LegRecord = serde_json::from_str(value)
         .map_err(|e| Error::permanent("store", format!("leg {call_id} is unreadable: {e}")))?;
     Ok(rec.calls.iter().any(|e| e.state.ends_leg())
         || rec.events.iter().any(|raw| {

@@ -25,15 +25,23 @@ pub const REQUESTS: &str = "requests";
 pub const REQUEST_MS: &str = "request_ms";
 /// From the webhook receiving a ring to the screen pop being sent, in milliseconds.
 pub const RING_TO_POP_MS: &str = "ring_to_pop_ms";
+/// Legs the reconciler listed, by what it did with them (`fed`, `accounted`, `alive`,
+/// `too_recent`, `out_of_scope`).
+pub const RECONCILED_LEGS: &str = "reconciled_legs";
+/// Reconciliation passes that stopped with calls left to look at, by why (`budget`,
+/// `too_many_pages`, `list_failed`).
+pub const RECONCILE_TRUNCATED: &str = "reconcile_truncated";
 
 /// The counters.
-pub const COUNTERS: [&str; 6] = [
+pub const COUNTERS: [&str; 8] = [
     WEBHOOK_EVENTS,
     JOBS,
     EFFECTS,
     UNKNOWN_OUTCOMES,
     FAMILIES_CREATED,
     REQUESTS,
+    RECONCILED_LEGS,
+    RECONCILE_TRUNCATED,
 ];
 /// The latencies, in milliseconds.
 pub const LATENCIES: [&str; 2] = [REQUEST_MS, RING_TO_POP_MS];
@@ -127,6 +135,24 @@ pub fn request(service: &'static str, endpoint: &str, outcome: &str, took: Durat
 /// The status class of an HTTP status: `2xx`, `4xx`, ...
 pub fn status_class(status: u16) -> String {
     format!("{}xx", status / 100)
+}
+
+/// What a reconciliation pass did with the legs it listed.
+pub fn reconcile_legs(pass: &crate::reconcile::Pass) {
+    for (what, n) in [
+        ("fed", pass.fed.len()),
+        ("accounted", pass.accounted),
+        ("alive", pass.alive),
+        ("too_recent", pass.too_recent),
+        ("out_of_scope", pass.out_of_scope),
+    ] {
+        metrics::counter!(RECONCILED_LEGS, "outcome" => what).increment(n as u64);
+    }
+}
+
+/// A reconciliation pass stopped with calls left to look at.
+pub fn reconcile_truncated(why: &str) {
+    metrics::counter!(RECONCILE_TRUNCATED, "reason" => dimension(why)).increment(1);
 }
 
 pub fn ring_to_pop(ms: i64) {

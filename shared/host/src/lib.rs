@@ -197,6 +197,20 @@ impl Host {
         false
     }
 
+    /// A stepped host: runs every job due within `span`, then moves the clock to the end of
+    /// it (time passes whether jobs are due or not). Returns whether it settled; false on a
+    /// host that is not stepped.
+    pub async fn run_for(&self, span: Duration, timeout: Duration) -> bool {
+        let Some(stepper) = &self.stepper else {
+            return false;
+        };
+        let end =
+            llbridge_app::ports::Clock::now_ms(stepper.clock.as_ref()) + span.as_millis() as i64;
+        let settled = self.settle(span, timeout).await;
+        stepper.clock.step_to(end);
+        settled
+    }
+
     /// Messages still in the queue (visible, in flight or delayed).
     pub async fn pending(&self) -> usize {
         self.probe.pending().await
@@ -469,7 +483,7 @@ pub async fn start(mut opts: Options) -> std::io::Result<Host> {
 }
 
 /// A reconciliation pass every `every`, until told to stop. A failed pass is logged; the next
-/// one resumes from the last complete one.
+/// one resumes what it left.
 async fn run_reconciler(
     reconciler: Arc<Reconciler>,
     every: Duration,
@@ -480,9 +494,21 @@ async fn run_reconciler(
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
-        if let Err(e) = reconciler.pass(None).await {
-            tracing::warn!(job = "reconcile", decision = "failed", reason = e.reason(),
-                error = %e, "reconciler: the pass failed; the next one resumes from the last complete one");
+        match reconciler.pass(None).await {
+            Ok(p) if p.error.is_some() => {
+                tracing::warn!(
+                    job = "reconcile",
+                    decision = "failed",
+                    reason = "list_failed",
+                    error = p.error.as_deref().unwrap_or_default(),
+                    "reconciler: the call list failed; the next pass resumes what this one left"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(job = "reconcile", decision = "failed", reason = e.reason(),
+                    error = %e, "reconciler: the pass failed; the next one resumes what it left");
+            }
         }
     }
 }

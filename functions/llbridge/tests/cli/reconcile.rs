@@ -403,3 +403,104 @@ async fn report_trace_and_dlq_read_a_deployed_stack() {
     .await;
     assert_eq!(depth.map(|d| d.0), Some(1), "back in the job queue");
 }
+
+/// The outage drill: five hours of calls the webhook never received, a slow call list (300 ms
+/// a page, five legs a page) whose first page fails twice, passes of 2 s at most. An admin
+/// asks for six hours at once; the pass runs out of time and the scheduled ones finish the
+/// work: every call logged once, and the report exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outage_drill_five_hours_of_missed_calls_are_logged_once_and_reported_exactly() {
+    use llbridge_sandbox::{DialpadConfig, FaultRule, Faults};
+    let mut data = Dataset::demo(Utc::now());
+    data.families.clear();
+    let local = SocketAddr::from(([127, 0, 0, 1], 0));
+    let sb = llbridge_sandbox::start(
+        local,
+        local,
+        Options {
+            data: Some(data),
+            dialpad: DialpadConfig {
+                call_page_size: 5,
+                ..DialpadConfig::default()
+            },
+            dialpad_faults: Faults {
+                latency_ms: 300,
+                rules: vec![FaultRule::fail("GET", "/api/v2/call", 503, Some(2))],
+                ..Faults::default()
+            },
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("sandboxes: {e}"));
+    let now = Utc::now().timestamp_millis();
+    let calls: Vec<Call> = (0..40)
+        .map(|i| {
+            let t0 = now - 5 * 3_600_000 + i * 7 * 60_000;
+            Call::new(500 + i as u64, &format!("+1650333{i:04}"), t0)
+        })
+        .collect();
+    for c in &calls {
+        for leg in c.protos() {
+            sb.dialpad.add_call(leg);
+        }
+    }
+    let dir = temp_dir("llbridge-drill");
+    write_json(&dir.join("config.json"), &config(&sb));
+    let mut host = LocalHost::new(
+        env!("CARGO_BIN_EXE_llbridge"),
+        &dir.join("config.json"),
+        dir.join("host.log"),
+        &[
+            "--log-delay-secs",
+            "1",
+            "--reconcile-every-secs",
+            "1",
+            "--reconcile-budget-secs",
+            "2",
+        ],
+    );
+    host.spawn();
+    host.wait_ready().await;
+    let asked = host.cli(&["reconcile", "--since", "6h", "--url", &host.url()]);
+    assert!(asked.status.success(), "{}", stdout(&asked));
+    let started = Instant::now();
+    while logs(&sb).len() < calls.len() && started.elapsed() < Duration::from_secs(150) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A few more passes: nothing more may happen.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let logs = logs(&sb);
+    for c in &calls {
+        let mine = logs.get(&c.cc_leg.to_string()).map_or(0, Vec::len);
+        assert_eq!(
+            mine,
+            1,
+            "call {} logged once; {}",
+            c.cc_leg,
+            host.log_tail()
+        );
+    }
+    assert_eq!(logs.len(), calls.len());
+    let report = host.cli(&["report", "--json", "--since", "6h", "--url", &host.url()]);
+    assert!(report.status.success(), "{}", stdout(&report));
+    let r: Value = serde_json::from_str(&stdout(&report)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (&r["calls"], &r["logged"], &r["recovered"]),
+        (&json!(40), &json!(40), &json!(40)),
+        "{r}"
+    );
+    assert_eq!(r["dropped"], json!({}));
+    for k in ["failed", "pending", "needs_review", "dead_letters"] {
+        assert_eq!(r[k], 0, "{k}: {r}");
+    }
+    // The passes ran out of time and said so.
+    let log = std::fs::read_to_string(dir.join("host.log")).unwrap_or_default();
+    assert!(
+        log.contains("\"decision\":\"truncated\""),
+        "a pass stopped with calls left"
+    );
+    drop(host);
+    sb.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

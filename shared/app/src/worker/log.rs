@@ -39,16 +39,18 @@ pub enum Readiness {
 /// and (with the task queue) has been over for the log delay, so post-hangup details are
 /// merged; an answered call without a disposition waits `disposition_wait` longer for one. A
 /// conversation that is not over waits for as long as it has events, and [`SILENCE`] after
-/// its last one.
+/// its last one, or after the product heard of it (`heard_at`: a call the reconciler found
+/// hours later gets its other legs first).
 pub fn readiness(
     conv: &Conversation,
     now_ms: i64,
     delay: Duration,
     disposition_wait: Duration,
     attempt: u32,
+    heard_at: i64,
 ) -> Readiness {
     if !conv.ended {
-        let silent_until = conv.last_event_at + SILENCE.as_millis() as i64;
+        let silent_until = conv.last_event_at.max(heard_at) + SILENCE.as_millis() as i64;
         if now_ms >= silent_until {
             return Readiness::ReadyWithoutHangup;
         }
@@ -162,6 +164,26 @@ impl Job<'_> {
         }
     }
 
+    /// The conversation is over with this job's leg: its call log is queued now (the job
+    /// that was waiting for it re-checks only in minutes).
+    pub(super) async fn log_now_over(&self) -> std::result::Result<(), Box<Stopped>> {
+        let scoped = match self.scoped().await? {
+            InScope::Yes(s) => s,
+            InScope::No(_) => return Ok(()),
+        };
+        if !scoped.conv.ended {
+            return Ok(());
+        }
+        let mut next = self.msg.clone();
+        next.job = crate::jobs::JobKind::CallLog;
+        next.merged = true;
+        self.worker
+            .queue
+            .send(&next.to_json(), Duration::ZERO)
+            .await
+            .map_err(|e| Stopped::on(e, scoped.report.clone(), &scoped.conv))
+    }
+
     pub(super) async fn call_log(&self) -> Outcome {
         let scoped = match self.scoped().await? {
             InScope::Yes(s) => s,
@@ -177,6 +199,7 @@ impl Job<'_> {
             self.delay_of(&scoped.enablement),
             scoped.enablement.disposition_wait,
             msg.attempt,
+            msg.received_at,
         );
         let due = match &ready {
             Readiness::Wait(wait, _) => now + wait.as_millis() as i64,
@@ -381,9 +404,8 @@ impl Job<'_> {
         let Some(now) = now else {
             return Ok(());
         };
-        let new = |has: bool, differs: &dyn Fn(&Conversation) -> bool| {
-            has && logged.is_none_or(differs)
-        };
+        let new =
+            |has: bool, differs: &dyn Fn(&Conversation) -> bool| has && logged.is_none_or(differs);
         let states: Vec<CallState> = [
             (
                 new(now.disposition().is_some(), &|l| {

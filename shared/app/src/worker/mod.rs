@@ -364,6 +364,19 @@ impl Worker {
             msg: &msg,
             event: &event,
         };
+        // A leg's end the reconciler found, merged into a conversation whose job is alive:
+        // if it is what ends the conversation, its log is due now (as a webhook hangup's).
+        let ends_it = msg.job == JobKind::Merge
+            && msg.source == crate::jobs::Source::Reconciliation
+            && event.state.ends_leg();
+        let was_over = if ends_it {
+            state::load(self.store.as_ref(), &event.call_id)
+                .await
+                .map_err(|e| Stopped::early(e, job.report(Decision::Failed)))?
+                .is_some_and(|c| c.ended)
+        } else {
+            true
+        };
         if !msg.merged {
             state::merge_event(self.records(), &event, msg.source)
                 .await
@@ -373,6 +386,9 @@ impl Worker {
             JobKind::Merge => {
                 if event.state.ends_leg() {
                     job.open_ledger().await?;
+                }
+                if !was_over {
+                    job.log_now_over().await?;
                 }
                 job.merged().await
             }
