@@ -8,6 +8,8 @@ mod drill;
 mod event_mode;
 #[path = "follow_up.rs"]
 mod follow_up;
+#[path = "lost_answers.rs"]
+mod lost_answers;
 #[path = "matching.rs"]
 mod matching;
 #[path = "phone_log.rs"]

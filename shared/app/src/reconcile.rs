@@ -214,6 +214,10 @@ fn as_event(item: &Value, now_ms: i64) -> Option<(Value, CallEvent)> {
     Some((v, event))
 }
 
+/// How long a pass on demand waits for a running pass to end before it leaves its window to
+/// it.
+const ON_DEMAND_PATIENCE: Duration = Duration::from_secs(15);
+
 /// How much longer than its budget a pass's lease lasts (a pass that dies holds the work
 /// that long).
 const LEASE_MARGIN: Duration = Duration::from_secs(60);
@@ -308,11 +312,27 @@ impl Reconciler {
                 w.next_from = Some(w.next_from.map_or(now, |n| n.max(now)));
             }
         };
-        // One pass at a time: the other adds its window and leaves it to the running one.
+        // One pass at a time: the other adds its window and leaves it to the running one (a
+        // pass on demand waits a little for it first).
         let lease = budget + LEASE_MARGIN;
-        let held = match claim::acquire(self.records(), keys::RECONCILE_LEASE, lease).await? {
-            Claim::Acquired(h) => h,
-            Claim::Busy | Claim::Done(_) => {
+        let patience = if since.is_some() {
+            ON_DEMAND_PATIENCE
+        } else {
+            Duration::ZERO
+        };
+        let waited = tokio::time::Instant::now();
+        let held = loop {
+            match claim::acquire(self.records(), keys::RECONCILE_LEASE, lease).await? {
+                Claim::Acquired(h) => break Some(h),
+                _ if waited.elapsed() < patience => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                _ => break None,
+            }
+        };
+        let held = match held {
+            Some(h) => h,
+            None => {
                 let work = self.change_work(add).await?;
                 tracing::info!(
                     job = "reconcile",

@@ -34,6 +34,12 @@ fn config(sb: &Sandboxes) -> Value {
 }
 
 async fn start() -> (Sandboxes, LocalHost, std::path::PathBuf) {
+    start_on(false).await
+}
+
+/// The sandboxes and `llbridge local` on them, its reconciler every second; on DynamoDB and
+/// SQS on moto when `aws`.
+async fn start_on(aws: bool) -> (Sandboxes, LocalHost, std::path::PathBuf) {
     let mut data = Dataset::demo(Utc::now());
     data.families.clear();
     let local = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -49,11 +55,29 @@ async fn start() -> (Sandboxes, LocalHost, std::path::PathBuf) {
     .unwrap_or_else(|e| panic!("sandboxes: {e}"));
     let dir = temp_dir("llbridge-reconcile");
     write_json(&dir.join("config.json"), &config(&sb));
+    let mut args = vec![
+        "--log-delay-secs".to_owned(),
+        "1".into(),
+        "--reconcile-every-secs".into(),
+        "1".into(),
+    ];
+    if aws {
+        let moto = llbridge_tests::moto::shared();
+        args.extend([
+            "--aws-endpoint".into(),
+            moto.endpoint().to_owned(),
+            "--table".into(),
+            llbridge_tests::moto::unique("reconcile"),
+            "--queue".into(),
+            llbridge_tests::moto::unique("reconcile-jobs"),
+        ]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut host = LocalHost::new(
         env!("CARGO_BIN_EXE_llbridge"),
         &dir.join("config.json"),
         dir.join("host.log"),
-        &["--log-delay-secs", "1", "--reconcile-every-secs", "1"],
+        &args,
     );
     host.spawn();
     host.wait_ready().await;
@@ -97,7 +121,18 @@ fn stdout(o: &std::process::Output) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_calls_the_webhook_missed_are_logged_once_and_reported() {
-    let (sb, host, dir) = start().await;
+    the_missed_calls_are_logged_once_and_reported(false).await;
+}
+
+/// The same on DynamoDB and SQS (moto): delays and redeliveries are real, and a merge can
+/// wait behind a log job; every disposition the webhook acknowledged is still in its log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_dynamodb_and_sqs_the_calls_the_webhook_missed_are_logged_once_and_reported() {
+    the_missed_calls_are_logged_once_and_reported(true).await;
+}
+
+async fn the_missed_calls_are_logged_once_and_reported(aws: bool) {
+    let (sb, host, dir) = start_on(aws).await;
     let url = host.webhook_url();
     let calls: Vec<Call> = (0..20).map(call).collect();
     let (delivered, missed) = calls.split_at(10);
