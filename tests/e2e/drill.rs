@@ -457,3 +457,64 @@ async fn passes_cut_short_by_their_page_limit_resume_where_they_stopped_until_ev
     assert!(passes >= 8, "sixty legs, eight a pass: {passes} passes");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_status_change_retried_after_a_failure_checks_its_required_status_again() {
+    let s = event_scenario(|o| {
+        // The status change fails through the first delivery: whether it happened is not
+        // known ("Left Voicemail (New Lead)": only a New Lead moves to Contacted).
+        o.sandbox.lineleader_faults = llbridge_sandbox::Faults {
+            rules: vec![llbridge_sandbox::FaultRule::fail(
+                "PUT",
+                "/families/*/status",
+                503,
+                Some(4),
+            )],
+            ..Default::default()
+        };
+        o.retry.first = Duration::from_secs(2);
+    })
+    .await;
+    let c = s.call(1, CALLER);
+    s.play(&[
+        c.agent("connected", 5_100),
+        c.dispositions(&["Left Voicemail"], 290_000),
+        c.cc_hangup(295_200),
+    ])
+    .await;
+    s.run_due(Duration::from_secs(1)).await;
+    // Meanwhile staff book the family a tour: it is no New Lead any more.
+    const TOUR_SCHEDULED: u64 = 3;
+    s.lineleader().with_data(|d| {
+        if let Some(f) = d.families.iter_mut().find(|f| f.id == FAMILY) {
+            f.status_id = TOUR_SCHEDULED;
+        }
+    });
+    s.settle_until(async || !s.settled_logs().is_empty()).await;
+    let state = s.lineleader().state().data;
+    assert!(
+        state.status_changes.is_empty(),
+        "{:?}",
+        state.status_changes
+    );
+    assert_eq!(
+        state
+            .families
+            .iter()
+            .find(|f| f.id == FAMILY)
+            .map(|f| f.status_id),
+        Some(TOUR_SCHEDULED),
+        "the staff's change stands"
+    );
+    let entry = ledger_of(&s, &c.cc_leg.to_string()).await;
+    assert_eq!(entry.decision.as_deref(), Some("logged"), "{entry:?}");
+    assert_eq!(
+        entry
+            .effects
+            .as_ref()
+            .map(|e| e["status"]["skipped"].clone()),
+        Some(json!("status_condition_failed")),
+        "{entry:?}"
+    );
+    s.stop().await;
+}

@@ -164,11 +164,13 @@ async fn play(s: &Scenario, logs: u64, events: u64) -> (Vec<Call>, Vec<Call>) {
     (logs, events)
 }
 
+/// Writes that took effect and lost their answer: a 5xx after the write, or a stall the
+/// client gave up on (status 0: no answer was ever sent).
 fn lost(s: &Scenario) -> usize {
     s.lineleader()
         .requests()
         .iter()
-        .filter(|r| r.answer_lost)
+        .filter(|r| r.answer_lost || (r.status == 0 && r.method != "GET"))
         .count()
 }
 

@@ -73,6 +73,9 @@ pub enum Found {
     No,
     /// The tenant cannot tell (the lookup endpoint is missing); why.
     Unanswerable(String),
+    /// It is not there, and no longer to be written (what it was conditional on no longer
+    /// holds): record this outcome as a skip.
+    Moot(Value),
 }
 
 /// How an effect came to its outcome.
@@ -267,6 +270,9 @@ impl<'a> Effects<'a> {
                         .await
                 }
                 Ok(Found::No) => (intent, false),
+                Ok(Found::Moot(outcome)) => {
+                    return self.finish(held, outcome, How::Skipped, ttl_secs).await
+                }
                 Ok(Found::Unanswerable(why)) => match policy {
                     UnknownOutcomePolicy::Retry => {
                         tracing::warn!(key, decision = "retry", reason = "possible_duplicate",

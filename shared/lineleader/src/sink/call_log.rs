@@ -538,13 +538,28 @@ impl Steps<'_> {
                 |intent| async move {
                     let family_id = intent["family_id"].as_str().unwrap_or_default();
                     let target = intent["status_id"].as_str().unwrap_or_default();
-                    let family = ll.family(family_id).await?;
-                    Ok(match family {
-                        Some(f) if f.status_id.as_deref() == Some(target) => Found::Yes(json!({
+                    let Some(family) = ll.family(family_id).await? else {
+                        return Ok(Found::No);
+                    };
+                    if family.status_id.as_deref() == Some(target) {
+                        return Ok(Found::Yes(json!({
                             "status": intent["status"], "rule": intent["rule"]
-                        })),
-                        _ => Found::No,
-                    })
+                        })));
+                    }
+                    // Not changed: the family may have moved meanwhile; the rule's condition
+                    // (`Disposition (Required Status)`) is checked again before writing.
+                    let statuses = ll.statuses().await?;
+                    Ok(
+                        match event_mode::plan_status_change(
+                            conv.disposition(),
+                            &settings.disposition_status_map,
+                            &family,
+                            &statuses,
+                        ) {
+                            Ok(_) => Found::No,
+                            Err(s) => Found::Moot(skipped(&s)),
+                        },
+                    )
                 },
                 |intent| async move {
                     let family_id = intent["family_id"].as_str().unwrap_or_default();
