@@ -277,3 +277,126 @@ async fn a_thirty_second_lineleader_outage_costs_no_more_with_the_reconciler_eve
         "no more LineLeader requests with the reconciler: {with:?} against {without:?}"
     );
 }
+
+// ---- Retry-After ---------------------------------------------------------------------------
+
+/// The delay a job's retry was given ("next in N s"), from its report.
+fn retried_after(s: &Scenario) -> Vec<u64> {
+    s.host
+        .reports()
+        .iter()
+        .filter(|r| r.decision == Decision::Retry)
+        .filter_map(|r| {
+            let d = r.detail.as_deref()?;
+            let n = d.split("next in ").nth(1)?.split(' ').next()?;
+            n.parse().ok()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_lineleader_retry_after_defers_the_job_not_the_request() {
+    let s = known_family().await;
+    s.lineleader().set_faults(llbridge_sandbox::Faults {
+        rules: vec![llbridge_sandbox::FaultRule {
+            retry_after: Some("120".into()),
+            ..llbridge_sandbox::FaultRule::fail("POST", "/in-contact/phone-logs", 429, Some(1))
+        }],
+        ..Default::default()
+    });
+    let c = s.call(1, "+14158159602");
+    s.play(&llbridge_tests::scenario::answered(&c)).await;
+    pass(&s, Duration::from_secs(10 * 60)).await;
+    assert_eq!(s.phone_logs().len(), 1);
+    assert_eq!(
+        s.bodies("POST", "/in-contact/phone-logs").len(),
+        2,
+        "throttled once, then sent again by the job's retry"
+    );
+    assert_eq!(retried_after(&s), vec![120], "{:#?}", s.host.reports());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_leadsquared_retry_after_as_a_date_defers_the_job() {
+    use llbridge_tests::configs::{
+        leadsquared_enablement, LEADSQUARED_CALL_CENTER, LEADSQUARED_PHONE,
+    };
+    let s = Scenario::start_with(
+        vec![leadsquared_enablement(
+            LEADSQUARED_CALL_CENTER,
+            json!({"enable_task_queue": false}),
+        )],
+        None,
+        Duration::from_secs(1),
+    )
+    .await;
+    let at = std::time::SystemTime::now() + Duration::from_secs(95);
+    s.leadsquared().set_faults(llbridge_sandbox::Faults {
+        rules: vec![llbridge_sandbox::FaultRule {
+            retry_after: Some(httpdate::fmt_http_date(at)),
+            ..llbridge_sandbox::FaultRule::fail("POST", "*LogCall*", 429, Some(1))
+        }],
+        ..Default::default()
+    });
+    let mut c = s.call(1, "+16508880001");
+    c.call_center = LEADSQUARED_CALL_CENTER.into();
+    c.call_center_phone = LEADSQUARED_PHONE.into();
+    s.play(&llbridge_tests::scenario::answered(&c)).await;
+    pass(&s, Duration::from_secs(10 * 60)).await;
+    assert_eq!(s.leadsquared().call_logs().len(), 1);
+    let after = retried_after(&s);
+    assert_eq!(after.len(), 1, "{:#?}", s.host.reports());
+    assert!(
+        (90..=95).contains(&after[0]),
+        "waited until the date: {after:?}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_reconciler_waits_as_dialpad_asks_within_its_budget_and_keeps_the_rest_beyond() {
+    let s = known_family().await;
+    let c = s.call(1, "+14158159602");
+    for leg in c.protos() {
+        s.dialpad().add_call(leg);
+    }
+    let throttled = |after: &str| llbridge_sandbox::Faults {
+        rules: vec![llbridge_sandbox::FaultRule {
+            retry_after: Some(after.into()),
+            ..llbridge_sandbox::FaultRule::fail("GET", "/api/v2/call", 429, Some(1))
+        }],
+        ..Default::default()
+    };
+    // Asked to wait 2 s, within a budget of 10 s: it waits, then reads.
+    s.dialpad().set_faults(throttled("2"));
+    let began = std::time::Instant::now();
+    let p = s
+        .host
+        .reconciler
+        .pass_within(Some(Duration::from_secs(3600)), Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|e| panic!("pass: {e}"));
+    assert!(began.elapsed() >= Duration::from_secs(2), "waited as asked");
+    assert_eq!(
+        (p.stopped.as_deref(), p.legs, p.windows_left),
+        (None, 2, 0),
+        "{p:?}"
+    );
+    // Asked to wait 10 minutes within a budget of 3 s: it stops at once and keeps the window.
+    s.dialpad().set_faults(throttled("600"));
+    let began = std::time::Instant::now();
+    let p = s
+        .host
+        .reconciler
+        .pass_within(Some(Duration::from_secs(3600)), Duration::from_secs(3))
+        .await
+        .unwrap_or_else(|e| panic!("pass: {e}"));
+    assert!(
+        began.elapsed() < Duration::from_secs(3),
+        "did not wait past its budget"
+    );
+    assert_eq!(p.stopped.as_deref(), Some("list_failed"), "{p:?}");
+    assert!(p.windows_left >= 1, "the window is kept: {p:?}");
+    s.stop().await;
+}

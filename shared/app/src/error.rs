@@ -28,6 +28,9 @@ pub struct Error {
     pub message: String,
     /// A reason code for the log line, when the failure has a more precise one than its kind.
     pub code: Option<&'static str>,
+    /// How long the other side asked to be left alone (`Retry-After`): the job's retry waits
+    /// at least that long.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl Error {
@@ -37,6 +40,7 @@ impl Error {
             port,
             message: message.into(),
             code: None,
+            retry_after: None,
         }
     }
 
@@ -46,6 +50,7 @@ impl Error {
             port,
             message: message.into(),
             code: None,
+            retry_after: None,
         }
     }
 
@@ -55,12 +60,20 @@ impl Error {
             port,
             message: message.into(),
             code: None,
+            retry_after: None,
         }
     }
 
     /// The same error with a reason code.
     pub fn with_code(mut self, code: &'static str) -> Error {
         self.code = Some(code);
+        self
+    }
+
+    /// The same error, the other side having asked for `after` of quiet (the longest of
+    /// what it says and what the error already had).
+    pub fn with_retry_after(mut self, after: Option<std::time::Duration>) -> Error {
+        self.retry_after = self.retry_after.max(after);
         self
     }
 
@@ -85,3 +98,38 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The pause an HTTP `Retry-After` header asks for: a number of seconds, or an HTTP date
+/// (`Wed, 21 Oct 2026 07:28:00 GMT`) from `now`. `None` when it says neither.
+pub fn retry_after(value: &str, now: std::time::SystemTime) -> Option<std::time::Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(std::time::Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_445_412_400); // Wed, 21 Oct 2015 07:26:40 GMT
+        assert_eq!(retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(Duration::from_secs(80))
+        );
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:20:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date past is no wait"
+        );
+        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(retry_after("-5", SystemTime::now()), None);
+    }
+}

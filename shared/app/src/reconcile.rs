@@ -496,9 +496,15 @@ impl Reconciler {
         let mut wait = Duration::from_secs(1);
         for _ in 0..3 {
             match dialpad.list_calls(query).await {
-                Err(e) if e.is_transient() && clock.time_to_wait(wait) => {
-                    tracing::warn!(error = %e, "reconciler: the call list failed; trying again");
-                    tokio::time::sleep(wait).await;
+                // Dialpad's Retry-After, if it asks for longer.
+                Err(e)
+                    if e.is_transient()
+                        && clock.time_to_wait(wait.max(e.retry_after.unwrap_or_default())) =>
+                {
+                    let pause = wait.max(e.retry_after.unwrap_or_default());
+                    tracing::warn!(error = %e, wait_ms = pause.as_millis() as u64,
+                        "reconciler: the call list failed; trying again");
+                    tokio::time::sleep(pause).await;
                     wait *= 2;
                 }
                 other => return other,

@@ -77,6 +77,8 @@ pub struct ListError {
     /// Worth trying again later (429, 5xx, timeout, no connection).
     pub transient: bool,
     pub message: String,
+    /// Dialpad's `Retry-After`, when it said one.
+    pub retry_after: Option<Duration>,
 }
 
 /// One page of `GET /api/v2/call`.
@@ -174,6 +176,7 @@ impl HttpDialpad {
         telemetry::request("dialpad", "GET /api/v2/call", &outcome, started.elapsed());
         let resp = sent.map_err(|e| ListError {
             transient: true,
+            retry_after: None,
             message: format!(
                 "call list: {}",
                 if e.is_timeout() {
@@ -190,11 +193,19 @@ impl HttpDialpad {
                 return Err(ListError {
                     transient: true,
                     message: format!("call list: HTTP {status}"),
+                    retry_after: resp
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| {
+                            llbridge_app::error::retry_after(v, std::time::SystemTime::now())
+                        }),
                 })
             }
             401 | 403 => {
                 return Err(ListError {
                     transient: false,
+                    retry_after: None,
                     message: format!(
                         "call list: HTTP {status} (Dialpad rejected the API key, or it lacks the calls:list scope)"
                     ),
@@ -203,12 +214,14 @@ impl HttpDialpad {
             _ => {
                 return Err(ListError {
                     transient: false,
+                    retry_after: None,
                     message: format!("call list: HTTP {status}"),
                 })
             }
         }
         let body: serde_json::Value = resp.json().await.map_err(|e| ListError {
             transient: true,
+            retry_after: None,
             message: format!("call list: unreadable answer: {e}"),
         })?;
         let items = body

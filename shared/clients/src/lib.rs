@@ -167,7 +167,9 @@ impl Dialpad for DialpadApi {
                 items: page.items,
                 cursor: page.cursor,
             }),
-            Err(e) if e.transient => Err(Error::transient("dialpad", e.message)),
+            Err(e) if e.transient => {
+                Err(Error::transient("dialpad", e.message).with_retry_after(e.retry_after))
+            }
             Err(e) => Err(Error::permanent("dialpad", e.message).with_code("dialpad_rejected")),
         }
     }

@@ -147,6 +147,11 @@ impl HttpLeadSquared {
             }
         };
         let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| llbridge_app::error::retry_after(v, std::time::SystemTime::now()));
         let mut answer = Vec::new();
         loop {
             match resp.chunk().await {
@@ -168,17 +173,26 @@ impl HttpLeadSquared {
         match answer {
             Answer::Throttled => {
                 tracing::warn!(host = %host, what, status, "LeadSquared throttled");
-                Err(Failure::Again(
+                let error =
                     Error::transient(PORT, format!("{what} to {host}: HTTP 429 (throttled)"))
-                        .with_code(NOT_SENT),
-                ))
+                        .with_code(NOT_SENT)
+                        .with_retry_after(retry_after);
+                // A wait longer than this request's retries is the job's.
+                if retry_after.is_some_and(|a| a > MAX_RETRY_DELAY) {
+                    Err(Failure::Final(error))
+                } else {
+                    Err(Failure::Again(error))
+                }
             }
             Answer::Unknown(why) => {
                 tracing::warn!(host = %host, what, status, "LeadSquared server error");
-                Err(Failure::Final(Error::unknown_outcome(
-                    PORT,
-                    format!("{what} to {host}: {why}; it may have been taken"),
-                )))
+                Err(Failure::Final(
+                    Error::unknown_outcome(
+                        PORT,
+                        format!("{what} to {host}: {why}; it may have been taken"),
+                    )
+                    .with_retry_after(retry_after),
+                ))
             }
             Answer::Refused(why) => Err(Failure::Final(
                 Error::permanent(PORT, format!("{what} to {host} refused: {why}"))
@@ -194,7 +208,7 @@ impl HttpLeadSquared {
             .retry(
                 ExponentialBuilder::default()
                     .with_min_delay(Duration::from_millis(200))
-                    .with_max_delay(Duration::from_secs(1))
+                    .with_max_delay(MAX_RETRY_DELAY)
                     .with_max_times(2)
                     .with_jitter(),
             )
@@ -214,6 +228,9 @@ impl HttpLeadSquared {
         }
     }
 }
+
+/// The longest pause between two attempts of one request.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 #[async_trait]
 impl LeadSquared for HttpLeadSquared {

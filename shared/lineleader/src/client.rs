@@ -158,7 +158,8 @@ enum Failure {
 impl Failure {
     fn into_error(self) -> Error {
         match self {
-            Failure::Retry { error, .. } | Failure::Final(error) => error,
+            Failure::Retry { error, retry_after } => error.with_retry_after(retry_after),
+            Failure::Final(error) => error,
         }
     }
 }
@@ -323,8 +324,7 @@ impl HttpLineLeader {
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(|v| llbridge_app::error::retry_after(v, std::time::SystemTime::now()));
         let bytes = match read_capped(resp).await {
             Ok(Some(b)) => b,
             Ok(None) => {
@@ -378,10 +378,13 @@ impl HttpLineLeader {
                     retry_after,
                 }
             } else {
-                Failure::Final(Error::unknown_outcome(
-                    PORT,
-                    format!("{method} {label}: HTTP {status}; the write may have taken effect"),
-                ))
+                Failure::Final(
+                    Error::unknown_outcome(
+                        PORT,
+                        format!("{method} {label}: HTTP {status}; the write may have taken effect"),
+                    )
+                    .with_retry_after(retry_after),
+                )
             });
         }
         Ok(Reply {
@@ -405,7 +408,12 @@ impl HttpLineLeader {
         let attempts = (|| self.send_once(method, path, query, body, token, repeatable))
             .retry(self.retry.backoff())
             .sleep(tokio::time::sleep)
-            .when(|f| matches!(f, Failure::Retry { .. }))
+            // A wait longer than the request's own retries allow is the job's: the request
+            // fails with it, and the job is retried after it.
+            .when(move |f| {
+                matches!(f, Failure::Retry { retry_after, .. }
+                    if retry_after.is_none_or(|a| a <= max_delay))
+            })
             .adjust(move |f, next| match (f, next) {
                 (
                     Failure::Retry {
@@ -413,7 +421,7 @@ impl HttpLineLeader {
                         ..
                     },
                     Some(_),
-                ) => Some((*after).min(max_delay)),
+                ) => Some(*after),
                 _ => next,
             });
         let started = std::time::Instant::now();

@@ -169,6 +169,8 @@ pub struct FaultRule {
     pub rate: f64,
     /// How many more times the rule may apply; unlimited when absent.
     pub times: Option<u32>,
+    /// A `Retry-After` header on the fault's answer (seconds, or an HTTP date).
+    pub retry_after: Option<String>,
 }
 
 impl Default for FaultRule {
@@ -182,6 +184,7 @@ impl Default for FaultRule {
             latency_ms: 0,
             rate: 1.0,
             times: None,
+            retry_after: None,
         }
     }
 }
@@ -261,7 +264,8 @@ fn glob(pattern: &[u8], text: &[u8]) -> bool {
 
 enum Outcome {
     Pass,
-    Status(u16),
+    /// This status, with a `Retry-After` header when given.
+    Status(u16, Option<String>),
     Hang(Duration),
 }
 
@@ -349,9 +353,9 @@ impl Recorder {
         if f.timeout_rate > 0.0 && roll() < f.timeout_rate {
             outcome = Outcome::Hang(hang);
         } else if f.throttle_rate > 0.0 && roll() < f.throttle_rate {
-            outcome = Outcome::Status(429);
+            outcome = Outcome::Status(429, None);
         } else if f.error_rate > 0.0 && roll() < f.error_rate {
-            outcome = Outcome::Status(500);
+            outcome = Outcome::Status(500, None);
         }
         if matches!(outcome, Outcome::Pass) {
             let mut chosen = None;
@@ -372,7 +376,7 @@ impl Recorder {
                 if rule.timeout {
                     outcome = Outcome::Hang(hang);
                 } else if let Some(s) = rule.status {
-                    outcome = Outcome::Status(s);
+                    outcome = Outcome::Status(s, rule.retry_after.clone());
                 }
                 if let Some(left) = inner.faults.rules.get_mut(i).and_then(|r| r.times.as_mut()) {
                     *left = left.saturating_sub(1);
@@ -438,10 +442,10 @@ pub(crate) async fn middleware(
         let took_effect = handled.status().is_success();
         match outcome {
             Outcome::Pass => (handled, false, false),
-            Outcome::Status(s) => (fault(s), true, took_effect),
+            Outcome::Status(s, after) => (fault(s, after), true, took_effect),
             Outcome::Hang(d) => {
                 tokio::time::sleep(d).await;
-                (fault(504), true, took_effect)
+                (fault(504, None), true, took_effect)
             }
         }
     } else {
@@ -453,10 +457,10 @@ pub(crate) async fn middleware(
                 let req = Request::from_parts(parts, Body::from(bytes));
                 (next.run(req).await, false, false)
             }
-            Outcome::Status(s) => (fault(s), true, false),
+            Outcome::Status(s, after) => (fault(s, after), true, false),
             Outcome::Hang(d) => {
                 tokio::time::sleep(d).await;
-                (fault(504), true, false)
+                (fault(504, None), true, false)
             }
         }
     };
@@ -464,13 +468,19 @@ pub(crate) async fn middleware(
     response
 }
 
-fn fault(status: u16) -> Response {
+fn fault(status: u16, retry_after: Option<String>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if status == StatusCode::GATEWAY_TIMEOUT {
+    let mut answer = if status == StatusCode::GATEWAY_TIMEOUT {
         error(status, "injected timeout")
     } else {
         error(status, "injected fault")
+    };
+    if let Some(v) = retry_after.and_then(|v| axum::http::HeaderValue::from_str(&v).ok()) {
+        answer
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, v);
     }
+    answer
 }
 
 /// A query string with the values of its secret parameters (LeadSquared's `secretKey`)
@@ -553,7 +563,7 @@ mod tests {
         });
         let statuses: Vec<Option<u16>> = (0..3)
             .map(|_| match rec.decide("GET", "/x").1 {
-                Outcome::Status(s) => Some(s),
+                Outcome::Status(s, _) => Some(s),
                 _ => None,
             })
             .collect();

@@ -7,6 +7,9 @@ use std::time::Duration;
 use super::report::{Decision, Report};
 use crate::error::{Error, ErrorKind};
 
+/// The longest `Retry-After` honoured: SQS hides a message for 12 hours at most.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(12 * 3600);
+
 /// Retries of failed jobs: growing delays, then the dead-letter queue once the horizon has
 /// passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +72,11 @@ impl RetryPolicy {
             ));
             return Settle::GiveUp(report);
         }
-        let after = self.delay(receive_count);
+        // The other side's Retry-After, if it asked for longer (up to the longest a message
+        // can be hidden).
+        let after = self
+            .delay(receive_count)
+            .max(error.retry_after.unwrap_or_default().min(MAX_RETRY_AFTER));
         report.decision = Decision::Retry;
         report.detail = Some(format!(
             "delivery {receive_count} failed; next in {} s: {error}",

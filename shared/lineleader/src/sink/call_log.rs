@@ -304,6 +304,12 @@ impl Steps<'_> {
                     .iter()
                     .find_map(|(_, r)| r.as_ref().err().map(Error::reason))
                     .unwrap_or("transient_failure"),
+            )
+            .with_retry_after(
+                steps
+                    .iter()
+                    .filter_map(|(_, r)| r.as_ref().err().and_then(|e| e.retry_after))
+                    .max(),
             ));
         }
         let outcome_of =

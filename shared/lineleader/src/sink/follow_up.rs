@@ -162,7 +162,8 @@ impl Steps<'_> {
                 "lineleader",
                 format!("follow-up task(s) not created: {}", listed.join("; ")),
             )
-            .with_code(first.reason()));
+            .with_code(first.reason())
+            .with_retry_after(failures.iter().filter_map(|(_, e)| e.retry_after).max()));
         }
         Ok(FollowUps {
             outcome: Value::Array(outcomes),

@@ -147,7 +147,8 @@ pub async fn run(
                 "lineleader",
                 format!("late disposition step(s) not done: {}", listed.join("; ")),
             )
-            .with_code(first.reason()));
+            .with_code(first.reason())
+            .with_retry_after(failed.iter().filter_map(|(_, e)| e.retry_after).max()));
         }
     }
     if let Some((settings, planned)) = &follow_ups {
