@@ -26,7 +26,7 @@ async fn a_pop_job_and_a_log_job_for_a_new_caller_at_once_create_one_family() {
             }],
             ..Faults::default()
         });
-        let call = s.call(round, "+16505550142");
+        let call = s.live_call(round, "+16505550142");
         let url = s.host.webhook_url();
         let (ring, hangup) = (
             sign(&call.agent("ringing", 200)),

@@ -59,10 +59,10 @@ fn logs_by_session(s: &Scenario) -> BTreeMap<String, Vec<SbCallLog>> {
 /// The kinds of LeadSquared conversation: answered inbound, missed inbound, inbound to
 /// voicemail, outbound.
 fn conversations(s: &Scenario, seed: u64) -> [(Call, Vec<Value>); 4] {
-    let answered_in = on_leadsquared(s.call(seed, &format!("+1650888{:04}", seed)));
-    let missed = on_leadsquared(s.call(seed + 1, &format!("+1650888{:04}", seed + 1)));
-    let voicemail = on_leadsquared(s.call(seed + 2, &format!("+1650888{:04}", seed + 2)));
-    let outbound = on_leadsquared(s.call(seed + 3, &format!("+1650888{:04}", seed + 3)));
+    let answered_in = on_leadsquared(s.live_call(seed, &format!("+1650888{:04}", seed)));
+    let missed = on_leadsquared(s.live_call(seed + 1, &format!("+1650888{:04}", seed + 1)));
+    let voicemail = on_leadsquared(s.live_call(seed + 2, &format!("+1650888{:04}", seed + 2)));
+    let outbound = on_leadsquared(s.live_call(seed + 3, &format!("+1650888{:04}", seed + 3)));
     [
         (
             answered_in.clone(),

@@ -266,7 +266,7 @@ async fn phone_log_calls() -> (u64, u64) {
         )),
     )
     .await;
-    let known = s.call(1, KNOWN);
+    let known = s.live_call(1, KNOWN);
     s.play(&[
         known.agent("ringing", 200),
         known.agent("connected", 5_100),

@@ -124,7 +124,7 @@ async fn the_metrics_are_valid_emf_and_named_as_the_code_names_them() {
         )),
     )
     .await;
-    let known = s.call(1, "+16505550142");
+    let known = s.live_call(1, "+16505550142");
     s.play(&[
         known.agent("ringing", 200),
         known.agent("connected", 5_100),

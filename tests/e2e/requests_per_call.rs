@@ -112,8 +112,8 @@ async fn phone_log_for_a_known_family() {
 async fn screen_pop_for_a_known_family() {
     let s =
         Scenario::with_known_family(json!({"enable_task_queue": false, "screen_pop": true})).await;
-    let cold = measure(&s, vec![s.call(1, CALLER).agent("ringing", 200)]).await;
-    let warm = measure(&s, vec![s.call(2, CALLER).agent("ringing", 200)]).await;
+    let cold = measure(&s, vec![s.live_call(1, CALLER).agent("ringing", 200)]).await;
+    let warm = measure(&s, vec![s.live_call(2, CALLER).agent("ringing", 200)]).await;
     assert_eq!(s.dialpad().sent().len(), 2);
     assert_eq!(lines(&warm.lineleader), ["GET /families/search"]);
     assert_eq!(lines(&warm.dialpad), [pop_request(&s, 2)]);
@@ -131,7 +131,7 @@ async fn screen_pop_for_a_known_family() {
 fn pop_request(s: &Scenario, seed: u64) -> String {
     format!(
         "POST /api/v2/users/{}/screenpop",
-        s.call(seed, CALLER).agent_id
+        s.live_call(seed, CALLER).agent_id
     )
 }
 
@@ -158,7 +158,7 @@ async fn event_mode_for_a_known_family_with_a_due_task() {
         "call_log": configs::left_voicemail_event_mode()});
     let s = Scenario::start(event_mode, Some(d)).await;
     let events = |seed| {
-        let c = s.call(seed, CALLER);
+        let c = s.live_call(seed, CALLER);
         vec![
             c.agent("ringing", 200),
             c.agent("connected", 5_100),

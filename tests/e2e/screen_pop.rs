@@ -17,7 +17,7 @@ fn pops_on() -> serde_json::Value {
 #[tokio::test]
 async fn a_ringing_agent_gets_the_family_page() {
     let s = Scenario::with_known_family(pops_on()).await;
-    let call = s.call(1, "+14158159602");
+    let call = s.live_call(1, "+14158159602");
     s.send(&call.agent("ringing", 200)).await;
     s.settle().await;
     let pops = s.dialpad().pops();
@@ -31,7 +31,7 @@ async fn a_ringing_agent_gets_the_family_page() {
 #[tokio::test]
 async fn one_pop_per_agent_per_conversation() {
     let s = Scenario::with_known_family(pops_on()).await;
-    let call = s.call(1, "+14158159602");
+    let call = s.live_call(1, "+14158159602");
     s.play(&[
         call.agent("ringing", 200),
         call.agent("ringing", 200),
@@ -60,7 +60,7 @@ async fn one_pop_per_agent_per_conversation() {
 #[tokio::test]
 async fn a_connect_pops_when_the_ring_was_missed() {
     let s = Scenario::with_known_family(pops_on()).await;
-    let call = s.call(1, "+14158159602");
+    let call = s.live_call(1, "+14158159602");
     s.send(&call.agent("connected", 5_100)).await;
     s.settle().await;
     assert_eq!(s.dialpad().sent().len(), 1);
@@ -71,7 +71,7 @@ async fn a_connect_pops_when_the_ring_was_missed() {
 async fn beyond_five_pops_a_minute_dialpad_says_429_and_the_pop_is_not_retried() {
     let s = Scenario::with_known_family(pops_on()).await;
     for seed in 1..=6 {
-        s.send(&s.call(seed, "+14158159602").agent("ringing", 200))
+        s.send(&s.live_call(seed, "+14158159602").agent("ringing", 200))
             .await;
         s.settle().await;
     }
@@ -96,7 +96,7 @@ async fn beyond_five_pops_a_minute_dialpad_says_429_and_the_pop_is_not_retried()
 async fn the_popped_family_is_the_one_logged() {
     let now = Utc::now();
     let s = Scenario::start(pops_on(), Some(data(now, vec![]))).await;
-    let call = s.call(1, "+16505550142");
+    let call = s.live_call(1, "+16505550142");
     s.send(&call.agent("ringing", 200)).await;
     s.settle().await;
     let created = s.created_families();
@@ -148,19 +148,45 @@ async fn a_pop_more_than_30_seconds_after_the_ring_is_skipped() {
         }),
         Duration::from_secs(180),
     );
-    let call = llbridge_tests::events::Call::new(1, "+14158159602", clock.now_ms());
+    // A ring delivered 31 s after the phone started ringing (a backlog): the deadline counts
+    // from the ring, not from its receipt.
+    let call = llbridge_tests::events::Call::new(1, "+14158159602", clock.now_ms() - 200);
     let raw = serde_json::value::to_raw_value(&call.agent("ringing", 200)).unwrap();
-    let received = clock.now_ms();
     clock.advance(Duration::from_secs(31));
-    let msg = JobMessage::new(JobKind::ScreenPop, raw.clone(), received);
+    let msg = JobMessage::new(JobKind::ScreenPop, raw, clock.now_ms());
     let report = worker.handle(&msg.to_json()).await.unwrap();
     assert_eq!(report.reason, Some(Reason::PopTooLate));
     assert!(dialpad.pops().is_empty());
-    // In time, the same ring pops.
+    // A ring stamped a minute ahead of our clock (Dialpad's clock runs fast) counts from its
+    // receipt: in time.
+    let call = llbridge_tests::events::Call::new(2, "+14158159602", clock.now_ms() + 60_000);
+    let raw = serde_json::value::to_raw_value(&call.agent("ringing", 200)).unwrap();
     let msg = JobMessage::new(JobKind::ScreenPop, raw, clock.now_ms() - 5_000);
     let report = worker.handle(&msg.to_json()).await.unwrap();
     assert_eq!(report.decision, Decision::Popped, "{report:?}");
     assert_eq!(dialpad.pops().len(), 1);
+    // Received 31 s ago, whatever its stamp: too late.
+    let call = llbridge_tests::events::Call::new(3, "+14158159602", clock.now_ms() + 60_000);
+    let raw = serde_json::value::to_raw_value(&call.agent("ringing", 200)).unwrap();
+    let msg = JobMessage::new(JobKind::ScreenPop, raw, clock.now_ms() - 31_000);
+    let report = worker.handle(&msg.to_json()).await.unwrap();
+    assert_eq!(report.reason, Some(Reason::PopTooLate));
+}
+
+#[tokio::test]
+async fn one_pop_when_the_ring_lacks_the_call_center_leg_and_the_connect_names_it() {
+    let s = Scenario::with_known_family(pops_on()).await;
+    let call = s.live_call(1, "+14158159602");
+    let mut ring = call.agent("ringing", 200);
+    if let Some(o) = ring.as_object_mut() {
+        o.remove("entry_point_call_id");
+    }
+    s.send(&ring).await;
+    s.settle().await;
+    s.send(&call.agent("connected", 5_100)).await;
+    s.settle().await;
+    assert_eq!(s.dialpad().pops().len(), 1, "{:?}", s.dialpad().pops());
+    s.stop().await;
 }
 
 #[tokio::test]
@@ -177,7 +203,7 @@ async fn a_pop_whose_answer_is_lost_is_never_sent_twice() {
         )],
         ..Faults::default()
     });
-    let call = s.call(1, "+14158159602");
+    let call = s.live_call(1, "+14158159602");
     s.send(&call.agent("ringing", 200)).await;
     s.settle().await;
     s.send(&call.agent("connected", 5_100)).await;

@@ -206,6 +206,12 @@ impl Scenario {
         Call::new(seed, caller, self.now.timestamp_millis() - 300_000)
     }
 
+    /// A call from `caller` that starts now: its agent's phone rings now (a screen pop is
+    /// only sent within 30 s of the ring); it ends in about five minutes.
+    pub fn live_call(&self, seed: u64, caller: &str) -> Call {
+        Call::new(seed, caller, chrono::Utc::now().timestamp_millis() - 200)
+    }
+
     /// Posts one signed event; it must be accepted.
     pub async fn send(&self, event: &Value) -> Value {
         let (status, body) = post(&self.host.webhook_url(), sign(event)).await;
@@ -336,10 +342,14 @@ impl Scenario {
             .into_iter()
             .filter(|r| r.job == Some(JobKind::CallLog))
             .find_map(|r| r.conversation)?;
+        let anchor = llbridge_app::state::anchor_of(self.host.store.as_ref(), &conversation)
+            .await
+            .ok()?
+            .unwrap_or(conversation);
         let item = self
             .host
             .store
-            .get(&llbridge_app::keys::step(&conversation, name))
+            .get(&llbridge_app::keys::step(&anchor, name))
             .await
             .ok()??;
         let rec: Value = serde_json::from_str(&item.value).ok()?;
@@ -356,7 +366,7 @@ impl Scenario {
             .into_iter()
             .filter(|r| r.job == Some(JobKind::CallLog))
             .find_map(|r| r.conversation)?;
-        let entry = llbridge_app::ledger::get(self.host.store.as_ref(), &conversation)
+        let (_, entry) = llbridge_app::ledger::find(self.host.store.as_ref(), &conversation)
             .await
             .ok()??;
         entry.effects?[name]["skipped"].as_str().map(str::to_owned)

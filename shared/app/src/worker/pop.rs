@@ -18,7 +18,7 @@ use crate::claim::{Claim, Held};
 use crate::error::{Error, Result, NOT_SENT};
 use crate::ports::{Cx, Offer, PopOutcome, PopPlan};
 
-/// A pop later than this after the webhook received the ring is useless: skipped.
+/// A pop later than this after the agent's phone started ringing is useless: skipped.
 pub const POP_DEADLINE: Duration = Duration::from_secs(30);
 
 /// What a pop sends.
@@ -66,8 +66,19 @@ impl Tried {
 }
 
 impl Job<'_> {
-    fn too_late(&self) -> bool {
-        self.worker.clock.now_ms() - self.msg.received_at > POP_DEADLINE.as_millis() as i64
+    /// When the agent's phone started ringing: the first offer to this agent leg (its ring,
+    /// or this event), by Dialpad's `event_timestamp`, but never later than the webhook
+    /// received this event (Dialpad's clock may run ahead of ours).
+    fn rang_at(&self, scoped: &Scoped) -> i64 {
+        scoped
+            .offered_at
+            .unwrap_or(self.event.event_timestamp)
+            .min(self.event.event_timestamp)
+            .min(self.msg.received_at)
+    }
+
+    fn too_late(&self, rang_at: i64) -> bool {
+        self.worker.clock.now_ms() - rang_at > POP_DEADLINE.as_millis() as i64
     }
 
     pub(super) async fn screen_pop(&self) -> Outcome {
@@ -91,13 +102,16 @@ impl Job<'_> {
         else {
             return skip(Reason::NoAgentUserId);
         };
-        if self.too_late() {
+        let rang_at = self.rang_at(&scoped);
+        if self.too_late(rang_at) {
             return skip(Reason::PopTooLate);
         }
-        let key = crate::keys::pop(
-            event.entry_point_call_id.as_deref().unwrap_or(&conv.key),
-            &user_id,
-        );
+        // One pop per agent and conversation: the conversation's anchor does not change as
+        // its legs link (a ring without the call-center leg's id, then a connect with it).
+        let anchor = crate::state::anchor(fx.records(), conv)
+            .await
+            .map_err(|e| Stopped::on(e, report.clone(), conv))?;
+        let key = crate::keys::pop(&anchor, &user_id);
         let mut held = match fx.acquire(&key).await {
             Ok(Claim::Acquired(h)) => h,
             Ok(Claim::Done(_)) => return skip(Reason::AlreadyPopped),
@@ -120,17 +134,19 @@ impl Job<'_> {
                 .as_deref()
                 .unwrap_or(&conv.dialpad_call_id),
         };
-        let Tried { report, then } = match self.pop(&mut held, &scoped, &offer, &report).await {
-            Ok(t) => t,
-            Err(e) => {
-                let keep =
-                    e.is_transient() && e.code != Some(NOT_SENT) && held.pending_intent().is_some();
-                if let Err(e2) = held.release(fx.records(), keep, &e.to_string()).await {
-                    return Err(Stopped::on(e2, report, conv));
+        let Tried { report, then } =
+            match self.pop(&mut held, &scoped, &offer, &report, rang_at).await {
+                Ok(t) => t,
+                Err(e) => {
+                    let keep = e.is_transient()
+                        && e.code != Some(NOT_SENT)
+                        && held.pending_intent().is_some();
+                    if let Err(e2) = held.release(fx.records(), keep, &e.to_string()).await {
+                        return Err(Stopped::on(e2, report, conv));
+                    }
+                    return Err(Stopped::on(e, report, conv));
                 }
-                return Err(Stopped::on(e, report, conv));
-            }
-        };
+            };
         let reason = report.reason.map(|r| r.as_str());
         let written = match then {
             Then::Settled => {
@@ -153,6 +169,7 @@ impl Job<'_> {
         scoped: &Scoped,
         offer: &Offer<'_>,
         report: &Report,
+        rang_at: i64,
     ) -> Result<Tried> {
         let (fx, clients) = (&self.fx, &self.worker.clients);
         let crm = match clients.crm(&scoped.inst, &scoped.enablement).await {
@@ -183,7 +200,7 @@ impl Job<'_> {
             Err(e) => return Ok(Tried::unavailable(report, Reason::CrmUnavailable, &e)),
         };
         let detail = format!("{detail} for user {}", offer.user_id);
-        if self.too_late() {
+        if self.too_late(rang_at) {
             return Ok(Tried::settled(
                 report
                     .clone()
@@ -222,7 +239,7 @@ impl Job<'_> {
         let report = report.clone();
         Ok(match result {
             Ok(PopOutcome::Sent) => {
-                crate::telemetry::ring_to_pop(self.worker.clock.now_ms() - self.msg.received_at);
+                crate::telemetry::ring_to_pop(self.worker.clock.now_ms() - rang_at);
                 Tried::settled(report.decision(Decision::Popped).detail(detail))
             }
             Ok(PopOutcome::RateLimited) => {

@@ -32,6 +32,8 @@ pub(super) struct Scoped {
     pub report: Report,
     /// How the conversation reached the product.
     pub source: crate::jobs::Source,
+    /// When the job's leg was first offered to its agent (a ring), by Dialpad's clock.
+    pub offered_at: Option<i64>,
 }
 
 /// Whether the job's conversation is in scope.
@@ -44,18 +46,25 @@ pub(super) enum InScope {
 }
 
 impl Job<'_> {
-    /// The job's conversation, and whether the webhook delivered any of its events.
-    async fn conversation(&self) -> Result<(Conversation, bool)> {
-        let (conv, heard) = state::load_heard(self.worker.store.as_ref(), &self.event.call_id)
-            .await?
+    /// The job's conversation, whether the webhook delivered any of its events, and when
+    /// this job's leg was first offered to its agent (Dialpad's time).
+    async fn conversation(&self) -> Result<(Conversation, bool, Option<i64>)> {
+        let loaded = state::load_legs(self.worker.store.as_ref(), &self.event.call_id).await?;
+        let offered_at = loaded
+            .events
+            .iter()
+            .filter(|e| e.call_id == self.event.call_id && e.state.offers_agent())
+            .map(|e| e.event_timestamp)
+            .min();
+        let conv = llbridge_domain::conversation::merge(&loaded.events)
             .ok_or_else(|| Error::transient("store", "the merged event is not in the store yet"))?;
         tracing::Span::current().record("conversation", conv.key.as_str());
-        Ok((conv, heard))
+        Ok((conv, loaded.heard_from_webhook, offered_at))
     }
 
     /// Loads the event's conversation and decides its scope.
     pub(super) async fn scoped(&self) -> std::result::Result<InScope, Box<Stopped>> {
-        let (conv, heard) = self
+        let (conv, heard, offered_at) = self
             .conversation()
             .await
             .map_err(|e| Stopped::early(e, self.report(Decision::Failed)))?;
@@ -91,6 +100,7 @@ impl Job<'_> {
             inst,
             enablement,
             source,
+            offered_at,
         }))
     }
 }
