@@ -303,6 +303,21 @@ async fn wrong_credentials_open_a_circuit_without_leaking_them() {
 }
 
 #[tokio::test]
+async fn a_new_password_is_not_held_back_by_the_old_ones_circuit() {
+    let h = HttpHarness::start().await;
+    h.client_as("sandbox", "the-old-password")
+        .statuses()
+        .await
+        .expect_err("rejected");
+    // The password is fixed (a rotation): the next client logs in at once.
+    h.client_as("sandbox", "sandbox")
+        .statuses()
+        .await
+        .expect("the new password is tried at once");
+    assert_eq!(h.count("POST", LOGIN), 2);
+}
+
+#[tokio::test]
 async fn the_circuit_closes_after_its_time() {
     let clock = Arc::new(ManualClock::new(SystemClock.now_ms()));
     let h = HttpHarness::start_with(LineLeaderSandbox::demo(), clock.clone()).await;

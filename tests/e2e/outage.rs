@@ -400,3 +400,79 @@ async fn the_reconciler_waits_as_dialpad_asks_within_its_budget_and_keeps_the_re
     assert!(p.windows_left >= 1, "the window is kept: {p:?}");
     s.stop().await;
 }
+
+// ---- Secrets that rotate ------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_rotated_lineleader_password_is_taken_without_a_restart() {
+    let secrets = std::sync::Arc::new(llbridge_embedded::MemorySecrets::new().with(
+        "llbridge",
+        r#"{"username": "llbridge", "password": "first-password"}"#,
+    ));
+    let now = chrono::Utc::now();
+    let known = family(
+        1001,
+        "(415) 815-9602",
+        101,
+        1,
+        now - chrono::Duration::days(3),
+    );
+    let s = Scenario::start_tuned(
+        vec![enablement(
+            "call_center",
+            Some(CALL_CENTER),
+            json!({"enable_task_queue": false, "screen_pop": false}),
+        )],
+        Some(data(now, vec![known])),
+        Duration::from_secs(1),
+        |o| {
+            let mut doc = llbridge_tests::configs::document(
+                vec![enablement(
+                    "call_center",
+                    Some(CALL_CENTER),
+                    json!({"enable_task_queue": false, "screen_pop": false}),
+                )],
+                "sandbox",
+                "sandbox",
+            );
+            doc["connections"]["main"]["username"] =
+                json!({"secret": "llbridge", "key": "username"});
+            doc["connections"]["main"]["password"] =
+                json!({"secret": "llbridge", "key": "password"});
+            o.installation = llbridge_tests::configs::installation(&doc);
+            o.secrets = secrets.clone();
+            o.sandbox.lineleader.username = "llbridge".into();
+            o.sandbox.lineleader.password = "first-password".into();
+            o.retry = llbridge_app::worker::RetryPolicy::default();
+        },
+    )
+    .await;
+    s.play(&llbridge_tests::scenario::answered(
+        &s.call(1, "+14158159602"),
+    ))
+    .await;
+    pass(&s, Duration::from_secs(60)).await;
+    assert_eq!(s.phone_logs().len(), 1);
+    // The password is rotated, in LineLeader and in the secret; the old token is gone.
+    let mut config = s.lineleader().config();
+    config.password = "second-password".into();
+    s.lineleader().set_config(config);
+    s.lineleader().revoke_tokens();
+    secrets.set(
+        "llbridge",
+        r#"{"username": "llbridge", "password": "second-password"}"#,
+    );
+    s.play(&llbridge_tests::scenario::answered(
+        &s.call(2, "+14158159602"),
+    ))
+    .await;
+    pass(&s, Duration::from_secs(15 * 60)).await;
+    assert_eq!(
+        s.phone_logs().len(),
+        2,
+        "logged with the new password, no restart: {:#?}",
+        s.host.reports().last()
+    );
+    assert!(s.host.dead_letters().await.is_empty());
+    s.stop().await;
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use llbridge_app::ports::{
-    CallPage, CallQuery, Clients, Clock, Crm, Dialpad, PopOutcome, Secrets, Store,
+    CallPage, CallQuery, Clients, Clock, Crm, Dialpad, PopOutcome, Secret, Secrets, Store,
 };
 use llbridge_app::{Error, Result, NOT_SENT};
 pub mod dialpad;
@@ -20,10 +20,21 @@ pub use llbridge_lineleader::RetryPolicy;
 use llbridge_lineleader::{HttpLineLeader, LineLeaderCrm};
 use tokio::sync::Mutex;
 
-/// A built client, and what it was built from: a change rebuilds it.
-type Cached<F, T> = (F, Arc<T>);
+/// A built client: what it was built from and the secret values it holds (a change of either
+/// rebuilds it), and when those values were last compared with the secrets'.
+struct Cached<F, T: ?Sized> {
+    from: F,
+    secrets: Vec<Secret>,
+    checked_ms: i64,
+    client: Arc<T>,
+}
+
 /// What the Dialpad client is built from: the API base URL and the key's reference.
 type DialpadFrom = (String, SecretRef);
+
+/// How often a built client's secrets are compared with the secret store's (whose own cache
+/// keeps a value 5 minutes): a rotated password or key is taken within about 10 minutes.
+pub const SECRET_RECHECK: Duration = Duration::from_secs(300);
 
 pub struct HttpClients {
     secrets: Arc<dyn Secrets>,
@@ -35,6 +46,8 @@ pub struct HttpClients {
     budget: Duration,
     /// Retries inside one LineLeader request; the client's own by default.
     retry: Option<RetryPolicy>,
+    /// How often built clients' secrets are compared with the secret store's.
+    recheck: Duration,
     crms: Mutex<HashMap<String, Cached<Connection, dyn Crm>>>,
     dialpad: Mutex<Option<Cached<DialpadFrom, dyn Dialpad>>>,
 }
@@ -54,6 +67,7 @@ impl HttpClients {
             timeout: llbridge_lineleader::DEFAULT_TIMEOUT,
             budget: llbridge_lineleader::DEFAULT_BUDGET,
             retry: None,
+            recheck: SECRET_RECHECK,
             crms: Mutex::new(HashMap::new()),
             dialpad: Mutex::new(None),
         })
@@ -75,6 +89,51 @@ impl HttpClients {
 }
 
 impl HttpClients {
+    /// The secret values a connection's client is built with.
+    async fn secrets_of(&self, conn: &Connection) -> Result<Vec<Secret>> {
+        let refs: Vec<&SecretRef> = match conn {
+            Connection::LineLeader(c) => vec![&c.username, &c.password],
+            Connection::LeadSquared(c) => std::iter::once(&c.call_log_url)
+                .chain(c.agent_popup_url.as_ref())
+                .collect(),
+        };
+        let mut values = Vec::with_capacity(refs.len());
+        for r in refs {
+            values.push(self.secrets.get(r).await?);
+        }
+        Ok(values)
+    }
+
+    /// Whether a built client may be reused: built from `from`, and (looked at every
+    /// [`SECRET_RECHECK`]) with the secret values `current` gives.
+    async fn still_good<F: PartialEq, T: ?Sized>(
+        &self,
+        cached: &mut Cached<F, T>,
+        from: &F,
+        current: impl std::future::Future<Output = Result<Vec<Secret>>>,
+    ) -> Result<bool> {
+        if cached.from != *from {
+            return Ok(false);
+        }
+        let now = self.clock.now_ms();
+        if now - cached.checked_ms < self.recheck.as_millis() as i64 {
+            return Ok(true);
+        }
+        if current.await? != cached.secrets {
+            tracing::info!("a secret of a client changed: the client is built again with it");
+            return Ok(false);
+        }
+        cached.checked_ms = now;
+        Ok(true)
+    }
+
+    /// How often built clients' secrets are compared with the secret store's (default
+    /// [`SECRET_RECHECK`]).
+    pub fn with_secret_recheck(mut self, every: Duration) -> HttpClients {
+        self.recheck = every;
+        self
+    }
+
     async fn lineleader(&self, name: &str, c: &LineLeaderConnection) -> Result<Arc<dyn Crm>> {
         let username = self.secrets.get(&c.username).await?;
         let password = self.secrets.get(&c.password).await?;
@@ -107,9 +166,9 @@ impl Clients for HttpClients {
             .get(name)
             .ok_or_else(|| Error::permanent("config", format!("no connection named {name}")))?;
         let mut cache = self.crms.lock().await;
-        if let Some((have, crm)) = cache.get(name) {
-            if have == conn {
-                return Ok(crm.clone());
+        if let Some(cached) = cache.get_mut(name) {
+            if self.still_good(cached, conn, self.secrets_of(conn)).await? {
+                return Ok(cached.client.clone());
             }
         }
         // Which CRM a connection is, decided here and only here.
@@ -125,7 +184,15 @@ impl Clients for HttpClients {
                 .await?
             }
         };
-        cache.insert(name.to_owned(), (conn.clone(), crm.clone()));
+        cache.insert(
+            name.to_owned(),
+            Cached {
+                from: conn.clone(),
+                secrets: self.secrets_of(conn).await?,
+                checked_ms: self.clock.now_ms(),
+                client: crm.clone(),
+            },
+        );
         Ok(crm)
     }
 
@@ -137,9 +204,10 @@ impl Clients for HttpClients {
             .ok_or_else(|| Error::permanent("config", "no Dialpad api_key configured"))?;
         let fp = (inst.dialpad.api_base_url.clone(), key_ref.clone());
         let mut cache = self.dialpad.lock().await;
-        if let Some((have, client)) = cache.as_ref() {
-            if *have == fp {
-                return Ok(client.clone());
+        if let Some(cached) = cache.as_mut() {
+            let current = async { Ok(vec![self.secrets.get(&key_ref).await?]) };
+            if self.still_good(cached, &fp, current).await? {
+                return Ok(cached.client.clone());
             }
         }
         let key = self.secrets.get(&key_ref).await?;
@@ -147,7 +215,12 @@ impl Clients for HttpClients {
             HttpDialpad::new(&inst.dialpad.api_base_url, key.expose(), self.http.clone())
                 .with_timeout(Duration::from_secs(3)),
         ));
-        *cache = Some((fp, client.clone()));
+        *cache = Some(Cached {
+            from: fp,
+            secrets: vec![key],
+            checked_ms: self.clock.now_ms(),
+            client: client.clone(),
+        });
         Ok(client)
     }
 }

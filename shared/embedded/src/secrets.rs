@@ -9,7 +9,7 @@ use llbridge_domain::config::SecretRef;
 /// of a JSON object registered under the secret's name.
 #[derive(Default)]
 pub struct MemorySecrets {
-    secrets: HashMap<String, String>,
+    secrets: std::sync::Mutex<HashMap<String, String>>,
 }
 
 impl MemorySecrets {
@@ -18,9 +18,16 @@ impl MemorySecrets {
     }
 
     /// Registers a secret holding a JSON object (as Secrets Manager's SecretString would).
-    pub fn with(mut self, name: &str, json: &str) -> MemorySecrets {
-        self.secrets.insert(name.to_owned(), json.to_owned());
+    pub fn with(self, name: &str, json: &str) -> MemorySecrets {
+        self.set(name, json);
         self
+    }
+
+    /// Replaces a secret's JSON object (a rotation).
+    pub fn set(&self, name: &str, json: &str) {
+        if let Ok(mut secrets) = self.secrets.lock() {
+            secrets.insert(name.to_owned(), json.to_owned());
+        }
     }
 }
 
@@ -30,10 +37,16 @@ impl Secrets for MemorySecrets {
         match reference {
             SecretRef::Literal(s) => Ok(Secret::new(s.clone())),
             SecretRef::Managed { secret, key } => {
-                let doc = self.secrets.get(secret).ok_or_else(|| {
-                    Error::permanent("secrets", format!("no secret named {secret}"))
-                })?;
-                let value: serde_json::Value = serde_json::from_str(doc).map_err(|_| {
+                let doc = self
+                    .secrets
+                    .lock()
+                    .map_err(|_| Error::transient("secrets", "secrets poisoned"))?
+                    .get(secret)
+                    .cloned()
+                    .ok_or_else(|| {
+                        Error::permanent("secrets", format!("no secret named {secret}"))
+                    })?;
+                let value: serde_json::Value = serde_json::from_str(&doc).map_err(|_| {
                     Error::permanent("secrets", format!("secret {secret} is not a JSON object"))
                 })?;
                 value

@@ -186,12 +186,13 @@ impl HttpLineLeader {
                 short_hash(&[&base_url, username.expose()])
             )
         };
-        let tokens = Tokens::new(
+        let mut tokens = Tokens::new(
             llbridge_app::keys::token(&id),
             store,
             clock.clone(),
             TokenTiming::default(),
         );
+        tokens.for_credentials(username.expose(), password.expose());
         HttpLineLeader {
             name: name.to_owned(),
             base_url,

@@ -127,6 +127,16 @@ impl Tokens {
         }
     }
 
+    /// Keys the login circuit by the credentials' digest: a rejected login does not hold back
+    /// the next ones once the password is changed.
+    pub fn for_credentials(&mut self, username: &str, password: &str) {
+        self.circuit_key = format!(
+            "{}#circuit#{}",
+            self.key,
+            credentials_digest(username, password)
+        );
+    }
+
     pub fn set_timing(&mut self, timing: TokenTiming) {
         self.timing = timing;
     }
@@ -353,6 +363,21 @@ pub(crate) fn jwt_exp(token: &str) -> Option<i64> {
 }
 
 /// A short stable hash (FNV-1a) for store keys.
+/// The first 16 hex digits of the SHA-256 of the credentials: what the login circuit is keyed
+/// by.
+fn credentials_digest(username: &str, password: &str) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(username.as_bytes());
+    h.update([0]);
+    h.update(password.as_bytes());
+    h.finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 pub(crate) fn short_hash(parts: &[&str]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for p in parts {
