@@ -81,9 +81,86 @@ pub fn mask(raw: &str) -> String {
     format!("***{tail}")
 }
 
+/// A text from elsewhere (a CRM's error message) with every phone number in it masked to its
+/// last four digits, however it is typed: `(415) 815-9602`, `415-815-9602`, `415.815.9602`,
+/// `+1 415 815 9602`, `4158159602`. A run of 7 to 15 digits, with spaces, dashes, dots,
+/// parentheses or a leading `+` between them, is a phone number; a date (`2026-05-28`) and
+/// longer ids (Dialpad's 19-digit call ids) are not.
+pub fn mask_in_text(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let joins = |c: char| matches!(c, ' ' | '-' | '.' | '(' | ')');
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let starts = chars[i].is_ascii_digit()
+            || ((chars[i] == '+' || chars[i] == '(')
+                && chars.get(i + 1).is_some_and(char::is_ascii_digit));
+        if !starts {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        // The run: digits, and separators followed (after more separators) by a digit.
+        let mut end = i + 1;
+        let mut last_digit = i;
+        while end < chars.len() {
+            let c = chars[end];
+            if c.is_ascii_digit() {
+                last_digit = end;
+                end += 1;
+            } else if joins(c) {
+                end += 1;
+            } else {
+                break;
+            }
+        }
+        let end = last_digit + 1;
+        let run: String = chars[i..end].iter().collect();
+        let digits = run.chars().filter(char::is_ascii_digit).count();
+        let is_date = {
+            let parts: Vec<&str> = run.split('-').collect();
+            parts.len() == 3
+                && parts[0].len() == 4
+                && parts[1].len() == 2
+                && parts[2].len() == 2
+                && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))
+        };
+        if (7..=15).contains(&digits) && !is_date {
+            out.push_str(&mask(&run));
+        } else {
+            out.push_str(&run);
+        }
+        i = end;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phone_numbers_in_a_text_are_masked_in_every_format() {
+        for (text, want) in [
+            ("bad phone (415) 815-9602 here", "bad phone ***9602 here"),
+            ("bad phone 415-815-9602", "bad phone ***9602"),
+            ("bad phone 415.815.9602.", "bad phone ***9602."),
+            ("bad phone +1 415 815 9602", "bad phone ***9602"),
+            ("phone:4158159602,", "phone:***9602,"),
+            ("+14158159602", "***9602"),
+            ("ANI 1 (415) 815-9602 refused", "ANI ***9602 refused"),
+        ] {
+            assert_eq!(mask_in_text(text), want, "{text}");
+        }
+        for kept in [
+            "limit 100 per page",
+            "start_date_time 2026-05-28T04:30:00.123Z: milliseconds rejected",
+            "call 6208917392220160 not found",
+            "family 1001 (center 101)",
+        ] {
+            assert_eq!(mask_in_text(kept), kept);
+        }
+    }
 
     #[test]
     fn every_typed_form_of_one_number_is_the_same() {

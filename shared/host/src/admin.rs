@@ -41,6 +41,8 @@ pub struct Admin {
     pub clock: Arc<dyn Clock>,
     pub probe: Arc<dyn QueueProbe>,
     pub reconciler: Arc<Reconciler>,
+    /// The port the host listens on: a request must name it in its `Host`.
+    pub port: u16,
 }
 
 impl Admin {
@@ -90,6 +92,7 @@ impl DeadLetterView {
 
 /// The admin routes, loopback only.
 pub fn routes(admin: Admin) -> Router {
+    let port = admin.port;
     Router::new()
         .route("/_llbridge/report", get(report_of))
         .route("/_llbridge/ledger", get(ledger_of))
@@ -97,21 +100,73 @@ pub fn routes(admin: Admin) -> Router {
         .route("/_llbridge/dlq", get(dlq))
         .route("/_llbridge/dlq/replay", post(replay))
         .route("/_llbridge/reconcile", post(reconcile))
-        .layer(axum::middleware::from_fn(loopback_only))
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| loopback_only(req, next, port),
+        ))
         .with_state(admin)
 }
 
-async fn loopback_only(req: Request, next: Next) -> Response {
+fn forbidden(reason: &str, detail: &str) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        Json(json!({"status": "rejected", "reason": reason, "detail": detail})),
+    )
+        .into_response()
+}
+
+/// Whether `host` (a `Host` header, or an origin's authority) is a loopback name or address
+/// with the host's port.
+pub fn local_authority(host: &str, port: u16) -> bool {
+    let Some((name, p)) = host.trim().rsplit_once(':') else {
+        return false;
+    };
+    if p.parse::<u16>().ok() != Some(port) {
+        return false;
+    }
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Loopback clients only, that name the host as a loopback address and its port (a proxy or a
+/// tunnel forwards other names: every peer would look local), from no other site (a web page
+/// in the admin's browser can post to 127.0.0.1: its `Origin` says where it comes from).
+async fn loopback_only(req: Request, next: Next, port: u16) -> Response {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     if !peer.is_some_and(|ip| ip.is_loopback()) {
-        return (
-            StatusCode::FORBIDDEN,
-            Json(json!({"status": "rejected", "reason": "admin_api_is_local_only"})),
-        )
-            .into_response();
+        return forbidden(
+            "admin_api_is_local_only",
+            "the admin API answers loopback clients only",
+        );
+    }
+    let host = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    if !local_authority(host, port) {
+        return forbidden(
+            "admin_api_is_local_only",
+            "the Host header must be a loopback name or address with the host's port",
+        );
+    }
+    if let Some(origin) = req.headers().get(axum::http::header::ORIGIN) {
+        let own = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.strip_prefix("http://"))
+            .is_some_and(|authority| local_authority(authority, port));
+        if !own {
+            return forbidden(
+                "cross_origin_request",
+                "a request from another site (its Origin header) is refused",
+            );
+        }
     }
     next.run(req).await
 }
@@ -232,7 +287,7 @@ mod tests {
     use llbridge_embedded::{MemoryQueue, MemoryStore, SystemClock};
     use tower::ServiceExt;
 
-    async fn status_from(ip: [u8; 4]) -> StatusCode {
+    async fn asked(ip: [u8; 4], host: &str, origin: Option<&str>) -> StatusCode {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new(clock.clone()));
         let queue = Arc::new(MemoryQueue::new(clock.clone()));
@@ -268,14 +323,24 @@ mod tests {
                 log_delay: Duration::from_secs(180),
                 settings: Default::default(),
             }),
+            port: 8080,
         };
         let mut req = Request::builder()
             .uri("/_llbridge/report?since_secs=3600")
+            .header("host", host)
             .body(Body::empty())
             .expect("request");
+        if let Some(o) = origin {
+            req.headers_mut()
+                .insert("origin", o.parse().expect("origin"));
+        }
         req.extensions_mut()
             .insert(ConnectInfo(SocketAddr::from((ip, 40_000))));
         routes(admin).oneshot(req).await.expect("answer").status()
+    }
+
+    async fn status_from(ip: [u8; 4]) -> StatusCode {
+        asked(ip, "127.0.0.1:8080", None).await
     }
 
     #[tokio::test]
@@ -283,5 +348,48 @@ mod tests {
         assert_eq!(status_from([127, 0, 0, 1]).await, StatusCode::OK);
         assert_eq!(status_from([10, 0, 0, 7]).await, StatusCode::FORBIDDEN);
         assert_eq!(status_from([192, 168, 1, 20]).await, StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn the_host_must_name_a_loopback_address_and_the_port_and_the_origin_be_its_own() {
+        let local = [127, 0, 0, 1];
+        for host in [
+            "127.0.0.1:8080",
+            "localhost:8080",
+            "[::1]:8080",
+            "LOCALHOST:8080",
+        ] {
+            assert_eq!(asked(local, host, None).await, StatusCode::OK, "{host}");
+        }
+        // A tunnel or proxy on this machine forwarding a public name; another port; none.
+        for host in [
+            "llbridge.example.com:8080",
+            "127.0.0.1:9999",
+            "127.0.0.1",
+            "",
+            "evil.test",
+        ] {
+            assert_eq!(
+                asked(local, host, None).await,
+                StatusCode::FORBIDDEN,
+                "{host:?}"
+            );
+        }
+        assert_eq!(
+            asked(local, "127.0.0.1:8080", Some("http://127.0.0.1:8080")).await,
+            StatusCode::OK
+        );
+        for origin in [
+            "https://evil.test",
+            "http://127.0.0.1:9999",
+            "null",
+            "https://127.0.0.1:8080",
+        ] {
+            assert_eq!(
+                asked(local, "127.0.0.1:8080", Some(origin)).await,
+                StatusCode::FORBIDDEN,
+                "{origin}"
+            );
+        }
     }
 }

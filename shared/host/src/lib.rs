@@ -422,14 +422,15 @@ pub async fn start(mut opts: Options) -> std::io::Result<Host> {
         log_delay: opts.log_delay,
         settings: opts.reconcile,
     });
+    let listener = tokio::net::TcpListener::bind(opts.listen).await?;
+    let addr = listener.local_addr()?;
     let admin = admin::Admin {
         store: store.clone(),
         clock: opts.clock.clone(),
         probe: probe.clone(),
         reconciler: reconciler.clone(),
+        port: addr.port(),
     };
-    let listener = tokio::net::TcpListener::bind(opts.listen).await?;
-    let addr = listener.local_addr()?;
     let (shutdown, rx) = watch::channel(false);
     let reports = Arc::new(Mutex::new(Vec::new()));
 

@@ -276,13 +276,14 @@ fn quote(body: &[u8]) -> String {
 }
 
 /// The message of an error answer: `ExceptionMessage`, `Message` or `message` (a string),
-/// else the start of the body.
+/// else the start of the body; phone numbers in any format masked.
 fn message(json: &Value, body: &[u8]) -> String {
-    ["ExceptionMessage", "Message", "message", "error"]
+    let text = ["ExceptionMessage", "Message", "message", "error"]
         .iter()
         .find_map(|k| json.get(*k).and_then(Value::as_str))
         .map(|m| m.chars().take(MAX_QUOTE).collect())
-        .unwrap_or_else(|| quote(body))
+        .unwrap_or_else(|| quote(body));
+    llbridge_domain::phone::mask_in_text(&text)
 }
 
 fn says_duplicate(body: &[u8]) -> bool {

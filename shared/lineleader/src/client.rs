@@ -1060,7 +1060,7 @@ fn filtered_by<T>(
 }
 
 /// The server's own short reason (`error` or `message`), for error messages: at most 160
-/// characters, digit runs that could be phone numbers masked.
+/// characters, phone numbers in any format masked.
 fn reason(body: &Value) -> String {
     let text = ["error", "message", "detail", "reason"]
         .iter()
@@ -1068,26 +1068,8 @@ fn reason(body: &Value) -> String {
     let Some(text) = text else {
         return String::new();
     };
-    let mut out = String::new();
-    let mut digits = String::new();
-    let flush = |digits: &mut String, out: &mut String| {
-        if digits.len() >= 7 {
-            out.push_str(&phone::mask(digits));
-        } else {
-            out.push_str(digits);
-        }
-        digits.clear();
-    };
-    for c in text.chars().take(160) {
-        if c.is_ascii_digit() {
-            digits.push(c);
-        } else {
-            flush(&mut digits, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut digits, &mut out);
-    format!(": {out}")
+    let short: String = text.chars().take(160).collect();
+    format!(": {}", phone::mask_in_text(&short))
 }
 
 #[cfg(test)]
@@ -1100,6 +1082,10 @@ mod tests {
         assert_eq!(
             reason(&json!({"error": "bad phone 4158159602"})),
             ": bad phone ***9602"
+        );
+        assert_eq!(
+            reason(&json!({"message": "no family with phone (415) 815-9602 or 415.815.9602"})),
+            ": no family with phone ***9602 or ***9602"
         );
         assert_eq!(reason(&json!({"message": "limit 100"})), ": limit 100");
         assert_eq!(reason(&json!(null)), "");
