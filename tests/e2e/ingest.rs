@@ -282,3 +282,26 @@ async fn a_disposition_acknowledged_before_the_log_runs_is_in_it_whatever_the_qu
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_config_whose_every_webhook_secret_is_unusable_answers_503_so_that_dialpad_retries() {
+    // The only secret, stored in the secret store, is too short to be used.
+    let mut doc = configs::document(
+        vec![configs::enablement("call_center", Some(CALL_CENTER), json!({}))],
+        "sandbox",
+        "sandbox",
+    );
+    doc["dialpad"]["webhook_secrets"] = json!([{"secret": "llbridge", "key": "dialpad_webhook_secret"}]);
+    let mut opts = Options::new(configs::installation(&doc), "127.0.0.1:0".parse().unwrap());
+    opts.secrets = std::sync::Arc::new(
+        llbridge_embedded::MemorySecrets::new()
+            .with("llbridge", r#"{"dialpad_webhook_secret": "short"}"#),
+    );
+    opts.drive = Drive::stepped();
+    let h = llbridge_host::start(opts).await.unwrap();
+    let (status, body) = post(&h.webhook_url(), sign_with(&call().cc_hangup(1), "short")).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["reason"], "no_usable_webhook_secret");
+    assert_eq!(h.pending().await, 0, "nothing queued");
+    h.stop().await;
+}
