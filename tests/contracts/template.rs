@@ -296,6 +296,61 @@ fn the_ingest_may_read_the_config_and_record_call_legs_only() {
 }
 
 #[test]
+fn the_reconciler_writes_only_its_own_items() {
+    let t = template();
+    let grants = table_grants(&t, "ReconcilerRole");
+    let writes: Vec<_> = grants
+        .iter()
+        .filter(|(_, _, actions)| actions.iter().any(|a| a != "dynamodb:GetItem" && a != "dynamodb:BatchGetItem"))
+        .collect();
+    assert_eq!(writes.len(), 1, "{grants:?}");
+    assert_eq!(writes[0].0, "ForAllValues:StringLike");
+    assert_eq!(writes[0].1, vec!["reconcile#*".to_owned()], "{grants:?}");
+    // Every key it writes starts so.
+    for key in [
+        llbridge_app::keys::RECONCILE_WORK.to_owned(),
+        llbridge_app::keys::RECONCILE_LEASE.to_owned(),
+        llbridge_app::keys::reconcile_fed("6208917392220160"),
+    ] {
+        assert!(key.starts_with("reconcile#"), "{key}");
+    }
+    let reads: Vec<_> = grants
+        .iter()
+        .filter(|(_, _, actions)| actions.contains(&"dynamodb:BatchGetItem".to_owned()))
+        .collect();
+    assert_eq!(reads.len(), 1, "{grants:?}");
+    assert!(!reads[0].1.is_empty(), "reads are limited to the items it reads: {grants:?}");
+}
+
+#[test]
+fn the_worker_may_not_write_the_config() {
+    let t = template();
+    let denied: Vec<&Value> = statements(&t)
+        .into_iter()
+        .filter(|(owner, st)| {
+            owner == "WorkerRole" && st.get("Effect").and_then(Value::as_str) == Some("Deny")
+        })
+        .map(|(_, st)| st)
+        .collect();
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    let actions: BTreeSet<&str> = strings(get(denied[0], &["Action"]))
+        .into_iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        actions,
+        BTreeSet::from(["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"])
+    );
+    let keys = get(
+        denied[0],
+        &["Condition", "ForAnyValue:StringLike", "dynamodb:LeadingKeys"],
+    );
+    let keys: Vec<&str> = strings(keys).into_iter().filter_map(Value::as_str).collect();
+    assert_eq!(keys, vec!["config#*"]);
+    assert!(CONFIG_KEY.starts_with("config#"));
+}
+
+#[test]
 fn the_worker_reports_batch_item_failures() {
     let t = template();
     let (worker, event) = sqs_consumer(&t);
@@ -598,6 +653,7 @@ fn each_function_has_only_the_actions_it_uses() {
     assert_eq!(
         role_actions(&t, "ReconcilerFunction"),
         set(&[
+            "dynamodb:BatchGetItem",
             "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
