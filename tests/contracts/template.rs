@@ -301,7 +301,11 @@ fn the_reconciler_writes_only_its_own_items() {
     let grants = table_grants(&t, "ReconcilerRole");
     let writes: Vec<_> = grants
         .iter()
-        .filter(|(_, _, actions)| actions.iter().any(|a| a != "dynamodb:GetItem" && a != "dynamodb:BatchGetItem"))
+        .filter(|(_, _, actions)| {
+            actions
+                .iter()
+                .any(|a| a != "dynamodb:GetItem" && a != "dynamodb:BatchGetItem")
+        })
         .collect();
     assert_eq!(writes.len(), 1, "{grants:?}");
     assert_eq!(writes[0].0, "ForAllValues:StringLike");
@@ -319,7 +323,10 @@ fn the_reconciler_writes_only_its_own_items() {
         .filter(|(_, _, actions)| actions.contains(&"dynamodb:BatchGetItem".to_owned()))
         .collect();
     assert_eq!(reads.len(), 1, "{grants:?}");
-    assert!(!reads[0].1.is_empty(), "reads are limited to the items it reads: {grants:?}");
+    assert!(
+        !reads[0].1.is_empty(),
+        "reads are limited to the items it reads: {grants:?}"
+    );
 }
 
 #[test]
@@ -339,13 +346,24 @@ fn the_worker_may_not_write_the_config() {
         .collect();
     assert_eq!(
         actions,
-        BTreeSet::from(["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"])
+        BTreeSet::from([
+            "dynamodb:DeleteItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem"
+        ])
     );
     let keys = get(
         denied[0],
-        &["Condition", "ForAnyValue:StringLike", "dynamodb:LeadingKeys"],
+        &[
+            "Condition",
+            "ForAnyValue:StringLike",
+            "dynamodb:LeadingKeys",
+        ],
     );
-    let keys: Vec<&str> = strings(keys).into_iter().filter_map(Value::as_str).collect();
+    let keys: Vec<&str> = strings(keys)
+        .into_iter()
+        .filter_map(Value::as_str)
+        .collect();
     assert_eq!(keys, vec!["config#*"]);
     assert!(CONFIG_KEY.starts_with("config#"));
 }

@@ -518,3 +518,84 @@ async fn a_status_change_retried_after_a_failure_checks_its_required_status_agai
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_call_log_refused_for_a_wrong_setting_runs_again_once_fixed_and_writes_nothing_twice() {
+    let s = event_scenario(|o| {
+        // The status route answers 400 (a setting of the tenant that is wrong): the event is
+        // written, the status change refused.
+        o.sandbox.lineleader_faults = llbridge_sandbox::Faults {
+            rules: vec![llbridge_sandbox::FaultRule::fail(
+                "PUT",
+                "/families/*/status",
+                400,
+                None,
+            )],
+            ..Default::default()
+        };
+    })
+    .await;
+    let c = s.call(1, CALLER);
+    s.play(&[
+        c.agent("connected", 5_100),
+        c.dispositions(&["Left Voicemail"], 290_000),
+        c.cc_hangup(295_200),
+    ])
+    .await;
+    s.settle_until(async || !s.settled_logs().is_empty()).await;
+    let decisions: Vec<_> = s.settled_logs().into_values().collect();
+    assert_eq!(
+        decisions,
+        vec![("failed".to_owned(), Some("lineleader_rejected".to_owned()))]
+    );
+    assert_eq!(s.lineleader().state().data.events.len(), 1);
+    // The setting is fixed; the admin runs the refused calls again.
+    s.lineleader()
+        .set_faults(llbridge_sandbox::Faults::default());
+    let url = format!(
+        "http://{}/_llbridge/replay?since_secs=3600&reason=lineleader_rejected",
+        s.host.addr
+    );
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(&url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let replayed = answer["replayed"].as_array().cloned().unwrap_or_default();
+    assert_eq!(replayed.len(), 1, "{answer}");
+    assert_eq!(replayed[0]["reopened"], json!(["status"]), "{answer}");
+    s.settle_until(async || {
+        !s.lineleader().state().data.status_changes.is_empty()
+            && ledger::find(s.host.store.as_ref(), &c.cc_leg.to_string())
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|(_, e)| e.decision.as_deref() == Some("logged"))
+    })
+    .await;
+    let state = s.lineleader().state().data;
+    assert_eq!(state.events.len(), 1, "the event is not written again");
+    let changes: Vec<_> = state
+        .status_changes
+        .iter()
+        .map(|c| (c.from_status_id, c.to_status_id))
+        .collect();
+    assert_eq!(changes, vec![(NEW_LEAD, CONTACTED)]);
+    let done: Vec<u64> = state
+        .tasks
+        .iter()
+        .filter(|t| t.is_completed)
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(done, vec![5001], "the task completed once");
+    let entry = ledger_of(&s, &c.cc_leg.to_string()).await;
+    assert_eq!(
+        (entry.decision.as_deref(), entry.replays),
+        (Some("logged"), 1),
+        "{entry:?}"
+    );
+    s.stop().await;
+}

@@ -287,11 +287,16 @@ async fn a_disposition_acknowledged_before_the_log_runs_is_in_it_whatever_the_qu
 async fn a_config_whose_every_webhook_secret_is_unusable_answers_503_so_that_dialpad_retries() {
     // The only secret, stored in the secret store, is too short to be used.
     let mut doc = configs::document(
-        vec![configs::enablement("call_center", Some(CALL_CENTER), json!({}))],
+        vec![configs::enablement(
+            "call_center",
+            Some(CALL_CENTER),
+            json!({}),
+        )],
         "sandbox",
         "sandbox",
     );
-    doc["dialpad"]["webhook_secrets"] = json!([{"secret": "llbridge", "key": "dialpad_webhook_secret"}]);
+    doc["dialpad"]["webhook_secrets"] =
+        json!([{"secret": "llbridge", "key": "dialpad_webhook_secret"}]);
     let mut opts = Options::new(configs::installation(&doc), "127.0.0.1:0".parse().unwrap());
     opts.secrets = std::sync::Arc::new(
         llbridge_embedded::MemorySecrets::new()

@@ -264,6 +264,78 @@ async fn stack_reconciler(t: &Target) -> anyhow::Result<Reconciler> {
     })
 }
 
+/// `llbridge replay (--call ID | --since D) [--reason CODE]`: refused call logs run again.
+pub async fn replay(
+    call: Option<&str>,
+    since: Option<&str>,
+    reason: Option<&str>,
+    target: &Target,
+) -> anyhow::Result<ExitCode> {
+    if call.is_none() && since.is_none() {
+        bail!("say which: --call CALL_ID, or --since 24h (and --reason lineleader_rejected)");
+    }
+    let since = since.map(period).transpose()?;
+    let replayed: Vec<llbridge_app::replay::Replayed> = match target.resolve().await? {
+        Where::Local(url) => {
+            let mut q = Vec::new();
+            if let Some(c) = call {
+                q.push(format!("call={c}"));
+            }
+            if let Some(s) = since {
+                q.push(format!("since_secs={}", s.as_secs()));
+            }
+            if let Some(r) = reason {
+                q.push(format!("reason={r}"));
+            }
+            let v = post(&format!("{url}/_llbridge/replay?{}", q.join("&"))).await?;
+            serde_json::from_value(v["replayed"].clone())
+                .context("unreadable answer from the local host")?
+        }
+        Where::Stack(t) => {
+            let Some(queue_url) = t.queue_url.as_deref() else {
+                bail!("--queue-url is required with --table (the stack's QueueUrl output)");
+            };
+            let store = table_store(&t).await?;
+            let queue = SqsQueue::new(&load_sdk_config().await, queue_url);
+            let records = llbridge_app::ports::Records {
+                store: store.as_ref(),
+                clock: &SystemClock,
+            };
+            let anchors = llbridge_host::admin::refused_conversations(
+                store.as_ref(),
+                SystemClock.now_ms(),
+                call,
+                since,
+                reason,
+            )
+            .await?;
+            let mut out = Vec::new();
+            for a in anchors {
+                if let Some(r) = llbridge_app::replay::replay(records, &queue, &a).await? {
+                    out.push(r);
+                }
+            }
+            out
+        }
+    };
+    if replayed.is_empty() {
+        println!("no refused call log to run again");
+    }
+    for r in &replayed {
+        println!(
+            "call {} (conversation {}) runs again: {}",
+            r.dialpad_call_id,
+            r.conversation,
+            if r.reopened.is_empty() {
+                "its log".to_owned()
+            } else {
+                format!("its log, and {}", r.reopened.join(", "))
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `llbridge dlq list`.
 pub async fn dlq_list(target: &Target) -> anyhow::Result<ExitCode> {
     let letters: Vec<DeadLetterView> = match target.resolve().await? {

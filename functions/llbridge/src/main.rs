@@ -11,8 +11,9 @@
 //!   API and CRMs, each failure with its fix.
 //! * `llbridge sandbox`: the LineLeader and Dialpad sandboxes, standalone.
 //! * `llbridge demo`: scripted calls through the local host and sandboxes, told in plain words.
-//! * `llbridge report | trace | reconcile | dlq`: the call ledger, reconciliation on demand and
-//!   the dead letters, of a local host (`--url`) or a deployed stack (`--table`).
+//! * `llbridge report | trace | reconcile | replay | dlq`: the call ledger, reconciliation on
+//!   demand, refused call logs run again and the dead letters, of a local host (`--url`) or a
+//!   deployed stack (`--table`).
 
 mod admin;
 mod cloud;
@@ -108,6 +109,21 @@ enum Command {
         /// How far back to look: 2h, 1d.
         #[arg(long, default_value = "2h")]
         since: String,
+        #[command(flatten)]
+        target: admin::Target,
+    },
+    /// Run again the call logs the CRM refused (a 4xx: a wrong `api.paths` value, a missing
+    /// type), once the setting is fixed. What was written is not written again.
+    Replay {
+        /// Only the call of this leg's id.
+        #[arg(long, conflicts_with = "since")]
+        call: Option<String>,
+        /// Every refused call of the period: 24h, 7d.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only those refused for this reason (`lineleader_rejected`, `leadsquared_rejected`).
+        #[arg(long)]
+        reason: Option<String>,
         #[command(flatten)]
         target: admin::Target,
     },
@@ -395,6 +411,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reconcile { since, target } => {
             init_logs("text");
             admin::reconcile(&since, &target).await
+        }
+        Command::Replay {
+            call,
+            since,
+            reason,
+            target,
+        } => {
+            init_logs("text");
+            admin::replay(
+                call.as_deref(),
+                since.as_deref(),
+                reason.as_deref(),
+                &target,
+            )
+            .await
         }
         Command::Dlq { command } => {
             init_logs("text");

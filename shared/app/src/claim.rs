@@ -326,6 +326,53 @@ impl Held {
     }
 }
 
+/// Opens a done claim again when `pick` says so (a replay of work the CRM refused): the next
+/// job takes it afresh, with no intent. Returns whether it was opened.
+pub async fn reopen(records: Records<'_>, key: &str, pick: impl Fn(&View) -> bool) -> Result<bool> {
+    let Records { store, clock } = records;
+    let Some(item) = store.get(key).await? else {
+        return Ok(false);
+    };
+    let rec: Record = serde_json::from_str(&item.value)
+        .map_err(|e| Error::permanent("store", format!("claim {key} unreadable: {e}")))?;
+    if rec.status != Status::Done || !pick(&view_of(rec.clone())) {
+        return Ok(false);
+    }
+    let open = Record {
+        status: Status::Open,
+        lease_until: 0,
+        intent: None,
+        outcome: None,
+        attempts: rec.attempts,
+        note: Some("opened again for a replay".into()),
+    };
+    Ok(store
+        .put(
+            key,
+            &open.encode(key)?,
+            Some(clock.now_secs() + DONE_TTL_SECS),
+            Condition::Version(item.version),
+        )
+        .await?
+        .is_some())
+}
+
+fn view_of(rec: Record) -> View {
+    View {
+        status: match rec.status {
+            Status::Open => "open",
+            Status::Held => "held",
+            Status::Done => "done",
+            Status::Unknown => "unknown",
+        }
+        .to_owned(),
+        intent: rec.intent,
+        outcome: rec.outcome,
+        attempts: rec.attempts,
+        note: rec.note,
+    }
+}
+
 /// A claim as it stands, for `trace`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct View {
@@ -344,17 +391,5 @@ pub async fn view(store: &dyn Store, key: &str) -> Result<Option<View>> {
     };
     let rec: Record = serde_json::from_str(&item.value)
         .map_err(|e| Error::permanent("store", format!("claim {key} unreadable: {e}")))?;
-    Ok(Some(View {
-        status: match rec.status {
-            Status::Open => "open",
-            Status::Held => "held",
-            Status::Done => "done",
-            Status::Unknown => "unknown",
-        }
-        .to_owned(),
-        intent: rec.intent,
-        outcome: rec.outcome,
-        attempts: rec.attempts,
-        note: rec.note,
-    }))
+    Ok(Some(view_of(rec)))
 }

@@ -229,8 +229,11 @@ impl Ingest {
         // Not one secret to verify with: the fault is ours, not the event's. A 503 makes
         // Dialpad retry (and the 5xx alarm fire); a 401 would lose the event for good.
         if secrets.is_empty() && !inst.dialpad.webhook_secrets.is_empty() {
-            tracing::error!(decision = decision::ERROR, reason = "no_usable_webhook_secret",
-                "webhook: no webhook secret can be used; every event is answered 503 until one can");
+            tracing::error!(
+                decision = decision::ERROR,
+                reason = "no_usable_webhook_secret",
+                "webhook: no webhook secret can be used; every event is answered 503 until one can"
+            );
             telemetry::webhook_event(decision::ERROR, "no_usable_webhook_secret");
             return Response::new(
                 503,

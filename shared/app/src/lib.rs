@@ -12,6 +12,7 @@ pub mod keys;
 pub mod ledger;
 pub mod ports;
 pub mod reconcile;
+pub mod replay;
 pub mod report;
 pub mod state;
 pub mod telemetry;

@@ -8,6 +8,7 @@
 //! * `GET /_llbridge/dlq`: the dead letters
 //! * `POST /_llbridge/dlq/replay?call=ID` or `?all=true`: back to the job queue
 //! * `POST /_llbridge/reconcile?since_secs=N`: one reconciliation pass now
+//! * `POST /_llbridge/replay?call=ID` or `?since_secs=N&reason=R`: refused call logs run again
 
 // Handlers return early with a ready `Response`, the axum way; its size does not matter here.
 #![allow(clippy::result_large_err)]
@@ -100,6 +101,7 @@ pub fn routes(admin: Admin) -> Router {
         .route("/_llbridge/dlq", get(dlq))
         .route("/_llbridge/dlq/replay", post(replay))
         .route("/_llbridge/reconcile", post(reconcile))
+        .route("/_llbridge/replay", post(replay_refused))
         .layer(axum::middleware::from_fn(
             move |req: Request, next: Next| loopback_only(req, next, port),
         ))
@@ -264,6 +266,63 @@ async fn replay(State(a): State<Admin>, Query(q): Q) -> Response {
         }
     }
     Json(json!({"replayed": replayed.len()})).into_response()
+}
+
+/// The conversations to replay: the one of `call`, or those refused (with `reason`, if
+/// given) in the last `since_secs`.
+pub async fn refused_conversations(
+    store: &dyn Store,
+    now_ms: i64,
+    call: Option<&str>,
+    since: Option<Duration>,
+    reason: Option<&str>,
+) -> llbridge_app::Result<Vec<String>> {
+    if let Some(call) = call {
+        return Ok(ledger::find(store, call.trim())
+            .await?
+            .filter(|(_, e)| llbridge_app::replay::refused(e, reason))
+            .map(|(anchor, _)| vec![anchor])
+            .unwrap_or_default());
+    }
+    let since = since.unwrap_or(Duration::from_secs(24 * 3600));
+    Ok(
+        ledger::between(store, now_ms - since.as_millis() as i64, now_ms)
+            .await?
+            .into_iter()
+            .filter(|e| llbridge_app::replay::refused(e, reason))
+            .map(|e| e.conversation)
+            .collect(),
+    )
+}
+
+async fn replay_refused(State(a): State<Admin>, Query(q): Q) -> Response {
+    let call = q.get("call").map(String::as_str);
+    let since = match q.get("since_secs") {
+        None => None,
+        Some(_) => match period(&q) {
+            Ok(p) => Some(p),
+            Err(r) => return r,
+        },
+    };
+    if call.is_none() && since.is_none() {
+        return bad("say which: call=CALL_ID, or since_secs=N (and reason=CODE)");
+    }
+    let reason = q.get("reason").map(String::as_str);
+    let now = a.clock.now_ms();
+    let anchors = match refused_conversations(a.store.as_ref(), now, call, since, reason).await {
+        Ok(x) => x,
+        Err(e) => return failed(e),
+    };
+    let mut replayed = Vec::new();
+    for anchor in anchors {
+        match llbridge_app::replay::replay(a.records(), a.reconciler.queue.as_ref(), &anchor).await
+        {
+            Ok(Some(r)) => replayed.push(r),
+            Ok(None) => {}
+            Err(e) => return failed(e),
+        }
+    }
+    Json(json!({"replayed": replayed})).into_response()
 }
 
 async fn reconcile(State(a): State<Admin>, Query(q): Q) -> Response {
