@@ -24,6 +24,8 @@ struct Setup {
     recent_call: bool,
     /// The connection's `api`, if any.
     api: Option<Value>,
+    /// How the LineLeader sandbox misbehaves.
+    faults: llbridge_sandbox::Faults,
 }
 
 impl Setup {
@@ -47,6 +49,7 @@ impl Setup {
             dialpad_key: "sandbox-dialpad-key",
             recent_call: true,
             api: None,
+            faults: llbridge_sandbox::Faults::default(),
         }
     }
 
@@ -55,6 +58,7 @@ impl Setup {
         let options = llbridge_sandbox::Options {
             data: Some(self.data),
             lineleader: self.lineleader,
+            lineleader_faults: self.faults,
             ..llbridge_sandbox::Options::default()
         };
         let sb = llbridge_sandbox::start(local, local, options)
@@ -519,5 +523,37 @@ async fn lookups_that_ignore_their_filter_are_told_apart_from_lookups_that_answe
                     .as_deref()
                     .is_some_and(|f| f.contains("unknown_outcome"))),
         "{warns:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_404_of_a_route_only_written_to_is_unknown_and_hides_no_other_check() {
+    // The tenant answers a GET of its write-only routes 404, not 405; and the event type is
+    // wrong: that must still be said.
+    let c = checkup_of(|s| {
+        s.faults = llbridge_sandbox::Faults {
+            rules: vec![
+                llbridge_sandbox::FaultRule::fail("GET", "/families", 404, None),
+                llbridge_sandbox::FaultRule::fail("GET", "/families/*/status", 404, None),
+            ],
+            ..Default::default()
+        };
+        s.enablement["call_log"]["event_type"] = json!("Phone Conversation");
+    })
+    .await;
+    let fails = with(&c, Verdict::Fail);
+    let failed: Vec<&str> = fails.iter().map(|f| f.check).collect();
+    assert_eq!(failed, vec!["event_type"], "{:#?}", c.checks);
+    let unknown: Vec<&str> = with(&c, Verdict::Warn)
+        .into_iter()
+        .filter(|w| w.check == "api_endpoint")
+        .map(|w| w.detail.as_str())
+        .collect();
+    assert_eq!(unknown.len(), 2, "{unknown:?}");
+    assert!(
+        unknown
+            .iter()
+            .all(|d| d.contains("unknown (written to, not read)")),
+        "{unknown:?}"
     );
 }

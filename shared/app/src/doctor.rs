@@ -128,8 +128,9 @@ const CALL_LIST_PAGES: usize = 5;
 pub async fn run(inst: &Installation, clients: &dyn Clients, now_ms: i64) -> Checkup {
     let mut checks = Vec::new();
     let numbers = dialpad(inst, clients, now_ms, &mut checks).await;
-    // The connections checked, and whether they passed (an enablement of a connection that
-    // failed is not checked further: the connection's failure says why).
+    // The connections checked, and whether they can be used at all: an enablement of a
+    // connection whose login failed is not checked further (every check would fail the same
+    // way); one whose other checks failed (an endpoint a probe could not find) is.
     let mut connections: BTreeMap<String, bool> = BTreeMap::new();
     for enablement in &inst.enablements {
         let scope = format!("enablement {}", enablement.scope);
@@ -150,7 +151,9 @@ pub async fn run(inst: &Installation, clients: &dyn Clients, now_ms: i64) -> Che
             None => {
                 let connection = format!("connection {}", enablement.connection);
                 let found = crm.checkup_connection(&connection).await;
-                let usable = found.iter().all(|c| c.verdict != Verdict::Fail);
+                let usable = !found
+                    .iter()
+                    .any(|c| c.verdict == Verdict::Fail && c.check.ends_with("_login"));
                 checks.extend(found);
                 connections.insert(enablement.connection.clone(), usable);
                 usable

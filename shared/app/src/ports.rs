@@ -336,7 +336,8 @@ pub trait Crm: Send + Sync {
     }
 
     /// `doctor`'s checks of the connection itself (credentials, what the tenant can answer),
-    /// named `scope`. Reads only.
+    /// named `scope`. Reads only. A failed check named `*_login` says the connection cannot be
+    /// used at all: its enablements are not checked further.
     async fn checkup_connection(&self, scope: &str) -> Vec<crate::doctor::Check> {
         let _ = scope;
         Vec::new()

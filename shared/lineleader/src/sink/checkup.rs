@@ -84,8 +84,9 @@ pub async fn connection(ll: &dyn LineLeader, scope: &str) -> Vec<Check> {
 const PROBE_NUMBER: &str = "+12025550100";
 
 /// Every endpoint the client uses, probed with a `GET` and nothing else: confirmed (it
-/// answers: 2xx, or 405 where the client only writes), missing (404: the override to set),
-/// unknown (any other answer, or no record to read it with). Then whether the family search
+/// answers: 2xx, or 405 where the client only writes), missing (404 of a route the client
+/// reads: the override to set), unknown (a 404 of a route it only writes to, any other
+/// answer, or no record to read it with). Then whether the family search
 /// finds a sampled family by its number (its parameter and format).
 async fn endpoints(ll: &dyn LineLeader, scope: &str, sample: &Sample) -> Vec<Check> {
     const CHECK: &str = "api_endpoint";
@@ -171,6 +172,14 @@ async fn endpoints(ll: &dyn LineLeader, scope: &str, sample: &Sample) -> Vec<Che
                 format!(
                     "{name}: missing, or the tenant lacks only the phone-log lookup (P2) — {said}"
                 ),
+                set(default),
+            )),
+            // A route the client only writes to: many servers answer a GET of it 404, not
+            // 405, so a 404 proves nothing.
+            404 if ep::write_only(e) => checks.push(Check::warn(
+                scope,
+                CHECK,
+                format!("{name}: unknown{writes} — {said}: a route that is only written to may answer a GET 404 and still take the write"),
                 set(default),
             )),
             404 => checks.push(Check::fail(
