@@ -274,6 +274,17 @@ async fn a_call_log_refused_as_a_duplicate_on_its_first_post_is_not_counted_as_l
         vec![("failed".to_owned(), Some("leadsquared_rejected".to_owned()))],
         "not this call's log"
     );
+    let trace = llbridge_app::trace::trace(s.host.store.as_ref(), &c.cc_leg.to_string())
+        .await
+        .ok()
+        .flatten()
+        .expect("a trace");
+    assert_eq!(
+        trace.claims.get("leadsquared_call_log").and_then(|v| v.outcome.clone()).map(|o| o["how"].clone()),
+        Some(json!("rejected")),
+        "{:?}",
+        trace.claims
+    );
     s.stop().await;
 }
 

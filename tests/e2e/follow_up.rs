@@ -266,6 +266,22 @@ async fn two_action_items_are_two_tasks_once_even_when_the_answer_is_lost() {
         );
     }
     assert_eq!(s.phone_logs().len(), 1);
+    // The trace shows each follow-up task's claim, the one found after its lost answer too.
+    let trace = llbridge_app::trace::trace(s.host.store.as_ref(), &c.cc_leg.to_string())
+        .await
+        .ok()
+        .flatten()
+        .expect("a trace");
+    let follow_ups: Vec<&String> = trace
+        .claims
+        .keys()
+        .filter(|k| k.starts_with("follow_up#"))
+        .collect();
+    assert_eq!(follow_ups.len(), 2, "{:?}", trace.claims.keys());
+    assert!(trace
+        .claims
+        .values()
+        .any(|v| v.outcome.as_ref().is_some_and(|o| o["how"] == "found_on_lookup")));
     s.stop().await;
 }
 

@@ -79,7 +79,34 @@ pub struct Entry {
     pub updated_at: i64,
 }
 
+/// The effects a call log may have (their claims `step#<conversation>#<name>`), beside each
+/// follow-up task's (`follow_up#<key>`, named in the record).
+pub const STEPS: &[&str] = &[
+    "phone_log",
+    "task",
+    "event",
+    "status",
+    "late_task",
+    "late_status",
+    "leadsquared_call_log",
+];
+
 impl Entry {
+    /// The names of the effects the conversation's log may have claimed: [`STEPS`], and the
+    /// follow-up tasks its effects name.
+    pub fn steps(&self) -> Vec<String> {
+        let follow_ups = self
+            .effects
+            .as_ref()
+            .and_then(|x| x.get("follow_ups"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.get("key").and_then(Value::as_str))
+            .map(|k| format!("follow_up#{k}"));
+        STEPS.iter().map(|s| (*s).to_owned()).chain(follow_ups).collect()
+    }
+
     pub fn is_final(&self) -> bool {
         self.decision.is_some()
     }

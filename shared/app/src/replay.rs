@@ -16,18 +16,6 @@ use crate::ledger::{self, Entry};
 use crate::ports::{Queue, Records};
 use crate::state;
 
-/// The effects a call log may have (their claims `step#<conversation>#<name>`), beside each
-/// follow-up task's (`follow_up#<key>`, named in the ledger).
-pub const STEPS: &[&str] = &[
-    "phone_log",
-    "task",
-    "event",
-    "status",
-    "late_task",
-    "late_status",
-    "leadsquared_call_log",
-];
-
 /// One conversation put back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Replayed {
@@ -41,19 +29,6 @@ pub struct Replayed {
 /// when `None`).
 pub fn refused(e: &Entry, reason: Option<&str>) -> bool {
     e.decision.as_deref() == Some("failed") && reason.is_none_or(|r| e.reason.as_deref() == Some(r))
-}
-
-/// The follow-up steps the ledger names (`follow_up#<key>`).
-fn follow_ups(e: &Entry) -> Vec<String> {
-    e.effects
-        .as_ref()
-        .and_then(|x| x.get("follow_ups"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|f| f.get("key").and_then(Value::as_str))
-        .map(|k| format!("follow_up#{k}"))
-        .collect()
 }
 
 /// Puts the conversation of `anchor` back: its refused effects and its log's claim opened
@@ -80,11 +55,7 @@ pub async fn replay(
         return Ok(None);
     };
     let mut reopened = Vec::new();
-    let steps = STEPS
-        .iter()
-        .map(|s| (*s).to_owned())
-        .chain(follow_ups(&entry));
-    for step in steps {
+    for step in entry.steps() {
         let refused = |v: &claim::View| {
             v.outcome
                 .as_ref()

@@ -65,7 +65,9 @@ pub struct Trace {
     pub conversation: Option<String>,
     pub legs: Vec<Leg>,
     pub ledger: Option<Entry>,
-    /// `log`, `phone_log`, `task`, `event`, `status`, `family_create`, `pop <user>`.
+    /// `log`, each effect's (`phone_log`, `task`, `event`, `status`, `late_task`,
+    /// `late_status`, `follow_up#<key>`, `leadsquared_call_log`), `family_create`,
+    /// `pop <user>`.
     pub claims: BTreeMap<String, View>,
 }
 
@@ -123,8 +125,12 @@ pub async fn trace(store: &dyn Store, call_id: &str) -> Result<Option<Trace>> {
     let mut keys: Vec<(String, String)> = Vec::new();
     if let Some(a) = &anchor {
         keys.push(("log".into(), crate::keys::log_claim(a)));
-        for step in ["phone_log", "task", "event", "status"] {
-            keys.push((step.into(), crate::keys::step(a, step)));
+        let steps = match &found {
+            Some((_, e)) => e.steps(),
+            None => ledger::Entry::default().steps(),
+        };
+        for step in steps {
+            keys.push((step.clone(), crate::keys::step(a, &step)));
         }
     }
     if let Some(c) = &merged {
@@ -136,6 +142,10 @@ pub async fn trace(store: &dyn Store, call_id: &str) -> Result<Option<Trace>> {
                 continue;
             }
             if let Some(user) = e.target.as_ref().and_then(|t| t.id.clone()) {
+                if let Some(a) = &anchor {
+                    keys.push((format!("pop {user}"), crate::keys::pop(a, &user)));
+                }
+                // Pops of earlier releases, keyed by the call-center leg.
                 let leg = e.entry_point_call_id.as_deref().unwrap_or(&c.key);
                 keys.push((format!("pop {user}"), crate::keys::pop(leg, &user)));
             }
