@@ -55,6 +55,7 @@ macro_rules! store_cases {
                 expiry_is_kept_and_cleared,
                 a_stale_claim_holder_can_neither_complete_nor_release,
                 a_leg_of_fifty_large_events_fits,
+                a_leg_of_many_large_recaps_stays_under_the_item_limit,
                 get_many_answers_each_key_in_order,
                 a_transaction_writes_all_or_nothing,
             ]

@@ -417,6 +417,54 @@ pub mod store {
         }
     }
 
+    /// A leg sent many large recaps (eight parts of 2,000 characters each, again and again)
+    /// stays under DynamoDB's item limit, and its hangup, after them, is kept.
+    pub async fn a_leg_of_many_large_recaps_stays_under_the_item_limit(s: &dyn Store) {
+        use llbridge_domain::CallEvent;
+        use serde_json::json;
+        let clock = llbridge_embedded::SystemClock;
+        let rec = llbridge_app::ports::Records {
+            store: s,
+            clock: &clock,
+        };
+        let part = "y".repeat(2000);
+        let items: Vec<String> = (0..8).map(|i| format!("{i}{part}")).collect();
+        let leg = 6208917392220170_u64;
+        for i in 0..60_i64 {
+            let state = ["recap_summary", "recap_action_items", "recap_outcome"][(i % 3) as usize];
+            let mut e = json!({"call_id": leg, "state": state, "direction": "inbound",
+                "event_timestamp": 1_767_710_000_000_i64 + i,
+                "target": {"id": 4716644561813504_u64, "type": "call_center"}});
+            e[state] = json!(items);
+            let e = CallEvent::from_value(&e).expect("an event");
+            ok!(llbridge_app::state::merge_event(
+                rec,
+                &e,
+                llbridge_app::jobs::Source::Webhook
+            ));
+        }
+        let hangup = json!({"call_id": leg, "state": "hangup", "direction": "inbound",
+            "event_timestamp": 1_767_710_100_000_i64, "date_ended": 1_767_710_099_000_i64,
+            "external_number": "+16505550199",
+            "target": {"id": 4716644561813504_u64, "type": "call_center", "phone": "+14155550100"}});
+        let hangup = CallEvent::from_value(&hangup).expect("an event");
+        ok!(llbridge_app::state::merge_event(
+            rec,
+            &hangup,
+            llbridge_app::jobs::Source::Webhook
+        ));
+        let conv = ok!(llbridge_app::state::load(s, &leg.to_string())).expect("loaded");
+        assert!(conv.ended, "the hangup after them was kept");
+        assert_eq!(conv.action_items.len(), 8, "the latest recap is read");
+        let item =
+            ok!(s.get(&llbridge_app::keys::leg(&leg.to_string()))).expect("the leg's record");
+        assert!(
+            item.value.len() <= llbridge_app::state::MAX_LEG_BYTES,
+            "{} bytes",
+            item.value.len()
+        );
+    }
+
     /// A leg of many large events (transcriptions of 60 KB) still fits one item: its later
     /// events merge, and the conversation loads whole.
     pub async fn a_leg_of_fifty_large_events_fits(s: &dyn Store) {

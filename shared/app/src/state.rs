@@ -24,6 +24,8 @@ pub const LEG_TTL_SECS: i64 = 7 * 24 * 3600;
 pub const MAX_LEGS: usize = 64;
 /// At most this many events are kept per leg.
 pub const MAX_EVENTS_PER_LEG: usize = 200;
+/// A leg's record stays under this many bytes (DynamoDB takes 400 KB an item).
+pub const MAX_LEG_BYTES: usize = 300_000;
 /// Optimistic-concurrency attempts for one record update.
 const WRITE_ATTEMPTS: usize = 16;
 
@@ -54,26 +56,60 @@ pub struct Merged {
 }
 
 impl LegRecord {
-    /// Adds an event unless it is there already; makes room when the leg is full.
+    /// The record's size as stored, in bytes.
+    fn bytes(&self) -> usize {
+        serde_json::to_vec(self).map_or(usize::MAX, |v| v.len())
+    }
+
+    /// Makes room by dropping the oldest live-state event (ringing, connected, hold...), else
+    /// the oldest detail another event of its state came after (a recap or a disposition
+    /// sent again: the latest is the one read); never a leg's end. False when none is left.
+    fn evict(&mut self) -> bool {
+        let superseded = |i: usize| {
+            let e = &self.calls[i];
+            !e.state.ends_leg()
+                && self.calls.iter().any(|later| {
+                    later.state == e.state && later.event_timestamp > e.event_timestamp
+                })
+        };
+        let victim = self
+            .calls
+            .iter()
+            .position(|e| e.state.is_live())
+            .or_else(|| (0..self.calls.len()).find(|i| superseded(*i)));
+        match victim {
+            Some(i) => {
+                self.calls.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Adds an event unless it is there already; makes room when the leg is full, by count
+    /// ([`MAX_EVENTS_PER_LEG`]) or by size ([`MAX_LEG_BYTES`]).
     fn add(&mut self, event: CallEvent) -> bool {
         if self.calls.contains(&event) {
             return false;
         }
-        if self.calls.len() + self.events.len() >= MAX_EVENTS_PER_LEG {
-            let evictable = self.calls.iter().position(|e| e.state.is_live());
-            match evictable {
-                Some(i) => {
-                    self.calls.remove(i);
-                }
-                None => {
-                    tracing::warn!(call_id = %event.call_id, state = event.state.as_str(),
-                        decision = "dropped", reason = "leg_full",
-                        "a leg holds too many events; this one is not kept");
-                    return false;
-                }
-            }
+        let full = |why: &str, event: &CallEvent| {
+            tracing::warn!(call_id = %event.call_id, state = event.state.as_str(),
+                decision = "dropped", reason = "leg_full", detail = why,
+                "a leg holds too many events; this one is not kept");
+        };
+        if self.calls.len() + self.events.len() >= MAX_EVENTS_PER_LEG && !self.evict() {
+            full("200 events", &event);
+            return false;
         }
         self.calls.push(event);
+        while self.bytes() > MAX_LEG_BYTES {
+            if !self.evict() {
+                if let Some(event) = self.calls.pop() {
+                    full("300 KB", &event);
+                }
+                return false;
+            }
+        }
         true
     }
 }
