@@ -280,7 +280,11 @@ async fn a_call_log_refused_as_a_duplicate_on_its_first_post_is_not_counted_as_l
         .flatten()
         .expect("a trace");
     assert_eq!(
-        trace.claims.get("leadsquared_call_log").and_then(|v| v.outcome.clone()).map(|o| o["how"].clone()),
+        trace
+            .claims
+            .get("leadsquared_call_log")
+            .and_then(|v| v.outcome.clone())
+            .map(|o| o["how"].clone()),
         Some(json!("rejected")),
         "{:?}",
         trace.claims

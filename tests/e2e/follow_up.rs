@@ -278,10 +278,10 @@ async fn two_action_items_are_two_tasks_once_even_when_the_answer_is_lost() {
         .filter(|k| k.starts_with("follow_up#"))
         .collect();
     assert_eq!(follow_ups.len(), 2, "{:?}", trace.claims.keys());
-    assert!(trace
-        .claims
-        .values()
-        .any(|v| v.outcome.as_ref().is_some_and(|o| o["how"] == "found_on_lookup")));
+    assert!(trace.claims.values().any(|v| v
+        .outcome
+        .as_ref()
+        .is_some_and(|o| o["how"] == "found_on_lookup")));
     s.stop().await;
 }
 

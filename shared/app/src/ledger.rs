@@ -104,7 +104,11 @@ impl Entry {
             .flatten()
             .filter_map(|f| f.get("key").and_then(Value::as_str))
             .map(|k| format!("follow_up#{k}"));
-        STEPS.iter().map(|s| (*s).to_owned()).chain(follow_ups).collect()
+        STEPS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain(follow_ups)
+            .collect()
     }
 
     pub fn is_final(&self) -> bool {

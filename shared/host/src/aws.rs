@@ -135,18 +135,21 @@ impl QueueProbe for SqsProbe {
         a.saturating_add(b).saturating_add(c)
     }
 
-    /// Every message of the dead-letter queue, read without taking it (receives that hide
-    /// nothing, until three in a row bring nothing new).
+    /// Every message of the dead-letter queue, read without taking it: each receive hides
+    /// what it brought (so that the next brings others) until three in a row bring nothing
+    /// new; then every message read is made visible again at once.
     async fn dead_letters(&self) -> Vec<DeadLetter> {
         let mut seen = std::collections::BTreeMap::new();
+        let mut receipts = Vec::new();
         let mut idle = 0;
-        while idle < 3 && seen.len() < 10_000 {
+        while idle < 3 && seen.len() < MAX_REPLAY {
             let out = self
                 .client
                 .receive_message()
                 .queue_url(&self.dlq_url)
                 .max_number_of_messages(10)
-                .visibility_timeout(0)
+                .visibility_timeout(30)
+                .wait_time_seconds(1)
                 .message_attribute_names("All")
                 .send()
                 .await;
@@ -155,6 +158,9 @@ impl QueueProbe for SqsProbe {
             };
             let mut new = 0;
             for m in out.messages.unwrap_or_default() {
+                if let Some(r) = m.receipt_handle.clone() {
+                    receipts.push(r);
+                }
                 if let (Some(id), Some(body)) = (m.message_id.clone(), m.body.clone()) {
                     if let std::collections::btree_map::Entry::Vacant(slot) = seen.entry(id) {
                         new += 1;
@@ -163,6 +169,31 @@ impl QueueProbe for SqsProbe {
                 }
             }
             idle = if new == 0 { idle + 1 } else { 0 };
+        }
+        for (i, chunk) in receipts.chunks(10).enumerate() {
+            let entries: Vec<_> = chunk
+                .iter()
+                .enumerate()
+                .filter_map(|(j, r)| {
+                    aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry::builder()
+                        .id(format!("m{i}-{j}"))
+                        .receipt_handle(r)
+                        .visibility_timeout(0)
+                        .build()
+                        .ok()
+                })
+                .collect();
+            let shown = self
+                .client
+                .change_message_visibility_batch()
+                .queue_url(&self.dlq_url)
+                .set_entries(Some(entries))
+                .send()
+                .await;
+            if let Err(e) = shown {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e),
+                    "dead letters read stay hidden for 30 s");
+            }
         }
         seen.into_values().collect()
     }
@@ -173,14 +204,19 @@ impl QueueProbe for SqsProbe {
     ) -> Vec<DeadLetter> {
         let mut replayed = Vec::new();
         let mut seen = std::collections::BTreeSet::new();
-        // Each receive hides what it took for a minute: a message left alone comes back.
-        for _ in 0..100 {
+        // Each receive hides what it took for a minute: a message left alone comes back. An
+        // empty receive does not mean an empty queue (SQS answers from a sample of its
+        // servers): the queue is drained when three receives in a row, each waiting a second,
+        // bring nothing new; at most MAX_REPLAY messages a run.
+        let mut idle = 0;
+        while idle < 3 && seen.len() < MAX_REPLAY {
             let Ok(out) = self
                 .client
                 .receive_message()
                 .queue_url(&self.dlq_url)
                 .max_number_of_messages(10)
                 .visibility_timeout(60)
+                .wait_time_seconds(1)
                 .message_attribute_names("All")
                 .send()
                 .await
@@ -188,9 +224,7 @@ impl QueueProbe for SqsProbe {
                 break;
             };
             let messages = out.messages.unwrap_or_default();
-            if messages.is_empty() {
-                break;
-            }
+            let before = seen.len();
             for m in messages {
                 let (Some(id), Some(body), Some(receipt)) = (
                     m.message_id.clone(),
@@ -224,6 +258,7 @@ impl QueueProbe for SqsProbe {
                     replayed.push(letter);
                 }
             }
+            idle = if seen.len() == before { idle + 1 } else { 0 };
         }
         replayed
     }
@@ -232,6 +267,9 @@ impl QueueProbe for SqsProbe {
         self.quiet
     }
 }
+
+/// The most dead letters one replay moves.
+pub const MAX_REPLAY: usize = 10_000;
 
 fn dead_letter(m: &aws_sdk_sqs::types::Message, body: String) -> DeadLetter {
     let attr = |k: &str| {

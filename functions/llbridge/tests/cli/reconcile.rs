@@ -345,22 +345,26 @@ async fn report_trace_and_dlq_read_a_deployed_stack() {
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    // And one job given up.
-    let raw =
-        serde_json::value::to_raw_value(&c.cc_hangup(295_200)).unwrap_or_else(|e| panic!("{e}"));
-    let body = JobMessage::new(JobKind::CallLog, raw, now).to_json();
-    SqsQueue::new(&sdk, queues.queue_url.clone())
-        .with_dead_letter_queue(queues.dead_letter_url.clone())
-        .dead_letter(
+    // And jobs given up: this call's, and 24 others (more than a receive brings).
+    let sqs = SqsQueue::new(&sdk, queues.queue_url.clone())
+        .with_dead_letter_queue(queues.dead_letter_url.clone());
+    for (i, event) in std::iter::once(c.cc_hangup(295_200))
+        .chain((0..24).map(|i| call(200 + i).cc_hangup(295_200)))
+        .enumerate()
+    {
+        let raw = serde_json::value::to_raw_value(&event).unwrap_or_else(|e| panic!("{e}"));
+        let body = JobMessage::new(JobKind::CallLog, raw, now).to_json();
+        sqs.dead_letter(
             &body,
             &GivenUp {
                 reason: "transient_failure".into(),
                 detail: "LineLeader down".into(),
-                deliveries: 29,
+                deliveries: if i == 0 { 29 } else { 28 },
             },
         )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    }
 
     let run = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_llbridge"))
@@ -393,7 +397,7 @@ async fn report_trace_and_dlq_read_a_deployed_stack() {
     let r: Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         (&r["calls"], &r["logged"], &r["dead_letters"]),
-        (&json!(1), &json!(1), &json!(1)),
+        (&json!(1), &json!(1), &json!(25)),
         "{r}"
     );
 
@@ -419,8 +423,8 @@ async fn report_trace_and_dlq_read_a_deployed_stack() {
     args.extend(stack);
     let out = run(&args);
     assert!(
-        stdout(&out).contains("1 job(s) back in the job queue"),
-        "{}",
+        stdout(&out).contains("25 job(s) back in the job queue"),
+        "the queue drained: {}",
         stdout(&out)
     );
     let entry = ledger::get(&store, &anchor)
@@ -436,7 +440,7 @@ async fn report_trace_and_dlq_read_a_deployed_stack() {
         queues.queue_url.rsplit('/').next().unwrap_or_default(),
     )
     .await;
-    assert_eq!(depth.map(|d| d.0), Some(1), "back in the job queue");
+    assert_eq!(depth.map(|d| d.0), Some(25), "back in the job queue");
 }
 
 /// The outage drill: five hours of calls the webhook never received, a slow call list (300 ms
