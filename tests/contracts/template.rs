@@ -894,7 +894,10 @@ fn metric_filters_count_decisions_the_code_logs() {
     assert!(filters.len() >= 8, "{} metric filters", filters.len());
     let worker_decisions: BTreeSet<&str> = Decision::ALL.iter().map(|d| d.as_str()).collect();
     let ingest_decisions: BTreeSet<&str> = decision::ALL.into_iter().collect();
-    let jobs: BTreeSet<&str> = JobKind::ALL.iter().map(|j| j.as_str()).collect();
+    let reconciler_decisions: BTreeSet<&str> =
+        llbridge_app::reconcile::DECISIONS.into_iter().collect();
+    let mut jobs: BTreeSet<&str> = JobKind::ALL.iter().map(|j| j.as_str()).collect();
+    jobs.insert("reconcile");
     for (name, f) in &filters {
         let p = get(f, &["Properties"]);
         let pattern = get(p, &["FilterPattern"])
@@ -904,6 +907,7 @@ fn metric_filters_count_decisions_the_code_logs() {
         let known = match group.as_str() {
             "IngestLogGroup" => &ingest_decisions,
             "WorkerLogGroup" => &worker_decisions,
+            "ReconcilerLogGroup" => &reconciler_decisions,
             other => panic!("{name} reads {other}"),
         };
         let decisions = compared(pattern, "decision");

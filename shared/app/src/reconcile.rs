@@ -42,6 +42,10 @@ use crate::ledger::{Entry, ALIVE_GRACE};
 use crate::ports::{CallQuery, Clients, Clock, ConfigSource, Queue, Records, Store};
 use crate::state::update;
 
+/// The decisions of the reconciler's log lines (`job`: `reconcile`): a pass done, a leg fed,
+/// a pass that stopped with calls left, a pass left to a running one, a pass that failed.
+pub const DECISIONS: [&str; 5] = ["reconciled", "fed", "truncated", "queued", "failed"];
+
 /// How passes look back, pace and time themselves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
