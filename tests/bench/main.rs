@@ -6,6 +6,7 @@
 //! cargo bench -p llbridge-tests --bench llbridge -- peak [--calls 4170] [--minutes 2]
 //! cargo bench -p llbridge-tests --bench llbridge -- coldstart --floor PATH --bootstrap NAME=PATH...
 //! cargo bench -p llbridge-tests --bench llbridge -- webhook [--calls 200] [--aws]
+//! cargo bench -p llbridge-tests --bench llbridge -- reconcile [--calls 10000] [--aws] [--latency-ms 0] [--page-size 50] [--pace-ms 100]
 //! ```
 //!
 //! Each prints its figures, and the floor they are measured against, in one run.
@@ -14,6 +15,7 @@ mod coldstart;
 mod load;
 mod peak;
 mod pop;
+mod reconcile;
 mod webhook;
 
 use std::collections::BTreeMap;
@@ -93,8 +95,9 @@ fn main() {
         "peak" => runtime.block_on(peak::run(&args)),
         "coldstart" => runtime.block_on(coldstart::run(&args)),
         "webhook" => runtime.block_on(webhook::run(&args)),
+        "reconcile" => runtime.block_on(reconcile::run(&args)),
         other => {
-            eprintln!("unknown benchmark {other:?}: pop, load, peak, coldstart or webhook");
+            eprintln!("unknown benchmark {other:?}: pop, load, peak, coldstart, webhook or reconcile");
             std::process::exit(2);
         }
     }
