@@ -155,9 +155,15 @@ pub async fn run(args: &Args) {
         let t0 = Utc::now().timestamp_millis() - 300_000;
         let mut call = Call::new(i + 1, &caller, t0);
         call.agent_id = 5_150_000_000_000_001 + i % agents;
+        // A five-minute call played at once: its phone rings now (a pop comes within 30 s of
+        // the ring), the rest keeps the call's own times.
+        let mut ring = call.agent("ringing", 200);
+        let mut answer = call.agent("connected", 5_100);
+        ring["event_timestamp"] = json!(Utc::now().timestamp_millis());
+        answer["event_timestamp"] = json!(Utc::now().timestamp_millis());
         let script = vec![
-            call.agent("ringing", 200),
-            call.agent("connected", 5_100),
+            ring,
+            answer,
             call.agent("hangup", 295_050),
             call.cc_hangup(295_200),
             call.dispositions(&["Tour Booked"], 296_000),

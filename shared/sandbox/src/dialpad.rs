@@ -176,20 +176,22 @@ impl DialpadSandbox {
                 kind == ty.replace('_', "") && t["id"].to_string().trim_matches('"') == id
             })
         };
-        let mut calls: Vec<Value> = self
-            .inner
-            .calls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .filter(|v| (after..before).contains(&started(v)))
-            .filter(|v| target.is_none_or(|t| targets(v, t)))
-            .cloned()
-            .collect();
-        calls.sort_by_key(|v| std::cmp::Reverse(started(v)));
         let size = self.config().call_page_size.max(1);
+        let all = self.inner.calls.lock().unwrap_or_else(|e| e.into_inner());
+        let mut calls: Vec<(i64, &Value)> = all
+            .iter()
+            .map(|v| (started(v), v))
+            .filter(|(at, _)| (after..before).contains(at))
+            .filter(|(_, v)| target.is_none_or(|t| targets(v, t)))
+            .collect();
+        calls.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
         let offset: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
-        let page: Vec<Value> = calls.iter().skip(offset).take(size).cloned().collect();
+        let page: Vec<Value> = calls
+            .iter()
+            .skip(offset)
+            .take(size)
+            .map(|(_, v)| (*v).clone())
+            .collect();
         let next = (offset + size < calls.len()).then(|| (offset + size).to_string());
         (page, next)
     }
