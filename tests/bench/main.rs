@@ -97,7 +97,9 @@ fn main() {
         "webhook" => runtime.block_on(webhook::run(&args)),
         "reconcile" => runtime.block_on(reconcile::run(&args)),
         other => {
-            eprintln!("unknown benchmark {other:?}: pop, load, peak, coldstart, webhook or reconcile");
+            eprintln!(
+                "unknown benchmark {other:?}: pop, load, peak, coldstart, webhook or reconcile"
+            );
             std::process::exit(2);
         }
     }

@@ -56,7 +56,10 @@ pub async fn run(args: &Args) {
     let host = llbridge_host::start(opts)
         .await
         .unwrap_or_else(|e| panic!("host: {e}"));
-    let sb = host.sandboxes.as_ref().unwrap_or_else(|| panic!("sandboxes"));
+    let sb = host
+        .sandboxes
+        .as_ref()
+        .unwrap_or_else(|| panic!("sandboxes"));
     sb.dialpad.set_faults(Faults {
         latency_ms: latency,
         ..Faults::default()

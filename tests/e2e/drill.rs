@@ -127,6 +127,33 @@ async fn event_scenario(tune: impl FnOnce(&mut llbridge_host::Options)) -> Scena
     .await
 }
 
+/// A "Left Voicemail" call whose status change fails (503) through its first delivery,
+/// the request's own retries included; the first delivery has run.
+async fn a_voicemail_whose_status_change_fails_once() -> (Scenario, llbridge_tests::events::Call) {
+    let s = event_scenario(|o| {
+        o.sandbox.lineleader_faults = llbridge_sandbox::Faults {
+            rules: vec![llbridge_sandbox::FaultRule::fail(
+                "PUT",
+                "/families/*/status",
+                503,
+                Some(4),
+            )],
+            ..Default::default()
+        };
+        o.retry.first = Duration::from_secs(2);
+    })
+    .await;
+    let c = s.call(1, CALLER);
+    s.play(&[
+        c.agent("connected", 5_100),
+        c.dispositions(&["Left Voicemail"], 290_000),
+        c.cc_hangup(295_200),
+    ])
+    .await;
+    s.run_due(Duration::from_secs(1)).await;
+    (s, c)
+}
+
 fn call_log_reports(s: &Scenario, decision: llbridge_app::worker::Decision) -> usize {
     s.host
         .reports()
@@ -294,29 +321,9 @@ async fn a_call_log_refused_as_a_duplicate_on_its_first_post_is_not_counted_as_l
 
 #[tokio::test]
 async fn a_family_that_appears_between_two_attempts_does_not_move_a_half_logged_call() {
-    let s = event_scenario(|o| {
-        // The status change fails through the first delivery (the request's own retries
-        // included): the task and the event are written, the status is not.
-        o.sandbox.lineleader_faults = llbridge_sandbox::Faults {
-            rules: vec![llbridge_sandbox::FaultRule::fail(
-                "PUT",
-                "/families/*/status",
-                503,
-                Some(4),
-            )],
-            ..Default::default()
-        };
-        o.retry.first = Duration::from_secs(2);
-    })
-    .await;
-    let c = s.call(1, CALLER);
-    s.play(&[
-        c.agent("connected", 5_100),
-        c.dispositions(&["Left Voicemail"], 290_000),
-        c.cc_hangup(295_200),
-    ])
-    .await;
-    s.run_due(Duration::from_secs(1)).await;
+    // The status change fails through the first delivery (the request's own retries
+    // included): the task and the event are written, the status is not.
+    let (s, c) = a_voicemail_whose_status_change_fails_once().await;
     // Meanwhile staff add a second family with the same number, as old as the first, at the
     // same center: a fresh match could not tell them apart.
     let created = chrono::Utc::now() - chrono::Duration::days(3);
@@ -475,29 +482,9 @@ async fn passes_cut_short_by_their_page_limit_resume_where_they_stopped_until_ev
 
 #[tokio::test]
 async fn a_status_change_retried_after_a_failure_checks_its_required_status_again() {
-    let s = event_scenario(|o| {
-        // The status change fails through the first delivery: whether it happened is not
-        // known ("Left Voicemail (New Lead)": only a New Lead moves to Contacted).
-        o.sandbox.lineleader_faults = llbridge_sandbox::Faults {
-            rules: vec![llbridge_sandbox::FaultRule::fail(
-                "PUT",
-                "/families/*/status",
-                503,
-                Some(4),
-            )],
-            ..Default::default()
-        };
-        o.retry.first = Duration::from_secs(2);
-    })
-    .await;
-    let c = s.call(1, CALLER);
-    s.play(&[
-        c.agent("connected", 5_100),
-        c.dispositions(&["Left Voicemail"], 290_000),
-        c.cc_hangup(295_200),
-    ])
-    .await;
-    s.run_due(Duration::from_secs(1)).await;
+    // The status change fails through the first delivery: whether it happened is not
+    // known ("Left Voicemail (New Lead)": only a New Lead moves to Contacted).
+    let (s, c) = a_voicemail_whose_status_change_fails_once().await;
     // Meanwhile staff book the family a tour: it is no New Lead any more.
     const TOUR_SCHEDULED: u64 = 3;
     s.lineleader().with_data(|d| {

@@ -243,23 +243,13 @@ impl<'a> Effects<'a> {
             Claim::Acquired(h) => h,
         };
         let (intent, again) = match held.pending_intent().cloned() {
-            Some(intent) => match lookup(intent.clone()).await {
+            Some(intent) => match lookup(intent.clone()).await.or_else(|e| match e.kind {
                 // A lookup the CRM refuses (a 4xx) can never answer: the policy decides.
-                Err(e) if e.kind == ErrorKind::Permanent => {
-                    let why = format!("the lookup was refused: {e}");
-                    match policy {
-                        UnknownOutcomePolicy::Retry => {
-                            tracing::warn!(key, decision = "retry", reason = "possible_duplicate",
-                                detail = %why, "an earlier write's outcome cannot be looked up; writing again");
-                            (intent, true)
-                        }
-                        UnknownOutcomePolicy::Hold => {
-                            let outcome = json!({"needs_review": "lookup_unavailable",
-                                "detail": why, "intent": intent});
-                            return self.finish(held, outcome, How::NeedsReview, ttl_secs).await;
-                        }
-                    }
+                ErrorKind::Permanent => {
+                    Ok(Found::Unanswerable(format!("the lookup was refused: {e}")))
                 }
+                _ => Err(e),
+            }) {
                 Err(e) => {
                     held.release(self.records(), true, &e.to_string()).await?;
                     return Err(e);
