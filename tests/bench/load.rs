@@ -105,7 +105,7 @@ pub async fn run(args: &Args) {
     let drained = host
         .settle(Duration::from_secs(60), Duration::from_secs(120))
         .await;
-    let entries = llbridge_app::ledger::between(
+    let entries = llbridge_usecases::ledger::between(
         host.store.as_ref(),
         t0 - 3_600_000,
         Utc::now().timestamp_millis() + 3_600_000,

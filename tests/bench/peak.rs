@@ -12,15 +12,15 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::Utc;
-use llbridge_app::ports::{Condition, Item, Store, Write};
-use llbridge_app::Result;
-use llbridge_embedded::{MemoryStore, SystemClock};
-use llbridge_host::Options;
+use llbridge_local_host::Options;
+use llbridge_memory::{MemoryStore, SystemClock};
 use llbridge_sandbox::SbFamily;
 use llbridge_tests::configs::{self, CALL_CENTER};
 use llbridge_tests::events::Call;
 use llbridge_tests::scenario::{data, family};
 use llbridge_tests::webhook::sign;
+use llbridge_usecases::ports::{Condition, Item, Store, Write};
+use llbridge_usecases::Result;
 use serde_json::json;
 
 use crate::Args;
@@ -133,7 +133,7 @@ pub async fn run(args: &Args) {
         write_units: AtomicU64::new(0),
     });
     opts.store = Some(store.clone());
-    let host = llbridge_host::start(opts)
+    let host = llbridge_local_host::start(opts)
         .await
         .unwrap_or_else(|e| panic!("host: {e}"));
     let sb = host.sandboxes.as_ref().expect("sandboxes");

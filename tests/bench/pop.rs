@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use llbridge_host::{Host, Options};
+use llbridge_local_host::{Host, Options};
 use llbridge_sandbox::Faults;
 use llbridge_tests::configs::{self, CALL_CENTER};
 use llbridge_tests::events::Call;
@@ -50,7 +50,7 @@ pub async fn start_host(overrides: Value) -> Host {
     ));
     // Pops are limited per agent: every call rings another agent.
     opts.sandbox.dialpad.pops_per_minute = usize::MAX;
-    llbridge_host::start(opts)
+    llbridge_local_host::start(opts)
         .await
         .unwrap_or_else(|e| panic!("host: {e}"))
 }

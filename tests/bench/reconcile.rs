@@ -11,14 +11,14 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use llbridge_app::jobs::Source;
-use llbridge_app::ports::{Records, SystemClock};
-use llbridge_app::{ledger, state};
 use llbridge_domain::CallEvent;
-use llbridge_host::Options;
+use llbridge_local_host::Options;
 use llbridge_sandbox::Faults;
 use llbridge_tests::configs::{self, CALL_CENTER};
 use llbridge_tests::events::Call;
+use llbridge_usecases::jobs::Source;
+use llbridge_usecases::ports::{Records, SystemClock};
+use llbridge_usecases::{ledger, state};
 use serde_json::json;
 
 use crate::Args;
@@ -53,7 +53,7 @@ pub async fn run(args: &Args) {
     if aws {
         llbridge_tests::aws::use_aws_adapters(&mut opts).await;
     }
-    let host = llbridge_host::start(opts)
+    let host = llbridge_local_host::start(opts)
         .await
         .unwrap_or_else(|e| panic!("host: {e}"));
     let sb = host

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use llbridge_host::Options;
+use llbridge_local_host::Options;
 use llbridge_tests::configs::{self, CALL_CENTER};
 use llbridge_tests::events::Call;
 use llbridge_tests::scenario::{data, family};
@@ -49,7 +49,7 @@ pub async fn run(args: &Args) {
     if aws {
         llbridge_tests::aws::use_aws_adapters(&mut opts).await;
     }
-    let host = llbridge_host::start(opts)
+    let host = llbridge_local_host::start(opts)
         .await
         .unwrap_or_else(|e| panic!("host: {e}"));
     let http = reqwest::Client::new();

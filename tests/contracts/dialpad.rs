@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use llbridge_app::ports::{Dialpad, PopOutcome};
-use llbridge_clients::dialpad::{HttpDialpad, PopFailure};
-use llbridge_clients::DialpadApi;
+use llbridge_dialpad_api::client::{HttpDialpad, PopFailure};
+use llbridge_dialpad_api::DialpadApi;
 use llbridge_sandbox::{DialpadConfig, DialpadSandbox, FaultRule, Faults, Server};
+use llbridge_usecases::ports::{Dialpad, PopOutcome};
 use serde_json::json;
 
 const AGENT: &str = "5150000000000001";

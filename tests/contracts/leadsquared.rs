@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use llbridge_app::ports::Secret;
-use llbridge_app::ErrorKind;
-use llbridge_leadsquared::{HttpLeadSquared, LeadSquared, Posted};
+use llbridge_crm_leadsquared::{HttpLeadSquared, LeadSquared, Posted};
 use llbridge_sandbox::{FaultRule, Faults, LeadSquaredConfig, LeadSquaredSandbox};
 use llbridge_tests::leadsquared::{self as suite, call_log, HttpHarness};
+use llbridge_usecases::ports::Secret;
+use llbridge_usecases::ErrorKind;
 
 macro_rules! contract {
     ($($case:ident;)*) => {
@@ -138,7 +138,7 @@ async fn throttled_and_unreachable_requests_are_sent_again_only_when_not_taken()
         .unwrap()
         .with_budget(Duration::from_secs(4));
     let err = client.post_call_log(&call_log("5")).await.unwrap_err();
-    assert_eq!(err.code, Some(llbridge_app::NOT_SENT), "{err}");
+    assert_eq!(err.code, Some(llbridge_usecases::NOT_SENT), "{err}");
     assert!(err.is_transient());
 }
 

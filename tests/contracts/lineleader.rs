@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use llbridge_app::ports::{Clock, Secret, Store};
+use llbridge_crm_lineleader::LineLeader;
+use llbridge_crm_lineleader::{http_client, HttpLineLeader, RetryPolicy};
 use llbridge_domain::crm::{TaskCompletion, TypeList};
-use llbridge_embedded::{ManualClock, SystemClock};
-use llbridge_lineleader::LineLeader;
-use llbridge_lineleader::{http_client, HttpLineLeader, RetryPolicy};
+use llbridge_memory::{ManualClock, SystemClock};
 use llbridge_sandbox::{Envelope, FaultRule, Faults, LineLeaderSandbox};
 use llbridge_tests::lineleader::{self as suite, big_dataset, with_millis, HttpHarness};
+use llbridge_usecases::ports::{Clock, Secret, Store};
 use serde_json::Value;
 
 macro_rules! contract {
@@ -699,7 +699,7 @@ fn endless_answers() -> String {
 async fn an_endless_answer_is_not_read_into_memory() {
     let url = endless_answers();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = Arc::new(llbridge_embedded::MemoryStore::new(clock.clone()));
+    let store = Arc::new(llbridge_memory::MemoryStore::new(clock.clone()));
     let client = HttpLineLeader::new(
         "hostile",
         &url,
@@ -714,7 +714,7 @@ async fn an_endless_answer_is_not_read_into_memory() {
     assert!(
         err.message.contains("not read"),
         "refused past {} bytes: {err}",
-        llbridge_lineleader::MAX_RESPONSE
+        llbridge_crm_lineleader::MAX_RESPONSE
     );
     assert!(!err.is_transient(), "{err}");
 }

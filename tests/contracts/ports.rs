@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use llbridge_aws::{DynamoStore, SecretsManagerSecrets, SqsQueue};
-use llbridge_embedded::{MemoryQueue, MemorySecrets, MemoryStore, SystemClock};
+use llbridge_memory::{MemoryQueue, MemorySecrets, MemoryStore, SystemClock};
 use llbridge_tests::contract;
 use llbridge_tests::moto;
 

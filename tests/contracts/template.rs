@@ -5,10 +5,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use llbridge_app::config_store::CONFIG_KEY;
-use llbridge_app::effect::Timing;
-use llbridge_app::worker::RetryPolicy;
 use llbridge_aws::deployment::MAX_RETRY_HORIZON;
+use llbridge_usecases::config_store::CONFIG_KEY;
+use llbridge_usecases::effect::Timing;
+use llbridge_usecases::worker::RetryPolicy;
 use serde_yaml_ng::value::TaggedValue;
 use serde_yaml_ng::{Mapping, Value};
 
@@ -289,7 +289,7 @@ fn the_ingest_may_read_the_config_and_record_call_legs_only() {
         "no token, no ledger, no claims for the webhook"
     );
     assert_eq!(
-        llbridge_app::keys::leg("1"),
+        llbridge_usecases::keys::leg("1"),
         "leg#1",
         "the key the grant names"
     );
@@ -312,9 +312,9 @@ fn the_reconciler_writes_only_its_own_items() {
     assert_eq!(writes[0].1, vec!["reconcile#*".to_owned()], "{grants:?}");
     // Every key it writes starts so.
     for key in [
-        llbridge_app::keys::RECONCILE_WORK.to_owned(),
-        llbridge_app::keys::RECONCILE_LEASE.to_owned(),
-        llbridge_app::keys::reconcile_fed("6208917392220160"),
+        llbridge_usecases::keys::RECONCILE_WORK.to_owned(),
+        llbridge_usecases::keys::RECONCILE_LEASE.to_owned(),
+        llbridge_usecases::keys::reconcile_fed("6208917392220160"),
     ] {
         assert!(key.starts_with("reconcile#"), "{key}");
     }
@@ -886,16 +886,17 @@ fn compared(pattern: &str, field: &str) -> Vec<String> {
 
 #[test]
 fn metric_filters_count_decisions_the_code_logs() {
-    use llbridge_app::ingest::decision;
-    use llbridge_app::jobs::JobKind;
-    use llbridge_app::worker::Decision;
+    use llbridge_usecases::ingest::decision;
+    use llbridge_usecases::jobs::JobKind;
+    use llbridge_usecases::worker::Decision;
     let t = template();
     let filters = resources_of_type(&t, "AWS::Logs::MetricFilter");
     assert!(filters.len() >= 8, "{} metric filters", filters.len());
     let worker_decisions: BTreeSet<&str> = Decision::ALL.iter().map(|d| d.as_str()).collect();
     let ingest_decisions: BTreeSet<&str> = decision::ALL.into_iter().collect();
-    let reconciler_decisions: BTreeSet<&str> =
-        llbridge_app::reconcile::DECISIONS.into_iter().collect();
+    let reconciler_decisions: BTreeSet<&str> = llbridge_usecases::reconcile::DECISIONS
+        .into_iter()
+        .collect();
     let mut jobs: BTreeSet<&str> = JobKind::ALL.iter().map(|j| j.as_str()).collect();
     jobs.insert("reconcile");
     for (name, f) in &filters {
@@ -1007,7 +1008,7 @@ fn the_dashboard_shows_the_funnel_and_the_failures_from_metrics_that_exist() {
             let name = m[1].as_str().unwrap_or_default().to_owned();
             if ns.starts_with("llbridge/") {
                 assert!(
-                    produced.contains(&name) || llbridge_app::telemetry::is_metric(&name),
+                    produced.contains(&name) || llbridge_usecases::telemetry::is_metric(&name),
                     "nothing produces {name}"
                 );
             }
@@ -1020,7 +1021,7 @@ fn the_dashboard_shows_the_funnel_and_the_failures_from_metrics_that_exist() {
         "CallsLogged",
         "CallsDropped",
         "JobFailures",
-        llbridge_app::telemetry::RING_TO_POP_MS,
+        llbridge_usecases::telemetry::RING_TO_POP_MS,
     ] {
         assert!(shown.contains(funnel), "the dashboard lacks {funnel}");
     }

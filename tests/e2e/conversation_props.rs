@@ -1,20 +1,20 @@
 //! Any order or duplication of one conversation's events, through the webhook and the worker,
 //! gives the same merged record and exactly one call log.
 
-use llbridge_app::jobs::JobKind;
+use llbridge_usecases::jobs::JobKind;
 use std::sync::Arc;
 use std::time::Duration;
 
-use llbridge_app::ingest::Ingest;
-use llbridge_app::ports::{Clock, Queue, StaticConfig};
-use llbridge_app::state;
-use llbridge_app::worker::{Report, Worker};
 use llbridge_domain::Conversation;
-use llbridge_embedded::{ManualClock, MemoryQueue, MemorySecrets, MemoryStore, StaticClients};
+use llbridge_memory::{ManualClock, MemoryQueue, MemorySecrets, MemoryStore, StaticClients};
 use llbridge_sandbox::{Dataset, DialpadSandbox, LineLeaderSandbox};
 use llbridge_tests::configs;
 use llbridge_tests::events::Call;
 use llbridge_tests::webhook::sign;
+use llbridge_usecases::ingest::Ingest;
+use llbridge_usecases::ports::{Clock, Queue, StaticConfig};
+use llbridge_usecases::state;
+use llbridge_usecases::worker::{Report, Worker};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -54,7 +54,7 @@ async fn run(events: &[Value]) -> Run {
         clock.clone(),
         config,
         Arc::new(StaticClients {
-            crm: Arc::new(llbridge_lineleader::LineLeaderCrm::new(Arc::new(
+            crm: Arc::new(llbridge_crm_lineleader::LineLeaderCrm::new(Arc::new(
                 lineleader.clone(),
             ))),
             dialpad: Arc::new(DialpadSandbox::new(Default::default(), Default::default())),

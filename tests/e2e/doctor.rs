@@ -5,12 +5,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use chrono::Utc;
-use llbridge_app::doctor::{self, Check, Checkup, Verdict};
-use llbridge_app::ports::{Clock, SystemClock};
-use llbridge_embedded::{MemorySecrets, MemoryStore};
+use llbridge_memory::{MemorySecrets, MemoryStore};
 use llbridge_sandbox::{Dataset, LineLeaderConfig, Sandboxes};
 use llbridge_tests::configs::{self, left_voicemail_event_mode, CALL_CENTER};
 use llbridge_tests::events::Call;
+use llbridge_usecases::doctor::{self, Check, Checkup, Verdict};
+use llbridge_usecases::ports::{Clock, SystemClock};
 use serde_json::{json, Value};
 
 /// A setup: the sandboxes' data and LineLeader settings, the config, Dialpad's call list.
@@ -75,7 +75,7 @@ impl Setup {
         }
         let inst = configs::installation(&doc);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let clients = llbridge_clients::HttpClients::new(
+        let clients = llbridge_crm_registry::HttpClients::new(
             Arc::new(MemorySecrets::new()),
             Arc::new(MemoryStore::new(clock.clone())),
             clock.clone(),

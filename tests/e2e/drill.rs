@@ -6,11 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use llbridge_app::ledger;
-use llbridge_app::ports::Store;
 use llbridge_tests::configs::{enablement, CALL_CENTER};
 use llbridge_tests::faulty_store::{FaultyStore, WriteFault};
 use llbridge_tests::scenario::{answered, data, family, Scenario};
+use llbridge_usecases::ledger;
+use llbridge_usecases::ports::Store;
 use serde_json::json;
 
 /// The ledger's record of the conversation `call_id` is part of.
@@ -112,7 +112,7 @@ fn event_data() -> llbridge_sandbox::Dataset {
 }
 
 /// Event mode on "Left Voicemail", logged as soon as the call ends.
-async fn event_scenario(tune: impl FnOnce(&mut llbridge_host::Options)) -> Scenario {
+async fn event_scenario(tune: impl FnOnce(&mut llbridge_local_host::Options)) -> Scenario {
     Scenario::start_tuned(
         vec![enablement(
             "call_center",
@@ -154,11 +154,13 @@ async fn a_voicemail_whose_status_change_fails_once() -> (Scenario, llbridge_tes
     (s, c)
 }
 
-fn call_log_reports(s: &Scenario, decision: llbridge_app::worker::Decision) -> usize {
+fn call_log_reports(s: &Scenario, decision: llbridge_usecases::worker::Decision) -> usize {
     s.host
         .reports()
         .iter()
-        .filter(|r| r.job == Some(llbridge_app::jobs::JobKind::CallLog) && r.decision == decision)
+        .filter(|r| {
+            r.job == Some(llbridge_usecases::jobs::JobKind::CallLog) && r.decision == decision
+        })
         .count()
 }
 
@@ -188,7 +190,7 @@ async fn a_refused_read_in_event_mode_is_said_once_and_the_steps_that_do_not_nee
         vec![("failed".to_owned(), Some("lineleader_rejected".to_owned()))]
     );
     assert_eq!(
-        call_log_reports(&s, llbridge_app::worker::Decision::Retry),
+        call_log_reports(&s, llbridge_usecases::worker::Decision::Retry),
         0,
         "a refusal is not retried"
     );
@@ -301,7 +303,7 @@ async fn a_call_log_refused_as_a_duplicate_on_its_first_post_is_not_counted_as_l
         vec![("failed".to_owned(), Some("leadsquared_rejected".to_owned()))],
         "not this call's log"
     );
-    let trace = llbridge_app::trace::trace(s.host.store.as_ref(), &c.cc_leg.to_string())
+    let trace = llbridge_usecases::trace::trace(s.host.store.as_ref(), &c.cc_leg.to_string())
         .await
         .ok()
         .flatten()

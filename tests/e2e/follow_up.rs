@@ -77,7 +77,7 @@ fn reasons(s: &Scenario) -> Vec<String> {
 }
 
 async fn trace(s: &Scenario, call: &Call) -> String {
-    llbridge_app::trace::trace(s.host.store.as_ref(), &call.cc_leg.to_string())
+    llbridge_usecases::trace::trace(s.host.store.as_ref(), &call.cc_leg.to_string())
         .await
         .ok()
         .flatten()
@@ -150,7 +150,7 @@ async fn a_disposition_ten_minutes_after_the_log_completes_the_task_and_moves_th
             .host
             .reports()
             .iter()
-            .any(|r| r.decision == llbridge_app::worker::Decision::Retry);
+            .any(|r| r.decision == llbridge_usecases::worker::Decision::Retry);
         assert!(retried, "the late disposition's job was retried");
         assert!(reasons(&s).iter().any(|r| r == "late_disposition_applied"));
         let t = trace(&s, &c).await;
@@ -169,14 +169,18 @@ async fn a_disposition_merged_while_the_call_was_being_logged_is_applied_by_the_
     let event =
         llbridge_domain::CallEvent::from_value(&c.dispositions(&["Left Voicemail"], 600_000))
             .expect("an event");
-    let clock = llbridge_app::ports::SystemClock;
-    let records = llbridge_app::ports::Records {
+    let clock = llbridge_usecases::ports::SystemClock;
+    let records = llbridge_usecases::ports::Records {
         store: s.host.store.as_ref(),
         clock: &clock,
     };
-    llbridge_app::state::merge_event(records, &event, llbridge_app::jobs::Source::Webhook)
-        .await
-        .expect("merged");
+    llbridge_usecases::state::merge_event(
+        records,
+        &event,
+        llbridge_usecases::jobs::Source::Webhook,
+    )
+    .await
+    .expect("merged");
     assert!(completed(&s).is_empty());
     // Another call-log job of the conversation (Dialpad sends the hangup again).
     s.send(&c.cc_hangup(295_200)).await;
@@ -267,7 +271,7 @@ async fn two_action_items_are_two_tasks_once_even_when_the_answer_is_lost() {
     }
     assert_eq!(s.phone_logs().len(), 1);
     // The trace shows each follow-up task's claim, the one found after its lost answer too.
-    let trace = llbridge_app::trace::trace(s.host.store.as_ref(), &c.cc_leg.to_string())
+    let trace = llbridge_usecases::trace::trace(s.host.store.as_ref(), &c.cc_leg.to_string())
         .await
         .ok()
         .flatten()

@@ -1,10 +1,10 @@
 //! The webhook end to end over HTTP, through the local host.
 
-use llbridge_app::jobs::JobKind;
+use llbridge_usecases::jobs::JobKind;
 use std::time::Duration;
 
 use base64::Engine;
-use llbridge_host::{Drive, Host, Options};
+use llbridge_local_host::{Drive, Host, Options};
 use llbridge_tests::configs::{self, CALL_CENTER};
 use llbridge_tests::events::{user_line_ringing, Call};
 use llbridge_tests::webhook::{post, sign, sign_with};
@@ -16,7 +16,7 @@ async fn host() -> Host {
         "127.0.0.1:0".parse().unwrap(),
     );
     opts.drive = Drive::stepped();
-    llbridge_host::start(opts).await.unwrap()
+    llbridge_local_host::start(opts).await.unwrap()
 }
 
 fn call() -> Call {
@@ -159,7 +159,7 @@ async fn a_hangup_queues_the_merge_now_and_the_call_log_after_the_delay() {
     );
     opts.log_delay = Duration::from_secs(120);
     opts.drive = Drive::stepped();
-    let h = llbridge_host::start(opts).await.unwrap();
+    let h = llbridge_local_host::start(opts).await.unwrap();
     let (status, body) = post(&h.webhook_url(), sign(&call().cc_hangup(1))).await;
     assert_eq!(status, 200);
     assert_eq!(body["jobs"], json!(["merge", "call_log"]));
@@ -175,13 +175,13 @@ async fn a_hangup_queues_the_merge_now_and_the_call_log_after_the_delay() {
 /// The job queue with a backlog in front of the merges: every merge job waits `lag` more
 /// than asked, as a merge does behind a long queue while a call-log job comes up.
 struct Backlog {
-    inner: std::sync::Arc<llbridge_embedded::MemoryQueue>,
+    inner: std::sync::Arc<llbridge_memory::MemoryQueue>,
     lag: Duration,
 }
 
 #[async_trait::async_trait]
-impl llbridge_app::ports::Queue for Backlog {
-    async fn send(&self, body: &str, delay: Duration) -> llbridge_app::Result<()> {
+impl llbridge_usecases::ports::Queue for Backlog {
+    async fn send(&self, body: &str, delay: Duration) -> llbridge_usecases::Result<()> {
         let behind = body.contains("\"job\":\"merge\"");
         let delay = if behind { delay + self.lag } else { delay };
         self.inner.send(body, delay).await
@@ -190,39 +190,39 @@ impl llbridge_app::ports::Queue for Backlog {
         &self,
         max: usize,
         wait: Duration,
-    ) -> llbridge_app::Result<Vec<llbridge_app::ports::Received>> {
+    ) -> llbridge_usecases::Result<Vec<llbridge_usecases::ports::Received>> {
         self.inner.receive(max, wait).await
     }
-    async fn ack(&self, receipt: &str) -> llbridge_app::Result<()> {
+    async fn ack(&self, receipt: &str) -> llbridge_usecases::Result<()> {
         self.inner.ack(receipt).await
     }
-    async fn release(&self, receipt: &str, delay: Duration) -> llbridge_app::Result<()> {
+    async fn release(&self, receipt: &str, delay: Duration) -> llbridge_usecases::Result<()> {
         self.inner.release(receipt, delay).await
     }
     async fn dead_letter(
         &self,
         body: &str,
-        given_up: &llbridge_app::ports::GivenUp,
-    ) -> llbridge_app::Result<()> {
+        given_up: &llbridge_usecases::ports::GivenUp,
+    ) -> llbridge_usecases::Result<()> {
         self.inner.dead_letter(body, given_up).await
     }
 }
 
 #[async_trait::async_trait]
-impl llbridge_host::QueueProbe for Backlog {
+impl llbridge_local_host::QueueProbe for Backlog {
     async fn idle(&self, _horizon: Duration) -> bool {
         self.inner.in_flight() == 0 && self.inner.is_empty()
     }
     async fn pending(&self) -> usize {
         self.inner.len()
     }
-    async fn dead_letters(&self) -> Vec<llbridge_app::ports::DeadLetter> {
+    async fn dead_letters(&self) -> Vec<llbridge_usecases::ports::DeadLetter> {
         self.inner.dead_letters_with_reasons()
     }
     async fn replay_dead_letters(
         &self,
-        pick: &(dyn for<'d> Fn(&'d llbridge_app::ports::DeadLetter) -> bool + Send + Sync),
-    ) -> Vec<llbridge_app::ports::DeadLetter> {
+        pick: &(dyn for<'d> Fn(&'d llbridge_usecases::ports::DeadLetter) -> bool + Send + Sync),
+    ) -> Vec<llbridge_usecases::ports::DeadLetter> {
         self.inner.replay_dead_letters(pick)
     }
     fn quiet_period(&self) -> Duration {
@@ -247,14 +247,14 @@ async fn a_disposition_acknowledged_before_the_log_runs_is_in_it_whatever_the_qu
     );
     opts.log_delay = Duration::from_secs(1);
     opts.sandbox.data = Some(llbridge_tests::scenario::data(now, vec![]));
-    let clock: std::sync::Arc<dyn llbridge_app::ports::Clock> =
-        std::sync::Arc::new(llbridge_embedded::SystemClock);
+    let clock: std::sync::Arc<dyn llbridge_usecases::ports::Clock> =
+        std::sync::Arc::new(llbridge_memory::SystemClock);
     let backlog = std::sync::Arc::new(Backlog {
-        inner: std::sync::Arc::new(llbridge_embedded::MemoryQueue::new(clock)),
+        inner: std::sync::Arc::new(llbridge_memory::MemoryQueue::new(clock)),
         lag: Duration::from_secs(4),
     });
     opts.queue = Some((backlog.clone(), backlog));
-    let h = llbridge_host::start(opts).await.unwrap();
+    let h = llbridge_local_host::start(opts).await.unwrap();
     let c = Call::new(3, "+16505550133", now.timestamp_millis() - 300_000);
     for e in [
         c.agent("connected", 5_100),
@@ -299,11 +299,11 @@ async fn a_config_whose_every_webhook_secret_is_unusable_answers_503_so_that_dia
         json!([{"secret": "llbridge", "key": "dialpad_webhook_secret"}]);
     let mut opts = Options::new(configs::installation(&doc), "127.0.0.1:0".parse().unwrap());
     opts.secrets = std::sync::Arc::new(
-        llbridge_embedded::MemorySecrets::new()
+        llbridge_memory::MemorySecrets::new()
             .with("llbridge", r#"{"dialpad_webhook_secret": "short"}"#),
     );
     opts.drive = Drive::stepped();
-    let h = llbridge_host::start(opts).await.unwrap();
+    let h = llbridge_local_host::start(opts).await.unwrap();
     let (status, body) = post(&h.webhook_url(), sign_with(&call().cc_hangup(1), "short")).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["reason"], "no_usable_webhook_secret");

@@ -3,19 +3,19 @@
 //! (and inbound calls pop the agent popup once), also when LeadSquared takes a call log and
 //! its answer is lost; LineLeader conversations behave as before.
 
-use llbridge_app::jobs::JobKind;
+use llbridge_usecases::jobs::JobKind;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use llbridge_app::effect::Timing;
-use llbridge_app::worker::RetryPolicy;
 use llbridge_sandbox::{FaultRule, Faults, SbCallLog};
 use llbridge_tests::configs::{
     enablement, leadsquared_enablement, CALL_CENTER, LEADSQUARED_CALL_CENTER, LEADSQUARED_PHONE,
 };
 use llbridge_tests::events::Call;
 use llbridge_tests::scenario::{answered, Scenario};
+use llbridge_usecases::effect::Timing;
+use llbridge_usecases::worker::RetryPolicy;
 use serde_json::{json, Value};
 
 const AGENT_PHONE: &str = "+14155550123";

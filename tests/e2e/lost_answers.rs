@@ -8,12 +8,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{Duration as Span, Utc};
-use llbridge_app::effect::Timing;
-use llbridge_app::worker::RetryPolicy;
 use llbridge_sandbox::{Dataset, FaultRule, Faults, LineLeaderConfig, SbTask};
 use llbridge_tests::configs::{enablement, left_voicemail_event_mode, CALL_CENTER};
 use llbridge_tests::events::Call;
 use llbridge_tests::scenario::{answered, data, family, Scenario};
+use llbridge_usecases::effect::Timing;
+use llbridge_usecases::worker::RetryPolicy;
 use serde_json::{json, Value};
 
 /// The Event-mode call center, whose number is Elm Street's call-center phone.

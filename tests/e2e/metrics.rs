@@ -3,8 +3,8 @@
 //! and the metrics named are the code's (`telemetry::is_metric`).
 
 use chrono::{Duration as Minutes, Utc};
-use llbridge_app::telemetry;
 use llbridge_tests::scenario::{data, family, Scenario};
+use llbridge_usecases::telemetry;
 use serde_json::{json, Value};
 
 /// The units CloudWatch accepts.

@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use llbridge_app::jobs::JobKind;
-use llbridge_app::ledger;
-use llbridge_app::worker::Decision;
 use llbridge_tests::configs::{enablement, CALL_CENTER};
 use llbridge_tests::events::Call;
 use llbridge_tests::scenario::{data, family, Scenario};
+use llbridge_usecases::jobs::JobKind;
+use llbridge_usecases::ledger;
+use llbridge_usecases::worker::Decision;
 use serde_json::{json, Value};
 
 const MINUTE: i64 = 60_000;
@@ -166,7 +166,7 @@ async fn through_an_outage(outage: Duration, every: Option<Duration>, task_queue
         )],
         Some(data(now, vec![])),
         Duration::from_secs(60),
-        |o| o.retry = llbridge_app::worker::RetryPolicy::default(),
+        |o| o.retry = llbridge_usecases::worker::RetryPolicy::default(),
     )
     .await;
     s.lineleader().set_faults(llbridge_sandbox::Faults {
@@ -405,7 +405,7 @@ async fn the_reconciler_waits_as_dialpad_asks_within_its_budget_and_keeps_the_re
 
 #[tokio::test]
 async fn a_rotated_lineleader_password_is_taken_without_a_restart() {
-    let secrets = std::sync::Arc::new(llbridge_embedded::MemorySecrets::new().with(
+    let secrets = std::sync::Arc::new(llbridge_memory::MemorySecrets::new().with(
         "llbridge",
         r#"{"username": "llbridge", "password": "first-password"}"#,
     ));
@@ -443,7 +443,7 @@ async fn a_rotated_lineleader_password_is_taken_without_a_restart() {
             o.secrets = secrets.clone();
             o.sandbox.lineleader.username = "llbridge".into();
             o.sandbox.lineleader.password = "first-password".into();
-            o.retry = llbridge_app::worker::RetryPolicy::default();
+            o.retry = llbridge_usecases::worker::RetryPolicy::default();
         },
     )
     .await;

@@ -1,9 +1,9 @@
 //! Phone Log mode end to end: the phone log LineLeader receives, field by field.
 
 use chrono::{TimeZone, Utc};
-use llbridge_app::jobs::JobKind;
-use llbridge_app::worker::{Decision, Reason};
 use llbridge_tests::scenario::{answered, data, log_now, on_aws, Scenario};
+use llbridge_usecases::jobs::JobKind;
+use llbridge_usecases::worker::{Decision, Reason};
 use serde_json::json;
 
 fn secs(ms: i64) -> chrono::DateTime<Utc> {

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use llbridge_app::jobs::JobKind;
-use llbridge_app::worker::{Decision, Reason};
 use llbridge_tests::scenario::{data, family, Scenario};
+use llbridge_usecases::jobs::JobKind;
+use llbridge_usecases::worker::{Decision, Reason};
 use serde_json::json;
 
 fn pops_on() -> serde_json::Value {
@@ -125,11 +125,11 @@ async fn the_popped_family_is_the_one_logged() {
 
 #[tokio::test]
 async fn a_pop_more_than_30_seconds_after_the_ring_is_skipped() {
-    use llbridge_app::jobs::JobMessage;
-    use llbridge_app::ports::{Clock, StaticConfig};
-    use llbridge_app::worker::Worker;
-    use llbridge_embedded::{ManualClock, MemoryQueue, MemoryStore, StaticClients};
+    use llbridge_memory::{ManualClock, MemoryQueue, MemoryStore, StaticClients};
     use llbridge_sandbox::{DialpadSandbox, LineLeaderSandbox};
+    use llbridge_usecases::jobs::JobMessage;
+    use llbridge_usecases::ports::{Clock, StaticConfig};
+    use llbridge_usecases::worker::Worker;
 
     let clock = Arc::new(ManualClock::new(Utc::now().timestamp_millis()));
     let dialpad = DialpadSandbox::new(Default::default(), Default::default());
@@ -141,7 +141,7 @@ async fn a_pop_more_than_30_seconds_after_the_ring_is_skipped() {
             llbridge_tests::configs::call_center_config(),
         ))),
         Arc::new(StaticClients {
-            crm: Arc::new(llbridge_lineleader::LineLeaderCrm::new(Arc::new(
+            crm: Arc::new(llbridge_crm_lineleader::LineLeaderCrm::new(Arc::new(
                 LineLeaderSandbox::demo(),
             ))),
             dialpad: Arc::new(dialpad.clone()),

@@ -1,8 +1,8 @@
 //! The local host on the AWS adapters, against moto: a fresh table, a queue with its
 //! dead-letter queue, and Secrets Manager, per scenario.
 
-use llbridge_host::aws::{use_aws, AwsTarget};
-use llbridge_host::Options;
+use llbridge_local_host::aws::{use_aws, AwsTarget};
+use llbridge_local_host::Options;
 
 use crate::moto;
 

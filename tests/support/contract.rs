@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use llbridge_app::ports::{Condition, Queue, Received, Secrets, Store};
 use llbridge_domain::config::SecretRef;
+use llbridge_usecases::ports::{Condition, Queue, Received, Secrets, Store};
 
 const NO_WAIT: Duration = Duration::ZERO;
 
@@ -307,7 +307,7 @@ pub mod store {
     /// A transaction writes every item or none: one failing condition leaves every item as
     /// it was.
     pub async fn a_transaction_writes_all_or_nothing(s: &dyn Store) {
-        use llbridge_app::ports::Write;
+        use llbridge_usecases::ports::Write;
         let w = |key: &str, value: &str, condition| Write {
             key: key.to_owned(),
             value: value.to_owned(),
@@ -337,11 +337,12 @@ pub mod store {
             None,
             "a version condition on a missing item fails the whole"
         );
-        let values = |got: Vec<Option<llbridge_app::ports::Item>>| -> Vec<Option<(String, u64)>> {
-            got.into_iter()
-                .map(|i| i.map(|i| (i.value, i.version)))
-                .collect()
-        };
+        let values =
+            |got: Vec<Option<llbridge_usecases::ports::Item>>| -> Vec<Option<(String, u64)>> {
+                got.into_iter()
+                    .map(|i| i.map(|i| (i.value, i.version)))
+                    .collect()
+            };
         let keys = ["a".to_owned(), "b".to_owned(), "c".to_owned()];
         assert_eq!(
             values(ok!(s.get_many(&keys))),
@@ -373,10 +374,10 @@ pub mod store {
     /// Claims over the store: a holder whose lease ran out and was taken over can neither
     /// record, complete nor release the claim; the new holder inherits its intent.
     pub async fn a_stale_claim_holder_can_neither_complete_nor_release(s: &dyn Store) {
-        use llbridge_app::claim::{acquire, Claim};
+        use llbridge_usecases::claim::{acquire, Claim};
         use serde_json::json;
-        let clock = llbridge_embedded::ManualClock::new(now_secs() * 1000);
-        let rec = llbridge_app::ports::Records {
+        let clock = llbridge_memory::ManualClock::new(now_secs() * 1000);
+        let rec = llbridge_usecases::ports::Records {
             store: s,
             clock: &clock,
         };
@@ -422,8 +423,8 @@ pub mod store {
     pub async fn a_leg_of_many_large_recaps_stays_under_the_item_limit(s: &dyn Store) {
         use llbridge_domain::CallEvent;
         use serde_json::json;
-        let clock = llbridge_embedded::SystemClock;
-        let rec = llbridge_app::ports::Records {
+        let clock = llbridge_memory::SystemClock;
+        let rec = llbridge_usecases::ports::Records {
             store: s,
             clock: &clock,
         };
@@ -437,10 +438,10 @@ pub mod store {
                 "target": {"id": 4716644561813504_u64, "type": "call_center"}});
             e[state] = json!(items);
             let e = CallEvent::from_value(&e).expect("an event");
-            ok!(llbridge_app::state::merge_event(
+            ok!(llbridge_usecases::state::merge_event(
                 rec,
                 &e,
-                llbridge_app::jobs::Source::Webhook
+                llbridge_usecases::jobs::Source::Webhook
             ));
         }
         let hangup = json!({"call_id": leg, "state": "hangup", "direction": "inbound",
@@ -448,18 +449,18 @@ pub mod store {
             "external_number": "+16505550199",
             "target": {"id": 4716644561813504_u64, "type": "call_center", "phone": "+14155550100"}});
         let hangup = CallEvent::from_value(&hangup).expect("an event");
-        ok!(llbridge_app::state::merge_event(
+        ok!(llbridge_usecases::state::merge_event(
             rec,
             &hangup,
-            llbridge_app::jobs::Source::Webhook
+            llbridge_usecases::jobs::Source::Webhook
         ));
-        let conv = ok!(llbridge_app::state::load(s, &leg.to_string())).expect("loaded");
+        let conv = ok!(llbridge_usecases::state::load(s, &leg.to_string())).expect("loaded");
         assert!(conv.ended, "the hangup after them was kept");
         assert_eq!(conv.action_items.len(), 8, "the latest recap is read");
         let item =
-            ok!(s.get(&llbridge_app::keys::leg(&leg.to_string()))).expect("the leg's record");
+            ok!(s.get(&llbridge_usecases::keys::leg(&leg.to_string()))).expect("the leg's record");
         assert!(
-            item.value.len() <= llbridge_app::state::MAX_LEG_BYTES,
+            item.value.len() <= llbridge_usecases::state::MAX_LEG_BYTES,
             "{} bytes",
             item.value.len()
         );
@@ -470,8 +471,8 @@ pub mod store {
     pub async fn a_leg_of_fifty_large_events_fits(s: &dyn Store) {
         use llbridge_domain::CallEvent;
         use serde_json::json;
-        let clock = llbridge_embedded::SystemClock;
-        let rec = llbridge_app::ports::Records {
+        let clock = llbridge_memory::SystemClock;
+        let rec = llbridge_usecases::ports::Records {
             store: s,
             clock: &clock,
         };
@@ -482,10 +483,10 @@ pub mod store {
                 "event_timestamp": 1_767_710_000_000_i64 + i, "transcript": big,
                 "target": {"id": 4716644561813504_u64, "type": "call_center"}});
             let e = CallEvent::from_value(&e).expect("an event");
-            ok!(llbridge_app::state::merge_event(
+            ok!(llbridge_usecases::state::merge_event(
                 rec,
                 &e,
-                llbridge_app::jobs::Source::Webhook
+                llbridge_usecases::jobs::Source::Webhook
             ));
         }
         let hangup = json!({"call_id": leg, "state": "hangup", "direction": "inbound",
@@ -493,16 +494,16 @@ pub mod store {
             "external_number": "+16505550199",
             "target": {"id": 4716644561813504_u64, "type": "call_center", "phone": "+14155550100"}});
         let hangup = CallEvent::from_value(&hangup).expect("an event");
-        ok!(llbridge_app::state::merge_event(
+        ok!(llbridge_usecases::state::merge_event(
             rec,
             &hangup,
-            llbridge_app::jobs::Source::Webhook
+            llbridge_usecases::jobs::Source::Webhook
         ));
-        let conv = ok!(llbridge_app::state::load(s, &leg.to_string())).expect("loaded");
+        let conv = ok!(llbridge_usecases::state::load(s, &leg.to_string())).expect("loaded");
         assert_eq!(conv.events, 51);
         assert!(conv.ended, "the hangup after them was kept");
         let item =
-            ok!(s.get(&llbridge_app::keys::leg(&leg.to_string()))).expect("the leg's record");
+            ok!(s.get(&llbridge_usecases::keys::leg(&leg.to_string()))).expect("the leg's record");
         assert!(
             item.value.len() < 100 * 1024,
             "{} bytes for 51 events",

@@ -4,8 +4,8 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use llbridge_app::ports::{Condition, Item, Store, Write};
-use llbridge_app::{Error, Result};
+use llbridge_usecases::ports::{Condition, Item, Store, Write};
+use llbridge_usecases::{Error, Result};
 
 /// Which writes fail: those of keys starting with `prefix` whose value contains `containing`,
 /// the next `times` of them.

@@ -1,7 +1,7 @@
 //! The LeadSquared contract: what both adapters of the `LeadSquared` trait (the sandbox's
 //! state, and `HttpLeadSquared` against the sandbox server) must do.
 
-use llbridge_leadsquared::{HttpLeadSquared, LeadSquared, Posted};
+use llbridge_crm_leadsquared::{HttpLeadSquared, LeadSquared, Posted};
 use llbridge_sandbox::{Faults, LeadSquaredConfig, LeadSquaredSandbox, Server};
 use serde_json::{json, Value};
 
@@ -110,8 +110,8 @@ impl HttpHarness {
     pub fn client_with(&self, budget: std::time::Duration) -> HttpLeadSquared {
         HttpLeadSquared::new(
             reqwest::Client::new(),
-            llbridge_app::ports::Secret::new(self.call_log_url()),
-            Some(llbridge_app::ports::Secret::new(
+            llbridge_usecases::ports::Secret::new(self.call_log_url()),
+            Some(llbridge_usecases::ports::Secret::new(
                 self.sandbox.agent_popup_url(&self.server.url()),
             )),
         )

@@ -6,15 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use llbridge_app::ports::{Clock, Secret};
+use llbridge_crm_lineleader::{http_client, HttpLineLeader, RetryPolicy};
+use llbridge_crm_lineleader::{LineLeader, Lookup, TaskWrite};
 use llbridge_domain::crm::LogDirection;
 use llbridge_domain::crm::{
     NewEvent, NewFamily, NewTask, PhoneLog, Task, TaskCompletion, TypeList,
 };
-use llbridge_embedded::{MemoryStore, SystemClock};
-use llbridge_lineleader::{http_client, HttpLineLeader, RetryPolicy};
-use llbridge_lineleader::{LineLeader, Lookup, TaskWrite};
+use llbridge_memory::{MemoryStore, SystemClock};
 use llbridge_sandbox::{Dataset, LineLeaderSandbox, SbCenter, SbStaff, Server};
+use llbridge_usecases::ports::{Clock, Secret};
 
 /// A time with milliseconds, to check that writes drop them.
 pub fn with_millis() -> DateTime<Utc> {

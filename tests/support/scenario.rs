@@ -1,19 +1,19 @@
 //! End-to-end scenarios: the local host with its LineLeader, Dialpad and LeadSquared sandboxes,
 //! driven over HTTP like Dialpad drives a deployment.
 
-use llbridge_app::jobs::JobKind;
-use llbridge_app::worker::Decision;
+use llbridge_usecases::jobs::JobKind;
+use llbridge_usecases::worker::Decision;
 use std::time::Duration;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use llbridge_app::ports::Store;
-use llbridge_app::worker::RetryPolicy;
-use llbridge_host::{Drive, Host, Options};
+use llbridge_local_host::{Drive, Host, Options};
 use llbridge_sandbox::{
     Dataset, DialpadSandbox, LeadSquaredSandbox, LineLeaderSandbox, SbFamily, SbPhoneLog,
 };
+use llbridge_usecases::ports::Store;
+use llbridge_usecases::worker::RetryPolicy;
 use serde_json::{json, Value};
 
 use crate::configs::{self, CALL_CENTER};
@@ -41,8 +41,8 @@ pub fn fast_retries() -> RetryPolicy {
 
 /// Retries inside one LineLeader request for the suites: as many as in production (3), 20 ms
 /// doubling to 80 ms.
-pub fn fast_request_retries() -> llbridge_clients::RetryPolicy {
-    llbridge_clients::RetryPolicy {
+pub fn fast_request_retries() -> llbridge_crm_registry::RetryPolicy {
+    llbridge_crm_registry::RetryPolicy {
         max_retries: 3,
         min_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(80),
@@ -156,16 +156,16 @@ impl Scenario {
         } else {
             opts.drive = Drive::stepped();
         }
-        let clock: Arc<dyn llbridge_app::ports::Clock> = match &opts.drive {
+        let clock: Arc<dyn llbridge_usecases::ports::Clock> = match &opts.drive {
             Drive::Stepped(c) => c.clone(),
             Drive::Background => opts.clock.clone(),
         };
         let base = opts
             .store
             .take()
-            .unwrap_or_else(|| Arc::new(llbridge_embedded::MemoryStore::new(clock)));
+            .unwrap_or_else(|| Arc::new(llbridge_memory::MemoryStore::new(clock)));
         opts.store = Some(wrap(base));
-        let host = llbridge_host::start(opts)
+        let host = llbridge_local_host::start(opts)
             .await
             .unwrap_or_else(|e| panic!("host: {e}"));
         Scenario {
@@ -342,14 +342,14 @@ impl Scenario {
             .into_iter()
             .filter(|r| r.job == Some(JobKind::CallLog))
             .find_map(|r| r.conversation)?;
-        let anchor = llbridge_app::state::anchor_of(self.host.store.as_ref(), &conversation)
+        let anchor = llbridge_usecases::state::anchor_of(self.host.store.as_ref(), &conversation)
             .await
             .ok()?
             .unwrap_or(conversation);
         let item = self
             .host
             .store
-            .get(&llbridge_app::keys::step(&anchor, name))
+            .get(&llbridge_usecases::keys::step(&anchor, name))
             .await
             .ok()??;
         let rec: Value = serde_json::from_str(&item.value).ok()?;
@@ -366,7 +366,7 @@ impl Scenario {
             .into_iter()
             .filter(|r| r.job == Some(JobKind::CallLog))
             .find_map(|r| r.conversation)?;
-        let (_, entry) = llbridge_app::ledger::find(self.host.store.as_ref(), &conversation)
+        let (_, entry) = llbridge_usecases::ledger::find(self.host.store.as_ref(), &conversation)
             .await
             .ok()??;
         entry.effects?[name]["skipped"].as_str().map(str::to_owned)

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lambda_http::{service_fn, Body, Error, Request, Response};
-use llbridge_app::ingest::Ingest;
 use llbridge_aws::deployment::{adapters, init_json_logs, init_metrics, Deployment};
+use llbridge_usecases::ingest::Ingest;
 use tokio::sync::OnceCell;
 
 /// The use case and its AWS clients, built for the first request: nothing at start that the

@@ -1,5 +1,5 @@
 //! The reconciler Lambda, run by an EventBridge schedule: one pass over Dialpad's call list
-//! (`llbridge_app::reconcile`). Calls the webhook never delivered are fed to the job queue like
+//! (`llbridge_usecases::reconcile`). Calls the webhook never delivered are fed to the job queue like
 //! webhook events; calls already logged are left alone. A failed pass fails the invocation
 //! (the function's error alarm); what a pass did not read is kept for the next one.
 
@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use llbridge_app::reconcile::Reconciler;
 use llbridge_aws::deployment::{adapters, init_json_logs, init_metrics, Deployment};
-use llbridge_clients::HttpClients;
+use llbridge_crm_registry::HttpClients;
+use llbridge_usecases::reconcile::Reconciler;
 use serde_json::{json, Value};
 
 /// What a pass keeps of the invocation's time for itself: its last page, its lease's

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use llbridge_app::effect::Timing;
-use llbridge_app::worker::{RetryPolicy, Settle, Worker};
 use llbridge_aws::deployment::{adapters, init_json_logs, init_metrics, Deployment};
-use llbridge_clients::HttpClients;
+use llbridge_crm_registry::HttpClients;
+use llbridge_usecases::effect::Timing;
+use llbridge_usecases::worker::{RetryPolicy, Settle, Worker};
 use tokio::sync::OnceCell;
 
 /// Kept between a job's deadline and the Lambda's: time to record the job's result.
@@ -144,11 +144,11 @@ async fn main() -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use llbridge_app::jobs::{JobKind, JobMessage};
-    use llbridge_app::ports::{StaticConfig, SystemClock};
     use llbridge_domain::Installation;
-    use llbridge_embedded::{MemoryQueue, MemoryStore, StaticClients};
+    use llbridge_memory::{MemoryQueue, MemoryStore, StaticClients};
     use llbridge_sandbox::{DialpadSandbox, LineLeaderSandbox};
+    use llbridge_usecases::jobs::{JobKind, JobMessage};
+    use llbridge_usecases::ports::{StaticConfig, SystemClock};
     use serde_json::json;
 
     fn worker() -> Arc<Worker> {
@@ -166,7 +166,7 @@ mod tests {
             clock,
             Arc::new(StaticConfig(Arc::new(inst))),
             Arc::new(StaticClients {
-                crm: Arc::new(llbridge_lineleader::LineLeaderCrm::new(Arc::new(
+                crm: Arc::new(llbridge_crm_lineleader::LineLeaderCrm::new(Arc::new(
                     LineLeaderSandbox::demo(),
                 ))),
                 dialpad: Arc::new(DialpadSandbox::new(Default::default(), Default::default())),
@@ -195,7 +195,7 @@ mod tests {
         c
     }
 
-    use llbridge_app::ports::Clock;
+    use llbridge_usecases::ports::Clock;
 
     #[tokio::test]
     async fn one_bad_message_never_fails_or_drops_the_others_and_is_not_redelivered() {
@@ -218,7 +218,7 @@ mod tests {
         );
         // The good ones were handled: their events are in the conversation state.
         for call_id in ["11", "12"] {
-            let conv = llbridge_app::state::load(w.store.as_ref(), call_id)
+            let conv = llbridge_usecases::state::load(w.store.as_ref(), call_id)
                 .await
                 .unwrap();
             assert!(conv.is_some(), "{call_id} was not merged");

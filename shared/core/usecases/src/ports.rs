@@ -1,0 +1,422 @@
+//! Ports: the traits through which the use cases reach the world. Each has an embedded adapter
+//! (`llbridge-memory`) and an AWS or HTTP adapter, and both pass one contract suite.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use llbridge_domain::config::SecretRef;
+use serde_json::Value;
+
+use crate::error::Result;
+
+/// Wall-clock time, as epoch milliseconds. Tests drive a manual clock.
+pub trait Clock: Send + Sync {
+    fn now_ms(&self) -> i64;
+
+    fn now_secs(&self) -> i64 {
+        self.now_ms().div_euclid(1000)
+    }
+}
+
+/// The system clock (production, and local runs).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+}
+
+/// One message taken from the queue. It stays invisible to other receivers until it is acked,
+/// or until its visibility timeout passes and it is delivered again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub id: String,
+    /// The handle to ack or release this delivery.
+    pub receipt: String,
+    pub body: String,
+    /// 1 on the first delivery.
+    pub receive_count: u32,
+}
+
+/// The job queue between the webhook and the worker (SQS in production).
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Sends one message, invisible to receivers for `delay` (at most 15 minutes).
+    async fn send(&self, body: &str, delay: Duration) -> Result<()>;
+
+    /// Sends several messages; the default sends them one by one.
+    async fn send_batch(&self, messages: &[(String, Duration)]) -> Result<()> {
+        for (body, delay) in messages {
+            self.send(body, *delay).await?;
+        }
+        Ok(())
+    }
+
+    /// Receives up to `max` visible messages, waiting up to `wait` for the first one.
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>>;
+
+    /// Deletes a delivered message: it is done.
+    async fn ack(&self, receipt: &str) -> Result<()>;
+
+    /// Makes a delivered message visible again after `delay` (a retry).
+    async fn release(&self, receipt: &str, delay: Duration) -> Result<()>;
+
+    /// Puts a message's body on the dead-letter queue with the reason it was given up and how
+    /// many times it was delivered. The delivered message itself is left for the caller to ack.
+    async fn dead_letter(&self, body: &str, given_up: &GivenUp) -> Result<()>;
+}
+
+/// Why a message was given up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GivenUp {
+    pub reason: String,
+    pub detail: String,
+    pub deliveries: u32,
+}
+
+/// A message on a dead-letter queue, with the reason it was given up when the worker gave it
+/// up (a message the queue moved by itself, after too many deliveries, has none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub body: String,
+    pub reason: Option<String>,
+    pub detail: Option<String>,
+    /// How many times the job queue delivered it.
+    pub deliveries: Option<u32>,
+}
+
+/// A stored item: its value, its version (1 on creation, +1 on each write) and its expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub value: String,
+    pub version: u64,
+    /// Epoch seconds after which the item reads as absent.
+    pub expires_at: Option<i64>,
+}
+
+/// When a put may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// Always.
+    Any,
+    /// Only when no live item exists (an expired one counts as absent).
+    Absent,
+    /// Only when the live item has this version.
+    Version(u64),
+}
+
+/// Key-value state with conditional writes and expiry (DynamoDB in production): conversation
+/// state, idempotency records, locks and leases, the token cache, the installation config.
+/// Expired items read as absent even before the backend deletes them.
+#[async_trait]
+pub trait Store: Send + Sync {
+    async fn get(&self, key: &str) -> Result<Option<Item>>;
+
+    /// Writes `value` when `condition` holds. Returns the new version, or `None` when the
+    /// condition failed.
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        expires_at: Option<i64>,
+        condition: Condition,
+    ) -> Result<Option<u64>>;
+
+    /// Deletes the item when `version` is `None` or matches. Returns whether an item was deleted.
+    async fn delete(&self, key: &str, version: Option<u64>) -> Result<bool>;
+
+    /// Reads several items, answers in the order of `keys` (DynamoDB: `BatchGetItem`, 100 keys
+    /// a round trip). The default reads them one by one, all at once.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Item>>> {
+        futures_util::future::join_all(keys.iter().map(|k| self.get(k)))
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    /// Writes every item when every condition holds, and none of them otherwise (DynamoDB:
+    /// `TransactWriteItems`). Returns the new versions in the order of `writes`, or `None` when
+    /// a condition failed. Conditions are [`Condition::Absent`] or [`Condition::Version`]; at
+    /// most [`MAX_TRANSACTION`] writes, each to another key.
+    async fn transact(&self, writes: &[Write]) -> Result<Option<Vec<u64>>>;
+}
+
+/// The most writes one [`Store::transact`] takes.
+pub const MAX_TRANSACTION: usize = 25;
+
+/// One write of a [`Store::transact`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    pub key: String,
+    pub value: String,
+    pub expires_at: Option<i64>,
+    pub condition: Condition,
+}
+
+impl Write {
+    /// Refuses what no adapter can do in one transaction: `Condition::Any`, two writes to one
+    /// key, more than [`MAX_TRANSACTION`] writes.
+    pub fn check_all(writes: &[Write]) -> Result<()> {
+        if writes.len() > MAX_TRANSACTION {
+            return Err(crate::Error::permanent(
+                "store",
+                format!(
+                    "a transaction of {} writes (at most {MAX_TRANSACTION})",
+                    writes.len()
+                ),
+            ));
+        }
+        for (i, w) in writes.iter().enumerate() {
+            if w.condition == Condition::Any {
+                return Err(crate::Error::permanent(
+                    "store",
+                    format!("{}: a transaction write needs a condition", w.key),
+                ));
+            }
+            if writes[..i].iter().any(|o| o.key == w.key) {
+                return Err(crate::Error::permanent(
+                    "store",
+                    format!("{}: written twice in one transaction", w.key),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The store and the clock every record of the use cases is written with (claims, the
+/// ledger, the legs' state): one job's context, passed as one.
+#[derive(Clone, Copy)]
+pub struct Records<'a> {
+    pub store: &'a dyn Store,
+    pub clock: &'a dyn Clock,
+}
+
+/// A secret value; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Resolves secret references (Secrets Manager in production). A literal reference resolves to
+/// itself in every adapter.
+#[async_trait]
+pub trait Secrets: Send + Sync {
+    async fn get(&self, reference: &SecretRef) -> Result<Secret>;
+}
+
+/// What became of a call log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogResult {
+    /// Written (in Event mode: every step done or skipped).
+    Logged { detail: String, outcome: Value },
+    /// Not written, and retrying cannot change that.
+    Dropped {
+        reason: &'static str,
+        detail: String,
+    },
+    /// Not (entirely) written: a write's outcome is unknown and the tenant cannot tell, or the
+    /// CRM refused a write. An admin should look.
+    Unresolved {
+        reason: &'static str,
+        detail: String,
+        outcome: Value,
+    },
+}
+
+/// A call log, and the CRM's contact decision (LineLeader: the family, its rule, or why none
+/// with the candidates), for the ledger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logged {
+    pub result: LogResult,
+    pub contact: Option<Value>,
+}
+
+/// A detail merged after its conversation's log was decided, and that log as the ledger
+/// keeps it.
+pub struct LateDetail<'a> {
+    /// The late event's state (`dispositions`, `recap_action_items`, ...).
+    pub state: llbridge_domain::CallState,
+    /// The ledger's family decision (`{id, rule, center_id, center_rule}`).
+    pub family: &'a Value,
+    /// The call log's recorded effects.
+    pub effects: &'a Value,
+}
+
+/// What a CRM did with a late detail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LateLog {
+    /// `late_disposition_applied`, `late_follow_ups_created`.
+    pub reason: &'static str,
+    pub detail: String,
+    pub outcome: Value,
+}
+
+/// What to pop for an agent offered an inbound call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PopPlan {
+    /// Open this page in the agent's browser, through Dialpad's screen pop.
+    Page { uri: String, detail: String },
+    /// The CRM pops it itself: this request goes to [`Crm::send_pop`].
+    Crm { request: Value, detail: String },
+    /// No pop, for good (for this agent and call): dropped by a rule, or skipped; why.
+    Skip {
+        decision: crate::worker::Decision,
+        reason: &'static str,
+        detail: String,
+    },
+}
+
+/// The agent offered an inbound call: whom a pop is for.
+pub struct Offer<'a> {
+    /// The agent's Dialpad user id.
+    pub user_id: &'a str,
+    /// The ringing (or answering) agent leg's target: the agent's Dialpad user, name, e-mail
+    /// and number.
+    pub agent: &'a llbridge_domain::event::Party,
+    /// The call's Dialpad id as its call log will quote it: the call-center leg the agent leg
+    /// names, else the conversation's.
+    pub call_id: &'a str,
+}
+
+/// What a CRM sees of one job.
+pub struct Cx<'a> {
+    /// The job's store, clock, deadline and leases: every write goes through
+    /// [`Effects::run`](crate::effect::Effects::run) (intent, lookup, result).
+    pub fx: &'a crate::effect::Effects<'a>,
+    pub conv: &'a llbridge_domain::Conversation,
+    pub enablement: &'a llbridge_domain::config::Enablement,
+}
+
+/// A CRM the calls go to (LineLeader, LeadSquared): the port at the level of the use case.
+/// How the CRM finds or creates its contact, pops and logs is the adapter's business; the
+/// exactly-once machinery (`Cx::fx`) and the ledger are the use case's, the same for every CRM.
+#[async_trait]
+pub trait Crm: Send + Sync {
+    /// What to pop for the agent of an inbound call. It may read, and create the contact
+    /// (once), but sends no pop: the use case does, after recording its intent.
+    async fn plan_pop(&self, cx: &Cx<'_>, offer: &Offer<'_>) -> Result<PopPlan>;
+    /// Sends a pop the CRM makes itself ([`PopPlan::Crm`]). An answer lost after sending is an
+    /// unknown outcome.
+    async fn send_pop(&self, request: &Value) -> Result<()>;
+    /// Logs a finished conversation, whose stable key is `anchor`.
+    async fn log(&self, cx: &Cx<'_>, anchor: &str) -> Result<Logged>;
+
+    /// A detail that came after the conversation was logged (within
+    /// [`crate::worker::LATE_WINDOW`]): what the CRM still does with it, once. `None`:
+    /// nothing (the default), and the worker says the detail is not in the log.
+    async fn log_late(
+        &self,
+        cx: &Cx<'_>,
+        anchor: &str,
+        late: &LateDetail<'_>,
+    ) -> Result<Option<LateLog>> {
+        let _ = (cx, anchor, late);
+        Ok(None)
+    }
+
+    /// `doctor`'s checks of the connection itself (credentials, what the tenant can answer),
+    /// named `scope`. Reads only. A failed check named `*_login` says the connection cannot be
+    /// used at all: its enablements are not checked further.
+    async fn checkup_connection(&self, scope: &str) -> Vec<crate::doctor::Check> {
+        let _ = scope;
+        Vec::new()
+    }
+
+    /// `doctor`'s checks of one enablement's settings against the CRM. Reads only.
+    async fn checkup(&self, probe: &crate::doctor::Probe<'_>) -> Vec<crate::doctor::Check> {
+        let _ = probe;
+        Vec::new()
+    }
+}
+
+/// What became of a screen-pop request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PopOutcome {
+    Sent,
+    /// Dialpad's 5-per-minute limit: not retried, the moment has passed.
+    RateLimited,
+}
+
+/// A page request of Dialpad's call list (`GET /api/v2/call`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallQuery {
+    /// Epoch ms: calls that started in `[started_after, started_before)`.
+    pub started_after: i64,
+    pub started_before: i64,
+    /// The previous page's cursor; `None` for the first page.
+    pub cursor: Option<String>,
+}
+
+/// One page of concluded calls, newest first: each item one leg, with the webhook event's
+/// fields (no dispositions). No cursor: the last page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallPage {
+    pub items: Vec<serde_json::Value>,
+    pub cursor: Option<String>,
+}
+
+/// The Dialpad API.
+#[async_trait]
+pub trait Dialpad: Send + Sync {
+    /// `GET /api/v2/call`: concluded calls (needs an API key with the `calls:list` scope).
+    async fn list_calls(&self, query: &CallQuery) -> Result<CallPage>;
+
+    /// `POST /api/v2/users/{user_id}/screenpop` with `{"screen_pop_uri": uri}`. A pop whose
+    /// answer was lost is an unknown outcome (there is no way to read pops back).
+    async fn screen_pop(&self, user_id: &str, uri: &str) -> Result<PopOutcome>;
+}
+
+/// The installation config (a file locally; the DynamoDB table in a deployment).
+#[async_trait]
+pub trait ConfigSource: Send + Sync {
+    async fn installation(&self) -> Result<std::sync::Arc<llbridge_domain::Installation>>;
+}
+
+/// A config given once, e.g. read from a file at start.
+pub struct StaticConfig(pub std::sync::Arc<llbridge_domain::Installation>);
+
+#[async_trait]
+impl ConfigSource for StaticConfig {
+    async fn installation(&self) -> Result<std::sync::Arc<llbridge_domain::Installation>> {
+        Ok(self.0.clone())
+    }
+}
+
+/// The CRMs and the Dialpad API of an installation, built once per connection and reused
+/// (their token caches and reference-data caches live as long as the process).
+#[async_trait]
+pub trait Clients: Send + Sync {
+    /// The CRM of an enablement (its connection's).
+    async fn crm(
+        &self,
+        inst: &llbridge_domain::Installation,
+        enablement: &llbridge_domain::config::Enablement,
+    ) -> Result<std::sync::Arc<dyn Crm>>;
+
+    /// The Dialpad API client of `inst`.
+    async fn dialpad(
+        &self,
+        inst: &llbridge_domain::Installation,
+    ) -> Result<std::sync::Arc<dyn Dialpad>>;
+}

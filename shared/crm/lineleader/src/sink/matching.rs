@@ -1,0 +1,459 @@
+//! Center and family matching against LineLeader, with auto-creation of unknown callers.
+//!
+//! Creation takes a per-phone claim in the store and searches again before creating, so that
+//! jobs racing for one new caller (a screen pop and a call log, or two legs) create one family.
+//! The family to create is recorded as an intent first; when its answer is lost (or the job
+//! dies), the next attempt's search finds the family the lost answer created instead of
+//! creating a second one.
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use llbridge_domain::center::match_center;
+use llbridge_domain::config::LineLeaderSettings;
+use llbridge_domain::crm::{Center, Family, TypeList};
+use llbridge_domain::family::{self, FamilyContext, FamilyDecision};
+use llbridge_domain::labels::find_by_label;
+use llbridge_domain::phone::Phone;
+use llbridge_domain::Conversation;
+
+use llbridge_usecases::claim::{Claim, Held};
+use llbridge_usecases::effect::Effects;
+use llbridge_usecases::ports::{Clock, Condition};
+use llbridge_usecases::{Error, Result, NOT_SENT};
+
+use crate::api::LineLeader;
+
+/// The source type of auto-created families (`docs/rules.md`).
+pub const SOURCE_TYPE: &str = "Phone Call";
+/// How long a remembered or just-created family is reused for its caller's jobs.
+pub const REMEMBER_SECS: i64 = 24 * 3600;
+/// How long a job waits for another job that is creating the same caller's family.
+const CREATE_WAIT: Duration = Duration::from_secs(10);
+
+/// The family a conversation is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched {
+    pub family_id: String,
+    pub center: Option<Center>,
+    /// How the family was found: `single`, `center_filter`, `recency_window`,
+    /// `status_priority`, `created`, `created_by_other_job`, `remembered`,
+    /// `found_after_lost_answer` (an earlier attempt's creation, whose answer was lost).
+    pub rule: &'static str,
+    /// How the center was found: `call_center_phone`, `default_center_name`, `no_center`.
+    pub center_rule: &'static str,
+    /// The family as this job's search read it (its status among others); `None` when it was
+    /// not searched for (remembered, created).
+    pub read: Option<Family>,
+}
+
+/// Every [`Matched::rule`].
+const RULES: &[&str] = &[
+    "single",
+    "center_filter",
+    "recency_window",
+    "status_priority",
+    "created",
+    "created_by_other_job",
+    "remembered",
+    "found_after_lost_answer",
+];
+
+/// Why no family could be used. The codes appear in the worker's log lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    pub reason: &'static str,
+    pub detail: String,
+    /// The families that matched and could not be told apart (`family_ambiguous`).
+    pub candidates: Vec<String>,
+}
+
+fn dropped(reason: &'static str, detail: impl Into<String>) -> Dropped {
+    Dropped {
+        reason,
+        detail: detail.into(),
+        candidates: Vec::new(),
+    }
+}
+
+impl Matched {
+    /// The family decision, for the ledger.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.family_id,
+            "rule": self.rule,
+            "center_id": self.center.as_ref().map(|c| c.id.clone()),
+            "center_rule": self.center_rule,
+        })
+    }
+}
+
+impl Dropped {
+    /// Why no family, for the ledger.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "dropped": self.reason,
+            "detail": self.detail,
+            "candidates": self.candidates,
+        })
+    }
+}
+
+/// The family a conversation's log was decided on by an earlier attempt, if any: once an
+/// effect may have been written on a family, every later attempt, late step and replay of
+/// that conversation uses it (a family created meanwhile with the same number must not turn a
+/// half-logged call into an ambiguous one).
+pub async fn pinned(
+    ll: &dyn LineLeader,
+    fx: &Effects<'_>,
+    anchor: &str,
+) -> Result<Option<Matched>> {
+    let Some(item) = fx
+        .store
+        .get(&llbridge_usecases::keys::family_pin(anchor))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let pin: serde_json::Value = serde_json::from_str(&item.value)
+        .map_err(|e| Error::permanent("store", format!("family pin of {anchor}: {e}")))?;
+    let Some(family_id) = pin.get("id").and_then(|v| v.as_str()) else {
+        return Ok(None);
+    };
+    let center = match pin.get("center_id").and_then(|v| v.as_str()) {
+        Some(id) => ll.centers().await?.into_iter().find(|c| c.id == id),
+        None => None,
+    };
+    let known = |k: &str, codes: &[&'static str], other: &'static str| {
+        let v = pin.get(k).and_then(|v| v.as_str());
+        codes
+            .iter()
+            .copied()
+            .find(|c| Some(*c) == v)
+            .unwrap_or(other)
+    };
+    Ok(Some(Matched {
+        family_id: family_id.to_owned(),
+        center,
+        rule: known("rule", RULES, "pinned"),
+        center_rule: known(
+            "center_rule",
+            &["call_center_phone", "default_center_name"],
+            llbridge_domain::center::NO_CENTER,
+        ),
+        read: None,
+    }))
+}
+
+/// Pins the family a conversation's log is written on (see [`pinned`]): the first pin wins,
+/// and is returned.
+pub async fn pin(
+    ll: &dyn LineLeader,
+    fx: &Effects<'_>,
+    anchor: &str,
+    matched: Matched,
+) -> Result<Matched> {
+    let key = llbridge_usecases::keys::family_pin(anchor);
+    let expires = Some(fx.clock.now_secs() + llbridge_usecases::claim::DONE_TTL_SECS);
+    let value = matched.to_json().to_string();
+    if fx
+        .store
+        .put(&key, &value, expires, Condition::Absent)
+        .await?
+        .is_some()
+    {
+        return Ok(matched);
+    }
+    Ok(pinned(ll, fx, anchor).await?.unwrap_or(matched))
+}
+
+/// Remembers the family popped for every leg known now, so the call log lands on it too.
+pub async fn remember(fx: &Effects<'_>, conv: &Conversation, family_id: &str) -> Result<()> {
+    let expires = Some(fx.clock.now_secs() + REMEMBER_SECS);
+    for leg in &conv.legs {
+        fx.store
+            .put(
+                &llbridge_usecases::keys::family_of_leg(leg),
+                family_id,
+                expires,
+                Condition::Absent,
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Finds, or creates, the family of the conversation's caller.
+pub async fn match_or_create(
+    ll: &dyn LineLeader,
+    fx: &Effects<'_>,
+    conv: &Conversation,
+    settings: &LineLeaderSettings,
+) -> Result<std::result::Result<Matched, Dropped>> {
+    let Some(caller) = conv.caller_number.as_deref().and_then(Phone::parse) else {
+        return Ok(Err(dropped(
+            "no_caller_number",
+            "the call has no usable caller number",
+        )));
+    };
+    let centers = ll.centers().await?;
+    let cc_number = conv.call_center.as_ref().and_then(|c| c.number.as_deref());
+    let center = match_center(&centers, cc_number, &settings.default_center_name);
+    let (center, center_rule) = match center {
+        Some(m) => (Some(m.center.clone()), m.rule.code()),
+        None => (None, llbridge_domain::center::NO_CENTER),
+    };
+
+    // A family already chosen for this conversation (at pop time) wins.
+    for leg in &conv.legs {
+        if let Some(item) = fx
+            .store
+            .get(&llbridge_usecases::keys::family_of_leg(leg))
+            .await?
+        {
+            return Ok(Ok(Matched {
+                family_id: item.value,
+                center,
+                rule: "remembered",
+                center_rule,
+                read: None,
+            }));
+        }
+    }
+
+    if let Some(found) = search(ll, fx.clock, &caller, center.as_ref(), settings).await? {
+        return Ok(found.map(|(family, rule)| Matched {
+            family_id: family.id.clone(),
+            center,
+            rule,
+            center_rule,
+            read: Some(family),
+        }));
+    }
+
+    // No family has this number: create one, once.
+    let Some(center) = center else {
+        return Ok(Err(dropped(
+            "no_center",
+            format!(
+                "no LineLeader center has the call center's number and none is named \"{}\"",
+                settings.default_center_name
+            ),
+        )));
+    };
+    let key = llbridge_usecases::keys::family_create(caller.e164());
+    let deadline = fx.clock.now_ms() + CREATE_WAIT.as_millis() as i64;
+    let held = loop {
+        match fx.acquire(&key).await? {
+            Claim::Done(outcome) => {
+                if let Some(id) = outcome.get("family_id").and_then(|v| v.as_str()) {
+                    return Ok(Ok(Matched {
+                        family_id: id.to_owned(),
+                        center: Some(center),
+                        rule: "created_by_other_job",
+                        center_rule,
+                        read: None,
+                    }));
+                }
+                return Err(Error::permanent(
+                    "store",
+                    format!("{key}: a done record without a family id"),
+                ));
+            }
+            Claim::Busy => {
+                if fx.clock.now_ms() >= deadline {
+                    return Err(Error::transient(
+                        "lineleader",
+                        "another job is still creating this caller's family",
+                    )
+                    .with_code("in_progress"));
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Claim::Acquired(held) => break held,
+        }
+    };
+    let resumed = held.pending_intent().is_some();
+    let result = create_held(ll, fx, held, &caller, &center, settings, resumed).await;
+    result.map(|r| {
+        r.map(|(family_id, rule)| Matched {
+            family_id,
+            center: Some(center),
+            rule,
+            center_rule,
+            read: None,
+        })
+    })
+}
+
+/// Under the creation claim: search again (another job, or an earlier attempt whose answer
+/// was lost, may have created the family since), then record the intent and create.
+async fn create_held(
+    ll: &dyn LineLeader,
+    fx: &Effects<'_>,
+    mut held: Held,
+    caller: &Phone,
+    center: &Center,
+    settings: &LineLeaderSettings,
+    resumed: bool,
+) -> Result<std::result::Result<(String, &'static str), Dropped>> {
+    let records = fx.records();
+    let found = match search(ll, fx.clock, caller, Some(center), settings).await {
+        Ok(f) => f,
+        Err(e) => {
+            held.release(records, true, &e.to_string()).await?;
+            return Err(e);
+        }
+    };
+    if let Some(found) = found {
+        match &found {
+            Ok((family, rule)) => {
+                let family_id = &family.id;
+                let rule = if resumed {
+                    "found_after_lost_answer"
+                } else {
+                    rule
+                };
+                let outcome = serde_json::json!({"family_id": family_id, "how": rule});
+                held.complete_for(records, outcome, REMEMBER_SECS).await?;
+                return Ok(Ok((family_id.clone(), rule)));
+            }
+            Err(_) => {
+                held.release(records, false, "ambiguous").await?;
+                return Ok(found.map(|(f, rule)| (f.id, rule)));
+            }
+        }
+    }
+    let planned = plan_family(ll, caller, center, settings).await;
+    let new = match planned {
+        Ok(Ok(new)) => new,
+        Ok(Err(d)) => {
+            held.release(records, false, d.reason).await?;
+            return Ok(Err(d));
+        }
+        Err(e) => {
+            held.release(records, resumed, &e.to_string()).await?;
+            return Err(e);
+        }
+    };
+    if let Err(e) = fx.time_for_a_write() {
+        held.release(records, resumed, &e.to_string()).await?;
+        return Err(e);
+    }
+    let intent = serde_json::to_value(&new)
+        .map_err(|e| Error::permanent("worker", format!("family intent: {e}")))?;
+    held.intend(records, intent).await?;
+    match ll.create_family(&new).await {
+        Ok(created) => {
+            let outcome = serde_json::json!({"family_id": created.id, "how": "written"});
+            held.complete_for(records, outcome, REMEMBER_SECS).await?;
+            llbridge_usecases::telemetry::family_created();
+            Ok(Ok((created.id, "created")))
+        }
+        Err(e) => {
+            // Rejected: nothing was created. Lost answer: the next attempt searches first.
+            let keep = e.is_transient() && e.code != Some(NOT_SENT);
+            if e.is_unknown_outcome() {
+                llbridge_usecases::telemetry::unknown_outcome();
+            }
+            held.release(records, keep, &e.to_string()).await?;
+            Err(e)
+        }
+    }
+}
+
+/// The family to create, or why none can be.
+async fn plan_family(
+    ll: &dyn LineLeader,
+    caller: &Phone,
+    center: &Center,
+    settings: &LineLeaderSettings,
+) -> Result<std::result::Result<llbridge_domain::crm::NewFamily, Dropped>> {
+    let sources = ll.types(TypeList::FamilySource).await?;
+    let Some(source) = find_by_label(&sources, SOURCE_TYPE) else {
+        return Ok(Err(dropped(
+            "source_type_missing",
+            format!("LineLeader has no family source type \"{SOURCE_TYPE}\""),
+        )));
+    };
+    let inquiries = ll.types(TypeList::FamilyInquiry).await?;
+    let Some(inquiry) = find_by_label(&inquiries, &settings.family_inquiry_type) else {
+        return Ok(Err(dropped(
+            "inquiry_type_missing",
+            format!(
+                "LineLeader has no family inquiry type \"{}\"",
+                settings.family_inquiry_type
+            ),
+        )));
+    };
+    Ok(Ok(family::new_family(
+        caller,
+        &center.id,
+        &source.id,
+        &inquiry.id,
+    )))
+}
+
+/// Searches the caller's number and applies the disambiguation rules. `None`: no family has
+/// the number.
+async fn search(
+    ll: &dyn LineLeader,
+    clock: &dyn Clock,
+    caller: &Phone,
+    center: Option<&Center>,
+    settings: &LineLeaderSettings,
+) -> Result<Option<std::result::Result<(Family, &'static str), Dropped>>> {
+    let results = ll.search_families(caller.e164()).await?;
+    if results.is_empty() {
+        return Ok(None);
+    }
+    let statuses = if results.len() > 1 {
+        ll.statuses().await?
+    } else {
+        Vec::new()
+    };
+    let now = Utc
+        .timestamp_millis_opt(clock.now_ms())
+        .single()
+        .unwrap_or_else(Utc::now);
+    let ctx = FamilyContext {
+        center_id: center.map(|c| c.id.as_str()),
+        statuses: &statuses,
+        status_prioritization: &settings.status_prioritization,
+        family_status_priority_ids: &settings.family_status_priority_ids,
+        now,
+    };
+    let m = family::match_family(caller, &results, &ctx);
+    Ok(match m.decision {
+        // The matched family is one of the results; were it not, the match still stands (a
+        // match must never turn into a new family), known by its id alone.
+        FamilyDecision::Matched { family_id, rule } => {
+            let family = results
+                .iter()
+                .find(|f| f.id == family_id)
+                .cloned()
+                .unwrap_or_else(|| Family {
+                    id: family_id.clone(),
+                    created: None,
+                    center_id: None,
+                    status_id: None,
+                    status_name: None,
+                    phones: Vec::new(),
+                    guardian_first_name: None,
+                    guardian_last_name: None,
+                });
+            Some(Ok((family, rule.code())))
+        }
+        FamilyDecision::NoMatch => None,
+        FamilyDecision::Ambiguous { candidate_ids } => Some(Err(Dropped {
+            candidates: candidate_ids.clone(),
+            ..dropped(
+                "family_ambiguous",
+                format!(
+                    "several families have this number and no rule decided: {}",
+                    candidate_ids.join(", ")
+                ),
+            )
+        })),
+    })
+}

@@ -1,0 +1,117 @@
+//! The LineLeader CRM: the `Crm` port of the use cases, over the [`LineLeader`] API.
+//!
+//! * pop: the caller's family (found, or created once), remembered for the call's legs so that
+//!   the call log lands on it too, popped as its LineLeader page through Dialpad's screen pop;
+//! * log: family matching, then Phone Log mode or Event mode's three steps ([`call_log`]), each
+//!   write an effect of the use case's exactly-once machinery.
+//!
+//! The rules themselves (center and family matching, the phone log, Event mode) are in the
+//! domain crate.
+
+pub mod call_log;
+pub mod checkup;
+pub mod follow_up;
+pub mod late;
+pub mod matching;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use llbridge_domain::config::LineLeaderSettings;
+use llbridge_usecases::doctor::{Check, Probe};
+use llbridge_usecases::ports::{Crm, Cx, LateDetail, LateLog, Logged, Offer, PopPlan};
+use llbridge_usecases::worker::Decision;
+use llbridge_usecases::{Error, Result};
+use serde_json::Value;
+
+use crate::api::LineLeader;
+
+/// The LineLeader settings of the job's enablement.
+fn settings<'a>(cx: &Cx<'a>) -> Result<&'a LineLeaderSettings> {
+    cx.enablement.lineleader().ok_or_else(|| {
+        Error::permanent(
+            "config",
+            format!(
+                "the enablement {} is not a LineLeader one, yet its connection is",
+                cx.enablement.scope
+            ),
+        )
+    })
+}
+
+/// The LineLeader CRM of one connection.
+pub struct LineLeaderCrm {
+    api: Arc<dyn LineLeader>,
+}
+
+impl LineLeaderCrm {
+    pub fn new(api: Arc<dyn LineLeader>) -> LineLeaderCrm {
+        LineLeaderCrm { api }
+    }
+}
+
+#[async_trait]
+impl Crm for LineLeaderCrm {
+    async fn plan_pop(&self, cx: &Cx<'_>, _offer: &Offer<'_>) -> Result<PopPlan> {
+        let settings = settings(cx)?;
+        let matched =
+            match matching::match_or_create(self.api.as_ref(), cx.fx, cx.conv, settings).await? {
+                Ok(m) => m,
+                Err(d) => {
+                    return Ok(PopPlan::Skip {
+                        decision: Decision::Dropped,
+                        reason: d.reason,
+                        detail: d.detail,
+                    })
+                }
+            };
+        if let Err(e) = matching::remember(cx.fx, cx.conv, &matched.family_id).await {
+            tracing::warn!(error = %e, "LineLeader: could not remember the popped family for the call log");
+        }
+        let Some(uri) = settings.screen_pop_url(&matched.family_id) else {
+            return Ok(PopPlan::Skip {
+                decision: Decision::Skipped,
+                reason: "no_screen_pop_base_url",
+                detail: format!("family {}", matched.family_id),
+            });
+        };
+        Ok(PopPlan::Page {
+            uri,
+            detail: format!(
+                "family {} ({}; center {})",
+                matched.family_id, matched.rule, matched.center_rule
+            ),
+        })
+    }
+
+    async fn send_pop(&self, _request: &Value) -> Result<()> {
+        Err(Error::permanent(
+            "lineleader",
+            "LineLeader pops through Dialpad's screen pop, not a request of its own",
+        ))
+    }
+
+    async fn log(&self, cx: &Cx<'_>, anchor: &str) -> Result<Logged> {
+        call_log::run(self.api.as_ref(), cx, settings(cx)?, anchor).await
+    }
+
+    async fn log_late(
+        &self,
+        cx: &Cx<'_>,
+        anchor: &str,
+        late: &LateDetail<'_>,
+    ) -> Result<Option<LateLog>> {
+        late::run(self.api.as_ref(), cx, settings(cx)?, anchor, late).await
+    }
+
+    async fn checkup_connection(&self, scope: &str) -> Vec<Check> {
+        checkup::connection(self.api.as_ref(), scope).await
+    }
+
+    async fn checkup(&self, probe: &Probe<'_>) -> Vec<Check> {
+        match probe.enablement.lineleader() {
+            Some(settings) => checkup::enablement(self.api.as_ref(), probe, settings).await,
+            None => Vec::new(),
+        }
+    }
+}
