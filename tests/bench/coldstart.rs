@@ -190,7 +190,9 @@ async fn resources(m: &Moto) -> BTreeMap<String, String> {
     ))
     .unwrap_or_else(|e| panic!("config: {e}"));
     let store = DynamoStore::new(&sdk, table.clone());
-    if let Err(e) = llbridge_usecases::config_store::push(&store, &config).await {
+    if let Err(e) =
+        llbridge_usecases::config_store::push(&store, &config, llbridge_crm_registry::crms()).await
+    {
         panic!("config push: {e:?}");
     }
     let mut env = BTreeMap::new();

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use llbridge_domain::config::Connection;
-use llbridge_domain::lineleader_api::{ApiSettings, Endpoint, SearchFormat};
+use llbridge_crm_lineleader::config::LineLeaderConnection;
+use llbridge_crm_lineleader::rules::paths::{ApiSettings, Endpoint, SearchFormat};
 use llbridge_tests::configs::{self, CALL_CENTER};
 use llbridge_tests::scenario::{answered, data, family, log_now, Scenario};
 
@@ -36,7 +36,12 @@ async fn with_the_overrides_a_new_caller_and_a_known_family_are_each_logged_once
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
             o.sandbox.lineleader.search_param = "phone_number".into();
-            if let Some(Connection::LineLeader(c)) = o.installation.connections.get_mut("main") {
+            if let Some(c) = o
+                .installation
+                .connections
+                .get_mut("main")
+                .and_then(|c| c.settings_mut::<LineLeaderConnection>())
+            {
                 c.api = ApiSettings {
                     paths: [
                         (Endpoint::PhoneLogs, "/calls/phone-logs".to_owned()),

@@ -90,7 +90,7 @@ pub fn document(enablements: Vec<Value>, lineleader_url: &str, dialpad_url: &str
 }
 
 pub fn installation(doc: &Value) -> Installation {
-    Installation::from_value(doc).unwrap_or_else(|e| panic!("test config invalid:\n{e}"))
+    llbridge_crm_registry::parse_value(doc).unwrap_or_else(|e| panic!("test config invalid:\n{e}"))
 }
 
 /// The simplest config: the test call center enabled, phone-log mode.

@@ -257,7 +257,11 @@ async fn stack_reconciler(t: &Target) -> anyhow::Result<Reconciler> {
         store: store.clone(),
         queue: Arc::new(SqsQueue::new(&sdk, queue_url)),
         clock: clock.clone(),
-        config: Arc::new(StoreConfigSource::new(store, clock)),
+        config: Arc::new(StoreConfigSource::new(
+            store,
+            clock,
+            llbridge_crm_registry::crms(),
+        )),
         clients,
         log_delay: Duration::from_secs(180),
         settings: Default::default(),

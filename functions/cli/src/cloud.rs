@@ -9,7 +9,6 @@ use anyhow::Context;
 use clap::Args;
 use llbridge_aws::{load_sdk_config, DynamoStore};
 use llbridge_domain::config::SecretRef;
-use llbridge_domain::Installation;
 use llbridge_usecases::config_store::{self, PushError, CONFIG_KEY};
 
 /// Which deployed stack.
@@ -40,7 +39,7 @@ impl Target {
 
 /// The secret references of `text` that name another secret than `secret`, with their paths.
 fn foreign_secrets(text: &str, secret: &str) -> Vec<String> {
-    let Ok(inst) = Installation::from_json(text) else {
+    let Ok(inst) = llbridge_crm_registry::parse(text) else {
         return Vec::new();
     };
     inst.secret_refs()
@@ -75,7 +74,7 @@ pub async fn push(file: &Path, target: &Target) -> anyhow::Result<()> {
             );
         }
     }
-    match config_store::push(&store(table).await, &text).await {
+    match config_store::push(&store(table).await, &text, llbridge_crm_registry::crms()).await {
         Ok(pushed) => {
             println!("{}", pushed.installation.summary());
             println!(

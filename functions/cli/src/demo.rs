@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use llbridge_domain::phone::mask;
-use llbridge_domain::Installation;
 use llbridge_local_host::{Host, Options};
 use llbridge_sandbox::calls::Call;
 use llbridge_sandbox::{Dataset, LineLeaderState, SbFamily};
@@ -374,7 +373,8 @@ fn demo_data(now: chrono::DateTime<chrono::Utc>) -> Dataset {
 }
 
 pub async fn run() -> anyhow::Result<()> {
-    let inst = Installation::from_json(CONFIG).map_err(|e| anyhow::anyhow!("demo config: {e}"))?;
+    let inst =
+        llbridge_crm_registry::parse(CONFIG).map_err(|e| anyhow::anyhow!("demo config: {e}"))?;
     let now = chrono::Utc::now();
     let mut opts = Options::new(inst, "127.0.0.1:0".parse()?);
     opts.log_delay = LOG_DELAY;

@@ -43,7 +43,7 @@ pub async fn run(source: &Source, json: bool) -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("cannot read the config from table {table}"))?
                 .with_context(|| format!("no config in table {table}: push one first"))?;
-            Installation::from_json(&text)
+            llbridge_crm_registry::parse(&text)
                 .map_err(|e| anyhow::anyhow!("the config in table {table} is not valid:\n{e}"))?
         }
         (None, None) => anyhow::bail!("give --config FILE, --stack NAME or --table T"),
@@ -82,14 +82,7 @@ pub async fn run(source: &Source, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn uses_sandbox(inst: &Installation) -> bool {
-    inst.dialpad.api_base_url == SANDBOX
-        || inst.connections.values().any(|c| match c {
-            llbridge_domain::config::Connection::LineLeader(l) => l.base_url == SANDBOX,
-            llbridge_domain::config::Connection::LeadSquared(l) => {
-                let sandbox = |r: &SecretRef| matches!(r, SecretRef::Literal(u) if u == SANDBOX);
-                sandbox(&l.call_log_url) || l.agent_popup_url.as_ref().is_some_and(sandbox)
-            }
-        })
+    inst.dialpad.api_base_url == SANDBOX || inst.connections.values().any(|c| c.uses_sandbox())
 }
 
 /// The checks as a table: result, where, what, and the fix under each warning and failure.

@@ -237,14 +237,14 @@ fn init_logs(format: &str) {
 pub(crate) fn read_config(path: &Path) -> anyhow::Result<Installation> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Installation::from_json(&text)
+    llbridge_crm_registry::parse(&text)
         .map_err(|errs| anyhow::anyhow!("{} is not a valid config:\n{errs}", path.display()))
 }
 
 fn validate(path: &Path) -> anyhow::Result<ExitCode> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    match Installation::from_json(&text) {
+    match llbridge_crm_registry::parse(&text) {
         Ok(inst) => {
             println!("{}", inst.summary());
             Ok(ExitCode::SUCCESS)

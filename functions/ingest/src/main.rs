@@ -13,7 +13,11 @@ use tokio::sync::OnceCell;
 /// request does not need.
 async fn build(deployment: &Deployment) -> Arc<Ingest> {
     // Dialpad waits 5 s: every AWS call must fit well inside.
-    let a = adapters(deployment, Duration::from_millis(1500));
+    let a = adapters(
+        deployment,
+        Duration::from_millis(1500),
+        llbridge_crm_registry::crms(),
+    );
     Arc::new(Ingest {
         config: a.config,
         secrets: a.secrets,

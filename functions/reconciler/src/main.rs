@@ -50,7 +50,11 @@ async fn main() -> Result<(), Error> {
     init_json_logs();
     let metrics = init_metrics();
     let deployment = Deployment::from_env()?;
-    let a = adapters(&deployment, Duration::from_secs(10));
+    let a = adapters(
+        &deployment,
+        Duration::from_secs(10),
+        llbridge_crm_registry::crms(),
+    );
     let clients = Arc::new(HttpClients::new(
         a.secrets.clone(),
         a.store.clone(),

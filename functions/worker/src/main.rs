@@ -100,7 +100,11 @@ async fn handle(
 /// does not need (the runtime polls sooner; a failed build fails that event, and the next
 /// tries again).
 async fn build(deployment: &Deployment) -> Result<Arc<Worker>, Error> {
-    let a = adapters(deployment, Duration::from_secs(10));
+    let a = adapters(
+        deployment,
+        Duration::from_secs(10),
+        llbridge_crm_registry::crms(),
+    );
     let timing = Timing::default();
     let clients = Arc::new(
         HttpClients::new(a.secrets.clone(), a.store.clone(), a.clock.clone())?
@@ -144,7 +148,6 @@ async fn main() -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use llbridge_domain::Installation;
     use llbridge_memory::{MemoryQueue, MemoryStore, StaticClients};
     use llbridge_sandbox::{DialpadSandbox, LineLeaderSandbox};
     use llbridge_usecases::jobs::{JobKind, JobMessage};
@@ -153,7 +156,7 @@ mod tests {
 
     fn worker() -> Arc<Worker> {
         let clock = Arc::new(SystemClock);
-        let inst = Installation::from_value(&json!({
+        let inst = llbridge_crm_registry::parse_value(&json!({
             "dialpad": {"webhook_secrets": ["a-webhook-secret-of-some-length"], "api_key": "k"},
             "connections": {"main": {"base_url": "https://ll.example", "username": "u", "password": "p"}},
             "enablements": [{"scope": {"level": "company"}, "connection": "main", "screen_pop": false,

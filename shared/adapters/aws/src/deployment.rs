@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
+use llbridge_domain::config::Crms;
 use llbridge_usecases::config_store::StoreConfigSource;
 use llbridge_usecases::ports::{Clock, ConfigSource, SystemClock};
 use tracing_subscriber::filter::Targets;
@@ -87,8 +88,8 @@ pub struct Adapters {
 }
 
 /// Builds the adapters. `call_timeout` bounds each AWS call, retries included (the webhook
-/// must answer Dialpad within 5 s).
-pub fn adapters(d: &Deployment, call_timeout: Duration) -> Adapters {
+/// must answer Dialpad within 5 s); the stored config is read with the CRMs `crms`.
+pub fn adapters(d: &Deployment, call_timeout: Duration, crms: Crms<'static>) -> Adapters {
     let sdk = crate::lambda_sdk_config(|k| std::env::var(k).ok())
         .into_builder()
         .timeout_config(
@@ -101,7 +102,7 @@ pub fn adapters(d: &Deployment, call_timeout: Duration) -> Adapters {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = Arc::new(DynamoStore::new(&sdk, d.table.clone()));
     Adapters {
-        config: Arc::new(StoreConfigSource::new(store.clone(), clock.clone())),
+        config: Arc::new(StoreConfigSource::new(store.clone(), clock.clone(), crms)),
         queue: Arc::new(match &d.dead_letter_url {
             Some(dlq) => {
                 SqsQueue::new(&sdk, d.queue_url.clone()).with_dead_letter_queue(dlq.clone())

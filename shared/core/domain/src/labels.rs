@@ -18,7 +18,14 @@
 //! `"Follow-Up Needed"` equals `"follow - up  needed"`. Other punctuation is kept as is:
 //! `"Follow Up"` and `"Follow-Up"` are different labels.
 
-use crate::crm::Labeled;
+/// A record known by a label: statuses (`values.name`) and types (`values.value`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Labeled {
+    pub id: String,
+    pub label: String,
+}
+
+use serde::{Deserialize, Serialize};
 
 /// The dash variants read as `-`.
 const DASHES: [char; 11] = [

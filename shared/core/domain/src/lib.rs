@@ -1,24 +1,21 @@
-//! Pure domain of llbridge: no I/O lives here.
+//! Pure domain of llbridge, the same whatever the CRM: no I/O lives here.
 //!
 //! * [`event`]: lenient parsing of Dialpad call events.
 //! * [`scope`]: which call center an event belongs to and which enablement applies.
 //! * [`conversation`]: the legs of one conversation merged into one record.
-//! * [`config`]: the installation config document and its validation.
+//! * [`call_record`]: what every CRM's call log says of a conversation's times and links.
+//! * [`config`]: the installation config document's core and its validation; each CRM adds its
+//!   own part.
 //! * [`phone`]: phone-number normalization and masking.
+//! * [`labels`]: comparing the labels people type (statuses, types, dispositions).
 
-pub mod center;
+pub mod call_record;
 pub mod config;
 pub mod conversation;
-pub mod crm;
 pub mod event;
-pub mod event_mode;
-pub mod family;
-pub mod follow_up;
 pub mod labels;
 pub mod lenient;
-pub mod lineleader_api;
 pub mod phone;
-pub mod phone_log;
 pub mod scope;
 
 pub use config::Installation;

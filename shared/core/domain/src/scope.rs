@@ -204,7 +204,7 @@ mod tests {
             "dialpad": {"allow_unsigned": true, "webhook_secrets": ["a-long-enough-secret"]},
             "connections": {"main": {"base_url": "https://ll.example", "username": "u", "password": "p"}},
             "enablements": enablements
-        }))
+        }), &crate::config::tests::TEST_CRMS)
         .unwrap()
     }
 

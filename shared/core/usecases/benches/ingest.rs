@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-use llbridge_domain::Installation;
+
 use llbridge_usecases::ingest::prepare;
 use serde_json::json;
 
@@ -18,7 +18,7 @@ const EVENT: &str = r#"{"call_id": 5829361047752704, "entry_point_call_id": 6208
  "proxy_target": {}, "contact": {"id": 5600392044183552, "type": "local", "phone": "+16505550199"}}"#;
 
 fn bench(c: &mut Criterion) {
-    let inst = Installation::from_value(&json!({
+    let inst = llbridge_crm_registry::parse_value(&json!({
         "dialpad": {"webhook_secrets": ["an-old-webhook-secret", "bench-webhook-secret"], "api_key": "k"},
         "connections": {"main": {"base_url": "https://ll.example", "username": "u", "password": "p"}},
         "enablements": [

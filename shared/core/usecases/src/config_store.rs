@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use llbridge_domain::config::{ConfigError, ConfigErrors, SecretRef};
+use llbridge_domain::config::{ConfigError, ConfigErrors, Crms, SecretRef};
 use llbridge_domain::Installation;
 
 use crate::error::{Error, Result};
@@ -44,8 +44,8 @@ pub struct Pushed {
 
 /// Validates a document for a deployment: [`Installation::from_json`], and then every secret
 /// must be a `{"secret", "key"}` reference to Secrets Manager.
-pub fn validate_deployed(json_text: &str) -> Result<Installation, ConfigErrors> {
-    let installation = Installation::from_json(json_text)?;
+pub fn validate_deployed(json_text: &str, crms: Crms<'_>) -> Result<Installation, ConfigErrors> {
+    let installation = Installation::from_json(json_text, crms)?;
     let literals: Vec<ConfigError> = installation
         .secret_refs()
         .into_iter()
@@ -66,8 +66,12 @@ pub fn validate_deployed(json_text: &str) -> Result<Installation, ConfigErrors> 
 
 /// Validates `json_text` with [`validate_deployed`] and stores it as given, replacing the
 /// previous config. Nothing is written when the document is refused.
-pub async fn push<S: Store + ?Sized>(store: &S, json_text: &str) -> Result<Pushed, PushError> {
-    let installation = validate_deployed(json_text).map_err(PushError::Invalid)?;
+pub async fn push<S: Store + ?Sized>(
+    store: &S,
+    json_text: &str,
+    crms: Crms<'_>,
+) -> Result<Pushed, PushError> {
+    let installation = validate_deployed(json_text, crms).map_err(PushError::Invalid)?;
     let version = store
         .put(CONFIG_KEY, json_text, None, Condition::Any)
         .await?
@@ -95,15 +99,18 @@ struct Cached {
 pub struct StoreConfigSource<S: Store + ?Sized = dyn Store> {
     store: Arc<S>,
     clock: Arc<dyn Clock>,
+    /// The CRMs the document is read with.
+    crms: Crms<'static>,
     ttl: Duration,
     cache: Mutex<Option<Cached>>,
 }
 
 impl<S: Store + ?Sized> StoreConfigSource<S> {
-    pub fn new(store: Arc<S>, clock: Arc<dyn Clock>) -> StoreConfigSource<S> {
+    pub fn new(store: Arc<S>, clock: Arc<dyn Clock>, crms: Crms<'static>) -> StoreConfigSource<S> {
         StoreConfigSource {
             store,
             clock,
+            crms,
             ttl: DEFAULT_CACHE_TTL,
             cache: Mutex::new(None),
         }
@@ -167,7 +174,7 @@ impl<S: Store + ?Sized> StoreConfigSource<S> {
                 return Ok(installation);
             }
         }
-        let installation = Installation::from_json(&item.value).map_err(|errors| {
+        let installation = Installation::from_json(&item.value, self.crms).map_err(|errors| {
             Error::permanent(
                 "config",
                 format!("the stored installation config is invalid:\n{errors}"),

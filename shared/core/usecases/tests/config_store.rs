@@ -88,19 +88,27 @@ fn setup() -> (Arc<ManualClock>, Arc<Flaky>) {
 async fn push_stores_the_document_and_show_returns_it() {
     let (_, store) = setup();
     assert_eq!(show(store.as_ref()).await.ok(), Some(None));
-    let pushed = push(store.as_ref(), &managed()).await;
+    let pushed = push(store.as_ref(), &managed(), llbridge_crm_registry::crms()).await;
     let pushed = pushed.unwrap_or_else(|e| panic!("push failed: {e}"));
     assert_eq!(pushed.version, 1);
     assert_eq!(pushed.installation.connections.len(), 1);
     assert_eq!(show(store.as_ref()).await.ok(), Some(Some(managed())));
-    let again = push(store.as_ref(), &managed()).await.map(|p| p.version);
+    let again = push(store.as_ref(), &managed(), llbridge_crm_registry::crms())
+        .await
+        .map(|p| p.version);
     assert_eq!(again.ok(), Some(2));
 }
 
 #[tokio::test]
 async fn a_literal_secret_is_refused_with_its_path_and_nothing_is_stored() {
     let (_, store) = setup();
-    let Err(PushError::Invalid(errors)) = push(store.as_ref(), &doc(r#""hunter2""#)).await else {
+    let Err(PushError::Invalid(errors)) = push(
+        store.as_ref(),
+        &doc(r#""hunter2""#),
+        llbridge_crm_registry::crms(),
+    )
+    .await
+    else {
         panic!("a literal password was accepted");
     };
     let paths: Vec<&str> = errors.0.iter().map(|e| e.path.as_str()).collect();
@@ -113,7 +121,9 @@ async fn a_literal_secret_is_refused_with_its_path_and_nothing_is_stored() {
 async fn an_invalid_document_is_refused_with_json_paths() {
     let (_, store) = setup();
     let text = managed().replace("\"connection\": \"main\"", "\"connection\": \"nope\"");
-    let Err(PushError::Invalid(errors)) = push(store.as_ref(), &text).await else {
+    let Err(PushError::Invalid(errors)) =
+        push(store.as_ref(), &text, llbridge_crm_registry::crms()).await
+    else {
         panic!("an enablement naming a missing connection was accepted");
     };
     assert!(
@@ -123,7 +133,9 @@ async fn an_invalid_document_is_refused_with_json_paths() {
             .any(|e| e.path.starts_with("$.enablements[0]")),
         "{errors}"
     );
-    let Err(PushError::Invalid(errors)) = push(store.as_ref(), "{not json").await else {
+    let Err(PushError::Invalid(errors)) =
+        push(store.as_ref(), "{not json", llbridge_crm_registry::crms()).await
+    else {
         panic!("broken JSON was accepted");
     };
     assert_eq!(errors.0[0].path, "$");
@@ -133,7 +145,7 @@ async fn an_invalid_document_is_refused_with_json_paths() {
 #[tokio::test]
 async fn the_source_reports_a_missing_config_as_permanent() {
     let (clock, store) = setup();
-    let source = StoreConfigSource::new(store, clock);
+    let source = StoreConfigSource::new(store, clock, llbridge_crm_registry::crms());
     let err = source.installation().await.err();
     assert!(err.is_some_and(|e| !e.is_transient() && e.message.contains("config push")));
 }
@@ -141,21 +153,31 @@ async fn the_source_reports_a_missing_config_as_permanent() {
 #[tokio::test]
 async fn the_source_caches_for_its_ttl_then_sees_a_new_push() {
     let (clock, store) = setup();
-    let source = StoreConfigSource::new(store.clone(), clock.clone());
-    assert!(push(store.as_ref(), &managed()).await.is_ok());
+    let source =
+        StoreConfigSource::new(store.clone(), clock.clone(), llbridge_crm_registry::crms());
+    assert!(
+        push(store.as_ref(), &managed(), llbridge_crm_registry::crms())
+            .await
+            .is_ok()
+    );
     let first = source.installation().await.ok();
     assert_eq!(first.as_ref().map(|i| i.enablements.len()), Some(1));
     assert_eq!(store.reads.load(Ordering::SeqCst), 1);
 
     let changed = managed().replace("Main Street", "Elm Street");
-    assert!(push(store.as_ref(), &changed).await.is_ok());
+    assert!(
+        push(store.as_ref(), &changed, llbridge_crm_registry::crms())
+            .await
+            .is_ok()
+    );
     clock.advance(Duration::from_secs(29));
     let cached = source.installation().await.ok();
     assert_eq!(
-        cached.map(|i| i.enablements[0]
-            .lineleader()
-            .map(|l| l.default_center_name.clone())
-            .unwrap_or_default()),
+        cached.map(
+            |i| llbridge_crm_lineleader::config::settings(&i.enablements[0])
+                .map(|l| l.default_center_name.clone())
+                .unwrap_or_default()
+        ),
         Some("Main Street".to_owned())
     );
     assert_eq!(store.reads.load(Ordering::SeqCst), 1);
@@ -163,10 +185,11 @@ async fn the_source_caches_for_its_ttl_then_sees_a_new_push() {
     clock.advance(Duration::from_secs(2));
     let fresh = source.installation().await.ok();
     assert_eq!(
-        fresh.map(|i| i.enablements[0]
-            .lineleader()
-            .map(|l| l.default_center_name.clone())
-            .unwrap_or_default()),
+        fresh.map(
+            |i| llbridge_crm_lineleader::config::settings(&i.enablements[0])
+                .map(|l| l.default_center_name.clone())
+                .unwrap_or_default()
+        ),
         Some("Elm Street".to_owned())
     );
     assert_eq!(store.reads.load(Ordering::SeqCst), 2);
@@ -175,7 +198,8 @@ async fn the_source_caches_for_its_ttl_then_sees_a_new_push() {
 #[tokio::test]
 async fn the_source_serves_the_last_config_through_a_transient_failure() {
     let (clock, store) = setup();
-    let source = StoreConfigSource::new(store.clone(), clock.clone());
+    let source =
+        StoreConfigSource::new(store.clone(), clock.clone(), llbridge_crm_registry::crms());
     store.failing.store(true, Ordering::SeqCst);
     let err = source.installation().await.err();
     assert!(
@@ -184,7 +208,11 @@ async fn the_source_serves_the_last_config_through_a_transient_failure() {
     );
 
     store.failing.store(false, Ordering::SeqCst);
-    assert!(push(store.as_ref(), &managed()).await.is_ok());
+    assert!(
+        push(store.as_ref(), &managed(), llbridge_crm_registry::crms())
+            .await
+            .is_ok()
+    );
     assert!(source.installation().await.is_ok());
     store.failing.store(true, Ordering::SeqCst);
     clock.advance(Duration::from_secs(60));

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-use llbridge_domain::Installation;
+
 use llbridge_memory::{MemoryQueue, MemorySecrets, SystemClock};
 use llbridge_usecases::ingest::Ingest;
 use llbridge_usecases::ports::StaticConfig;
@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 const SECRET: &str = "prop-webhook-secret";
 
 fn ingest(allow_unsigned: bool) -> Ingest {
-    let inst = Installation::from_value(&json!({
+    let inst = llbridge_crm_registry::parse_value(&json!({
         "dialpad": {"webhook_secrets": [SECRET], "allow_unsigned": allow_unsigned, "api_key": "k"},
         "connections": {"main": {"base_url": "https://ll.example", "username": "u", "password": "p"}},
         "enablements": [{"scope": {"level": "company"}, "connection": "main",

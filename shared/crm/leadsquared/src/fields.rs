@@ -23,10 +23,10 @@
 //! `AgentName` (the Dialpad agent), from which LeadSquared finds the lead and the user.
 
 use chrono::{DateTime, Utc};
+use llbridge_domain::call_record::{call_times, duration_ms, recording_url};
 use llbridge_domain::conversation::{recap_text, Conversation};
 use llbridge_domain::event::{Direction, LinkKind};
 use llbridge_domain::phone::Phone;
-use llbridge_domain::phone_log::{call_times, duration_ms, recording_url};
 use llbridge_usecases::ports::Offer;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

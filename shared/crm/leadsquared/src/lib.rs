@@ -4,6 +4,8 @@
 //! LeadSquared finds the lead of a number itself, and creates one for a number it does not
 //! know: this CRM only tells it about calls.
 //!
+//! * [`config`]: its part of the config document: the connection's URLs, the enablement's
+//!   call log.
 //! * [`fields`]: every request body and answer shape, with what the connector's documentation
 //!   shows and what is assumed, in one place; the pure builders of a call log and an agent
 //!   popup from a conversation.
@@ -15,12 +17,13 @@
 
 pub mod api;
 mod client;
+pub mod config;
 pub mod fields;
 mod sink;
 
 use std::sync::Arc;
 
-use llbridge_domain::config::LeadSquaredConnection;
+use config::LeadSquaredConnection;
 use llbridge_usecases::ports::{Crm, Secrets};
 use llbridge_usecases::Result;
 

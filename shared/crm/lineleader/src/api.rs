@@ -2,11 +2,11 @@
 //! the port the LineLeader CRM adapter ([`crate::sink`]) works through. [`crate::HttpLineLeader`]
 //! is its HTTP implementation; the sandbox's state implements it too (the embedded adapter).
 
+use crate::rules::paths::{Endpoint, SearchFormat, DEFAULT_SEARCH_PARAM};
 use async_trait::async_trait;
-use llbridge_domain::lineleader_api::{Endpoint, SearchFormat, DEFAULT_SEARCH_PARAM};
 use llbridge_usecases::Result;
 
-use llbridge_domain::crm::{
+use crate::rules::records::{
     Center, Family, Labeled, LoggedEvent, LoggedPhoneLog, NewEvent, NewFamily, NewTask, PhoneLog,
     Staff, Task, TaskCompletion, TypeList,
 };

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use llbridge_domain::crm::{Center, Labeled, Staff, TypeList};
+use crate::rules::records::{Center, Labeled, Staff, TypeList};
 use llbridge_usecases::Result;
 use tokio::sync::Mutex;
 

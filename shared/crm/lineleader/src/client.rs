@@ -3,17 +3,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use backon::{ExponentialBuilder, Retryable};
-use llbridge_domain::crm::{
+use crate::rules::records::{
     Center, Family, Labeled, LoggedEvent, LoggedPhoneLog, NewEvent, NewFamily, NewTask, PhoneLog,
     Staff, Task, TaskCompletion, TypeList,
 };
+use async_trait::async_trait;
+use backon::{ExponentialBuilder, Retryable};
 use llbridge_usecases::ports::{Clock, Secret, Store};
 use llbridge_usecases::telemetry;
 
 use crate::api::{LineLeader, Lookup, Probed, TaskWrite};
-use llbridge_domain::lineleader_api::{ApiSettings, Endpoint, SearchFormat};
+use crate::rules::paths::{ApiSettings, Endpoint, SearchFormat};
 use llbridge_domain::phone::{self, Phone};
 use llbridge_usecases::{Error, Result};
 use reqwest::header::{ACCEPT, RETRY_AFTER};

@@ -5,12 +5,12 @@
 //! bare arrays, `{data: [...]}` and `{items: [...]}`; ids as numbers or strings. Writes send
 //! plain ids (numbers when the id is numeric) and timestamps in whole seconds, UTC.
 
-use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
-use llbridge_domain::crm::{
+use crate::rules::paths::{ApiSettings, Endpoint, SearchFormat};
+use crate::rules::records::{
     Center, Family, Labeled, LogDirection, LoggedEvent, LoggedPhoneLog, NewEvent, NewFamily,
     NewTask, PhoneLog, Staff, Task, TaskCompletion, TypeList,
 };
-use llbridge_domain::lineleader_api::{ApiSettings, Endpoint, SearchFormat};
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use llbridge_domain::phone::Phone;
 use serde_json::{json, Map, Value};
 

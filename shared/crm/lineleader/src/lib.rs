@@ -1,5 +1,8 @@
-//! The LineLeader API client of llbridge (`docs/lineleader-api.md`).
+//! LineLeader, the CRM: its part of the config, its rules, its API client and its `Crm`
+//! (`docs/lineleader-api.md`).
 //!
+//! * [`config`]: its connection and enablement settings, parsed and validated with JSON paths.
+//! * [`rules`]: family matching, centers, Phone Log and Event mode, follow-ups: pure.
 //! * [`HttpLineLeader`]: the `LineLeader` port over HTTP: login and a token shared through the
 //!   `Store`, retries of transient failures, paging, lenient reads, cached reference data.
 //! * [`endpoints`]: every assumed path, request body and response shape, in one place.
@@ -11,7 +14,9 @@
 pub mod api;
 mod cache;
 mod client;
+pub mod config;
 pub mod endpoints;
+pub mod rules;
 pub mod sink;
 mod token;
 

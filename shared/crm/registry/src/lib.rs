@@ -1,20 +1,83 @@
+//! The CRMs of the product, in one list ([`REGISTERED`]): each one's part of the config and how
+//! a connection of it becomes a client. Adding a CRM is a crate of its own and a line here.
+//!
 //! [`HttpClients`]: the `Clients` port over HTTP. One CRM per connection (so its token and
 //! reference-data caches live as long as the process) and one Dialpad client, rebuilt only when
-//! the connection's settings change. Which CRM a connection is, is decided here, and only here.
+//! the connection's settings or secrets change.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::future::BoxFuture;
+use llbridge_crm_leadsquared::config::{LeadSquaredConfig, LeadSquaredConnection};
+use llbridge_crm_lineleader::config::{LineLeaderConfig, LineLeaderConnection};
 pub use llbridge_crm_lineleader::RetryPolicy;
 use llbridge_crm_lineleader::{HttpLineLeader, LineLeaderCrm};
 use llbridge_dialpad_api::{DialpadApi, HttpDialpad};
-use llbridge_domain::config::{Connection, Enablement, LineLeaderConnection, SecretRef};
+use llbridge_domain::config::{ConfigErrors, Connection, CrmConfig, Crms, Enablement, SecretRef};
 use llbridge_domain::Installation;
 use llbridge_usecases::ports::{Clients, Clock, Crm, Dialpad, Secret, Secrets, Store};
 use llbridge_usecases::{Error, Result};
 use tokio::sync::Mutex;
+
+/// A CRM the product knows: its part of the config, and how a connection of it becomes the
+/// `Crm` of the use cases.
+pub struct Registered {
+    pub config: &'static dyn CrmConfig,
+    connect: Connect,
+}
+
+type Connect =
+    for<'a> fn(&'a HttpClients, &'a str, &'a Connection) -> BoxFuture<'a, Result<Arc<dyn Crm>>>;
+
+/// Every CRM, in one list; the first is the CRM of a connection without a `type`.
+pub static REGISTERED: [Registered; 2] = [
+    Registered {
+        config: &LineLeaderConfig,
+        connect: |h, name, c| Box::pin(async move { h.lineleader(name, settings(c)?).await }),
+    },
+    Registered {
+        config: &LeadSquaredConfig,
+        connect: |h, _, c| {
+            Box::pin(async move {
+                let c: &LeadSquaredConnection = settings(c)?;
+                llbridge_crm_leadsquared::connect(c, h.secrets.as_ref(), h.http.clone(), h.budget)
+                    .await
+            })
+        },
+    },
+];
+
+static CONFIGS: std::sync::LazyLock<Vec<&'static dyn CrmConfig>> =
+    std::sync::LazyLock::new(|| REGISTERED.iter().map(|r| r.config).collect());
+
+/// The config parts of every CRM, for [`Installation::from_json`].
+pub fn crms() -> Crms<'static> {
+    CONFIGS.as_slice()
+}
+
+/// Parses and validates an installation's config document, with every CRM.
+pub fn parse(text: &str) -> std::result::Result<Installation, ConfigErrors> {
+    Installation::from_json(text, crms())
+}
+
+/// The same, from a parsed document.
+pub fn parse_value(value: &serde_json::Value) -> std::result::Result<Installation, ConfigErrors> {
+    Installation::from_value(value, crms())
+}
+
+/// A connection's settings as its CRM's type (the registry connects a connection with the CRM
+/// whose config part made it, so the type matches).
+fn settings<T: llbridge_domain::config::ConnectionSettings>(c: &Connection) -> Result<&T> {
+    c.settings::<T>().ok_or_else(|| {
+        Error::permanent(
+            "config",
+            format!("a {} connection not made by its CRM's config", c.kind),
+        )
+    })
+}
 
 /// A built client: what it was built from and the secret values it holds (a change of either
 /// rebuilds it), and when those values were last compared with the secrets'.
@@ -87,14 +150,9 @@ impl HttpClients {
 impl HttpClients {
     /// The secret values a connection's client is built with.
     async fn secrets_of(&self, conn: &Connection) -> Result<Vec<Secret>> {
-        let refs: Vec<&SecretRef> = match conn {
-            Connection::LineLeader(c) => vec![&c.username, &c.password],
-            Connection::LeadSquared(c) => std::iter::once(&c.call_log_url)
-                .chain(c.agent_popup_url.as_ref())
-                .collect(),
-        };
+        let refs = conn.settings.secret_refs();
         let mut values = Vec::with_capacity(refs.len());
-        for r in refs {
+        for (_, r) in refs {
             values.push(self.secrets.get(r).await?);
         }
         Ok(values)
@@ -167,19 +225,13 @@ impl Clients for HttpClients {
                 return Ok(cached.client.clone());
             }
         }
-        // Which CRM a connection is, decided here and only here.
-        let crm: Arc<dyn Crm> = match conn {
-            Connection::LineLeader(c) => self.lineleader(name, c).await?,
-            Connection::LeadSquared(c) => {
-                llbridge_crm_leadsquared::connect(
-                    c,
-                    self.secrets.as_ref(),
-                    self.http.clone(),
-                    self.budget,
-                )
-                .await?
-            }
-        };
+        let registered = REGISTERED
+            .iter()
+            .find(|r| r.config.kind() == conn.kind)
+            .ok_or_else(|| {
+                Error::permanent("config", format!("no CRM of the type {}", conn.kind))
+            })?;
+        let crm = (registered.connect)(self, name, conn).await?;
         cache.insert(
             name.to_owned(),
             Cached {
@@ -220,3 +272,6 @@ impl Clients for HttpClients {
         Ok(client)
     }
 }
+
+#[cfg(test)]
+mod config_tests;

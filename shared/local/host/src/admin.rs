@@ -351,7 +351,7 @@ mod tests {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new(clock.clone()));
         let queue = Arc::new(MemoryQueue::new(clock.clone()));
-        let inst = llbridge_domain::Installation::from_value(&json!({
+        let inst = llbridge_crm_registry::parse_value(&json!({
             "dialpad": {"webhook_secrets": ["a-webhook-secret-long-enough"], "api_key": "k"},
             "connections": {"main": {"base_url": "https://ll.example", "username": "u", "password": "p"}},
             "enablements": [{"scope": {"level": "company"}, "connection": "main", "screen_pop": false,

@@ -20,6 +20,8 @@ use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use axum::{Json, Router};
+use llbridge_crm_leadsquared::config::LeadSquaredConnection;
+use llbridge_crm_lineleader::config::LineLeaderConnection;
 use llbridge_domain::config::{Connection, SecretRef, SANDBOX};
 use llbridge_domain::Installation;
 use llbridge_memory::{MemoryQueue, MemorySecrets, MemoryStore, SystemClock};
@@ -288,22 +290,14 @@ async fn start_sandboxes(
     inst: &mut Installation,
     mut options: llbridge_sandbox::Options,
 ) -> std::io::Result<Option<Sandboxes>> {
-    let lineleader_sandbox = |c: &Connection| match c {
-        Connection::LineLeader(l) if l.base_url == SANDBOX => Some(l.clone()),
-        _ => None,
+    let lineleader_sandbox = |c: &Connection| {
+        c.settings::<LineLeaderConnection>()
+            .filter(|l| l.base_url == SANDBOX)
+            .cloned()
     };
     let is_sandbox = |u: &SecretRef| literal(u).is_some_and(|u| u == SANDBOX);
-    let leadsquared_sandbox = |c: &Connection| match c {
-        Connection::LeadSquared(l) => {
-            is_sandbox(&l.call_log_url) || l.agent_popup_url.as_ref().is_some_and(is_sandbox)
-        }
-        _ => false,
-    };
     let wants = inst.dialpad.api_base_url == SANDBOX
-        || inst
-            .connections
-            .values()
-            .any(|c| lineleader_sandbox(c).is_some() || leadsquared_sandbox(c));
+        || inst.connections.values().any(Connection::uses_sandbox);
     if !wants {
         return Ok(None);
     }
@@ -322,19 +316,18 @@ async fn start_sandboxes(
         inst.dialpad.api_base_url = sb.dialpad_url.clone();
     }
     for c in inst.connections.values_mut() {
-        match c {
-            Connection::LineLeader(l) if l.base_url == SANDBOX => {
+        if let Some(l) = c.settings_mut::<LineLeaderConnection>() {
+            if l.base_url == SANDBOX {
                 l.base_url = sb.lineleader_url.clone();
             }
-            Connection::LeadSquared(l) => {
-                if is_sandbox(&l.call_log_url) {
-                    l.call_log_url = SecretRef::Literal(sb.leadsquared_call_log_url());
-                }
-                if let Some(u) = l.agent_popup_url.as_mut().filter(|u| is_sandbox(u)) {
-                    *u = SecretRef::Literal(sb.leadsquared_agent_popup_url());
-                }
+        }
+        if let Some(l) = c.settings_mut::<LeadSquaredConnection>() {
+            if is_sandbox(&l.call_log_url) {
+                l.call_log_url = SecretRef::Literal(sb.leadsquared_call_log_url());
             }
-            _ => {}
+            if let Some(u) = l.agent_popup_url.as_mut().filter(|u| is_sandbox(u)) {
+                *u = SecretRef::Literal(sb.leadsquared_agent_popup_url());
+            }
         }
     }
     Ok(Some(sb))

@@ -6,11 +6,12 @@
 //! task: the task chosen the first time, read back; status: the family read back), and
 //! recorded with LineLeader's id when done. A retried job redoes only what is not recorded.
 
+use crate::config::{CallLogMode, EventModeSettings, LineLeaderSettings};
+use crate::rules::event_mode::{self, EventContext, SkipReason, Skipped, TaskContext};
+use crate::rules::phone_log::build_phone_log;
+use crate::rules::records::{NewEvent, PhoneLog, Staff, Task, TaskCompletion, TypeList};
 use chrono::{DateTime, TimeZone, Utc};
-use llbridge_domain::config::{CallLogMode, Enablement, EventModeSettings, LineLeaderSettings};
-use llbridge_domain::crm::{NewEvent, PhoneLog, Staff, Task, TaskCompletion, TypeList};
-use llbridge_domain::event_mode::{self, EventContext, SkipReason, Skipped, TaskContext};
-use llbridge_domain::phone_log::build_phone_log;
+use llbridge_domain::config::{Enablement, UnknownOutcomePolicy};
 use llbridge_domain::Conversation;
 use serde_json::{json, Value};
 
@@ -75,6 +76,7 @@ pub async fn run(
         conv: cx.conv,
         matched: &matched,
         enablement: cx.enablement,
+        unknown_outcome: settings.unknown_outcome,
         anchor,
     };
     let result = match mode {
@@ -116,6 +118,8 @@ pub(super) struct Steps<'a> {
     pub(super) conv: &'a Conversation,
     pub(super) matched: &'a Matched,
     pub(super) enablement: &'a Enablement,
+    /// The enablement's policy for a write whose answer was lost and cannot be looked up.
+    pub(super) unknown_outcome: UnknownOutcomePolicy,
     pub(super) anchor: &'a str,
 }
 
@@ -187,7 +191,7 @@ impl Steps<'_> {
             .fx
             .run(
                 &self.key("phone_log"),
-                self.enablement.unknown_outcome,
+                self.unknown_outcome,
                 DONE_TTL_SECS,
                 || async { Ok(Plan::Write(intent_of("phone log", &log)?)) },
                 |intent| async move {
@@ -354,7 +358,7 @@ impl Steps<'_> {
         self.fx
             .run(
                 &self.key("event"),
-                self.enablement.unknown_outcome,
+                self.unknown_outcome,
                 DONE_TTL_SECS,
                 || async {
                     let staff = staff.get().await?;
@@ -421,7 +425,7 @@ impl Steps<'_> {
         self.fx
             .run(
                 &self.key(name),
-                self.enablement.unknown_outcome,
+                self.unknown_outcome,
                 DONE_TTL_SECS,
                 || async {
                     // Independent reads, together (each is cached once read).
@@ -507,7 +511,7 @@ impl Steps<'_> {
         self.fx
             .run(
                 &self.key(name),
-                self.enablement.unknown_outcome,
+                self.unknown_outcome,
                 DONE_TTL_SECS,
                 || async {
                     // The family as this job's search read it (when the search gave its

@@ -1,12 +1,10 @@
 //! `doctor`'s checks of a LineLeader connection and its enablements: everything the setup
 //! guide asks an admin to ensure, read from the tenant. Nothing is written.
 
-use llbridge_domain::center::{match_center, CenterRule};
-use llbridge_domain::config::{
-    CallLogMode, EventModeSettings, FollowUpSettings, LineLeaderSettings,
-};
-use llbridge_domain::crm::{Labeled, TypeList};
-use llbridge_domain::event_mode::{staff_by_email, PHONE_CALL_TASK_TYPE};
+use crate::config::{CallLogMode, EventModeSettings, FollowUpSettings, LineLeaderSettings};
+use crate::rules::center::{match_center, CenterRule};
+use crate::rules::event_mode::{staff_by_email, PHONE_CALL_TASK_TYPE};
+use crate::rules::records::{Labeled, TypeList};
 use llbridge_domain::labels::find_by_label;
 use llbridge_domain::phone::{self, Phone};
 use llbridge_usecases::doctor::{Check, Probe};
@@ -14,8 +12,8 @@ use llbridge_usecases::doctor::{Check, Probe};
 use super::matching::SOURCE_TYPE;
 use crate::api::{LineLeader, Lookup};
 use crate::endpoints as ep;
+use crate::rules::paths::Endpoint;
 use crate::token::LOGIN_REJECTED;
-use llbridge_domain::lineleader_api::Endpoint;
 
 /// The connection: its credentials log in; how many staff lack an email address; whether the
 /// tenant answers the lookups that settle a write whose answer was lost (P2, E2).
@@ -416,7 +414,7 @@ fn labeled(
 }
 
 fn center(
-    centers: &[llbridge_domain::crm::Center],
+    centers: &[crate::rules::records::Center],
     probe: &Probe<'_>,
     settings: &LineLeaderSettings,
 ) -> Check {

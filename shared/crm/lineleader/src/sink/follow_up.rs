@@ -4,11 +4,11 @@
 //! `step#<conversation>#follow_up#<key>`. A creation whose answer was lost is looked up among
 //! the family's tasks (K1) by the follow-up's marker line before it is written again.
 
+use crate::config::{AssignTo, FollowUpSettings};
+use crate::rules::event_mode;
+use crate::rules::follow_up::{self, FollowUp};
+use crate::rules::records::{NewTask, TypeList};
 use chrono::{DateTime, TimeZone, Utc};
-use llbridge_domain::config::{AssignTo, FollowUpSettings};
-use llbridge_domain::crm::{NewTask, TypeList};
-use llbridge_domain::event_mode;
-use llbridge_domain::follow_up::{self, FollowUp};
 use llbridge_domain::labels::find_by_label;
 use llbridge_domain::Conversation;
 use serde_json::{json, Value};
@@ -186,7 +186,7 @@ impl Steps<'_> {
         self.fx
             .run(
                 &self.key(&format!("follow_up#{}", fu.key)),
-                self.enablement.unknown_outcome,
+                self.unknown_outcome,
                 DONE_TTL_SECS,
                 || async {
                     let types = ll.types(TypeList::Task).await?;
@@ -208,7 +208,7 @@ impl Steps<'_> {
                 },
                 |intent| async move {
                     let new: NewTask = from_intent("follow-up task", intent)?;
-                    let description = |t: &llbridge_domain::crm::Task| {
+                    let description = |t: &crate::rules::records::Task| {
                         t.raw.get("description").and_then(Value::as_str).map(str::to_owned)
                     };
                     let tasks = match ll.family_tasks(&new.family_id).await? {

@@ -7,10 +7,10 @@
 //!   created yet are (the claims are the log's own, so none is created twice):
 //!   `late_follow_ups_created`.
 
+use crate::config::{CallLogMode, LineLeaderSettings};
+use crate::rules::event_mode::SkipReason;
+use crate::rules::follow_up;
 use chrono::{TimeZone, Utc};
-use llbridge_domain::config::{CallLogMode, LineLeaderSettings};
-use llbridge_domain::event_mode::SkipReason;
-use llbridge_domain::follow_up;
 use llbridge_domain::CallState;
 use serde_json::{json, Value};
 
@@ -98,6 +98,7 @@ pub async fn run(
         conv: cx.conv,
         matched: &matched,
         enablement: cx.enablement,
+        unknown_outcome: settings.unknown_outcome,
         anchor,
     };
     let staff = StaffCache::new(ll);

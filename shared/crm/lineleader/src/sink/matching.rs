@@ -8,11 +8,11 @@
 
 use std::time::Duration;
 
+use crate::config::LineLeaderSettings;
+use crate::rules::center::match_center;
+use crate::rules::family::{self, FamilyContext, FamilyDecision};
+use crate::rules::records::{Center, Family, TypeList};
 use chrono::{TimeZone, Utc};
-use llbridge_domain::center::match_center;
-use llbridge_domain::config::LineLeaderSettings;
-use llbridge_domain::crm::{Center, Family, TypeList};
-use llbridge_domain::family::{self, FamilyContext, FamilyDecision};
 use llbridge_domain::labels::find_by_label;
 use llbridge_domain::phone::Phone;
 use llbridge_domain::Conversation;
@@ -139,7 +139,7 @@ pub async fn pinned(
         center_rule: known(
             "center_rule",
             &["call_center_phone", "default_center_name"],
-            llbridge_domain::center::NO_CENTER,
+            crate::rules::center::NO_CENTER,
         ),
         read: None,
     }))
@@ -201,7 +201,7 @@ pub async fn match_or_create(
     let center = match_center(&centers, cc_number, &settings.default_center_name);
     let (center, center_rule) = match center {
         Some(m) => (Some(m.center.clone()), m.rule.code()),
-        None => (None, llbridge_domain::center::NO_CENTER),
+        None => (None, crate::rules::center::NO_CENTER),
     };
 
     // A family already chosen for this conversation (at pop time) wins.
@@ -368,7 +368,7 @@ async fn plan_family(
     caller: &Phone,
     center: &Center,
     settings: &LineLeaderSettings,
-) -> Result<std::result::Result<llbridge_domain::crm::NewFamily, Dropped>> {
+) -> Result<std::result::Result<crate::rules::records::NewFamily, Dropped>> {
     let sources = ll.types(TypeList::FamilySource).await?;
     let Some(source) = find_by_label(&sources, SOURCE_TYPE) else {
         return Ok(Err(dropped(

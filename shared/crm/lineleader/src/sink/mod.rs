@@ -16,8 +16,8 @@ pub mod matching;
 
 use std::sync::Arc;
 
+use crate::config::LineLeaderSettings;
 use async_trait::async_trait;
-use llbridge_domain::config::LineLeaderSettings;
 use llbridge_usecases::doctor::{Check, Probe};
 use llbridge_usecases::ports::{Crm, Cx, LateDetail, LateLog, Logged, Offer, PopPlan};
 use llbridge_usecases::worker::Decision;
@@ -28,7 +28,7 @@ use crate::api::LineLeader;
 
 /// The LineLeader settings of the job's enablement.
 fn settings<'a>(cx: &Cx<'a>) -> Result<&'a LineLeaderSettings> {
-    cx.enablement.lineleader().ok_or_else(|| {
+    crate::config::settings(cx.enablement).ok_or_else(|| {
         Error::permanent(
             "config",
             format!(
@@ -109,7 +109,7 @@ impl Crm for LineLeaderCrm {
     }
 
     async fn checkup(&self, probe: &Probe<'_>) -> Vec<Check> {
-        match probe.enablement.lineleader() {
+        match crate::config::settings(probe.enablement) {
             Some(settings) => checkup::enablement(self.api.as_ref(), probe, settings).await,
             None => Vec::new(),
         }

@@ -3,12 +3,12 @@
 //! describes.
 
 use async_trait::async_trait;
-use llbridge_crm_lineleader::{LineLeader, Lookup, Probed, TaskWrite};
-use llbridge_domain::crm::{
+use llbridge_crm_lineleader::rules::paths::Endpoint;
+use llbridge_crm_lineleader::rules::records::{
     Center, Family, Labeled, LogDirection, LoggedEvent, LoggedPhoneLog, NewEvent, NewFamily,
     NewTask, PhoneLog, Staff, Task, TaskCompletion, TypeList,
 };
-use llbridge_domain::lineleader_api::Endpoint;
+use llbridge_crm_lineleader::{LineLeader, Lookup, Probed, TaskWrite};
 use llbridge_usecases::{Error, Result};
 use serde_json::{json, Value};
 

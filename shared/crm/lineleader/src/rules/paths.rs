@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::phone::Phone;
+use llbridge_domain::phone::Phone;
 
 /// One endpoint (a path; the methods on it are the client's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -37,10 +37,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::crm::{Family, Labeled, NewFamily};
-use crate::labels::{find_by_label, same_label};
-use crate::lenient::id_order;
-use crate::phone::Phone;
+use crate::rules::records::{Family, Labeled, NewFamily};
+use llbridge_domain::labels::{find_by_label, same_label};
+use llbridge_domain::lenient::id_order;
+use llbridge_domain::phone::Phone;
 
 /// The recency window of step 2.
 pub const RECENCY_WINDOW_MINUTES: i64 = 10;

@@ -3,8 +3,8 @@ use std::collections::BTreeSet;
 use chrono::TimeZone;
 
 use super::*;
-use crate::conversation::{CallCenter, EmailSource};
-use crate::event::Link;
+use llbridge_domain::conversation::{CallCenter, EmailSource};
+use llbridge_domain::event::Link;
 
 // 2026-01-06T14:40:04.987Z → 14:45:02.300Z; in America/Los_Angeles, 06:40 → 06:45 the same day.
 const STARTED: i64 = 1_767_710_404_987;

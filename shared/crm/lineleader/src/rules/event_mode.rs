@@ -17,7 +17,7 @@
 //! | `no_center` | center | no center resolved ([`crate::center::NO_CENTER`]); the event is dropped when a family must be created |
 //! | `family_matched` / `family_no_match` / `family_ambiguous` | family | [`crate::family::FamilyDecision::code`]; ambiguous: the event is dropped |
 //! | `single` / `center_filter` / `recency_window` / `status_priority` | family | the rule that picked the family ([`crate::family::FamilyRule::code`]) |
-//! | `phone_log_no_caller_number` | phone log | the call has no caller number ([`crate::phone_log::PhoneLogError`]) |
+//! | `phone_log_no_caller_number` | phone log | the call has no caller number ([`crate::rules::phone_log::PhoneLogError`]) |
 //! | `phone_log_unparsable_caller_number` | phone log | the caller number is not a phone number |
 //! | `phone_log_no_call_times` | phone log | the call has no usable time |
 //! | `agent_email` / `default_staff_email` | staff | the rule that resolved the staff ([`StaffRule::code`]) |
@@ -70,14 +70,14 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::{EventModeSettings, StatusRule};
-use crate::conversation::{recap_text, Agent, Conversation};
-use crate::crm::{Center, Family, Labeled, NewEvent, Staff, Task, TaskCompletion};
-use crate::event::{Direction, LinkKind};
-use crate::labels::{find_by_label, same_label};
-use crate::lenient::id_order;
-use crate::phone_log::{call_times, duration_ms, recording_url};
+use crate::rules::records::{Center, Family, Labeled, NewEvent, Staff, Task, TaskCompletion};
+use llbridge_domain::call_record::{call_times, duration_ms, recording_url};
+use llbridge_domain::conversation::{recap_text, Agent, Conversation};
+use llbridge_domain::event::{Direction, LinkKind};
+use llbridge_domain::labels::{find_by_label, same_label};
+use llbridge_domain::lenient::id_order;
 
-pub use crate::labels::disposition_candidates;
+pub use llbridge_domain::labels::disposition_candidates;
 
 /// The task type whose due task is completed.
 pub const PHONE_CALL_TASK_TYPE: &str = "Phone Call";

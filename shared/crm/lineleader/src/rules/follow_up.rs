@@ -10,8 +10,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::FollowUpSettings;
-use crate::conversation::Conversation;
-use crate::event::{Direction, LinkKind};
+use llbridge_domain::conversation::Conversation;
+use llbridge_domain::event::{Direction, LinkKind};
 
 /// What a follow-up is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,7 +152,7 @@ pub fn plan(conv: &Conversation, settings: &FollowUpSettings, now: DateTime<Utc>
 mod tests {
     use super::*;
     use crate::config::AssignTo;
-    use crate::event::Link;
+    use llbridge_domain::event::Link;
     use std::time::Duration;
 
     fn settings() -> FollowUpSettings {

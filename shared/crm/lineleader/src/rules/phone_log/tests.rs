@@ -1,8 +1,8 @@
-use chrono::TimeZone;
+use chrono::{DateTime, TimeZone, Utc};
 
 use super::*;
-use crate::conversation::{Agent, CallCenter, EmailSource};
-use crate::event::Link;
+use llbridge_domain::conversation::{Agent, CallCenter, EmailSource};
+use llbridge_domain::event::Link;
 
 /// 2026-01-06T14:40:04.987Z
 const STARTED: i64 = 1_767_710_404_987;

@@ -7,7 +7,7 @@
 //!   directions) as ten digits NPANXXXXXX. A number outside the NANP has no ten-digit form: its
 //!   E.164 digits without `+` are sent.
 //! * `dnis`: the call center's number, the same way; absent when unknown or not a number.
-//! * `start` / `end`: see [`call_times`]; whole seconds, UTC.
+//! * `start` / `end`: see [`call_times`](llbridge_domain::call_record::call_times); whole seconds, UTC.
 //! * `disposition`: the conversation's (the first label of the latest dispositions event), else
 //!   `"Dialpad"`.
 //! * `recording_url`: the link of the enablement's Call Log Link Type; none when it is unset or
@@ -16,12 +16,12 @@
 //!
 //! Errors are [`PhoneLogError`]s, each with a log code.
 
-use chrono::{DateTime, Utc};
+pub use llbridge_domain::call_record::{call_times, duration_ms, recording_url};
+use llbridge_domain::conversation::Conversation;
+use llbridge_domain::event::{Direction, LinkKind};
+use llbridge_domain::phone::Phone;
 
-use crate::conversation::Conversation;
-use crate::crm::{LogDirection, PhoneLog};
-use crate::event::{Direction, LinkKind};
-use crate::phone::Phone;
+use super::records::{LogDirection, PhoneLog};
 
 /// The disposition logged when the call has none.
 pub const DEFAULT_DISPOSITION: &str = "Dialpad";
@@ -79,74 +79,6 @@ pub fn log_disposition(conversation: &Conversation) -> String {
         .filter(|d| !d.is_empty())
         .unwrap_or(DEFAULT_DISPOSITION)
         .to_owned()
-}
-
-fn whole_seconds(ms: i64) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp(ms.div_euclid(1000), 0)
-}
-
-/// The call's start and end, in whole seconds (truncated), UTC.
-///
-/// * start: `started_at`, else `connected_at`, else `ended_at` minus the duration, else
-///   `ended_at`;
-/// * end: `ended_at`, else `connected_at` (or the start) plus the duration, else the start;
-/// * an end before the start is moved to the start;
-/// * with none of `started_at`, `connected_at`, `ended_at`: the latest event's timestamp for
-///   both (the call was seen then, and lasted an unknown time).
-///
-/// `None` only when not even that is a valid time.
-pub fn call_times(conversation: &Conversation) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let duration = duration_ms(conversation);
-    let start = conversation
-        .started_at
-        .or(conversation.connected_at)
-        .or_else(|| {
-            conversation
-                .ended_at
-                .zip(duration)
-                .map(|(e, d)| e.saturating_sub(d))
-        })
-        .or(conversation.ended_at);
-    let (start, end) = match start {
-        Some(start) => {
-            let end = conversation
-                .ended_at
-                .or_else(|| {
-                    let from = conversation.connected_at.unwrap_or(start).max(start);
-                    duration.map(|d| from.saturating_add(d))
-                })
-                .unwrap_or(start);
-            (start, end.max(start))
-        }
-        None => (conversation.last_event_at, conversation.last_event_at),
-    };
-    if start <= 0 {
-        return None;
-    }
-    Some((whole_seconds(start)?, whole_seconds(end)?))
-}
-
-/// The talk time in milliseconds: Dialpad's duration, else connected-to-ended.
-pub fn duration_ms(conversation: &Conversation) -> Option<i64> {
-    conversation
-        .duration_ms
-        .filter(|d| d.is_finite())
-        .map(|d| d.max(0.0).round() as i64)
-        .or_else(
-            || match (conversation.connected_at, conversation.ended_at) {
-                (Some(c), Some(e)) if e >= c => Some(e - c),
-                _ => None,
-            },
-        )
-}
-
-/// The recording link of the configured kind, if any.
-pub fn recording_url(conversation: &Conversation, link_type: Option<LinkKind>) -> Option<String> {
-    link_type
-        .and_then(|k| conversation.link(k))
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .map(str::to_owned)
 }
 
 /// Builds the phone log of a conversation for the resolved family and center.

@@ -15,12 +15,7 @@ pub struct Center {
     pub timezone: Option<String>,
 }
 
-/// A record known by a label: statuses (`values.name`) and types (`values.value`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Labeled {
-    pub id: String,
-    pub label: String,
-}
+pub use llbridge_domain::labels::Labeled;
 
 /// Which type list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 //!
 //! 1. **By phone** ([`CenterRule::CallCenterPhone`]): the LineLeader center whose
 //!    `call_center_phone` is the Dialpad call center's number, compared normalized
-//!    ([`crate::phone::Phone`]), never as raw text.
+//!    ([`llbridge_domain::phone::Phone`]), never as raw text.
 //! 2. **By name** ([`CenterRule::DefaultCenterName`]): the center whose name is the enablement's
 //!    Default Center Name, compared as labels ([`crate::labels`]: case-insensitive, whitespace and
 //!    dashes normalized).
@@ -16,9 +16,9 @@
 //! the one with the smallest id wins (numeric order for numeric ids), whatever the order of the
 //! list.
 
-use crate::crm::Center;
-use crate::labels::label_key;
-use crate::phone::Phone;
+use crate::rules::records::Center;
+use llbridge_domain::labels::label_key;
+use llbridge_domain::phone::Phone;
 
 /// Log code when no center resolves.
 pub const NO_CENTER: &str = "no_center";
@@ -57,7 +57,7 @@ pub fn match_center<'a>(
     default_center_name: &str,
 ) -> Option<CenterMatch<'a>> {
     let smallest = |it: &mut dyn Iterator<Item = &'a Center>| {
-        it.min_by(|a, b| crate::lenient::id_order(&a.id, &b.id))
+        it.min_by(|a, b| llbridge_domain::lenient::id_order(&a.id, &b.id))
     };
 
     if let Some(number) = call_center_number.and_then(Phone::parse) {
