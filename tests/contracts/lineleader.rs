@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use llbridge_crm_lineleader::rules::records::{TaskCompletion, TypeList};
 use llbridge_crm_lineleader::LineLeader;
 use llbridge_crm_lineleader::{http_client, HttpLineLeader, RetryPolicy};
-use llbridge_domain::crm::{TaskCompletion, TypeList};
 use llbridge_memory::{ManualClock, SystemClock};
 use llbridge_sandbox::{Envelope, FaultRule, Faults, LineLeaderSandbox};
 use llbridge_tests::lineleader::{self as suite, big_dataset, with_millis, HttpHarness};

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use llbridge_crm_lineleader::{http_client, HttpLineLeader, RetryPolicy};
-use llbridge_crm_lineleader::{LineLeader, Lookup, TaskWrite};
-use llbridge_domain::crm::LogDirection;
-use llbridge_domain::crm::{
+use llbridge_crm_lineleader::rules::records::LogDirection;
+use llbridge_crm_lineleader::rules::records::{
     NewEvent, NewFamily, NewTask, PhoneLog, Task, TaskCompletion, TypeList,
 };
+use llbridge_crm_lineleader::{http_client, HttpLineLeader, RetryPolicy};
+use llbridge_crm_lineleader::{LineLeader, Lookup, TaskWrite};
 use llbridge_memory::{MemoryStore, SystemClock};
 use llbridge_sandbox::{Dataset, LineLeaderSandbox, SbCenter, SbStaff, Server};
 use llbridge_usecases::ports::{Clock, Secret};
@@ -59,7 +59,10 @@ pub fn big_dataset(centers: usize, staff: usize) -> Dataset {
     d
 }
 
-fn label_of(list: &[llbridge_domain::crm::Labeled], name: &str) -> Option<String> {
+fn label_of(
+    list: &[llbridge_crm_lineleader::rules::records::Labeled],
+    name: &str,
+) -> Option<String> {
     list.iter()
         .find(|l| l.label.eq_ignore_ascii_case(name))
         .map(|l| l.id.clone())
