@@ -16,6 +16,8 @@ mod matching;
 mod phone_log;
 #[path = "screen_pop.rs"]
 mod screen_pop;
+#[path = "webhook_crm.rs"]
+mod webhook_crm;
 
 #[test]
 fn these_suites_run_on_the_aws_adapters() {

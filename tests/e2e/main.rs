@@ -27,6 +27,7 @@ mod outage;
 mod phone_log;
 mod requests_per_call;
 mod screen_pop;
+mod webhook_crm;
 
 #[test]
 fn these_suites_run_on_the_embedded_adapters() {

@@ -65,6 +65,27 @@ pub fn leadsquared_enablement(id: &str, overrides: Value) -> Value {
     e
 }
 
+/// The call center of the test configs logged to the webhook connection `hook` (its number:
+/// [`WEBHOOK_PHONE`]).
+pub const WEBHOOK_CALL_CENTER: &str = "4716644561813888";
+pub const WEBHOOK_PHONE: &str = "+14155550188";
+
+/// An enablement of a call center on the webhook connection `hook`: call records with the
+/// public link; `overrides` merged in.
+pub fn webhook_enablement(id: &str, overrides: Value) -> Value {
+    let mut e = json!({
+        "scope": {"level": "call_center", "id": id},
+        "connection": "hook",
+        "call_log_link_type": "public",
+        "enable_task_queue": true,
+        "call_log": {"type": "webhook"}
+    });
+    if let (Some(base), Some(extra)) = (e.as_object_mut(), overrides.as_object()) {
+        base.extend(extra.clone());
+    }
+    e
+}
+
 /// A config document with these enablements and the given LineLeader/Dialpad URLs; with the
 /// LeadSquared connection `lsq` (the sandbox) when an enablement names it.
 pub fn document(enablements: Vec<Value>, lineleader_url: &str, dialpad_url: &str) -> Value {
@@ -85,6 +106,14 @@ pub fn document(enablements: Vec<Value>, lineleader_url: &str, dialpad_url: &str
     if names_lsq {
         doc["connections"]["lsq"] = json!({"type": "leadsquared",
             "call_log_url": "sandbox", "agent_popup_url": "sandbox"});
+    }
+    let names_hook = doc["enablements"]
+        .as_array()
+        .is_some_and(|es| es.iter().any(|e| e["connection"] == "hook"));
+    if names_hook {
+        // The receiver's URL is set once it listens (`receiver::Receiver::url`).
+        doc["connections"]["hook"] = json!({"type": "webhook",
+            "url": "http://127.0.0.1:9/hooks/calls", "secret": crate::receiver::SECRET});
     }
     doc
 }

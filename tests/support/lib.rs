@@ -8,6 +8,7 @@ pub mod leadsquared;
 pub mod lineleader;
 pub mod local;
 pub mod moto;
+pub mod receiver;
 pub mod scenario;
 pub mod webhook;
 

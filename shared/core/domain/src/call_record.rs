@@ -2,9 +2,30 @@
 //! each: its start and end, its talk time, and the link of the configured kind.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use crate::conversation::Conversation;
 use crate::event::LinkKind;
+
+/// How a call went, as every call log says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    Answered,
+    Missed,
+    Voicemail,
+}
+
+/// Answered, else voicemail when the caller reached it, else missed.
+pub fn status(conversation: &Conversation) -> CallStatus {
+    if conversation.answered {
+        CallStatus::Answered
+    } else if conversation.voicemail {
+        CallStatus::Voicemail
+    } else {
+        CallStatus::Missed
+    }
+}
 
 pub(crate) fn whole_seconds(ms: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(ms.div_euclid(1000), 0)

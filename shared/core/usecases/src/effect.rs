@@ -162,7 +162,56 @@ pub struct Effects<'a> {
 /// The reason code of a write not started because the job's deadline was too close.
 pub const DEADLINE_NEAR: &str = "deadline_near";
 
+/// One named step of a conversation's effects (`fx.step(anchor, "phone_log")`), done once:
+/// the use case keeps its claim's key, how long its record is kept, and what an unknown outcome
+/// leads to (`retry` unless [`Step::when_unknown`] says otherwise).
+pub struct Step<'s, 'a> {
+    fx: &'s Effects<'a>,
+    key: String,
+    policy: UnknownOutcomePolicy,
+}
+
+impl Step<'_, '_> {
+    /// What to do when an earlier attempt's write cannot be looked up.
+    pub fn when_unknown(mut self, policy: UnknownOutcomePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Runs the step: `plan` when no earlier attempt left an intent, `lookup` when one did,
+    /// `write` at most once with the intent (see [`Effects::run`]).
+    pub async fn run<P, PF, L, LF, W, WF>(self, plan: P, lookup: L, write: W) -> Result<Ran>
+    where
+        P: FnOnce() -> PF,
+        PF: Future<Output = Result<Plan>>,
+        L: FnOnce(Value) -> LF,
+        LF: Future<Output = Result<Found>>,
+        W: FnOnce(Value) -> WF,
+        WF: Future<Output = Result<Value>>,
+    {
+        self.fx
+            .run(
+                &self.key,
+                self.policy,
+                claim::DONE_TTL_SECS,
+                plan,
+                lookup,
+                write,
+            )
+            .await
+    }
+}
+
 impl<'a> Effects<'a> {
+    /// The step `name` of the conversation whose stable key is `anchor`.
+    pub fn step<'s>(&'s self, anchor: &str, name: &str) -> Step<'s, 'a> {
+        Step {
+            fx: self,
+            key: crate::keys::step(anchor, name),
+            policy: UnknownOutcomePolicy::Retry,
+        }
+    }
+
     /// The job's store and clock, as one.
     pub fn records(&self) -> Records<'a> {
         Records {

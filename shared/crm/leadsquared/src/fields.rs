@@ -23,7 +23,7 @@
 //! `AgentName` (the Dialpad agent), from which LeadSquared finds the lead and the user.
 
 use chrono::{DateTime, Utc};
-use llbridge_domain::call_record::{call_times, duration_ms, recording_url};
+use llbridge_domain::call_record::{self, call_times, duration_ms, recording_url};
 use llbridge_domain::conversation::{recap_text, Conversation};
 use llbridge_domain::event::{Direction, LinkKind};
 use llbridge_domain::phone::Phone;
@@ -181,12 +181,10 @@ fn time(t: DateTime<Utc>) -> String {
 
 /// `Status`: answered, else voicemail when the caller reached it, else missed.
 pub fn status(conv: &Conversation) -> CallStatus {
-    if conv.answered {
-        CallStatus::Answered
-    } else if conv.voicemail {
-        CallStatus::Voicemail
-    } else {
-        CallStatus::Missed
+    match call_record::status(conv) {
+        call_record::CallStatus::Answered => CallStatus::Answered,
+        call_record::CallStatus::Voicemail => CallStatus::Voicemail,
+        call_record::CallStatus::Missed => CallStatus::Missed,
     }
 }
 

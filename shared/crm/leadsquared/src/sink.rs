@@ -11,9 +11,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use llbridge_domain::config::UnknownOutcomePolicy;
 use llbridge_domain::phone;
-use llbridge_usecases::claim::DONE_TTL_SECS;
 use llbridge_usecases::effect::{Found, How, Plan, Ran};
 use llbridge_usecases::ports::{Crm, Cx, LogResult, Logged, Offer, PopPlan};
 use llbridge_usecases::worker::Decision;
@@ -132,11 +130,9 @@ impl Crm for LeadSquaredCrm {
         let resent = &resent;
         let ran = cx
             .fx
+            // LeadSquared answers the question itself: see the lookup.
+            .step(anchor, CALL_LOG_STEP)
             .run(
-                &llbridge_usecases::keys::step(anchor, CALL_LOG_STEP),
-                // LeadSquared answers the question itself: see the lookup.
-                UnknownOutcomePolicy::Retry,
-                DONE_TTL_SECS,
                 || async { Ok(Plan::Write(to_value("call log", &log)?)) },
                 // There is no way to read call logs back, and none is needed: the same call
                 // log posted again is refused as a duplicate of the first if that one landed.

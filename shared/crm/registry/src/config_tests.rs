@@ -754,3 +754,116 @@ fn leadsquared_urls_are_checked_like_api_urls() {
         ["$.connections.lsq.call_log_url"]
     );
 }
+
+/// The valid document with a webhook connection `hook` and a call center enabled on it.
+fn with_webhook() -> Value {
+    let mut doc = valid();
+    doc["connections"]["hook"] = json!({
+        "type": "webhook",
+        "url": "https://hooks.example.com/calls",
+        "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    });
+    doc["enablements"].as_array_mut().unwrap().push(json!({
+        "scope": {"level": "call_center", "id": "4716644561813999"},
+        "connection": "hook",
+        "call_log": {"type": "webhook"}
+    }));
+    doc
+}
+
+#[test]
+fn a_webhook_connection_and_enablement() {
+    let inst = parse_value(&with_webhook()).unwrap();
+    let e = &inst.enablements[2];
+    assert!(e.logs_calls());
+    assert!(!e.screen_pop, "a webhook has no screen pop");
+    assert!(lineleader(e).is_none());
+    let paths: Vec<String> = inst.secret_refs().into_iter().map(|(p, _)| p).collect();
+    assert!(paths.contains(&"$.connections.hook.secret".to_owned()));
+    let dbg = format!("{inst:?}");
+    assert!(!dbg.contains("MfKQ9r8"), "{dbg}");
+}
+
+#[test]
+fn a_webhook_refuses_bad_secrets_plain_http_metadata_and_other_crms_keys() {
+    for (key, value, path, needle) in [
+        (
+            "secret",
+            json!("whsec_not base64!"),
+            "$.connections.hook.secret",
+            "not base64",
+        ),
+        (
+            "secret",
+            json!("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+            "$.connections.hook.secret",
+            "whsec_",
+        ),
+        (
+            "url",
+            json!("http://hooks.example.com/calls"),
+            "$.connections.hook.url",
+            "plain http",
+        ),
+        (
+            "url",
+            json!("https://169.254.169.254/latest"),
+            "$.connections.hook.url",
+            "link-local",
+        ),
+        (
+            "url",
+            json!("https://metadata.google.internal/x"),
+            "$.connections.hook.url",
+            "metadata",
+        ),
+    ] {
+        let mut doc = with_webhook();
+        doc["connections"]["hook"][key] = value;
+        let errs = errors_of(&doc);
+        assert!(
+            errs.iter()
+                .any(|e| e.path == path && e.message.contains(needle)),
+            "{key}: {errs:?}"
+        );
+    }
+    let mut doc = with_webhook();
+    doc["connections"]["hook"]["url"] = json!("http://127.0.0.1:8099/calls");
+    assert!(
+        parse_value(&doc).is_ok(),
+        "plain http to a loopback address"
+    );
+    for (key, value, needle) in [
+        ("screen_pop", json!(true), "has no screen pop"),
+        (
+            "default_center_name",
+            json!("Main"),
+            "LineLeader connections only",
+        ),
+    ] {
+        let mut doc = with_webhook();
+        doc["enablements"][2][key] = value;
+        let errs = errors_of(&doc);
+        assert!(
+            errs.iter()
+                .any(|e| e.path == format!("$.enablements[2].{key}") && e.message.contains(needle)),
+            "{key}: {errs:?}"
+        );
+    }
+    let mut doc = with_webhook();
+    doc["enablements"][2]["call_log"] = json!({"type": "leadsquared"});
+    assert_rejected_in(
+        &doc,
+        "$.enablements[2].call_log.type",
+        "is for LeadSquared connections",
+    );
+}
+
+fn assert_rejected_in(doc: &Value, path: &str, needle: &str) {
+    let errs = errors_of(doc);
+    assert!(
+        errs.iter()
+            .any(|e| e.path == path && e.message.contains(needle)),
+        "{path}: {errs:?}"
+    );
+}

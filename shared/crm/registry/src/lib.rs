@@ -15,6 +15,7 @@ use llbridge_crm_leadsquared::config::{LeadSquaredConfig, LeadSquaredConnection}
 use llbridge_crm_lineleader::config::{LineLeaderConfig, LineLeaderConnection};
 pub use llbridge_crm_lineleader::RetryPolicy;
 use llbridge_crm_lineleader::{HttpLineLeader, LineLeaderCrm};
+use llbridge_crm_webhook::config::{WebhookConfig, WebhookConnection};
 use llbridge_dialpad_api::{DialpadApi, HttpDialpad};
 use llbridge_domain::config::{ConfigErrors, Connection, CrmConfig, Crms, Enablement, SecretRef};
 use llbridge_domain::Installation;
@@ -33,7 +34,7 @@ type Connect =
     for<'a> fn(&'a HttpClients, &'a str, &'a Connection) -> BoxFuture<'a, Result<Arc<dyn Crm>>>;
 
 /// Every CRM, in one list; the first is the CRM of a connection without a `type`.
-pub static REGISTERED: [Registered; 2] = [
+pub static REGISTERED: [Registered; 3] = [
     Registered {
         config: &LineLeaderConfig,
         connect: |h, name, c| Box::pin(async move { h.lineleader(name, settings(c)?).await }),
@@ -45,6 +46,15 @@ pub static REGISTERED: [Registered; 2] = [
                 let c: &LeadSquaredConnection = settings(c)?;
                 llbridge_crm_leadsquared::connect(c, h.secrets.as_ref(), h.http.clone(), h.budget)
                     .await
+            })
+        },
+    },
+    Registered {
+        config: &WebhookConfig,
+        connect: |h, _, c| {
+            Box::pin(async move {
+                let c: &WebhookConnection = settings(c)?;
+                llbridge_crm_webhook::connect(c, h.secrets.as_ref(), h.http.clone(), h.budget).await
             })
         },
     },

@@ -15,7 +15,6 @@ use llbridge_domain::config::{Enablement, UnknownOutcomePolicy};
 use llbridge_domain::Conversation;
 use serde_json::{json, Value};
 
-use llbridge_usecases::claim::DONE_TTL_SECS;
 use llbridge_usecases::effect::{Effects, Found, How, Plan, Ran};
 use llbridge_usecases::ports::{Cx, LogResult, Logged};
 use llbridge_usecases::{Error, Result};
@@ -124,10 +123,6 @@ pub(super) struct Steps<'a> {
 }
 
 impl Steps<'_> {
-    pub(super) fn key(&self, name: &str) -> String {
-        llbridge_usecases::keys::step(self.anchor, name)
-    }
-
     fn line(&self, step: &str, decision: &str, reason: &str, detail: &str) {
         tracing::info!(
             job = "call_log",
@@ -189,10 +184,9 @@ impl Steps<'_> {
         let ll = self.ll;
         let ran = self
             .fx
+            .step(self.anchor, "phone_log")
+            .when_unknown(self.unknown_outcome)
             .run(
-                &self.key("phone_log"),
-                self.unknown_outcome,
-                DONE_TTL_SECS,
                 || async { Ok(Plan::Write(intent_of("phone log", &log)?)) },
                 |intent| async move {
                     let log: PhoneLog = from_intent("phone log", intent)?;
@@ -356,10 +350,9 @@ impl Steps<'_> {
         let family_id = matched.family_id.as_str();
         let call_id = conv.dialpad_call_id.clone();
         self.fx
+            .step(self.anchor, "event")
+            .when_unknown(self.unknown_outcome)
             .run(
-                &self.key("event"),
-                self.unknown_outcome,
-                DONE_TTL_SECS,
                 || async {
                     let staff = staff.get().await?;
                     let resolved = match resolve_staff(conv, &staff, settings) {
@@ -423,10 +416,9 @@ impl Steps<'_> {
         let (conv, matched, ll) = (self.conv, self.matched, self.ll);
         let family_id = matched.family_id.as_str();
         self.fx
+            .step(self.anchor, name)
+            .when_unknown(self.unknown_outcome)
             .run(
-                &self.key(name),
-                self.unknown_outcome,
-                DONE_TTL_SECS,
                 || async {
                     // Independent reads, together (each is cached once read).
                     let (staff, task_types, task_results) = tokio::try_join!(
@@ -509,10 +501,9 @@ impl Steps<'_> {
         let (conv, matched, ll) = (self.conv, self.matched, self.ll);
         let family_id = matched.family_id.as_str();
         self.fx
+            .step(self.anchor, name)
+            .when_unknown(self.unknown_outcome)
             .run(
-                &self.key(name),
-                self.unknown_outcome,
-                DONE_TTL_SECS,
                 || async {
                     // The family as this job's search read it (when the search gave its
                     // status), else as it is now.

@@ -13,7 +13,6 @@ use llbridge_domain::labels::find_by_label;
 use llbridge_domain::Conversation;
 use serde_json::{json, Value};
 
-use llbridge_usecases::claim::DONE_TTL_SECS;
 use llbridge_usecases::effect::{Effects, How, Plan, Ran};
 use llbridge_usecases::ports::LogResult;
 use llbridge_usecases::{Error, Result};
@@ -184,10 +183,9 @@ impl Steps<'_> {
         let family_id = self.matched.family_id.as_str();
         let call_id = self.conv.dialpad_call_id.as_str();
         self.fx
+            .step(self.anchor, &format!("follow_up#{}", fu.key))
+            .when_unknown(self.unknown_outcome)
             .run(
-                &self.key(&format!("follow_up#{}", fu.key)),
-                self.unknown_outcome,
-                DONE_TTL_SECS,
                 || async {
                     let types = ll.types(TypeList::Task).await?;
                     let Some(task_type) = find_by_label(&types, &settings.task_type) else {
