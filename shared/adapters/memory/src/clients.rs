@@ -3,7 +3,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use llbridge_domain::config::Enablement;
 use llbridge_domain::Installation;
-use llbridge_usecases::ports::{Clients, Crm, Dialpad};
+use llbridge_usecases::crm::{Clients, Crm};
+use llbridge_usecases::ports::Dialpad;
 use llbridge_usecases::Result;
 
 /// The same CRM and Dialpad adapters for every enablement (tests and embedded runs).

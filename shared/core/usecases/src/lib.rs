@@ -1,8 +1,10 @@
 //! llbridge's use cases over ports: the webhook ([`ingest`]), conversation state ([`state`]),
 //! and the worker's jobs ([`worker`]).
 
+pub mod checks;
 pub mod claim;
 pub mod config_store;
+pub mod crm;
 pub mod doctor;
 pub mod effect;
 pub mod error;
@@ -10,6 +12,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod keys;
 pub mod ledger;
+pub mod outcome;
 pub mod ports;
 pub mod reconcile;
 pub mod replay;

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use llbridge_domain::config::SecretRef;
-use serde_json::Value;
 
 use crate::error::Result;
 
@@ -225,131 +224,6 @@ pub trait Secrets: Send + Sync {
     async fn get(&self, reference: &SecretRef) -> Result<Secret>;
 }
 
-/// What became of a call log.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LogResult {
-    /// Written (in Event mode: every step done or skipped).
-    Logged { detail: String, outcome: Value },
-    /// Not written, and retrying cannot change that.
-    Dropped {
-        reason: &'static str,
-        detail: String,
-    },
-    /// Not (entirely) written: a write's outcome is unknown and the tenant cannot tell, or the
-    /// CRM refused a write. An admin should look.
-    Unresolved {
-        reason: &'static str,
-        detail: String,
-        outcome: Value,
-    },
-}
-
-/// A call log, and the CRM's contact decision (LineLeader: the family, its rule, or why none
-/// with the candidates), for the ledger.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Logged {
-    pub result: LogResult,
-    pub contact: Option<Value>,
-}
-
-/// A detail merged after its conversation's log was decided, and that log as the ledger
-/// keeps it.
-pub struct LateDetail<'a> {
-    /// The late event's state (`dispositions`, `recap_action_items`, ...).
-    pub state: llbridge_domain::CallState,
-    /// The ledger's family decision (`{id, rule, center_id, center_rule}`).
-    pub family: &'a Value,
-    /// The call log's recorded effects.
-    pub effects: &'a Value,
-}
-
-/// What a CRM did with a late detail.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LateLog {
-    /// `late_disposition_applied`, `late_follow_ups_created`.
-    pub reason: &'static str,
-    pub detail: String,
-    pub outcome: Value,
-}
-
-/// What to pop for an agent offered an inbound call.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PopPlan {
-    /// Open this page in the agent's browser, through Dialpad's screen pop.
-    Page { uri: String, detail: String },
-    /// The CRM pops it itself: this request goes to [`Crm::send_pop`].
-    Crm { request: Value, detail: String },
-    /// No pop, for good (for this agent and call): dropped by a rule, or skipped; why.
-    Skip {
-        decision: crate::worker::Decision,
-        reason: &'static str,
-        detail: String,
-    },
-}
-
-/// The agent offered an inbound call: whom a pop is for.
-pub struct Offer<'a> {
-    /// The agent's Dialpad user id.
-    pub user_id: &'a str,
-    /// The ringing (or answering) agent leg's target: the agent's Dialpad user, name, e-mail
-    /// and number.
-    pub agent: &'a llbridge_domain::event::Party,
-    /// The call's Dialpad id as its call log will quote it: the call-center leg the agent leg
-    /// names, else the conversation's.
-    pub call_id: &'a str,
-}
-
-/// What a CRM sees of one job.
-pub struct Cx<'a> {
-    /// The job's store, clock, deadline and leases: every write goes through
-    /// [`Effects::run`](crate::effect::Effects::run) (intent, lookup, result).
-    pub fx: &'a crate::effect::Effects<'a>,
-    pub conv: &'a llbridge_domain::Conversation,
-    pub enablement: &'a llbridge_domain::config::Enablement,
-}
-
-/// A CRM the calls go to (LineLeader, LeadSquared): the port at the level of the use case.
-/// How the CRM finds or creates its contact, pops and logs is the adapter's business; the
-/// exactly-once machinery (`Cx::fx`) and the ledger are the use case's, the same for every CRM.
-#[async_trait]
-pub trait Crm: Send + Sync {
-    /// What to pop for the agent of an inbound call. It may read, and create the contact
-    /// (once), but sends no pop: the use case does, after recording its intent.
-    async fn plan_pop(&self, cx: &Cx<'_>, offer: &Offer<'_>) -> Result<PopPlan>;
-    /// Sends a pop the CRM makes itself ([`PopPlan::Crm`]). An answer lost after sending is an
-    /// unknown outcome.
-    async fn send_pop(&self, request: &Value) -> Result<()>;
-    /// Logs a finished conversation, whose stable key is `anchor`.
-    async fn log(&self, cx: &Cx<'_>, anchor: &str) -> Result<Logged>;
-
-    /// A detail that came after the conversation was logged (within
-    /// [`crate::worker::LATE_WINDOW`]): what the CRM still does with it, once. `None`:
-    /// nothing (the default), and the worker says the detail is not in the log.
-    async fn log_late(
-        &self,
-        cx: &Cx<'_>,
-        anchor: &str,
-        late: &LateDetail<'_>,
-    ) -> Result<Option<LateLog>> {
-        let _ = (cx, anchor, late);
-        Ok(None)
-    }
-
-    /// `doctor`'s checks of the connection itself (credentials, what the tenant can answer),
-    /// named `scope`. Reads only. A failed check named `*_login` says the connection cannot be
-    /// used at all: its enablements are not checked further.
-    async fn checkup_connection(&self, scope: &str) -> Vec<crate::doctor::Check> {
-        let _ = scope;
-        Vec::new()
-    }
-
-    /// `doctor`'s checks of one enablement's settings against the CRM. Reads only.
-    async fn checkup(&self, probe: &crate::doctor::Probe<'_>) -> Vec<crate::doctor::Check> {
-        let _ = probe;
-        Vec::new()
-    }
-}
-
 /// What became of a screen-pop request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PopOutcome {
@@ -401,22 +275,4 @@ impl ConfigSource for StaticConfig {
     async fn installation(&self) -> Result<std::sync::Arc<llbridge_domain::Installation>> {
         Ok(self.0.clone())
     }
-}
-
-/// The CRMs and the Dialpad API of an installation, built once per connection and reused
-/// (their token caches and reference-data caches live as long as the process).
-#[async_trait]
-pub trait Clients: Send + Sync {
-    /// The CRM of an enablement (its connection's).
-    async fn crm(
-        &self,
-        inst: &llbridge_domain::Installation,
-        enablement: &llbridge_domain::config::Enablement,
-    ) -> Result<std::sync::Arc<dyn Crm>>;
-
-    /// The Dialpad API client of `inst`.
-    async fn dialpad(
-        &self,
-        inst: &llbridge_domain::Installation,
-    ) -> Result<std::sync::Arc<dyn Dialpad>>;
 }

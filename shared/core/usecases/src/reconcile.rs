@@ -35,11 +35,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::claim::{self, Claim};
+use crate::crm::Clients;
 use crate::error::{Error, Result};
 use crate::jobs::{JobKind, JobMessage, Source};
 use crate::keys;
 use crate::ledger::{Entry, ALIVE_GRACE};
-use crate::ports::{CallQuery, Clients, Clock, ConfigSource, Queue, Records, Store};
+use crate::ports::{CallQuery, Clock, ConfigSource, Queue, Records, Store};
 use crate::state::update;
 
 /// The decisions of the reconciler's log lines (`job`: `reconcile`): a pass done, a leg fed,
@@ -484,7 +485,13 @@ impl Reconciler {
             windows_left = pass.windows_left,
             "reconciler: pass done"
         );
-        crate::telemetry::reconcile_legs(&pass);
+        crate::telemetry::reconcile_legs(&[
+            ("fed", pass.fed.len()),
+            ("accounted", pass.accounted),
+            ("alive", pass.alive),
+            ("too_recent", pass.too_recent),
+            ("out_of_scope", pass.out_of_scope),
+        ]);
         pass.error = failure.map(|e| e.to_string());
         Ok(pass)
     }

@@ -137,16 +137,11 @@ pub fn status_class(status: u16) -> String {
     format!("{}xx", status / 100)
 }
 
-/// What a reconciliation pass did with the legs it listed.
-pub fn reconcile_legs(pass: &crate::reconcile::Pass) {
-    for (what, n) in [
-        ("fed", pass.fed.len()),
-        ("accounted", pass.accounted),
-        ("alive", pass.alive),
-        ("too_recent", pass.too_recent),
-        ("out_of_scope", pass.out_of_scope),
-    ] {
-        metrics::counter!(RECONCILED_LEGS, "outcome" => what).increment(n as u64);
+/// What a reconciliation pass did with the legs it listed: how many it `fed`, found
+/// `accounted`, `alive`, `too_recent` or `out_of_scope`.
+pub fn reconcile_legs(counts: &[(&'static str, usize)]) {
+    for (what, n) in counts {
+        metrics::counter!(RECONCILED_LEGS, "outcome" => *what).increment(*n as u64);
     }
 }
 

@@ -27,7 +27,7 @@ use llbridge_domain::call_record::{self, call_times, duration_ms, recording_url}
 use llbridge_domain::conversation::{recap_text, Conversation};
 use llbridge_domain::event::{Direction, LinkKind};
 use llbridge_domain::phone::Phone;
-use llbridge_usecases::ports::Offer;
+use llbridge_usecases::crm::Offer;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -24,7 +24,8 @@ mod sink;
 use std::sync::Arc;
 
 use config::LeadSquaredConnection;
-use llbridge_usecases::ports::{Crm, Secrets};
+use llbridge_usecases::crm::Crm;
+use llbridge_usecases::ports::Secrets;
 use llbridge_usecases::Result;
 
 pub use api::{LeadSquared, Posted};

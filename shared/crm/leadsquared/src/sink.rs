@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use llbridge_domain::phone;
+use llbridge_usecases::crm::{Crm, Cx, LogResult, Logged, Offer, PopPlan};
 use llbridge_usecases::effect::{Found, How, Plan, Ran};
-use llbridge_usecases::ports::{Crm, Cx, LogResult, Logged, Offer, PopPlan};
 use llbridge_usecases::worker::Decision;
 use llbridge_usecases::{Error, Result};
 use serde_json::{json, Value};

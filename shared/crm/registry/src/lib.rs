@@ -19,7 +19,8 @@ use llbridge_crm_webhook::config::{WebhookConfig, WebhookConnection};
 use llbridge_dialpad_api::{DialpadApi, HttpDialpad};
 use llbridge_domain::config::{ConfigErrors, Connection, CrmConfig, Crms, Enablement, SecretRef};
 use llbridge_domain::Installation;
-use llbridge_usecases::ports::{Clients, Clock, Crm, Dialpad, Secret, Secrets, Store};
+use llbridge_usecases::crm::{Clients, Crm};
+use llbridge_usecases::ports::{Clock, Dialpad, Secret, Secrets, Store};
 use llbridge_usecases::{Error, Result};
 use tokio::sync::Mutex;
 

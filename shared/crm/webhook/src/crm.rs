@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use llbridge_usecases::crm::{Crm, Cx, LogResult, Logged, Offer, PopPlan};
 use llbridge_usecases::doctor::Check;
 use llbridge_usecases::effect::{Found, How, Plan, Ran};
-use llbridge_usecases::ports::{Crm, Cx, LogResult, Logged, Offer, PopPlan};
 use llbridge_usecases::worker::Decision;
 use llbridge_usecases::{Error, ErrorKind, Result};
 use serde_json::{json, Value};

@@ -18,7 +18,8 @@ pub mod record;
 
 use std::sync::Arc;
 
-use llbridge_usecases::ports::{Crm, Secrets};
+use llbridge_usecases::crm::Crm;
+use llbridge_usecases::ports::Secrets;
 use llbridge_usecases::Result;
 
 pub use client::{HttpWebhook, Received};

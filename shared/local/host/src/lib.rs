@@ -26,10 +26,11 @@ use llbridge_domain::config::{Connection, SecretRef, SANDBOX};
 use llbridge_domain::Installation;
 use llbridge_memory::{MemoryQueue, MemorySecrets, MemoryStore, SystemClock};
 use llbridge_sandbox::Sandboxes;
+use llbridge_usecases::crm::Clients;
 use llbridge_usecases::effect::Timing;
 use llbridge_usecases::ingest::Ingest;
 use llbridge_usecases::ports::{
-    Clients, Clock, ConfigSource, DeadLetter, Queue, Secrets, StaticConfig, Store,
+    Clock, ConfigSource, DeadLetter, Queue, Secrets, StaticConfig, Store,
 };
 use llbridge_usecases::reconcile::Reconciler;
 use llbridge_usecases::worker::{Report, RetryPolicy, Worker};

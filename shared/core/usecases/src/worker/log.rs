@@ -12,8 +12,8 @@ use super::report::{Decision, Reason};
 use super::scope::{InScope, Scoped};
 use super::{Decided, Job, Outcome, Stopped};
 use crate::claim::Claim;
+use crate::crm::{Cx, LogResult};
 use crate::ledger::{self, Entry};
-use crate::ports::{Cx, LogResult};
 
 /// A call-log job of a conversation that is over waits at most this many times for its
 /// post-hangup details (whatever Dialpad's clock says).
@@ -445,7 +445,7 @@ impl Job<'_> {
             return Ok(());
         };
         for state in states {
-            let late = crate::ports::LateDetail {
+            let late = crate::crm::LateDetail {
                 state,
                 family,
                 effects,

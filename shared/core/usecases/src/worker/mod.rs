@@ -29,11 +29,12 @@ pub use report::{Decision, Reason, Report};
 pub use retry::{RetryPolicy, Settle};
 pub use scope::resolve_scope;
 
+use crate::crm::{Clients, Cx, LateDetail};
 use crate::effect::{Effects, Timing};
 use crate::error::{Error, Result};
 use crate::jobs::{JobKind, JobMessage};
 use crate::ledger;
-use crate::ports::{Clients, Clock, ConfigSource, Cx, LateDetail, Queue, Records, Store};
+use crate::ports::{Clock, ConfigSource, Queue, Records, Store};
 use crate::state;
 
 /// How long after a call ended a detail that came after its log is still acted on (a late

@@ -15,8 +15,9 @@ use super::report::{Decision, Reason, Report};
 use super::scope::{InScope, Scoped};
 use super::{Decided, Job, Outcome, Stopped};
 use crate::claim::{Claim, Held};
+use crate::crm::{Cx, Offer, PopPlan};
 use crate::error::{Error, Result, NOT_SENT};
-use crate::ports::{Cx, Offer, PopOutcome, PopPlan};
+use crate::ports::PopOutcome;
 
 /// A pop later than this after the agent's phone started ringing is useless: skipped.
 pub const POP_DEADLINE: Duration = Duration::from_secs(30);

@@ -148,6 +148,12 @@ pub fn plan(conv: &Conversation, settings: &FollowUpSettings, now: DateTime<Utc>
     out
 }
 
+/// The task type of `follow_up_tasks` is not in LineLeader: nothing is created.
+pub const TASK_TYPE_MISSING: &str = "follow_up_task_type_missing";
+
+/// The skip codes of follow-up steps.
+pub const SKIP_CODES: &[&str] = &[TASK_TYPE_MISSING];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,18 +13,14 @@ use llbridge_domain::labels::find_by_label;
 use llbridge_domain::Conversation;
 use serde_json::{json, Value};
 
+use llbridge_usecases::crm::LogResult;
 use llbridge_usecases::effect::{Effects, How, Plan, Ran};
-use llbridge_usecases::ports::LogResult;
 use llbridge_usecases::{Error, Result};
 
-use super::call_log::{from_intent, intent_of, unresolved, StaffCache, Steps};
+use super::steps::{from_intent, intent_of, unresolved, StaffCache, Steps};
 use crate::api::Lookup;
 
-/// The task type of `follow_up_tasks` is not in LineLeader: nothing is created.
-pub const TASK_TYPE_MISSING: &str = "follow_up_task_type_missing";
-
-/// The skip codes of follow-up steps.
-pub const SKIP_CODES: &[&str] = &[TASK_TYPE_MISSING];
+pub use crate::rules::follow_up::{SKIP_CODES, TASK_TYPE_MISSING};
 
 fn now_of(fx: &Effects<'_>) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(fx.clock.now_ms())

@@ -14,12 +14,12 @@ use chrono::{TimeZone, Utc};
 use llbridge_domain::CallState;
 use serde_json::{json, Value};
 
+use llbridge_usecases::crm::{Cx, LateDetail, LateLog};
 use llbridge_usecases::effect::Ran;
-use llbridge_usecases::ports::{Cx, LateDetail, LateLog};
 use llbridge_usecases::{Error, Result};
 
-use super::call_log::{StaffCache, Steps};
 use super::matching::Matched;
+use super::steps::{StaffCache, Steps};
 use crate::api::LineLeader;
 
 /// A late disposition ran the skipped Event-mode steps.

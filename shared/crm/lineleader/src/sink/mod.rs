@@ -13,13 +13,14 @@ pub mod checkup;
 pub mod follow_up;
 pub mod late;
 pub mod matching;
+mod steps;
 
 use std::sync::Arc;
 
 use crate::config::LineLeaderSettings;
 use async_trait::async_trait;
+use llbridge_usecases::crm::{Crm, Cx, LateDetail, LateLog, Logged, Offer, PopPlan};
 use llbridge_usecases::doctor::{Check, Probe};
-use llbridge_usecases::ports::{Crm, Cx, LateDetail, LateLog, Logged, Offer, PopPlan};
 use llbridge_usecases::worker::Decision;
 use llbridge_usecases::{Error, Result};
 use serde_json::Value;
