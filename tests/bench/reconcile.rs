@@ -96,10 +96,7 @@ pub async fn run(args: &Args) {
         ledger::settle(
             records,
             &anchor,
-            ledger::Settled {
-                decision: "logged",
-                ..ledger::Settled::default()
-            },
+            ledger::Settled::new(llbridge_usecases::outcome::Decision::Logged),
         )
         .await
         .unwrap_or_else(|e| panic!("{e}"));

@@ -2,6 +2,7 @@
 //! family-search route and its parameter elsewhere. With the connection's `api` overrides,
 //! calls are logged as on any tenant; the documented paths are never used.
 
+use super::BACKEND;
 use std::time::Duration;
 
 use llbridge_crm_lineleader::config::LineLeaderConnection;
@@ -20,6 +21,7 @@ async fn with_the_overrides_a_new_caller_and_a_known_family_are_each_logged_once
         now - chrono::Duration::days(3),
     );
     let s = Scenario::start_tuned(
+        BACKEND,
         vec![configs::enablement(
             "call_center",
             Some(CALL_CENTER),

@@ -19,7 +19,5 @@ mod screen_pop;
 #[path = "webhook_crm.rs"]
 mod webhook_crm;
 
-#[test]
-fn these_suites_run_on_the_aws_adapters() {
-    assert!(llbridge_tests::scenario::on_aws());
-}
+/// The adapters of the suites loaded here.
+const BACKEND: llbridge_tests::scenario::Backend = llbridge_tests::scenario::Backend::Aws;

@@ -1,6 +1,7 @@
 //! Concurrency end to end: racing jobs create one family; a cold token cache causes one login;
 //! an expired token causes one re-login and loses no job.
 
+use super::BACKEND;
 use chrono::Utc;
 use llbridge_sandbox::{FaultRule, Faults};
 use llbridge_tests::scenario::{answered, data, log_now, Scenario};
@@ -12,6 +13,7 @@ async fn a_pop_job_and_a_log_job_for_a_new_caller_at_once_create_one_family() {
     for round in 0..5 {
         let now = Utc::now();
         let s = Scenario::start(
+            BACKEND,
             json!({"enable_task_queue": false, "screen_pop": true}),
             Some(data(now, vec![])),
         )
@@ -51,7 +53,7 @@ async fn a_pop_job_and_a_log_job_for_a_new_caller_at_once_create_one_family() {
 
 #[tokio::test]
 async fn twenty_concurrent_jobs_on_a_cold_token_cache_log_in_once() {
-    let s = Scenario::with_known_family(log_now()).await;
+    let s = Scenario::with_known_family(BACKEND, log_now()).await;
     let url = s.host.webhook_url();
     let bodies: Vec<String> = (0..20)
         .map(|i| sign(&s.call(i, "+14158159602").cc_hangup(295_200)))
@@ -80,7 +82,7 @@ async fn twenty_concurrent_jobs_on_a_cold_token_cache_log_in_once() {
 
 #[tokio::test]
 async fn an_expired_token_mid_run_means_one_relogin_and_no_lost_job() {
-    let s = Scenario::with_known_family(log_now()).await;
+    let s = Scenario::with_known_family(BACKEND, log_now()).await;
     s.play(&answered(&s.call(1, "+14158159602"))).await;
     s.settle().await;
     assert_eq!(s.phone_logs().len(), 1);

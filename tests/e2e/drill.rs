@@ -3,6 +3,7 @@
 //! disposition that comes while the log is being retried. Each case asserts what LineLeader
 //! received and what the ledger says.
 
+use super::BACKEND;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +41,7 @@ async fn a_store_failure_between_the_log_and_its_ledger_leaves_the_call_accounte
     };
     let faulty = std::sync::OnceLock::new();
     let s = Scenario::start_with_store(
+        BACKEND,
         vec![enablement(
             "call_center",
             Some(CALL_CENTER),
@@ -69,7 +71,11 @@ async fn a_store_failure_between_the_log_and_its_ledger_leaves_the_call_accounte
     assert_eq!(failed.len(), 1, "the fault bit: {failed:?}");
     assert_eq!(s.phone_logs().len(), 1, "logged once");
     let entry = ledger_of(&s, &call.cc_leg.to_string()).await;
-    assert_eq!(entry.decision.as_deref(), Some("logged"), "{entry:?}");
+    assert_eq!(
+        entry.decision.map(|d| d.as_str()),
+        Some("logged"),
+        "{entry:?}"
+    );
     assert!(
         entry
             .effects
@@ -114,6 +120,7 @@ fn event_data() -> llbridge_sandbox::Dataset {
 /// Event mode on "Left Voicemail", logged as soon as the call ends.
 async fn event_scenario(tune: impl FnOnce(&mut llbridge_local_host::Options)) -> Scenario {
     Scenario::start_tuned(
+        BACKEND,
         vec![enablement(
             "call_center",
             Some(CALL_CENTER),
@@ -277,6 +284,7 @@ async fn a_call_log_refused_as_a_duplicate_on_its_first_post_is_not_counted_as_l
         leadsquared_enablement, LEADSQUARED_CALL_CENTER, LEADSQUARED_PHONE,
     };
     let s = Scenario::start_with(
+        BACKEND,
         vec![leadsquared_enablement(
             LEADSQUARED_CALL_CENTER,
             json!({"enable_task_queue": false}),
@@ -366,8 +374,11 @@ async fn a_family_that_appears_between_two_attempts_does_not_move_a_half_logged_
 #[tokio::test]
 async fn a_call_the_webhook_delivered_is_not_counted_as_recovered_though_the_reconciler_got_there_first(
 ) {
-    let s =
-        Scenario::with_known_family(json!({"enable_task_queue": false, "screen_pop": false})).await;
+    let s = Scenario::with_known_family(
+        BACKEND,
+        json!({"enable_task_queue": false, "screen_pop": false}),
+    )
+    .await;
     let c = s.call(1, "+14158159602");
     for leg in c.protos() {
         s.dialpad().add_call(leg);
@@ -383,14 +394,17 @@ async fn a_call_the_webhook_delivered_is_not_counted_as_recovered_though_the_rec
     s.play(&answered(&c)).await;
     s.settle_until(async || s.phone_logs().len() == 1 && !s.settled_logs().is_empty())
         .await;
-    if !llbridge_tests::scenario::on_aws() {
+    if !BACKEND.is_aws() {
         // Every job run, the re-checks put off for minutes too (SQS's delays are real).
         assert!(s.host.drain(Duration::from_secs(60)).await);
     }
     assert_eq!(s.phone_logs().len(), 1, "logged once");
     let entry = ledger_of(&s, &c.cc_leg.to_string()).await;
     assert_eq!(
-        (entry.decision.as_deref(), entry.source.as_str()),
+        (
+            entry.decision.map(|d| d.as_str()),
+            entry.source.map_or("", |s| s.as_str())
+        ),
         (Some("logged"), "webhook"),
         "the webhook delivered it: {entry:?}"
     );
@@ -417,6 +431,7 @@ fn missed_calls(s: &Scenario, n: u64) -> Vec<llbridge_tests::events::Call> {
 async fn passes_cut_short_by_their_page_limit_resume_where_they_stopped_until_every_call_is_logged()
 {
     let s = Scenario::start_tuned(
+        BACKEND,
         vec![enablement(
             "call_center",
             Some(CALL_CENTER),
@@ -511,7 +526,11 @@ async fn a_status_change_retried_after_a_failure_checks_its_required_status_agai
         "the staff's change stands"
     );
     let entry = ledger_of(&s, &c.cc_leg.to_string()).await;
-    assert_eq!(entry.decision.as_deref(), Some("logged"), "{entry:?}");
+    assert_eq!(
+        entry.decision.map(|d| d.as_str()),
+        Some("logged"),
+        "{entry:?}"
+    );
     assert_eq!(
         entry
             .effects
@@ -577,7 +596,7 @@ async fn a_call_log_refused_for_a_wrong_setting_runs_again_once_fixed_and_writes
                 .await
                 .ok()
                 .flatten()
-                .is_some_and(|(_, e)| e.decision.as_deref() == Some("logged"))
+                .is_some_and(|(_, e)| e.decision.map(|d| d.as_str()) == Some("logged"))
     })
     .await;
     let state = s.lineleader().state().data;
@@ -597,7 +616,7 @@ async fn a_call_log_refused_for_a_wrong_setting_runs_again_once_fixed_and_writes
     assert_eq!(done, vec![5001], "the task completed once");
     let entry = ledger_of(&s, &c.cc_leg.to_string()).await;
     assert_eq!(
-        (entry.decision.as_deref(), entry.replays),
+        (entry.decision.map(|d| d.as_str()), entry.replays),
         (Some("logged"), 1),
         "{entry:?}"
     );

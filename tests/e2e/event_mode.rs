@@ -1,6 +1,7 @@
 //! Event mode end to end: each condition under which an Event-mode step is skipped
 //! (`docs/rules.md`), asserting what the LineLeader sandbox received and did not receive.
 
+use super::BACKEND;
 use chrono::{Duration as Minutes, Utc};
 use llbridge_sandbox::{Dataset, FaultRule, Faults, SbTask};
 use llbridge_tests::events::Call;
@@ -48,7 +49,7 @@ fn dataset(edit: impl FnOnce(&mut Dataset)) -> Dataset {
 }
 
 async fn start(overrides: Value, data: Dataset) -> Scenario {
-    Scenario::start(overrides, Some(data)).await
+    Scenario::start(BACKEND, overrides, Some(data)).await
 }
 
 /// An answered inbound call, hung up, then dispositioned (when `disposition` is set).

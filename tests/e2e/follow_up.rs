@@ -2,11 +2,12 @@
 //! the status (Event mode), and follow-up tasks from missed calls, voicemails and Dialpad Ai
 //! action items, each created once, under retries and lost answers.
 
+use super::BACKEND;
 use chrono::{Duration as Minutes, Utc};
 use llbridge_sandbox::{Dataset, FaultRule, Faults, SbTask};
 use llbridge_tests::configs::left_voicemail_event_mode;
 use llbridge_tests::events::Call;
-use llbridge_tests::scenario::{data, family, on_aws, Scenario};
+use llbridge_tests::scenario::{data, family, Scenario};
 use serde_json::{json, Value};
 
 const FAMILY: u64 = 1001;
@@ -100,7 +101,7 @@ async fn answered_without_disposition(s: &Scenario) -> Call {
 
 #[tokio::test]
 async fn a_disposition_ten_minutes_after_the_log_completes_the_task_and_moves_the_status_once() {
-    let s = Scenario::start(event_mode(), Some(dataset())).await;
+    let s = Scenario::start(BACKEND, event_mode(), Some(dataset())).await;
     let c = answered_without_disposition(&s).await;
     assert_eq!(s.lineleader().state().data.events.len(), 1, "logged");
     assert!(completed(&s).is_empty(), "no disposition: no task result");
@@ -145,7 +146,7 @@ async fn a_disposition_ten_minutes_after_the_log_completes_the_task_and_moves_th
         (NEW_LEAD, CONTACTED)
     );
     assert_eq!(state.data.events.len(), 1, "the event is not written again");
-    if !on_aws() {
+    if !BACKEND.is_aws() {
         let retried = s
             .host
             .reports()
@@ -161,7 +162,7 @@ async fn a_disposition_ten_minutes_after_the_log_completes_the_task_and_moves_th
 
 #[tokio::test]
 async fn a_disposition_merged_while_the_call_was_being_logged_is_applied_by_the_next_log_job() {
-    let s = Scenario::start(event_mode(), Some(dataset())).await;
+    let s = Scenario::start(BACKEND, event_mode(), Some(dataset())).await;
     let c = answered_without_disposition(&s).await;
     assert!(completed(&s).is_empty());
     // The disposition is in the conversation's state, but no merge job saw the log final (as
@@ -196,6 +197,7 @@ async fn a_disposition_merged_while_the_call_was_being_logged_is_applied_by_the_
 #[tokio::test]
 async fn a_late_disposition_in_phone_log_mode_changes_nothing_and_says_so() {
     let s = Scenario::start(
+        BACKEND,
         json!({"enable_task_queue": true, "screen_pop": false}),
         Some(dataset()),
     )
@@ -206,7 +208,7 @@ async fn a_late_disposition_in_phone_log_mode_changes_nothing_and_says_so() {
     assert_eq!(s.phone_logs().len(), 1);
     assert!(completed(&s).is_empty());
     assert!(created_tasks(&s).is_empty());
-    if !on_aws() {
+    if !BACKEND.is_aws() {
         assert!(reasons(&s).iter().any(|r| r == "late_event_after_log"));
     }
     s.stop().await;
@@ -214,7 +216,7 @@ async fn a_late_disposition_in_phone_log_mode_changes_nothing_and_says_so() {
 
 #[tokio::test]
 async fn two_action_items_are_two_tasks_once_even_when_the_answer_is_lost() {
-    let s = Scenario::start(phone_log_with_follow_ups(), Some(dataset())).await;
+    let s = Scenario::start(BACKEND, phone_log_with_follow_ups(), Some(dataset())).await;
     // The first task creation takes effect and its answer is lost.
     s.lineleader().set_faults(Faults {
         rules: vec![FaultRule {
@@ -291,7 +293,7 @@ async fn two_action_items_are_two_tasks_once_even_when_the_answer_is_lost() {
 
 #[tokio::test]
 async fn a_missed_call_and_a_voicemail_are_one_callback_task_each() {
-    let s = Scenario::start(phone_log_with_follow_ups(), Some(dataset())).await;
+    let s = Scenario::start(BACKEND, phone_log_with_follow_ups(), Some(dataset())).await;
     // The first callback's creation takes effect and its answer is lost.
     s.lineleader().set_faults(Faults {
         rules: vec![FaultRule {
@@ -368,13 +370,13 @@ async fn a_missed_call_from_an_ambiguous_number_creates_nothing_and_says_why() {
         ],
     );
     d.tasks.clear();
-    let s = Scenario::start(phone_log_with_follow_ups(), Some(d)).await;
+    let s = Scenario::start(BACKEND, phone_log_with_follow_ups(), Some(d)).await;
     let c = s.call(1, CALLER);
     s.play(&[c.cc_unanswered("missed", 40_000)]).await;
     s.settle().await;
     assert!(created_tasks(&s).is_empty());
     assert!(s.phone_logs().is_empty());
-    if !on_aws() {
+    if !BACKEND.is_aws() {
         let dropped = s
             .host
             .reports()
@@ -394,7 +396,7 @@ async fn a_missed_call_from_an_ambiguous_number_creates_nothing_and_says_why() {
 async fn a_task_type_missing_in_lineleader_is_a_skip_with_its_reason() {
     let mut overrides = phone_log_with_follow_ups();
     overrides["follow_up_tasks"]["task_type"] = json!("Callback Call");
-    let s = Scenario::start(overrides, Some(dataset())).await;
+    let s = Scenario::start(BACKEND, overrides, Some(dataset())).await;
     let c = s.call(1, CALLER);
     s.play(&[c.cc_unanswered("missed", 40_000)]).await;
     s.settle().await;

@@ -3,6 +3,7 @@
 //! (and inbound calls pop the agent popup once), also when LeadSquared takes a call log and
 //! its answer is lost; LineLeader conversations behave as before.
 
+use super::BACKEND;
 use llbridge_usecases::jobs::JobKind;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -97,7 +98,7 @@ fn conversations(s: &Scenario, seed: u64) -> [(Call, Vec<Value>); 4] {
 
 #[tokio::test]
 async fn each_leadsquared_conversation_posts_one_call_log_beside_lineleader() {
-    let s = Scenario::start_with(enablements(), None, Duration::from_secs(1)).await;
+    let s = Scenario::start_with(BACKEND, enablements(), None, Duration::from_secs(1)).await;
     let [(a, a_events), (m, m_events), (v, v_events), (o, o_events)] = conversations(&s, 10);
     let lineleader_call = s.call(1, "+16505550142");
     for events in [&a_events, &m_events, &v_events, &o_events] {
@@ -211,7 +212,7 @@ async fn each_leadsquared_conversation_posts_one_call_log_beside_lineleader() {
 #[tokio::test]
 async fn lost_answers_still_give_one_call_log_per_conversation() {
     let rounds = 4_u64;
-    let s = Scenario::start_tuned(enablements(), None, Duration::from_secs(1), |o| {
+    let s = Scenario::start_tuned(BACKEND, enablements(), None, Duration::from_secs(1), |o| {
         // Requests time out after 0.8 s, before the 1 s stalls end.
         o.timing = Timing::for_job_budget(Duration::from_secs(4));
         o.retry = RetryPolicy {

@@ -4,6 +4,7 @@
 //! `ispresent(...)`, `and`, `or` and parentheses; `sort` and `stats ... by` (whose fields must
 //! be on the lines found).
 
+use super::BACKEND;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -255,6 +256,7 @@ const KNOWN: &str = "+16505550142";
 async fn phone_log_calls() -> (u64, u64) {
     let now = Utc::now();
     let s = Scenario::start(
+        BACKEND,
         json!({"enable_task_queue": false}),
         Some(data(
             now,
@@ -308,8 +310,7 @@ async fn phone_log_calls() -> (u64, u64) {
 
 /// Event mode, a call without a disposition: the task and status steps are skipped.
 async fn event_mode_call() {
-    let s = Scenario::start_with(
-        vec![configs::enablement(
+    let s = Scenario::start_with(BACKEND, vec![configs::enablement(
             "call_center",
             Some(CALL_CENTER),
             json!({"enable_task_queue": false, "screen_pop": false, "default_center_name": "Oak Park",
@@ -339,6 +340,9 @@ async fn each_readme_query_finds_the_lines_it_promises() {
     );
     let (dropped_leg, retried_leg) = {
         let _guard = tracing::subscriber::set_default(subscriber);
+        // A span or event first met on another test's thread before this subscriber existed
+        // may have been cached as disabled everywhere: ask every callsite again.
+        tracing::callsite::rebuild_interest_cache();
         let legs = phone_log_calls().await;
         event_mode_call().await;
         legs

@@ -4,6 +4,7 @@
 //! status change per Event-mode call. And where the tenant cannot say whether a write
 //! happened, the enablement's `unknown_outcome` policy decides, and says so.
 
+use super::BACKEND;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -110,18 +111,24 @@ async fn start(n: u64, lineleader: LineLeaderConfig, policy: &str) -> Scenario {
     for e in &mut enablements {
         e["unknown_outcome"] = json!(policy);
     }
-    Scenario::start_tuned(enablements, Some(dataset(n)), Duration::from_secs(1), |o| {
-        // Writes of at most 1.6 s (requests time out after 0.8 s, before the 1 s stalls end),
-        // leases of 9.6 s; retries for a minute, so that no conversation is given up while
-        // answers keep getting lost.
-        o.timing = Timing::for_job_budget(Duration::from_secs(4));
-        o.retry = RetryPolicy {
-            first: Duration::from_millis(100),
-            max: Duration::from_secs(1),
-            horizon: Duration::from_secs(60),
-        };
-        o.sandbox.lineleader = lineleader;
-    })
+    Scenario::start_tuned(
+        BACKEND,
+        enablements,
+        Some(dataset(n)),
+        Duration::from_secs(1),
+        |o| {
+            // Writes of at most 1.6 s (requests time out after 0.8 s, before the 1 s stalls end),
+            // leases of 9.6 s; retries for a minute, so that no conversation is given up while
+            // answers keep getting lost.
+            o.timing = Timing::for_job_budget(Duration::from_secs(4));
+            o.retry = RetryPolicy {
+                first: Duration::from_millis(100),
+                max: Duration::from_secs(1),
+                horizon: Duration::from_secs(60),
+            };
+            o.sandbox.lineleader = lineleader;
+        },
+    )
     .await
 }
 

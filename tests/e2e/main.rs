@@ -2,8 +2,8 @@
 //! Dialpad drives a deployment. Every suite runs on the embedded adapters, with the worker
 //! stepped (jobs run when a test settles the host; delays are skipped, not slept through). The
 //! worker suites run once more under `aws::`, on the AWS adapters (SQS, DynamoDB, Secrets
-//! Manager on moto) with the worker in the background, as deployed; `scenario::on_aws` tells
-//! them apart by the test's name.
+//! Manager on moto) with the worker in the background, as deployed. Each suite says which by
+//! the `BACKEND` of the module that loads it: this one's, or `aws.rs`'s.
 //!
 //! `cargo test -p llbridge-tests --test e2e [FILTER]` (`aws::` for the AWS runs)
 
@@ -29,9 +29,7 @@ mod requests_per_call;
 mod screen_pop;
 mod webhook_crm;
 
-#[test]
-fn these_suites_run_on_the_embedded_adapters() {
-    assert!(!llbridge_tests::scenario::on_aws());
-}
+/// The adapters of the suites loaded here.
+const BACKEND: llbridge_tests::scenario::Backend = llbridge_tests::scenario::Backend::Embedded;
 
 mod aws;

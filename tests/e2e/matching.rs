@@ -1,6 +1,7 @@
 //! Family and center matching, end to end: signed events into the local host, what the
 //! LineLeader sandbox received.
 
+use super::BACKEND;
 use chrono::{DateTime, Duration as Minutes, Utc};
 use llbridge_sandbox::SbFamily;
 use llbridge_tests::scenario::{answered, data, family, log_now, Scenario};
@@ -19,7 +20,7 @@ async fn logged_family(
     families: impl FnOnce(DateTime<Utc>) -> Vec<SbFamily>,
 ) -> u64 {
     let now = Utc::now();
-    let s = Scenario::start(overrides, Some(data(now, families(now)))).await;
+    let s = Scenario::start(BACKEND, overrides, Some(data(now, families(now)))).await;
     s.play(&answered(&s.call(1, MAYA))).await;
     s.settle().await;
     let logs = s.phone_logs();
@@ -69,6 +70,7 @@ async fn numbers_typed_in_any_format_match() {
 async fn no_match_creates_a_family_with_phone_call_source_inquiry_type_and_center() {
     let now = Utc::now();
     let s = Scenario::start(
+        BACKEND,
         json!({"enable_task_queue": false, "screen_pop": false, "family_inquiry_type": "web form"}),
         Some(data(now, vec![])),
     )
@@ -106,6 +108,7 @@ async fn no_match_creates_a_family_with_phone_call_source_inquiry_type_and_cente
 async fn no_match_and_no_center_is_dropped() {
     let now = Utc::now();
     let s = Scenario::start(
+        BACKEND,
         json!({"enable_task_queue": false, "screen_pop": false, "default_center_name": "Nowhere"}),
         Some(data(now, vec![])),
     )
@@ -133,8 +136,7 @@ async fn no_match_and_no_center_is_dropped() {
 #[tokio::test]
 async fn center_by_default_name_case_insensitive() {
     let now = Utc::now();
-    let s = Scenario::start(
-        json!({"enable_task_queue": false, "screen_pop": false, "default_center_name": "mAPLE grove"}),
+    let s = Scenario::start(BACKEND, json!({"enable_task_queue": false, "screen_pop": false, "default_center_name": "mAPLE grove"}),
         Some(data(now, vec![])),
     )
     .await;
@@ -220,6 +222,7 @@ async fn legacy_status_ids_are_used_only_when_names_are_unset() {
 async fn unresolved_is_dropped_with_no_pop_and_no_log() {
     let now = Utc::now();
     let s = Scenario::start(
+        BACKEND,
         json!({"enable_task_queue": false}),
         Some(data(
             now,

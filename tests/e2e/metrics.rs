@@ -2,6 +2,7 @@
 //! specification, after a few real calls through the local host: each document is valid EMF,
 //! and the metrics named are the code's (`telemetry::is_metric`).
 
+use super::BACKEND;
 use chrono::{Duration as Minutes, Utc};
 use llbridge_tests::scenario::{data, family, Scenario};
 use llbridge_usecases::telemetry;
@@ -111,6 +112,7 @@ async fn the_metrics_are_valid_emf_and_named_as_the_code_names_them() {
     // A known caller, popped and logged; a new caller, who becomes a family.
     let now = Utc::now();
     let s = Scenario::start(
+        BACKEND,
         json!({"enable_task_queue": false}),
         Some(data(
             now,

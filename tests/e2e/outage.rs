@@ -2,6 +2,7 @@
 //! an hour and a half, a hangup never heard, or a LineLeader outage of hours runs in seconds.
 //! (Embedded adapters only: SQS's delays are real.)
 
+use super::BACKEND;
 use std::time::Duration;
 
 use llbridge_tests::configs::{enablement, CALL_CENTER};
@@ -26,6 +27,7 @@ async fn known_family() -> Scenario {
         now - chrono::Duration::days(3),
     );
     Scenario::start_with(
+        BACKEND,
         vec![enablement(
             "call_center",
             Some(CALL_CENTER),
@@ -135,7 +137,7 @@ async fn a_call_whose_end_never_comes_is_logged_after_four_silent_hours_and_says
         .flatten()
         .unwrap_or_else(|| panic!("a ledger record"));
     assert_eq!(
-        (entry.decision.as_deref(), entry.reason.as_deref()),
+        (entry.decision.map(|d| d.as_str()), entry.reason.as_deref()),
         (Some("logged"), Some("logged_without_hangup"))
     );
     s.stop().await;
@@ -159,6 +161,7 @@ struct Cost {
 async fn through_an_outage(outage: Duration, every: Option<Duration>, task_queue: bool) -> Cost {
     let now = chrono::Utc::now();
     let s = Scenario::start_tuned(
+        BACKEND,
         vec![enablement(
             "call_center",
             Some(CALL_CENTER),
@@ -323,6 +326,7 @@ async fn a_leadsquared_retry_after_as_a_date_defers_the_job() {
         leadsquared_enablement, LEADSQUARED_CALL_CENTER, LEADSQUARED_PHONE,
     };
     let s = Scenario::start_with(
+        BACKEND,
         vec![leadsquared_enablement(
             LEADSQUARED_CALL_CENTER,
             json!({"enable_task_queue": false}),
@@ -418,6 +422,7 @@ async fn a_rotated_lineleader_password_is_taken_without_a_restart() {
         now - chrono::Duration::days(3),
     );
     let s = Scenario::start_tuned(
+        BACKEND,
         vec![enablement(
             "call_center",
             Some(CALL_CENTER),

@@ -1,7 +1,8 @@
 //! Phone Log mode end to end: the phone log LineLeader receives, field by field.
 
+use super::BACKEND;
 use chrono::{TimeZone, Utc};
-use llbridge_tests::scenario::{answered, data, log_now, on_aws, Scenario};
+use llbridge_tests::scenario::{answered, data, log_now, Scenario};
 use llbridge_usecases::jobs::JobKind;
 use llbridge_usecases::worker::{Decision, Reason};
 use serde_json::json;
@@ -15,6 +16,7 @@ fn secs(ms: i64) -> chrono::DateTime<Utc> {
 #[tokio::test]
 async fn every_field_of_an_answered_inbound_call() {
     let s = Scenario::with_known_family(
+        BACKEND,
         json!({"enable_task_queue": true, "screen_pop": false, "call_log_link_type": "public"}),
     )
     .await;
@@ -55,7 +57,7 @@ async fn every_field_of_an_answered_inbound_call() {
 
 #[tokio::test]
 async fn without_a_disposition_the_log_says_dialpad() {
-    let s = Scenario::with_known_family(log_now()).await;
+    let s = Scenario::with_known_family(BACKEND, log_now()).await;
     s.play(&answered(&s.call(1, "+14158159602"))).await;
     s.settle().await;
     let logs = s.phone_logs();
@@ -73,7 +75,7 @@ async fn the_link_follows_the_link_type() {
     for (link_type, expect_recording) in
         [("recording", true), ("public", false), ("company", false)]
     {
-        let s = Scenario::with_known_family(json!({"enable_task_queue": false, "screen_pop": false, "call_log_link_type": link_type})).await;
+        let s = Scenario::with_known_family(BACKEND, json!({"enable_task_queue": false, "screen_pop": false, "call_log_link_type": link_type})).await;
         let call = s.call(1, "+14158159602");
         // The recording arrives before the hangup here, so the immediate log has it.
         s.play(&[
@@ -100,8 +102,11 @@ async fn the_link_follows_the_link_type() {
 
 #[tokio::test]
 async fn a_disposition_after_hangup_within_the_log_delay_is_logged() {
-    let s =
-        Scenario::with_known_family(json!({"enable_task_queue": true, "screen_pop": false})).await;
+    let s = Scenario::with_known_family(
+        BACKEND,
+        json!({"enable_task_queue": true, "screen_pop": false}),
+    )
+    .await;
     let call = s.call(1, "+14158159602");
     s.play(&answered(&call)).await;
     // After the hangup, before the (2 s) log delay runs out.
@@ -119,13 +124,14 @@ async fn a_disposition_after_hangup_within_the_log_delay_is_logged() {
 #[tokio::test]
 async fn disposition_wait_secs_gets_a_late_disposition_into_the_log() {
     let s = Scenario::with_known_family(
+        BACKEND,
         json!({"enable_task_queue": true, "screen_pop": false, "disposition_wait_secs": 10}),
     )
     .await;
     let call = s.call(1, "+14158159602");
     s.play(&answered(&call)).await;
     // Past the log delay, the answered call has no disposition: it waits up to 10 s more.
-    if on_aws() {
+    if BACKEND.is_aws() {
         tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     } else {
         let three_secs = std::time::Duration::from_secs(3);
@@ -150,7 +156,7 @@ async fn disposition_wait_secs_gets_a_late_disposition_into_the_log() {
 
 #[tokio::test]
 async fn a_disposition_after_the_log_changes_nothing_and_says_so() {
-    let s = Scenario::with_known_family(log_now()).await;
+    let s = Scenario::with_known_family(BACKEND, log_now()).await;
     let call = s.call(1, "+14158159602");
     s.play(&answered(&call)).await;
     s.settle().await;
@@ -160,7 +166,7 @@ async fn a_disposition_after_the_log_changes_nothing_and_says_so() {
     let logs = s.phone_logs();
     assert_eq!(logs.len(), 1, "not logged again");
     assert_eq!(logs[0].disposition, "Dialpad");
-    if !on_aws() {
+    if !BACKEND.is_aws() {
         let late: Vec<_> = s
             .host
             .reports()
@@ -182,7 +188,7 @@ async fn a_disposition_after_the_log_changes_nothing_and_says_so() {
 #[tokio::test]
 async fn a_missed_inbound_call_is_logged_and_its_caller_becomes_a_family() {
     let now = Utc::now();
-    let s = Scenario::start(log_now(), Some(data(now, vec![]))).await;
+    let s = Scenario::start(BACKEND, log_now(), Some(data(now, vec![]))).await;
     let call = s.call(1, "+16505550142");
     let mut ring = call.agent("ringing", 200);
     let mut agent_hangup = call.agent("hangup", 20_000);
@@ -208,8 +214,11 @@ async fn a_missed_inbound_call_is_logged_and_its_caller_becomes_a_family() {
 
 #[tokio::test]
 async fn an_outbound_dialer_call_is_logged_outbound_and_never_popped() {
-    let s =
-        Scenario::with_known_family(json!({"enable_task_queue": false, "screen_pop": true})).await;
+    let s = Scenario::with_known_family(
+        BACKEND,
+        json!({"enable_task_queue": false, "screen_pop": true}),
+    )
+    .await;
     let t0 = s.now.timestamp_millis() - 120_000;
     let leg = |state: &str, dt: i64| {
         let mut e = json!({
@@ -250,7 +259,7 @@ async fn an_outbound_dialer_call_is_logged_outbound_and_never_popped() {
 #[tokio::test]
 async fn an_outage_delays_the_log_and_loses_nothing() {
     use llbridge_sandbox::{FaultRule, Faults};
-    let s = Scenario::with_known_family(log_now()).await;
+    let s = Scenario::with_known_family(BACKEND, log_now()).await;
     // LineLeader answers 503 to every search for a while (the suites retry 100 ms doubling to
     // 1 s, for 2.5 s).
     s.lineleader().set_faults(Faults {
@@ -277,7 +286,7 @@ async fn an_outage_delays_the_log_and_loses_nothing() {
 
 #[tokio::test]
 async fn a_malformed_job_is_acknowledged_with_its_reason_not_retried() {
-    let s = Scenario::with_known_family(log_now()).await;
+    let s = Scenario::with_known_family(BACKEND, log_now()).await;
     s.host
         .queue
         .send(

@@ -3,6 +3,7 @@
 //! deterministic. The sequential depth (how many round trips one after another) is measured
 //! with every request answered after `LATENCY`: requests sent together arrive together.
 
+use super::BACKEND;
 use chrono::{Duration as Minutes, Utc};
 use llbridge_sandbox::{Faults, RequestRecord, SbTask};
 use llbridge_tests::configs;
@@ -85,7 +86,7 @@ async fn measure(s: &Scenario, events: Vec<Value>) -> Cost {
 
 #[tokio::test]
 async fn phone_log_for_a_known_family() {
-    let s = Scenario::with_known_family(log_now()).await;
+    let s = Scenario::with_known_family(BACKEND, log_now()).await;
     let cold = measure(&s, answered(&s.call(1, CALLER))).await;
     let warm = measure(&s, answered(&s.call(2, CALLER))).await;
     assert_eq!(s.lineleader().state().data.phone_logs.len(), 2);
@@ -110,8 +111,11 @@ async fn phone_log_for_a_known_family() {
 
 #[tokio::test]
 async fn screen_pop_for_a_known_family() {
-    let s =
-        Scenario::with_known_family(json!({"enable_task_queue": false, "screen_pop": true})).await;
+    let s = Scenario::with_known_family(
+        BACKEND,
+        json!({"enable_task_queue": false, "screen_pop": true}),
+    )
+    .await;
     let cold = measure(&s, vec![s.live_call(1, CALLER).agent("ringing", 200)]).await;
     let warm = measure(&s, vec![s.live_call(2, CALLER).agent("ringing", 200)]).await;
     assert_eq!(s.dialpad().sent().len(), 2);
@@ -156,7 +160,7 @@ async fn event_mode_for_a_known_family_with_a_due_task() {
         .collect();
     let event_mode = json!({"enable_task_queue": true, "screen_pop": false,
         "call_log": configs::left_voicemail_event_mode()});
-    let s = Scenario::start(event_mode, Some(d)).await;
+    let s = Scenario::start(BACKEND, event_mode, Some(d)).await;
     let events = |seed| {
         let c = s.live_call(seed, CALLER);
         vec![

@@ -1,6 +1,7 @@
 //! Screen pops end to end: the right user and URL, once per agent per conversation, Dialpad's
 //! rate limit, and the popped family reused by the call log.
 
+use super::BACKEND;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ fn pops_on() -> serde_json::Value {
 
 #[tokio::test]
 async fn a_ringing_agent_gets_the_family_page() {
-    let s = Scenario::with_known_family(pops_on()).await;
+    let s = Scenario::with_known_family(BACKEND, pops_on()).await;
     let call = s.live_call(1, "+14158159602");
     s.send(&call.agent("ringing", 200)).await;
     s.settle().await;
@@ -30,7 +31,7 @@ async fn a_ringing_agent_gets_the_family_page() {
 
 #[tokio::test]
 async fn one_pop_per_agent_per_conversation() {
-    let s = Scenario::with_known_family(pops_on()).await;
+    let s = Scenario::with_known_family(BACKEND, pops_on()).await;
     let call = s.live_call(1, "+14158159602");
     s.play(&[
         call.agent("ringing", 200),
@@ -59,7 +60,7 @@ async fn one_pop_per_agent_per_conversation() {
 
 #[tokio::test]
 async fn a_connect_pops_when_the_ring_was_missed() {
-    let s = Scenario::with_known_family(pops_on()).await;
+    let s = Scenario::with_known_family(BACKEND, pops_on()).await;
     let call = s.live_call(1, "+14158159602");
     s.send(&call.agent("connected", 5_100)).await;
     s.settle().await;
@@ -69,7 +70,7 @@ async fn a_connect_pops_when_the_ring_was_missed() {
 
 #[tokio::test]
 async fn beyond_five_pops_a_minute_dialpad_says_429_and_the_pop_is_not_retried() {
-    let s = Scenario::with_known_family(pops_on()).await;
+    let s = Scenario::with_known_family(BACKEND, pops_on()).await;
     for seed in 1..=6 {
         s.send(&s.live_call(seed, "+14158159602").agent("ringing", 200))
             .await;
@@ -95,7 +96,7 @@ async fn beyond_five_pops_a_minute_dialpad_says_429_and_the_pop_is_not_retried()
 #[tokio::test]
 async fn the_popped_family_is_the_one_logged() {
     let now = Utc::now();
-    let s = Scenario::start(pops_on(), Some(data(now, vec![]))).await;
+    let s = Scenario::start(BACKEND, pops_on(), Some(data(now, vec![]))).await;
     let call = s.live_call(1, "+16505550142");
     s.send(&call.agent("ringing", 200)).await;
     s.settle().await;
@@ -175,7 +176,7 @@ async fn a_pop_more_than_30_seconds_after_the_ring_is_skipped() {
 
 #[tokio::test]
 async fn one_pop_when_the_ring_lacks_the_call_center_leg_and_the_connect_names_it() {
-    let s = Scenario::with_known_family(pops_on()).await;
+    let s = Scenario::with_known_family(BACKEND, pops_on()).await;
     let call = s.live_call(1, "+14158159602");
     let mut ring = call.agent("ringing", 200);
     if let Some(o) = ring.as_object_mut() {
@@ -192,7 +193,7 @@ async fn one_pop_when_the_ring_lacks_the_call_center_leg_and_the_connect_names_i
 #[tokio::test]
 async fn a_pop_whose_answer_is_lost_is_never_sent_twice() {
     use llbridge_sandbox::{FaultRule, Faults};
-    let s = Scenario::with_known_family(pops_on()).await;
+    let s = Scenario::with_known_family(BACKEND, pops_on()).await;
     // Dialpad pops the page, then its answer is a 502.
     s.dialpad().set_faults(Faults {
         rules: vec![FaultRule::lose_answer(

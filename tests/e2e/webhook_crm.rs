@@ -3,6 +3,7 @@
 //! `webhook-id` on every attempt, also when a quarter of its answers are lost after it took the
 //! post; `doctor` checks that the URL answers a signed test post.
 
+use super::BACKEND;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +56,7 @@ fn conversations(s: &Scenario, seed: u64) -> Vec<(Call, Vec<Value>)> {
 
 async fn start(receiver: &Server) -> Scenario {
     Scenario::start_tuned(
+        BACKEND,
         vec![webhook_enablement(WEBHOOK_CALL_CENTER, json!({}))],
         None,
         Duration::from_secs(1),
@@ -170,6 +172,7 @@ async fn the_record_carries_the_call() {
 async fn a_refused_post_is_said_once_and_not_posted_again() {
     let (receiver, server) = Receiver::start().await;
     let s = Scenario::start_tuned(
+        BACKEND,
         vec![webhook_enablement(WEBHOOK_CALL_CENTER, json!({}))],
         None,
         Duration::from_secs(1),

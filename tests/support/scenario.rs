@@ -20,13 +20,20 @@ use crate::configs::{self, CALL_CENTER};
 use crate::events::Call;
 use crate::webhook::{post, sign};
 
-/// True for the suites under `aws::` of the `e2e` binary (libtest names each test's thread
-/// after the test): they run on the AWS adapters (SQS, DynamoDB, Secrets Manager) on moto
-/// instead of the embedded ones.
-pub fn on_aws() -> bool {
-    std::thread::current()
-        .name()
-        .is_some_and(|n| n.starts_with("aws::"))
+/// The adapters a suite runs on, said by the suite: each suite file reads the `BACKEND` of the
+/// module that loads it (`e2e/main.rs`: embedded; `e2e/aws.rs`: AWS's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded adapters, the worker stepped.
+    Embedded,
+    /// SQS, DynamoDB and Secrets Manager on moto, the worker in the background, as deployed.
+    Aws,
+}
+
+impl Backend {
+    pub fn is_aws(self) -> bool {
+        self == Backend::Aws
+    }
 }
 
 /// Retries for the suites: 100 ms doubling to 1 s, given up after 2.5 s of delays (the
@@ -56,6 +63,7 @@ pub fn fast_request_retries() -> llbridge_crm_registry::RetryPolicy {
 pub struct Scenario {
     pub host: Host,
     pub now: DateTime<Utc>,
+    pub backend: Backend,
 }
 
 /// The sandbox data of the scenarios: the demo data, families replaced by `families`.
@@ -87,8 +95,9 @@ pub fn family(
 
 impl Scenario {
     /// Starts a host whose one enablement (the test call center) has `overrides` merged in.
-    pub async fn start(overrides: Value, data: Option<Dataset>) -> Scenario {
+    pub async fn start(backend: Backend, overrides: Value, data: Option<Dataset>) -> Scenario {
         Scenario::start_with(
+            backend,
             vec![configs::enablement(
                 "call_center",
                 Some(CALL_CENTER),
@@ -102,7 +111,7 @@ impl Scenario {
 
     /// Starts a host whose sandbox knows one family: #1001, "(415) 815-9602" (the caller
     /// +14158159602), at Oak Park, a New Lead, three days old.
-    pub async fn with_known_family(overrides: Value) -> Scenario {
+    pub async fn with_known_family(backend: Backend, overrides: Value) -> Scenario {
         let now = Utc::now();
         let known = family(
             1001,
@@ -111,30 +120,33 @@ impl Scenario {
             1,
             now - chrono::Duration::days(3),
         );
-        Scenario::start(overrides, Some(data(now, vec![known]))).await
+        Scenario::start(backend, overrides, Some(data(now, vec![known]))).await
     }
 
     pub async fn start_with(
+        backend: Backend,
         enablements: Vec<Value>,
         data: Option<Dataset>,
         log_delay: Duration,
     ) -> Scenario {
-        Scenario::start_tuned(enablements, data, log_delay, |_| {}).await
+        Scenario::start_tuned(backend, enablements, data, log_delay, |_| {}).await
     }
 
     /// As [`Scenario::start_with`], with the host's options adjusted by `tune` last.
     pub async fn start_tuned(
+        backend: Backend,
         enablements: Vec<Value>,
         data: Option<Dataset>,
         log_delay: Duration,
         tune: impl FnOnce(&mut Options),
     ) -> Scenario {
-        Scenario::start_with_store(enablements, data, log_delay, tune, |s| s).await
+        Scenario::start_with_store(backend, enablements, data, log_delay, tune, |s| s).await
     }
 
     /// As [`Scenario::start_tuned`], the host's store (embedded, or DynamoDB on moto) wrapped
     /// by `wrap`.
     pub async fn start_with_store(
+        backend: Backend,
         enablements: Vec<Value>,
         data: Option<Dataset>,
         log_delay: Duration,
@@ -151,7 +163,7 @@ impl Scenario {
         opts.retry = fast_retries();
         opts.lineleader_retry = Some(fast_request_retries());
         tune(&mut opts);
-        if on_aws() {
+        if backend.is_aws() {
             crate::aws::use_aws_adapters(&mut opts).await;
         } else {
             opts.drive = Drive::stepped();
@@ -171,6 +183,7 @@ impl Scenario {
         Scenario {
             host,
             now: Utc::now(),
+            backend,
         }
     }
 
@@ -228,7 +241,7 @@ impl Scenario {
     /// Runs the jobs due now, without moving time: what has happened before any delay ran
     /// out. (On AWS, where the worker runs by itself, waits `aws_wait` instead.)
     pub async fn run_due(&self, aws_wait: Duration) {
-        if on_aws() {
+        if self.backend.is_aws() {
             tokio::time::sleep(aws_wait).await;
         } else {
             assert!(
@@ -254,7 +267,7 @@ impl Scenario {
     /// Runs jobs until `done` holds: settles a stepped host (every retry within 20 s runs),
     /// or waits up to two minutes for the background worker on AWS. Returns `done()`.
     pub async fn settle_until(&self, done: impl AsyncFn() -> bool) -> bool {
-        if !on_aws() {
+        if !self.backend.is_aws() {
             self.settle().await;
             return done().await;
         }

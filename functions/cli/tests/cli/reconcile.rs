@@ -338,9 +338,8 @@ async fn report_trace_and_dlq_read_a_deployed_stack() {
         rec,
         &anchor,
         ledger::Settled {
-            decision: "logged",
             effects: Some(json!({"phone_log_id": "9001"})),
-            ..ledger::Settled::default()
+            ..ledger::Settled::new(llbridge_usecases::outcome::Decision::Logged)
         },
     )
     .await

@@ -151,3 +151,37 @@ pub trait Clients: Send + Sync {
         inst: &llbridge_domain::Installation,
     ) -> Result<std::sync::Arc<dyn Dialpad>>;
 }
+
+impl Cx<'_> {
+    /// One decision line for a step of this conversation's call log: `done` (with
+    /// `found_on_lookup` or `possible_duplicate` when so), `already_done`, `skipped`,
+    /// `needs_review`, or `failed` with `rejected` (the CRM's code for a refused write) or the
+    /// error's reason.
+    pub fn log_step(&self, step: &str, rejected: &str, ran: &Result<crate::effect::Ran>) {
+        use crate::effect::How;
+        let (decision, reason, detail) = match ran {
+            Ok(ran) => {
+                let (decision, reason) = match ran.how {
+                    How::Written => ("done", ""),
+                    How::FoundOnLookup | How::PossibleDuplicate => ("done", ran.how.as_str()),
+                    How::AlreadyDone => ("already_done", ""),
+                    How::Skipped => ("skipped", ""),
+                    How::NeedsReview => ("needs_review", "lookup_unavailable"),
+                    How::Rejected => ("failed", rejected),
+                };
+                (decision, reason, ran.outcome.to_string())
+            }
+            Err(e) => ("failed", e.reason(), e.to_string()),
+        };
+        tracing::info!(
+            job = "call_log",
+            step,
+            decision,
+            reason,
+            conversation = %self.conv.key,
+            dialpad_call_id = %self.conv.dialpad_call_id,
+            detail,
+            "worker decision"
+        );
+    }
+}

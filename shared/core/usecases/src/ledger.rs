@@ -16,20 +16,11 @@ use serde_json::Value;
 use crate::claim::DONE_TTL_SECS;
 use crate::error::{Error, Result};
 use crate::jobs::Source;
+use crate::outcome::Decision;
 use crate::ports::{Clock, Records, Store};
 use crate::state::{self, update};
 use llbridge_domain::phone;
 use llbridge_domain::Conversation;
-
-/// The final decisions of a call log.
-pub const FINAL: &[&str] = &[
-    "logged",
-    "recovered_by_reconciliation",
-    "dropped",
-    "skipped",
-    "failed",
-    "needs_review",
-];
 
 /// One conversation's record.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -40,8 +31,9 @@ pub struct Entry {
     pub legs: BTreeSet<String>,
     /// The Dialpad call id quoted in LineLeader.
     pub dialpad_call_id: String,
-    /// `webhook`, or `reconciliation` when the reconciler found the call.
-    pub source: String,
+    /// `webhook`, or `reconciliation` when the reconciler found the call; set by the first
+    /// opener.
+    pub source: Option<Source>,
     /// The enablement that applies (`call_center:<id>`, ...).
     pub scope: Option<String>,
     /// The caller's number, last four digits only.
@@ -58,8 +50,8 @@ pub struct Entry {
     /// decided. A job is alive until [`ALIVE_GRACE`] after it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<i64>,
-    /// The call log's decision, once final (see [`FINAL`]), and its reason code.
-    pub decision: Option<String>,
+    /// The call log's decision, once final ([`Decision::is_final_log`]), and its reason code.
+    pub decision: Option<Decision>,
     pub reason: Option<String>,
     pub detail: Option<String>,
     /// The family decision: `{id, rule, center_rule}`, or `{dropped, detail, candidates}`.
@@ -116,7 +108,7 @@ impl Entry {
     }
 
     pub fn recovered(&self) -> bool {
-        self.source == Source::Reconciliation.as_str()
+        self.source == Some(Source::Reconciliation)
     }
 
     /// Whether a job of the conversation is alive: due, being retried or re-checked, or just
@@ -230,12 +222,11 @@ pub async fn open(
     let entry = change(records, anchor, |e| {
         // The first opener says how the conversation reached the product, and the webhook
         // wins: a conversation is recovered only when the webhook delivered none of it.
-        if e.source.is_empty() || source == Source::Webhook {
-            e.source = source.as_str().to_owned();
+        if e.source.is_none() || source == Source::Webhook {
+            e.source = Some(source);
         }
-        if source == Source::Webhook && e.decision.as_deref() == Some("recovered_by_reconciliation")
-        {
-            e.decision = Some("logged".to_owned());
+        if source == Source::Webhook && e.decision == Some(Decision::RecoveredByReconciliation) {
+            e.decision = Some(Decision::Logged);
         }
         if !e.is_final() {
             e.next_attempt_at = Some(e.next_attempt_at.map_or(due_at, |t| t.max(due_at)));
@@ -284,9 +275,9 @@ pub async fn anchor_and_open(
 }
 
 /// What a call-log job decided for good.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Settled {
-    pub decision: &'static str,
+    pub decision: Decision,
     pub reason: Option<String>,
     pub detail: String,
     pub family: Option<Value>,
@@ -294,16 +285,27 @@ pub struct Settled {
 }
 
 impl Settled {
+    /// The decision alone: no reason, detail, family or effects.
+    pub fn new(decision: Decision) -> Settled {
+        Settled {
+            decision,
+            reason: None,
+            detail: String::new(),
+            family: None,
+            effects: None,
+        }
+    }
+
     /// Writes this decision into a record. A conversation the webhook delivered any of (the
     /// record says so by now) is not a recovered one.
     fn onto(&self, e: &mut Entry, now: i64) {
-        let recovered = self.decision == "recovered_by_reconciliation";
-        let decision = if recovered && e.source == Source::Webhook.as_str() {
-            "logged"
+        let recovered = self.decision == Decision::RecoveredByReconciliation;
+        let decision = if recovered && e.source == Some(Source::Webhook) {
+            Decision::Logged
         } else {
             self.decision
         };
-        e.decision = Some(decision.to_owned());
+        e.decision = Some(decision);
         e.reason = self.reason.clone();
         e.detail = Some(self.detail.clone());
         if self.family.is_some() {
@@ -388,7 +390,7 @@ pub async fn note_failure(
     records: Records<'_>,
     conv: &Conversation,
     reason: &str,
-    final_decision: Option<&'static str>,
+    final_decision: Option<Decision>,
     next_attempt_at: Option<i64>,
 ) -> Result<()> {
     let Records { store, clock } = records;
@@ -409,7 +411,7 @@ pub async fn note_failure(
         e.last_error = Some(reason.to_owned());
         if let Some(d) = final_decision {
             if !e.is_final() {
-                e.decision = Some(d.to_owned());
+                e.decision = Some(d);
                 e.reason = Some(reason.to_owned());
                 e.next_attempt_at = None;
             }
@@ -431,7 +433,7 @@ pub async fn note_replay(records: Records<'_>, call_id: &str) -> Result<()> {
     let now = records.clock.now_ms();
     change(records, &anchor, |e| {
         e.replays += 1;
-        if e.decision.as_deref() == Some("failed") {
+        if e.decision == Some(Decision::Failed) {
             e.decision = None;
             e.next_attempt_at = Some(now);
         }

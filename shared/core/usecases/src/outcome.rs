@@ -4,10 +4,10 @@
 use std::fmt;
 
 use llbridge_domain::scope::IgnoreReason;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 /// What became of a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// A merge job: the event is in the conversation's state.
@@ -66,6 +66,29 @@ impl Decision {
     /// The decision of a code (`logged`, ...).
     pub fn parse(code: &str) -> Option<Decision> {
         Decision::ALL.into_iter().find(|d| d.as_str() == code)
+    }
+
+    /// Whether a call log's decision is final (the ledger keeps it): logged, recovered,
+    /// dropped, skipped, failed or held for review.
+    pub fn is_final_log(&self) -> bool {
+        match self {
+            Decision::Logged
+            | Decision::RecoveredByReconciliation
+            | Decision::Dropped
+            | Decision::Skipped
+            | Decision::Failed
+            | Decision::NeedsReview => true,
+            Decision::Merged
+            | Decision::Popped
+            | Decision::Deferred
+            | Decision::Retry
+            | Decision::GaveUp => false,
+        }
+    }
+
+    /// Whether the call is in the CRM (logged, or recovered and logged).
+    pub fn is_written(&self) -> bool {
+        matches!(self, Decision::Logged | Decision::RecoveredByReconciliation)
     }
 
     /// What an admin must look at.

@@ -28,7 +28,8 @@ pub struct Replayed {
 /// Whether a ledger record is a conversation whose log was refused with `reason` (any reason
 /// when `None`).
 pub fn refused(e: &Entry, reason: Option<&str>) -> bool {
-    e.decision.as_deref() == Some("failed") && reason.is_none_or(|r| e.reason.as_deref() == Some(r))
+    e.decision == Some(crate::outcome::Decision::Failed)
+        && reason.is_none_or(|r| e.reason.as_deref() == Some(r))
 }
 
 /// Puts the conversation of `anchor` back: its refused effects and its log's claim opened

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::ledger::{self, Entry};
+use crate::outcome::Decision;
 use crate::ports::Records;
 
 /// A conversation without an outcome is pending while its log is due for less than this, or
@@ -55,18 +56,26 @@ impl Coverage {
         let grace = PENDING_GRACE.as_millis() as i64;
         for e in entries {
             c.calls += 1;
-            match e.decision.as_deref() {
-                Some("logged") => c.logged += 1,
-                Some("recovered_by_reconciliation") => {
+            match e.decision {
+                Some(Decision::Logged) => c.logged += 1,
+                Some(Decision::RecoveredByReconciliation) => {
                     c.logged += 1;
                     c.recovered += 1;
                 }
-                Some("dropped") | Some("skipped") => {
+                Some(Decision::Dropped | Decision::Skipped) => {
                     let reason = e.reason.clone().unwrap_or_else(|| "unknown".into());
                     *c.dropped.entry(reason).or_default() += 1;
                 }
-                Some("needs_review") => c.needs_review += 1,
-                Some(_) => c.failed += 1,
+                Some(Decision::NeedsReview) => c.needs_review += 1,
+                // A job given up, or a decision a call log never settles with: failed.
+                Some(
+                    Decision::Failed
+                    | Decision::GaveUp
+                    | Decision::Retry
+                    | Decision::Merged
+                    | Decision::Popped
+                    | Decision::Deferred,
+                ) => c.failed += 1,
                 None => {
                     let due = e.due_at.unwrap_or(e.opened_at);
                     let recent = e.last_attempt_at.is_some_and(|t| now_ms - t < grace);
@@ -130,9 +139,9 @@ mod tests {
     fn entry(anchor: &str, decision: Option<&str>, reason: Option<&str>, source: &str) -> Entry {
         Entry {
             conversation: anchor.into(),
-            decision: decision.map(str::to_owned),
+            decision: decision.and_then(Decision::parse),
             reason: reason.map(str::to_owned),
-            source: source.into(),
+            source: serde_json::from_value(serde_json::json!(source)).ok(),
             opened_at: 0,
             due_at: Some(1_000),
             ..Entry::default()

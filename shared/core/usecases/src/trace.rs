@@ -214,12 +214,12 @@ impl Trace {
             Some(e) => {
                 out.push(format!(
                     "  outcome: {}{} (from {}; scope {}; {} attempt(s){}{})",
-                    e.decision.as_deref().unwrap_or("pending"),
+                    e.decision.map_or("pending", |d| d.as_str()),
                     e.reason
                         .as_deref()
                         .map(|r| format!(", reason {r}"))
                         .unwrap_or_default(),
-                    e.source,
+                    e.source.map_or("?", |s| s.as_str()),
                     e.scope.as_deref().unwrap_or("?"),
                     e.attempts,
                     e.last_error

@@ -40,37 +40,6 @@ fn to_value<T: serde::Serialize>(what: &str, v: &T) -> Result<Value> {
     serde_json::to_value(v).map_err(|e| Error::permanent("leadsquared", format!("{what}: {e}")))
 }
 
-/// One log line for the call log's effect.
-fn line(cx: &Cx<'_>, decision: &str, reason: &str, detail: &str) {
-    tracing::info!(
-        job = "call_log",
-        step = CALL_LOG_STEP,
-        decision,
-        reason,
-        conversation = %cx.conv.key,
-        dialpad_call_id = %cx.conv.dialpad_call_id,
-        detail,
-        "worker decision"
-    );
-}
-
-fn report(cx: &Cx<'_>, ran: &Result<Ran>) {
-    match ran {
-        Ok(ran) => {
-            let (decision, reason) = match ran.how {
-                How::Written => ("done", ""),
-                How::FoundOnLookup | How::PossibleDuplicate => ("done", ran.how.as_str()),
-                How::AlreadyDone => ("already_done", ""),
-                How::Skipped => ("skipped", ""),
-                How::NeedsReview => ("needs_review", "lookup_unavailable"),
-                How::Rejected => ("failed", REJECTED),
-            };
-            line(cx, decision, reason, &ran.outcome.to_string());
-        }
-        Err(e) => line(cx, "failed", e.reason(), &e.to_string()),
-    }
-}
-
 #[async_trait]
 impl Crm for LeadSquaredCrm {
     async fn checkup_connection(&self, scope: &str) -> Vec<llbridge_usecases::doctor::Check> {
@@ -164,7 +133,7 @@ impl Crm for LeadSquaredCrm {
                 },
             )
             .await;
-        report(cx, &ran);
+        cx.log_step(CALL_LOG_STEP, REJECTED, &ran);
         let ran = ran?;
         Ok(Logged {
             result: result(&log, ran),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use llbridge_usecases::crm::{Crm, Cx, LogResult, Logged, Offer, PopPlan};
 use llbridge_usecases::doctor::Check;
-use llbridge_usecases::effect::{Found, How, Plan, Ran};
+use llbridge_usecases::effect::{Found, How, Plan};
 use llbridge_usecases::worker::Decision;
 use llbridge_usecases::{Error, ErrorKind, Result};
 use serde_json::{json, Value};
@@ -35,37 +35,6 @@ impl WebhookCrm {
 /// The `webhook-id` of a conversation's call record: the same on every attempt.
 pub fn webhook_id(anchor: &str) -> String {
     format!("llbridge-call-{anchor}")
-}
-
-/// One log line for the call record's step.
-fn line(cx: &Cx<'_>, decision: &str, reason: &str, detail: &str) {
-    tracing::info!(
-        job = "call_log",
-        step = CALL_LOG_STEP,
-        decision,
-        reason,
-        conversation = %cx.conv.key,
-        dialpad_call_id = %cx.conv.dialpad_call_id,
-        detail,
-        "worker decision"
-    );
-}
-
-fn report(cx: &Cx<'_>, ran: &Result<Ran>) {
-    match ran {
-        Ok(ran) => {
-            let (decision, reason) = match ran.how {
-                How::Written => ("done", ""),
-                How::FoundOnLookup | How::PossibleDuplicate => ("done", ran.how.as_str()),
-                How::AlreadyDone => ("already_done", ""),
-                How::Skipped => ("skipped", ""),
-                How::NeedsReview => ("needs_review", "lookup_unavailable"),
-                How::Rejected => ("failed", REJECTED),
-            };
-            line(cx, decision, reason, &ran.outcome.to_string());
-        }
-        Err(e) => line(cx, "failed", e.reason(), &e.to_string()),
-    }
 }
 
 #[async_trait]
@@ -124,7 +93,7 @@ impl Crm for WebhookCrm {
                 },
             )
             .await;
-        report(cx, &ran);
+        cx.log_step(CALL_LOG_STEP, REJECTED, &ran);
         let ran = ran?;
         let outcome = ran.outcome;
         let result = if ran.how == How::Rejected {

@@ -212,9 +212,8 @@ impl Job<'_> {
                 .map_err(stop)?;
         if !scoped.enablement.logs_calls() {
             let settled = ledger::Settled {
-                decision: Decision::Skipped.as_str(),
                 reason: Some(Reason::CallLogDisabled.as_str().to_owned()),
-                ..ledger::Settled::default()
+                ..ledger::Settled::new(Decision::Skipped)
             };
             ledger::settle(fx.records(), &anchor, settled)
                 .await
@@ -334,7 +333,7 @@ impl Job<'_> {
         let recorded = json!({"decision": v.decision, "reason": v.reason, "outcome": v.outcome,
             "detail": v.detail, "family": logged.contact});
         let settled = ledger::Settled {
-            decision: v.decision.as_str(),
+            decision: v.decision,
             reason: v.reason.map(|r| r.as_str().to_owned()),
             detail: v.detail.clone(),
             family: logged.contact,
@@ -348,7 +347,7 @@ impl Job<'_> {
             Ok(Some(written)) => {
                 // The ledger's word on how the call came (the webhook may have delivered
                 // some of it since this job began).
-                if let Some(d) = written.decision.as_deref().and_then(Decision::parse) {
+                if let Some(d) = written.decision {
                     v.decision = d;
                 }
             }
@@ -434,10 +433,8 @@ impl Job<'_> {
         let now_ms = fx.clock.now_ms();
         let Some(entry) = entry.filter(|e| {
             let ended = e.ended_at.unwrap_or(e.opened_at);
-            matches!(
-                e.decision.as_deref(),
-                Some("logged" | "recovered_by_reconciliation")
-            ) && now_ms - ended <= super::LATE_WINDOW.as_millis() as i64
+            e.decision.is_some_and(|d| d.is_written())
+                && now_ms - ended <= super::LATE_WINDOW.as_millis() as i64
         }) else {
             return Ok(());
         };
@@ -467,8 +464,7 @@ fn repaired(outcome: &Value) -> ledger::Settled {
     ledger::Settled {
         decision: text("decision")
             .and_then(Decision::parse)
-            .unwrap_or(Decision::Logged)
-            .as_str(),
+            .unwrap_or(Decision::Logged),
         reason: text("reason").map(str::to_owned),
         detail: text("detail").unwrap_or_default().to_owned(),
         family: outcome.get("family").filter(|f| !f.is_null()).cloned(),

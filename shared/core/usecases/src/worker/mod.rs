@@ -134,14 +134,14 @@ impl Job<'_> {
         let Some((anchor, entry)) = self.logged_before().await else {
             return Ok(Decided { report, conv: None });
         };
-        let decision = entry.decision.clone().unwrap_or_default();
+        let decision = entry.decision.map_or("pending", |d| d.as_str());
         let state = self.event.state.as_str();
         let left_out = |report: Report, why: &str| {
             report.reason(Reason::LateEventAfterLog).detail(format!(
                 "{state} came after the call was {decision}{why}: not in its log"
             ))
         };
-        let written = matches!(decision.as_str(), "logged" | "recovered_by_reconciliation");
+        let written = entry.decision.is_some_and(|d| d.is_written());
         let ended = entry.ended_at.unwrap_or(entry.opened_at);
         let within = self.fx.clock.now_ms() - ended <= LATE_WINDOW.as_millis() as i64;
         let (Some(family), Some(effects), true, true) =
@@ -324,7 +324,7 @@ impl Worker {
                 Settle::Retry { after, .. } => {
                     (None, Some(self.clock.now_ms() + after.as_millis() as i64))
                 }
-                _ => (Some(Decision::Failed.as_str()), None),
+                _ => (Some(Decision::Failed), None),
             };
             let reason = report.reason.map_or("failed", |r| r.as_str());
             if let Err(e) =
