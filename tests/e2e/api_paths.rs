@@ -5,10 +5,9 @@
 use super::BACKEND;
 use std::time::Duration;
 
-use llbridge_crm_lineleader::config::LineLeaderConnection;
-use llbridge_crm_lineleader::rules::paths::{ApiSettings, Endpoint, SearchFormat};
 use llbridge_tests::configs::{self, CALL_CENTER};
 use llbridge_tests::scenario::{answered, data, family, log_now, Scenario};
+use serde_json::json;
 
 #[tokio::test]
 async fn with_the_overrides_a_new_caller_and_a_known_family_are_each_logged_once() {
@@ -38,22 +37,16 @@ async fn with_the_overrides_a_new_caller_and_a_known_family_are_each_logged_once
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
             o.sandbox.lineleader.search_param = "phone_number".into();
-            if let Some(c) = o
-                .installation
-                .connections
-                .get_mut("main")
-                .and_then(|c| c.settings_mut::<LineLeaderConnection>())
-            {
-                c.api = ApiSettings {
-                    paths: [
-                        (Endpoint::PhoneLogs, "/calls/phone-logs".to_owned()),
-                        (Endpoint::FamilySearch, "/families/lookup".to_owned()),
-                    ]
-                    .into_iter()
-                    .collect(),
-                    family_search_param: "phone_number".into(),
-                    family_search_format: SearchFormat::E164,
-                };
+            // The connection's document says where this tenant serves the two endpoints.
+            if let Some(c) = o.installation.connections.get_mut("main") {
+                let mut raw = c.raw.clone();
+                raw["api"] = json!({
+                    "paths": {"phone_logs": "/calls/phone-logs", "family_search": "/families/lookup"},
+                    "family_search_param": "phone_number",
+                    "family_search_format": "e164"
+                });
+                *c = llbridge_crm_registry::connection("main", &raw)
+                    .unwrap_or_else(|e| panic!("{e}"));
             }
         },
     )

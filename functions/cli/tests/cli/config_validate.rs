@@ -71,6 +71,15 @@ fn each_invalid_case_of_config_md_is_rejected_with_its_path() {
                 "scope": {"level": "call_center", "id": "4716644561813777"}, "connection": "lsq",
                 "default_center_name": "Main Street", "call_log": {"type": "leadsquared"}}));
         }), "$.enablements[1].default_center_name: applies to LineLeader connections only"),
+        ("a webhook secret that does not decode", Box::new(|d| {
+            d["connections"]["hook"] = json!({"type": "webhook", "url": "https://hooks.example.com/calls", "secret": "whsec_not base64!"});
+        }), "$.connections.hook.secret: is not a Standard Webhooks secret"),
+        ("a webhook over plain http", Box::new(|d| {
+            d["connections"]["hook"] = json!({"type": "webhook", "url": "http://hooks.example.com/calls", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"});
+        }), "$.connections.hook.url: \"http://hooks.example.com/calls\" is plain http"),
+        ("a webhook to a metadata address", Box::new(|d| {
+            d["connections"]["hook"] = json!({"type": "webhook", "url": "https://169.254.169.254/latest", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"});
+        }), "$.connections.hook.url: \"https://169.254.169.254/latest\" points at a link-local address"),
     ];
     for (name, edit, expected) in cases {
         let mut doc = valid();

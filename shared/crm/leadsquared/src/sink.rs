@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use llbridge_domain::phone;
 use llbridge_usecases::crm::{Crm, Cx, LogResult, Logged, Offer, PopPlan};
 use llbridge_usecases::effect::{Found, How, Plan, Ran};
-use llbridge_usecases::worker::Decision;
+use llbridge_usecases::outcome::Decision;
 use llbridge_usecases::{Error, Result};
 use serde_json::{json, Value};
 
@@ -42,10 +42,10 @@ fn to_value<T: serde::Serialize>(what: &str, v: &T) -> Result<Value> {
 
 #[async_trait]
 impl Crm for LeadSquaredCrm {
-    async fn checkup_connection(&self, scope: &str) -> Vec<llbridge_usecases::doctor::Check> {
+    async fn checkup_connection(&self, scope: &str) -> Vec<llbridge_usecases::checks::Check> {
         // Connecting resolved the URLs' secret references; calling them would log a call or
         // pop an agent, so they are not called.
-        vec![llbridge_usecases::doctor::Check::pass(
+        vec![llbridge_usecases::checks::Check::pass(
             scope,
             "leadsquared_urls",
             "the call-log and agent-popup URLs resolve (not called: each request would log a call or pop an agent)",

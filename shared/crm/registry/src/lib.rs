@@ -79,6 +79,38 @@ pub fn parse_value(value: &serde_json::Value) -> std::result::Result<Installatio
     Installation::from_value(value, crms())
 }
 
+/// One connection's document, parsed by its CRM (the local host fills in its sandboxes' URLs
+/// and reads the connection again).
+pub fn connection(
+    name: &str,
+    raw: &serde_json::Value,
+) -> std::result::Result<Connection, ConfigErrors> {
+    let path = format!("$.connections.{name}");
+    let kind = raw.get("type").and_then(serde_json::Value::as_str);
+    let crm = match kind {
+        None => crms().first().copied(),
+        Some(k) => crms()
+            .iter()
+            .copied()
+            .find(|c| c.kind().eq_ignore_ascii_case(k.trim())),
+    };
+    let mut w = llbridge_domain::config::Walk::default();
+    let settings = crm.and_then(|crm| crm.connection(&mut w, &path, raw).map(|s| (crm, s)));
+    match settings {
+        Some((crm, settings)) if w.errors.is_empty() => Ok(Connection {
+            kind: crm.kind(),
+            settings,
+            raw: raw.clone(),
+        }),
+        _ => {
+            if w.errors.is_empty() {
+                w.err(&format!("{path}.type"), "is not a CRM this product knows");
+            }
+            Err(ConfigErrors(w.errors))
+        }
+    }
+}
+
 /// A connection's settings as its CRM's type (the registry connects a connection with the CRM
 /// whose config part made it, so the type matches).
 fn settings<T: llbridge_domain::config::ConnectionSettings>(c: &Connection) -> Result<&T> {

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use llbridge_usecases::checks::Check;
 use llbridge_usecases::crm::{Crm, Cx, LogResult, Logged, Offer, PopPlan};
-use llbridge_usecases::doctor::Check;
 use llbridge_usecases::effect::{Found, How, Plan};
-use llbridge_usecases::worker::Decision;
+use llbridge_usecases::outcome::Decision;
 use llbridge_usecases::{Error, ErrorKind, Result};
 use serde_json::{json, Value};
 

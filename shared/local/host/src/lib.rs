@@ -20,8 +20,6 @@ use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use axum::{Json, Router};
-use llbridge_crm_leadsquared::config::LeadSquaredConnection;
-use llbridge_crm_lineleader::config::LineLeaderConnection;
 use llbridge_domain::config::{Connection, SecretRef, SANDBOX};
 use llbridge_domain::Installation;
 use llbridge_memory::{MemoryQueue, MemorySecrets, MemoryStore, SystemClock};
@@ -291,22 +289,13 @@ async fn start_sandboxes(
     inst: &mut Installation,
     mut options: llbridge_sandbox::Options,
 ) -> std::io::Result<Option<Sandboxes>> {
-    let lineleader_sandbox = |c: &Connection| {
-        c.settings::<LineLeaderConnection>()
-            .filter(|l| l.base_url == SANDBOX)
-            .cloned()
-    };
-    let is_sandbox = |u: &SecretRef| literal(u).is_some_and(|u| u == SANDBOX);
     let wants = inst.dialpad.api_base_url == SANDBOX
         || inst.connections.values().any(Connection::uses_sandbox);
     if !wants {
         return Ok(None);
     }
-    if let Some(c) = inst.connections.values().find_map(lineleader_sandbox) {
-        if let (Some(u), Some(p)) = (literal(&c.username), literal(&c.password)) {
-            options.lineleader.username = u;
-            options.lineleader.password = p;
-        }
+    for c in inst.connections.values().filter(|c| c.uses_sandbox()) {
+        options.accept_credentials_of(c.kind, &c.raw);
     }
     if let Some(k) = inst.dialpad.api_key.as_ref().and_then(literal) {
         options.dialpad.api_key = k;
@@ -316,20 +305,24 @@ async fn start_sandboxes(
     if inst.dialpad.api_base_url == SANDBOX {
         inst.dialpad.api_base_url = sb.dialpad_url.clone();
     }
-    for c in inst.connections.values_mut() {
-        if let Some(l) = c.settings_mut::<LineLeaderConnection>() {
-            if l.base_url == SANDBOX {
-                l.base_url = sb.lineleader_url.clone();
+    // Each `sandbox` of a connection becomes its sandbox's URL, and the connection is read
+    // again by its CRM.
+    for (name, c) in inst.connections.iter_mut() {
+        if !c.uses_sandbox() {
+            continue;
+        }
+        let mut raw = c.raw.clone();
+        if let Some(o) = raw.as_object_mut() {
+            for (key, v) in o.iter_mut() {
+                if v.as_str().map(str::trim) == Some(SANDBOX) {
+                    if let Some(url) = sb.url_for(c.kind, key) {
+                        *v = serde_json::Value::String(url);
+                    }
+                }
             }
         }
-        if let Some(l) = c.settings_mut::<LeadSquaredConnection>() {
-            if is_sandbox(&l.call_log_url) {
-                l.call_log_url = SecretRef::Literal(sb.leadsquared_call_log_url());
-            }
-            if let Some(u) = l.agent_popup_url.as_mut().filter(|u| is_sandbox(u)) {
-                *u = SecretRef::Literal(sb.leadsquared_agent_popup_url());
-            }
-        }
+        *c = llbridge_crm_registry::connection(name, &raw)
+            .map_err(|e| std::io::Error::other(format!("connection {name}: {e}")))?;
     }
     Ok(Some(sb))
 }

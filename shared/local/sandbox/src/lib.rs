@@ -64,6 +64,20 @@ pub struct Options {
     pub leadsquared_addr: Option<SocketAddr>,
 }
 
+impl Options {
+    /// Takes what the sandbox of a connection of the CRM `kind` must accept from the
+    /// connection's document (`raw`): LineLeader's literal username and password.
+    pub fn accept_credentials_of(&mut self, kind: &str, raw: &serde_json::Value) {
+        if kind != "lineleader" {
+            return;
+        }
+        if let (Some(u), Some(p)) = (raw["username"].as_str(), raw["password"].as_str()) {
+            self.lineleader.username = u.to_owned();
+            self.lineleader.password = p.to_owned();
+        }
+    }
+}
+
 /// One running HTTP server.
 pub struct Server {
     pub addr: SocketAddr,
@@ -159,6 +173,17 @@ pub struct Sandboxes {
 }
 
 impl Sandboxes {
+    /// The sandbox's URL for the key `key` of a connection of the CRM `kind` whose value is
+    /// `sandbox`; `None` when there is no sandbox for it.
+    pub fn url_for(&self, kind: &str, key: &str) -> Option<String> {
+        match (kind, key) {
+            ("lineleader", "base_url") => Some(self.lineleader_url.clone()),
+            ("leadsquared", "call_log_url") => Some(self.leadsquared_call_log_url()),
+            ("leadsquared", "agent_popup_url") => Some(self.leadsquared_agent_popup_url()),
+            _ => None,
+        }
+    }
+
     /// The LeadSquared Call Log API URL, keys included.
     pub fn leadsquared_call_log_url(&self) -> String {
         self.leadsquared.call_log_url(&self.leadsquared_url)

@@ -7,7 +7,7 @@ use crate::rules::event_mode::{staff_by_email, PHONE_CALL_TASK_TYPE};
 use crate::rules::records::{Labeled, TypeList};
 use llbridge_domain::labels::find_by_label;
 use llbridge_domain::phone::{self, Phone};
-use llbridge_usecases::doctor::{Check, Probe};
+use llbridge_usecases::checks::{Check, Probe};
 
 use super::matching::SOURCE_TYPE;
 use crate::api::{LineLeader, Lookup};

@@ -19,9 +19,9 @@ use std::sync::Arc;
 
 use crate::config::LineLeaderSettings;
 use async_trait::async_trait;
+use llbridge_usecases::checks::{Check, Probe};
 use llbridge_usecases::crm::{Crm, Cx, LateDetail, LateLog, Logged, Offer, PopPlan};
-use llbridge_usecases::doctor::{Check, Probe};
-use llbridge_usecases::worker::Decision;
+use llbridge_usecases::outcome::Decision;
 use llbridge_usecases::{Error, Result};
 use serde_json::Value;
 
