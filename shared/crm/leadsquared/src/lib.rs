@@ -19,6 +19,8 @@ pub mod api;
 mod client;
 pub mod config;
 pub mod fields;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 mod sink;
 
 use std::sync::Arc;

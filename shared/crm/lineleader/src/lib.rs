@@ -17,6 +17,8 @@ mod client;
 pub mod config;
 pub mod endpoints;
 pub mod rules;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 pub mod sink;
 mod token;
 

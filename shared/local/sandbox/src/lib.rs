@@ -28,17 +28,8 @@
 pub mod calls;
 pub mod dialpad;
 mod inspect;
-pub mod leadsquared;
-pub mod lineleader;
-mod recorder;
 
 use std::net::SocketAddr;
-use std::time::Duration;
-
-use axum::Router;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 pub use dialpad::{DialpadConfig, DialpadSandbox, Pop};
 pub use inspect::Inspector;
@@ -47,7 +38,9 @@ pub use lineleader::{
     Dataset, Envelope, LineLeaderConfig, LineLeaderSandbox, LineLeaderState, SbCenter, SbEvent,
     SbFamily, SbLabel, SbPhoneLog, SbStaff, SbStatusChange, SbTask,
 };
-pub use recorder::{FaultRule, Faults, RequestRecord};
+pub use llbridge_crm_leadsquared::sandbox as leadsquared;
+pub use llbridge_crm_lineleader::sandbox as lineleader;
+pub use llbridge_sandbox_kit::{recorder, FaultRule, Faults, RequestRecord, Server};
 
 /// What to start with.
 #[derive(Debug, Clone, Default)]
@@ -78,78 +71,7 @@ impl Options {
     }
 }
 
-/// One running HTTP server.
-pub struct Server {
-    pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
-}
-
-impl Server {
-    /// Binds `addr` (port 0 picks a free port) and serves `router` on a spawned task.
-    pub async fn bind(addr: SocketAddr, router: Router) -> std::io::Result<Server> {
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::warn!(error = %e, "sandbox server stopped");
-            }
-        });
-        Ok(Server {
-            addr,
-            stop: Some(stop),
-            task,
-        })
-    }
-
-    /// `http://127.0.0.1:PORT`
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Stops accepting, lets requests in flight finish for up to a second, then stops.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if tokio::time::timeout(Duration::from_secs(1), &mut self.task)
-            .await
-            .is_err()
-        {
-            self.task.abort();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-impl LineLeaderSandbox {
-    /// Serves this sandbox on `addr`.
-    pub async fn serve(&self, addr: SocketAddr) -> std::io::Result<Server> {
-        Server::bind(addr, self.router()).await
-    }
-}
-
 impl DialpadSandbox {
-    /// Serves this sandbox on `addr`.
-    pub async fn serve(&self, addr: SocketAddr) -> std::io::Result<Server> {
-        Server::bind(addr, self.router()).await
-    }
-}
-
-impl LeadSquaredSandbox {
     /// Serves this sandbox on `addr`.
     pub async fn serve(&self, addr: SocketAddr) -> std::io::Result<Server> {
         Server::bind(addr, self.router()).await

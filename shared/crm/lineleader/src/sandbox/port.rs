@@ -2,13 +2,13 @@
 //! Writes go through the same validation as the HTTP API, with the bodies the contract
 //! describes.
 
-use async_trait::async_trait;
-use llbridge_crm_lineleader::rules::paths::Endpoint;
-use llbridge_crm_lineleader::rules::records::{
+use crate::rules::paths::Endpoint;
+use crate::rules::records::{
     Center, Family, Labeled, LogDirection, LoggedEvent, LoggedPhoneLog, NewEvent, NewFamily,
     NewTask, PhoneLog, Staff, Task, TaskCompletion, TypeList,
 };
-use llbridge_crm_lineleader::{LineLeader, Lookup, Probed, TaskWrite};
+use crate::{LineLeader, Lookup, Probed, TaskWrite};
+use async_trait::async_trait;
 use llbridge_usecases::{Error, Result};
 use serde_json::{json, Value};
 

@@ -15,7 +15,7 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use super::{Dataset, Envelope, LineLeaderConfig, LineLeaderSandbox, Refusal, MAX_LIMIT};
-use crate::recorder::{self, error, parse_json, reply, with_header};
+use llbridge_sandbox_kit::recorder::{self, error, parse_json, reply, with_header};
 
 type Q = Result<Query<HashMap<String, String>>, QueryRejection>;
 

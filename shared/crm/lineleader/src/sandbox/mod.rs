@@ -24,8 +24,8 @@ pub use data::{
     Dataset, SbCenter, SbEvent, SbFamily, SbLabel, SbPhoneLog, SbStaff, SbStatusChange, SbTask,
 };
 
-use crate::recorder::{Faults, Recorder, RequestRecord};
 use data::Kind;
+use llbridge_sandbox_kit::recorder::{Faults, Recorder, RequestRecord};
 
 /// How lists are wrapped in responses.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,7 +162,7 @@ pub struct LineLeaderState {
     pub token_generation: u64,
 }
 
-impl crate::recorder::Hooked for LineLeaderSandbox {
+impl llbridge_sandbox_kit::recorder::Hooked for LineLeaderSandbox {
     type Config = LineLeaderConfig;
     fn config(&self) -> LineLeaderConfig {
         self.config()
@@ -176,6 +176,14 @@ impl crate::recorder::Hooked for LineLeaderSandbox {
 }
 
 impl LineLeaderSandbox {
+    /// Serves this sandbox on `addr`.
+    pub async fn serve(
+        &self,
+        addr: std::net::SocketAddr,
+    ) -> std::io::Result<llbridge_sandbox_kit::Server> {
+        llbridge_sandbox_kit::Server::bind(addr, self.router()).await
+    }
+
     pub fn new(config: LineLeaderConfig, data: Dataset, faults: Faults) -> LineLeaderSandbox {
         let secret = format!(
             "llbridge-sandbox-{}",

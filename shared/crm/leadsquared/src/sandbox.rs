@@ -18,6 +18,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::fields::{read_answer, Answer};
+use crate::{LeadSquared, Posted};
 use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -25,13 +27,13 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use llbridge_crm_leadsquared::fields::{read_answer, Answer};
-use llbridge_crm_leadsquared::{LeadSquared, Posted};
 use llbridge_usecases::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::recorder::{self, error, now_ms, parse_json, reply, Faults, Recorder, RequestRecord};
+use llbridge_sandbox_kit::recorder::{
+    self, error, now_ms, parse_json, reply, Faults, Recorder, RequestRecord,
+};
 
 /// The call log API's path.
 pub const LOG_CALL: &str = "/v2/Telephony.svc/LogCall";
@@ -179,6 +181,14 @@ impl recorder::Hooked for LeadSquaredSandbox {
 }
 
 impl LeadSquaredSandbox {
+    /// Serves this sandbox on `addr`.
+    pub async fn serve(
+        &self,
+        addr: std::net::SocketAddr,
+    ) -> std::io::Result<llbridge_sandbox_kit::Server> {
+        llbridge_sandbox_kit::Server::bind(addr, self.router()).await
+    }
+
     pub fn new(config: LeadSquaredConfig, faults: Faults) -> LeadSquaredSandbox {
         LeadSquaredSandbox {
             inner: Arc::new(Inner {

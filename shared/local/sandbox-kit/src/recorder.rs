@@ -1,4 +1,4 @@
-//! What both sandboxes share: the log of every request received, injected faults, and the
+//! What every sandbox shares: the log of every request received, injected faults, and the
 //! middleware that applies them.
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 pub const HOOK_PREFIX: &str = "/_sandbox";
 
 /// What every sandbox's common hooks need: its settings and its recorder.
-pub(crate) trait Hooked: Clone + Send + Sync + 'static {
+pub trait Hooked: Clone + Send + Sync + 'static {
     type Config: Serialize + serde::de::DeserializeOwned;
     fn config(&self) -> Self::Config;
     fn set_config(&self, config: Self::Config);
@@ -26,7 +26,7 @@ pub(crate) trait Hooked: Clone + Send + Sync + 'static {
 
 /// The hooks every sandbox serves (to nest under [`HOOK_PREFIX`]): `GET|DELETE /requests`,
 /// `GET|POST /faults`, `GET|POST /config` (fields absent from the body keep their values).
-pub(crate) fn common_hooks<T: Hooked>() -> axum::Router<T> {
+pub fn common_hooks<T: Hooked>() -> axum::Router<T> {
     use axum::routing::get;
     axum::Router::new()
         .route(
@@ -387,12 +387,12 @@ impl Recorder {
     }
 }
 
-pub(crate) fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
 /// Logs every API request and applies the faults.
-pub(crate) async fn middleware(
+pub async fn middleware(
     State(recorder): State<Arc<Recorder>>,
     req: Request,
     next: Next,
@@ -507,16 +507,16 @@ fn redact(mut v: Value) -> Value {
 }
 
 /// A JSON error answer: `{"error": reason}`.
-pub(crate) fn error(status: StatusCode, reason: &str) -> Response {
+pub fn error(status: StatusCode, reason: &str) -> Response {
     (status, Json(json!({ "error": reason }))).into_response()
 }
 
 /// A JSON answer.
-pub(crate) fn reply(status: StatusCode, body: Value) -> Response {
+pub fn reply(status: StatusCode, body: Value) -> Response {
     (status, Json(body)).into_response()
 }
 
-pub(crate) fn with_header(mut r: Response, name: &'static str, value: &str) -> Response {
+pub fn with_header(mut r: Response, name: &'static str, value: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(value) {
         r.headers_mut().insert(name, v);
     }
@@ -525,7 +525,7 @@ pub(crate) fn with_header(mut r: Response, name: &'static str, value: &str) -> R
 
 /// Parses a JSON body, or answers 400 with the reason.
 #[allow(clippy::result_large_err)]
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
     if bytes.is_empty() {
         return Err(error(StatusCode::BAD_REQUEST, "a JSON body is required"));
     }
