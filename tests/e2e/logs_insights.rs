@@ -338,10 +338,12 @@ async fn each_readme_query_finds_the_lines_it_promises() {
         llbridge_aws::deployment::log_filter(None).0,
         move || sink.clone(),
     );
+    // With one registered dispatcher, tracing-core decides a callsite first met on another
+    // test's thread by that thread's default (none: disabled, for every thread). A second
+    // registered dispatcher makes it ask each of them, this test's included.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let (dropped_leg, retried_leg) = {
         let _guard = tracing::subscriber::set_default(subscriber);
-        // A span or event first met on another test's thread before this subscriber existed
-        // may have been cached as disabled everywhere: ask every callsite again.
         tracing::callsite::rebuild_interest_cache();
         let legs = phone_log_calls().await;
         event_mode_call().await;

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::claim::{self, Claim, Held};
 use crate::error::{Error, ErrorKind, Result, NOT_SENT};
-use crate::ports::{Clock, Records, Store};
+use crate::ports::{Clock, Condition, Records, Store};
 
 /// The time limits of jobs, and the leases that must outlast them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +172,14 @@ pub struct Step<'s, 'a> {
 }
 
 impl Step<'_, '_> {
+    /// The outcome recorded when the step is done; `None` while it is not.
+    pub async fn recorded(&self) -> Result<Option<Value>> {
+        Ok(claim::view(self.fx.store, &self.key)
+            .await?
+            .filter(|v| v.status == "done")
+            .and_then(|v| v.outcome))
+    }
+
     /// What to do when an earlier attempt's write cannot be looked up.
     pub fn when_unknown(mut self, policy: UnknownOutcomePolicy) -> Self {
         self.policy = policy;
@@ -202,7 +210,197 @@ impl Step<'_, '_> {
     }
 }
 
+/// A thing made once across conversations (a CRM's contact for a caller's number):
+/// `fx.once("family", e164)`. The use case keeps its claim: another job making it is waited
+/// for, a record of it is kept for [`Once::kept_for`] once done, and an answer lost while
+/// making it leaves the intent for the next attempt, whose plan is told so.
+pub struct Once<'s, 'a> {
+    fx: &'s Effects<'a>,
+    key: String,
+    keep_secs: i64,
+    wait: Duration,
+}
+
+/// What a plan of a [`Once`] decided: the thing exists (record this outcome), cannot be made
+/// now (release the claim; this outcome says why), or is to be made with this intent.
+pub enum OncePlan {
+    Exists(Value),
+    NotNow(Value),
+    Make(Value),
+}
+
+/// What became of a [`Once`]: done (by this job, found, or by another job: its recorded
+/// outcome), or not now (the plan's why).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Made {
+    Done { outcome: Value, by_other_job: bool },
+    NotNow(Value),
+}
+
+impl Once<'_, '_> {
+    /// How long the record of the thing made is kept (a day by default).
+    pub fn kept_for(mut self, keep: Duration) -> Self {
+        self.keep_secs = keep.as_secs() as i64;
+        self
+    }
+
+    /// How long a job waits for another that is making the thing (10 s by default).
+    pub fn waiting(mut self, wait: Duration) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// `plan(resumed)` runs under the claim (`resumed`: an earlier attempt's answer was lost
+    /// after it recorded its intent); `make` at most once, with the intent. A refused make is
+    /// not recorded: a later attempt plans again.
+    pub async fn run<P, PF, W, WF>(self, plan: P, make: W) -> Result<Made>
+    where
+        P: FnOnce(bool) -> PF,
+        PF: Future<Output = Result<OncePlan>>,
+        W: FnOnce(Value) -> WF,
+        WF: Future<Output = Result<Value>>,
+    {
+        let fx = self.fx;
+        let deadline = fx.clock.now_ms() + self.wait.as_millis() as i64;
+        let mut held = loop {
+            match fx.acquire(&self.key).await? {
+                Claim::Done(outcome) => {
+                    return Ok(Made::Done {
+                        outcome,
+                        by_other_job: true,
+                    })
+                }
+                Claim::Busy if fx.clock.now_ms() >= deadline => {
+                    return Err(Error::transient(
+                        "worker",
+                        format!("{}: another job is still making it", self.key),
+                    )
+                    .with_code("in_progress"))
+                }
+                Claim::Busy => tokio::time::sleep(Duration::from_millis(200)).await,
+                Claim::Acquired(held) => break held,
+            }
+        };
+        let records = fx.records();
+        let resumed = held.pending_intent().is_some();
+        let intent = match plan(resumed).await {
+            Err(e) => {
+                held.release(records, resumed, &e.to_string()).await?;
+                return Err(e);
+            }
+            Ok(OncePlan::Exists(outcome)) => {
+                held.complete_for(records, outcome.clone(), self.keep_secs)
+                    .await?;
+                return Ok(Made::Done {
+                    outcome,
+                    by_other_job: false,
+                });
+            }
+            Ok(OncePlan::NotNow(why)) => {
+                let note = why.as_str().unwrap_or("not now").to_owned();
+                held.release(records, false, &note).await?;
+                return Ok(Made::NotNow(why));
+            }
+            Ok(OncePlan::Make(intent)) => intent,
+        };
+        if let Err(e) = fx.time_for_a_write() {
+            held.release(records, resumed, &e.to_string()).await?;
+            return Err(e);
+        }
+        held.intend(records, intent.clone()).await?;
+        match make(intent).await {
+            Ok(outcome) => {
+                held.complete_for(records, outcome.clone(), self.keep_secs)
+                    .await?;
+                Ok(Made::Done {
+                    outcome,
+                    by_other_job: false,
+                })
+            }
+            Err(e) => {
+                // Refused: nothing was made. Lost answer: the next attempt's plan looks first.
+                let keep = e.is_transient() && e.code != Some(NOT_SENT);
+                if e.is_unknown_outcome() {
+                    crate::telemetry::unknown_outcome();
+                }
+                held.release(records, keep, &e.to_string()).await?;
+                Err(e)
+            }
+        }
+    }
+}
+
 impl<'a> Effects<'a> {
+    /// Making `what` for `id` once across jobs (`fx.once("family", e164)`).
+    pub fn once<'s>(&'s self, what: &str, id: &str) -> Once<'s, 'a> {
+        Once {
+            fx: self,
+            key: crate::keys::once(what, id),
+            keep_secs: 24 * 3600,
+            wait: Duration::from_secs(10),
+        }
+    }
+
+    /// The contact a conversation's log is written on, pinned before its first write (kept
+    /// as long as the ledger), if any.
+    pub async fn pinned_contact(&self, anchor: &str) -> Result<Option<Value>> {
+        match self.store.get(&crate::keys::contact_pin(anchor)).await? {
+            None => Ok(None),
+            Some(item) => serde_json::from_str(&item.value)
+                .map(Some)
+                .map_err(|e| Error::permanent("store", format!("contact pin of {anchor}: {e}"))),
+        }
+    }
+
+    /// Pins `contact` as the conversation's, unless one is pinned already: the first pin wins
+    /// and is returned.
+    pub async fn pin_contact(&self, anchor: &str, contact: &Value) -> Result<Value> {
+        let key = crate::keys::contact_pin(anchor);
+        let expires = Some(self.clock.now_secs() + claim::DONE_TTL_SECS);
+        let written = self
+            .store
+            .put(&key, &contact.to_string(), expires, Condition::Absent)
+            .await?;
+        if written.is_some() {
+            return Ok(contact.clone());
+        }
+        Ok(self
+            .pinned_contact(anchor)
+            .await?
+            .unwrap_or_else(|| contact.clone()))
+    }
+
+    /// Remembers `contact` as the one every leg of `legs` was popped on, for `keep`.
+    pub async fn remember_contact(
+        &self,
+        legs: &[String],
+        contact: &str,
+        keep: Duration,
+    ) -> Result<()> {
+        let expires = Some(self.clock.now_secs() + keep.as_secs() as i64);
+        for leg in legs {
+            self.store
+                .put(
+                    &crate::keys::contact_of_leg(leg),
+                    contact,
+                    expires,
+                    Condition::Absent,
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The contact a leg of `legs` was popped on, if any.
+    pub async fn remembered_contact(&self, legs: &[String]) -> Result<Option<String>> {
+        for leg in legs {
+            if let Some(item) = self.store.get(&crate::keys::contact_of_leg(leg)).await? {
+                return Ok(Some(item.value));
+            }
+        }
+        Ok(None)
+    }
+
     /// The step `name` of the conversation whose stable key is `anchor`.
     pub fn step<'s>(&'s self, anchor: &str, name: &str) -> Step<'s, 'a> {
         Step {

@@ -72,16 +72,19 @@ pub fn pop(leg: &str, user: &str) -> String {
     format!("pop#{leg}#{user}")
 }
 
-pub fn family_create(e164: &str) -> String {
-    format!("family#create#{e164}")
+/// The claim of making `what` for `id` once (LineLeader: `family#create#<e164>`).
+pub fn once(what: &str, id: &str) -> String {
+    format!("{what}#create#{id}")
 }
 
-pub fn family_of_leg(leg: &str) -> String {
+/// The contact a leg's call was popped on (`family#…`: the name it had when LineLeader was the
+/// only CRM, kept so that stored items stay readable).
+pub fn contact_of_leg(leg: &str) -> String {
     format!("family#leg#{leg}")
 }
 
-/// The family a conversation's call log was decided on, before its first write.
-pub fn family_pin(anchor: &str) -> String {
+/// The contact a conversation's call log was decided on, before its first write.
+pub fn contact_pin(anchor: &str) -> String {
     format!("family#pin#{anchor}")
 }
 

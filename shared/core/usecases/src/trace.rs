@@ -135,7 +135,10 @@ pub async fn trace(store: &dyn Store, call_id: &str) -> Result<Option<Trace>> {
     }
     if let Some(c) = &merged {
         if let Some(p) = c.caller_number.as_deref().and_then(Phone::parse) {
-            keys.push(("family_create".into(), crate::keys::family_create(p.e164())));
+            keys.push((
+                "family_create".into(),
+                crate::keys::once("family", p.e164()),
+            ));
         }
         for e in &events {
             if !e.is_user_leg() {

@@ -181,17 +181,12 @@ async fn claim_of(
     step: &'static str,
     code: SkipReason,
 ) -> Result<&'static str> {
-    let view =
-        llbridge_usecases::claim::view(cx.fx.store, &llbridge_usecases::keys::step(anchor, step))
-            .await?;
-    let done_as_skipped = view.is_some_and(|v| {
-        v.status == "done"
-            && v.outcome
-                .as_ref()
-                .and_then(|o| o.get("skipped"))
-                .and_then(Value::as_str)
-                == Some(code.code())
-    });
+    let recorded = cx.fx.step(anchor, step).recorded().await?;
+    let done_as_skipped = recorded
+        .as_ref()
+        .and_then(|o| o.get("skipped"))
+        .and_then(Value::as_str)
+        == Some(code.code());
     Ok(match (done_as_skipped, step) {
         (true, "task") => "late_task",
         (true, _) => "late_status",

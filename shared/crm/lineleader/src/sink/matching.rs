@@ -17,17 +17,19 @@ use llbridge_domain::labels::find_by_label;
 use llbridge_domain::phone::Phone;
 use llbridge_domain::Conversation;
 
-use llbridge_usecases::claim::{Claim, Held};
-use llbridge_usecases::effect::Effects;
-use llbridge_usecases::ports::{Clock, Condition};
-use llbridge_usecases::{Error, Result, NOT_SENT};
+use llbridge_usecases::effect::{Effects, Made, OncePlan};
+use llbridge_usecases::ports::Clock;
+use llbridge_usecases::{Error, Result};
 
 use crate::api::LineLeader;
 
 /// The source type of auto-created families (`docs/rules.md`).
 pub const SOURCE_TYPE: &str = "Phone Call";
 /// How long a remembered or just-created family is reused for its caller's jobs.
-pub const REMEMBER_SECS: i64 = 24 * 3600;
+pub const REMEMBER: Duration = Duration::from_secs(24 * 3600);
+
+/// What `fx.once` makes here: a caller's family (its claim: `family#create#<e164>`).
+const CREATES: &str = "family";
 /// How long a job waits for another job that is creating the same caller's family.
 const CREATE_WAIT: Duration = Duration::from_secs(10);
 
@@ -108,15 +110,14 @@ pub async fn pinned(
     fx: &Effects<'_>,
     anchor: &str,
 ) -> Result<Option<Matched>> {
-    let Some(item) = fx
-        .store
-        .get(&llbridge_usecases::keys::family_pin(anchor))
-        .await?
-    else {
-        return Ok(None);
-    };
-    let pin: serde_json::Value = serde_json::from_str(&item.value)
-        .map_err(|e| Error::permanent("store", format!("family pin of {anchor}: {e}")))?;
+    match fx.pinned_contact(anchor).await? {
+        Some(pin) => pinned_of(ll, &pin).await,
+        None => Ok(None),
+    }
+}
+
+/// The family a pin names.
+async fn pinned_of(ll: &dyn LineLeader, pin: &serde_json::Value) -> Result<Option<Matched>> {
     let Some(family_id) = pin.get("id").and_then(|v| v.as_str()) else {
         return Ok(None);
     };
@@ -153,34 +154,16 @@ pub async fn pin(
     anchor: &str,
     matched: Matched,
 ) -> Result<Matched> {
-    let key = llbridge_usecases::keys::family_pin(anchor);
-    let expires = Some(fx.clock.now_secs() + llbridge_usecases::claim::DONE_TTL_SECS);
-    let value = matched.to_json().to_string();
-    if fx
-        .store
-        .put(&key, &value, expires, Condition::Absent)
-        .await?
-        .is_some()
-    {
+    let pinned = fx.pin_contact(anchor, &matched.to_json()).await?;
+    if pinned == matched.to_json() {
         return Ok(matched);
     }
-    Ok(pinned(ll, fx, anchor).await?.unwrap_or(matched))
+    Ok(pinned_of(ll, &pinned).await?.unwrap_or(matched))
 }
 
 /// Remembers the family popped for every leg known now, so the call log lands on it too.
 pub async fn remember(fx: &Effects<'_>, conv: &Conversation, family_id: &str) -> Result<()> {
-    let expires = Some(fx.clock.now_secs() + REMEMBER_SECS);
-    for leg in &conv.legs {
-        fx.store
-            .put(
-                &llbridge_usecases::keys::family_of_leg(leg),
-                family_id,
-                expires,
-                Condition::Absent,
-            )
-            .await?;
-    }
-    Ok(())
+    fx.remember_contact(&conv.legs, family_id, REMEMBER).await
 }
 
 /// Finds, or creates, the family of the conversation's caller.
@@ -205,20 +188,14 @@ pub async fn match_or_create(
     };
 
     // A family already chosen for this conversation (at pop time) wins.
-    for leg in &conv.legs {
-        if let Some(item) = fx
-            .store
-            .get(&llbridge_usecases::keys::family_of_leg(leg))
-            .await?
-        {
-            return Ok(Ok(Matched {
-                family_id: item.value,
-                center,
-                rule: "remembered",
-                center_rule,
-                read: None,
-            }));
-        }
+    if let Some(family_id) = fx.remembered_contact(&conv.legs).await? {
+        return Ok(Ok(Matched {
+            family_id,
+            center,
+            rule: "remembered",
+            center_rule,
+            read: None,
+        }));
     }
 
     if let Some(found) = search(ll, fx.clock, &caller, center.as_ref(), settings).await? {
@@ -241,125 +218,104 @@ pub async fn match_or_create(
             ),
         )));
     };
-    let key = llbridge_usecases::keys::family_create(caller.e164());
-    let deadline = fx.clock.now_ms() + CREATE_WAIT.as_millis() as i64;
-    let held = loop {
-        match fx.acquire(&key).await? {
-            Claim::Done(outcome) => {
-                if let Some(id) = outcome.get("family_id").and_then(|v| v.as_str()) {
-                    return Ok(Ok(Matched {
-                        family_id: id.to_owned(),
-                        center: Some(center),
-                        rule: "created_by_other_job",
-                        center_rule,
-                        read: None,
-                    }));
+    // Once for the caller's number: another job creating it is waited for; the family
+    // planned is recorded before the request, so that after a lost answer the next attempt
+    // searches again and finds it instead of creating a second one.
+    let not_now = std::sync::Mutex::new(None::<Dropped>);
+    let not_now_ref = &not_now;
+    let center_ref = &center;
+    let caller_ref = &caller;
+    let made = fx
+        .once(CREATES, caller.e164())
+        .kept_for(REMEMBER)
+        .waiting(CREATE_WAIT)
+        .run(
+            |resumed| async move {
+                let why = |d: Dropped| {
+                    let code = serde_json::Value::from(d.reason);
+                    if let Ok(mut cell) = not_now_ref.lock() {
+                        *cell = Some(d);
+                    }
+                    OncePlan::NotNow(code)
+                };
+                match search(ll, fx.clock, caller_ref, Some(center_ref), settings).await? {
+                    Some(Ok((family, rule))) => {
+                        let how = if resumed {
+                            "found_after_lost_answer"
+                        } else {
+                            rule
+                        };
+                        Ok(OncePlan::Exists(
+                            serde_json::json!({"family_id": family.id, "how": how}),
+                        ))
+                    }
+                    Some(Err(d)) => Ok(why(d)),
+                    None => match plan_family(ll, caller_ref, center_ref, settings).await? {
+                        Err(d) => Ok(why(d)),
+                        Ok(new) => Ok(OncePlan::Make(serde_json::to_value(&new).map_err(|e| {
+                            Error::permanent("worker", format!("family intent: {e}"))
+                        })?)),
+                    },
                 }
-                return Err(Error::permanent(
-                    "store",
-                    format!("{key}: a done record without a family id"),
-                ));
-            }
-            Claim::Busy => {
-                if fx.clock.now_ms() >= deadline {
-                    return Err(Error::transient(
-                        "lineleader",
-                        "another job is still creating this caller's family",
-                    )
-                    .with_code("in_progress"));
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Claim::Acquired(held) => break held,
+            },
+            |intent| async move {
+                let new: crate::rules::records::NewFamily = serde_json::from_value(intent)
+                    .map_err(|e| {
+                        Error::permanent("store", format!("family intent unreadable: {e}"))
+                    })?;
+                let created = ll.create_family(&new).await?;
+                llbridge_usecases::telemetry::family_created();
+                Ok(serde_json::json!({"family_id": created.id, "how": "written"}))
+            },
+        )
+        .await?;
+    let (outcome, by_other_job) = match made {
+        Made::Done {
+            outcome,
+            by_other_job,
+        } => (outcome, by_other_job),
+        Made::NotNow(code) => {
+            let d = not_now.lock().ok().and_then(|mut c| c.take());
+            return Ok(Err(d.unwrap_or_else(|| {
+                dropped("family_unresolved", format!("no family: {code}"))
+            })));
         }
     };
-    let resumed = held.pending_intent().is_some();
-    let result = create_held(ll, fx, held, &caller, &center, settings, resumed).await;
-    result.map(|r| {
-        r.map(|(family_id, rule)| Matched {
-            family_id,
-            center: Some(center),
-            rule,
-            center_rule,
-            read: None,
-        })
-    })
+    let Some(family_id) = outcome.get("family_id").and_then(|v| v.as_str()) else {
+        return Err(Error::permanent(
+            "store",
+            format!(
+                "the record of {}'s family has no family id",
+                phone_masked(&caller)
+            ),
+        ));
+    };
+    let how = outcome
+        .get("how")
+        .and_then(|v| v.as_str())
+        .unwrap_or("written");
+    let rule = if by_other_job {
+        "created_by_other_job"
+    } else if how == "written" {
+        "created"
+    } else {
+        RULES
+            .iter()
+            .copied()
+            .find(|r| *r == how)
+            .unwrap_or("found_after_lost_answer")
+    };
+    Ok(Ok(Matched {
+        family_id: family_id.to_owned(),
+        center: Some(center),
+        rule,
+        center_rule,
+        read: None,
+    }))
 }
 
-/// Under the creation claim: search again (another job, or an earlier attempt whose answer
-/// was lost, may have created the family since), then record the intent and create.
-async fn create_held(
-    ll: &dyn LineLeader,
-    fx: &Effects<'_>,
-    mut held: Held,
-    caller: &Phone,
-    center: &Center,
-    settings: &LineLeaderSettings,
-    resumed: bool,
-) -> Result<std::result::Result<(String, &'static str), Dropped>> {
-    let records = fx.records();
-    let found = match search(ll, fx.clock, caller, Some(center), settings).await {
-        Ok(f) => f,
-        Err(e) => {
-            held.release(records, true, &e.to_string()).await?;
-            return Err(e);
-        }
-    };
-    if let Some(found) = found {
-        match &found {
-            Ok((family, rule)) => {
-                let family_id = &family.id;
-                let rule = if resumed {
-                    "found_after_lost_answer"
-                } else {
-                    rule
-                };
-                let outcome = serde_json::json!({"family_id": family_id, "how": rule});
-                held.complete_for(records, outcome, REMEMBER_SECS).await?;
-                return Ok(Ok((family_id.clone(), rule)));
-            }
-            Err(_) => {
-                held.release(records, false, "ambiguous").await?;
-                return Ok(found.map(|(f, rule)| (f.id, rule)));
-            }
-        }
-    }
-    let planned = plan_family(ll, caller, center, settings).await;
-    let new = match planned {
-        Ok(Ok(new)) => new,
-        Ok(Err(d)) => {
-            held.release(records, false, d.reason).await?;
-            return Ok(Err(d));
-        }
-        Err(e) => {
-            held.release(records, resumed, &e.to_string()).await?;
-            return Err(e);
-        }
-    };
-    if let Err(e) = fx.time_for_a_write() {
-        held.release(records, resumed, &e.to_string()).await?;
-        return Err(e);
-    }
-    let intent = serde_json::to_value(&new)
-        .map_err(|e| Error::permanent("worker", format!("family intent: {e}")))?;
-    held.intend(records, intent).await?;
-    match ll.create_family(&new).await {
-        Ok(created) => {
-            let outcome = serde_json::json!({"family_id": created.id, "how": "written"});
-            held.complete_for(records, outcome, REMEMBER_SECS).await?;
-            llbridge_usecases::telemetry::family_created();
-            Ok(Ok((created.id, "created")))
-        }
-        Err(e) => {
-            // Rejected: nothing was created. Lost answer: the next attempt searches first.
-            let keep = e.is_transient() && e.code != Some(NOT_SENT);
-            if e.is_unknown_outcome() {
-                llbridge_usecases::telemetry::unknown_outcome();
-            }
-            held.release(records, keep, &e.to_string()).await?;
-            Err(e)
-        }
-    }
+fn phone_masked(p: &Phone) -> String {
+    llbridge_domain::phone::mask(p.e164())
 }
 
 /// The family to create, or why none can be.
