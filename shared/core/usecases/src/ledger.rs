@@ -81,6 +81,7 @@ pub const STEPS: &[&str] = &[
     "late_task",
     "late_status",
     "leadsquared_call_log",
+    "webhook_call_log",
 ];
 
 impl Entry {

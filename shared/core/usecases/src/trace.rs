@@ -31,6 +31,17 @@ mod tests {
         );
         assert_eq!(v["ani"], "***9602");
         assert_eq!(v["primary"]["phone"], "***9602");
+        let lsq =
+            masked(json!({"SourceNumber": "+14158159602", "DestinationNumber": "+16505550199"}));
+        assert_eq!(
+            (&lsq["SourceNumber"], &lsq["DestinationNumber"]),
+            (&json!("***9602"), &json!("***0199"))
+        );
+        let hook = masked(
+            json!({"body": {"data": {"from_number": "+14158159602", "to_number": "+14155550100"}}}),
+        );
+        assert_eq!(hook["body"]["data"]["from_number"], "***9602");
+        assert_eq!(hook["body"]["data"]["to_number"], "***0100");
         assert_eq!(
             v["external_call_id"], "6208917392220160",
             "ids are not phone numbers"
@@ -178,7 +189,19 @@ pub async fn trace(store: &dyn Store, call_id: &str) -> Result<Option<Trace>> {
 }
 
 /// The fields of an intent or outcome that hold a family's phone number, masked.
-const PHONE_FIELDS: &[&str] = &["ani", "phone", "caller", "external_number", "number"];
+const PHONE_FIELDS: &[&str] = &[
+    "ani",
+    "phone",
+    "caller",
+    "external_number",
+    "number",
+    // LeadSquared's call log and the webhook's record carry the caller as the source or
+    // origin of an inbound call and the destination of an outbound one.
+    "SourceNumber",
+    "DestinationNumber",
+    "from_number",
+    "to_number",
+];
 
 fn masked(v: Value) -> Value {
     match v {

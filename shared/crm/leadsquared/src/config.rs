@@ -29,6 +29,10 @@ impl CrmConfig for LeadSquaredConfig {
         &[CALL_LOG_TYPE]
     }
 
+    fn steps(&self) -> &'static [&'static str] {
+        &[crate::CALL_LOG_STEP]
+    }
+
     fn enablement_keys(&self) -> &'static [&'static str] {
         &[]
     }
@@ -117,22 +121,6 @@ fn connection(w: &mut Walk, c: &Value, p: &str) -> Option<LeadSquaredConnection>
 }
 
 fn settings(w: &mut Walk, o: &Obj, p: &str) -> Option<LeadSquaredSettings> {
-    let call_log = match o.get("call_log") {
-        None | Some(Value::Null) => false,
-        Some(v) => {
-            let cp = format!("{p}.call_log");
-            let c = w.object(v, &cp, &["type"])?;
-            match w.opt_string(c, &cp, "type").as_deref() {
-                None | Some(CALL_LOG_TYPE) => true,
-                Some(other) => {
-                    w.err(
-                        &format!("{cp}.type"),
-                        format!("\"{other}\" is not a LeadSquared call log; a LeadSquared connection logs with type \"{CALL_LOG_TYPE}\""),
-                    );
-                    return None;
-                }
-            }
-        }
-    };
+    let call_log = w.call_log_of_type(o, p, CALL_LOG_TYPE, "LeadSquared")?;
     Some(LeadSquaredSettings { call_log })
 }

@@ -49,6 +49,17 @@ impl CrmConfig for LineLeaderConfig {
         &["phone_log", "event"]
     }
 
+    fn steps(&self) -> &'static [&'static str] {
+        &[
+            "phone_log",
+            "task",
+            "event",
+            "status",
+            "late_task",
+            "late_status",
+        ]
+    }
+
     fn enablement_keys(&self) -> &'static [&'static str] {
         &ENABLEMENT_KEYS
     }

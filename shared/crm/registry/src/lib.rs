@@ -85,30 +85,7 @@ pub fn connection(
     name: &str,
     raw: &serde_json::Value,
 ) -> std::result::Result<Connection, ConfigErrors> {
-    let path = format!("$.connections.{name}");
-    let kind = raw.get("type").and_then(serde_json::Value::as_str);
-    let crm = match kind {
-        None => crms().first().copied(),
-        Some(k) => crms()
-            .iter()
-            .copied()
-            .find(|c| c.kind().eq_ignore_ascii_case(k.trim())),
-    };
-    let mut w = llbridge_domain::config::Walk::default();
-    let settings = crm.and_then(|crm| crm.connection(&mut w, &path, raw).map(|s| (crm, s)));
-    match settings {
-        Some((crm, settings)) if w.errors.is_empty() => Ok(Connection {
-            kind: crm.kind(),
-            settings,
-            raw: raw.clone(),
-        }),
-        _ => {
-            if w.errors.is_empty() {
-                w.err(&format!("{path}.type"), "is not a CRM this product knows");
-            }
-            Err(ConfigErrors(w.errors))
-        }
-    }
+    Connection::from_value(name, raw, crms())
 }
 
 /// A connection's settings as its CRM's type (the registry connects a connection with the CRM
@@ -318,3 +295,23 @@ impl Clients for HttpClients {
 
 #[cfg(test)]
 mod config_tests;
+
+#[cfg(test)]
+mod tests {
+    use super::REGISTERED;
+
+    /// `trace` shows and `replay` reopens the claims of the ledger's steps: a CRM's step left
+    /// out would be neither traced nor replayed.
+    #[test]
+    fn the_ledger_knows_every_step_of_every_crm() {
+        for r in &REGISTERED {
+            for step in r.config.steps() {
+                assert!(
+                    llbridge_usecases::ledger::STEPS.contains(step),
+                    "{}: {step}",
+                    r.config.kind()
+                );
+            }
+        }
+    }
+}

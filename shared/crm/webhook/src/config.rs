@@ -24,6 +24,10 @@ impl CrmConfig for WebhookConfig {
         &[KIND]
     }
 
+    fn steps(&self) -> &'static [&'static str] {
+        &[crate::CALL_LOG_STEP]
+    }
+
     fn enablement_keys(&self) -> &'static [&'static str] {
         &[]
     }
@@ -58,23 +62,7 @@ impl CrmConfig for WebhookConfig {
         o: &Obj,
         _cx: &EnablementCx<'_>,
     ) -> Option<Box<dyn EnablementSettings>> {
-        let call_log = match o.get("call_log") {
-            None | Some(Value::Null) => false,
-            Some(v) => {
-                let cp = format!("{path}.call_log");
-                let c = w.object(v, &cp, &["type"])?;
-                match w.opt_string(c, &cp, "type").as_deref() {
-                    None | Some(KIND) => true,
-                    Some(other) => {
-                        w.err(
-                            &format!("{cp}.type"),
-                            format!("\"{other}\" is not a webhook call log; a webhook connection logs with type \"{KIND}\""),
-                        );
-                        return None;
-                    }
-                }
-            }
-        };
+        let call_log = w.call_log_of_type(o, path, KIND, "webhook")?;
         Some(Box::new(WebhookSettings { call_log }))
     }
 }

@@ -184,33 +184,41 @@ fn connections(w: &mut Walk, v: &Value, crms: Crms<'_>) -> BTreeMap<String, Conn
         w.err("$.connections", "at least one connection is required");
     }
     for (name, c) in o {
-        let p = format!("$.connections.{name}");
-        let crm = match crm_named(c.get("type"), crms) {
-            Ok(crm) => crm,
-            Err(t) => {
-                let names: Vec<&str> = crms.iter().map(|c| c.kind()).collect();
-                w.err(
-                    &format!("{p}.type"),
-                    format!(
-                        "\"{t}\" is not a CRM this product knows ({})",
-                        names.join(", ")
-                    ),
-                );
-                continue;
-            }
-        };
-        if let Some(settings) = crm.connection(w, &p, c) {
-            out.insert(
-                name.clone(),
-                Connection {
-                    kind: crm.kind(),
-                    settings,
-                    raw: c.clone(),
-                },
-            );
+        if let Some(connection) = connection(w, name, c, crms) {
+            out.insert(name.clone(), connection);
         }
     }
     out
+}
+
+/// One connection, `connections.<name>`, read by the CRM its `type` names.
+pub(super) fn connection(
+    w: &mut Walk,
+    name: &str,
+    c: &Value,
+    crms: Crms<'_>,
+) -> Option<Connection> {
+    let p = format!("$.connections.{name}");
+    let crm = match crm_named(c.get("type"), crms) {
+        Ok(crm) => crm,
+        Err(t) => {
+            let names: Vec<&str> = crms.iter().map(|c| c.kind()).collect();
+            w.err(
+                &format!("{p}.type"),
+                format!(
+                    "\"{t}\" is not a CRM this product knows ({})",
+                    names.join(", ")
+                ),
+            );
+            return None;
+        }
+    };
+    let settings = crm.connection(w, &p, c)?;
+    Some(Connection {
+        kind: crm.kind(),
+        settings,
+        raw: c.clone(),
+    })
 }
 
 /// The CRM a connection's `type` names (absent: the first CRM), or the unknown type.

@@ -72,6 +72,10 @@ pub trait CrmConfig: Send + Sync {
     /// The `call_log.type`s of its enablements (the first is the default).
     fn call_log_types(&self) -> &'static [&'static str];
 
+    /// The steps its call logs claim (their claims are what `trace` shows and `replay`
+    /// reopens); a step named per call (LineLeader's `follow_up#…`) is found in the ledger.
+    fn steps(&self) -> &'static [&'static str];
+
     /// The enablement keys only this CRM reads, besides `call_log`: another CRM's enablement
     /// holding one is told whose key it is.
     fn enablement_keys(&self) -> &'static [&'static str];
@@ -168,6 +172,16 @@ impl Connection {
     /// The settings as the CRM's own type, when the connection is that CRM's.
     pub fn settings<T: ConnectionSettings>(&self) -> Option<&T> {
         self.settings.as_any().downcast_ref()
+    }
+
+    /// Reads one connection's document (`connections.<name>`) with the CRMs `crms`, as a
+    /// whole document's would be read.
+    pub fn from_value(name: &str, raw: &Value, crms: Crms<'_>) -> Result<Connection, ConfigErrors> {
+        let mut w = Walk::default();
+        match core::connection(&mut w, name, raw, crms) {
+            Some(c) if w.errors.is_empty() => Ok(c),
+            _ => Err(ConfigErrors(w.errors)),
+        }
     }
 
     /// Whether a URL of it is [`SANDBOX`]: the local host is to start its sandbox.

@@ -63,6 +63,9 @@ impl CrmConfig for Plain {
             &["quiet_log"]
         }
     }
+    fn steps(&self) -> &'static [&'static str] {
+        &[]
+    }
     fn enablement_keys(&self) -> &'static [&'static str] {
         if self.pops {
             &["default_center_name"]

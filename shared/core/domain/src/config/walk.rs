@@ -208,6 +208,27 @@ impl Walk {
         }
     }
 
+    /// An enablement's `call_log` that is only a type, `{"type": "<ty>"}` (the type may be left
+    /// out): whether calls are logged (absent: not), or `None` with the error.
+    pub fn call_log_of_type(&mut self, o: &Obj, p: &str, ty: &str, crm: &str) -> Option<bool> {
+        let Some(v) = o.get("call_log").filter(|v| !v.is_null()) else {
+            return Some(false);
+        };
+        let cp = format!("{p}.call_log");
+        let c = self.object(v, &cp, &["type"])?;
+        match self.opt_string(c, &cp, "type") {
+            None => Some(true),
+            Some(t) if t == ty => Some(true),
+            Some(other) => {
+                self.err(
+                    &format!("{cp}.type"),
+                    format!("\"{other}\" is not a {crm} call log; a {crm} connection logs with type \"{ty}\""),
+                );
+                None
+            }
+        }
+    }
+
     /// An object of non-empty keys to strings; empty when absent.
     pub fn string_map(&mut self, o: &Obj, p: &str, key: &str) -> BTreeMap<String, String> {
         let mp = format!("{p}.{key}");
