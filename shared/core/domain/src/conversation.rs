@@ -88,6 +88,10 @@ pub struct Conversation {
     pub last_event_at: i64,
     /// Number of distinct events merged.
     pub events: usize,
+    /// The `custom_data` the call was started with through the API (click to call): the
+    /// latest event's that has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_data: Option<String>,
 }
 
 impl Conversation {
@@ -350,6 +354,7 @@ pub fn merge(events: &[CallEvent]) -> Option<Conversation> {
         },
         last_event_at: events.iter().map(|e| e.event_timestamp).max().unwrap_or(0),
         events: events.len(),
+        custom_data: events.iter().rev().find_map(|e| e.custom_data.clone()),
         key,
     })
 }

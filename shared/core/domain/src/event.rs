@@ -321,6 +321,19 @@ pub const MAX_LIST: usize = 8;
 /// The longest recap text kept (a summary is a paragraph, not a label).
 pub const MAX_RECAP: usize = 2000;
 
+/// The longest `custom_data` kept (what this product puts there is a few dozen characters).
+pub const MAX_CUSTOM_DATA: usize = 1024;
+
+/// `custom_data`: a string as given when the call was started; an object or a number (a
+/// tenant that decodes it) is kept as its JSON text.
+fn parse_custom_data(o: &Map<String, Value>) -> Option<String> {
+    match o.get("custom_data")? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::String(_) | Value::Null => None,
+        v => Some(v.to_string()),
+    }
+}
+
 fn clip(s: &str) -> String {
     s.chars().take(MAX_TEXT).collect()
 }
@@ -358,6 +371,10 @@ pub struct CallEvent {
     pub recap: Vec<String>,
     pub was_recorded: Option<bool>,
     pub is_transferred: Option<bool>,
+    /// The text given as `custom_data` when the call was started through the API (click to
+    /// call), passed through by Dialpad to the call's events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_data: Option<String>,
 }
 
 /// Why an event body is not a usable call event (a 400 at the webhook).
@@ -424,6 +441,7 @@ impl CallEvent {
             recap: parse_recap(o),
             was_recorded: lenient::boolean(o.get("was_recorded")),
             is_transferred: lenient::boolean(o.get("is_transferred")),
+            custom_data: parse_custom_data(o),
             call_id,
             state,
         })
@@ -508,6 +526,10 @@ impl CallEvent {
                 .take(MAX_LIST)
                 .map(|r| r.chars().take(MAX_RECAP).collect())
                 .collect(),
+            custom_data: self
+                .custom_data
+                .as_ref()
+                .map(|c| c.chars().take(MAX_CUSTOM_DATA).collect()),
             ..self.clone()
         }
     }

@@ -63,6 +63,62 @@ impl Phone {
     }
 }
 
+/// Why a number is not dialed for someone else (click to call): toll fraud rings premium-rate
+/// and far-away numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Undialable {
+    /// Its country (an ISO code such as `JM`, or `unknown`) is not one of the allowed ones.
+    Country(String),
+    /// The phone-number metadata knows it as a premium-rate or shared-cost number.
+    Costly(&'static str),
+}
+
+impl fmt::Display for Undialable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Undialable::Country(c) => write!(f, "a number of {c}, not an allowed country"),
+            Undialable::Costly(kind) => write!(f, "a {kind} number"),
+        }
+    }
+}
+
+/// Whether `code` is an ISO country code the phone-number metadata knows (`US`, `ca`).
+pub fn is_country_code(code: &str) -> bool {
+    code.trim()
+        .to_uppercase()
+        .parse::<phonenumber::country::Id>()
+        .is_ok()
+}
+
+impl Phone {
+    /// The country the number belongs to by the phone-number metadata (`US`, `CA`, `JM`...;
+    /// a +1 number's area code tells the country), if it knows.
+    pub fn country(&self) -> Option<String> {
+        let parsed = phonenumber::parse(None, &self.e164).ok()?;
+        parsed.country().id().map(|id| id.as_ref().to_owned())
+    }
+
+    /// Whether the number may be dialed when its country is one of `allowed` (ISO codes, any
+    /// case): never a premium-rate or shared-cost one.
+    pub fn dialable(&self, allowed: &[String]) -> Result<(), Undialable> {
+        let parsed = phonenumber::parse(None, &self.e164)
+            .map_err(|_| Undialable::Country("unknown".into()))?;
+        let country = parsed
+            .country()
+            .id()
+            .map(|id| id.as_ref().to_owned())
+            .unwrap_or_else(|| "unknown".into());
+        if !allowed.iter().any(|a| a.eq_ignore_ascii_case(&country)) {
+            return Err(Undialable::Country(country));
+        }
+        match parsed.number_type(&phonenumber::metadata::DATABASE) {
+            phonenumber::Type::PremiumRate => Err(Undialable::Costly("premium-rate")),
+            phonenumber::Type::SharedCost => Err(Undialable::Costly("shared-cost")),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl fmt::Display for Phone {
     /// Displays masked: phone numbers never reach a log in full.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -213,6 +269,40 @@ mod tests {
         ] {
             assert_eq!(Phone::parse(s), None, "{s}");
         }
+    }
+
+    #[test]
+    fn click_to_call_dials_only_allowed_countries_and_never_premium_numbers() {
+        let us = vec!["US".to_string()];
+        let dial = |n: &str, allowed: &[String]| {
+            Phone::parse(n)
+                .unwrap_or_else(|| panic!("{n}"))
+                .dialable(allowed)
+        };
+        assert_eq!(dial("+14158159602", &us), Ok(()));
+        assert_eq!(dial("(415) 815-9602", &["us".to_string()]), Ok(()));
+        assert_eq!(
+            dial("+19005551234", &us),
+            Err(Undialable::Costly("premium-rate"))
+        );
+        // Jamaica shares +1 with the US: its area code tells.
+        assert_eq!(
+            dial("+18764561234", &us),
+            Err(Undialable::Country("JM".into()))
+        );
+        assert_eq!(
+            dial("+442079460958", &us),
+            Err(Undialable::Country("GB".into()))
+        );
+        assert_eq!(dial("+442079460958", &["US".into(), "GB".into()]), Ok(()));
+        assert_eq!(
+            dial("+449098790123", &["GB".into()]),
+            Err(Undialable::Costly("premium-rate"))
+        );
+        assert_eq!(
+            dial("+34901123456", &["ES".into()]),
+            Err(Undialable::Costly("shared-cost"))
+        );
     }
 
     #[test]

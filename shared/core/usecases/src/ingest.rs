@@ -278,53 +278,106 @@ impl Ingest {
                 scope,
                 plan,
             }) => {
-                // Recorded before the answer: every event acknowledged is in the state that
-                // the call log reads, however long its queue is. A store that cannot take it
-                // leaves the merge to the worker.
-                let records = Records {
-                    store: self.store.as_ref(),
-                    clock: self.clock.as_ref(),
-                };
-                let merged = match state::merge_event(records, &event, Source::Webhook).await {
-                    Ok(m) => Some(m),
-                    Err(e) => {
-                        tracing::warn!(call_id = %event.call_id, reason = "store_unavailable", error = %e,
-                            "webhook: could not record the event; the worker will");
-                        None
-                    }
-                };
-                let jobs = jobs(&event, &raw, plan, merged, self.log_delay, now);
-                let batch: Vec<(String, Duration)> =
-                    jobs.iter().map(|(m, d)| (m.to_json(), *d)).collect();
-                let sent = if batch.is_empty() {
-                    Ok(())
-                } else {
-                    self.queue.send_batch(&batch).await
-                };
-                if let Err(e) = sent {
-                    tracing::error!(decision = decision::ERROR, reason = "queue_unavailable", call_id = %event.call_id, error = %e, "webhook: could not enqueue");
-                    telemetry::webhook_event(decision::ERROR, "queue_unavailable");
-                    return Response::new(
-                        503,
-                        json!({"status": "error", "reason": "queue_unavailable"}),
-                    );
-                }
-                let kinds: Vec<&str> = jobs.iter().map(|(m, _)| m.job.as_str()).collect();
-                tracing::info!(
-                    decision = decision::ACCEPTED,
-                    call_id = %event.call_id,
-                    state = event.state.as_str(),
-                    scope = scope.as_deref().unwrap_or("pending"),
-                    jobs = ?kinds,
-                    recorded = merged.is_some(),
-                    "webhook: event accepted"
-                );
-                telemetry::webhook_event(decision::ACCEPTED, "");
-                Response::new(
-                    200,
-                    json!({"status": "accepted", "call_id": event.call_id, "state": event.state.as_str(), "jobs": kinds}),
-                )
+                self.accept(&event, &raw, plan, scope.as_deref(), Source::Webhook, now)
+                    .await
             }
         }
+    }
+
+    /// Records an accepted event in its leg and queues the jobs it needs.
+    async fn accept(
+        &self,
+        event: &CallEvent,
+        raw: &RawValue,
+        plan: Plan,
+        scope: Option<&str>,
+        source: Source,
+        now: i64,
+    ) -> Response {
+        // Recorded before the answer: every event acknowledged is in the state that the call
+        // log reads, however long its queue is. A store that cannot take it leaves the merge
+        // to the worker.
+        let records = Records {
+            store: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+        };
+        let merged = match state::merge_event(records, event, source).await {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!(call_id = %event.call_id, reason = "store_unavailable", error = %e,
+                    "webhook: could not record the event; the worker will");
+                None
+            }
+        };
+        let mut jobs = jobs(event, raw, plan, merged, self.log_delay, now);
+        for (m, _) in &mut jobs {
+            m.source = source;
+        }
+        let batch: Vec<(String, Duration)> = jobs.iter().map(|(m, d)| (m.to_json(), *d)).collect();
+        let sent = if batch.is_empty() {
+            Ok(())
+        } else {
+            self.queue.send_batch(&batch).await
+        };
+        if let Err(e) = sent {
+            tracing::error!(decision = decision::ERROR, reason = "queue_unavailable", call_id = %event.call_id, error = %e, "webhook: could not enqueue");
+            telemetry::webhook_event(decision::ERROR, "queue_unavailable");
+            return Response::new(
+                503,
+                json!({"status": "error", "reason": "queue_unavailable"}),
+            );
+        }
+        let kinds: Vec<&str> = jobs.iter().map(|(m, _)| m.job.as_str()).collect();
+        tracing::info!(
+            decision = decision::ACCEPTED,
+            call_id = %event.call_id,
+            state = event.state.as_str(),
+            scope = scope.unwrap_or("pending"),
+            source = source.as_str(),
+            jobs = ?kinds,
+            recorded = merged.is_some(),
+            late = merged.is_some_and(|m| m.logged),
+            "webhook: event accepted"
+        );
+        telemetry::webhook_event(decision::ACCEPTED, "");
+        Response::new(
+            200,
+            json!({"status": "accepted", "call_id": event.call_id, "state": event.state.as_str(), "jobs": kinds,
+                "late": merged.is_some_and(|m| m.logged)}),
+        )
+    }
+
+    /// A disposition a CRM posted for the Dialpad call `call_id` (LeadSquared's popup: the
+    /// id llbridge sent it). It is merged into the call's leg as a `dispositions` event of
+    /// now, so the latest disposition wins, Dialpad's or the CRM's: before the call log, the
+    /// log carries it; after, it takes the late path (`late_event_after_log`). A call not
+    /// heard of yet keeps it for when its events arrive.
+    pub async fn crm_disposition(&self, call_id: &str, value: &str, origin: &str) -> Response {
+        let now = self.clock.now_ms();
+        let body = json!({
+            "call_id": call_id,
+            "state": "dispositions",
+            "event_timestamp": now,
+            "call_dispositions": [{"name": value}],
+            "llbridge_origin": origin,
+        });
+        let Ok(raw) = serde_json::value::to_raw_value(&body) else {
+            return Response::new(500, json!({"status": "error", "reason": "internal"}));
+        };
+        let event = match CallEvent::from_value(&body) {
+            Ok(e) => e,
+            Err(e) => {
+                return Response::new(
+                    400,
+                    json!({"status": "rejected", "reason": e.code(), "detail": e.to_string()}),
+                )
+            }
+        };
+        let plan = Plan {
+            task_queue: false,
+            screen_pop: false,
+        };
+        self.accept(&event, &raw, plan, None, Source::Crm, now)
+            .await
     }
 }

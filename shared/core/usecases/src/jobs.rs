@@ -58,6 +58,8 @@ pub enum Source {
     #[default]
     Webhook,
     Reconciliation,
+    /// A CRM posted it (a disposition picked in LeadSquared's popup).
+    Crm,
 }
 
 impl Source {
@@ -65,6 +67,7 @@ impl Source {
         match self {
             Source::Webhook => "webhook",
             Source::Reconciliation => "reconciliation",
+            Source::Crm => "crm",
         }
     }
 

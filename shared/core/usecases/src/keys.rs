@@ -18,6 +18,7 @@
 //! | `reconcile#lease` | the claim of the running reconciliation pass | 35 days |
 //! | `reconcile#fed#<call_id>` | a leg the reconciler fed, so that the next pass leaves it to its job | 15 minutes |
 //! | `reconcile#high_water` | where the last complete pass ended (written by earlier releases; read once) | until replaced |
+//! | `click#<user>#<e164>` | the claim of a click to call: the call started for it | 60 s once done |
 //! | `llbridge#token#<connection>` (`#lease`, `#circuit`) | a CRM connection's token, its renewal lease and its login circuit | the token's life |
 
 /// The installation config.
@@ -66,6 +67,11 @@ pub fn log_claim(anchor: &str) -> String {
 /// The claim of one effect (`phone_log`, `task`, `event`, `status`...) of a call log.
 pub fn step(anchor: &str, name: &str) -> String {
     format!("step#{anchor}#{name}")
+}
+
+/// The claim of a click to call: one call per agent and number within the repeat window.
+pub fn click(user: &str, e164: &str) -> String {
+    format!("click#{user}#{e164}")
 }
 
 pub fn pop(leg: &str, user: &str) -> String {

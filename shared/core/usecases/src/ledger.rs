@@ -223,7 +223,7 @@ pub async fn open(
     let entry = change(records, anchor, |e| {
         // The first opener says how the conversation reached the product, and the webhook
         // wins: a conversation is recovered only when the webhook delivered none of it.
-        if e.source.is_none() || source == Source::Webhook {
+        if source != Source::Crm && (e.source.is_none() || source == Source::Webhook) {
             e.source = Some(source);
         }
         if source == Source::Webhook && e.decision == Some(Decision::RecoveredByReconciliation) {

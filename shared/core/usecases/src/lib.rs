@@ -3,6 +3,7 @@
 
 pub mod checks;
 pub mod claim;
+pub mod click;
 pub mod config_store;
 pub mod crm;
 pub mod doctor;

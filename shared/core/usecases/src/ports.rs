@@ -250,6 +250,53 @@ pub struct CallPage {
     pub cursor: Option<String>,
 }
 
+/// A Dialpad user (`GET /api/v2/users`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialpadUser {
+    pub id: String,
+    pub emails: Vec<String>,
+    pub name: Option<String>,
+    /// Dialpad's `is_available`, when it says.
+    pub available: Option<bool>,
+}
+
+/// A call to start (`POST /api/v2/call`): Dialpad rings the user, then dials the number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartCall {
+    pub user_id: String,
+    /// E.164.
+    pub phone_number: String,
+    /// The group the call is placed for (`group_id`, `group_type` such as `callcenter`).
+    pub group: Option<(String, String)>,
+    /// The number the callee sees (E.164).
+    pub outbound_caller_id: Option<String>,
+    /// Passed through to the call's events.
+    pub custom_data: Option<String>,
+}
+
+/// A Dialpad webhook (`/api/v2/webhooks`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: String,
+    pub hook_url: String,
+    /// The signing secret, when Dialpad shows it.
+    pub secret: Option<String>,
+}
+
+/// A call-event subscription (`/api/v2/subscriptions/call`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CallSubscription {
+    /// Empty for one not created yet.
+    pub id: String,
+    /// The webhook it posts to.
+    pub webhook_id: Option<String>,
+    /// `callcenter`, `office`, `company`...
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub call_states: Vec<String>,
+    pub enabled: bool,
+}
+
 /// The Dialpad API.
 #[async_trait]
 pub trait Dialpad: Send + Sync {
@@ -259,6 +306,26 @@ pub trait Dialpad: Send + Sync {
     /// `POST /api/v2/users/{user_id}/screenpop` with `{"screen_pop_uri": uri}`. A pop whose
     /// answer was lost is an unknown outcome (there is no way to read pops back).
     async fn screen_pop(&self, user_id: &str, uri: &str) -> Result<PopOutcome>;
+
+    /// `GET /api/v2/users?email=`: the user with this e-mail (compared without case).
+    async fn find_user(&self, email: &str) -> Result<Option<DialpadUser>>;
+
+    /// `POST /api/v2/call`: the new call's id. A 429 is transient with the code
+    /// `dialpad_rate_limited`; a refusal is permanent with `dialpad_rejected`; an answer lost
+    /// after sending is an unknown outcome (the call may be ringing).
+    async fn start_call(&self, call: &StartCall) -> Result<String>;
+
+    /// `GET /api/v2/webhooks`, every page.
+    async fn webhooks(&self) -> Result<Vec<Webhook>>;
+
+    /// `POST /api/v2/webhooks`.
+    async fn create_webhook(&self, hook_url: &str, secret: &str) -> Result<Webhook>;
+
+    /// `GET /api/v2/subscriptions/call`, every page.
+    async fn call_subscriptions(&self) -> Result<Vec<CallSubscription>>;
+
+    /// `POST /api/v2/subscriptions/call`, or `PATCH .../{id}` when it has an id.
+    async fn save_call_subscription(&self, sub: &CallSubscription) -> Result<CallSubscription>;
 }
 
 /// The installation config (a file locally; the DynamoDB table in a deployment).

@@ -77,6 +77,9 @@ pub struct CallLog {
     /// The disposition and the Dialpad Ai recap, when there are any.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub call_notes: Option<String>,
+    /// The lead a click to call was for: it names the lead when several share the number.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lead_id: Option<String>,
 }
 
 /// An agent popup, as posted (assumed, see the module's documentation).
@@ -92,6 +95,9 @@ pub struct AgentPopup {
     pub agent_email: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub agent_name: Option<String>,
+    /// The lead a click to call was for.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lead_id: Option<String>,
 }
 
 /// Why a conversation cannot be posted to LeadSquared.
@@ -231,7 +237,27 @@ pub fn call_log(
         call_session_id: conv.dialpad_call_id.clone(),
         resource_url: recording_url(conv, link_type),
         call_notes: notes(conv, include_recap),
+        lead_id: lead_id(conv),
     })
+}
+
+/// The key under which a click to call's `custom_data` carries the lead's id.
+const LEAD_ID_KEY: &str = "leadsquared_lead_id";
+
+/// The `custom_data` of a call started for a click on the lead `lead_id`: Dialpad passes it
+/// through to the call's events, and the call log names the lead by it.
+pub fn click_custom_data(lead_id: &str) -> String {
+    serde_json::json!({ LEAD_ID_KEY: lead_id }).to_string()
+}
+
+/// The lead a conversation's call was started for by a click to call, if it was.
+pub fn lead_id(conv: &Conversation) -> Option<String> {
+    let data: Value = serde_json::from_str(conv.custom_data.as_deref()?).ok()?;
+    match data.get(LEAD_ID_KEY)? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 /// The agent popup of an inbound call offered to an agent.
@@ -245,6 +271,7 @@ pub fn agent_popup(conv: &Conversation, offer: &Offer<'_>) -> Result<AgentPopup,
         call_session_id: offer.call_id.to_owned(),
         agent_email: offer.agent.email.clone(),
         agent_name: offer.agent.name.clone(),
+        lead_id: lead_id(conv),
     })
 }
 

@@ -14,7 +14,9 @@
 //! * [`HttpLeadSquared`]: that trait over HTTP, to the URLs of the connection.
 //! * [`LeadSquaredCrm`]: the `Crm` port of the use cases: the agent popup at ring time, one call
 //!   log per conversation through the use case's exactly-once effects.
+//! * [`actions`]: the URLs LeadSquared calls: click to call and dispositions.
 
+pub mod actions;
 pub mod api;
 mod client;
 pub mod config;

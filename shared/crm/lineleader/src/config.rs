@@ -205,6 +205,13 @@ impl EnablementSettings for LineLeaderSettings {
     fn pops_through_dialpad(&self) -> bool {
         true
     }
+
+    /// Follow-up tasks from action items read the recap's action items.
+    fn reads_recap(&self) -> bool {
+        self.follow_up_tasks
+            .as_ref()
+            .is_some_and(|f| f.from_action_items)
+    }
 }
 
 /// The LineLeader settings of an enablement, when its connection is LineLeader's.

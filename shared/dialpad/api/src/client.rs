@@ -1,4 +1,4 @@
-//! The Dialpad API client: the call list, and the screen pop: `POST {api_base}/api/v2/users/{user_id}/screenpop` with
+//! The Dialpad API client: the call list, and the screen pop (the rest is in `rest`): `POST {api_base}/api/v2/users/{user_id}/screenpop` with
 //! `{"screen_pop_uri": uri}` and `Authorization: Bearer <api key>`.
 //!
 //! A pop is only useful while the phone rings, so the client is quick: a short timeout (3 s by
@@ -104,6 +104,24 @@ impl HttpDialpad {
             timeout: DEFAULT_TIMEOUT,
             retry_delay: DEFAULT_RETRY_DELAY,
         }
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) fn api_base(&self) -> &str {
+        &self.api_base
+    }
+
+    pub(crate) fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// The timeout of a request other than a pop: never under 10 s (a list page, a call
+    /// start that rings a device first).
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.timeout.max(Duration::from_secs(10))
     }
 
     pub fn with_timeout(mut self, timeout: Duration) -> Self {

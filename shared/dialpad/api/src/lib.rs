@@ -2,10 +2,13 @@
 //! ([`DialpadApi`]).
 
 use async_trait::async_trait;
-use llbridge_usecases::ports::{CallPage, CallQuery, Dialpad, PopOutcome};
+use llbridge_usecases::ports::{
+    CallPage, CallQuery, CallSubscription, Dialpad, DialpadUser, PopOutcome, StartCall, Webhook,
+};
 use llbridge_usecases::{Error, Result, NOT_SENT};
 
 pub mod client;
+pub mod rest;
 
 pub use client::{HttpDialpad, PopFailure, PopResult};
 
@@ -43,5 +46,29 @@ impl Dialpad for DialpadApi {
                 }
             }),
         }
+    }
+
+    async fn find_user(&self, email: &str) -> Result<Option<DialpadUser>> {
+        self.0.find_user(email).await
+    }
+
+    async fn start_call(&self, call: &StartCall) -> Result<String> {
+        self.0.start_call(call).await
+    }
+
+    async fn webhooks(&self) -> Result<Vec<Webhook>> {
+        self.0.webhooks().await
+    }
+
+    async fn create_webhook(&self, hook_url: &str, secret: &str) -> Result<Webhook> {
+        self.0.create_webhook(hook_url, secret).await
+    }
+
+    async fn call_subscriptions(&self) -> Result<Vec<CallSubscription>> {
+        self.0.call_subscriptions().await
+    }
+
+    async fn save_call_subscription(&self, sub: &CallSubscription) -> Result<CallSubscription> {
+        self.0.save_call_subscription(sub).await
     }
 }

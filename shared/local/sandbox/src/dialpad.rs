@@ -2,7 +2,12 @@
 //! per minute per user, and the call list (`GET /api/v2/call`: concluded calls, newest first,
 //! paged by cursor, filtered by start time and target), fed with the calls it is told of
 //! ([`DialpadSandbox::add_call`], `POST /_sandbox/calls`). [`DialpadSandbox`] also implements
-//! the `Dialpad` port directly.
+//! the `Dialpad` port directly. Users, calls started through the API, webhooks and
+//! subscriptions are in [`setup`].
+
+mod setup;
+
+pub use setup::{default_users, SbUser, StartedCall};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,7 +19,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use llbridge_usecases::ports::{CallPage, CallQuery, Dialpad, PopOutcome};
+use llbridge_usecases::ports::{
+    CallPage, CallQuery, CallSubscription, Dialpad, DialpadUser, PopOutcome, StartCall, Webhook,
+};
 use llbridge_usecases::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -31,6 +38,10 @@ pub struct DialpadConfig {
     pub pops_per_minute: usize,
     /// Calls per page of the call list.
     pub call_page_size: usize,
+    /// The company's users (`GET /api/v2/users`).
+    pub users: Vec<SbUser>,
+    /// Calls a user may start through the API in any 60-second window; beyond, 429.
+    pub calls_per_minute: usize,
 }
 
 impl Default for DialpadConfig {
@@ -39,6 +50,8 @@ impl Default for DialpadConfig {
             api_key: "sandbox-dialpad-key".into(),
             pops_per_minute: 5,
             call_page_size: 20,
+            users: default_users(),
+            calls_per_minute: 5,
         }
     }
 }
@@ -59,6 +72,11 @@ struct Inner {
     pops: Mutex<Vec<Pop>>,
     /// Concluded legs, as the call list returns them.
     calls: Mutex<Vec<Value>>,
+    /// Calls started through `POST /api/v2/call`.
+    started: Mutex<Vec<StartedCall>>,
+    webhooks: Mutex<Vec<Value>>,
+    subscriptions: Mutex<Vec<Value>>,
+    next_id: Mutex<u64>,
     recorder: Arc<Recorder>,
 }
 
@@ -88,6 +106,10 @@ impl DialpadSandbox {
                 config: Mutex::new(config),
                 pops: Mutex::new(Vec::new()),
                 calls: Mutex::new(Vec::new()),
+                started: Mutex::new(Vec::new()),
+                webhooks: Mutex::new(Vec::new()),
+                subscriptions: Mutex::new(Vec::new()),
+                next_id: Mutex::new(0),
                 recorder: Arc::new(Recorder::new(faults)),
             }),
         }
@@ -134,9 +156,11 @@ impl DialpadSandbox {
         self.inner.recorder.faults()
     }
 
-    /// Forgets the pops, the calls, the request log and the faults.
+    /// Forgets the pops, the calls, the calls started, the webhooks and subscriptions, the
+    /// request log and the faults.
     pub fn reset(&self) {
         self.pops_lock().clear();
+        self.reset_setup();
         self.inner
             .calls
             .lock()
@@ -222,17 +246,33 @@ impl DialpadSandbox {
         outcome
     }
 
-    /// `POST /api/v2/users/{id}/screenpop`, `GET /api/v2/call`, and the hooks under
-    /// `/_sandbox`: `GET pops`, `GET|POST calls`, `GET|DELETE requests`, `POST reset`,
-    /// `GET|POST faults`, `GET|POST config`.
+    /// `POST /api/v2/users/{id}/screenpop`, `GET /api/v2/call` (the call list), `POST
+    /// /api/v2/call` (start a call), `GET /api/v2/users`, `GET|POST /api/v2/webhooks`,
+    /// `GET|POST /api/v2/subscriptions/call`, `PATCH /api/v2/subscriptions/call/{id}`, and the
+    /// hooks under `/_sandbox`: `GET pops`, `GET started`, `GET|POST calls`, `GET|DELETE
+    /// requests`, `POST reset`, `GET|POST faults`, `GET|POST config`.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/api/v2/users/{id}/screenpop", post(screenpop))
-            .route("/api/v2/call", get(call_list))
+            .route("/api/v2/call", get(call_list).post(setup::start_call))
+            .route("/api/v2/users", get(setup::users))
+            .route(
+                "/api/v2/webhooks",
+                get(setup::list_webhooks).post(setup::create_webhook),
+            )
+            .route(
+                "/api/v2/subscriptions/call",
+                get(setup::list_subscriptions).post(setup::create_subscription),
+            )
+            .route(
+                "/api/v2/subscriptions/call/{id}",
+                axum::routing::patch(setup::patch_subscription),
+            )
             .nest(
                 recorder::HOOK_PREFIX,
                 recorder::common_hooks()
                     .route("/pops", get(hook_pops))
+                    .route("/started", get(setup::hook_started))
                     .route("/calls", get(hook_calls).post(hook_add_call))
                     .route("/reset", post(hook_reset)),
             )
@@ -262,6 +302,80 @@ impl Dialpad for DialpadSandbox {
             ));
         }
         Ok(self.pop(user_id, uri))
+    }
+
+    async fn find_user(&self, email: &str) -> Result<Option<DialpadUser>> {
+        Ok(self.user_by_email(email).map(|u| DialpadUser {
+            id: u.id,
+            emails: vec![u.email],
+            name: Some(u.display_name),
+            available: Some(u.is_available),
+        }))
+    }
+
+    async fn start_call(&self, call: &StartCall) -> Result<String> {
+        let mut body = json!({"user_id": call.user_id, "phone_number": call.phone_number});
+        if let Some((id, kind)) = &call.group {
+            body["group_id"] = json!(id);
+            body["group_type"] = json!(kind);
+        }
+        if let Some(c) = &call.outbound_caller_id {
+            body["outbound_caller_id"] = json!(c);
+        }
+        if let Some(d) = &call.custom_data {
+            body["custom_data"] = json!(d);
+        }
+        match DialpadSandbox::start_call(self, &body) {
+            Ok(c) => Ok(c.call_id),
+            Err((StatusCode::TOO_MANY_REQUESTS, m)) => {
+                Err(Error::transient("dialpad", m).with_code("dialpad_rate_limited"))
+            }
+            Err((status, m)) => Err(Error::permanent(
+                "dialpad",
+                format!("POST /api/v2/call: HTTP {}: {m}", status.as_u16()),
+            )
+            .with_code("dialpad_rejected")),
+        }
+    }
+
+    async fn webhooks(&self) -> Result<Vec<Webhook>> {
+        Ok(DialpadSandbox::webhooks(self)
+            .iter()
+            .filter_map(setup::webhook_of)
+            .collect())
+    }
+
+    async fn create_webhook(&self, hook_url: &str, secret: &str) -> Result<Webhook> {
+        DialpadSandbox::create_webhook(self, &json!({"hook_url": hook_url, "secret": secret}))
+            .ok()
+            .as_ref()
+            .and_then(setup::webhook_of)
+            .ok_or_else(|| Error::permanent("dialpad", "webhook refused"))
+    }
+
+    async fn call_subscriptions(&self) -> Result<Vec<CallSubscription>> {
+        Ok(DialpadSandbox::call_subscriptions(self)
+            .iter()
+            .filter_map(setup::subscription_of)
+            .collect())
+    }
+
+    async fn save_call_subscription(&self, sub: &CallSubscription) -> Result<CallSubscription> {
+        let body = setup::subscription_body(sub);
+        let saved = if sub.id.is_empty() {
+            self.create_call_subscription(&body)
+        } else {
+            self.patch_call_subscription(&sub.id, &body)
+        };
+        match saved {
+            Ok(v) => setup::subscription_of(&v)
+                .ok_or_else(|| Error::permanent("dialpad", "subscription unreadable")),
+            Err((status, m)) => Err(Error::permanent(
+                "dialpad",
+                format!("subscription: HTTP {}: {m}", status.as_u16()),
+            )
+            .with_code("dialpad_rejected")),
+        }
     }
 }
 

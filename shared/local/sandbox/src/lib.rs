@@ -31,7 +31,7 @@ mod inspect;
 
 use std::net::SocketAddr;
 
-pub use dialpad::{DialpadConfig, DialpadSandbox, Pop};
+pub use dialpad::{DialpadConfig, DialpadSandbox, Pop, SbUser, StartedCall};
 pub use inspect::Inspector;
 pub use leadsquared::{LeadSquaredConfig, LeadSquaredSandbox, SbCallLog, SbPopup};
 pub use lineleader::{

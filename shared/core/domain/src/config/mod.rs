@@ -137,6 +137,12 @@ pub trait EnablementSettings: Settings {
     fn pops_through_dialpad(&self) -> bool {
         false
     }
+
+    /// Whether the CRM reads Dialpad Ai's recap events for something beyond the call log's
+    /// text (LineLeader's follow-up tasks from action items).
+    fn reads_recap(&self) -> bool {
+        false
+    }
 }
 
 /// What every CRM's settings are: debuggable, comparable, clonable behind a box, and readable
@@ -306,7 +312,37 @@ pub struct Enablement {
     pub crm: Box<dyn EnablementSettings>,
 }
 
+/// The call states every enablement's subscription needs: the ring (screen pops), the answer,
+/// the ends of a leg, the disposition and the recording.
+pub const CALL_STATES: [&str; 7] = [
+    "ringing",
+    "connected",
+    "hangup",
+    "missed",
+    "voicemail",
+    "dispositions",
+    "recording",
+];
+
+/// The call states of Dialpad Ai's recap, needed when the recap is read.
+pub const RECAP_STATES: [&str; 4] = [
+    "recap_summary",
+    "recap_action_items",
+    "recap_outcome",
+    "recap_purposes",
+];
+
 impl Enablement {
+    /// The call states its Dialpad subscription must carry: [`CALL_STATES`], and
+    /// [`RECAP_STATES`] when the recap goes into call logs or the CRM reads it.
+    pub fn call_states(&self) -> Vec<&'static str> {
+        let mut states = CALL_STATES.to_vec();
+        if self.include_recap || self.crm.reads_recap() {
+            states.extend(RECAP_STATES);
+        }
+        states
+    }
+
     /// Whether conversations are logged at all.
     pub fn logs_calls(&self) -> bool {
         self.crm.logs_calls()

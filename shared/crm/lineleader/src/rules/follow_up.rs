@@ -194,6 +194,7 @@ mod tests {
             ended: true,
             last_event_at: 0,
             events: 2,
+            custom_data: None,
         }
     }
 

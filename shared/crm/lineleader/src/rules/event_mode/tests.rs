@@ -49,6 +49,7 @@ fn conv() -> Conversation {
         ended: true,
         last_event_at: ENDED + 60_000,
         events: 8,
+        custom_data: None,
     }
 }
 

@@ -58,6 +58,7 @@ pub(crate) fn call() -> Conversation {
         ended: true,
         last_event_at: STARTED + 385_013,
         events: 8,
+        custom_data: None,
     }
 }
 

@@ -1,0 +1,412 @@
+//! The rest of Dialpad's API this product uses: users by e-mail, starting a call (click to
+//! call), and the webhooks and call-event subscriptions that `llbridge dialpad connect` sets up
+//! and `doctor` checks. Answers are read leniently: ids as numbers or strings, lists under
+//! `items` (pages followed by `cursor`).
+
+use std::time::{Duration, Instant};
+
+use llbridge_usecases::ports::{CallSubscription, DialpadUser, StartCall, Webhook};
+use llbridge_usecases::{telemetry, Error, Result, NOT_SENT};
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+
+use crate::client::HttpDialpad;
+
+/// Pages of a list read at most (Dialpad pages hold 100 items or more).
+const MAX_PAGES: usize = 50;
+
+/// An id given as a number or a string.
+pub fn id(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn text(o: &Map<String, Value>, key: &str) -> Option<String> {
+    o.get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// A user of `GET /api/v2/users`.
+pub fn user(v: &Value) -> Option<DialpadUser> {
+    let o = v.as_object()?;
+    let emails = match o.get("emails") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => text(o, "email").into_iter().collect(),
+    };
+    Some(DialpadUser {
+        id: id(o.get("id"))?,
+        emails,
+        name: text(o, "display_name").or_else(|| {
+            let first = text(o, "first_name").unwrap_or_default();
+            let last = text(o, "last_name").unwrap_or_default();
+            Some(format!("{first} {last}").trim().to_owned()).filter(|n| !n.is_empty())
+        }),
+        available: o.get("is_available").and_then(Value::as_bool),
+    })
+}
+
+/// A webhook of `/api/v2/webhooks`.
+pub fn webhook(v: &Value) -> Option<Webhook> {
+    let o = v.as_object()?;
+    Some(Webhook {
+        id: id(o.get("id"))?,
+        hook_url: text(o, "hook_url").unwrap_or_default(),
+        secret: o
+            .get("signature")
+            .and_then(|s| s.get("secret"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    })
+}
+
+/// A subscription of `/api/v2/subscriptions/call`: its webhook as `webhook.id`,
+/// `endpoint_id` or `webhook_id`.
+pub fn subscription(v: &Value) -> Option<CallSubscription> {
+    let o = v.as_object()?;
+    let webhook_id = o
+        .get("webhook")
+        .and_then(|w| id(w.get("id")))
+        .or_else(|| id(o.get("endpoint_id")))
+        .or_else(|| id(o.get("webhook_id")));
+    Some(CallSubscription {
+        id: id(o.get("id"))?,
+        webhook_id,
+        target_type: text(o, "target_type").map(|t| t.to_ascii_lowercase()),
+        target_id: id(o.get("target_id")),
+        call_states: o
+            .get("call_states")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        enabled: o.get("enabled").and_then(Value::as_bool).unwrap_or(true),
+    })
+}
+
+/// What a request that is not a plain read may have done when it failed.
+enum Sent {
+    Answer(u16, Value, Option<Duration>),
+    /// Could not connect: nothing happened.
+    NotSent,
+    /// Sent, answer lost.
+    Lost(&'static str),
+}
+
+impl HttpDialpad {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Value>,
+        label: &str,
+    ) -> Sent {
+        let mut req = self
+            .http()
+            .request(method.clone(), format!("{}{path}", self.api_base()))
+            .timeout(self.request_timeout())
+            .bearer_auth(self.api_key())
+            .header(reqwest::header::ACCEPT, "application/json");
+        if !query.is_empty() {
+            req = req.query(query);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let started = Instant::now();
+        let sent = req.send().await;
+        let outcome = match &sent {
+            Ok(r) => telemetry::status_class(r.status().as_u16()),
+            Err(e) if e.is_timeout() => "timeout".to_owned(),
+            Err(_) => "failed".to_owned(),
+        };
+        telemetry::request(
+            "dialpad",
+            &format!("{method} {label}"),
+            &outcome,
+            started.elapsed(),
+        );
+        match sent {
+            Err(e) if e.is_connect() => Sent::NotSent,
+            Err(e) if e.is_timeout() => Sent::Lost("timed out"),
+            Err(_) => Sent::Lost("request failed"),
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let retry_after = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| {
+                        llbridge_usecases::error::retry_after(v, std::time::SystemTime::now())
+                    });
+                match resp.bytes().await {
+                    Ok(b) => {
+                        let v = serde_json::from_slice(&b).unwrap_or(Value::Null);
+                        Sent::Answer(status, v, retry_after)
+                    }
+                    Err(_) => Sent::Lost("answer lost"),
+                }
+            }
+        }
+    }
+
+    /// A read: every failure but a refusal is transient.
+    async fn read(&self, path: &str, query: &[(&str, String)], what: &str) -> Result<Value> {
+        match self.call(Method::GET, path, query, None, path).await {
+            Sent::Answer(200..=299, v, _) => Ok(v),
+            Sent::Answer(status @ (429 | 500..=599), _, after) => Err(Error::transient(
+                "dialpad",
+                format!("{what}: HTTP {status}"),
+            )
+            .with_retry_after(after)),
+            Sent::Answer(status, v, _) => Err(refused(what, status, &v)),
+            Sent::NotSent => Err(
+                Error::transient("dialpad", format!("{what}: could not connect"))
+                    .with_code(NOT_SENT),
+            ),
+            Sent::Lost(why) => Err(Error::transient("dialpad", format!("{what}: {why}"))),
+        }
+    }
+
+    /// Every page of a list.
+    async fn list(&self, path: &str, what: &str) -> Result<Vec<Value>> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let query: Vec<(&str, String)> = cursor.iter().map(|c| ("cursor", c.clone())).collect();
+            let page = self.read(path, &query, what).await?;
+            if let Some(a) = page.get("items").and_then(Value::as_array) {
+                items.extend(a.iter().cloned());
+            } else if let Some(a) = page.as_array() {
+                items.extend(a.iter().cloned());
+            }
+            match page.get("cursor").and_then(Value::as_str) {
+                Some(c) if !c.is_empty() && Some(c) != cursor.as_deref() => {
+                    cursor = Some(c.to_owned())
+                }
+                _ => break,
+            }
+        }
+        Ok(items)
+    }
+
+    /// A write: an answer lost after sending is an unknown outcome.
+    async fn write(&self, method: Method, path: &str, body: Value, label: &str) -> Result<Value> {
+        let what = format!("{method} {label}");
+        match self.call(method, path, &[], Some(body), label).await {
+            Sent::Answer(200..=299, v, _) => Ok(v),
+            Sent::Answer(429, _, after) => Err(Error::transient(
+                "dialpad",
+                format!("{what}: HTTP 429 (Dialpad's rate limit)"),
+            )
+            .with_code("dialpad_rate_limited")
+            .with_retry_after(after)),
+            Sent::Answer(status @ 500..=599, _, _) => Err(Error::unknown_outcome(
+                "dialpad",
+                format!("{what}: HTTP {status}; it may have taken effect"),
+            )),
+            Sent::Answer(status, v, _) => Err(refused(&what, status, &v)),
+            Sent::NotSent => Err(
+                Error::transient("dialpad", format!("{what}: could not connect"))
+                    .with_code(NOT_SENT),
+            ),
+            Sent::Lost(why) => Err(Error::unknown_outcome(
+                "dialpad",
+                format!("{what}: {why} after the request was sent; it may have taken effect"),
+            )),
+        }
+    }
+
+    /// `GET /api/v2/users?email=`: sent lower-cased, compared without case.
+    pub async fn find_user(&self, email: &str) -> Result<Option<DialpadUser>> {
+        let email = email.trim().to_lowercase();
+        let page = self
+            .read("/api/v2/users", &[("email", email.clone())], "user lookup")
+            .await?;
+        let items = page
+            .get("items")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        Ok(items.iter().filter_map(user).find(|u| {
+            u.emails.is_empty()
+                || u.emails
+                    .iter()
+                    .any(|e| e.trim().eq_ignore_ascii_case(&email))
+        }))
+    }
+
+    /// `POST /api/v2/call`: the new call's id.
+    pub async fn start_call(&self, call: &StartCall) -> Result<String> {
+        let mut body = json!({
+            "phone_number": call.phone_number,
+            "user_id": call.user_id,
+        });
+        if let Some((group_id, group_type)) = &call.group {
+            body["group_id"] = json!(group_id);
+            body["group_type"] = json!(group_type);
+        }
+        if let Some(c) = &call.outbound_caller_id {
+            body["outbound_caller_id"] = json!(c);
+        }
+        if let Some(d) = &call.custom_data {
+            body["custom_data"] = json!(d);
+        }
+        let answer = self
+            .write(Method::POST, "/api/v2/call", body, "/api/v2/call")
+            .await?;
+        id(answer.get("call_id")).ok_or_else(|| {
+            Error::unknown_outcome(
+                "dialpad",
+                "POST /api/v2/call: the answer has no call_id; the call may be ringing",
+            )
+        })
+    }
+
+    pub async fn webhooks(&self) -> Result<Vec<Webhook>> {
+        let items = self.list("/api/v2/webhooks", "webhook list").await?;
+        Ok(items.iter().filter_map(webhook).collect())
+    }
+
+    pub async fn create_webhook(&self, hook_url: &str, secret: &str) -> Result<Webhook> {
+        let answer = self
+            .write(
+                Method::POST,
+                "/api/v2/webhooks",
+                json!({"hook_url": hook_url, "secret": secret}),
+                "/api/v2/webhooks",
+            )
+            .await?;
+        webhook(&answer).ok_or_else(|| {
+            Error::unknown_outcome("dialpad", "POST /api/v2/webhooks: the answer has no id")
+        })
+    }
+
+    pub async fn call_subscriptions(&self) -> Result<Vec<CallSubscription>> {
+        let items = self
+            .list("/api/v2/subscriptions/call", "subscription list")
+            .await?;
+        Ok(items.iter().filter_map(subscription).collect())
+    }
+
+    pub async fn save_call_subscription(&self, sub: &CallSubscription) -> Result<CallSubscription> {
+        let mut body = json!({
+            "call_states": sub.call_states,
+            "enabled": sub.enabled,
+        });
+        if let Some(w) = &sub.webhook_id {
+            body["endpoint_id"] = id_value(w);
+        }
+        if let Some(t) = &sub.target_type {
+            body["target_type"] = json!(t);
+        }
+        if let Some(t) = &sub.target_id {
+            body["target_id"] = id_value(t);
+        }
+        let answer = if sub.id.is_empty() {
+            self.write(
+                Method::POST,
+                "/api/v2/subscriptions/call",
+                body,
+                "/api/v2/subscriptions/call",
+            )
+            .await?
+        } else {
+            self.write(
+                Method::PATCH,
+                &format!("/api/v2/subscriptions/call/{}", path_id(&sub.id)?),
+                body,
+                "/api/v2/subscriptions/call/{id}",
+            )
+            .await?
+        };
+        subscription(&answer).ok_or_else(|| {
+            Error::unknown_outcome(
+                "dialpad",
+                "subscription saved, but the answer has no id; list them to see",
+            )
+        })
+    }
+}
+
+/// Dialpad's ids are int64: sent as numbers when they are.
+fn id_value(id: &str) -> Value {
+    id.parse::<i64>().map_or_else(|_| json!(id), |n| json!(n))
+}
+
+/// An id fit for a URL path.
+fn path_id(id: &str) -> Result<&str> {
+    if !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        Ok(id)
+    } else {
+        Err(Error::permanent("dialpad", "invalid id"))
+    }
+}
+
+/// A refusal (4xx): permanent, with Dialpad's message (no key in it).
+fn refused(what: &str, status: u16, answer: &Value) -> Error {
+    let message = answer
+        .get("error")
+        .and_then(|e| e.get("message").or(Some(e)))
+        .or_else(|| answer.get("message"))
+        .and_then(Value::as_str)
+        .map(|m| format!(": {}", masked(m)))
+        .unwrap_or_default();
+    let hint = match status {
+        401 | 403 => " (Dialpad rejected the API key, or it lacks the scope)",
+        _ => "",
+    };
+    Error::permanent("dialpad", format!("{what}: HTTP {status}{hint}{message}"))
+        .with_code("dialpad_rejected")
+}
+
+/// Dialpad's messages can quote the number dialed: masked like every number in a log.
+fn masked(m: &str) -> String {
+    let m: String = m.chars().take(300).collect();
+    llbridge_domain::phone::mask_in_text(&m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_read_leniently() {
+        let u = user(
+            &json!({"id": 5_246_839_404_888_064_i64, "emails": ["Ava@Example.com"],
+            "display_name": "Ava Agent", "is_available": true}),
+        )
+        .unwrap();
+        assert_eq!(u.id, "5246839404888064");
+        assert_eq!(u.available, Some(true));
+        let s = subscription(&json!({"id": "77", "webhook": {"id": 12, "hook_url": "x"},
+            "call_states": ["hangup"], "target_type": "CallCenter", "target_id": 9}))
+        .unwrap();
+        assert_eq!(s.webhook_id.as_deref(), Some("12"));
+        assert_eq!(s.target_type.as_deref(), Some("callcenter"));
+        assert_eq!(s.target_id.as_deref(), Some("9"));
+        assert!(s.enabled);
+        let w = webhook(&json!({"id": 3, "hook_url": "https://h/dialpad/events",
+            "signature": {"algo": "HS256", "secret": "s", "type": "jwt"}}))
+        .unwrap();
+        assert_eq!(w.secret.as_deref(), Some("s"));
+    }
+}

@@ -1,0 +1,494 @@
+//! The Dialpad sandbox's users (`GET /api/v2/users?email=`), calls started through the API
+//! (`POST /api/v2/call`, 5 per minute per user), webhooks (`/api/v2/webhooks`) and call-event
+//! subscriptions (`/api/v2/subscriptions/call`), as `docs/dialpad-events.md` describes them.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use llbridge_usecases::ports::{CallSubscription, Webhook};
+
+use super::{authorized, DialpadSandbox, S};
+use crate::recorder::{error, now_ms, parse_json, reply};
+
+/// A user of the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SbUser {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    #[serde(default = "yes")]
+    pub is_available: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The users the sandbox starts with: the agents of the scripted calls.
+pub fn default_users() -> Vec<SbUser> {
+    vec![
+        SbUser {
+            id: "5150000000000001".into(),
+            email: "ana@example.com".into(),
+            display_name: "Ana Agent".into(),
+            is_available: true,
+        },
+        SbUser {
+            id: "5150000000000002".into(),
+            email: "ben@example.com".into(),
+            display_name: "Ben Agent".into(),
+            is_available: true,
+        },
+    ]
+}
+
+/// A call started through `POST /api/v2/call`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartedCall {
+    pub call_id: String,
+    pub user_id: String,
+    pub phone_number: String,
+    pub group_id: Option<String>,
+    pub group_type: Option<String>,
+    pub outbound_caller_id: Option<String>,
+    pub custom_data: Option<String>,
+    pub at_ms: i64,
+}
+
+/// Why the sandbox refused to start a call: the HTTP status and Dialpad's message.
+pub type Refusal = (StatusCode, String);
+
+/// An id given as a number or a string.
+fn id(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Dialpad's ids are numbers when they are digits.
+fn id_json(id: &str) -> Value {
+    id.parse::<u64>().map_or_else(|_| json!(id), |n| json!(n))
+}
+
+/// The call states a subscription may carry.
+const CALL_STATES: [&str; 21] = [
+    "ringing",
+    "connected",
+    "hangup",
+    "missed",
+    "voicemail",
+    "voicemail_uploaded",
+    "recording",
+    "call_transcription",
+    "postcall",
+    "dispositions",
+    "recap_summary",
+    "recap_action_items",
+    "recap_outcome",
+    "recap_purposes",
+    "calling",
+    "preanswer",
+    "hold",
+    "queued",
+    "transcription",
+    "parked",
+    "takeover",
+];
+
+const TARGET_TYPES: [&str; 7] = [
+    "callcenter",
+    "office",
+    "company",
+    "department",
+    "user",
+    "callrouter",
+    "room",
+];
+
+impl DialpadSandbox {
+    /// The user with this e-mail (without case).
+    pub fn user_by_email(&self, email: &str) -> Option<SbUser> {
+        self.config()
+            .users
+            .into_iter()
+            .find(|u| u.email.eq_ignore_ascii_case(email.trim()))
+    }
+
+    /// Every call started so far.
+    pub fn started_calls(&self) -> Vec<StartedCall> {
+        self.inner
+            .started
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Starts a call as `POST /api/v2/call` does: the user must exist, the number be E.164,
+    /// and the user have started fewer than 5 calls in the last minute.
+    pub fn start_call(&self, body: &Value) -> Result<StartedCall, Refusal> {
+        let bad = |m: &str| (StatusCode::BAD_REQUEST, m.to_owned());
+        let user_id = id(body.get("user_id")).ok_or_else(|| bad("user_id is required"))?;
+        let phone = body
+            .get("phone_number")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("phone_number is required"))?;
+        let e164 = phone.starts_with('+')
+            && (8..=16).contains(&phone.len())
+            && phone[1..].bytes().all(|b| b.is_ascii_digit());
+        if !e164 {
+            return Err(bad("phone_number must be E.164"));
+        }
+        let config = self.config();
+        if !config.users.iter().any(|u| u.id == user_id) {
+            return Err((StatusCode::NOT_FOUND, format!("user {user_id} not found")));
+        }
+        let now = now_ms();
+        let mut started = self.inner.started.lock().unwrap_or_else(|e| e.into_inner());
+        let recent = started
+            .iter()
+            .filter(|c| c.user_id == user_id && now - c.at_ms < 60_000)
+            .count();
+        if recent >= config.calls_per_minute {
+            return Err((
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate limit exceeded: 5 calls per minute per user".into(),
+            ));
+        }
+        let call = StartedCall {
+            call_id: (7_100_000_000_000_001 + started.len() as u64 * 10).to_string(),
+            user_id,
+            phone_number: phone.to_owned(),
+            group_id: id(body.get("group_id")),
+            group_type: body
+                .get("group_type")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            outbound_caller_id: body
+                .get("outbound_caller_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            custom_data: body
+                .get("custom_data")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            at_ms: now,
+        };
+        started.push(call.clone());
+        Ok(call)
+    }
+
+    /// The webhooks, as `GET /api/v2/webhooks` lists them.
+    pub fn webhooks(&self) -> Vec<Value> {
+        self.inner
+            .webhooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The call-event subscriptions, as `GET /api/v2/subscriptions/call` lists them.
+    pub fn call_subscriptions(&self) -> Vec<Value> {
+        self.inner
+            .subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn next_id(&self) -> u64 {
+        let mut n = self.inner.next_id.lock().unwrap_or_else(|e| e.into_inner());
+        *n += 1;
+        6_000_000_000_000_000 + *n
+    }
+
+    /// `POST /api/v2/webhooks`.
+    pub fn create_webhook(&self, body: &Value) -> Result<Value, Refusal> {
+        let url = body
+            .get("hook_url")
+            .and_then(Value::as_str)
+            .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+            .ok_or((
+                StatusCode::BAD_REQUEST,
+                "hook_url (a URL) is required".into(),
+            ))?;
+        let mut hook = json!({"id": self.next_id(), "hook_url": url});
+        if let Some(secret) = body.get("secret").and_then(Value::as_str) {
+            hook["signature"] = json!({"algo": "HS256", "secret": secret, "type": "jwt"});
+        }
+        self.inner
+            .webhooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(hook.clone());
+        Ok(hook)
+    }
+
+    /// The checks of a subscription's fields, as given (a patch gives only some).
+    fn check_subscription(&self, body: &Value, creating: bool) -> Result<(), Refusal> {
+        let bad = |m: String| Err((StatusCode::BAD_REQUEST, m));
+        if let Some(states) = body.get("call_states") {
+            let Some(states) = states.as_array().filter(|a| !a.is_empty()) else {
+                return bad("call_states must be a non-empty list".into());
+            };
+            for s in states {
+                if !s.as_str().is_some_and(|s| CALL_STATES.contains(&s)) {
+                    return bad(format!("unknown call state {s}"));
+                }
+            }
+        } else if creating {
+            return bad("call_states is required".into());
+        }
+        if let Some(t) = body.get("target_type") {
+            if !t.as_str().is_some_and(|t| TARGET_TYPES.contains(&t)) {
+                return bad(format!("unknown target_type {t}"));
+            }
+            if id(body.get("target_id")).is_none() {
+                return bad("target_id is required with target_type".into());
+            }
+        }
+        match id(body.get("endpoint_id")) {
+            Some(w) => {
+                let known = self
+                    .webhooks()
+                    .iter()
+                    .any(|h| id(h.get("id")).as_deref() == Some(w.as_str()));
+                if !known {
+                    return Err((StatusCode::NOT_FOUND, format!("webhook {w} not found")));
+                }
+            }
+            None if creating => return bad("endpoint_id is required".into()),
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// `POST /api/v2/subscriptions/call`.
+    pub fn create_call_subscription(&self, body: &Value) -> Result<Value, Refusal> {
+        self.check_subscription(body, true)?;
+        let webhook = id(body.get("endpoint_id"))
+            .and_then(|w| {
+                self.webhooks()
+                    .into_iter()
+                    .find(|h| id(h.get("id")).as_deref() == Some(w.as_str()))
+            })
+            .unwrap_or(Value::Null);
+        let mut sub = json!({
+            "id": self.next_id(),
+            "webhook": webhook,
+            "call_states": body["call_states"],
+            "enabled": body.get("enabled").and_then(Value::as_bool).unwrap_or(true),
+            "group_calls_only": body.get("group_calls_only").and_then(Value::as_bool).unwrap_or(false),
+        });
+        if let Some(t) = body.get("target_type") {
+            sub["target_type"] = t.clone();
+            sub["target_id"] = id_json(&id(body.get("target_id")).unwrap_or_default());
+        }
+        self.inner
+            .subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(sub.clone());
+        Ok(sub)
+    }
+
+    /// `PATCH /api/v2/subscriptions/call/{id}`: the fields given replace the subscription's.
+    pub fn patch_call_subscription(&self, sub_id: &str, body: &Value) -> Result<Value, Refusal> {
+        self.check_subscription(body, false)?;
+        let webhook = id(body.get("endpoint_id")).and_then(|w| {
+            self.webhooks()
+                .into_iter()
+                .find(|h| id(h.get("id")).as_deref() == Some(w.as_str()))
+        });
+        let mut subs = self
+            .inner
+            .subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let sub = subs
+            .iter_mut()
+            .find(|s| id(s.get("id")).as_deref() == Some(sub_id))
+            .ok_or((
+                StatusCode::NOT_FOUND,
+                format!("subscription {sub_id} not found"),
+            ))?;
+        for key in ["call_states", "enabled", "target_type", "group_calls_only"] {
+            if let Some(v) = body.get(key) {
+                sub[key] = v.clone();
+            }
+        }
+        if let Some(t) = id(body.get("target_id")) {
+            sub["target_id"] = id_json(&t);
+        }
+        if let Some(w) = webhook {
+            sub["webhook"] = w;
+        }
+        Ok(sub.clone())
+    }
+
+    /// Forgets the calls started, the webhooks and the subscriptions.
+    pub(super) fn reset_setup(&self) {
+        self.inner
+            .started
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.inner
+            .webhooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.inner
+            .subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}
+
+/// A webhook of the list, as the port gives it.
+pub(super) fn webhook_of(v: &Value) -> Option<Webhook> {
+    Some(Webhook {
+        id: id(v.get("id"))?,
+        hook_url: v["hook_url"].as_str().unwrap_or_default().to_owned(),
+        secret: v["signature"]["secret"].as_str().map(str::to_owned),
+    })
+}
+
+/// A subscription of the list, as the port gives it.
+pub(super) fn subscription_of(v: &Value) -> Option<CallSubscription> {
+    Some(CallSubscription {
+        id: id(v.get("id"))?,
+        webhook_id: id(v["webhook"].get("id")),
+        target_type: v["target_type"].as_str().map(str::to_owned),
+        target_id: id(v.get("target_id")),
+        call_states: v["call_states"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        enabled: v["enabled"].as_bool().unwrap_or(true),
+    })
+}
+
+/// The request body that saves `sub`.
+pub(super) fn subscription_body(sub: &CallSubscription) -> Value {
+    let mut body = json!({"call_states": sub.call_states, "enabled": sub.enabled});
+    if let Some(w) = &sub.webhook_id {
+        body["endpoint_id"] = id_json(w);
+    }
+    if let Some(t) = &sub.target_type {
+        body["target_type"] = json!(t);
+        body["target_id"] = id_json(sub.target_id.as_deref().unwrap_or_default());
+    }
+    body
+}
+
+fn refusal((status, message): Refusal) -> Response {
+    error(status, &message)
+}
+
+pub(super) async fn users(
+    State(sb): S,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if !authorized(&sb, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
+    }
+    let items: Vec<Value> = sb
+        .config()
+        .users
+        .into_iter()
+        .filter(|u| {
+            q.get("email")
+                .is_none_or(|e| u.email.eq_ignore_ascii_case(e.trim()))
+        })
+        .map(|u| {
+            json!({"id": id_json(&u.id), "emails": [u.email], "display_name": u.display_name,
+                "is_available": u.is_available, "state": "active"})
+        })
+        .collect();
+    reply(StatusCode::OK, json!({ "items": items }))
+}
+
+pub(super) async fn start_call(State(sb): S, headers: HeaderMap, body: Bytes) -> Response {
+    if !authorized(&sb, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
+    }
+    let body: Value = match parse_json(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match sb.start_call(&body) {
+        Ok(c) => reply(StatusCode::OK, json!({"call_id": id_json(&c.call_id)})),
+        Err(r) => refusal(r),
+    }
+}
+
+pub(super) async fn list_webhooks(State(sb): S, headers: HeaderMap) -> Response {
+    if !authorized(&sb, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
+    }
+    reply(StatusCode::OK, json!({"items": sb.webhooks()}))
+}
+
+pub(super) async fn create_webhook(State(sb): S, headers: HeaderMap, body: Bytes) -> Response {
+    if !authorized(&sb, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
+    }
+    match parse_json::<Value>(&body).map(|b| sb.create_webhook(&b)) {
+        Ok(Ok(h)) => reply(StatusCode::OK, h),
+        Ok(Err(r)) => refusal(r),
+        Err(r) => r,
+    }
+}
+
+pub(super) async fn list_subscriptions(State(sb): S, headers: HeaderMap) -> Response {
+    if !authorized(&sb, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
+    }
+    reply(StatusCode::OK, json!({"items": sb.call_subscriptions()}))
+}
+
+pub(super) async fn create_subscription(State(sb): S, headers: HeaderMap, body: Bytes) -> Response {
+    if !authorized(&sb, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
+    }
+    match parse_json::<Value>(&body).map(|b| sb.create_call_subscription(&b)) {
+        Ok(Ok(s)) => reply(StatusCode::OK, s),
+        Ok(Err(r)) => refusal(r),
+        Err(r) => r,
+    }
+}
+
+pub(super) async fn patch_subscription(
+    State(sb): S,
+    headers: HeaderMap,
+    Path(sub_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if !authorized(&sb, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
+    }
+    match parse_json::<Value>(&body).map(|b| sb.patch_call_subscription(&sub_id, &b)) {
+        Ok(Ok(s)) => reply(StatusCode::OK, s),
+        Ok(Err(r)) => refusal(r),
+        Err(r) => r,
+    }
+}
+
+pub(super) async fn hook_started(State(sb): S) -> Response {
+    reply(StatusCode::OK, json!(sb.started_calls()))
+}
