@@ -291,6 +291,7 @@ fn the_functions_are_lean_arm64_rust_builds_with_their_environment() {
         ("IngestFunction", "ingest"),
         ("WorkerFunction", "worker"),
         ("ReconcilerFunction", "reconciler"),
+        ("ConnectorFunction", "connector"),
     ] {
         let f = resource(&t, name);
         let p = get(f, &["Properties"]);
@@ -338,6 +339,23 @@ fn the_functions_are_lean_arm64_rust_builds_with_their_environment() {
         Some("/dialpad/events")
     );
     assert_eq!(get(http, &["Properties", "Method"]).as_str(), Some("POST"));
+    // LeadSquared's URLs go to the connector function: the webhook's cold start and
+    // concurrency do not depend on them.
+    let connector_paths: BTreeSet<&str> = map(get(
+        resource(&t, "ConnectorFunction"),
+        &["Properties", "Events"],
+    ))
+    .values()
+    .filter(|e| e.get("Type").and_then(Value::as_str) == Some("HttpApi"))
+    .filter_map(|e| get(e, &["Properties", "Path"]).as_str())
+    .collect();
+    assert_eq!(
+        connector_paths,
+        BTreeSet::from([
+            llbridge_crm_leadsquared::actions::CLICK_TO_CALL_PATH,
+            llbridge_crm_leadsquared::actions::DISPOSITION_PATH
+        ])
+    );
 }
 
 #[test]
@@ -757,7 +775,12 @@ fn logs_and_queues_outlive_the_stack_and_the_outputs_name_the_log_groups() {
         }
     }
     let outputs = map(get(&t, &["Outputs"]));
-    for group in ["IngestLogGroup", "WorkerLogGroup", "ReconcilerLogGroup"] {
+    for group in [
+        "IngestLogGroup",
+        "WorkerLogGroup",
+        "ReconcilerLogGroup",
+        "ConnectorLogGroup",
+    ] {
         assert!(
             outputs
                 .values()

@@ -9,7 +9,11 @@ use llbridge_memory::{MemorySecrets, MemoryStore};
 use llbridge_sandbox::{Dataset, LineLeaderConfig, Sandboxes};
 use llbridge_tests::configs::{self, left_voicemail_event_mode, CALL_CENTER};
 use llbridge_tests::events::Call;
+use llbridge_usecases::connect::{self, Change};
 use llbridge_usecases::doctor::{self, Check, Checkup, Verdict};
+
+/// The webhook URL of the setups.
+const HOOK_URL: &str = "https://llbridge.example.com/dialpad/events";
 use llbridge_usecases::ports::{Clock, SystemClock};
 use serde_json::{json, Value};
 
@@ -26,6 +30,20 @@ struct Setup {
     api: Option<Value>,
     /// How the LineLeader sandbox misbehaves.
     faults: llbridge_sandbox::Faults,
+    /// Dialpad's webhook and subscriptions, as `llbridge dialpad connect` leaves them, then
+    /// changed by this.
+    wiring: Wiring,
+}
+
+/// What is done to Dialpad's subscriptions before the checkup.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wiring {
+    /// `dialpad connect` ran.
+    Connected,
+    /// `dialpad connect` ran, then someone took `dispositions` off the subscription.
+    WithoutDispositions,
+    /// Nothing is wired.
+    Nothing,
 }
 
 impl Setup {
@@ -50,6 +68,7 @@ impl Setup {
             recent_call: true,
             api: None,
             faults: llbridge_sandbox::Faults::default(),
+            wiring: Wiring::Connected,
         }
     }
 
@@ -74,6 +93,29 @@ impl Setup {
             doc["connections"]["main"]["api"] = api;
         }
         let inst = configs::installation(&doc);
+        if self.wiring != Wiring::Nothing {
+            let lines =
+                connect::connect(&sb.dialpad, &inst, HOOK_URL, "an-old-webhook-secret", false)
+                    .await
+                    .unwrap_or_else(|e| panic!("connect: {e}"));
+            assert!(
+                lines.iter().all(|l| l.change == Change::Created),
+                "{lines:?}"
+            );
+        }
+        if self.wiring == Wiring::WithoutDispositions {
+            use llbridge_usecases::ports::Dialpad;
+            for mut sub in Dialpad::call_subscriptions(&sb.dialpad)
+                .await
+                .unwrap_or_default()
+            {
+                sub.call_states.retain(|s| s != "dispositions");
+                sb.dialpad
+                    .save_call_subscription(&sub)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let clients = llbridge_crm_registry::HttpClients::new(
             Arc::new(MemorySecrets::new()),
@@ -121,12 +163,33 @@ async fn checkup_of(edit: impl FnOnce(&mut Setup)) -> Checkup {
 }
 
 #[tokio::test]
+async fn a_subscription_lacking_dispositions_fails_with_dialpad_connect_as_the_fix() {
+    let c = checkup_of(|s| s.wiring = Wiring::WithoutDispositions).await;
+    only(
+        &c,
+        Verdict::Fail,
+        "dialpad_subscriptions",
+        "lacks dispositions",
+        "llbridge dialpad connect",
+    );
+    let c = checkup_of(|s| s.wiring = Wiring::Nothing).await;
+    only(
+        &c,
+        Verdict::Fail,
+        "dialpad_subscriptions",
+        &format!("callcenter {CALL_CENTER}: no enabled call-event subscription"),
+        "llbridge dialpad connect",
+    );
+}
+
+#[tokio::test]
 async fn a_right_setup_passes_every_check() {
     let c = checkup_of(|_| {}).await;
     assert!(c.ok(), "{:#?}", c.checks);
     assert!(with(&c, Verdict::Warn).is_empty(), "{:#?}", c.checks);
     for check in [
         "dialpad_call_list",
+        "dialpad_subscriptions",
         "dialpad_screen_pop",
         "lineleader_login",
         "staff_emails",

@@ -9,6 +9,8 @@
 //!   read the config of a deployed stack.
 //! * `llbridge doctor (--config FILE | --table T)`: the setup checked against the live Dialpad
 //!   API and CRMs, each failure with its fix.
+//! * `llbridge dialpad connect (--stack NAME | --config FILE --webhook-url URL) [--dry-run]`:
+//!   Dialpad's webhook and subscriptions made to match the config.
 //! * `llbridge sandbox`: the LineLeader and Dialpad sandboxes, standalone.
 //! * `llbridge demo`: scripted calls through the local host and sandboxes, told in plain words.
 //! * `llbridge report | trace | reconcile | replay | dlq`: the call ledger, reconciliation on
@@ -18,6 +20,7 @@
 mod admin;
 mod cloud;
 mod demo;
+mod dialpad;
 mod doctor;
 mod stack;
 
@@ -72,6 +75,11 @@ enum Command {
         /// One JSON object: {checks: [{scope, check, verdict, detail, fix}]}.
         #[arg(long)]
         json: bool,
+    },
+    /// Dialpad's side of the setup.
+    Dialpad {
+        #[command(subcommand)]
+        command: DialpadCommand,
     },
     /// Run the LineLeader, Dialpad and LeadSquared sandboxes standalone.
     Sandbox {
@@ -132,6 +140,14 @@ enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum DialpadCommand {
+    /// Create or update Dialpad's webhook (signed with the config's first webhook secret) and
+    /// each enablement's call-event subscription with every call state the config needs. One
+    /// line per object: created, updated or unchanged; running it twice changes nothing.
+    Connect(dialpad::ConnectArgs),
 }
 
 #[derive(Subcommand)]
@@ -387,6 +403,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             init_logs("text");
             doctor::run(&source, json).await
+        }
+        Command::Dialpad {
+            command: DialpadCommand::Connect(args),
+        } => {
+            if std::env::var_os("RUST_LOG").is_none() {
+                std::env::set_var("RUST_LOG", "error");
+            }
+            init_logs("text");
+            dialpad::connect(&args).await
         }
         Command::Sandbox { listen } => {
             init_logs("text");

@@ -13,6 +13,8 @@ pub struct Stack {
     pub dlq_url: String,
     /// The Secrets Manager secret the functions may read (the `ConfigSecretName` output).
     pub config_secret: Option<String>,
+    /// The URL Dialpad posts call events to (the `WebhookUrl` output).
+    pub webhook_url: Option<String>,
 }
 
 /// Reads the outputs of the stack `name`.
@@ -48,5 +50,6 @@ pub async fn describe(name: &str) -> anyhow::Result<Stack> {
         queue_url: required("QueueUrl")?,
         dlq_url: required("DeadLetterQueueUrl")?,
         config_secret: output("ConfigSecretName"),
+        webhook_url: output("WebhookUrl"),
     })
 }

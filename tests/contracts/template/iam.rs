@@ -61,6 +61,29 @@ fn the_ingest_may_read_the_config_and_record_call_legs_only() {
 }
 
 #[test]
+fn the_connector_may_read_the_config_and_write_call_legs_and_clicks_only() {
+    let t = template();
+    let grants = table_grants(&t, "ConnectorRole");
+    assert_eq!(
+        grants,
+        vec![
+            (
+                "ForAllValues:StringEquals".to_owned(),
+                vec![CONFIG_KEY.to_owned()],
+                vec!["dynamodb:GetItem".to_owned()]
+            ),
+            (
+                "ForAllValues:StringLike".to_owned(),
+                vec!["leg#*".to_owned(), "click#*".to_owned()],
+                vec!["dynamodb:GetItem".to_owned(), "dynamodb:PutItem".to_owned()]
+            ),
+        ],
+        "no token, no ledger, no other claims for the connector"
+    );
+    assert!(llbridge_usecases::keys::click("5", "+14158159602").starts_with("click#"));
+}
+
+#[test]
 fn the_reconciler_writes_only_its_own_items() {
     let t = template();
     let grants = table_grants(&t, "ReconcilerRole");
@@ -269,6 +292,17 @@ fn each_function_has_only_the_actions_it_uses() {
             "sqs:DeleteMessage",
             "sqs:GetQueueAttributes",
             "sqs:ReceiveMessage",
+            "sqs:SendMessage",
+        ])
+    );
+    assert_eq!(
+        role_actions(&t, "ConnectorFunction"),
+        set(&[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "secretsmanager:GetSecretValue",
             "sqs:SendMessage",
         ])
     );

@@ -165,6 +165,7 @@ async fn dialpad(
         "dialpad_call_list",
         format!("the API key lists calls ({seen} legs in the last 7 days read)"),
     ));
+    checks.push(subscriptions(inst, api.as_ref()).await);
     if pops {
         // Addressed to no user: Dialpad checks the key and its scope before the user.
         match api.screen_pop("0", "about:blank").await {
@@ -184,4 +185,48 @@ async fn dialpad(
         }
     }
     numbers
+}
+
+/// Every enablement's scope has an enabled call-event subscription on the product's webhook
+/// with every state it needs.
+async fn subscriptions(inst: &Installation, api: &dyn crate::ports::Dialpad) -> Check {
+    const SCOPE: &str = "dialpad";
+    const CHECK: &str = "dialpad_subscriptions";
+    const FIX: &str = "run `llbridge dialpad connect` (it creates the webhook and the subscriptions, and adds missing call states)";
+    let lists =
+        async { Ok::<_, crate::Error>((api.webhooks().await?, api.call_subscriptions().await?)) };
+    let (hooks, subs) = match lists.await {
+        Ok(l) => l,
+        Err(e) => {
+            return Check::warn(
+                SCOPE,
+                CHECK,
+                format!("the webhooks and subscriptions could not be listed: {e}"),
+                "use a company-admin API key, or check the subscriptions in Dialpad by hand",
+            )
+        }
+    };
+    let mut problems = Vec::new();
+    let mut covered = 0;
+    for (scope, c) in crate::connect::coverage(inst, &hooks, &subs, None) {
+        match c {
+            crate::connect::Coverage::Covered => covered += 1,
+            crate::connect::Coverage::Missing => problems.push(format!(
+                "{scope}: no enabled call-event subscription on the webhook (…/dialpad/events)"
+            )),
+            crate::connect::Coverage::Lacking(states) => problems.push(format!(
+                "{scope}: the subscription lacks {}",
+                states.into_iter().collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Check::pass(
+            SCOPE,
+            CHECK,
+            format!("{covered} scope(s) subscribed with every call state they need"),
+        )
+    } else {
+        Check::fail(SCOPE, CHECK, problems.join("; "), FIX)
+    }
 }

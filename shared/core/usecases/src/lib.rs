@@ -5,6 +5,7 @@ pub mod checks;
 pub mod claim;
 pub mod click;
 pub mod config_store;
+pub mod connect;
 pub mod crm;
 pub mod doctor;
 pub mod effect;

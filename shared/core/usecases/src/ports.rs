@@ -321,6 +321,9 @@ pub trait Dialpad: Send + Sync {
     /// `POST /api/v2/webhooks`.
     async fn create_webhook(&self, hook_url: &str, secret: &str) -> Result<Webhook>;
 
+    /// `PATCH /api/v2/webhooks/{id}`: its URL and secret.
+    async fn update_webhook(&self, id: &str, hook_url: &str, secret: &str) -> Result<Webhook>;
+
     /// `GET /api/v2/subscriptions/call`, every page.
     async fn call_subscriptions(&self) -> Result<Vec<CallSubscription>>;
 

@@ -102,15 +102,12 @@ fn refuse(action: Action, status: u16, reason: &'static str, detail: &str) -> Re
 }
 
 impl Actions {
-    /// Whether `path` is one of the action URLs.
-    pub fn serves(path: &str) -> bool {
-        matches!(path, CLICK_TO_CALL_PATH | DISPOSITION_PATH)
-    }
-
     pub async fn handle(&self, req: Request<'_>) -> Response {
-        let action = match req.path {
-            CLICK_TO_CALL_PATH => Action::ClickToCall,
-            DISPOSITION_PATH => Action::Disposition,
+        // Behind a stage or a prefix, the path ends the same.
+        let path = req.path.trim_end_matches('/');
+        let action = match () {
+            _ if path.ends_with(CLICK_TO_CALL_PATH) => Action::ClickToCall,
+            _ if path.ends_with(DISPOSITION_PATH) => Action::Disposition,
             _ => {
                 return Response {
                     status: 404,

@@ -64,6 +64,10 @@ impl Dialpad for DialpadApi {
         self.0.create_webhook(hook_url, secret).await
     }
 
+    async fn update_webhook(&self, id: &str, hook_url: &str, secret: &str) -> Result<Webhook> {
+        self.0.update_webhook(id, hook_url, secret).await
+    }
+
     async fn call_subscriptions(&self) -> Result<Vec<CallSubscription>> {
         self.0.call_subscriptions().await
     }

@@ -98,10 +98,10 @@ pub fn subscription(v: &Value) -> Option<CallSubscription> {
 }
 
 /// What a request that is not a plain read may have done when it failed.
-enum Sent {
+enum Attempted {
     Answer(u16, Value, Option<Duration>),
     /// Could not connect: nothing happened.
-    NotSent,
+    NoConnection,
     /// Sent, answer lost.
     Lost(&'static str),
 }
@@ -114,7 +114,7 @@ impl HttpDialpad {
         query: &[(&str, String)],
         body: Option<Value>,
         label: &str,
-    ) -> Sent {
+    ) -> Attempted {
         let mut req = self
             .http()
             .request(method.clone(), format!("{}{path}", self.api_base()))
@@ -141,9 +141,9 @@ impl HttpDialpad {
             started.elapsed(),
         );
         match sent {
-            Err(e) if e.is_connect() => Sent::NotSent,
-            Err(e) if e.is_timeout() => Sent::Lost("timed out"),
-            Err(_) => Sent::Lost("request failed"),
+            Err(e) if e.is_connect() => Attempted::NoConnection,
+            Err(e) if e.is_timeout() => Attempted::Lost("timed out"),
+            Err(_) => Attempted::Lost("request failed"),
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 let retry_after = resp
@@ -156,9 +156,9 @@ impl HttpDialpad {
                 match resp.bytes().await {
                     Ok(b) => {
                         let v = serde_json::from_slice(&b).unwrap_or(Value::Null);
-                        Sent::Answer(status, v, retry_after)
+                        Attempted::Answer(status, v, retry_after)
                     }
-                    Err(_) => Sent::Lost("answer lost"),
+                    Err(_) => Attempted::Lost("answer lost"),
                 }
             }
         }
@@ -167,18 +167,19 @@ impl HttpDialpad {
     /// A read: every failure but a refusal is transient.
     async fn read(&self, path: &str, query: &[(&str, String)], what: &str) -> Result<Value> {
         match self.call(Method::GET, path, query, None, path).await {
-            Sent::Answer(200..=299, v, _) => Ok(v),
-            Sent::Answer(status @ (429 | 500..=599), _, after) => Err(Error::transient(
+            Attempted::Answer(200..=299, v, _) => Ok(v),
+            Attempted::Answer(status @ (429 | 500..=599), _, after) => Err(Error::transient(
                 "dialpad",
                 format!("{what}: HTTP {status}"),
             )
             .with_retry_after(after)),
-            Sent::Answer(status, v, _) => Err(refused(what, status, &v)),
-            Sent::NotSent => Err(
-                Error::transient("dialpad", format!("{what}: could not connect"))
-                    .with_code(NOT_SENT),
-            ),
-            Sent::Lost(why) => Err(Error::transient("dialpad", format!("{what}: {why}"))),
+            Attempted::Answer(status, v, _) => Err(refused(what, status, &v)),
+            Attempted::NoConnection => Err(Error::transient(
+                "dialpad",
+                format!("{what}: could not connect"),
+            )
+            .with_code(NOT_SENT)),
+            Attempted::Lost(why) => Err(Error::transient("dialpad", format!("{what}: {why}"))),
         }
     }
 
@@ -208,23 +209,24 @@ impl HttpDialpad {
     async fn write(&self, method: Method, path: &str, body: Value, label: &str) -> Result<Value> {
         let what = format!("{method} {label}");
         match self.call(method, path, &[], Some(body), label).await {
-            Sent::Answer(200..=299, v, _) => Ok(v),
-            Sent::Answer(429, _, after) => Err(Error::transient(
+            Attempted::Answer(200..=299, v, _) => Ok(v),
+            Attempted::Answer(429, _, after) => Err(Error::transient(
                 "dialpad",
                 format!("{what}: HTTP 429 (Dialpad's rate limit)"),
             )
             .with_code("dialpad_rate_limited")
             .with_retry_after(after)),
-            Sent::Answer(status @ 500..=599, _, _) => Err(Error::unknown_outcome(
+            Attempted::Answer(status @ 500..=599, _, _) => Err(Error::unknown_outcome(
                 "dialpad",
                 format!("{what}: HTTP {status}; it may have taken effect"),
             )),
-            Sent::Answer(status, v, _) => Err(refused(&what, status, &v)),
-            Sent::NotSent => Err(
-                Error::transient("dialpad", format!("{what}: could not connect"))
-                    .with_code(NOT_SENT),
-            ),
-            Sent::Lost(why) => Err(Error::unknown_outcome(
+            Attempted::Answer(status, v, _) => Err(refused(&what, status, &v)),
+            Attempted::NoConnection => Err(Error::transient(
+                "dialpad",
+                format!("{what}: could not connect"),
+            )
+            .with_code(NOT_SENT)),
+            Attempted::Lost(why) => Err(Error::unknown_outcome(
                 "dialpad",
                 format!("{what}: {why} after the request was sent; it may have taken effect"),
             )),
@@ -293,6 +295,20 @@ impl HttpDialpad {
             .await?;
         webhook(&answer).ok_or_else(|| {
             Error::unknown_outcome("dialpad", "POST /api/v2/webhooks: the answer has no id")
+        })
+    }
+
+    pub async fn update_webhook(&self, id: &str, hook_url: &str, secret: &str) -> Result<Webhook> {
+        let answer = self
+            .write(
+                Method::PATCH,
+                &format!("/api/v2/webhooks/{}", path_id(id)?),
+                json!({"hook_url": hook_url, "secret": secret}),
+                "/api/v2/webhooks/{id}",
+            )
+            .await?;
+        webhook(&answer).ok_or_else(|| {
+            Error::unknown_outcome("dialpad", "PATCH /api/v2/webhooks: the answer has no id")
         })
     }
 

@@ -1,5 +1,6 @@
-//! The local host: serves `POST /dialpad/events` (the same handler as the ingest Lambda) and
-//! `GET /healthz`, and runs the worker in-process on the embedded queue, which honours delays
+//! The local host: serves `POST /dialpad/events` (the same handler as the ingest Lambda),
+//! LeadSquared's `/leadsquared/click-to-call` and `/leadsquared/disposition` (the connector
+//! Lambda's) and `GET /healthz`, and runs the worker in-process on the embedded queue, which honours delays
 //! and wakes the worker as soon as a job is queued. [`aws`] runs it on the AWS adapters
 //! instead (SQS, DynamoDB, Secrets Manager; moto locally).
 
@@ -20,6 +21,9 @@ use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use axum::{Json, Router};
+use llbridge_crm_leadsquared::actions::{
+    Actions, Request as ActionRequest, CLICK_TO_CALL_PATH, DISPOSITION_PATH,
+};
 use llbridge_domain::config::{Connection, SecretRef, SANDBOX};
 use llbridge_domain::Installation;
 use llbridge_memory::{MemoryQueue, MemorySecrets, MemoryStore, SystemClock};
@@ -255,6 +259,7 @@ impl Host {
 #[derive(Clone)]
 struct AppState {
     ingest: Arc<Ingest>,
+    actions: Arc<Actions>,
 }
 
 async fn webhook(State(st): State<AppState>, method: Method, body: Bytes) -> impl IntoResponse {
@@ -263,16 +268,45 @@ async fn webhook(State(st): State<AppState>, method: Method, body: Bytes) -> imp
     (status, Json(resp.body))
 }
 
+/// LeadSquared's click to call and dispositions (the connector function's handler).
+async fn leadsquared(
+    State(st): State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let resp = st
+        .actions
+        .handle(ActionRequest {
+            method: method.as_str(),
+            path: uri.path(),
+            query: uri.query(),
+            content_type: header("content-type"),
+            key: header(llbridge_crm_leadsquared::actions::KEY_HEADER),
+            body: &body,
+        })
+        .await;
+    let status = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if resp.body.is_null() {
+        return status.into_response();
+    }
+    (status, Json(resp.body)).into_response()
+}
+
 async fn healthz() -> impl IntoResponse {
     Json(serde_json::json!({"status": "ok"}))
 }
 
-/// Builds the router of the webhook and the admin API.
-pub fn router(ingest: Arc<Ingest>, admin: admin::Admin) -> Router {
+/// Builds the router of the webhook, LeadSquared's action URLs and the admin API.
+pub fn router(ingest: Arc<Ingest>, actions: Arc<Actions>, admin: admin::Admin) -> Router {
     Router::new()
         .route("/dialpad/events", any(webhook))
+        .route(CLICK_TO_CALL_PATH, any(leadsquared))
+        .route(DISPOSITION_PATH, any(leadsquared))
         .route("/healthz", get(healthz))
-        .with_state(AppState { ingest })
+        .with_state(AppState { ingest, actions })
         .merge(admin::routes(admin))
 }
 
@@ -388,6 +422,15 @@ pub async fn start(mut opts: Options) -> std::io::Result<Host> {
         clock: opts.clock.clone(),
         log_delay: opts.log_delay,
     });
+    let actions = Arc::new(Actions {
+        config: config.clone(),
+        secrets: opts.secrets.clone(),
+        store: store.clone(),
+        clock: opts.clock.clone(),
+        clients: clients.clone(),
+        ingest: ingest.clone(),
+        dialer: llbridge_usecases::click::Dialer::new(),
+    });
     let worker = Arc::new(
         Worker::new(
             store.clone(),
@@ -423,7 +466,8 @@ pub async fn start(mut opts: Options) -> std::io::Result<Host> {
 
     let mut server_rx = rx.clone();
     let server = tokio::spawn(async move {
-        let app = router(ingest, admin).into_make_service_with_connect_info::<SocketAddr>();
+        let app =
+            router(ingest, actions, admin).into_make_service_with_connect_info::<SocketAddr>();
         let _ = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = server_rx.wait_for(|stop| *stop).await;

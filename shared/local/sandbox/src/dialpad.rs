@@ -261,6 +261,10 @@ impl DialpadSandbox {
                 get(setup::list_webhooks).post(setup::create_webhook),
             )
             .route(
+                "/api/v2/webhooks/{id}",
+                axum::routing::patch(setup::patch_webhook),
+            )
+            .route(
                 "/api/v2/subscriptions/call",
                 get(setup::list_subscriptions).post(setup::create_subscription),
             )
@@ -347,6 +351,14 @@ impl Dialpad for DialpadSandbox {
 
     async fn create_webhook(&self, hook_url: &str, secret: &str) -> Result<Webhook> {
         DialpadSandbox::create_webhook(self, &json!({"hook_url": hook_url, "secret": secret}))
+            .ok()
+            .as_ref()
+            .and_then(setup::webhook_of)
+            .ok_or_else(|| Error::permanent("dialpad", "webhook refused"))
+    }
+
+    async fn update_webhook(&self, id: &str, hook_url: &str, secret: &str) -> Result<Webhook> {
+        self.patch_webhook(id, &json!({"hook_url": hook_url, "secret": secret}))
             .ok()
             .as_ref()
             .and_then(setup::webhook_of)

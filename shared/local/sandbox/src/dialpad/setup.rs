@@ -231,6 +231,29 @@ impl DialpadSandbox {
         Ok(hook)
     }
 
+    /// `PATCH /api/v2/webhooks/{id}`: a new URL or secret.
+    pub fn patch_webhook(&self, hook_id: &str, body: &Value) -> Result<Value, Refusal> {
+        let mut hooks = self
+            .inner
+            .webhooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let hook = hooks
+            .iter_mut()
+            .find(|h| id(h.get("id")).as_deref() == Some(hook_id))
+            .ok_or((
+                StatusCode::NOT_FOUND,
+                format!("webhook {hook_id} not found"),
+            ))?;
+        if let Some(url) = body.get("hook_url").and_then(Value::as_str) {
+            hook["hook_url"] = json!(url);
+        }
+        if let Some(secret) = body.get("secret").and_then(Value::as_str) {
+            hook["signature"] = json!({"algo": "HS256", "secret": secret, "type": "jwt"});
+        }
+        Ok(hook.clone())
+    }
+
     /// The checks of a subscription's fields, as given (a patch gives only some).
     fn check_subscription(&self, body: &Value, creating: bool) -> Result<(), Refusal> {
         let bad = |m: String| Err((StatusCode::BAD_REQUEST, m));
@@ -449,6 +472,22 @@ pub(super) async fn create_webhook(State(sb): S, headers: HeaderMap, body: Bytes
         return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
     }
     match parse_json::<Value>(&body).map(|b| sb.create_webhook(&b)) {
+        Ok(Ok(h)) => reply(StatusCode::OK, h),
+        Ok(Err(r)) => refusal(r),
+        Err(r) => r,
+    }
+}
+
+pub(super) async fn patch_webhook(
+    State(sb): S,
+    headers: HeaderMap,
+    Path(hook_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if !authorized(&sb, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
+    }
+    match parse_json::<Value>(&body).map(|b| sb.patch_webhook(&hook_id, &b)) {
         Ok(Ok(h)) => reply(StatusCode::OK, h),
         Ok(Err(r)) => refusal(r),
         Err(r) => r,
