@@ -6,7 +6,7 @@ use std::time::Duration;
 use llbridge_dialpad_api::client::{HttpDialpad, PopFailure};
 use llbridge_dialpad_api::DialpadApi;
 use llbridge_sandbox::{DialpadConfig, DialpadSandbox, FaultRule, Faults, Server};
-use llbridge_usecases::ports::{Dialpad, PopOutcome};
+use llbridge_usecases::ports::{CallSubscription, Dialpad, PopOutcome, StartCall};
 use serde_json::json;
 
 const AGENT: &str = "5150000000000001";
@@ -45,6 +45,95 @@ async fn the_sixth_pop_in_a_minute_is_rate_limited(dp: &dyn Dialpad, sb: &Dialpa
     );
     assert_eq!(sb.sent().len(), 6);
     assert_eq!(sb.pops().len(), 7);
+}
+
+async fn users_are_found_by_email_without_case(dp: &dyn Dialpad, _sb: &DialpadSandbox) {
+    let ana = dp
+        .find_user("ANA@example.com")
+        .await
+        .expect("lookup")
+        .expect("Ana");
+    assert_eq!(ana.id, AGENT);
+    assert_eq!(ana.available, Some(true));
+    assert_eq!(
+        dp.find_user("nobody@example.com").await.expect("lookup"),
+        None
+    );
+}
+
+async fn a_call_is_started_for_the_user_and_limited_per_minute(
+    dp: &dyn Dialpad,
+    sb: &DialpadSandbox,
+) {
+    let call = |n: u32| StartCall {
+        user_id: AGENT.into(),
+        phone_number: format!("+1415815960{n}"),
+        group: Some(("4716644561813504".into(), "callcenter".into())),
+        outbound_caller_id: Some("+14155550100".into()),
+        custom_data: Some(r#"{"leadsquared_lead_id":"L1"}"#.into()),
+    };
+    let id = dp.start_call(&call(0)).await.expect("start");
+    let started = sb.started_calls();
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0].call_id, id);
+    assert_eq!(started[0].group_id.as_deref(), Some("4716644561813504"));
+    assert_eq!(
+        started[0].custom_data.as_deref(),
+        call(0).custom_data.as_deref()
+    );
+    for n in 1..5 {
+        dp.start_call(&call(n)).await.expect("start");
+    }
+    let limited = dp
+        .start_call(&call(5))
+        .await
+        .expect_err("the sixth in a minute");
+    assert_eq!(limited.code, Some("dialpad_rate_limited"));
+    let mut unknown = call(6);
+    unknown.user_id = "42".into();
+    let refused = dp.start_call(&unknown).await.expect_err("no such user");
+    assert_eq!(refused.code, Some("dialpad_rejected"));
+    assert!(!refused.is_transient());
+}
+
+async fn webhooks_and_subscriptions_are_created_listed_and_patched(
+    dp: &dyn Dialpad,
+    _sb: &DialpadSandbox,
+) {
+    let hook = dp
+        .create_webhook(
+            "https://h.example.com/dialpad/events",
+            "a-secret-of-the-webhook",
+        )
+        .await
+        .expect("webhook");
+    assert_eq!(dp.webhooks().await.expect("list"), vec![hook.clone()]);
+    assert_eq!(hook.secret.as_deref(), Some("a-secret-of-the-webhook"));
+    let moved = dp
+        .update_webhook(&hook.id, &hook.hook_url, "another-secret-of-the-hook")
+        .await
+        .expect("patch");
+    assert_eq!(moved.secret.as_deref(), Some("another-secret-of-the-hook"));
+    let sub = dp
+        .save_call_subscription(&CallSubscription {
+            webhook_id: Some(hook.id.clone()),
+            target_type: Some("callcenter".into()),
+            target_id: Some("4716644561813504".into()),
+            call_states: vec!["hangup".into()],
+            enabled: true,
+            ..CallSubscription::default()
+        })
+        .await
+        .expect("subscription");
+    assert!(!sub.id.is_empty());
+    assert_eq!(sub.webhook_id.as_deref(), Some(hook.id.as_str()));
+    let mut more = sub.clone();
+    more.call_states.push("dispositions".into());
+    dp.save_call_subscription(&more).await.expect("patch");
+    let listed = dp.call_subscriptions().await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].call_states, ["hangup", "dispositions"]);
+    assert_eq!(listed[0].target_id.as_deref(), Some("4716644561813504"));
 }
 
 struct Harness {
@@ -109,6 +198,31 @@ macro_rules! contract {
 contract! {
     pops_are_delivered;
     the_sixth_pop_in_a_minute_is_rate_limited;
+    users_are_found_by_email_without_case;
+    a_call_is_started_for_the_user_and_limited_per_minute;
+    webhooks_and_subscriptions_are_created_listed_and_patched;
+}
+
+#[tokio::test]
+async fn a_call_start_whose_answer_is_lost_is_an_unknown_outcome() {
+    let h = Harness::start().await;
+    h.sandbox.set_faults(Faults {
+        rules: vec![FaultRule::lose_answer("POST", "/api/v2/call", 502, 1.0)],
+        ..Faults::default()
+    });
+    let e = h
+        .client()
+        .start_call(&StartCall {
+            user_id: AGENT.into(),
+            phone_number: "+14158159602".into(),
+            group: None,
+            outbound_caller_id: None,
+            custom_data: None,
+        })
+        .await
+        .expect_err("lost");
+    assert!(e.is_unknown_outcome(), "{e}");
+    assert_eq!(h.sandbox.started_calls().len(), 1, "it did start");
 }
 
 #[tokio::test]

@@ -1,5 +1,7 @@
 //! The worker suites once more, on the AWS adapters: SQS, DynamoDB and Secrets Manager on moto.
 
+#[path = "click_to_call.rs"]
+mod click_to_call;
 #[path = "concurrency.rs"]
 mod concurrency;
 #[path = "drill.rs"]

@@ -48,6 +48,9 @@ pub fn left_voicemail_event_mode() -> Value {
 pub const LEADSQUARED_CALL_CENTER: &str = "4716644561813777";
 pub const LEADSQUARED_PHONE: &str = "+14155550177";
 
+/// The `action_key` of the LeadSquared connection `lsq`: LeadSquared's `X-Llbridge-Key`.
+pub const ACTION_KEY: &str = "lsq-action-key-0123456789abcdef0123";
+
 /// An enablement of a call center on the LeadSquared connection `lsq` (its sandbox): call logs
 /// with the public link after the log delay (so that the disposition is in), agent popups;
 /// `overrides` merged in.
@@ -105,7 +108,7 @@ pub fn document(enablements: Vec<Value>, lineleader_url: &str, dialpad_url: &str
         .is_some_and(|es| es.iter().any(|e| e["connection"] == "lsq"));
     if names_lsq {
         doc["connections"]["lsq"] = json!({"type": "leadsquared",
-            "call_log_url": "sandbox", "agent_popup_url": "sandbox"});
+            "call_log_url": "sandbox", "agent_popup_url": "sandbox", "action_key": ACTION_KEY});
     }
     let names_hook = doc["enablements"]
         .as_array()

@@ -19,6 +19,8 @@ pub struct Call {
     pub agent_id: u64,
     /// Epoch ms of the call's start.
     pub t0: i64,
+    /// The `custom_data` of a call started through the API (click to call): in its events.
+    pub custom_data: Option<String>,
 }
 
 impl Call {
@@ -32,6 +34,7 @@ impl Call {
             agent_email: "ana@example.com".into(),
             agent_id: 5150000000000001,
             t0,
+            custom_data: None,
         }
     }
 
@@ -104,6 +107,9 @@ impl Call {
         if state == "hangup" {
             e["date_ended"] = json!(self.t0 + 100_000);
             e["duration"] = json!(92_000.0);
+        }
+        if let Some(d) = &self.custom_data {
+            e["custom_data"] = json!(d);
         }
         e
     }

@@ -241,6 +241,55 @@ fn a_webhook_refuses_bad_secrets_plain_http_metadata_and_other_crms_keys() {
     );
 }
 
+#[test]
+fn click_to_call_takes_a_long_action_key_and_known_countries() {
+    let mut doc = with_leadsquared();
+    doc["connections"]["lsq"]["action_key"] =
+        json!({"secret": "llbridge/leadsquared", "key": "action_key"});
+    doc["connections"]["lsq"]["click_to_call"] =
+        json!({"allowed_countries": ["us", "CA"], "call_center": "4716644561813777"});
+    let inst = parse_value(&doc).unwrap();
+    let Some(c) = inst.connections["lsq"].settings::<LeadSquaredConnection>() else {
+        panic!("lsq is a LeadSquared connection");
+    };
+    assert_eq!(c.click_to_call.allowed_countries, ["US", "CA"]);
+    assert_eq!(
+        c.click_to_call.call_center.as_deref(),
+        Some("4716644561813777")
+    );
+    let paths: Vec<String> = inst.secret_refs().into_iter().map(|(p, _)| p).collect();
+    assert!(paths.contains(&"$.connections.lsq.action_key".to_owned()));
+
+    // Without click_to_call: the US only.
+    doc["connections"]["lsq"]
+        .as_object_mut()
+        .map(|o| o.remove("click_to_call"));
+    let inst = parse_value(&doc).unwrap();
+    let c = inst.connections["lsq"].settings::<LeadSquaredConnection>();
+    assert_eq!(
+        c.map(|c| c.click_to_call.allowed_countries.clone()),
+        Some(vec!["US".to_owned()])
+    );
+
+    doc["connections"]["lsq"]["action_key"] = json!("too-short");
+    assert_rejected_in(&doc, "$.connections.lsq.action_key", "shorter than 32");
+    doc["connections"]["lsq"]["action_key"] = json!("x".repeat(32));
+    doc["connections"]["lsq"]["click_to_call"] = json!({"allowed_countries": ["USA"]});
+    assert_rejected_in(
+        &doc,
+        "$.connections.lsq.click_to_call.allowed_countries[0]",
+        "not an ISO country code",
+    );
+    doc["connections"]["lsq"]["click_to_call"] = json!({"allowed_countries": []});
+    assert_rejected_in(
+        &doc,
+        "$.connections.lsq.click_to_call.allowed_countries",
+        "is empty",
+    );
+    doc["connections"]["lsq"]["click_to_call"] = json!({"allowed_country": ["US"]});
+    assert_rejected_in(&doc, "$.connections.lsq.click_to_call.allowed_country", "");
+}
+
 fn assert_rejected_in(doc: &Value, path: &str, needle: &str) {
     let errs = errors_of(doc);
     assert!(
