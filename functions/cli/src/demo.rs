@@ -19,6 +19,8 @@ const EVENT_CALL_CENTER: &str = "4716644561813999";
 /// The call center of the demo config that runs on LeadSquared.
 const LEADSQUARED_CALL_CENTER: &str = "4716644561813777";
 const LOG_DELAY: Duration = Duration::from_secs(2);
+/// The demo config's LeadSquared `action_key`.
+const ACTION_KEY: &str = "demo-action-key-change-me-0123456789";
 
 struct Demo {
     host: Host,
@@ -176,8 +178,52 @@ fn narrate_leadsquared(demo: &Demo, before: &Before) -> anyhow::Result<()> {
             field("CallSessionId"),
             field("CallNotes")
         );
+        if let Some(lead) = l.field("LeadId") {
+            println!("     on lead {lead} (LeadId: the lead the click was for).");
+        }
     }
     Ok(())
+}
+
+/// Ana clicks a lead's number in LeadSquared: Dialpad rings her, then dials the lead; the call
+/// is logged on that lead.
+async fn click_to_call(demo: &Demo) -> anyhow::Result<()> {
+    let url = format!("http://{}/leadsquared/click-to-call", demo.host.addr);
+    let answer: Value = demo
+        .http
+        .post(&url)
+        .header("X-Llbridge-Key", ACTION_KEY)
+        .json(
+            &json!({"agent_email": "ana@example.com", "phone_number": "+16505550178",
+            "lead_id": "lead-1178", "virtual_number": "+14155550177"}),
+        )
+        .send()
+        .await?
+        .json()
+        .await?;
+    let sb = demo.host.sandboxes.as_ref().context("no sandboxes")?;
+    let Some(started) = sb.dialpad.started_calls().into_iter().last() else {
+        bail!("no call started: {answer}");
+    };
+    println!(
+        "   - LeadSquared got {answer}; Dialpad rings Ana (user {}) and dials {} for the Riverside call center.",
+        started.user_id,
+        mask(&started.phone_number)
+    );
+    let before = demo.before()?;
+    let mut c = demo.call(9, &started.phone_number);
+    c.agent_leg = started.call_id.parse().unwrap_or_default();
+    c.call_center = LEADSQUARED_CALL_CENTER.into();
+    c.call_center_phone = "+14155550177".into();
+    c.custom_data = started.custom_data.clone();
+    demo.play(&[
+        c.outbound("calling", 10),
+        c.outbound("connected", 8_000),
+        c.outbound("hangup", 100_000),
+    ])
+    .await?;
+    demo.settle().await?;
+    narrate_leadsquared(demo, &before)
 }
 
 /// Prints what changed in LineLeader and Dialpad since `before`.
@@ -506,6 +552,12 @@ pub async fn run() -> anyhow::Result<()> {
         }
         println!();
     }
+    println!(
+        "{}. Ana clicks a lead's number in LeadSquared (click to call).",
+        scripts.len() + 1
+    );
+    click_to_call(&demo).await?;
+    println!();
     let state = demo.state()?;
     println!(
         "Done: {} phone log(s), {} timeline event(s), {} status change(s), {} follow-up task(s), {} screen pop(s) in the sandboxes; {} LeadSquared call log(s), {} agent popup(s).",

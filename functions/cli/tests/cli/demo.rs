@@ -33,7 +33,11 @@ fn the_demo_runs_and_tells_what_happened() {
         "Action item from the call of",
         "Call back: the family called on",
         "Done: 3 phone log(s), 2 timeline event(s), 1 status change(s), 3 follow-up task(s)",
-        "1 LeadSquared call log(s), 1 agent popup(s)",
+        "Ana clicks a lead's number in LeadSquared (click to call)",
+        "Dialpad rings Ana (user 5150000000000001) and dials ***0178",
+        "LeadSquared call log lsq-call-2: Answered Outbound call",
+        "on lead lead-1178",
+        "2 LeadSquared call log(s), 1 agent popup(s)",
     ] {
         assert!(
             stdout.contains(expected),
