@@ -292,6 +292,7 @@ fn the_functions_are_lean_arm64_rust_builds_with_their_environment() {
         ("WorkerFunction", "worker"),
         ("ReconcilerFunction", "reconciler"),
         ("ConnectorFunction", "connector"),
+        ("RouterFunction", "router"),
     ] {
         let f = resource(&t, name);
         let p = get(f, &["Properties"]);
@@ -349,6 +350,15 @@ fn the_functions_are_lean_arm64_rust_builds_with_their_environment() {
     .filter(|e| e.get("Type").and_then(Value::as_str) == Some("HttpApi"))
     .filter_map(|e| get(e, &["Properties", "Path"]).as_str())
     .collect();
+    let router_events = map(get(
+        resource(&t, "RouterFunction"),
+        &["Properties", "Events"],
+    ));
+    let route = router_events.values().next().expect("the router's event");
+    assert_eq!(
+        get(route, &["Properties", "Path"]).as_str(),
+        Some("/dialpad/route/{name}")
+    );
     assert_eq!(
         connector_paths,
         BTreeSet::from([
@@ -780,6 +790,7 @@ fn logs_and_queues_outlive_the_stack_and_the_outputs_name_the_log_groups() {
         "WorkerLogGroup",
         "ReconcilerLogGroup",
         "ConnectorLogGroup",
+        "RouterLogGroup",
     ] {
         assert!(
             outputs

@@ -191,6 +191,14 @@ async fn refused_clicks_start_no_call_and_say_why() {
             "{params}: {body}"
         );
     }
+    // Bounded like the webhook: 64 KiB.
+    let mut big = lead_click(LEAD_NUMBER);
+    big["padding"] = json!("x".repeat(70 * 1024));
+    let (got, body) = click(&s, Some(ACTION_KEY), As::Json, big).await;
+    assert_eq!(
+        (got, body["reason"].as_str()),
+        (413, Some("body_too_large"))
+    );
     assert!(s.dialpad().started_calls().is_empty());
 
     // Dialpad's limit: 5 calls a minute per user.

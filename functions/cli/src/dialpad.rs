@@ -1,6 +1,6 @@
 //! `llbridge dialpad connect (--stack NAME | --config FILE --webhook-url URL) [--dry-run]`:
-//! Dialpad's webhook and call-event subscriptions made to match the config, one line per
-//! object (`created`, `updated`, `unchanged`); running it twice changes nothing.
+//! Dialpad's webhook, call-event subscriptions and call routers made to match the config, one
+//! line per object (`created`, `updated`, `unchanged`); running it twice changes nothing.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +28,9 @@ pub struct ConnectArgs {
     /// The URL Dialpad posts call events to (with --config).
     #[arg(long)]
     webhook_url: Option<String>,
+    /// Assign a number to a router of the config's routing: NAME=+14155550100 (repeatable).
+    #[arg(long = "router-number", value_name = "NAME=NUMBER")]
+    router_numbers: Vec<String>,
     /// Say what would change, change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -76,7 +79,34 @@ pub async fn connect(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
         .dialpad(&inst)
         .await
         .context("cannot use the Dialpad API key (dialpad.api_key)")?;
-    let lines = connect::connect(
+    let mut plans = Vec::new();
+    for (name, entry) in &inst.routing {
+        let secret = secrets
+            .get(&entry.secret)
+            .await
+            .with_context(|| format!("cannot read the secret of router {name}"))?;
+        plans.push(connect::RouterPlan {
+            name: name.clone(),
+            secret: secret.expose().to_owned(),
+            numbers: Vec::new(),
+        });
+    }
+    for spec in &args.router_numbers {
+        let (name, number) = spec
+            .split_once('=')
+            .with_context(|| format!("--router-number {spec}: give NAME=+1…"))?;
+        let plan = plans
+            .iter_mut()
+            .find(|p| p.name == name.trim())
+            .with_context(|| {
+                format!("--router-number {spec}: the config's routing has no router {name}")
+            })?;
+        let number = llbridge_domain::phone::Phone::parse(number)
+            .with_context(|| format!("--router-number {spec}: not a phone number"))?;
+        plan.numbers.push(number.e164().to_owned());
+    }
+    let retry = "Dialpad refused or did not answer; what was done so far is kept, run it again";
+    let mut lines = connect::connect(
         dialpad.as_ref(),
         &inst,
         &hook_url,
@@ -84,7 +114,12 @@ pub async fn connect(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
         args.dry_run,
     )
     .await
-    .context("Dialpad refused or did not answer; what was done so far is kept, run it again")?;
+    .context(retry)?;
+    lines.extend(
+        connect::routers(dialpad.as_ref(), &inst, &hook_url, &plans, args.dry_run)
+            .await
+            .context(retry)?,
+    );
     for l in &lines {
         let change = if args.dry_run && l.change != connect::Change::Unchanged {
             format!("would be {}", l.change.as_str())

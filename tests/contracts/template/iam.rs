@@ -84,6 +84,21 @@ fn the_connector_may_read_the_config_and_write_call_legs_and_clicks_only() {
 }
 
 #[test]
+fn the_router_reads_last_agents_and_writes_only_its_notes_and_the_token() {
+    let t = template();
+    let grants = table_grants(&t, "RouterRole");
+    let writes: Vec<_> = grants
+        .iter()
+        .filter(|(_, _, actions)| actions.iter().any(|a| a != "dynamodb:GetItem"))
+        .flat_map(|(_, keys, _)| keys.clone())
+        .collect();
+    assert_eq!(writes, ["route#*", "llbridge#token#*"], "{grants:?}");
+    assert!(llbridge_usecases::keys::route("1").starts_with("route#"));
+    assert!(llbridge_usecases::keys::last_agent("main", "1001").starts_with("contact#agent#"));
+    assert!(llbridge_usecases::keys::token("main").starts_with("llbridge#token#"));
+}
+
+#[test]
 fn the_reconciler_writes_only_its_own_items() {
     let t = template();
     let grants = table_grants(&t, "ReconcilerRole");
@@ -304,6 +319,17 @@ fn each_function_has_only_the_actions_it_uses() {
             "logs:PutLogEvents",
             "secretsmanager:GetSecretValue",
             "sqs:SendMessage",
+        ])
+    );
+    assert_eq!(
+        role_actions(&t, "RouterFunction"),
+        set(&[
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "secretsmanager:GetSecretValue",
         ])
     );
     assert_eq!(

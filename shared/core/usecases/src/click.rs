@@ -150,7 +150,8 @@ impl Refused {
 
 /// Starts calls for clicks, once per agent and number within [`REPEAT_WINDOW`].
 pub struct Dialer {
-    pub users: Users,
+    /// Shared with the router in one process: one lookup per e-mail.
+    pub users: std::sync::Arc<Users>,
 }
 
 impl Default for Dialer {
@@ -161,9 +162,11 @@ impl Default for Dialer {
 
 impl Dialer {
     pub fn new() -> Dialer {
-        Dialer {
-            users: Users::default(),
-        }
+        Dialer::with_users(std::sync::Arc::new(Users::default()))
+    }
+
+    pub fn with_users(users: std::sync::Arc<Users>) -> Dialer {
+        Dialer { users }
     }
 
     pub async fn start(

@@ -240,6 +240,145 @@ pub async fn connect(
     Ok(lines)
 }
 
+/// A call router of the config, as `connect` needs it: its name in `routing`, its secret's
+/// value, and the numbers to assign to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterPlan {
+    pub name: String,
+    pub secret: String,
+    pub numbers: Vec<String>,
+}
+
+/// The routing URL of the router `name`, beside the webhook's URL
+/// (`…/dialpad/events` → `…/dialpad/route/<name>`).
+pub fn routing_url(hook_url: &str, name: &str) -> String {
+    let base = hook_url.trim().trim_end_matches('/');
+    let base = base.strip_suffix("/dialpad/events").unwrap_or(base);
+    format!("{base}/dialpad/route/{name}")
+}
+
+/// The name a router of the config has in Dialpad.
+pub fn router_name(name: &str) -> String {
+    format!("llbridge {name}")
+}
+
+/// Each router of `inst.routing`: created, or patched when its URL, office, default target
+/// (the entry's fallback) or name differ or it is disabled; its numbers assigned.
+pub async fn routers(
+    dialpad: &dyn Dialpad,
+    inst: &Installation,
+    hook_url: &str,
+    plans: &[RouterPlan],
+    dry_run: bool,
+) -> Result<Vec<Line>> {
+    let mut lines = Vec::new();
+    if inst.routing.is_empty() {
+        return Ok(lines);
+    }
+    let existing = dialpad.call_routers().await?;
+    for plan in plans {
+        let Some(entry) = inst.routing.get(&plan.name) else {
+            continue;
+        };
+        let url = routing_url(hook_url, &plan.name);
+        let want = crate::ports::CallRouter {
+            id: String::new(),
+            name: router_name(&plan.name),
+            routing_url: url.clone(),
+            office_id: entry.office_id.clone(),
+            default_target: Some(entry.fallback.clone()),
+            enabled: true,
+            phone_numbers: Vec::new(),
+            error_count: None,
+        };
+        let found = existing
+            .iter()
+            .find(|r| same_url(&r.routing_url, &url))
+            .or_else(|| existing.iter().find(|r| r.name == want.name));
+        let what = format!("{} → {url}", plan.name);
+        let router = match found {
+            None => {
+                let made = if dry_run {
+                    want.clone()
+                } else {
+                    dialpad.save_call_router(&want, Some(&plan.secret)).await?
+                };
+                lines.push(Line {
+                    change: Change::Created,
+                    object: "router",
+                    what: what.clone(),
+                    id: made.id.clone(),
+                    detail: format!("default target {}", entry.fallback),
+                });
+                made
+            }
+            Some(r) => {
+                let mut diffs = Vec::new();
+                if !same_url(&r.routing_url, &url) {
+                    diffs.push("routing URL");
+                }
+                if r.office_id != want.office_id {
+                    diffs.push("office");
+                }
+                if r.default_target != want.default_target {
+                    diffs.push("default target");
+                }
+                if r.name != want.name {
+                    diffs.push("name");
+                }
+                if !r.enabled {
+                    diffs.push("enabled");
+                }
+                if diffs.is_empty() {
+                    lines.push(Line {
+                        change: Change::Unchanged,
+                        object: "router",
+                        what: what.clone(),
+                        id: r.id.clone(),
+                        detail: format!("default target {}", entry.fallback),
+                    });
+                    r.clone()
+                } else {
+                    let mut patched = want.clone();
+                    patched.id = r.id.clone();
+                    patched.phone_numbers = r.phone_numbers.clone();
+                    if !dry_run {
+                        dialpad
+                            .save_call_router(&patched, Some(&plan.secret))
+                            .await?;
+                    }
+                    lines.push(Line {
+                        change: Change::Updated,
+                        object: "router",
+                        what: what.clone(),
+                        id: r.id.clone(),
+                        detail: format!("{} set (and the secret)", diffs.join(", ")),
+                    });
+                    patched
+                }
+            }
+        };
+        for number in &plan.numbers {
+            let has = router.phone_numbers.iter().any(|n| n == number);
+            if !has && !dry_run {
+                dialpad.assign_router_number(&router.id, number).await?;
+            }
+            lines.push(Line {
+                change: if has {
+                    Change::Unchanged
+                } else {
+                    Change::Created
+                },
+                object: "router number",
+                what: format!("{} {}", plan.name, llbridge_domain::phone::mask(number)),
+                id: router.id.clone(),
+                detail: String::new(),
+            });
+        }
+    }
+    Ok(lines)
+}
+
 /// What `doctor` finds of one scope's subscription on the product's webhooks (those whose URL
 /// ends with `/dialpad/events`, or is `hook_url` when known).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -83,6 +83,19 @@ pub struct Offer<'a> {
     pub call_id: &'a str,
 }
 
+/// Who owns a caller, for routing a call while it rings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// The caller's contact (a LineLeader family), and its group (its center's name).
+    Contact { id: String, group: Option<String> },
+    /// The person who owns the caller (a LeadSquared lead's owner), by e-mail.
+    Person { email: String },
+    /// Nobody knows the caller, or the caller's contact has no owner.
+    Unknown,
+    /// Several contacts have the number, and no rule decided.
+    Ambiguous { candidates: Vec<String> },
+}
+
 /// What a CRM sees of one job.
 pub struct Cx<'a> {
     /// The job's store, clock, deadline and leases: every write goes through
@@ -117,6 +130,26 @@ pub trait Crm: Send + Sync {
     ) -> Result<Option<LateLog>> {
         let _ = (cx, anchor, late);
         Ok(None)
+    }
+
+    /// Who owns `caller`, for a call router's answer while the phone rings: reads only (no
+    /// contact is created), with the matching rules of `enablement`, quick. `Unknown` by
+    /// default: the router answers its fallback.
+    async fn owner(
+        &self,
+        caller: &llbridge_domain::phone::Phone,
+        enablement: &llbridge_domain::config::Enablement,
+        now_ms: i64,
+    ) -> Result<Owner> {
+        let _ = (caller, enablement, now_ms);
+        Ok(Owner::Unknown)
+    }
+
+    /// `doctor`'s checks of a router's center names against the CRM (`centers` of a `routing`
+    /// entry). Reads only.
+    async fn checkup_groups(&self, scope: &str, groups: &[String]) -> Vec<crate::checks::Check> {
+        let _ = (scope, groups);
+        Vec::new()
     }
 
     /// `doctor`'s checks of the connection itself (credentials, what the tenant can answer),

@@ -86,7 +86,99 @@ pub async fn run(inst: &Installation, clients: &dyn Clients, now_ms: i64) -> Che
         };
         checks.extend(crm.checkup(&probe).await);
     }
+    checks.extend(routing(inst, clients).await);
     Checkup { checks }
+}
+
+/// Each router of `routing`: its targets exist in Dialpad, its centers in the CRM, and its
+/// Dialpad router exists and is enabled (below Dialpad's error limit).
+async fn routing(inst: &Installation, clients: &dyn Clients) -> Vec<Check> {
+    let mut checks = Vec::new();
+    if inst.routing.is_empty() {
+        return checks;
+    }
+    let api = clients.dialpad(inst).await.ok();
+    let routers = match &api {
+        Some(api) => api.call_routers().await.ok(),
+        None => None,
+    };
+    for (name, entry) in &inst.routing {
+        let scope = format!("routing {name}");
+        if let Some(api) = &api {
+            let mut missing = Vec::new();
+            let targets = std::iter::once(("fallback".to_owned(), &entry.fallback)).chain(
+                entry
+                    .centers
+                    .iter()
+                    .map(|(c, t)| (format!("center {c}"), t)),
+            );
+            for (what, t) in targets {
+                match api.target_exists(t).await {
+                    Ok(true) => {}
+                    Ok(false) => missing.push(format!("{what}: {t}")),
+                    Err(e) => missing.push(format!("{what}: {t} ({e})")),
+                }
+            }
+            checks.push(if missing.is_empty() {
+                Check::pass(&scope, "routing_targets", "every target exists in Dialpad")
+            } else {
+                Check::fail(
+                    &scope,
+                    "routing_targets",
+                    format!("not found in Dialpad: {}", missing.join("; ")),
+                    "use the ids Dialpad shows for the users, call centers, departments and offices",
+                )
+            });
+            let path = format!("/dialpad/route/{name}");
+            let found = routers.as_ref().map(|rs| {
+                rs.iter()
+                    .find(|r| r.routing_url.trim_end_matches('/').ends_with(&path))
+                    .cloned()
+            });
+            checks.push(match found {
+                None => Check::warn(
+                    &scope,
+                    "routing_router",
+                    "Dialpad's routers could not be listed",
+                    "use a company-admin API key",
+                ),
+                Some(None) => Check::fail(
+                    &scope,
+                    "routing_router",
+                    format!("no Dialpad router posts to …{path}"),
+                    "run `llbridge dialpad connect`",
+                ),
+                Some(Some(r)) if !r.enabled || r.error_count.is_some_and(|n| n > 10) => {
+                    Check::fail(
+                        &scope,
+                        "routing_router",
+                        format!(
+                            "Dialpad's router {} is disabled ({} errors counted): calls go to its default target",
+                            r.id,
+                            r.error_count.map_or("?".to_owned(), |n| n.to_string())
+                        ),
+                        "see the router's decision lines for the errors, then run `llbridge dialpad connect` to enable it",
+                    )
+                }
+                Some(Some(r)) => Check::pass(
+                    &scope,
+                    "routing_router",
+                    format!("router {} is enabled ({} number(s))", r.id, r.phone_numbers.len()),
+                ),
+            });
+        }
+        let names: Vec<String> = entry.centers.keys().cloned().collect();
+        if let Some(enablement) = inst
+            .enablements
+            .iter()
+            .find(|e| e.connection == entry.connection)
+        {
+            if let Ok(crm) = clients.crm(inst, enablement).await {
+                checks.extend(crm.checkup_groups(&scope, &names).await);
+            }
+        }
+    }
+    checks
 }
 
 /// The Dialpad API key (the call list, the screen-pop scope); returns the numbers of the call

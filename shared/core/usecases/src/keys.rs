@@ -18,6 +18,8 @@
 //! | `reconcile#lease` | the claim of the running reconciliation pass | 35 days |
 //! | `reconcile#fed#<call_id>` | a leg the reconciler fed, so that the next pass leaves it to its job | 15 minutes |
 //! | `reconcile#high_water` | where the last complete pass ended (written by earlier releases; read once) | until replaced |
+//! | `contact#agent#<connection>#<contact id>` | the agent of the contact's last answered call (routing) | 90 days |
+//! | `route#<call_id>` | where a call router sent the call, and why | 7 days |
 //! | `click#<user>#<e164>` | the claim of a click to call: the call started for it | 60 s once done |
 //! | `llbridge#token#<connection>` (`#lease`, `#circuit`) | a CRM connection's token, its renewal lease and its login circuit | the token's life |
 
@@ -67,6 +69,16 @@ pub fn log_claim(anchor: &str) -> String {
 /// The claim of one effect (`phone_log`, `task`, `event`, `status`...) of a call log.
 pub fn step(anchor: &str, name: &str) -> String {
     format!("step#{anchor}#{name}")
+}
+
+/// The agent of a contact's last answered call (routing's `prefer_last_agent`).
+pub fn last_agent(connection: &str, contact_id: &str) -> String {
+    format!("contact#agent#{connection}#{contact_id}")
+}
+
+/// Where a call router sent a call, and why (trace reads it).
+pub fn route(call_id: &str) -> String {
+    format!("route#{call_id}")
 }
 
 /// The claim of a click to call: one call per agent and number within the repeat window.

@@ -593,3 +593,54 @@ mod tests {
             .is_empty());
     }
 }
+
+/// How long a contact's last agent is kept (longer than any `last_agent_days`).
+pub const LAST_AGENT_TTL_SECS: i64 = 90 * 24 * 3600;
+
+/// The agent of a contact's last answered call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastAgent {
+    /// The agent's Dialpad user id.
+    pub user_id: String,
+    /// When the call was (epoch ms).
+    pub at_ms: i64,
+    pub call_id: String,
+}
+
+/// Notes the agent of a contact's answered call, unless a later call is noted already.
+pub async fn note_last_agent(
+    records: Records<'_>,
+    connection: &str,
+    contact_id: &str,
+    agent: LastAgent,
+) -> Result<()> {
+    let expires = Some(records.clock.now_secs() + LAST_AGENT_TTL_SECS);
+    crate::state::update(
+        records.store,
+        &crate::keys::last_agent(connection, contact_id),
+        expires,
+        |current: &mut Option<LastAgent>| {
+            if current.as_ref().is_some_and(|c| c.at_ms >= agent.at_ms) {
+                return false;
+            }
+            *current = Some(agent.clone());
+            true
+        },
+    )
+    .await
+}
+
+/// The agent of a contact's last answered call, if one is noted.
+pub async fn last_agent(
+    store: &dyn Store,
+    connection: &str,
+    contact_id: &str,
+) -> Result<Option<LastAgent>> {
+    match store
+        .get(&crate::keys::last_agent(connection, contact_id))
+        .await?
+    {
+        Some(item) => Ok(serde_json::from_str::<Option<LastAgent>>(&item.value).unwrap_or(None)),
+        None => Ok(None),
+    }
+}

@@ -19,6 +19,7 @@ pub mod ports;
 pub mod reconcile;
 pub mod replay;
 pub mod report;
+pub mod route;
 pub mod state;
 pub mod telemetry;
 pub mod trace;

@@ -297,6 +297,22 @@ pub struct CallSubscription {
     pub enabled: bool,
 }
 
+/// A call router (`/api/v2/callrouters`): Dialpad asks its `routing_url` where each call goes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CallRouter {
+    /// Empty for one not created yet.
+    pub id: String,
+    pub name: String,
+    pub routing_url: String,
+    pub office_id: String,
+    /// Where calls go when the router fails or is disabled.
+    pub default_target: Option<llbridge_domain::config::Target>,
+    pub enabled: bool,
+    pub phone_numbers: Vec<String>,
+    /// Errors counted toward disabling the router, when Dialpad says.
+    pub error_count: Option<u64>,
+}
+
 /// The Dialpad API.
 #[async_trait]
 pub trait Dialpad: Send + Sync {
@@ -309,6 +325,27 @@ pub trait Dialpad: Send + Sync {
 
     /// `GET /api/v2/users?email=`: the user with this e-mail (compared without case).
     async fn find_user(&self, email: &str) -> Result<Option<DialpadUser>>;
+
+    /// `GET /api/v2/users/{id}`.
+    async fn user(&self, id: &str) -> Result<Option<DialpadUser>>;
+
+    /// Whether a routing target exists (`GET /api/v2/{users|callcenters|departments|offices|
+    /// callrouters}/{id}`).
+    async fn target_exists(&self, target: &llbridge_domain::config::Target) -> Result<bool>;
+
+    /// `GET /api/v2/callrouters`, every page.
+    async fn call_routers(&self) -> Result<Vec<CallRouter>>;
+
+    /// `POST /api/v2/callrouters` (with its secret), or `PATCH .../{id}` when it has an id
+    /// (the secret only when given).
+    async fn save_call_router(
+        &self,
+        router: &CallRouter,
+        secret: Option<&str>,
+    ) -> Result<CallRouter>;
+
+    /// `POST /api/v2/callrouters/{id}/assign_number`.
+    async fn assign_router_number(&self, router_id: &str, number: &str) -> Result<()>;
 
     /// `POST /api/v2/call`: the new call's id. A 429 is transient with the code
     /// `dialpad_rate_limited`; a refusal is permanent with `dialpad_rejected`; an answer lost

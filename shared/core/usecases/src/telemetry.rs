@@ -44,7 +44,10 @@ pub const COUNTERS: [&str; 8] = [
     RECONCILE_TRUNCATED,
 ];
 /// The latencies, in milliseconds.
-pub const LATENCIES: [&str; 2] = [REQUEST_MS, RING_TO_POP_MS];
+pub const LATENCIES: [&str; 3] = [REQUEST_MS, RING_TO_POP_MS, ROUTE_MS];
+
+/// How long a call router's answer took, from receipt (ms).
+pub const ROUTE_MS: &str = "route_ms";
 
 /// Whether the code emits a metric of this name (the template's names are compared with it).
 pub fn is_metric(name: &str) -> bool {
@@ -148,6 +151,12 @@ pub fn reconcile_legs(counts: &[(&'static str, usize)]) {
 /// A reconciliation pass stopped with calls left to look at.
 pub fn reconcile_truncated(why: &str) {
     metrics::counter!(RECONCILE_TRUNCATED, "reason" => dimension(why)).increment(1);
+}
+
+pub fn route_ms(ms: u64) {
+    if admit(ROUTE_MS.to_owned()) {
+        metrics::histogram!(ROUTE_MS).record(ms as f64);
+    }
 }
 
 pub fn ring_to_pop(ms: i64) {

@@ -80,6 +80,9 @@ pub struct Trace {
     /// `late_status`, `follow_up#<key>`, `leadsquared_call_log`), `family_create`,
     /// `pop <user>`.
     pub claims: BTreeMap<String, View>,
+    /// Where a call router sent the call, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<crate::route::Routed>,
 }
 
 fn time(ms: i64) -> String {
@@ -93,8 +96,26 @@ fn time(ms: i64) -> String {
 pub async fn trace(store: &dyn Store, call_id: &str) -> Result<Option<Trace>> {
     let events = state::load_events(store, call_id).await?;
     let found = ledger::find(store, call_id).await?;
-    if events.is_empty() && found.is_none() {
+    let mut routing = crate::route::noted(store, call_id).await?;
+    if events.is_empty() && found.is_none() && routing.is_none() {
         return Ok(None);
+    }
+    if routing.is_none() {
+        let mut ids: Vec<&str> = events.iter().map(|e| e.call_id.as_str()).collect();
+        ids.extend(events.iter().filter_map(|e| e.master_call_id.as_deref()));
+        ids.extend(
+            events
+                .iter()
+                .filter_map(|e| e.entry_point_call_id.as_deref()),
+        );
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            if let Some(r) = crate::route::noted(store, id).await? {
+                routing = Some(r);
+                break;
+            }
+        }
     }
     let mut legs: BTreeMap<String, Vec<Event>> = BTreeMap::new();
     for e in conversation::canonical(&events) {
@@ -185,6 +206,7 @@ pub async fn trace(store: &dyn Store, call_id: &str) -> Result<Option<Trace>> {
             .collect(),
         ledger: found.map(|(_, e)| e),
         claims,
+        routing,
     }))
 }
 
@@ -236,6 +258,14 @@ impl Trace {
                 .as_deref()
                 .unwrap_or("(not anchored: no leg has ended)")
         ));
+        if let Some(r) = &self.routing {
+            out.push(format!(
+                "  routing: {} by router {} in {} ms",
+                r.describe(),
+                r.router,
+                r.route_ms
+            ));
+        }
         match &self.ledger {
             Some(e) => {
                 out.push(format!(

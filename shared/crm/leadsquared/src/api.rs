@@ -1,4 +1,4 @@
-//! The LeadSquared API as this CRM uses it: two POSTs.
+//! The LeadSquared API as this CRM uses it: two POSTs and the Call Route's GET.
 
 use async_trait::async_trait;
 use llbridge_usecases::Result;
@@ -26,4 +26,9 @@ pub trait LeadSquared: Send + Sync {
 
     /// `POST <agent_popup_url>` with an agent popup ([`crate::fields::AgentPopup`]).
     async fn show_agent_popup(&self, popup: &Value) -> Result<()>;
+
+    /// `GET <call_route_url>&caller_id=<digits>`: the e-mail of the owner of the lead with this
+    /// number (digits with the country code); `None` for no lead, no owner, or no Call Route
+    /// URL. A read: every failure is transient.
+    async fn lead_owner(&self, caller_digits: &str) -> Result<Option<String>>;
 }

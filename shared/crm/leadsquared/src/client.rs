@@ -70,6 +70,7 @@ pub struct HttpLeadSquared {
     http: reqwest::Client,
     call_log: Endpoint,
     agent_popup: Option<Endpoint>,
+    call_route: Option<Endpoint>,
     timeout: Duration,
     budget: Duration,
 }
@@ -93,9 +94,18 @@ impl HttpLeadSquared {
             agent_popup: agent_popup_url
                 .map(|u| Endpoint::parse("agent_popup_url", &u))
                 .transpose()?,
+            call_route: None,
             timeout: DEFAULT_TIMEOUT,
             budget: DEFAULT_TIMEOUT * 2,
         })
+    }
+
+    /// The Call Route URL (lead owners, for routing).
+    pub fn with_call_route(mut self, call_route_url: Option<Secret>) -> Result<HttpLeadSquared> {
+        self.call_route = call_route_url
+            .map(|u| Endpoint::parse("call_route_url", &u))
+            .transpose()?;
+        Ok(self)
     }
 
     /// Requests time out after `budget / 2` (10 s at most) and take at most `budget`, retries
@@ -256,5 +266,70 @@ impl LeadSquared for HttpLeadSquared {
             .with_code(REJECTED));
         };
         self.post("agent popup", ep, popup).await.map(|_| ())
+    }
+
+    async fn lead_owner(&self, caller_digits: &str) -> Result<Option<String>> {
+        let Some(ep) = &self.call_route else {
+            return Ok(None);
+        };
+        let mut url = ep.url.clone();
+        url.query_pairs_mut()
+            .append_pair("caller_id", caller_digits);
+        let host = &ep.host;
+        let started = std::time::Instant::now();
+        let sent = self
+            .http
+            .get(url)
+            .timeout(self.timeout)
+            .header(ACCEPT, "application/json")
+            .send()
+            .await;
+        let outcome = match &sent {
+            Ok(r) => llbridge_usecases::telemetry::status_class(r.status().as_u16()),
+            Err(e) if e.is_timeout() => "timeout".to_owned(),
+            Err(_) => "failed".to_owned(),
+        };
+        llbridge_usecases::telemetry::request(
+            "leadsquared",
+            "call route",
+            &outcome,
+            started.elapsed(),
+        );
+        let resp = sent.map_err(|e| {
+            Error::transient(
+                PORT,
+                format!(
+                    "call route to {host}: {}",
+                    if e.is_timeout() {
+                        "timed out"
+                    } else {
+                        "request failed"
+                    }
+                ),
+            )
+        })?;
+        let status = resp.status().as_u16();
+        match status {
+            404 | 204 => return Ok(None),
+            200..=299 => {}
+            _ => {
+                return Err(Error::transient(
+                    PORT,
+                    format!("call route to {host}: HTTP {status}"),
+                ))
+            }
+        }
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|_| Error::transient(PORT, format!("call route to {host}: answer lost")))?;
+        if bytes.len() > MAX_ANSWER {
+            return Err(Error::transient(
+                PORT,
+                format!("call route to {host}: answer too large"),
+            ));
+        }
+        let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok(crate::fields::owner_email(&answer))
     }
 }

@@ -69,6 +69,9 @@ pub struct LeadSquaredConnection {
     pub call_log_url: SecretRef,
     /// The Agent Popup API URL; without it, no agent popups.
     pub agent_popup_url: Option<SecretRef>,
+    /// The Call Route API URL (a lead's owner, for routing); without it, routers answer their
+    /// fallback.
+    pub call_route_url: Option<SecretRef>,
     /// The key LeadSquared sends in `X-Llbridge-Key` to the click-to-call and disposition
     /// URLs; without it, those URLs answer 404.
     pub action_key: Option<SecretRef>,
@@ -102,6 +105,7 @@ impl ConnectionSettings for LeadSquaredConnection {
     fn secret_refs(&self) -> Vec<(&'static str, &SecretRef)> {
         std::iter::once(("call_log_url", &self.call_log_url))
             .chain(self.agent_popup_url.iter().map(|u| ("agent_popup_url", u)))
+            .chain(self.call_route_url.iter().map(|u| ("call_route_url", u)))
             .chain(self.action_key.iter().map(|k| ("action_key", k)))
             .collect()
     }
@@ -140,6 +144,7 @@ fn connection(w: &mut Walk, c: &Value, p: &str) -> Option<LeadSquaredConnection>
             "type",
             "call_log_url",
             "agent_popup_url",
+            "call_route_url",
             "action_key",
             "click_to_call",
         ],
@@ -150,6 +155,10 @@ fn connection(w: &mut Walk, c: &Value, p: &str) -> Option<LeadSquaredConnection>
     let agent_popup_url = match co.get("agent_popup_url") {
         None | Some(Value::Null) => Some(None),
         Some(u) => w.url_secret(u, &format!("{p}.agent_popup_url")).map(Some),
+    };
+    let call_route_url = match co.get("call_route_url") {
+        None | Some(Value::Null) => Some(None),
+        Some(u) => w.url_secret(u, &format!("{p}.call_route_url")).map(Some),
     };
     let action_key = match co.get("action_key") {
         None | Some(Value::Null) => Some(None),
@@ -171,6 +180,7 @@ fn connection(w: &mut Walk, c: &Value, p: &str) -> Option<LeadSquaredConnection>
     Some(LeadSquaredConnection {
         call_log_url: call_log_url?,
         agent_popup_url: agent_popup_url?,
+        call_route_url: call_route_url?,
         action_key: action_key?,
         click_to_call: click_to_call?,
     })

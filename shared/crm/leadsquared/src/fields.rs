@@ -376,3 +376,32 @@ pub fn read_answer(status: u16, body: &[u8]) -> Answer {
 
 #[cfg(test)]
 mod tests;
+
+/// The e-mail of a Call Route answer's owner: a user object (`EmailAddress`, keys in any case),
+/// a one-element list of them, or the object under `Message`/`Owner`. Assumed shape (see
+/// `docs/leadsquared.md`).
+pub fn owner_email(answer: &Value) -> Option<String> {
+    let user = match answer {
+        Value::Array(items) => items.first()?,
+        Value::Object(o) => o
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("message") || k.eq_ignore_ascii_case("owner"))
+            .map(|(_, v)| v)
+            .filter(|v| v.is_object() || v.is_array())
+            .unwrap_or(answer),
+        _ => return None,
+    };
+    if let Value::Array(_) = user {
+        return owner_email(user);
+    }
+    let o = user.as_object()?;
+    o.iter()
+        .find(|(k, _)| {
+            ["emailaddress", "email", "owneremailaddress"]
+                .contains(&k.to_ascii_lowercase().as_str())
+        })
+        .and_then(|(_, v)| v.as_str())
+        .map(str::trim)
+        .filter(|e| e.contains('@'))
+        .map(str::to_owned)
+}

@@ -49,6 +49,12 @@ pub async fn connect(
         Some(r) => Some(secrets.get(r).await?),
         None => None,
     };
-    let api = HttpLeadSquared::new(http, call_log_url, agent_popup_url)?.with_budget(budget);
+    let call_route_url = match &connection.call_route_url {
+        Some(r) => Some(secrets.get(r).await?),
+        None => None,
+    };
+    let api = HttpLeadSquared::new(http, call_log_url, agent_popup_url)?
+        .with_call_route(call_route_url)?
+        .with_budget(budget);
     Ok(Arc::new(LeadSquaredCrm::new(Arc::new(api))))
 }

@@ -39,6 +39,8 @@ use llbridge_sandbox_kit::recorder::{
 pub const LOG_CALL: &str = "/v2/Telephony.svc/LogCall";
 /// The agent popup API's path.
 pub const SHOW_AGENT_POPUP: &str = "/v2/Telephony.svc/ShowAgentPopup";
+/// The Call Route API's path.
+pub const CALL_ROUTE: &str = "/v2/Telephony.svc/CallRoute";
 
 /// Settings of the LeadSquared sandbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +51,26 @@ pub struct LeadSquaredConfig {
     /// The HTTP status of a duplicate's refusal (its body always says so): 200 with an error
     /// status in the body by default; 409, 400 or 500 are seen too.
     pub duplicate_status: u16,
+    /// The owners of leads, by the lead's number (digits with the country code): what the
+    /// Call Route API answers.
+    pub owners: std::collections::BTreeMap<String, SbOwner>,
+}
+
+/// A lead owner, as the Call Route API answers it (a LeadSquared user object).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SbOwner {
+    pub user_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email_address: String,
+}
+
+impl SbOwner {
+    fn to_json(&self) -> Value {
+        json!({"UserId": self.user_id, "FirstName": self.first_name,
+            "LastName": self.last_name, "EmailAddress": self.email_address,
+            "AvailabilityStatus": "Online"})
+    }
 }
 
 impl Default for LeadSquaredConfig {
@@ -57,6 +79,7 @@ impl Default for LeadSquaredConfig {
             access_key: "sandbox-access-key".into(),
             secret_key: "sandbox-secret-key".into(),
             duplicate_status: 200,
+            owners: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -259,6 +282,23 @@ impl LeadSquaredSandbox {
         q.get("accessKey") == Some(&c.access_key) && q.get("secretKey") == Some(&c.secret_key)
     }
 
+    /// The Call Route API URL of the sandbox served at `base`.
+    pub fn call_route_url(&self, base: &str) -> String {
+        format!("{base}{CALL_ROUTE}?{}", self.keys_query())
+    }
+
+    /// The Call Route's answer for the number `caller_id`: the owner, or 404.
+    pub fn call_route(&self, caller_id: &str) -> (u16, Value) {
+        let digits: String = caller_id.chars().filter(char::is_ascii_digit).collect();
+        match self.config().owners.get(&digits) {
+            Some(o) => (200, o.to_json()),
+            None => (
+                404,
+                json!({"Status": "Error", "ExceptionMessage": "No lead owner found"}),
+            ),
+        }
+    }
+
     /// Takes a call log: its answer (status, body).
     pub fn log_call(&self, body: &Value) -> (u16, Value) {
         let problems = call_log_problems(body);
@@ -320,6 +360,7 @@ impl LeadSquaredSandbox {
         Router::new()
             .route(LOG_CALL, post(log_call))
             .route(SHOW_AGENT_POPUP, post(show_popup))
+            .route(CALL_ROUTE, get(call_route))
             .nest(
                 recorder::HOOK_PREFIX,
                 recorder::common_hooks()
@@ -366,6 +407,11 @@ impl LeadSquared for LeadSquaredSandbox {
     async fn show_agent_popup(&self, popup: &Value) -> Result<()> {
         embedded("agent popup", self.show_popup(popup)).map(|_| ())
     }
+
+    async fn lead_owner(&self, caller_digits: &str) -> Result<Option<String>> {
+        let (_, answer) = self.call_route(caller_digits);
+        Ok(crate::fields::owner_email(&answer))
+    }
 }
 
 type S = State<LeadSquaredSandbox>;
@@ -405,6 +451,14 @@ async fn log_call(State(sb): S, Query(q): Keys, body: Bytes) -> Response {
 
 async fn show_popup(State(sb): S, Query(q): Keys, body: Bytes) -> Response {
     api(&sb, &q, &body, LeadSquaredSandbox::show_popup).await
+}
+
+async fn call_route(State(sb): S, Query(q): Keys) -> Response {
+    if !sb.authorized(&q) {
+        return error(StatusCode::UNAUTHORIZED, "Invalid AccessKey or SecretKey");
+    }
+    let (status, body) = sb.call_route(q.get("caller_id").map(String::as_str).unwrap_or_default());
+    reply(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body)
 }
 
 async fn hook_call_logs(State(sb): S) -> Response {

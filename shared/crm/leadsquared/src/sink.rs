@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use llbridge_domain::phone;
-use llbridge_usecases::crm::{Crm, Cx, LogResult, Logged, Offer, PopPlan};
+use llbridge_usecases::crm::{Crm, Cx, LogResult, Logged, Offer, Owner, PopPlan};
 use llbridge_usecases::effect::{Found, How, Plan, Ran};
 use llbridge_usecases::outcome::Decision;
 use llbridge_usecases::{Error, Result};
@@ -42,6 +42,20 @@ fn to_value<T: serde::Serialize>(what: &str, v: &T) -> Result<Value> {
 
 #[async_trait]
 impl Crm for LeadSquaredCrm {
+    /// The lead's owner, from the connection's Call Route URL.
+    async fn owner(
+        &self,
+        caller: &phone::Phone,
+        _enablement: &llbridge_domain::config::Enablement,
+        _now_ms: i64,
+    ) -> Result<Owner> {
+        let digits = caller.e164().trim_start_matches('+');
+        Ok(match self.api.lead_owner(digits).await? {
+            Some(email) => Owner::Person { email },
+            None => Owner::Unknown,
+        })
+    }
+
     async fn checkup_connection(&self, scope: &str) -> Vec<llbridge_usecases::checks::Check> {
         // Connecting resolved the URLs' secret references; calling them would log a call or
         // pop an agent, so they are not called.

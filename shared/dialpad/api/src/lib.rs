@@ -2,8 +2,10 @@
 //! ([`DialpadApi`]).
 
 use async_trait::async_trait;
+use llbridge_domain::config::Target;
 use llbridge_usecases::ports::{
-    CallPage, CallQuery, CallSubscription, Dialpad, DialpadUser, PopOutcome, StartCall, Webhook,
+    CallPage, CallQuery, CallRouter, CallSubscription, Dialpad, DialpadUser, PopOutcome, StartCall,
+    Webhook,
 };
 use llbridge_usecases::{Error, Result, NOT_SENT};
 
@@ -54,6 +56,30 @@ impl Dialpad for DialpadApi {
 
     async fn start_call(&self, call: &StartCall) -> Result<String> {
         self.0.start_call(call).await
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<DialpadUser>> {
+        self.0.user(id).await
+    }
+
+    async fn target_exists(&self, target: &Target) -> Result<bool> {
+        self.0.target_exists(target).await
+    }
+
+    async fn call_routers(&self) -> Result<Vec<CallRouter>> {
+        self.0.call_routers().await
+    }
+
+    async fn save_call_router(
+        &self,
+        router: &CallRouter,
+        secret: Option<&str>,
+    ) -> Result<CallRouter> {
+        self.0.save_call_router(router, secret).await
+    }
+
+    async fn assign_router_number(&self, router_id: &str, number: &str) -> Result<()> {
+        self.0.assign_router_number(router_id, number).await
     }
 
     async fn webhooks(&self) -> Result<Vec<Webhook>> {

@@ -5,7 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use llbridge_usecases::ports::{CallSubscription, DialpadUser, StartCall, Webhook};
+use llbridge_domain::config::Target;
+use llbridge_usecases::ports::{CallRouter, CallSubscription, DialpadUser, StartCall, Webhook};
 use llbridge_usecases::{telemetry, Error, Result, NOT_SENT};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
@@ -94,6 +95,52 @@ pub fn subscription(v: &Value) -> Option<CallSubscription> {
             })
             .unwrap_or_default(),
         enabled: o.get("enabled").and_then(Value::as_bool).unwrap_or(true),
+    })
+}
+
+/// A router of `/api/v2/callrouters`.
+pub fn router(v: &Value) -> Option<CallRouter> {
+    let o = v.as_object()?;
+    let default_target = match (
+        text(o, "default_target_type"),
+        id(o.get("default_target_id")),
+    ) {
+        (Some(target_type), Some(target_id)) => Some(Target {
+            target_type: target_type.to_ascii_lowercase(),
+            target_id,
+        }),
+        _ => None,
+    };
+    Some(CallRouter {
+        id: id(o.get("id"))?,
+        name: text(o, "name").unwrap_or_default(),
+        routing_url: text(o, "routing_url").unwrap_or_default(),
+        office_id: id(o.get("office_id")).unwrap_or_default(),
+        default_target,
+        enabled: o.get("enabled").and_then(Value::as_bool).unwrap_or(true),
+        phone_numbers: o
+            .get("phone_numbers")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        error_count: o.get("error_count").and_then(Value::as_u64),
+    })
+}
+
+/// The list of a target kind, as Dialpad's API names it.
+fn target_path(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "user" => "users",
+        "callcenter" => "callcenters",
+        "department" => "departments",
+        "office" => "offices",
+        "callrouter" => "callrouters",
+        _ => return None,
     })
 }
 
@@ -277,6 +324,115 @@ impl HttpDialpad {
                 "POST /api/v2/call: the answer has no call_id; the call may be ringing",
             )
         })
+    }
+
+    /// `GET /api/v2/users/{id}`: `None` on a 404.
+    pub async fn user(&self, user_id: &str) -> Result<Option<DialpadUser>> {
+        match self
+            .get_one(
+                &format!("/api/v2/users/{}", path_id(user_id)?),
+                "/api/v2/users/{id}",
+            )
+            .await?
+        {
+            Some(v) => Ok(user(&v)),
+            None => Ok(None),
+        }
+    }
+
+    /// A GET of one object: `None` on a 404.
+    async fn get_one(&self, path: &str, label: &str) -> Result<Option<Value>> {
+        match self.call(Method::GET, path, &[], None, label).await {
+            Attempted::Answer(200..=299, v, _) => Ok(Some(v)),
+            Attempted::Answer(404, _, _) => Ok(None),
+            Attempted::Answer(status @ (429 | 500..=599), _, after) => Err(Error::transient(
+                "dialpad",
+                format!("{label}: HTTP {status}"),
+            )
+            .with_retry_after(after)),
+            Attempted::Answer(status, v, _) => Err(refused(label, status, &v)),
+            Attempted::NoConnection => Err(Error::transient(
+                "dialpad",
+                format!("{label}: could not connect"),
+            )
+            .with_code(NOT_SENT)),
+            Attempted::Lost(why) => Err(Error::transient("dialpad", format!("{label}: {why}"))),
+        }
+    }
+
+    pub async fn target_exists(&self, target: &Target) -> Result<bool> {
+        let kind = target_path(&target.target_type).ok_or_else(|| {
+            Error::permanent(
+                "dialpad",
+                format!("unknown target type {}", target.target_type),
+            )
+        })?;
+        Ok(self
+            .get_one(
+                &format!("/api/v2/{kind}/{}", path_id(&target.target_id)?),
+                &format!("/api/v2/{kind}/{{id}}"),
+            )
+            .await?
+            .is_some())
+    }
+
+    pub async fn call_routers(&self) -> Result<Vec<CallRouter>> {
+        let items = self.list("/api/v2/callrouters", "router list").await?;
+        Ok(items.iter().filter_map(router).collect())
+    }
+
+    pub async fn save_call_router(
+        &self,
+        r: &CallRouter,
+        secret: Option<&str>,
+    ) -> Result<CallRouter> {
+        let mut body = json!({
+            "name": r.name,
+            "routing_url": r.routing_url,
+            "office_id": id_value(&r.office_id),
+            "enabled": r.enabled,
+        });
+        if let Some(t) = &r.default_target {
+            body["default_target_type"] = json!(t.target_type);
+            body["default_target_id"] = id_value(&t.target_id);
+        }
+        if let Some(s) = secret {
+            body["secret"] = json!(s);
+        }
+        let answer = if r.id.is_empty() {
+            self.write(
+                Method::POST,
+                "/api/v2/callrouters",
+                body,
+                "/api/v2/callrouters",
+            )
+            .await?
+        } else {
+            self.write(
+                Method::PATCH,
+                &format!("/api/v2/callrouters/{}", path_id(&r.id)?),
+                body,
+                "/api/v2/callrouters/{id}",
+            )
+            .await?
+        };
+        router(&answer).ok_or_else(|| {
+            Error::unknown_outcome(
+                "dialpad",
+                "router saved, but the answer has no id; list them to see",
+            )
+        })
+    }
+
+    pub async fn assign_router_number(&self, router_id: &str, number: &str) -> Result<()> {
+        self.write(
+            Method::POST,
+            &format!("/api/v2/callrouters/{}/assign_number", path_id(router_id)?),
+            json!({"number": number}),
+            "/api/v2/callrouters/{id}/assign_number",
+        )
+        .await
+        .map(|_| ())
     }
 
     pub async fn webhooks(&self) -> Result<Vec<Webhook>> {

@@ -1,6 +1,7 @@
 //! The local host: serves `POST /dialpad/events` (the same handler as the ingest Lambda),
 //! LeadSquared's `/leadsquared/click-to-call` and `/leadsquared/disposition` (the connector
-//! Lambda's) and `GET /healthz`, and runs the worker in-process on the embedded queue, which honours delays
+//! Lambda's), Dialpad's call routers at `/dialpad/route/{name}` (the router Lambda's) and
+//! `GET /healthz`, and runs the worker in-process on the embedded queue, which honours delays
 //! and wakes the worker as soon as a job is queued. [`aws`] runs it on the AWS adapters
 //! instead (SQS, DynamoDB, Secrets Manager; moto locally).
 
@@ -20,7 +21,7 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
-use axum::{Json, Router};
+use axum::Json;
 use llbridge_crm_leadsquared::actions::{
     Actions, Request as ActionRequest, CLICK_TO_CALL_PATH, DISPOSITION_PATH,
 };
@@ -35,6 +36,7 @@ use llbridge_usecases::ports::{
     Clock, ConfigSource, DeadLetter, Queue, Secrets, StaticConfig, Store,
 };
 use llbridge_usecases::reconcile::Reconciler;
+use llbridge_usecases::route::Router;
 use llbridge_usecases::worker::{Report, RetryPolicy, Worker};
 use tokio::sync::watch;
 
@@ -260,6 +262,7 @@ impl Host {
 struct AppState {
     ingest: Arc<Ingest>,
     actions: Arc<Actions>,
+    router: Arc<Router>,
 }
 
 async fn webhook(State(st): State<AppState>, method: Method, body: Bytes) -> impl IntoResponse {
@@ -295,18 +298,41 @@ async fn leadsquared(
     (status, Json(resp.body)).into_response()
 }
 
+/// A Dialpad call router's request (the router function's handler).
+async fn route(
+    State(st): State<AppState>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    method: Method,
+    body: Bytes,
+) -> impl IntoResponse {
+    let resp = st.router.handle(&name, method.as_str(), &body).await;
+    let status = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(resp.body))
+}
+
 async fn healthz() -> impl IntoResponse {
     Json(serde_json::json!({"status": "ok"}))
 }
 
-/// Builds the router of the webhook, LeadSquared's action URLs and the admin API.
-pub fn router(ingest: Arc<Ingest>, actions: Arc<Actions>, admin: admin::Admin) -> Router {
-    Router::new()
+/// Builds the HTTP routes: the webhook, the call routers, LeadSquared's action URLs and the
+/// admin API.
+pub fn router(
+    ingest: Arc<Ingest>,
+    actions: Arc<Actions>,
+    call_router: Arc<Router>,
+    admin: admin::Admin,
+) -> axum::Router {
+    axum::Router::new()
         .route("/dialpad/events", any(webhook))
+        .route("/dialpad/route/{name}", any(route))
         .route(CLICK_TO_CALL_PATH, any(leadsquared))
         .route(DISPOSITION_PATH, any(leadsquared))
         .route("/healthz", get(healthz))
-        .with_state(AppState { ingest, actions })
+        .with_state(AppState {
+            ingest,
+            actions,
+            router: call_router,
+        })
         .merge(admin::routes(admin))
 }
 
@@ -422,6 +448,7 @@ pub async fn start(mut opts: Options) -> std::io::Result<Host> {
         clock: opts.clock.clone(),
         log_delay: opts.log_delay,
     });
+    let users = Arc::new(llbridge_usecases::click::Users::default());
     let actions = Arc::new(Actions {
         config: config.clone(),
         secrets: opts.secrets.clone(),
@@ -429,8 +456,16 @@ pub async fn start(mut opts: Options) -> std::io::Result<Host> {
         clock: opts.clock.clone(),
         clients: clients.clone(),
         ingest: ingest.clone(),
-        dialer: llbridge_usecases::click::Dialer::new(),
+        dialer: llbridge_usecases::click::Dialer::with_users(users.clone()),
     });
+    let call_router = Arc::new(Router::new(
+        config.clone(),
+        opts.secrets.clone(),
+        store.clone(),
+        opts.clock.clone(),
+        clients.clone(),
+        users,
+    ));
     let worker = Arc::new(
         Worker::new(
             store.clone(),
@@ -466,8 +501,8 @@ pub async fn start(mut opts: Options) -> std::io::Result<Host> {
 
     let mut server_rx = rx.clone();
     let server = tokio::spawn(async move {
-        let app =
-            router(ingest, actions, admin).into_make_service_with_connect_info::<SocketAddr>();
+        let app = router(ingest, actions, call_router, admin)
+            .into_make_service_with_connect_info::<SocketAddr>();
         let _ = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = server_rx.wait_for(|stop| *stop).await;

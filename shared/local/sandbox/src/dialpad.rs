@@ -5,8 +5,10 @@
 //! the `Dialpad` port directly. Users, calls started through the API, webhooks and
 //! subscriptions are in [`setup`].
 
+mod routers;
 mod setup;
 
+pub use routers::RoutedCall;
 pub use setup::{default_users, SbUser, StartedCall};
 
 use std::collections::HashMap;
@@ -19,8 +21,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use llbridge_domain::config::Target;
 use llbridge_usecases::ports::{
-    CallPage, CallQuery, CallSubscription, Dialpad, DialpadUser, PopOutcome, StartCall, Webhook,
+    CallPage, CallQuery, CallRouter, CallSubscription, Dialpad, DialpadUser, PopOutcome, StartCall,
+    Webhook,
 };
 use llbridge_usecases::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -42,6 +46,10 @@ pub struct DialpadConfig {
     pub users: Vec<SbUser>,
     /// Calls a user may start through the API in any 60-second window; beyond, 429.
     pub calls_per_minute: usize,
+    /// The company's call centers, departments and offices (routing targets), by id.
+    pub call_centers: Vec<String>,
+    pub departments: Vec<String>,
+    pub offices: Vec<String>,
 }
 
 impl Default for DialpadConfig {
@@ -52,6 +60,18 @@ impl Default for DialpadConfig {
             call_page_size: 20,
             users: default_users(),
             calls_per_minute: 5,
+            call_centers: [
+                "4716644561813504",
+                "4716644561813777",
+                "4716644561813888",
+                "4716644561813999",
+                "4716644561813601",
+                "4716644561813602",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            departments: Vec::new(),
+            offices: ["124", "5630409049792512"].map(str::to_owned).to_vec(),
         }
     }
 }
@@ -77,6 +97,9 @@ struct Inner {
     webhooks: Mutex<Vec<Value>>,
     subscriptions: Mutex<Vec<Value>>,
     next_id: Mutex<u64>,
+    /// Call routers, each with its secret.
+    routers: Mutex<Vec<(Value, String)>>,
+    routed: Mutex<Vec<RoutedCall>>,
     recorder: Arc<Recorder>,
 }
 
@@ -110,6 +133,8 @@ impl DialpadSandbox {
                 webhooks: Mutex::new(Vec::new()),
                 subscriptions: Mutex::new(Vec::new()),
                 next_id: Mutex::new(0),
+                routers: Mutex::new(Vec::new()),
+                routed: Mutex::new(Vec::new()),
                 recorder: Arc::new(Recorder::new(faults)),
             }),
         }
@@ -161,6 +186,16 @@ impl DialpadSandbox {
     pub fn reset(&self) {
         self.pops_lock().clear();
         self.reset_setup();
+        self.inner
+            .routers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.inner
+            .routed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         self.inner
             .calls
             .lock()
@@ -256,6 +291,22 @@ impl DialpadSandbox {
             .route("/api/v2/users/{id}/screenpop", post(screenpop))
             .route("/api/v2/call", get(call_list).post(setup::start_call))
             .route("/api/v2/users", get(setup::users))
+            .route("/api/v2/users/{id}", get(routers::target))
+            .route("/api/v2/callcenters/{id}", get(routers::target))
+            .route("/api/v2/departments/{id}", get(routers::target))
+            .route("/api/v2/offices/{id}", get(routers::target))
+            .route(
+                "/api/v2/callrouters",
+                get(routers::list).post(routers::create),
+            )
+            .route(
+                "/api/v2/callrouters/{id}",
+                get(routers::get_one).patch(routers::patch),
+            )
+            .route(
+                "/api/v2/callrouters/{id}/assign_number",
+                post(routers::assign),
+            )
             .route(
                 "/api/v2/webhooks",
                 get(setup::list_webhooks).post(setup::create_webhook),
@@ -277,6 +328,7 @@ impl DialpadSandbox {
                 recorder::common_hooks()
                     .route("/pops", get(hook_pops))
                     .route("/started", get(setup::hook_started))
+                    .route("/route", post(routers::hook_route))
                     .route("/calls", get(hook_calls).post(hook_add_call))
                     .route("/reset", post(hook_reset)),
             )
@@ -340,6 +392,67 @@ impl Dialpad for DialpadSandbox {
             )
             .with_code("dialpad_rejected")),
         }
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<DialpadUser>> {
+        Ok(self
+            .config()
+            .users
+            .into_iter()
+            .find(|u| u.id == id)
+            .map(|u| DialpadUser {
+                id: u.id,
+                emails: vec![u.email],
+                name: Some(u.display_name),
+                available: Some(u.is_available),
+            }))
+    }
+
+    async fn target_exists(&self, target: &Target) -> Result<bool> {
+        Ok(self.has_target(&target.target_type, &target.target_id))
+    }
+
+    async fn call_routers(&self) -> Result<Vec<CallRouter>> {
+        Ok(self.routers().iter().filter_map(setup::router_of).collect())
+    }
+
+    async fn save_call_router(
+        &self,
+        router: &CallRouter,
+        secret: Option<&str>,
+    ) -> Result<CallRouter> {
+        let mut body = json!({"name": router.name, "routing_url": router.routing_url,
+            "office_id": router.office_id, "enabled": router.enabled});
+        if let Some(t) = &router.default_target {
+            body["default_target_type"] = json!(t.target_type);
+            body["default_target_id"] = json!(t.target_id);
+        }
+        if let Some(s) = secret {
+            body["secret"] = json!(s);
+        }
+        let id = (!router.id.is_empty()).then_some(router.id.as_str());
+        match self.save_router(id, &body) {
+            Ok(v) => {
+                setup::router_of(&v).ok_or_else(|| Error::permanent("dialpad", "router unreadable"))
+            }
+            Err((status, m)) => Err(Error::permanent(
+                "dialpad",
+                format!("router: HTTP {}: {m}", status.as_u16()),
+            )
+            .with_code("dialpad_rejected")),
+        }
+    }
+
+    async fn assign_router_number(&self, router_id: &str, number: &str) -> Result<()> {
+        self.assign_number(router_id, &json!({ "number": number }))
+            .map(|_| ())
+            .map_err(|(status, m)| {
+                Error::permanent(
+                    "dialpad",
+                    format!("assign_number: HTTP {}: {m}", status.as_u16()),
+                )
+                .with_code("dialpad_rejected")
+            })
     }
 
     async fn webhooks(&self) -> Result<Vec<Webhook>> {

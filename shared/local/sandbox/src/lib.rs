@@ -31,7 +31,7 @@ mod inspect;
 
 use std::net::SocketAddr;
 
-pub use dialpad::{DialpadConfig, DialpadSandbox, Pop, SbUser, StartedCall};
+pub use dialpad::{DialpadConfig, DialpadSandbox, Pop, RoutedCall, SbUser, StartedCall};
 pub use inspect::Inspector;
 pub use leadsquared::{LeadSquaredConfig, LeadSquaredSandbox, SbCallLog, SbPopup};
 pub use lineleader::{
@@ -102,6 +102,9 @@ impl Sandboxes {
             ("lineleader", "base_url") => Some(self.lineleader_url.clone()),
             ("leadsquared", "call_log_url") => Some(self.leadsquared_call_log_url()),
             ("leadsquared", "agent_popup_url") => Some(self.leadsquared_agent_popup_url()),
+            ("leadsquared", "call_route_url") => {
+                Some(self.leadsquared.call_route_url(&self.leadsquared_url))
+            }
             _ => None,
         }
     }

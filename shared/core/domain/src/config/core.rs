@@ -27,7 +27,11 @@ const CORE_KEYS: [&str; 8] = [
 ];
 
 pub(super) fn installation(w: &mut Walk, v: &Value, crms: Crms<'_>) -> Option<Installation> {
-    let o = w.object(v, "$", &["dialpad", "connections", "enablements"])?;
+    let o = w.object(
+        v,
+        "$",
+        &["dialpad", "connections", "enablements", "routing"],
+    )?;
     let dialpad = w.required(o, "$", "dialpad").and_then(|d| dialpad(w, d));
     let connections = w
         .required(o, "$", "connections")
@@ -91,10 +95,23 @@ pub(super) fn installation(w: &mut Walk, v: &Value, crms: Crms<'_>) -> Option<In
             );
         }
     }
+    let routing = super::routing::routing(w, o.get("routing"), &connections);
+    for (name, r) in &routing {
+        if !enablements.iter().any(|e| e.connection == r.connection) {
+            w.err(
+                &format!("$.routing.{name}.connection"),
+                format!(
+                    "no enablement uses the connection \"{}\": routing reads its callers the way that connection's enablement does",
+                    r.connection
+                ),
+            );
+        }
+    }
     Some(Installation {
         dialpad,
         connections,
         enablements,
+        routing,
     })
 }
 

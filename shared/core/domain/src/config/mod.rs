@@ -20,9 +20,11 @@ use serde_json::{Map, Value};
 use crate::event::LinkKind;
 
 mod core;
+pub mod routing;
 mod url_policy;
 pub mod walk;
 
+pub use routing::{RouteEntry, Target};
 pub use walk::Walk;
 
 /// A JSON object of the document.
@@ -393,6 +395,8 @@ pub struct Installation {
     pub dialpad: DialpadSettings,
     pub connections: BTreeMap<String, Connection>,
     pub enablements: Vec<Enablement>,
+    /// Dialpad call routers answered while the phone rings, by name.
+    pub routing: BTreeMap<String, RouteEntry>,
 }
 
 impl Installation {
@@ -409,6 +413,9 @@ impl Installation {
             for (key, r) in c.settings.secret_refs() {
                 out.push((format!("$.connections.{name}.{key}"), r));
             }
+        }
+        for (name, r) in &self.routing {
+            out.push((format!("$.routing.{name}.secret"), &r.secret));
         }
         out
     }

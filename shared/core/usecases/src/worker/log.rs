@@ -350,6 +350,8 @@ impl Job<'_> {
                 if let Some(d) = written.decision {
                     v.decision = d;
                 }
+                self.note_last_agent(&scoped, conv, written.family.as_ref())
+                    .await;
             }
             Ok(None) => {
                 let lost = crate::error::Error::transient(
@@ -377,6 +379,31 @@ impl Job<'_> {
         self.late_details(&scoped, &anchor, Some(conv), None)
             .await?;
         Ok(Decided::about(report, scoped.conv))
+    }
+
+    /// The agent of an answered call, as its contact's last agent (a call router's
+    /// `prefer_last_agent` reads it). Best effort: a failure is a warning.
+    async fn note_last_agent(&self, scoped: &Scoped, conv: &Conversation, family: Option<&Value>) {
+        let contact = family.and_then(|f| f.get("id")).and_then(Value::as_str);
+        let user = conv.agent.as_ref().and_then(|a| a.user_id.as_deref());
+        let (Some(contact), Some(user), true) = (contact, user, conv.answered) else {
+            return;
+        };
+        let agent = ledger::LastAgent {
+            user_id: user.to_owned(),
+            at_ms: conv.started_at.unwrap_or(conv.last_event_at),
+            call_id: conv.dialpad_call_id.clone(),
+        };
+        if let Err(e) = ledger::note_last_agent(
+            self.fx.records(),
+            &scoped.enablement.connection,
+            contact,
+            agent,
+        )
+        .await
+        {
+            tracing::warn!(error = %e, contact, "worker: could not note the contact's last agent");
+        }
     }
 
     /// The details of the conversation as it is now (`current`, else read again) that its

@@ -508,3 +508,47 @@ async fn default_staff(
         Err(e) => checks.push(Check::fail(scope, "default_staff", e.to_string(), "LineLeader must answer GET /staff")),
     }
 }
+
+/// A router's center names: each is a LineLeader center (names compared without case).
+pub async fn centers_named(ll: &dyn LineLeader, scope: &str, names: &[String]) -> Vec<Check> {
+    if names.is_empty() {
+        return Vec::new();
+    }
+    let centers = match ll.centers().await {
+        Ok(c) => c,
+        Err(e) => {
+            return vec![Check::fail(
+                scope,
+                "routing_centers",
+                e.to_string(),
+                "LineLeader must answer GET /centers",
+            )]
+        }
+    };
+    let missing: Vec<&str> = names
+        .iter()
+        .filter(|n| {
+            !centers
+                .iter()
+                .any(|c| llbridge_domain::labels::same_label(&c.name, n))
+        })
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        vec![Check::pass(
+            scope,
+            "routing_centers",
+            format!(
+                "every mapped center ({}) is a LineLeader center",
+                names.len()
+            ),
+        )]
+    } else {
+        vec![Check::fail(
+            scope,
+            "routing_centers",
+            format!("no LineLeader center is named {}", missing.join(", ")),
+            "use the centers' names as LineLeader shows them in the routing entry's centers",
+        )]
+    }
+}

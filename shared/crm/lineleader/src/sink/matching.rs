@@ -17,6 +17,7 @@ use llbridge_domain::labels::find_by_label;
 use llbridge_domain::phone::Phone;
 use llbridge_domain::Conversation;
 
+use llbridge_usecases::crm::Owner;
 use llbridge_usecases::effect::{Effects, Made, OncePlan};
 use llbridge_usecases::ports::Clock;
 use llbridge_usecases::{Error, Result};
@@ -352,6 +353,47 @@ async fn plan_family(
 
 /// Searches the caller's number and applies the disambiguation rules. `None`: no family has
 /// the number.
+/// A clock stopped at one instant: the router's matching time.
+struct At(i64);
+
+impl Clock for At {
+    fn now_ms(&self) -> i64 {
+        self.0
+    }
+}
+
+/// Who owns `caller` (routing): the family the call log's rules pick, without a center (a
+/// router's number is not a call center's), and its center's name. Reads only.
+pub async fn owner(
+    ll: &dyn LineLeader,
+    caller: &Phone,
+    settings: &LineLeaderSettings,
+    now_ms: i64,
+) -> Result<Owner> {
+    let found = search(ll, &At(now_ms), caller, None, settings).await?;
+    Ok(match found {
+        None => Owner::Unknown,
+        Some(Err(d)) => Owner::Ambiguous {
+            candidates: d.candidates,
+        },
+        Some(Ok((family, _))) => {
+            let group = match &family.center_id {
+                Some(id) => ll
+                    .centers()
+                    .await?
+                    .into_iter()
+                    .find(|c| &c.id == id)
+                    .map(|c| c.name),
+                None => None,
+            };
+            Owner::Contact {
+                id: family.id,
+                group,
+            }
+        }
+    })
+}
+
 async fn search(
     ll: &dyn LineLeader,
     clock: &dyn Clock,

@@ -19,8 +19,10 @@ use std::sync::Arc;
 
 use crate::config::LineLeaderSettings;
 use async_trait::async_trait;
+use llbridge_domain::config::Enablement;
+use llbridge_domain::phone::Phone;
 use llbridge_usecases::checks::{Check, Probe};
-use llbridge_usecases::crm::{Crm, Cx, LateDetail, LateLog, Logged, Offer, PopPlan};
+use llbridge_usecases::crm::{Crm, Cx, LateDetail, LateLog, Logged, Offer, Owner, PopPlan};
 use llbridge_usecases::outcome::Decision;
 use llbridge_usecases::{Error, Result};
 use serde_json::Value;
@@ -103,6 +105,16 @@ impl Crm for LineLeaderCrm {
         late: &LateDetail<'_>,
     ) -> Result<Option<LateLog>> {
         late::run(self.api.as_ref(), cx, settings(cx)?, anchor, late).await
+    }
+
+    async fn owner(&self, caller: &Phone, enablement: &Enablement, now_ms: i64) -> Result<Owner> {
+        let settings = crate::config::settings(enablement)
+            .ok_or_else(|| Error::permanent("config", "the enablement is not a LineLeader one"))?;
+        matching::owner(self.api.as_ref(), caller, settings, now_ms).await
+    }
+
+    async fn checkup_groups(&self, scope: &str, groups: &[String]) -> Vec<Check> {
+        checkup::centers_named(self.api.as_ref(), scope, groups).await
     }
 
     async fn checkup_connection(&self, scope: &str) -> Vec<Check> {

@@ -65,7 +65,7 @@ pub struct StartedCall {
 pub type Refusal = (StatusCode, String);
 
 /// An id given as a number or a string.
-fn id(v: Option<&Value>) -> Option<String> {
+pub(super) fn id(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
         Value::Number(n) => Some(n.to_string()),
@@ -74,7 +74,7 @@ fn id(v: Option<&Value>) -> Option<String> {
 }
 
 /// Dialpad's ids are numbers when they are digits.
-fn id_json(id: &str) -> Value {
+pub(super) fn id_json(id: &str) -> Value {
     id.parse::<u64>().map_or_else(|_| json!(id), |n| json!(n))
 }
 
@@ -402,6 +402,38 @@ pub(super) fn subscription_of(v: &Value) -> Option<CallSubscription> {
             })
             .unwrap_or_default(),
         enabled: v["enabled"].as_bool().unwrap_or(true),
+    })
+}
+
+/// A router of the list, as the port gives it.
+pub(super) fn router_of(v: &Value) -> Option<llbridge_usecases::ports::CallRouter> {
+    let default_target = match (
+        v["default_target_type"].as_str(),
+        id(v.get("default_target_id")),
+    ) {
+        (Some(t), Some(i)) => Some(llbridge_domain::config::Target {
+            target_type: t.to_owned(),
+            target_id: i,
+        }),
+        _ => None,
+    };
+    Some(llbridge_usecases::ports::CallRouter {
+        id: id(v.get("id"))?,
+        name: v["name"].as_str().unwrap_or_default().to_owned(),
+        routing_url: v["routing_url"].as_str().unwrap_or_default().to_owned(),
+        office_id: id(v.get("office_id")).unwrap_or_default(),
+        default_target,
+        enabled: v["enabled"].as_bool().unwrap_or(true),
+        phone_numbers: v["phone_numbers"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        error_count: v["error_count"].as_u64(),
     })
 }
 
