@@ -12,6 +12,9 @@ use llbridge_tests::events::Call;
 use llbridge_usecases::connect::{self, Change};
 use llbridge_usecases::doctor::{self, Check, Checkup, Verdict};
 
+/// The router secret of the setups.
+const ROUTER_SECRET: &str = "router-secret-0123456789abcdef0123456789";
+
 /// The webhook URL of the setups.
 const HOOK_URL: &str = "https://llbridge.example.com/dialpad/events";
 use llbridge_usecases::ports::{Clock, SystemClock};
@@ -33,6 +36,8 @@ struct Setup {
     /// Dialpad's webhook and subscriptions, as `llbridge dialpad connect` leaves them, then
     /// changed by this.
     wiring: Wiring,
+    /// The config's `routing`, if any.
+    routing: Option<Value>,
 }
 
 /// What is done to Dialpad's subscriptions before the checkup.
@@ -69,6 +74,7 @@ impl Setup {
             api: None,
             faults: llbridge_sandbox::Faults::default(),
             wiring: Wiring::Connected,
+            routing: None,
         }
     }
 
@@ -92,6 +98,9 @@ impl Setup {
         if let Some(api) = self.api {
             doc["connections"]["main"]["api"] = api;
         }
+        if let Some(routing) = self.routing {
+            doc["routing"] = routing;
+        }
         let inst = configs::installation(&doc);
         if self.wiring != Wiring::Nothing {
             let lines =
@@ -102,6 +111,18 @@ impl Setup {
                 lines.iter().all(|l| l.change == Change::Created),
                 "{lines:?}"
             );
+            let plans: Vec<connect::RouterPlan> = inst
+                .routing
+                .keys()
+                .map(|name| connect::RouterPlan {
+                    name: name.clone(),
+                    secret: ROUTER_SECRET.into(),
+                    numbers: Vec::new(),
+                })
+                .collect();
+            connect::routers(&sb.dialpad, &inst, HOOK_URL, &plans, false)
+                .await
+                .unwrap_or_else(|e| panic!("connect routers: {e}"));
         }
         if self.wiring == Wiring::WithoutDispositions {
             use llbridge_usecases::ports::Dialpad;
@@ -179,6 +200,67 @@ async fn a_subscription_lacking_dispositions_fails_with_dialpad_connect_as_the_f
         "dialpad_subscriptions",
         &format!("callcenter {CALL_CENTER}: no enabled call-event subscription"),
         "llbridge dialpad connect",
+    );
+}
+
+fn routing(centers: Value, fallback: &str) -> Value {
+    json!({"enrollment": {"secret": ROUTER_SECRET, "connection": "main",
+        "office_id": "5630409049792512",
+        "fallback": {"target_type": "callcenter", "target_id": fallback},
+        "centers": centers}})
+}
+
+#[tokio::test]
+async fn routing_is_checked_against_lineleader_and_dialpad() {
+    let right = routing(
+        json!({"Oak Park": {"target_type": "callcenter", "target_id": "4716644561813601"}}),
+        "4716644561813504",
+    );
+    let c = checkup_of(|s| s.routing = Some(right.clone())).await;
+    assert!(c.ok(), "{:#?}", c.checks);
+    for check in ["routing_targets", "routing_router", "routing_centers"] {
+        assert!(
+            c.checks
+                .iter()
+                .any(|x| x.check == check && x.verdict == Verdict::Pass),
+            "{check}: {:#?}",
+            c.checks
+        );
+    }
+    let c = checkup_of(|s| {
+        s.routing = Some(routing(
+            json!({"Nowhere": {"target_type": "callcenter", "target_id": "4716644561813601"}}),
+            "4716644561813504",
+        ))
+    })
+    .await;
+    only(&c, Verdict::Fail, "routing_centers", "Nowhere", "centers");
+    let c = checkup_of(|s| {
+        s.routing = Some(right.clone());
+        s.wiring = Wiring::Nothing;
+    })
+    .await;
+    assert!(
+        c.checks.iter().any(|x| x.check == "routing_router"
+            && x.verdict == Verdict::Fail
+            && x.fix
+                .as_deref()
+                .is_some_and(|f| f.contains("dialpad connect"))),
+        "{:#?}",
+        c.checks
+    );
+    let c = checkup_of(|s| {
+        s.routing = Some(routing(json!({}), "999"));
+        // Dialpad would refuse a router whose default target does not exist.
+        s.wiring = Wiring::Nothing;
+    })
+    .await;
+    assert!(
+        c.checks.iter().any(|x| x.check == "routing_targets"
+            && x.verdict == Verdict::Fail
+            && x.detail.contains("999")),
+        "{:#?}",
+        c.checks
     );
 }
 

@@ -27,6 +27,7 @@ mod metrics;
 mod outage;
 mod phone_log;
 mod requests_per_call;
+mod routing;
 mod screen_pop;
 mod webhook_crm;
 

@@ -108,7 +108,8 @@ pub fn document(enablements: Vec<Value>, lineleader_url: &str, dialpad_url: &str
         .is_some_and(|es| es.iter().any(|e| e["connection"] == "lsq"));
     if names_lsq {
         doc["connections"]["lsq"] = json!({"type": "leadsquared",
-            "call_log_url": "sandbox", "agent_popup_url": "sandbox", "action_key": ACTION_KEY});
+            "call_log_url": "sandbox", "agent_popup_url": "sandbox", "call_route_url": "sandbox",
+            "action_key": ACTION_KEY});
     }
     let names_hook = doc["enablements"]
         .as_array()

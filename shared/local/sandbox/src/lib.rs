@@ -31,7 +31,9 @@ mod inspect;
 
 use std::net::SocketAddr;
 
-pub use dialpad::{DialpadConfig, DialpadSandbox, Pop, RoutedCall, SbUser, StartedCall};
+pub use dialpad::{
+    default_users, DialpadConfig, DialpadSandbox, Pop, RoutedCall, SbUser, StartedCall,
+};
 pub use inspect::Inspector;
 pub use leadsquared::{LeadSquaredConfig, LeadSquaredSandbox, SbCallLog, SbPopup};
 pub use lineleader::{

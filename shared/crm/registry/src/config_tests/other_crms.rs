@@ -298,3 +298,91 @@ fn assert_rejected_in(doc: &Value, path: &str, needle: &str) {
         "{path}: {errs:?}"
     );
 }
+
+fn with_routing() -> Value {
+    let mut doc = valid();
+    doc["routing"] = json!({"enrollment": {
+        "secret": {"secret": "llbridge/dialpad", "key": "router_enrollment"},
+        "connection": "main", "office_id": 5630409049792512_u64,
+        "fallback": {"target_type": "callcenter", "target_id": "4716644561813504"},
+        "centers": {" Oak Park ": {"target_type": "callcenter", "target_id": 4716644561813601_u64}},
+        "prefer_last_agent": true}});
+    doc
+}
+
+#[test]
+fn a_routing_entry_and_its_defaults() {
+    let inst = parse_value(&with_routing()).unwrap();
+    let r = &inst.routing["enrollment"];
+    assert_eq!(r.connection, "main");
+    assert_eq!(r.office_id, "5630409049792512");
+    assert_eq!(r.fallback.target_id, "4716644561813504");
+    assert_eq!(
+        r.center("OAK PARK").map(|(_, t)| t.target_id.as_str()),
+        Some("4716644561813601")
+    );
+    assert!(r.prefer_last_agent);
+    assert_eq!((r.last_agent_days, r.deadline_ms), (30, 1500));
+    let paths: Vec<String> = inst.secret_refs().into_iter().map(|(p, _)| p).collect();
+    assert!(paths.contains(&"$.routing.enrollment.secret".to_owned()));
+}
+
+#[test]
+fn routing_errors_name_their_path() {
+    let cases: Vec<(fn(&mut Value), &str, &str)> = vec![
+        (
+            |d| d["routing"]["enrollment"]["secret"] = json!("short"),
+            "$.routing.enrollment.secret",
+            "shorter than 32",
+        ),
+        (
+            |d| d["routing"]["enrollment"]["connection"] = json!("nope"),
+            "$.routing.enrollment.connection",
+            "no connection is named",
+        ),
+        (
+            |d| d["routing"]["enrollment"]["fallback"]["target_type"] = json!("queue"),
+            "$.routing.enrollment.fallback.target_type",
+            "is not one of",
+        ),
+        (
+            |d| {
+                d["routing"]["enrollment"]
+                    .as_object_mut()
+                    .map(|o| o.remove("office_id"));
+            },
+            "$.routing.enrollment.office_id",
+            "is required",
+        ),
+        (
+            |d| d["routing"]["enrollment"]["deadline_ms"] = json!(10_000),
+            "$.routing.enrollment.deadline_ms",
+            "from 200 to 4000",
+        ),
+        (
+            |d| d["routing"]["enrollment"]["centers"]["Oak Park"] = json!("4716644561813601"),
+            "$.routing.enrollment.centers.Oak Park",
+            "expected",
+        ),
+        (
+            |d| d["routing"]["bad name!"] = d["routing"]["enrollment"].clone(),
+            "$.routing.bad name!",
+            "letters, digits",
+        ),
+    ];
+    for (edit, path, needle) in cases {
+        let mut doc = with_routing();
+        edit(&mut doc);
+        assert_rejected_in(&doc, path, needle);
+    }
+    // A connection no enablement uses: its matching rules are unknown.
+    let mut doc = with_routing();
+    doc["connections"]["spare"] =
+        json!({"base_url": "https://live.childcarecrm.com", "username": "u", "password": "p"});
+    doc["routing"]["enrollment"]["connection"] = json!("spare");
+    assert_rejected_in(
+        &doc,
+        "$.routing.enrollment.connection",
+        "no enablement uses",
+    );
+}
