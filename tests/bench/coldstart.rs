@@ -27,6 +27,7 @@ use serde_json::{json, Value};
 use crate::{percentile, sorted, Args};
 
 const WEBHOOK_SECRET: &str = "a-bench-webhook-secret";
+const ROUTER_SECRET: &str = "a-bench-router-secret-0123456789abcdef";
 
 /// What the runtime API saw of one start.
 #[derive(Default)]
@@ -179,7 +180,9 @@ async fn resources(m: &Moto) -> BTreeMap<String, String> {
             "lineleader_main_username": "bench",
             "lineleader_main_password": "bench-password",
             "leadsquared_call_log_url": "https://example.com/log",
-            "leadsquared_agent_popup_url": "https://example.com/pop"
+            "leadsquared_agent_popup_url": "https://example.com/pop",
+            "leadsquared_action_key": "a-bench-action-key-0123456789abcdef",
+            "router_enrollment_secret": ROUTER_SECRET
         })
         .to_string(),
     )
@@ -234,6 +237,28 @@ fn webhook_request(seed: u64) -> Value {
     })
 }
 
+/// API Gateway's HTTP API request of a Dialpad call router (the example config's
+/// `enrollment`) for a caller. The config's LineLeader is not reachable from here: the answer is
+/// the fallback (`crm_unavailable`), as fast as the connection fails.
+fn route_request(seed: u64) -> Value {
+    let body = sign_with(
+        &json!({"call_id": 7_300_000_000_000_000_u64 + seed, "external_number": "+14158159602",
+            "exp": Utc::now().timestamp() + 60}),
+        ROUTER_SECRET,
+    );
+    json!({
+        "version": "2.0", "routeKey": "POST /dialpad/route/{name}", "rawPath": "/dialpad/route/enrollment",
+        "rawQueryString": "", "headers": {"content-type": "application/jwt"},
+        "pathParameters": {"name": "enrollment"},
+        "requestContext": {"accountId": "123456789012", "apiId": "bench", "domainName": "bench.example.com",
+            "domainPrefix": "bench", "http": {"method": "POST", "path": "/dialpad/route/enrollment",
+            "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
+            "requestId": "bench", "routeKey": "POST /dialpad/route/{name}", "stage": "$default",
+            "time": "02/Dec/2026:00:00:00 +0000", "timeEpoch": 0},
+        "body": body, "isBase64Encoded": false
+    })
+}
+
 /// The SQS event of the messages waiting in `queue` (taken off it).
 async fn sqs_event(m: &Moto, queue: &str) -> Value {
     let sdk = m.sdk_config().await;
@@ -268,6 +293,8 @@ pub async fn run(args: &Args) {
             .unwrap_or_else(|| format!("{}/../target/release/{name}", env!("CARGO_MANIFEST_DIR")))
     };
     let (floor, ingest, worker) = (built("floor"), built("ingest"), built("worker"));
+    let router = built("router");
+    let with_router = std::path::Path::new(&router).exists();
     let m = Moto::start().unwrap_or_else(|e| panic!("moto: {e}"));
     let env = resources(&m).await;
     let queue = env["LLBRIDGE_QUEUE_URL"].clone();
@@ -292,14 +319,30 @@ pub async fn run(args: &Args) {
             w.response
         );
         figures.entry("worker").or_default().push(w);
+        if with_router {
+            let r = one_start(&router, &env, &route_request(r as u64 + 1)).await;
+            assert!(
+                r.response.contains("\"statusCode\":200") && r.response.contains("route"),
+                "router: {}",
+                r.response
+            );
+            figures.entry("router").or_default().push(r);
+        }
     }
     let median =
         |v: &[Start], f: fn(&Start) -> f64| percentile(&sorted(v.iter().map(f).collect()), 50.0);
     let floor_init = median(&figures["floor"], |s| s.init_ms);
     println!("cold start, {runs} starts each, interleaved; medians:");
     println!("  bootstrap  size     init (exec -> first poll)   first response   peak RSS");
-    for (name, path) in [("floor", &floor), ("ingest", &ingest), ("worker", &worker)] {
-        let v = &figures[name];
+    for (name, path) in [
+        ("floor", &floor),
+        ("ingest", &ingest),
+        ("worker", &worker),
+        ("router", &router),
+    ] {
+        let Some(v) = figures.get(name) else {
+            continue;
+        };
         let size = std::fs::metadata(path)
             .map(|m| m.len() as f64 / 1_048_576.0)
             .unwrap_or(f64::NAN);

@@ -6,6 +6,7 @@
 //! cargo bench -p llbridge-tests --bench llbridge -- peak [--calls 4170] [--minutes 2]
 //! cargo bench -p llbridge-tests --bench llbridge -- coldstart --floor PATH --bootstrap NAME=PATH...
 //! cargo bench -p llbridge-tests --bench llbridge -- webhook [--calls 200] [--aws]
+//! cargo bench -p llbridge-tests --bench llbridge -- route [--calls 200] [--latency-ms 0] [--deadline-ms 1500]
 //! cargo bench -p llbridge-tests --bench llbridge -- reconcile [--calls 10000] [--aws] [--latency-ms 0] [--page-size 50] [--pace-ms 100]
 //! ```
 //!
@@ -16,6 +17,7 @@ mod load;
 mod peak;
 mod pop;
 mod reconcile;
+mod route;
 mod webhook;
 
 use std::collections::BTreeMap;
@@ -96,9 +98,10 @@ fn main() {
         "coldstart" => runtime.block_on(coldstart::run(&args)),
         "webhook" => runtime.block_on(webhook::run(&args)),
         "reconcile" => runtime.block_on(reconcile::run(&args)),
+        "route" => runtime.block_on(route::run(&args)),
         other => {
             eprintln!(
-                "unknown benchmark {other:?}: pop, load, peak, coldstart, webhook or reconcile"
+                "unknown benchmark {other:?}: pop, load, peak, coldstart, webhook, reconcile or route"
             );
             std::process::exit(2);
         }

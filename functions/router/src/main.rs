@@ -1,7 +1,8 @@
 //! The router Lambda: Dialpad's call routers post each inbound call to
 //! `/dialpad/route/{name}` and wait for where it goes. A function of its own: its cold start
 //! and concurrency do not depend on the webhook's (provisioned concurrency can keep it warm).
-//! The use case, its clients and caches are built at start, before the first call waits.
+//! The use case and its clients are built for the first request, as the ingest's are: nothing
+//! at start that the request does not need; its caches live as long as the instance.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use lambda_http::{service_fn, Body, Error, Request, Response};
 use llbridge_aws::deployment::{adapters, init_json_logs, init_metrics, Deployment};
 use llbridge_usecases::click::Users;
 use llbridge_usecases::route::Router;
+use tokio::sync::OnceCell;
 
 /// The router's name: the path's last segment (`/dialpad/route/{name}`).
 fn router_name(path: &str) -> &str {
@@ -19,14 +21,10 @@ fn router_name(path: &str) -> &str {
         .unwrap_or_default()
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    init_json_logs();
-    let metrics = init_metrics();
-    let deployment = Deployment::from_env()?;
+async fn build(deployment: &Deployment) -> Result<Arc<Router>, Error> {
     // Every AWS call fits well inside the answer's deadline (1.5 s by default).
     let a = adapters(
-        &deployment,
+        deployment,
         Duration::from_millis(800),
         llbridge_crm_registry::crms(),
     );
@@ -36,18 +34,26 @@ async fn main() -> Result<(), Error> {
         a.clock.clone(),
     )?
     .with_request_budget(Duration::from_millis(1200));
-    let router = Arc::new(Router::new(
+    Ok(Arc::new(Router::new(
         a.config,
         a.secrets,
         a.store,
         a.clock,
         Arc::new(clients),
         Arc::new(Users::default()),
-    ));
+    )))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    init_json_logs();
+    let metrics = init_metrics();
+    let deployment = Arc::new(Deployment::from_env()?);
+    let router: Arc<OnceCell<Arc<Router>>> = Arc::new(OnceCell::new());
     lambda_http::run(service_fn(move |req: Request| {
-        let router = router.clone();
-        let metrics = metrics.clone();
+        let (router, deployment) = (router.clone(), deployment.clone());
         async move {
+            let router = router.get_or_try_init(|| build(&deployment)).await?.clone();
             let body: &[u8] = match req.body() {
                 Body::Empty => &[],
                 Body::Text(t) => t.as_bytes(),
