@@ -330,6 +330,84 @@ async fn event_mode_call() {
     s.stop().await;
 }
 
+/// A call router's answer, a click to call and a LeadSquared disposition.
+async fn router_and_connector_calls() {
+    use llbridge_domain::config::{RouteEntry, SecretRef, Target};
+    let secret = "router-secret-0123456789abcdef0123456789";
+    let enablements = vec![
+        configs::enablement("call_center", Some(CALL_CENTER), json!({})),
+        configs::leadsquared_enablement(configs::LEADSQUARED_CALL_CENTER, json!({})),
+    ];
+    let s = Scenario::start_tuned(
+        BACKEND,
+        enablements,
+        None,
+        std::time::Duration::from_secs(1),
+        |o| {
+            let fallback = Target {
+                target_type: "callcenter".into(),
+                target_id: CALL_CENTER.into(),
+            };
+            o.installation.routing.insert(
+                "enrollment".into(),
+                RouteEntry {
+                    secret: SecretRef::Literal(secret.into()),
+                    connection: "main".into(),
+                    office_id: "124".into(),
+                    fallback: fallback.clone(),
+                    centers: [("Oak Park".to_owned(), fallback)].into(),
+                    prefer_last_agent: false,
+                    last_agent_days: 30,
+                    deadline_ms: 1500,
+                },
+            );
+        },
+    )
+    .await;
+    let url = format!("http://{}/dialpad/route/enrollment", s.host.addr);
+    let (status, _) = post(
+        &url,
+        sign_with(
+            &json!({"call_id": 7400000000000001_u64, "external_number": "+16505550199"}),
+            secret,
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let http = reqwest::Client::new();
+    for (path, body) in [
+        (
+            "click-to-call",
+            json!({"agent_email": "ana@example.com", "phone_number": "+14158159602", "lead_id": "lead-9"}),
+        ),
+        (
+            "disposition",
+            json!({"callSessionId": "6208917392220160", "dispositionValue": "Tour Booked"}),
+        ),
+    ] {
+        let status = http
+            .post(format!("http://{}/leadsquared/{path}", s.host.addr))
+            .header("X-Llbridge-Key", configs::ACTION_KEY)
+            .json(&body)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0);
+        assert_eq!(status, 200, "{path}");
+    }
+    // A click with a wrong key: refused, with its reason.
+    let status = http
+        .post(format!("http://{}/leadsquared/click-to-call", s.host.addr))
+        .header("X-Llbridge-Key", "not-the-key")
+        .json(&json!({"agent_email": "ana@example.com", "phone_number": "+14158159602"}))
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0);
+    assert_eq!(status, 401);
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn each_readme_query_finds_the_lines_it_promises() {
     let captured = Captured::default();
@@ -347,6 +425,7 @@ async fn each_readme_query_finds_the_lines_it_promises() {
         tracing::callsite::rebuild_interest_cache();
         let legs = phone_log_calls().await;
         event_mode_call().await;
+        router_and_connector_calls().await;
         legs
     };
     let lines = captured.lines();
