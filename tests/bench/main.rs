@@ -80,6 +80,22 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
+/// A LineLeader sandbox token, for a floor client that calls it directly (`ll`: its API base).
+pub async fn lineleader_token(http: &reqwest::Client, ll: &str) -> String {
+    http.post(format!("{ll}/login"))
+        .json(&serde_json::json!({"username": "llbridge", "password": "sandbox-password"}))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .unwrap_or_else(|e| panic!("login: {e}"))
+        .json::<serde_json::Value>()
+        .await
+        .unwrap_or_else(|e| panic!("login: {e}"))["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 pub fn sorted(mut v: Vec<f64>) -> Vec<f64> {
     v.sort_by(|a, b| a.total_cmp(b));
     v

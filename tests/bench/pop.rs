@@ -83,19 +83,7 @@ pub async fn run(args: &Args) {
     let http = reqwest::Client::new();
     let webhook = host.webhook_url();
     let ll = format!("{}/api/v3", sb.lineleader_url);
-    let token = http
-        .post(format!("{ll}/login"))
-        .json(&json!({"username": "llbridge", "password": "sandbox-password"}))
-        .send()
-        .await
-        .and_then(|r| r.error_for_status())
-        .unwrap_or_else(|e| panic!("login: {e}"))
-        .json::<Value>()
-        .await
-        .unwrap_or_else(|e| panic!("login: {e}"))["token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let token = crate::lineleader_token(&http, &ll).await;
 
     let mut product = Vec::new();
     let mut floor = Vec::new();

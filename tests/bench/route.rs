@@ -129,19 +129,7 @@ pub async fn run(args: &Args) {
     let http = reqwest::Client::new();
     let url = format!("http://{}/dialpad/route/enrollment", host.addr);
     let ll = format!("{}/api/v3", sb.lineleader_url);
-    let token = http
-        .post(format!("{ll}/login"))
-        .json(&json!({"username": "llbridge", "password": "sandbox-password"}))
-        .send()
-        .await
-        .and_then(|r| r.error_for_status())
-        .unwrap_or_else(|e| panic!("login: {e}"))
-        .json::<Value>()
-        .await
-        .unwrap_or_else(|e| panic!("login: {e}"))["token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let token = crate::lineleader_token(&http, &ll).await;
 
     // The repeat caller, routed once before the run.
     let repeat = caller(calls + 5);

@@ -280,6 +280,21 @@ impl HttpDialpad {
         }
     }
 
+    /// `POST {collection}` for a new object (no id yet), else `PATCH {collection}/{id}`.
+    async fn save(&self, collection: &str, id: &str, body: Value) -> Result<Value> {
+        if id.is_empty() {
+            self.write(Method::POST, collection, body, collection).await
+        } else {
+            self.write(
+                Method::PATCH,
+                &format!("{collection}/{}", path_id(id)?),
+                body,
+                &format!("{collection}/{{id}}"),
+            )
+            .await
+        }
+    }
+
     /// `GET /api/v2/users?email=`: sent lower-cased, compared without case.
     pub async fn find_user(&self, email: &str) -> Result<Option<DialpadUser>> {
         let email = email.trim().to_lowercase();
@@ -399,23 +414,7 @@ impl HttpDialpad {
         if let Some(s) = secret {
             body["secret"] = json!(s);
         }
-        let answer = if r.id.is_empty() {
-            self.write(
-                Method::POST,
-                "/api/v2/callrouters",
-                body,
-                "/api/v2/callrouters",
-            )
-            .await?
-        } else {
-            self.write(
-                Method::PATCH,
-                &format!("/api/v2/callrouters/{}", path_id(&r.id)?),
-                body,
-                "/api/v2/callrouters/{id}",
-            )
-            .await?
-        };
+        let answer = self.save("/api/v2/callrouters", &r.id, body).await?;
         router(&answer).ok_or_else(|| {
             Error::unknown_outcome(
                 "dialpad",
@@ -489,23 +488,7 @@ impl HttpDialpad {
         if let Some(t) = &sub.target_id {
             body["target_id"] = id_value(t);
         }
-        let answer = if sub.id.is_empty() {
-            self.write(
-                Method::POST,
-                "/api/v2/subscriptions/call",
-                body,
-                "/api/v2/subscriptions/call",
-            )
-            .await?
-        } else {
-            self.write(
-                Method::PATCH,
-                &format!("/api/v2/subscriptions/call/{}", path_id(&sub.id)?),
-                body,
-                "/api/v2/subscriptions/call/{id}",
-            )
-            .await?
-        };
+        let answer = self.save("/api/v2/subscriptions/call", &sub.id, body).await?;
         subscription(&answer).ok_or_else(|| {
             Error::unknown_outcome(
                 "dialpad",

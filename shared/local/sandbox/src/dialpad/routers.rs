@@ -10,8 +10,8 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::setup::{id, id_json, Refusal};
-use super::{authorized, DialpadSandbox, S};
+use super::setup::{api_read, api_write, id, id_json, user_json, Refusal};
+use super::{DialpadSandbox, S};
 use crate::recorder::{error, now_ms, parse_json, reply};
 
 /// A routed call the sandbox played: what the router answered, and how fast.
@@ -259,37 +259,19 @@ impl DialpadSandbox {
 }
 
 pub(super) async fn list(State(sb): S, headers: HeaderMap) -> Response {
-    if !authorized(&sb, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
-    }
-    reply(StatusCode::OK, json!({"items": sb.routers()}))
-}
-
-fn answer(r: Result<Value, Refusal>) -> Response {
-    match r {
-        Ok(v) => reply(StatusCode::OK, v),
-        Err((status, m)) => error(status, &m),
-    }
+    api_read(&sb, &headers, || Ok(json!({"items": sb.routers()})))
 }
 
 pub(super) async fn create(State(sb): S, headers: HeaderMap, body: Bytes) -> Response {
-    if !authorized(&sb, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
-    }
-    match parse_json::<Value>(&body) {
-        Ok(b) => answer(sb.save_router(None, &b)),
-        Err(r) => r,
-    }
+    api_write(&sb, &headers, &body, |b| sb.save_router(None, b))
 }
 
 pub(super) async fn get_one(State(sb): S, headers: HeaderMap, Path(rid): Path<String>) -> Response {
-    if !authorized(&sb, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
-    }
-    match sb.router_secret(&rid) {
-        Some((r, _)) => reply(StatusCode::OK, r),
-        None => error(StatusCode::NOT_FOUND, "router not found"),
-    }
+    api_read(&sb, &headers, || {
+        sb.router_secret(&rid)
+            .map(|(r, _)| r)
+            .ok_or((StatusCode::NOT_FOUND, "router not found".to_owned()))
+    })
 }
 
 pub(super) async fn patch(
@@ -298,13 +280,7 @@ pub(super) async fn patch(
     Path(rid): Path<String>,
     body: Bytes,
 ) -> Response {
-    if !authorized(&sb, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
-    }
-    match parse_json::<Value>(&body) {
-        Ok(b) => answer(sb.save_router(Some(&rid), &b)),
-        Err(r) => r,
-    }
+    api_write(&sb, &headers, &body, |b| sb.save_router(Some(&rid), b))
 }
 
 pub(super) async fn assign(
@@ -313,13 +289,7 @@ pub(super) async fn assign(
     Path(rid): Path<String>,
     body: Bytes,
 ) -> Response {
-    if !authorized(&sb, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
-    }
-    match parse_json::<Value>(&body) {
-        Ok(b) => answer(sb.assign_number(&rid, &b)),
-        Err(r) => r,
-    }
+    api_write(&sb, &headers, &body, |b| sb.assign_number(&rid, b))
 }
 
 /// `GET /api/v2/{callcenters|departments|offices}/{id}` and `/api/v2/users/{id}`.
@@ -329,9 +299,6 @@ pub(super) async fn target(
     uri: axum::http::Uri,
     Path(tid): Path<String>,
 ) -> Response {
-    if !authorized(&sb, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
-    }
     let kind = uri
         .path()
         .trim_start_matches("/api/v2/")
@@ -340,22 +307,23 @@ pub(super) async fn target(
         .unwrap_or_default()
         .trim_end_matches('s')
         .to_owned();
-    let kind = kind.as_str();
-    if kind == "user" {
-        return match sb.config().users.into_iter().find(|u| u.id == tid) {
-            Some(u) => reply(
-                StatusCode::OK,
-                json!({"id": id_json(&u.id), "emails": [u.email], "display_name": u.display_name,
-                    "is_available": u.is_available, "state": "active"}),
-            ),
-            None => error(StatusCode::NOT_FOUND, "user not found"),
-        };
-    }
-    if sb.has_target(kind, &tid) {
-        reply(StatusCode::OK, json!({"id": id_json(&tid)}))
-    } else {
-        error(StatusCode::NOT_FOUND, &format!("{kind} not found"))
-    }
+    api_read(&sb, &headers, || {
+        let not_found = || (StatusCode::NOT_FOUND, format!("{kind} not found"));
+        if kind == "user" {
+            return sb
+                .config()
+                .users
+                .iter()
+                .find(|u| u.id == tid)
+                .map(user_json)
+                .ok_or_else(not_found);
+        }
+        if sb.has_target(&kind, &tid) {
+            Ok(json!({"id": id_json(&tid)}))
+        } else {
+            Err(not_found())
+        }
+    })
 }
 
 /// `POST /_sandbox/route {"router_id", "external_number"}`: plays a routed call.

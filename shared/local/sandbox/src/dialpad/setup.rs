@@ -454,60 +454,77 @@ fn refusal((status, message): Refusal) -> Response {
     error(status, &message)
 }
 
+/// An API request with a JSON body: the key checked, the body read, the answer made by `f`.
+pub(super) fn api_write(
+    sb: &DialpadSandbox,
+    headers: &HeaderMap,
+    body: &[u8],
+    f: impl FnOnce(&Value) -> Result<Value, Refusal>,
+) -> Response {
+    if !authorized(sb, headers) {
+        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
+    }
+    match parse_json::<Value>(body).map(|b| f(&b)) {
+        Ok(Ok(v)) => reply(StatusCode::OK, v),
+        Ok(Err(r)) => refusal(r),
+        Err(r) => r,
+    }
+}
+
+/// An API read: the key checked, the answer made by `f`.
+pub(super) fn api_read(
+    sb: &DialpadSandbox,
+    headers: &HeaderMap,
+    f: impl FnOnce() -> Result<Value, Refusal>,
+) -> Response {
+    if !authorized(sb, headers) {
+        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
+    }
+    match f() {
+        Ok(v) => reply(StatusCode::OK, v),
+        Err(r) => refusal(r),
+    }
+}
+
 pub(super) async fn users(
     State(sb): S,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if !authorized(&sb, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
-    }
-    let items: Vec<Value> = sb
-        .config()
-        .users
-        .into_iter()
-        .filter(|u| {
-            q.get("email")
-                .is_none_or(|e| u.email.eq_ignore_ascii_case(e.trim()))
-        })
-        .map(|u| {
-            json!({"id": id_json(&u.id), "emails": [u.email], "display_name": u.display_name,
-                "is_available": u.is_available, "state": "active"})
-        })
-        .collect();
-    reply(StatusCode::OK, json!({ "items": items }))
+    api_read(&sb, &headers, || {
+        let items: Vec<Value> = sb
+            .config()
+            .users
+            .iter()
+            .filter(|u| {
+                q.get("email")
+                    .is_none_or(|e| u.email.eq_ignore_ascii_case(e.trim()))
+            })
+            .map(user_json)
+            .collect();
+        Ok(json!({ "items": items }))
+    })
+}
+
+/// A user as `GET /api/v2/users` gives it.
+pub(super) fn user_json(u: &SbUser) -> Value {
+    json!({"id": id_json(&u.id), "emails": [u.email], "display_name": u.display_name,
+        "is_available": u.is_available, "state": "active"})
 }
 
 pub(super) async fn start_call(State(sb): S, headers: HeaderMap, body: Bytes) -> Response {
-    if !authorized(&sb, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
-    }
-    let body: Value = match parse_json(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    match sb.start_call(&body) {
-        Ok(c) => reply(StatusCode::OK, json!({"call_id": id_json(&c.call_id)})),
-        Err(r) => refusal(r),
-    }
+    api_write(&sb, &headers, &body, |b| {
+        sb.start_call(b)
+            .map(|c| json!({"call_id": id_json(&c.call_id)}))
+    })
 }
 
 pub(super) async fn list_webhooks(State(sb): S, headers: HeaderMap) -> Response {
-    if !authorized(&sb, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
-    }
-    reply(StatusCode::OK, json!({"items": sb.webhooks()}))
+    api_read(&sb, &headers, || Ok(json!({"items": sb.webhooks()})))
 }
 
 pub(super) async fn create_webhook(State(sb): S, headers: HeaderMap, body: Bytes) -> Response {
-    if !authorized(&sb, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
-    }
-    match parse_json::<Value>(&body).map(|b| sb.create_webhook(&b)) {
-        Ok(Ok(h)) => reply(StatusCode::OK, h),
-        Ok(Err(r)) => refusal(r),
-        Err(r) => r,
-    }
+    api_write(&sb, &headers, &body, |b| sb.create_webhook(b))
 }
 
 pub(super) async fn patch_webhook(
@@ -516,32 +533,15 @@ pub(super) async fn patch_webhook(
     Path(hook_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if !authorized(&sb, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
-    }
-    match parse_json::<Value>(&body).map(|b| sb.patch_webhook(&hook_id, &b)) {
-        Ok(Ok(h)) => reply(StatusCode::OK, h),
-        Ok(Err(r)) => refusal(r),
-        Err(r) => r,
-    }
+    api_write(&sb, &headers, &body, |b| sb.patch_webhook(&hook_id, b))
 }
 
 pub(super) async fn list_subscriptions(State(sb): S, headers: HeaderMap) -> Response {
-    if !authorized(&sb, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
-    }
-    reply(StatusCode::OK, json!({"items": sb.call_subscriptions()}))
+    api_read(&sb, &headers, || Ok(json!({"items": sb.call_subscriptions()})))
 }
 
 pub(super) async fn create_subscription(State(sb): S, headers: HeaderMap, body: Bytes) -> Response {
-    if !authorized(&sb, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
-    }
-    match parse_json::<Value>(&body).map(|b| sb.create_call_subscription(&b)) {
-        Ok(Ok(s)) => reply(StatusCode::OK, s),
-        Ok(Err(r)) => refusal(r),
-        Err(r) => r,
-    }
+    api_write(&sb, &headers, &body, |b| sb.create_call_subscription(b))
 }
 
 pub(super) async fn patch_subscription(
@@ -550,14 +550,9 @@ pub(super) async fn patch_subscription(
     Path(sub_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if !authorized(&sb, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "invalid or missing API key");
-    }
-    match parse_json::<Value>(&body).map(|b| sb.patch_call_subscription(&sub_id, &b)) {
-        Ok(Ok(s)) => reply(StatusCode::OK, s),
-        Ok(Err(r)) => refusal(r),
-        Err(r) => r,
-    }
+    api_write(&sb, &headers, &body, |b| {
+        sb.patch_call_subscription(&sub_id, b)
+    })
 }
 
 pub(super) async fn hook_started(State(sb): S) -> Response {
