@@ -170,7 +170,7 @@ async fn families_reach_their_center_and_everyone_else_the_fallback() {
     let text = trace.render();
     assert!(
         text.contains(&format!(
-            "routed to Oak Park's callcenter {OAK_PARK_CC} (family 1001's center)"
+            "routed to Oak Park's call center {OAK_PARK_CC} (family 1001's center)"
         )),
         "{text}"
     );

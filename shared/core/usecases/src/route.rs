@@ -96,7 +96,13 @@ pub struct Routed {
 impl Routed {
     /// The decision in words, for `trace`.
     pub fn describe(&self) -> String {
-        let target = format!("{} {}", self.target_type, self.target_id);
+        let kind = match self.target_type.as_str() {
+            "callcenter" => "call center",
+            "user" => "Dialpad user",
+            "callrouter" => "router",
+            other => other,
+        };
+        let target = format!("{kind} {}", self.target_id);
         match self.reason {
             RouteReason::FamilyCenter => format!(
                 "routed to {}'s {target} (family {}'s center)",
