@@ -488,7 +488,9 @@ impl HttpDialpad {
         if let Some(t) = &sub.target_id {
             body["target_id"] = id_value(t);
         }
-        let answer = self.save("/api/v2/subscriptions/call", &sub.id, body).await?;
+        let answer = self
+            .save("/api/v2/subscriptions/call", &sub.id, body)
+            .await?;
         subscription(&answer).ok_or_else(|| {
             Error::unknown_outcome(
                 "dialpad",

@@ -329,7 +329,8 @@ fn a_routing_entry_and_its_defaults() {
 
 #[test]
 fn routing_errors_name_their_path() {
-    let cases: Vec<(fn(&mut Value), &str, &str)> = vec![
+    type Edit = fn(&mut Value);
+    let cases: Vec<(Edit, &str, &str)> = vec![
         (
             |d| d["routing"]["enrollment"]["secret"] = json!("short"),
             "$.routing.enrollment.secret",

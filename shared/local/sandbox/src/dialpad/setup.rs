@@ -537,7 +537,9 @@ pub(super) async fn patch_webhook(
 }
 
 pub(super) async fn list_subscriptions(State(sb): S, headers: HeaderMap) -> Response {
-    api_read(&sb, &headers, || Ok(json!({"items": sb.call_subscriptions()})))
+    api_read(&sb, &headers, || {
+        Ok(json!({"items": sb.call_subscriptions()}))
+    })
 }
 
 pub(super) async fn create_subscription(State(sb): S, headers: HeaderMap, body: Bytes) -> Response {
