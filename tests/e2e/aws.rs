@@ -18,6 +18,8 @@ mod matching;
 mod phone_log;
 #[path = "screen_pop.rs"]
 mod screen_pop;
+#[path = "texts.rs"]
+mod texts;
 #[path = "webhook_crm.rs"]
 mod webhook_crm;
 

@@ -29,6 +29,7 @@ mod phone_log;
 mod requests_per_call;
 mod routing;
 mod screen_pop;
+mod texts;
 mod webhook_crm;
 
 /// The adapters of the suites loaded here.

@@ -190,7 +190,7 @@ pub enum Direction {
 }
 
 impl Direction {
-    fn parse(v: Option<&Value>) -> Option<Direction> {
+    pub fn parse(v: Option<&Value>) -> Option<Direction> {
         match lenient::string(v)?.to_ascii_lowercase().as_str() {
             "inbound" => Some(Direction::Inbound),
             "outbound" => Some(Direction::Outbound),

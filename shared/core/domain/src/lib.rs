@@ -17,6 +17,7 @@ pub mod labels;
 pub mod lenient;
 pub mod phone;
 pub mod scope;
+pub mod text;
 
 pub use config::Installation;
 pub use conversation::Conversation;

@@ -96,6 +96,18 @@ pub enum Owner {
     Ambiguous { candidates: Vec<String> },
 }
 
+/// A text to log: the event, the Dialpad user who sent it (an outbound text) with the e-mail
+/// Dialpad knows, and the job's effects.
+pub struct TextCx<'a> {
+    pub fx: &'a crate::effect::Effects<'a>,
+    pub text: &'a llbridge_domain::text::TextEvent,
+    pub enablement: &'a llbridge_domain::config::Enablement,
+    /// The sender's Dialpad user id and e-mail, when known.
+    pub sender: Option<(&'a str, Option<&'a str>)>,
+    /// The key the text's effects are recorded under (`text#<sms id>`).
+    pub anchor: &'a str,
+}
+
 /// What a CRM sees of one job.
 pub struct Cx<'a> {
     /// The job's store, clock, deadline and leases: every write goes through
@@ -143,6 +155,19 @@ pub trait Crm: Send + Sync {
     ) -> Result<Owner> {
         let _ = (caller, enablement, now_ms);
         Ok(Owner::Unknown)
+    }
+
+    /// Logs a text (once: every write a step of `cx.fx` under `cx.anchor`). `Dropped` with
+    /// `texts_not_supported` by default.
+    async fn log_text(&self, cx: &TextCx<'_>) -> Result<Logged> {
+        let _ = cx;
+        Ok(Logged {
+            result: LogResult::Dropped {
+                reason: llbridge_domain::text::ignored::NOT_SUPPORTED,
+                detail: "this CRM has no text log".into(),
+            },
+            contact: None,
+        })
     }
 
     /// `doctor`'s checks of a router's center names against the CRM (`centers` of a `routing`

@@ -10,6 +10,7 @@ use llbridge_dialpad_webhook::webhook::{self, VerifyError};
 use llbridge_domain::config::MIN_WEBHOOK_SECRET_LEN;
 use llbridge_domain::event::{CallEvent, Direction, EventError};
 use llbridge_domain::scope::{self, Decision, IgnoreReason};
+use llbridge_domain::text::{self, Shape, TextError, TextEvent};
 use llbridge_domain::Installation;
 use serde_json::{json, value::RawValue, Value};
 
@@ -45,6 +46,7 @@ impl Response {
 pub enum Rejection {
     Verify(VerifyError),
     Event(EventError),
+    Text(TextError),
 }
 
 impl Rejection {
@@ -55,6 +57,10 @@ impl Rejection {
                 json!({"status": "rejected", "reason": e.code(), "detail": e.to_string()}),
             ),
             Rejection::Event(e) => Response::new(
+                400,
+                json!({"status": "rejected", "reason": e.code(), "detail": e.to_string()}),
+            ),
+            Rejection::Text(e) => Response::new(
                 400,
                 json!({"status": "rejected", "reason": e.code(), "detail": e.to_string()}),
             ),
@@ -77,6 +83,17 @@ pub enum Outcome {
         event: CallEvent,
         reason: IgnoreReason,
     },
+    /// A text of an enablement that logs texts: queue its job.
+    Text {
+        text: TextEvent,
+        raw: Box<RawValue>,
+        scope: String,
+    },
+    /// A text out of scope, or a delivery update.
+    IgnoreText {
+        text: TextEvent,
+        reason: &'static str,
+    },
 }
 
 /// What the enablement of an accepted event asks for.
@@ -94,6 +111,24 @@ pub fn prepare(inst: &Installation, secrets: &[&[u8]], body: &[u8]) -> Result<Ou
     let json = payload.json();
     let raw: Box<RawValue> = serde_json::from_slice(json)
         .map_err(|e| Rejection::Event(EventError::NotJson(e.to_string())))?;
+    let value: Value = serde_json::from_str(raw.get()).unwrap_or_default();
+    if text::shape(&value) == Shape::Text {
+        let t = TextEvent::from_value(&value).map_err(Rejection::Text)?;
+        if t.is_delivery_status() {
+            return Ok(Outcome::IgnoreText {
+                text: t,
+                reason: text::ignored::DELIVERY_STATUS,
+            });
+        }
+        return Ok(match text::scope(inst, &t) {
+            Ok(e) => Outcome::Text {
+                scope: e.scope.to_string(),
+                text: t,
+                raw,
+            },
+            Err(reason) => Outcome::IgnoreText { text: t, reason },
+        });
+    }
     let (event, _) = CallEvent::parse(raw.get().as_bytes()).map_err(Rejection::Event)?;
     let (plan, scope) = match scope::decide(inst, &event) {
         Decision::Ignored(reason) => return Ok(Outcome::Ignore { event, reason }),
@@ -271,6 +306,43 @@ impl Ingest {
                 );
                 telemetry::webhook_event(decision::IGNORED, reason.code());
                 Response::new(200, json!({"status": "ignored", "reason": reason.code()}))
+            }
+            Ok(Outcome::IgnoreText { text, reason }) => {
+                tracing::info!(
+                    decision = decision::IGNORED,
+                    reason,
+                    sms_id = %text.id,
+                    "webhook: text not logged"
+                );
+                telemetry::webhook_event(decision::IGNORED, reason);
+                Response::new(
+                    200,
+                    json!({"status": "ignored", "reason": reason, "sms_id": text.id}),
+                )
+            }
+            Ok(Outcome::Text { text, raw, scope }) => {
+                let mut job = JobMessage::new(JobKind::Text, raw, now);
+                job.merged = false;
+                if let Err(e) = self.queue.send(&job.to_json(), Duration::ZERO).await {
+                    tracing::error!(decision = decision::ERROR, reason = "queue_unavailable", sms_id = %text.id, error = %e, "webhook: could not enqueue a text");
+                    telemetry::webhook_event(decision::ERROR, "queue_unavailable");
+                    return Response::new(
+                        503,
+                        json!({"status": "error", "reason": "queue_unavailable"}),
+                    );
+                }
+                tracing::info!(
+                    decision = decision::ACCEPTED,
+                    sms_id = %text.id,
+                    scope = %scope,
+                    jobs = ?["text"],
+                    "webhook: text accepted"
+                );
+                telemetry::webhook_event(decision::ACCEPTED, "");
+                Response::new(
+                    200,
+                    json!({"status": "accepted", "sms_id": text.id, "jobs": ["text"]}),
+                )
             }
             Ok(Outcome::Accept {
                 event,

@@ -14,16 +14,24 @@ pub enum JobKind {
     ScreenPop,
     /// Merge, then log the conversation in LineLeader once it is over.
     CallLog,
+    /// Log a text message (its event is a Dialpad SMS event, not a call event).
+    Text,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 3] = [JobKind::Merge, JobKind::ScreenPop, JobKind::CallLog];
+    pub const ALL: [JobKind; 4] = [
+        JobKind::Merge,
+        JobKind::ScreenPop,
+        JobKind::CallLog,
+        JobKind::Text,
+    ];
 
     pub fn as_str(&self) -> &'static str {
         match self {
             JobKind::Merge => "merge",
             JobKind::ScreenPop => "screen_pop",
             JobKind::CallLog => "call_log",
+            JobKind::Text => "text",
         }
     }
 }

@@ -82,6 +82,7 @@ pub const STEPS: &[&str] = &[
     "late_status",
     "leadsquared_call_log",
     "webhook_call_log",
+    "text_event",
 ];
 
 impl Entry {

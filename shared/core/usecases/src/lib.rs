@@ -22,6 +22,7 @@ pub mod report;
 pub mod route;
 pub mod state;
 pub mod telemetry;
+pub mod texts;
 pub mod trace;
 pub mod worker;
 

@@ -36,9 +36,41 @@ pub struct Coverage {
     pub needs_review: usize,
     /// Jobs in the dead-letter queue now.
     pub dead_letters: usize,
+    /// The texts of the period.
+    pub texts: TextCounts,
     /// The conversations unaccounted for (not in the JSON: `calls` minus everything else).
     #[serde(skip)]
     pub unaccounted: Vec<String>,
+}
+
+/// The texts of a period: received (every text in scope the worker saw), logged, dropped by
+/// reason, failed (or held for review), pending.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextCounts {
+    pub received: usize,
+    pub logged: usize,
+    pub dropped: BTreeMap<String, usize>,
+    pub failed: usize,
+    pub pending: usize,
+}
+
+impl TextCounts {
+    pub fn of(entries: &[crate::texts::TextEntry]) -> TextCounts {
+        let mut t = TextCounts::default();
+        for e in entries {
+            t.received += 1;
+            match e.decision {
+                Some(Decision::Logged) => t.logged += 1,
+                Some(Decision::Dropped | Decision::Skipped) => {
+                    let reason = e.reason.clone().unwrap_or_else(|| "unknown".into());
+                    *t.dropped.entry(reason).or_default() += 1;
+                }
+                Some(_) => t.failed += 1,
+                None => t.pending += 1,
+            }
+        }
+        t
+    }
 }
 
 impl Coverage {
@@ -115,7 +147,30 @@ impl Coverage {
             self.pending,
             self.unaccounted.len(),
             self.dead_letters
-        )
+        ) + &if self.texts.received > 0 {
+            let dropped: usize = self.texts.dropped.values().sum();
+            let reasons: Vec<String> = self
+                .texts
+                .dropped
+                .iter()
+                .map(|(r, n)| format!("{n} {r}"))
+                .collect();
+            format!(
+                "; {} texts, {} logged, {} dropped{}, {} failed, {} pending",
+                self.texts.received,
+                self.texts.logged,
+                dropped,
+                if reasons.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", reasons.join(", "))
+                },
+                self.texts.failed,
+                self.texts.pending
+            )
+        } else {
+            String::new()
+        }
     }
 }
 
@@ -129,7 +184,9 @@ pub async fn coverage(
     let now = clock.now_ms();
     let since = now - period.as_millis() as i64;
     let entries = ledger::between(store, since, now).await?;
-    Ok(Coverage::of(&entries, since, now, dead_letters))
+    let mut c = Coverage::of(&entries, since, now, dead_letters);
+    c.texts = TextCounts::of(&crate::texts::between(store, since, now).await?);
+    Ok(c)
 }
 
 #[cfg(test)]
@@ -200,7 +257,8 @@ mod tests {
                 "needs_review",
                 "pending",
                 "recovered",
-                "since"
+                "since",
+                "texts"
             ]
         );
         assert!(c.summary().contains("2 unaccounted for"), "{}", c.summary());

@@ -22,7 +22,8 @@ pub const DEFAULT_URL_TEMPLATE: &str = "{base}/#/families/{family_id}";
 pub const DEFAULT_INQUIRY_TYPE: &str = "Phone";
 
 /// The keys only a LineLeader enablement has.
-const ENABLEMENT_KEYS: [&str; 8] = [
+const ENABLEMENT_KEYS: [&str; 9] = [
+    "texts",
     "screen_pop_base_url",
     "screen_pop_url_template",
     "default_center_name",
@@ -57,6 +58,7 @@ impl CrmConfig for LineLeaderConfig {
             "status",
             "late_task",
             "late_status",
+            "text_event",
         ]
     }
 
@@ -169,6 +171,20 @@ pub struct LineLeaderSettings {
     pub follow_up_tasks: Option<FollowUpSettings>,
     /// What to do with a write whose answer was lost when the tenant cannot say.
     pub unknown_outcome: UnknownOutcomePolicy,
+    /// `None` (the default): texts are not logged.
+    pub texts: Option<TextSettings>,
+}
+
+/// `texts`: each Dialpad text becomes one CRM event of this type on the family.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextSettings {
+    /// The event type, by its label (a task result, as Event mode's).
+    pub event_type: String,
+    /// A text from a number no family has creates one (else it is dropped, `unknown_texter`).
+    pub create_families: bool,
+    /// Who an inbound text, or one whose sender has no staff record, is attributed to
+    /// (`texts.default_staff_email`, else Event mode's).
+    pub default_staff_email: Option<String>,
 }
 
 impl LineLeaderSettings {
@@ -204,6 +220,14 @@ impl EnablementSettings for LineLeaderSettings {
 
     fn pops_through_dialpad(&self) -> bool {
         true
+    }
+
+    fn texts_supported(&self) -> bool {
+        true
+    }
+
+    fn logs_texts(&self) -> bool {
+        self.texts.is_some()
     }
 
     /// Follow-up tasks from action items read the recap's action items.
@@ -479,6 +503,10 @@ pub(crate) fn lineleader_settings(
         Some(CallLogMode::Event(e)) => Some(e.default_staff_email.clone()),
         _ => None,
     };
+    let texts = match o.get("texts") {
+        None | Some(Value::Null) => Some(None),
+        Some(t) => texts(w, t, &format!("{p}.texts"), event_staff.clone()).map(Some),
+    };
     let follow_up_tasks = match o.get("follow_up_tasks") {
         None | Some(Value::Null) => None,
         Some(f) => Some(follow_up_tasks(
@@ -498,6 +526,7 @@ pub(crate) fn lineleader_settings(
         family_status_priority_ids,
         call_log,
         follow_up_tasks,
+        texts: texts?,
         unknown_outcome,
     })
 }
@@ -663,4 +692,23 @@ pub(crate) fn status_map(w: &mut Walk, o: &Obj, p: &str) -> Vec<StatusRule> {
         }
     }
     rules
+}
+
+/// `texts`: `event_type` (required), `create_families`, `default_staff_email`.
+fn texts(w: &mut Walk, v: &Value, p: &str, event_staff: Option<String>) -> Option<TextSettings> {
+    let o = w.object(
+        v,
+        p,
+        &["event_type", "create_families", "default_staff_email"],
+    )?;
+    let event_type = w
+        .required(o, p, "event_type")
+        .and_then(|t| w.string(t, &format!("{p}.event_type")));
+    let create_families = w.boolean(o, p, "create_families", false);
+    let default_staff_email = w.opt_string(o, p, "default_staff_email").or(event_staff);
+    Some(TextSettings {
+        event_type: event_type?,
+        create_families,
+        default_staff_email,
+    })
 }

@@ -140,6 +140,16 @@ pub trait EnablementSettings: Settings {
         false
     }
 
+    /// Whether the CRM can log texts at all (LeadSquared's connector has no text log).
+    fn texts_supported(&self) -> bool {
+        false
+    }
+
+    /// Whether the enablement logs texts (`texts` is set).
+    fn logs_texts(&self) -> bool {
+        false
+    }
+
     /// Whether the CRM reads Dialpad Ai's recap events for something beyond the call log's
     /// text (LineLeader's follow-up tasks from action items).
     fn reads_recap(&self) -> bool {

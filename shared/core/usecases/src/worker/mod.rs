@@ -13,6 +13,7 @@ mod pop;
 mod report;
 mod retry;
 mod scope;
+mod text;
 
 use std::sync::Arc;
 
@@ -319,6 +320,23 @@ impl Worker {
             .verdict(stopped.report, &stopped.error, receive_count);
         let report = settle.report();
         report.emit(stopped.conv.as_ref());
+        if let (Some(JobKind::Text), Settle::Ack(_) | Settle::GiveUp(_)) = (report.job, &settle) {
+            let reason = report.reason.map_or("failed", |r| r.as_str());
+            let detail = report.detail.clone().unwrap_or_default();
+            if let Err(e) = crate::texts::settle(
+                self.records(),
+                &report.call_id,
+                Decision::Failed,
+                Some(reason),
+                &detail,
+                None,
+                None,
+            )
+            .await
+            {
+                tracing::warn!(error = %e, "worker: could not note a failed text in the ledger");
+            }
+        }
         if let (Some(conv), Some(JobKind::CallLog)) = (&stopped.conv, report.job) {
             let (final_decision, next) = match &settle {
                 Settle::Retry { after, .. } => {
@@ -348,6 +366,17 @@ impl Worker {
             serde_json::from_str(body).map_err(|e| stop(unreadable("unreadable message", e)))?;
         let value: serde_json::Value = serde_json::from_str(msg.event.get())
             .map_err(|e| stop(unreadable("unreadable event", e)))?;
+        if msg.job == JobKind::Text {
+            tracing::Span::current().record("job", msg.job.as_str());
+            let fx = Effects {
+                store: self.store.as_ref(),
+                clock: self.clock.as_ref(),
+                deadline_ms,
+                timing: self.timing,
+                delivery,
+            };
+            return self.text_job(&value, fx).await;
+        }
         let event =
             CallEvent::from_value(&value).map_err(|e| stop(unreadable("unusable event", e)))?;
         let span = tracing::Span::current();
@@ -395,6 +424,8 @@ impl Worker {
             }
             JobKind::ScreenPop => job.screen_pop().await,
             JobKind::CallLog => job.call_log().await,
+            // Handled above: its event is a text.
+            JobKind::Text => Err(stop(unreadable("a text job", "with a call event"))),
         }
     }
 }

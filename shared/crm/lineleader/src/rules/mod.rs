@@ -9,3 +9,4 @@ pub mod follow_up;
 pub mod paths;
 pub mod phone_log;
 pub mod records;
+pub mod text;

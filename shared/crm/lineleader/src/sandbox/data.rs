@@ -189,7 +189,7 @@ impl Dataset {
     /// * statuses 1 New Lead, 2 Contacted, 3 Tour Scheduled, 4 Enrolled, 5 Lost;
     /// * source types 11 Phone Call, 12 Website, 13 Walk-In; inquiry types 21 Phone, 22 Email,
     ///   23 Web Form; task types 31 Phone Call, 32 Email, 33 Tour; task results 41 Phone Call,
-    ///   42 Left Message, 43 Spoke With Family, 44 No Answer, 45 Tour Booked;
+    ///   42 Left Message, 43 Spoke With Family, 44 No Answer, 45 Tour Booked, 46 Text Message;
     /// * staff 201 ana@example.com, 202 ben@example.com, 203 frontdesk@example.com;
     /// * families 1001.. with numbers typed `(415) 815-9602`, `415-815-9602`, `+14158159602`
     ///   (two families of one number, in different centers) and `4158159603`, `6505550199`...;
@@ -300,6 +300,7 @@ impl Dataset {
                     "Spoke With Family",
                     "No Answer",
                     "Tour Booked",
+                    "Text Message",
                 ],
             ),
             staff: vec![

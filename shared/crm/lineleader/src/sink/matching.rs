@@ -353,6 +353,46 @@ async fn plan_family(
 
 /// Searches the caller's number and applies the disambiguation rules. `None`: no family has
 /// the number.
+/// The family of a contact by the call log's rules, never created: `unknown` (the reason
+/// code) when no family has the number.
+pub async fn match_only(
+    ll: &dyn LineLeader,
+    fx: &Effects<'_>,
+    conv: &Conversation,
+    settings: &LineLeaderSettings,
+    unknown: &'static str,
+) -> Result<std::result::Result<Matched, Dropped>> {
+    let Some(caller) = conv.caller_number.as_deref().and_then(Phone::parse) else {
+        return Ok(Err(dropped(
+            "no_caller_number",
+            "no usable number for the contact",
+        )));
+    };
+    let centers = ll.centers().await?;
+    let cc_number = conv.call_center.as_ref().and_then(|c| c.number.as_deref());
+    let (center, center_rule) =
+        match match_center(&centers, cc_number, &settings.default_center_name) {
+            Some(m) => (Some(m.center.clone()), m.rule.code()),
+            None => (None, crate::rules::center::NO_CENTER),
+        };
+    Ok(
+        match search(ll, fx.clock, &caller, center.as_ref(), settings).await? {
+            Some(Ok((family, rule))) => Ok(Matched {
+                family_id: family.id.clone(),
+                center,
+                rule,
+                center_rule,
+                read: Some(family),
+            }),
+            Some(Err(d)) => Err(d),
+            None => Err(dropped(
+                unknown,
+                "no family has this number (texts.create_families is off)",
+            )),
+        },
+    )
+}
+
 /// A clock stopped at one instant: the router's matching time.
 struct At(i64);
 

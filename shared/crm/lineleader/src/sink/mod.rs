@@ -14,6 +14,7 @@ pub mod follow_up;
 pub mod late;
 pub mod matching;
 mod steps;
+pub mod text;
 
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use async_trait::async_trait;
 use llbridge_domain::config::Enablement;
 use llbridge_domain::phone::Phone;
 use llbridge_usecases::checks::{Check, Probe};
-use llbridge_usecases::crm::{Crm, Cx, LateDetail, LateLog, Logged, Offer, Owner, PopPlan};
+use llbridge_usecases::crm::{Crm, Cx, LateDetail, LateLog, Logged, Offer, Owner, PopPlan, TextCx};
 use llbridge_usecases::outcome::Decision;
 use llbridge_usecases::{Error, Result};
 use serde_json::Value;
@@ -111,6 +112,21 @@ impl Crm for LineLeaderCrm {
         let settings = crate::config::settings(enablement)
             .ok_or_else(|| Error::permanent("config", "the enablement is not a LineLeader one"))?;
         matching::owner(self.api.as_ref(), caller, settings, now_ms).await
+    }
+
+    async fn log_text(&self, cx: &TextCx<'_>) -> Result<Logged> {
+        let settings = crate::config::settings(cx.enablement)
+            .ok_or_else(|| Error::permanent("config", "the enablement is not a LineLeader one"))?;
+        let Some(texts) = &settings.texts else {
+            return Ok(Logged {
+                result: llbridge_usecases::crm::LogResult::Dropped {
+                    reason: llbridge_domain::text::ignored::TEXTS_OFF,
+                    detail: "the enablement does not log texts".into(),
+                },
+                contact: None,
+            });
+        };
+        text::run(self.api.as_ref(), cx, settings, texts).await
     }
 
     async fn checkup_groups(&self, scope: &str, groups: &[String]) -> Vec<Check> {
