@@ -185,6 +185,43 @@ fn narrate_leadsquared(demo: &Demo, before: &Before) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A text from a known family and the answer: each one event on the family.
+async fn texts(demo: &Demo) -> anyhow::Result<()> {
+    let before = demo.state()?.data.events.len();
+    let cc = json!({"id": 4716644561813504_u64, "type": "callcenter", "name": "Enrollment",
+        "phone_number": "+14155550100"});
+    let now = chrono::Utc::now().timestamp_millis();
+    demo.play(&[
+        json!({"id": 4990021937799168_u64, "created_date": now, "direction": "inbound",
+            "target": cc, "contact": {"phone_number": "+14158159602"},
+            "from_number": "+14158159602", "to_number": ["+14155550100"],
+            "text": "Can we move the tour to Thursday?"}),
+        json!({"id": 4990021937799169_u64, "created_date": now + 60_000, "direction": "outbound",
+            "target": cc, "contact": {"phone_number": "+14158159602"}, "sender_id": 5150000000000001_u64,
+            "from_number": "+14155550100", "to_number": ["+14158159602"],
+            "text": "Thursday at 10 works. See you then!"}),
+    ])
+    .await?;
+    demo.settle().await?;
+    let state = demo.state()?;
+    for e in state.data.events.iter().skip(before) {
+        let text = e.description.lines().nth(3).unwrap_or_default();
+        println!(
+            "   - Text logged as timeline event #{} on family {}, by {}: \"{text}\".",
+            e.id,
+            family_name(&state, e.family_id),
+            state
+                .data
+                .staff
+                .iter()
+                .find(|s| s.id == e.staff_id)
+                .and_then(|s| s.email_address.clone())
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
 /// Ana clicks a lead's number in LeadSquared: Dialpad rings her, then dials the lead; the call
 /// is logged on that lead.
 async fn click_to_call(demo: &Demo) -> anyhow::Result<()> {
@@ -558,11 +595,23 @@ pub async fn run() -> anyhow::Result<()> {
     );
     click_to_call(&demo).await?;
     println!();
+    println!(
+        "{}. Maya Lopez texts the Enrollment call center; Ana texts back.",
+        scripts.len() + 2
+    );
+    texts(&demo).await?;
+    println!();
     let state = demo.state()?;
     println!(
-        "Done: {} phone log(s), {} timeline event(s), {} status change(s), {} follow-up task(s), {} screen pop(s) in the sandboxes; {} LeadSquared call log(s), {} agent popup(s).",
+        "Done: {} phone log(s), {} timeline event(s) ({} of them texts), {} status change(s), {} follow-up task(s), {} screen pop(s) in the sandboxes; {} LeadSquared call log(s), {} agent popup(s).",
         state.data.phone_logs.len(),
         state.data.events.len(),
+        state
+            .data
+            .events
+            .iter()
+            .filter(|e| e.description.contains("Dialpad SMS ID:"))
+            .count(),
         state.data.status_changes.len(),
         state.data.tasks.iter().filter(|t| t.origin == "created").count(),
         demo.pops()?.len(),

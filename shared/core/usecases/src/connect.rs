@@ -85,6 +85,26 @@ fn target(e: &Enablement) -> (Option<&'static str>, Option<String>) {
     }
 }
 
+/// The scopes whose texts are logged: each needs an SMS subscription (`direction: all`).
+pub fn wanted_texts(inst: &Installation) -> Vec<Wanted> {
+    let mut scopes: Vec<(Option<&'static str>, Option<String>)> = inst
+        .enablements
+        .iter()
+        .filter(|e| e.crm.logs_texts())
+        .map(target)
+        .collect();
+    scopes.sort();
+    scopes.dedup();
+    scopes
+        .into_iter()
+        .map(|(target_type, target_id)| Wanted {
+            target_type,
+            target_id,
+            states: BTreeSet::new(),
+        })
+        .collect()
+}
+
 /// Every scope's subscription, the states of the enablements on one scope merged.
 pub fn wanted(inst: &Installation) -> Vec<Wanted> {
     let mut by: BTreeMap<(Option<&'static str>, Option<String>), BTreeSet<String>> =
@@ -234,6 +254,63 @@ pub async fn connect(
                     id,
                     detail: states(&want.states),
                 });
+            }
+        }
+    }
+    let texts = wanted_texts(inst);
+    if !texts.is_empty() {
+        let sms = match &hook {
+            Some(_) => dialpad.sms_subscriptions().await?,
+            None => Vec::new(),
+        };
+        for want in texts {
+            let existing = sms
+                .iter()
+                .find(|s| s.webhook_id == hook_id && hook_id.is_some() && want.targets(s));
+            match existing {
+                Some(sub) if sub.enabled => lines.push(Line {
+                    change: Change::Unchanged,
+                    object: "SMS subscription",
+                    what: want.name(),
+                    id: sub.id.clone(),
+                    detail: "all directions".into(),
+                }),
+                Some(sub) => {
+                    let mut patched = sub.clone();
+                    patched.enabled = true;
+                    if !dry_run {
+                        dialpad.save_sms_subscription(&patched).await?;
+                    }
+                    lines.push(Line {
+                        change: Change::Updated,
+                        object: "SMS subscription",
+                        what: want.name(),
+                        id: sub.id.clone(),
+                        detail: "enabled".into(),
+                    });
+                }
+                None => {
+                    let new = CallSubscription {
+                        id: String::new(),
+                        webhook_id: hook_id.clone(),
+                        target_type: want.target_type.map(str::to_owned),
+                        target_id: want.target_id.clone(),
+                        call_states: Vec::new(),
+                        enabled: true,
+                    };
+                    let id = if dry_run {
+                        String::new()
+                    } else {
+                        dialpad.save_sms_subscription(&new).await?.id
+                    };
+                    lines.push(Line {
+                        change: Change::Created,
+                        object: "SMS subscription",
+                        what: want.name(),
+                        id,
+                        detail: "all directions".into(),
+                    });
+                }
             }
         }
     }
@@ -397,6 +474,16 @@ pub fn coverage(
     subs: &[CallSubscription],
     hook_url: Option<&str>,
 ) -> Vec<(String, Coverage)> {
+    coverage_of(&wanted(inst), hooks, subs, hook_url)
+}
+
+/// The coverage of the scopes `wanted` by the subscriptions `subs`.
+pub fn coverage_of(
+    wanted: &[Wanted],
+    hooks: &[Webhook],
+    subs: &[CallSubscription],
+    hook_url: Option<&str>,
+) -> Vec<(String, Coverage)> {
     let ours: BTreeSet<&str> = hooks
         .iter()
         .filter(|h| match hook_url {
@@ -408,8 +495,8 @@ pub fn coverage(
         })
         .map(|h| h.id.as_str())
         .collect();
-    wanted(inst)
-        .into_iter()
+    wanted
+        .iter()
         .map(|want| {
             let mine: Vec<&CallSubscription> = subs
                 .iter()

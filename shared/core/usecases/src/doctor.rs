@@ -312,6 +312,21 @@ async fn subscriptions(inst: &Installation, api: &dyn crate::ports::Dialpad) -> 
             )),
         }
     }
+    let texts = crate::connect::wanted_texts(inst);
+    if !texts.is_empty() {
+        match api.sms_subscriptions().await {
+            Ok(sms) => {
+                for (scope, c) in crate::connect::coverage_of(&texts, &hooks, &sms, None) {
+                    if c != crate::connect::Coverage::Covered {
+                        problems.push(format!(
+                            "{scope}: no enabled SMS subscription on the webhook (its texts are logged)"
+                        ));
+                    }
+                }
+            }
+            Err(e) => problems.push(format!("the SMS subscriptions could not be listed: {e}")),
+        }
+    }
     if problems.is_empty() {
         Check::pass(
             SCOPE,

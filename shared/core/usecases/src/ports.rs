@@ -366,6 +366,12 @@ pub trait Dialpad: Send + Sync {
 
     /// `POST /api/v2/subscriptions/call`, or `PATCH .../{id}` when it has an id.
     async fn save_call_subscription(&self, sub: &CallSubscription) -> Result<CallSubscription>;
+
+    /// `GET /api/v2/subscriptions/sms`, every page (their `call_states` empty).
+    async fn sms_subscriptions(&self) -> Result<Vec<CallSubscription>>;
+
+    /// `POST /api/v2/subscriptions/sms` (`direction: all`), or `PATCH .../{id}`.
+    async fn save_sms_subscription(&self, sub: &CallSubscription) -> Result<CallSubscription>;
 }
 
 /// The installation config (a file locally; the DynamoDB table in a deployment).

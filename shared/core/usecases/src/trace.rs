@@ -83,6 +83,9 @@ pub struct Trace {
     /// Where a call router sent the call, and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing: Option<crate::route::Routed>,
+    /// The text's record, when the id is a Dialpad SMS id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<crate::texts::TextEntry>,
 }
 
 fn time(ms: i64) -> String {
@@ -97,7 +100,8 @@ pub async fn trace(store: &dyn Store, call_id: &str) -> Result<Option<Trace>> {
     let events = state::load_events(store, call_id).await?;
     let found = ledger::find(store, call_id).await?;
     let mut routing = crate::route::noted(store, call_id).await?;
-    if events.is_empty() && found.is_none() && routing.is_none() {
+    let text = crate::texts::get(store, call_id).await?;
+    if events.is_empty() && found.is_none() && routing.is_none() && text.is_none() {
         return Ok(None);
     }
     if routing.is_none() {
@@ -155,6 +159,10 @@ pub async fn trace(store: &dyn Store, call_id: &str) -> Result<Option<Trace>> {
         },
     };
     let mut keys: Vec<(String, String)> = Vec::new();
+    if text.is_some() {
+        let a = crate::worker::text_anchor(call_id);
+        keys.push(("text_event".into(), crate::keys::step(&a, "text_event")));
+    }
     if let Some(a) = &anchor {
         keys.push(("log".into(), crate::keys::log_claim(a)));
         let steps = match &found {
@@ -207,6 +215,7 @@ pub async fn trace(store: &dyn Store, call_id: &str) -> Result<Option<Trace>> {
         ledger: found.map(|(_, e)| e),
         claims,
         routing,
+        text,
     }))
 }
 
@@ -258,6 +267,30 @@ impl Trace {
                 .as_deref()
                 .unwrap_or("(not anchored: no leg has ended)")
         ));
+        if let Some(t) = &self.text {
+            out.push(format!(
+                "  text: {}{} ({}, contact {}, scope {}, sent {}, {} attempt(s))",
+                t.decision.map_or("pending", |d| d.as_str()),
+                t.reason
+                    .as_deref()
+                    .map(|r| format!(", reason {r}"))
+                    .unwrap_or_default(),
+                t.direction.as_deref().unwrap_or("?"),
+                t.contact.as_deref().unwrap_or("?"),
+                t.scope.as_deref().unwrap_or("?"),
+                time(t.sent_at),
+                t.attempts,
+            ));
+            if let Some(f) = &t.family {
+                out.push(format!("  family: {f}"));
+            }
+            if let Some(fx) = &t.effects {
+                out.push(format!("  effects: {fx}"));
+            }
+            if let Some(d) = &t.detail {
+                out.push(format!("  detail: {d}"));
+            }
+        }
         if let Some(r) = &self.routing {
             out.push(format!(
                 "  routing: {} by router {} in {} ms",
@@ -320,6 +353,7 @@ impl Trace {
                     ));
                 }
             }
+            None if self.text.is_some() => {}
             None => out.push(
                 "  no ledger record: no leg of it has ended in scope (or it is out of scope)"
                     .into(),

@@ -94,6 +94,14 @@ impl Dialpad for DialpadApi {
         self.0.update_webhook(id, hook_url, secret).await
     }
 
+    async fn sms_subscriptions(&self) -> Result<Vec<CallSubscription>> {
+        self.0.sms_subscriptions().await
+    }
+
+    async fn save_sms_subscription(&self, sub: &CallSubscription) -> Result<CallSubscription> {
+        self.0.save_sms_subscription(sub).await
+    }
+
     async fn call_subscriptions(&self) -> Result<Vec<CallSubscription>> {
         self.0.call_subscriptions().await
     }

@@ -467,6 +467,35 @@ impl HttpDialpad {
         })
     }
 
+    pub async fn sms_subscriptions(&self) -> Result<Vec<CallSubscription>> {
+        let items = self
+            .list("/api/v2/subscriptions/sms", "SMS subscription list")
+            .await?;
+        Ok(items.iter().filter_map(subscription).collect())
+    }
+
+    pub async fn save_sms_subscription(&self, sub: &CallSubscription) -> Result<CallSubscription> {
+        let mut body = json!({"direction": "all", "enabled": sub.enabled});
+        if let Some(w) = &sub.webhook_id {
+            body["endpoint_id"] = id_value(w);
+        }
+        if let Some(t) = &sub.target_type {
+            body["target_type"] = json!(t);
+        }
+        if let Some(t) = &sub.target_id {
+            body["target_id"] = id_value(t);
+        }
+        let answer = self
+            .save("/api/v2/subscriptions/sms", &sub.id, body)
+            .await?;
+        subscription(&answer).ok_or_else(|| {
+            Error::unknown_outcome(
+                "dialpad",
+                "SMS subscription saved, but the answer has no id; list them to see",
+            )
+        })
+    }
+
     pub async fn call_subscriptions(&self) -> Result<Vec<CallSubscription>> {
         let items = self
             .list("/api/v2/subscriptions/call", "subscription list")

@@ -96,6 +96,7 @@ struct Inner {
     started: Mutex<Vec<StartedCall>>,
     webhooks: Mutex<Vec<Value>>,
     subscriptions: Mutex<Vec<Value>>,
+    sms_subscriptions: Mutex<Vec<Value>>,
     next_id: Mutex<u64>,
     /// Call routers, each with its secret.
     routers: Mutex<Vec<(Value, String)>>,
@@ -132,6 +133,7 @@ impl DialpadSandbox {
                 started: Mutex::new(Vec::new()),
                 webhooks: Mutex::new(Vec::new()),
                 subscriptions: Mutex::new(Vec::new()),
+                sms_subscriptions: Mutex::new(Vec::new()),
                 next_id: Mutex::new(0),
                 routers: Mutex::new(Vec::new()),
                 routed: Mutex::new(Vec::new()),
@@ -320,6 +322,14 @@ impl DialpadSandbox {
                 get(setup::list_subscriptions).post(setup::create_subscription),
             )
             .route(
+                "/api/v2/subscriptions/sms",
+                get(setup::list_sms_subscriptions).post(setup::create_sms_subscription),
+            )
+            .route(
+                "/api/v2/subscriptions/sms/{id}",
+                axum::routing::patch(setup::patch_sms_subscription),
+            )
+            .route(
                 "/api/v2/subscriptions/call/{id}",
                 axum::routing::patch(setup::patch_subscription),
             )
@@ -476,6 +486,31 @@ impl Dialpad for DialpadSandbox {
             .as_ref()
             .and_then(setup::webhook_of)
             .ok_or_else(|| Error::permanent("dialpad", "webhook refused"))
+    }
+
+    async fn sms_subscriptions(&self) -> Result<Vec<CallSubscription>> {
+        Ok(DialpadSandbox::sms_subscriptions(self)
+            .iter()
+            .filter_map(setup::subscription_of)
+            .collect())
+    }
+
+    async fn save_sms_subscription(&self, sub: &CallSubscription) -> Result<CallSubscription> {
+        let mut body = setup::subscription_body(sub);
+        if let Some(o) = body.as_object_mut() {
+            o.remove("call_states");
+        }
+        body["direction"] = json!("all");
+        let id = (!sub.id.is_empty()).then_some(sub.id.as_str());
+        match DialpadSandbox::save_sms_subscription(self, id, &body) {
+            Ok(v) => setup::subscription_of(&v)
+                .ok_or_else(|| Error::permanent("dialpad", "subscription unreadable")),
+            Err((status, m)) => Err(Error::permanent(
+                "dialpad",
+                format!("SMS subscription: HTTP {}: {m}", status.as_u16()),
+            )
+            .with_code("dialpad_rejected")),
+        }
     }
 
     async fn call_subscriptions(&self) -> Result<Vec<CallSubscription>> {

@@ -29,6 +29,7 @@ pub use pop::POP_DEADLINE;
 pub use report::{Decision, Reason, Report};
 pub use retry::{RetryPolicy, Settle};
 pub use scope::resolve_scope;
+pub use text::anchor as text_anchor;
 
 use crate::crm::{Clients, Cx, LateDetail};
 use crate::effect::{Effects, Timing};

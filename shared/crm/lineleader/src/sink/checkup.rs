@@ -364,6 +364,17 @@ pub async fn enablement(
     if let Some(f) = &settings.follow_up_tasks {
         follow_up_tasks(ll, f, scope, &mut checks).await;
     }
+    if let Some(t) = &settings.texts {
+        let results = types(ll, TypeList::TaskResult, scope, &mut checks).await;
+        let name = t.event_type.clone();
+        labeled(scope, &name, "text_event_type", "task result (text event type)", format!("add \"{name}\" to the task results (/types/tasks/results), or set texts.event_type to one that exists: no text is logged without it"), &mut checks, &results);
+        checks.push(Check::warn(
+            scope,
+            "text_content",
+            "Dialpad sends a text's content only to an API key with the message_content_export scope; without it each text is logged without its words",
+            "give the company API key the message_content_export scope (Dialpad: Admin settings > API keys)",
+        ));
+    }
     checks
 }
 

@@ -231,6 +231,65 @@ impl DialpadSandbox {
         Ok(hook)
     }
 
+    /// The SMS subscriptions, as `GET /api/v2/subscriptions/sms` lists them.
+    pub fn sms_subscriptions(&self) -> Vec<Value> {
+        self.inner
+            .sms_subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// `POST /api/v2/subscriptions/sms`, or `PATCH .../{id}` with `sub_id`.
+    pub fn save_sms_subscription(&self, sub_id: Option<&str>, body: &Value) -> Result<Value, Refusal> {
+        let bad = |m: &str| Err((StatusCode::BAD_REQUEST, m.to_owned()));
+        if let Some(d) = body.get("direction") {
+            if !d.as_str().is_some_and(|d| ["all", "inbound", "outbound"].contains(&d)) {
+                return bad("direction must be all, inbound or outbound");
+            }
+        } else if sub_id.is_none() {
+            return bad("direction is required");
+        }
+        let webhook = match id(body.get("endpoint_id")) {
+            Some(w) => Some(
+                self.webhooks()
+                    .into_iter()
+                    .find(|h| id(h.get("id")).as_deref() == Some(w.as_str()))
+                    .ok_or((StatusCode::NOT_FOUND, format!("webhook {w} not found")))?,
+            ),
+            None if sub_id.is_none() => return bad("endpoint_id is required"),
+            None => None,
+        };
+        let mut subs = self
+            .inner
+            .sms_subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let sub = match sub_id {
+            None => {
+                let new_id = 6_200_000_000_000_000 + subs.len() as u64 + 1;
+                subs.push(json!({"id": new_id, "enabled": true}));
+                subs.last_mut()
+            }
+            Some(sid) => subs
+                .iter_mut()
+                .find(|s| id(s.get("id")).as_deref() == Some(sid)),
+        }
+        .ok_or((StatusCode::NOT_FOUND, "subscription not found".to_owned()))?;
+        for key in ["direction", "enabled", "target_type", "include_internal", "status"] {
+            if let Some(v) = body.get(key) {
+                sub[key] = v.clone();
+            }
+        }
+        if let Some(t) = id(body.get("target_id")) {
+            sub["target_id"] = id_json(&t);
+        }
+        if let Some(w) = webhook {
+            sub["webhook"] = w;
+        }
+        Ok(sub.clone())
+    }
+
     /// `PATCH /api/v2/webhooks/{id}`: a new URL or secret.
     pub fn patch_webhook(&self, hook_id: &str, body: &Value) -> Result<Value, Refusal> {
         let mut hooks = self
@@ -370,6 +429,11 @@ impl DialpadSandbox {
             .clear();
         self.inner
             .subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.inner
+            .sms_subscriptions
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
@@ -554,6 +618,29 @@ pub(super) async fn patch_subscription(
 ) -> Response {
     api_write(&sb, &headers, &body, |b| {
         sb.patch_call_subscription(&sub_id, b)
+    })
+}
+
+pub(super) async fn list_sms_subscriptions(State(sb): S, headers: HeaderMap) -> Response {
+    api_read(&sb, &headers, || Ok(json!({"items": sb.sms_subscriptions()})))
+}
+
+pub(super) async fn create_sms_subscription(
+    State(sb): S,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    api_write(&sb, &headers, &body, |b| sb.save_sms_subscription(None, b))
+}
+
+pub(super) async fn patch_sms_subscription(
+    State(sb): S,
+    headers: HeaderMap,
+    Path(sub_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    api_write(&sb, &headers, &body, |b| {
+        sb.save_sms_subscription(Some(&sub_id), b)
     })
 }
 
