@@ -335,7 +335,11 @@ async fn router_and_connector_calls() {
     use llbridge_domain::config::{RouteEntry, SecretRef, Target};
     let secret = "router-secret-0123456789abcdef0123456789";
     let enablements = vec![
-        configs::enablement("call_center", Some(CALL_CENTER), json!({})),
+        configs::enablement(
+            "call_center",
+            Some(CALL_CENTER),
+            json!({"texts": {"event_type": "Text Message", "default_staff_email": "frontdesk@example.com"}}),
+        ),
         configs::leadsquared_enablement(configs::LEADSQUARED_CALL_CENTER, json!({})),
     ];
     let s = Scenario::start_tuned(
@@ -395,6 +399,12 @@ async fn router_and_connector_calls() {
             .unwrap_or(0);
         assert_eq!(status, 200, "{path}");
     }
+    // A text from a number no family has: dropped, with its reason.
+    s.send(&json!({"id": 4990021937830001_u64, "direction": "inbound",
+        "target": {"id": CALL_CENTER.parse::<u64>().unwrap_or(0), "type": "callcenter", "phone_number": "+14155550100"},
+        "contact": {"phone_number": "+14158159699"}, "text": "Do you have openings?"}))
+        .await;
+    s.settle().await;
     // A click with a wrong key: refused, with its reason.
     let status = http
         .post(format!("http://{}/leadsquared/click-to-call", s.host.addr))

@@ -241,10 +241,17 @@ impl DialpadSandbox {
     }
 
     /// `POST /api/v2/subscriptions/sms`, or `PATCH .../{id}` with `sub_id`.
-    pub fn save_sms_subscription(&self, sub_id: Option<&str>, body: &Value) -> Result<Value, Refusal> {
+    pub fn save_sms_subscription(
+        &self,
+        sub_id: Option<&str>,
+        body: &Value,
+    ) -> Result<Value, Refusal> {
         let bad = |m: &str| Err((StatusCode::BAD_REQUEST, m.to_owned()));
         if let Some(d) = body.get("direction") {
-            if !d.as_str().is_some_and(|d| ["all", "inbound", "outbound"].contains(&d)) {
+            if !d
+                .as_str()
+                .is_some_and(|d| ["all", "inbound", "outbound"].contains(&d))
+            {
                 return bad("direction must be all, inbound or outbound");
             }
         } else if sub_id.is_none() {
@@ -276,7 +283,13 @@ impl DialpadSandbox {
                 .find(|s| id(s.get("id")).as_deref() == Some(sid)),
         }
         .ok_or((StatusCode::NOT_FOUND, "subscription not found".to_owned()))?;
-        for key in ["direction", "enabled", "target_type", "include_internal", "status"] {
+        for key in [
+            "direction",
+            "enabled",
+            "target_type",
+            "include_internal",
+            "status",
+        ] {
             if let Some(v) = body.get(key) {
                 sub[key] = v.clone();
             }
@@ -622,7 +635,9 @@ pub(super) async fn patch_subscription(
 }
 
 pub(super) async fn list_sms_subscriptions(State(sb): S, headers: HeaderMap) -> Response {
-    api_read(&sb, &headers, || Ok(json!({"items": sb.sms_subscriptions()})))
+    api_read(&sb, &headers, || {
+        Ok(json!({"items": sb.sms_subscriptions()}))
+    })
 }
 
 pub(super) async fn create_sms_subscription(
