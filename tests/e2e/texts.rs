@@ -238,3 +238,36 @@ async fn with_create_families_an_unknown_texter_becomes_a_family() {
     assert_eq!(status, 401);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn dialpad_connect_subscribes_the_texts_of_each_scope_that_logs_them() {
+    use llbridge_usecases::connect::{self, Change};
+    let s = scenario(false).await;
+    let hook = s.host.webhook_url();
+    let secret = "an-old-webhook-secret";
+    let lines = connect::connect(s.dialpad(), &s.host.installation, &hook, secret, false)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sms: Vec<_> = lines
+        .iter()
+        .filter(|l| l.object == "SMS subscription")
+        .collect();
+    assert_eq!(
+        sms.len(),
+        1,
+        "the LeadSquared call center logs no texts: {lines:#?}"
+    );
+    assert_eq!(sms[0].change, Change::Created);
+    assert_eq!(sms[0].what, format!("callcenter {CALL_CENTER}"));
+    let subs = s.dialpad().sms_subscriptions();
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0]["direction"], "all");
+    let again = connect::connect(s.dialpad(), &s.host.installation, &hook, secret, false)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        again.iter().all(|l| l.change == Change::Unchanged),
+        "{again:#?}"
+    );
+    s.stop().await;
+}

@@ -58,6 +58,18 @@ pub struct Wanted {
 }
 
 impl Wanted {
+    /// A new subscription of this scope on the webhook `hook_id`, with `states`.
+    fn subscription(&self, hook_id: &Option<String>, states: Vec<String>) -> CallSubscription {
+        CallSubscription {
+            id: String::new(),
+            webhook_id: hook_id.clone(),
+            target_type: self.target_type.map(str::to_owned),
+            target_id: self.target_id.clone(),
+            call_states: states,
+            enabled: true,
+        }
+    }
+
     fn name(&self) -> String {
         match (&self.target_type, &self.target_id) {
             (Some(t), Some(id)) => format!("{t} {id}"),
@@ -234,14 +246,7 @@ pub async fn connect(
                 });
             }
             None => {
-                let new = CallSubscription {
-                    id: String::new(),
-                    webhook_id: hook_id.clone(),
-                    target_type: want.target_type.map(str::to_owned),
-                    target_id: want.target_id.clone(),
-                    call_states: want.states.iter().cloned().collect(),
-                    enabled: true,
-                };
+                let new = want.subscription(&hook_id, want.states.iter().cloned().collect());
                 let id = if dry_run {
                     String::new()
                 } else {
@@ -290,14 +295,7 @@ pub async fn connect(
                     });
                 }
                 None => {
-                    let new = CallSubscription {
-                        id: String::new(),
-                        webhook_id: hook_id.clone(),
-                        target_type: want.target_type.map(str::to_owned),
-                        target_id: want.target_id.clone(),
-                        call_states: Vec::new(),
-                        enabled: true,
-                    };
+                    let new = want.subscription(&hook_id, Vec::new());
                     let id = if dry_run {
                         String::new()
                     } else {

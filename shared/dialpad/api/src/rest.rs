@@ -475,7 +475,18 @@ impl HttpDialpad {
     }
 
     pub async fn save_sms_subscription(&self, sub: &CallSubscription) -> Result<CallSubscription> {
-        let mut body = json!({"direction": "all", "enabled": sub.enabled});
+        let body = json!({"direction": "all", "enabled": sub.enabled});
+        self.save_subscription("/api/v2/subscriptions/sms", sub, body)
+            .await
+    }
+
+    /// A subscription's webhook and target added to `body`, then created or patched.
+    async fn save_subscription(
+        &self,
+        collection: &str,
+        sub: &CallSubscription,
+        mut body: Value,
+    ) -> Result<CallSubscription> {
         if let Some(w) = &sub.webhook_id {
             body["endpoint_id"] = id_value(w);
         }
@@ -485,13 +496,11 @@ impl HttpDialpad {
         if let Some(t) = &sub.target_id {
             body["target_id"] = id_value(t);
         }
-        let answer = self
-            .save("/api/v2/subscriptions/sms", &sub.id, body)
-            .await?;
+        let answer = self.save(collection, &sub.id, body).await?;
         subscription(&answer).ok_or_else(|| {
             Error::unknown_outcome(
                 "dialpad",
-                "SMS subscription saved, but the answer has no id; list them to see",
+                "subscription saved, but the answer has no id; list them to see",
             )
         })
     }
@@ -504,28 +513,9 @@ impl HttpDialpad {
     }
 
     pub async fn save_call_subscription(&self, sub: &CallSubscription) -> Result<CallSubscription> {
-        let mut body = json!({
-            "call_states": sub.call_states,
-            "enabled": sub.enabled,
-        });
-        if let Some(w) = &sub.webhook_id {
-            body["endpoint_id"] = id_value(w);
-        }
-        if let Some(t) = &sub.target_type {
-            body["target_type"] = json!(t);
-        }
-        if let Some(t) = &sub.target_id {
-            body["target_id"] = id_value(t);
-        }
-        let answer = self
-            .save("/api/v2/subscriptions/call", &sub.id, body)
-            .await?;
-        subscription(&answer).ok_or_else(|| {
-            Error::unknown_outcome(
-                "dialpad",
-                "subscription saved, but the answer has no id; list them to see",
-            )
-        })
+        let body = json!({"call_states": sub.call_states, "enabled": sub.enabled});
+        self.save_subscription("/api/v2/subscriptions/call", sub, body)
+            .await
     }
 }
 
