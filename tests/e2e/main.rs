@@ -13,6 +13,7 @@
 mod api_paths;
 mod click_to_call;
 mod concurrency;
+mod console;
 mod conversation_props;
 mod doctor;
 mod drill;

@@ -309,6 +309,9 @@ async fn local(run: LocalArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", run.listen))?;
     println!("listening on http://{}", host.addr);
+    if let Some(url) = host.console_url() {
+        println!("console (this URL works once, in one browser): {url}");
+    }
     tokio::signal::ctrl_c().await.ok();
     host.stop().await;
     Ok(ExitCode::SUCCESS)

@@ -9,6 +9,7 @@
 //! * `POST /_llbridge/dlq/replay?call=ID` or `?all=true`: back to the job queue
 //! * `POST /_llbridge/reconcile?since_secs=N`: one reconciliation pass now
 //! * `POST /_llbridge/replay?call=ID` or `?since_secs=N&reason=R`: refused call logs run again
+//! * `/_llbridge/console`: the console, in a browser ([`crate::console`])
 
 // Handlers return early with a ready `Response`, the axum way; its size does not matter here.
 #![allow(clippy::result_large_err)]
@@ -44,6 +45,8 @@ pub struct Admin {
     pub reconciler: Arc<Reconciler>,
     /// The port the host listens on: a request must name it in its `Host`.
     pub port: u16,
+    /// The console's sessions (its one-time token and cookies).
+    pub console: Arc<std::sync::Mutex<crate::console::Sessions>>,
 }
 
 impl Admin {
@@ -102,10 +105,14 @@ pub fn routes(admin: Admin) -> Router {
         .route("/_llbridge/dlq/replay", post(replay))
         .route("/_llbridge/reconcile", post(reconcile))
         .route("/_llbridge/replay", post(replay_refused))
+        .with_state(admin.clone())
+        .merge(crate::console::routes(crate::console::Console {
+            sessions: admin.console.clone(),
+            admin,
+        }))
         .layer(axum::middleware::from_fn(
             move |req: Request, next: Next| loopback_only(req, next, port),
         ))
-        .with_state(admin)
 }
 
 fn forbidden(reason: &str, detail: &str) -> Response {
@@ -384,6 +391,7 @@ mod tests {
                 settings: Default::default(),
             }),
             port: 8080,
+            console: Arc::new(std::sync::Mutex::new(crate::console::Sessions::new())),
         };
         let mut req = Request::builder()
             .uri("/_llbridge/report?since_secs=3600")

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod aws;
+pub mod console;
 pub mod drive;
 
 pub use drive::Drive;
@@ -160,6 +161,7 @@ pub struct Host {
     /// The reconciler, for passes on demand.
     pub reconciler: Arc<Reconciler>,
     probe: Arc<dyn QueueProbe>,
+    console: Arc<Mutex<console::Sessions>>,
     reports: drive::Reports,
     stepper: Option<drive::Stepper>,
     shutdown: watch::Sender<bool>,
@@ -170,6 +172,17 @@ impl Host {
     /// The webhook URL.
     pub fn webhook_url(&self) -> String {
         format!("http://{}/dialpad/events", self.addr)
+    }
+
+    /// The console's URL with its one-time token (until the token is traded for a session).
+    pub fn console_url(&self) -> Option<String> {
+        let sessions = self.console.lock().ok()?;
+        let token = sessions.token()?;
+        Some(format!(
+            "http://{}{}?token={token}",
+            self.addr,
+            console::PATH
+        ))
     }
 
     /// Every worker decision so far, in order.
@@ -489,12 +502,14 @@ pub async fn start(mut opts: Options) -> std::io::Result<Host> {
     });
     let listener = tokio::net::TcpListener::bind(opts.listen).await?;
     let addr = listener.local_addr()?;
+    let console = Arc::new(Mutex::new(console::Sessions::new()));
     let admin = admin::Admin {
         store: store.clone(),
         clock: opts.clock.clone(),
         probe: probe.clone(),
         reconciler: reconciler.clone(),
         port: addr.port(),
+        console: console.clone(),
     };
     let (shutdown, rx) = watch::channel(false);
     let reports = Arc::new(Mutex::new(Vec::new()));
@@ -542,6 +557,7 @@ pub async fn start(mut opts: Options) -> std::io::Result<Host> {
         queue,
         reconciler,
         probe,
+        console,
         reports,
         stepper,
         shutdown,

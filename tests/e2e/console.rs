@@ -1,0 +1,250 @@
+//! The console over HTTP, as a browser drives it: the one-time token for an HttpOnly,
+//! SameSite=Strict cookie (and nothing without it); the overview's numbers are the report's;
+//! filtering to dropped shows exactly the dropped calls; a call's page shows its family
+//! decision; a dead letter is replayed from its page (with the form's CSRF token, not
+//! without) and the ledger says so; another site's request is refused.
+
+use super::BACKEND;
+use std::time::Duration;
+
+use chrono::Utc;
+use llbridge_sandbox::{FaultRule, Faults};
+use llbridge_tests::scenario::{answered, data, family, Scenario};
+use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::redirect::Policy;
+use serde_json::json;
+
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookie: Option<String>,
+}
+
+impl Browser {
+    fn new(s: &Scenario) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(Policy::none())
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
+            base: format!("http://{}", s.host.addr),
+            cookie: None,
+        }
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(c) = &self.cookie {
+            req = req.header(COOKIE, c);
+        }
+        let r = req.send().await.unwrap_or_else(|e| panic!("{path}: {e}"));
+        (r.status().as_u16(), r.text().await.unwrap_or_default())
+    }
+
+    async fn post(&self, path: &str, form: &str, origin: Option<&str>) -> (u16, String) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_owned());
+        if let Some(c) = &self.cookie {
+            req = req.header(COOKIE, c);
+        }
+        if let Some(o) = origin {
+            req = req.header(ORIGIN, o);
+        }
+        let r = req.send().await.unwrap_or_else(|e| panic!("{path}: {e}"));
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (status, location)
+    }
+}
+
+/// The value of `name="csrf"` in a page.
+fn csrf(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_console_shows_every_call_and_replays_a_dead_letter_for_its_session_only() {
+    let now = Utc::now();
+    let s = Scenario::start(
+        BACKEND,
+        json!({"enable_task_queue": false}),
+        Some(data(
+            now,
+            vec![
+                family(
+                    1001,
+                    "(415) 815-9602",
+                    101,
+                    1,
+                    now - chrono::Duration::days(3),
+                ),
+                family(
+                    1002,
+                    "(650) 555-0142",
+                    101,
+                    1,
+                    now - chrono::Duration::minutes(3),
+                ),
+                family(
+                    1003,
+                    "650-555-0142",
+                    101,
+                    1,
+                    now - chrono::Duration::minutes(2),
+                ),
+            ],
+        )),
+    )
+    .await;
+    // One logged, one dropped (two families share the number), one given up.
+    let logged = s.call(1, "+14158159602");
+    let dropped = s.call(2, "+16505550142");
+    s.play(&answered(&logged)).await;
+    s.play(&answered(&dropped)).await;
+    s.settle().await;
+    s.lineleader().set_faults(Faults {
+        rules: vec![FaultRule::fail("POST", "/in-contact/phone-logs", 503, None)],
+        ..Faults::default()
+    });
+    let given_up = s.call(3, "+14158159602");
+    s.play(&answered(&given_up)).await;
+    let dead = s
+        .settle_until(async || !s.host.dead_letters().await.is_empty())
+        .await;
+    assert!(dead, "the third call's job is given up");
+    s.lineleader().set_faults(Faults::default());
+
+    let mut b = Browser::new(&s);
+    // Without the token, or with a wrong one: nothing.
+    assert_eq!(b.get("/_llbridge/console/").await.0, 401);
+    assert_eq!(b.get("/_llbridge/console?token=nope").await.0, 401);
+    // The token for a cookie.
+    let url = s
+        .host
+        .console_url()
+        .unwrap_or_else(|| panic!("no console URL"));
+    let path = url.trim_start_matches(&b.base).to_owned();
+    let r = b
+        .http
+        .get(&url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status().as_u16(), 303);
+    let set = r
+        .headers()
+        .get(SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    // The token is spent.
+    assert_eq!(b.get(&path).await.0, 401);
+    assert!(s.host.console_url().is_none());
+    b.cookie = set.split(';').next().map(str::to_owned);
+
+    // The overview's numbers are the report's.
+    let report = llbridge_usecases::report::coverage(
+        llbridge_usecases::ports::Records {
+            store: s.host.store.as_ref(),
+            clock: &llbridge_usecases::ports::SystemClock,
+        },
+        Duration::from_secs(24 * 3600),
+        s.host.dead_letters().await.len(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (status, overview) = b.get("/_llbridge/console/?period=24h").await;
+    assert_eq!(status, 200, "{overview}");
+    for (label, n) in [
+        ("calls", report.calls),
+        ("logged", report.logged),
+        ("dropped", report.dropped.values().sum::<usize>()),
+        ("dead letters", report.dead_letters),
+    ] {
+        assert!(
+            overview.contains(&format!("<b>{n}</b>{label}")),
+            "{label} {n}: {overview}"
+        );
+    }
+
+    // Filtered to dropped: exactly the dropped call.
+    let (_, calls) = b
+        .get("/_llbridge/console/calls?period=24h&outcome=dropped")
+        .await;
+    assert_eq!(calls.matches("class=\"call\"").count(), 1, "{calls}");
+    assert!(calls.contains("family_ambiguous"), "{calls}");
+    assert!(calls.contains("***0142"), "the caller masked: {calls}");
+    assert!(!calls.contains("6505550142"), "{calls}");
+
+    // A call's page: its family decision.
+    let (_, call) = b
+        .get(&format!("/_llbridge/console/call/{}", logged.cc_leg))
+        .await;
+    assert!(call.contains("id=\"family\""), "{call}");
+    assert!(call.contains("1001"), "{call}");
+
+    // The dead letter, replayed from its page: not without the form's token, nor from another
+    // site.
+    let (_, dlq) = b.get("/_llbridge/console/dlq").await;
+    let token = csrf(&dlq);
+    assert!(!token.is_empty(), "{dlq}");
+    let leg = given_up.cc_leg.to_string();
+    let (status, _) = b
+        .post(
+            "/_llbridge/console/dlq/replay",
+            &format!("call={leg}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403, "no CSRF token");
+    let (status, _) = b
+        .post(
+            "/_llbridge/console/dlq/replay",
+            &format!("csrf={token}&call={leg}"),
+            Some("http://evil.example"),
+        )
+        .await;
+    assert_eq!(status, 403, "another site");
+    assert!(!s.host.dead_letters().await.is_empty());
+    let (status, location) = b
+        .post(
+            "/_llbridge/console/dlq/replay",
+            &format!("csrf={token}&call={leg}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert!(location.ends_with("replayed=1"), "{location}");
+    let (_, result) = b.get(&location).await;
+    assert!(
+        result.contains("1 job(s) put back on the queue"),
+        "{result}"
+    );
+    let logged_again = s
+        .settle_until(async || {
+            llbridge_usecases::ledger::find(s.host.store.as_ref(), &leg)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|(_, e)| e.replays > 0)
+        })
+        .await;
+    assert!(logged_again, "the ledger shows the replay");
+    s.stop().await;
+}
