@@ -11,6 +11,7 @@
 #![allow(clippy::duplicate_mod)]
 
 mod api_paths;
+mod browser;
 mod click_to_call;
 mod concurrency;
 mod console;

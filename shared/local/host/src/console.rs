@@ -115,7 +115,7 @@ pub fn esc(s: &str) -> String {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#1d2733;background:#f6f7f9}\
 header{background:#1d2733;color:#fff;padding:10px 20px}header a{color:#cfe3ff;margin-right:16px;text-decoration:none}\
 main{padding:16px 20px}.tiles{display:flex;flex-wrap:wrap;gap:10px}.tile{background:#fff;border:1px solid #dde2e8;border-radius:6px;padding:10px 14px;min-width:110px}\
-.tile b{display:block;font-size:24px}.warn b{color:#b3261e}table{border-collapse:collapse;background:#fff;width:100%}\
+a.tile{color:inherit;text-decoration:none}a.tile:hover{border-color:#5b8def}.tile b{display:block;font-size:24px}.warn b{color:#b3261e}table{border-collapse:collapse;background:#fff;width:100%}\
 td,th{border-bottom:1px solid #e4e8ee;padding:5px 8px;text-align:left;font-size:14px}\
 .chart{display:flex;align-items:flex-end;gap:2px;height:80px;background:#fff;border:1px solid #dde2e8;padding:6px}\
 .bar{width:14px;display:flex;flex-direction:column-reverse}.ok{background:#2e7d32}.no{background:#b3261e}\
