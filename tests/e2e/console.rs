@@ -156,6 +156,20 @@ async fn the_console_shows_every_call_and_replays_a_dead_letter_for_its_session_
     // The token is spent.
     assert_eq!(b.get(&path).await.0, 401);
     assert!(s.host.console_url().is_none());
+    // `llbridge console --url` asks the host for a fresh one: it works once.
+    let fresh: serde_json::Value = b
+        .http
+        .post(format!("{}/_llbridge/console/token", b.base))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let fresh = fresh["path"].as_str().unwrap_or_default().to_owned();
+    assert!(fresh.starts_with("/_llbridge/console?token="), "{fresh}");
+    assert_eq!(b.get(&fresh).await.0, 303);
+    assert_eq!(b.get(&fresh).await.0, 401, "once");
     b.cookie = set.split(';').next().map(str::to_owned);
 
     // The overview's numbers are the report's.

@@ -241,6 +241,26 @@ pub async fn reconcile(since: &str, target: &Target) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
+/// What the console reads of a deployed stack.
+pub(crate) struct StackParts {
+    pub store: Arc<dyn llbridge_usecases::ports::Store>,
+    pub probe: Arc<dyn llbridge_local_host::QueueProbe>,
+    pub reconciler: Arc<Reconciler>,
+}
+
+/// The store, queues and reconciler of the stack `target` names (`--stack`, or `--table`
+/// with its queues).
+pub(crate) async fn stack_parts(target: &Target) -> anyhow::Result<StackParts> {
+    let Where::Stack(t) = target.resolve().await? else {
+        anyhow::bail!("a local host serves its console itself");
+    };
+    Ok(StackParts {
+        store: table_store(&t).await?,
+        probe: Arc::new(stack_probe(&t).await?),
+        reconciler: Arc::new(stack_reconciler(&t).await?),
+    })
+}
+
 async fn stack_reconciler(t: &Target) -> anyhow::Result<Reconciler> {
     let Some(queue_url) = t.queue_url.as_deref() else {
         bail!("--queue-url is required with --table (the stack's QueueUrl output)");

@@ -11,6 +11,7 @@
 //!   API and CRMs, each failure with its fix.
 //! * `llbridge dialpad connect (--stack NAME | --config FILE --webhook-url URL) [--dry-run]`:
 //!   Dialpad's webhook and subscriptions made to match the config.
+//! * `llbridge console (--stack NAME | --url URL | --table T ...)`: the console in a browser.
 //! * `llbridge sandbox`: the LineLeader and Dialpad sandboxes, standalone.
 //! * `llbridge demo`: scripted calls through the local host and sandboxes, told in plain words.
 //! * `llbridge report | trace | reconcile | replay | dlq`: the call ledger, reconciliation on
@@ -19,6 +20,7 @@
 
 mod admin;
 mod cloud;
+mod console;
 mod demo;
 mod dialpad;
 mod doctor;
@@ -132,6 +134,13 @@ enum Command {
         /// Only those refused for this reason (`lineleader_rejected`, `leadsquared_rejected`).
         #[arg(long)]
         reason: Option<String>,
+        #[command(flatten)]
+        target: admin::Target,
+    },
+    /// The console in a browser: every call at a glance, its trace, the dead letters. Served
+    /// on 127.0.0.1 for a deployed stack (with your AWS credentials); a local host serves its
+    /// own (`--url`: a fresh one-time URL).
+    Console {
         #[command(flatten)]
         target: admin::Target,
     },
@@ -415,6 +424,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             init_logs("text");
             dialpad::connect(&args).await
+        }
+        Command::Console { target } => {
+            init_logs("text");
+            console::run(&target).await
         }
         Command::Sandbox { listen } => {
             init_logs("text");

@@ -56,6 +56,13 @@ impl Sessions {
     pub fn token(&self) -> Option<&str> {
         self.token.as_deref()
     }
+
+    /// A new one-time token (an unspent one is replaced).
+    pub fn issue(&mut self) -> String {
+        let t = uuid::Uuid::new_v4().simple().to_string();
+        self.token = Some(t.clone());
+        t
+    }
 }
 
 /// What the console reads and drives.
@@ -93,6 +100,7 @@ pub fn routes(console: Console) -> Router {
         .route(&format!("{PATH}/call/{{id}}"), get(call))
         .route(&format!("{PATH}/dlq"), get(dead_letters))
         .route(&format!("{PATH}/dlq/replay"), post(replay))
+        .route(&format!("{PATH}/token"), post(issue))
         .with_state(console)
 }
 
@@ -150,6 +158,14 @@ fn refused() -> Response {
 }
 
 type Q = Query<HashMap<String, String>>;
+
+/// `POST /_llbridge/console/token` (loopback clients, as the admin API): a fresh one-time
+/// token, for `llbridge console --url`. Any loopback process may already read and replay
+/// through the admin API; the console adds the browser's cookie and CSRF rules on top.
+async fn issue(State(c): State<Console>) -> Response {
+    let token = c.lock().issue();
+    axum::Json(serde_json::json!({"path": format!("{PATH}?token={token}")})).into_response()
+}
 
 /// The first visit: the one-time token for a session cookie.
 async fn enter(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> Response {
