@@ -213,6 +213,14 @@ async fn the_console_shows_every_call_and_replays_a_dead_letter_for_its_session_
     assert!(call.contains("id=\"family\""), "{call}");
     assert!(call.contains("1001"), "{call}");
 
+    // The setup checks, on demand: the sandboxes' setup passes the Dialpad call list.
+    let (status, setup) = b.get("/_llbridge/console/setup?run=1").await;
+    assert_eq!(status, 200, "{setup}");
+    assert!(
+        setup.contains("id=\"checks\"") && setup.contains("dialpad_call_list"),
+        "{setup}"
+    );
+
     // The dead letter, replayed from its page: not without the form's token, nor from another
     // site.
     let (_, dlq) = b.get("/_llbridge/console/dlq").await;

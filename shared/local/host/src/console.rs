@@ -101,6 +101,7 @@ pub fn routes(console: Console) -> Router {
         .route(&format!("{PATH}/dlq"), get(dead_letters))
         .route(&format!("{PATH}/dlq/replay"), post(replay))
         .route(&format!("{PATH}/token"), post(issue))
+        .route(&format!("{PATH}/setup"), get(setup))
         .with_state(console)
 }
 
@@ -133,7 +134,7 @@ fn page(title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} · llbridge</title>\
          <style>{STYLE}</style></head><body><header><strong>llbridge</strong> &nbsp; \
-         <a href=\"{PATH}/\">Overview</a><a href=\"{PATH}/calls\">Calls</a><a href=\"{PATH}/dlq\">Dead letters</a></header>\
+         <a href=\"{PATH}/\">Overview</a><a href=\"{PATH}/calls\">Calls</a><a href=\"{PATH}/dlq\">Dead letters</a><a href=\"{PATH}/setup\">Setup</a></header>\
          <main><h1>{}</h1>{body}</main></body></html>",
         esc(title),
         esc(title)
@@ -588,6 +589,53 @@ async fn dead_letters(State(c): State<Console>, headers: HeaderMap, Query(q): Q)
     }
     body += "</table>";
     page("Dead letters", &body)
+}
+
+/// The `doctor` checks of the config in use, run on demand (`?run=1`): reads only.
+async fn setup(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> Response {
+    if c.session(&headers).is_none() {
+        return refused();
+    }
+    if q.get("run").is_none() {
+        return page(
+            "Setup",
+            &format!("<p>The checks read the live Dialpad API and every CRM connection (nothing is written) and take a few seconds.</p><p><a id=\"run\" href=\"{PATH}/setup?run=1\">Run the checks</a></p>"),
+        );
+    }
+    let r = &c.admin.reconciler;
+    let inst = match r.config.installation().await {
+        Ok(i) => i,
+        Err(e) => {
+            return page(
+                "Setup",
+                &format!(
+                    "<p>The config could not be read: {}</p>",
+                    esc(&e.to_string())
+                ),
+            )
+        }
+    };
+    let checkup =
+        llbridge_usecases::doctor::run(&inst, r.clients.as_ref(), c.admin.clock.now_ms()).await;
+    let mut body = format!(
+        "<p id=\"summary\">{} passed, {} warnings, {} failed</p><table id=\"checks\"><tr><th>result</th><th>scope</th><th>check</th><th>detail</th><th>fix</th></tr>",
+        checkup.count(llbridge_usecases::doctor::Verdict::Pass),
+        checkup.count(llbridge_usecases::doctor::Verdict::Warn),
+        checkup.count(llbridge_usecases::doctor::Verdict::Fail)
+    );
+    for ch in &checkup.checks {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ch.verdict.as_str(),
+            esc(&ch.scope),
+            esc(&ch.check),
+            esc(&ch.detail),
+            esc(ch.fix.as_deref().unwrap_or_default())
+        );
+    }
+    body += "</table>";
+    page("Setup", &body)
 }
 
 async fn replay(
