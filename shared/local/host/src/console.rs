@@ -596,7 +596,7 @@ async fn setup(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> Res
     if c.session(&headers).is_none() {
         return refused();
     }
-    if q.get("run").is_none() {
+    if !q.contains_key("run") {
         return page(
             "Setup",
             &format!("<p>The checks read the live Dialpad API and every CRM connection (nothing is written) and take a few seconds.</p><p><a id=\"run\" href=\"{PATH}/setup?run=1\">Run the checks</a></p>"),
@@ -629,7 +629,7 @@ async fn setup(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> Res
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             ch.verdict.as_str(),
             esc(&ch.scope),
-            esc(&ch.check),
+            esc(ch.check),
             esc(&ch.detail),
             esc(ch.fix.as_deref().unwrap_or_default())
         );
