@@ -12,10 +12,8 @@ use super::BACKEND;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use chrono::Utc;
 use fantoccini::{Client, ClientBuilder, Locator};
-use llbridge_sandbox::{FaultRule, Faults};
-use llbridge_tests::scenario::{answered, data, family, Scenario};
+use llbridge_tests::console::{replayed, report_of_the_day, three_calls, Scripted};
 use serde_json::json;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -104,54 +102,12 @@ async fn the_console_in_a_browser() {
     let Some(driver) = start_driver() else {
         return;
     };
-    let now = Utc::now();
-    let s = Scenario::start(
-        BACKEND,
-        json!({"enable_task_queue": false}),
-        Some(data(
-            now,
-            vec![
-                family(
-                    1001,
-                    "(415) 815-9602",
-                    101,
-                    1,
-                    now - chrono::Duration::days(3),
-                ),
-                family(
-                    1002,
-                    "(650) 555-0142",
-                    101,
-                    1,
-                    now - chrono::Duration::minutes(3),
-                ),
-                family(
-                    1003,
-                    "650-555-0142",
-                    101,
-                    1,
-                    now - chrono::Duration::minutes(2),
-                ),
-            ],
-        )),
-    )
-    .await;
-    let logged = s.call(1, "+14158159602");
-    let dropped = s.call(2, "+16505550142");
-    s.play(&answered(&logged)).await;
-    s.play(&answered(&dropped)).await;
-    s.settle().await;
-    s.lineleader().set_faults(Faults {
-        rules: vec![FaultRule::fail("POST", "/in-contact/phone-logs", 503, None)],
-        ..Faults::default()
-    });
-    let given_up = s.call(3, "+14158159602");
-    s.play(&answered(&given_up)).await;
-    assert!(
-        s.settle_until(async || !s.host.dead_letters().await.is_empty())
-            .await
-    );
-    s.lineleader().set_faults(Faults::default());
+    let Scripted {
+        s,
+        logged,
+        dropped: _,
+        given_up,
+    } = three_calls(BACKEND).await;
 
     // Without the token: refused.
     let stranger = browser(&driver).await;
@@ -175,16 +131,7 @@ async fn the_console_in_a_browser() {
     ))
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    let report = llbridge_usecases::report::coverage(
-        llbridge_usecases::ports::Records {
-            store: s.host.store.as_ref(),
-            clock: &llbridge_usecases::ports::SystemClock,
-        },
-        Duration::from_secs(24 * 3600),
-        s.host.dead_letters().await.len(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let report = report_of_the_day(&s).await;
     let overview = text(&c).await;
     for (label, n) in [
         ("calls", report.calls),
@@ -274,15 +221,7 @@ async fn the_console_in_a_browser() {
     assert!(result.contains("1 job(s) put back"), "{result}");
     screenshot(&c, "replayed").await;
     let leg = given_up.cc_leg.to_string();
-    let replayed = s
-        .settle_until(async || {
-            llbridge_usecases::ledger::find(s.host.store.as_ref(), &leg)
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|(_, e)| e.replays > 0)
-        })
-        .await;
+    let replayed = replayed(&s, &leg).await;
     assert!(replayed, "the ledger shows the replay");
     let _ = c.close().await;
     s.stop().await;

@@ -5,14 +5,11 @@
 //! without) and the ledger says so; another site's request is refused.
 
 use super::BACKEND;
-use std::time::Duration;
 
-use chrono::Utc;
-use llbridge_sandbox::{FaultRule, Faults};
-use llbridge_tests::scenario::{answered, data, family, Scenario};
+use llbridge_tests::console::{replayed, report_of_the_day, three_calls, Scripted};
+use llbridge_tests::scenario::Scenario;
 use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::redirect::Policy;
-use serde_json::json;
 
 struct Browser {
     http: reqwest::Client,
@@ -76,55 +73,12 @@ fn csrf(html: &str) -> String {
 
 #[tokio::test]
 async fn the_console_shows_every_call_and_replays_a_dead_letter_for_its_session_only() {
-    let now = Utc::now();
-    let s = Scenario::start(
-        BACKEND,
-        json!({"enable_task_queue": false}),
-        Some(data(
-            now,
-            vec![
-                family(
-                    1001,
-                    "(415) 815-9602",
-                    101,
-                    1,
-                    now - chrono::Duration::days(3),
-                ),
-                family(
-                    1002,
-                    "(650) 555-0142",
-                    101,
-                    1,
-                    now - chrono::Duration::minutes(3),
-                ),
-                family(
-                    1003,
-                    "650-555-0142",
-                    101,
-                    1,
-                    now - chrono::Duration::minutes(2),
-                ),
-            ],
-        )),
-    )
-    .await;
-    // One logged, one dropped (two families share the number), one given up.
-    let logged = s.call(1, "+14158159602");
-    let dropped = s.call(2, "+16505550142");
-    s.play(&answered(&logged)).await;
-    s.play(&answered(&dropped)).await;
-    s.settle().await;
-    s.lineleader().set_faults(Faults {
-        rules: vec![FaultRule::fail("POST", "/in-contact/phone-logs", 503, None)],
-        ..Faults::default()
-    });
-    let given_up = s.call(3, "+14158159602");
-    s.play(&answered(&given_up)).await;
-    let dead = s
-        .settle_until(async || !s.host.dead_letters().await.is_empty())
-        .await;
-    assert!(dead, "the third call's job is given up");
-    s.lineleader().set_faults(Faults::default());
+    let Scripted {
+        s,
+        logged,
+        dropped: _,
+        given_up,
+    } = three_calls(BACKEND).await;
 
     let mut b = Browser::new(&s);
     // Without the token, or with a wrong one: nothing.
@@ -173,16 +127,7 @@ async fn the_console_shows_every_call_and_replays_a_dead_letter_for_its_session_
     b.cookie = set.split(';').next().map(str::to_owned);
 
     // The overview's numbers are the report's.
-    let report = llbridge_usecases::report::coverage(
-        llbridge_usecases::ports::Records {
-            store: s.host.store.as_ref(),
-            clock: &llbridge_usecases::ports::SystemClock,
-        },
-        Duration::from_secs(24 * 3600),
-        s.host.dead_letters().await.len(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let report = report_of_the_day(&s).await;
     let (status, overview) = b.get("/_llbridge/console/?period=24h").await;
     assert_eq!(status, 200, "{overview}");
     for (label, n) in [
@@ -258,15 +203,7 @@ async fn the_console_shows_every_call_and_replays_a_dead_letter_for_its_session_
         result.contains("1 job(s) put back on the queue"),
         "{result}"
     );
-    let logged_again = s
-        .settle_until(async || {
-            llbridge_usecases::ledger::find(s.host.store.as_ref(), &leg)
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|(_, e)| e.replays > 0)
-        })
-        .await;
+    let logged_again = replayed(&s, &leg).await;
     assert!(logged_again, "the ledger shows the replay");
     s.stop().await;
 }

@@ -2,6 +2,7 @@
 
 pub mod aws;
 pub mod configs;
+pub mod console;
 pub mod contract;
 pub mod faulty_store;
 pub mod leadsquared;
