@@ -76,7 +76,7 @@ async fn the_console_shows_every_call_and_replays_a_dead_letter_for_its_session_
     let Scripted {
         s,
         logged,
-        dropped: _,
+        dropped,
         given_up,
     } = three_calls(BACKEND).await;
 
@@ -150,6 +150,16 @@ async fn the_console_shows_every_call_and_replays_a_dead_letter_for_its_session_
     assert!(calls.contains("family_ambiguous"), "{calls}");
     assert!(calls.contains("***0142"), "the caller masked: {calls}");
     assert!(!calls.contains("6505550142"), "{calls}");
+
+    // The dropped call's page says why, and what to do.
+    let (_, why) = b
+        .get(&format!("/_llbridge/console/call/{}", dropped.cc_leg))
+        .await;
+    assert!(
+        why.contains("id=\"why\"") && why.contains("family_ambiguous"),
+        "{why}"
+    );
+    assert!(why.contains("Fix:"), "{why}");
 
     // A call's page: its family decision.
     let (_, call) = b

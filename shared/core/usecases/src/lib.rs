@@ -10,6 +10,7 @@ pub mod crm;
 pub mod doctor;
 pub mod effect;
 pub mod error;
+pub mod explain;
 pub mod ingest;
 pub mod jobs;
 pub mod keys;

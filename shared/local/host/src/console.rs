@@ -469,10 +469,16 @@ async fn calls(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> Res
             .unwrap_or_default();
         let _ = write!(
             body,
-            "<tr class=\"call\" data-outcome=\"{outcome}\"><td><a href=\"{PATH}/call/{id}\">{at}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{outcome}</td><td>{}</td><td>{}</td></tr>",
+            "<tr class=\"call\" data-outcome=\"{outcome}\"><td><a href=\"{PATH}/call/{id}\">{at}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{outcome}</td><td title=\"{}\">{}</td><td>{}</td></tr>",
             esc(e.scope.as_deref().unwrap_or_default()),
             esc(e.direction.as_deref().unwrap_or_default()),
             esc(e.caller.as_deref().unwrap_or_default()),
+            esc(e
+                .reason
+                .as_deref()
+                .and_then(llbridge_usecases::explain::reason)
+                .map(|w| w.meaning)
+                .unwrap_or_default()),
             esc(e.reason.as_deref().unwrap_or_default()),
             esc(family),
             outcome = outcome_of(e),
@@ -526,7 +532,28 @@ async fn call(State(c): State<Console>, headers: HeaderMap, Path(id): Path<Strin
     }
     match trace::trace(c.admin.store.as_ref(), id.trim()).await {
         Ok(Some(t)) => {
-            let mut body = format!("<pre id=\"trace\">{}</pre>", esc(&t.render()));
+            let mut body = String::new();
+            let reason = t
+                .ledger
+                .as_ref()
+                .and_then(|e| e.reason.clone())
+                .or_else(|| t.text.as_ref().and_then(|x| x.reason.clone()));
+            if let Some(code) = reason {
+                if let Some(why) = llbridge_usecases::explain::reason(&code) {
+                    let _ = write!(
+                        body,
+                        "<div id=\"why\"><h2>Why</h2><p><code>{}</code>: {}</p><p><strong>Fix:</strong> {}</p></div>",
+                        esc(&code),
+                        esc(why.meaning),
+                        esc(why.fix)
+                    );
+                }
+            }
+            let _ = write!(
+                body,
+                "<h2>Trace</h2><pre id=\"trace\">{}</pre>",
+                esc(&t.render())
+            );
             if let Some(f) = t.ledger.as_ref().and_then(|e| e.family.as_ref()) {
                 let _ = write!(
                     body,
