@@ -142,6 +142,14 @@ async fn the_console_shows_every_call_and_replays_a_dead_letter_for_its_session_
         );
     }
 
+    // Every call: the agent, and the family's page in LineLeader.
+    let (_, all) = b.get("/_llbridge/console/calls?period=24h").await;
+    assert!(all.contains("<td>Ana Agent</td>"), "{all}");
+    assert!(
+        all.contains("/#/families/1001\""),
+        "a link to the family: {all}"
+    );
+
     // Filtered to dropped: exactly the dropped call.
     let (_, calls) = b
         .get("/_llbridge/console/calls?period=24h&outcome=dropped")

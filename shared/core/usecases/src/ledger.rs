@@ -39,6 +39,9 @@ pub struct Entry {
     /// The caller's number, last four digits only.
     pub caller: Option<String>,
     pub direction: Option<String>,
+    /// The agent who answered (or placed) the call: name, else e-mail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
     /// Epoch ms, from Dialpad.
     pub started_at: Option<i64>,
     pub ended_at: Option<i64>,
@@ -240,6 +243,13 @@ pub async fn open(
         }
         e.caller = conv.caller_number.as_deref().map(phone::mask);
         e.direction = conv.direction.map(|d| d.as_str().to_owned());
+        if let Some(a) = &conv.agent {
+            e.agent = a
+                .name
+                .clone()
+                .or_else(|| a.email.clone())
+                .or(e.agent.take());
+        }
         e.started_at = conv.started_at.or(e.started_at);
         e.ended_at = conv.ended_at.or(e.ended_at);
         if e.due_at.is_none() {

@@ -226,6 +226,11 @@ impl EnablementSettings for LineLeaderSettings {
         true
     }
 
+    /// The family's page, as its screen pop opens it.
+    fn contact_url(&self, contact_id: &str) -> Option<String> {
+        self.screen_pop_url(contact_id)
+    }
+
     fn logs_texts(&self) -> bool {
         self.texts.is_some()
     }

@@ -418,6 +418,16 @@ async fn calls(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> Res
         });
     }
     entries.sort_by_key(|e| std::cmp::Reverse(e.started_at.unwrap_or(e.opened_at)));
+    let inst = a.reconciler.config.installation().await.ok();
+    // The family's page in the CRM, by the enablement of the call's scope.
+    let family_link = |e: &Entry, id: &str| -> Option<String> {
+        let inst = inst.as_ref()?;
+        let scope = e.scope.as_deref()?;
+        inst.enablements
+            .iter()
+            .find(|en| en.scope.to_string() == scope)
+            .and_then(|en| en.crm.contact_url(id))
+    };
     let total = entries.len();
     let page_no: usize = q
         .get("page")
@@ -450,7 +460,7 @@ async fn calls(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> Res
         esc(want("scope").unwrap_or_default()),
         esc(want("q").unwrap_or_default())
     );
-    let _ = write!(body, "<p>{total} call(s)</p><table id=\"calls\"><tr><th>time (UTC)</th><th>scope</th><th>direction</th><th>caller</th><th>outcome</th><th>reason</th><th>family</th></tr>");
+    let _ = write!(body, "<p>{total} call(s)</p><table id=\"calls\"><tr><th>time (UTC)</th><th>scope</th><th>direction</th><th>caller</th><th>agent</th><th>outcome</th><th>reason</th><th>family</th></tr>");
     for e in entries
         .iter()
         .skip((page_no - 1) * PAGE_SIZE)
@@ -461,18 +471,29 @@ async fn calls(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> Res
             .single()
             .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
             .unwrap_or_default();
-        let family = e
+        let family_id = e
             .family
             .as_ref()
             .and_then(|f| f.get("id"))
             .and_then(|v| v.as_str())
             .unwrap_or_default();
+        let family = match family_link(e, family_id) {
+            Some(url) if !family_id.is_empty() => {
+                format!(
+                    "<a href=\"{}\" rel=\"noreferrer\">{}</a>",
+                    esc(&url),
+                    esc(family_id)
+                )
+            }
+            _ => esc(family_id),
+        };
         let _ = write!(
             body,
-            "<tr class=\"call\" data-outcome=\"{outcome}\"><td><a href=\"{PATH}/call/{id}\">{at}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{outcome}</td><td title=\"{}\">{}</td><td>{}</td></tr>",
+            "<tr class=\"call\" data-outcome=\"{outcome}\"><td><a href=\"{PATH}/call/{id}\">{at}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{outcome}</td><td title=\"{}\">{}</td><td>{family}</td></tr>",
             esc(e.scope.as_deref().unwrap_or_default()),
             esc(e.direction.as_deref().unwrap_or_default()),
             esc(e.caller.as_deref().unwrap_or_default()),
+            esc(e.agent.as_deref().unwrap_or_default()),
             esc(e
                 .reason
                 .as_deref()
@@ -480,7 +501,6 @@ async fn calls(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> Res
                 .map(|w| w.meaning)
                 .unwrap_or_default()),
             esc(e.reason.as_deref().unwrap_or_default()),
-            esc(family),
             outcome = outcome_of(e),
             id = esc(&e.dialpad_call_id),
         );

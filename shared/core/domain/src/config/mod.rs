@@ -140,6 +140,13 @@ pub trait EnablementSettings: Settings {
         false
     }
 
+    /// The link to a contact's record in the CRM (the console links each call's family), if
+    /// the CRM has one.
+    fn contact_url(&self, contact_id: &str) -> Option<String> {
+        let _ = contact_id;
+        None
+    }
+
     /// Whether the CRM can log texts at all (LeadSquared's connector has no text log).
     fn texts_supported(&self) -> bool {
         false
