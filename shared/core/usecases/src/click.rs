@@ -221,9 +221,16 @@ impl Dialer {
         };
         match dialpad.start_call(&call).await {
             Ok(call_id) => {
-                held.complete_for(records, json!({"call_id": call_id}), keep)
+                // The call is ringing whatever the store says: a record that cannot be written
+                // leaves the intent, and a repeat within the lease finds the claim busy, after
+                // it the intent (answered as an unknown outcome), never a second start.
+                if let Err(e) = held
+                    .complete_for(records, json!({"call_id": call_id}), keep)
                     .await
-                    .map_err(unavailable)?;
+                {
+                    tracing::warn!(job = "click_to_call", call_id = %call_id, error = %e,
+                        "click to call: the call started, and could not be recorded");
+                }
                 Ok(Started {
                     call_id,
                     user_id: user.id,
@@ -232,9 +239,15 @@ impl Dialer {
             }
             Err(e) if e.is_unknown_outcome() => {
                 telemetry::unknown_outcome();
-                held.complete_for(records, json!({"unknown": true}), keep)
+                // May be ringing: never "unavailable", even when the store fails too (the intent
+                // it keeps answers a repeat the same way).
+                if let Err(e) = held
+                    .complete_for(records, json!({"unknown": true}), keep)
                     .await
-                    .map_err(unavailable)?;
+                {
+                    tracing::warn!(job = "click_to_call", error = %e,
+                        "click to call: an unknown outcome could not be recorded");
+                }
                 Err(Refused::OutcomeUnknown)
             }
             Err(e) => {

@@ -111,7 +111,9 @@ pub fn prepare(inst: &Installation, secrets: &[&[u8]], body: &[u8]) -> Result<Ou
     let json = payload.json();
     let raw: Box<RawValue> = serde_json::from_slice(json)
         .map_err(|e| Rejection::Event(EventError::NotJson(e.to_string())))?;
-    let value: Value = serde_json::from_str(raw.get()).unwrap_or_default();
+    // Parsed once into a value, which both kinds of event are read from.
+    let value: Value = serde_json::from_str(raw.get())
+        .map_err(|e| Rejection::Event(EventError::NotJson(e.to_string())))?;
     if text::shape(&value) == Shape::Text {
         let t = TextEvent::from_value(&value).map_err(Rejection::Text)?;
         if t.is_delivery_status() {
@@ -129,7 +131,7 @@ pub fn prepare(inst: &Installation, secrets: &[&[u8]], body: &[u8]) -> Result<Ou
             Err(reason) => Outcome::IgnoreText { text: t, reason },
         });
     }
-    let (event, _) = CallEvent::parse(raw.get().as_bytes()).map_err(Rejection::Event)?;
+    let event = CallEvent::from_value(&value).map_err(Rejection::Event)?;
     let (plan, scope) = match scope::decide(inst, &event) {
         Decision::Ignored(reason) => return Ok(Outcome::Ignore { event, reason }),
         Decision::Enabled { enablement, .. } => (
@@ -321,8 +323,7 @@ impl Ingest {
                 )
             }
             Ok(Outcome::Text { text, raw, scope }) => {
-                let mut job = JobMessage::new(JobKind::Text, raw, now);
-                job.merged = false;
+                let job = JobMessage::new(JobKind::Text, raw, now);
                 if let Err(e) = self.queue.send(&job.to_json(), Duration::ZERO).await {
                     tracing::error!(decision = decision::ERROR, reason = "queue_unavailable", sms_id = %text.id, error = %e, "webhook: could not enqueue a text");
                     telemetry::webhook_event(decision::ERROR, "queue_unavailable");
