@@ -385,9 +385,44 @@ impl Scenario {
         entry.effects?[name]["skipped"].as_str().map(str::to_owned)
     }
 
+    /// Stops the host, after checking that the ledger's hourly index says what its records
+    /// say (the report and the console read the index alone).
     pub async fn stop(self) {
+        index_agrees(self.host.store.as_ref()).await;
         self.host.stop().await;
     }
+}
+
+/// Asserts that the ledger's index rows of the last and next day are its records' rows. A
+/// background worker may write meanwhile: the check is made when two reads of the index
+/// agree.
+pub async fn index_agrees(store: &dyn llbridge_usecases::ports::Store) {
+    use llbridge_usecases::ledger;
+    let now = chrono::Utc::now().timestamp_millis();
+    let (from, to) = (now - 24 * 3_600_000, now + 24 * 3_600_000);
+    let rows = async || ledger::rows_between(store, from, to).await.ok();
+    for _ in 0..20 {
+        let (Some(before), Ok(records), Some(after)) = (
+            rows().await,
+            ledger::between(store, from, to).await,
+            rows().await,
+        ) else {
+            // A store made to fail: nothing to compare.
+            return;
+        };
+        if before != after {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        let mut recorded: Vec<ledger::Row> = records.iter().map(ledger::Entry::row).collect();
+        recorded.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.anchor.cmp(&b.anchor)));
+        assert_eq!(
+            after, recorded,
+            "the ledger's index and its records disagree"
+        );
+        return;
+    }
+    eprintln!("the ledger kept changing for two seconds after the test: index not compared");
 }
 
 /// A hangup-only inbound call (the simplest call that gets logged): the call-center leg

@@ -76,6 +76,17 @@ pub struct Held {
     attempts: u32,
 }
 
+/// What [`Held::complete_alongside`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// The claim and the other records are written.
+    Done,
+    /// The lease was taken over: nothing is written.
+    LeaseLost,
+    /// Another record was written meanwhile: nothing is written; read it again and retry.
+    Conflict,
+}
+
 #[derive(Debug, Clone)]
 pub enum Claim {
     /// This caller does the work.
@@ -220,23 +231,15 @@ impl Held {
         Ok(written)
     }
 
-    /// Marks the work done (as [`Held::complete_for`]) and, in the same transaction, writes
-    /// the record `other` as `change` makes it from what is stored (read again when another
-    /// writer changed it meanwhile): both, or neither. Returns false when the lease was lost
-    /// (nothing is written then).
-    pub async fn complete_with<T, F>(
-        self,
+    /// Marks the work done (as [`Held::complete_for`]) and, in the same transaction, makes
+    /// `others` (conditional writes of other records): all, or none.
+    pub async fn complete_alongside(
+        &self,
         records: Records<'_>,
         outcome: Value,
         ttl_secs: i64,
-        other: &str,
-        other_ttl_secs: i64,
-        mut change: F,
-    ) -> Result<bool>
-    where
-        T: Default + Serialize + for<'de> Deserialize<'de>,
-        F: FnMut(&mut T),
-    {
+        others: Vec<Write>,
+    ) -> Result<Completion> {
         let Records { store, clock } = records;
         let rec = Record {
             status: Status::Done,
@@ -246,55 +249,29 @@ impl Held {
             attempts: self.attempts,
             note: None,
         };
-        let claim_value = rec.encode(&self.key)?;
-        for _ in 0..TAKE_ATTEMPTS * 2 {
-            let current = store.get(other).await?;
-            let (mut value, condition) = match &current {
-                Some(item) => (
-                    serde_json::from_str::<T>(&item.value).map_err(|e| {
-                        Error::permanent("store", format!("record {other} is unreadable: {e}"))
-                    })?,
-                    Condition::Version(item.version),
-                ),
-                None => (T::default(), Condition::Absent),
-            };
-            change(&mut value);
-            let other_value = serde_json::to_string(&value)
-                .map_err(|e| Error::permanent("store", format!("record {other}: {e}")))?;
-            let now = clock.now_secs();
-            let writes = [
-                Write {
-                    key: self.key.clone(),
-                    value: claim_value.clone(),
-                    expires_at: Some(now + ttl_secs),
-                    condition: Condition::Version(self.version),
-                },
-                Write {
-                    key: other.to_owned(),
-                    value: other_value,
-                    expires_at: Some(now + other_ttl_secs),
-                    condition,
-                },
-            ];
-            if store.transact(&writes).await?.is_some() {
-                return Ok(true);
-            }
-            // Which condition failed: the claim's (the lease was taken over), or the other
-            // record's (written meanwhile: read it again).
-            let still_ours = store
-                .get(&self.key)
-                .await?
-                .is_some_and(|i| i.version == self.version);
-            if !still_ours {
-                tracing::warn!(key = %self.key, decision = "lease_lost", reason = "lease_lost",
-                    "a claim's lease was taken over before its work was recorded");
-                return Ok(false);
-            }
+        let mut writes = vec![Write {
+            key: self.key.clone(),
+            value: rec.encode(&self.key)?,
+            expires_at: Some(clock.now_secs() + ttl_secs),
+            condition: Condition::Version(self.version),
+        }];
+        writes.extend(others);
+        if store.transact(&writes).await?.is_some() {
+            return Ok(Completion::Done);
         }
-        Err(Error::transient(
-            "store",
-            format!("record {other}: too many concurrent writers"),
-        ))
+        // Which condition failed: the claim's (the lease was taken over), or another
+        // record's (written meanwhile: the caller reads it again).
+        let still_ours = store
+            .get(&self.key)
+            .await?
+            .is_some_and(|i| i.version == self.version);
+        if still_ours {
+            Ok(Completion::Conflict)
+        } else {
+            tracing::warn!(key = %self.key, decision = "lease_lost", reason = "lease_lost",
+                "a claim's lease was taken over before its work was recorded");
+            Ok(Completion::LeaseLost)
+        }
     }
 
     /// Gives the claim up so that a retry can take it. With `keep_intent` the intent stays for

@@ -7,7 +7,8 @@
 //! | `leg#<call_id>` | a leg's events and links | 7 days |
 //! | `anchor#leg#<call_id>` | the anchor (stable key) of the leg's conversation | 35 days |
 //! | `ledger#<anchor>` | the conversation's ledger record | 35 days |
-//! | `ledger#hour#<YYYY-MM-DDTHH>` | the anchors of the conversations that started that hour | 35 days |
+//! | `ledger#hour#<YYYY-MM-DDTHH>#<shard>` | the rows (anchor → time, scope, outcome, reason, agent, family) of the conversations that started that hour, spread over 64 shards; written with each record | 35 days |
+//! | `ledger#hour#<YYYY-MM-DDTHH>` | the anchors of the conversations that started that hour (written by earlier releases; read) | 35 days |
 //! | `log#<anchor>` | the claim of the conversation's call log | 35 days |
 //! | `step#<anchor>#<name>` | the claim of one effect of the call log | 35 days |
 //! | `pop#<leg>#<user>` | the claim of one agent's screen pop | 35 days |

@@ -4,21 +4,25 @@
 //! due) and settled by the call-log job with what that job decided: the scope, the family
 //! (rule, or why none, with the candidates), each effect with its outcome and LineLeader ids,
 //! and the decision and reason. How the conversation reached the product is kept too: from
-//! Dialpad's webhook, or found by the reconciler in Dialpad's call list. An hourly index (by
-//! the call's start) lets `report` read a period without scanning the table.
+//! Dialpad's webhook, or found by the reconciler in Dialpad's call list.
+//!
+//! An hourly index (by the call's start, spread over [`HOUR_SHARDS`] items an hour) carries a
+//! [`Row`] of each record: what `report` and the console's overview and list read. A record
+//! and its row are written in one transaction, so a period is read from its index alone,
+//! never record by record.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::claim::DONE_TTL_SECS;
+use crate::claim::{Completion, DONE_TTL_SECS};
 use crate::error::{Error, Result};
 use crate::jobs::Source;
 use crate::outcome::Decision;
-use crate::ports::{Clock, Records, Store};
-use crate::state::{self, update};
+use crate::ports::{Clock, Condition, Records, Store, Write};
+use crate::state;
 use llbridge_domain::phone;
 use llbridge_domain::Conversation;
 
@@ -119,16 +123,117 @@ impl Entry {
     /// Whether a job of the conversation is alive: due, being retried or re-checked, or just
     /// fed, and not decided. (A job that died is redelivered within [`ALIVE_GRACE`].)
     pub fn job_alive(&self, now_ms: i64) -> bool {
-        !self.is_final()
-            && self
-                .next_attempt_at
-                .or(self.due_at)
-                .is_some_and(|t| now_ms < t + ALIVE_GRACE.as_millis() as i64)
+        alive(self.decision, self.next_attempt_at, self.due_at, now_ms)
+    }
+
+    /// The record's row in the hourly index.
+    pub fn row(&self) -> Row {
+        Row {
+            anchor: self.conversation.clone(),
+            at: self.started_at.unwrap_or(self.opened_at),
+            opened_at: self.opened_at,
+            due_at: self.due_at,
+            next_attempt_at: self.next_attempt_at,
+            last_attempt_at: self.last_attempt_at,
+            decision: self.decision,
+            reason: self.reason.clone(),
+            source: self.source,
+            scope: self.scope.clone(),
+            direction: self.direction.clone(),
+            caller: self.caller.clone(),
+            agent: self.agent.clone(),
+            family: self
+                .family
+                .as_ref()
+                .and_then(|f| f.get("id"))
+                .and_then(|v| match v {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                }),
+            call: self.dialpad_call_id.clone(),
+        }
     }
 
     /// The hour (UTC) the conversation is indexed under: its start, else when it was heard of.
     fn hour(&self) -> String {
         hour_of(self.started_at.unwrap_or(self.opened_at))
+    }
+}
+
+/// Whether a job of a conversation not decided is alive (see [`Entry::job_alive`]).
+fn alive(decision: Option<Decision>, next: Option<i64>, due: Option<i64>, now_ms: i64) -> bool {
+    decision.is_none()
+        && next
+            .or(due)
+            .is_some_and(|t| now_ms < t + ALIVE_GRACE.as_millis() as i64)
+}
+
+/// A record as the hourly index carries it: what the report counts and the console lists.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Row {
+    /// The conversation's anchor (the index's key for the row).
+    #[serde(skip)]
+    pub anchor: String,
+    /// Epoch ms: the call's start, else when the ledger heard of it.
+    #[serde(rename = "t")]
+    pub at: i64,
+    #[serde(rename = "o")]
+    pub opened_at: i64,
+    #[serde(rename = "due", skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<i64>,
+    #[serde(rename = "next", skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<i64>,
+    #[serde(rename = "last", skip_serializing_if = "Option::is_none")]
+    pub last_attempt_at: Option<i64>,
+    #[serde(rename = "d", skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    #[serde(rename = "r", skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(rename = "src", skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    #[serde(rename = "s", skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(rename = "dir", skip_serializing_if = "Option::is_none")]
+    pub direction: Option<String>,
+    /// The caller's last four digits.
+    #[serde(rename = "c", skip_serializing_if = "Option::is_none")]
+    pub caller: Option<String>,
+    #[serde(rename = "a", skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// The family's CRM id.
+    #[serde(rename = "f", skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    /// The Dialpad call id quoted in the CRM.
+    #[serde(rename = "id")]
+    pub call: String,
+}
+
+impl Row {
+    pub fn job_alive(&self, now_ms: i64) -> bool {
+        alive(self.decision, self.next_attempt_at, self.due_at, now_ms)
+    }
+}
+
+/// One item of an hour's index: anchor → row. An index written before rows were kept is a
+/// list of anchors; its anchors have no row (`None`) and are read from their records.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+struct Shard(BTreeMap<String, Option<Row>>);
+
+impl<'de> Deserialize<'de> for Shard {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Shard, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Rows(BTreeMap<String, Option<Row>>),
+            Anchors(BTreeSet<String>),
+        }
+        Ok(Shard(match Stored::deserialize(d)? {
+            Stored::Rows(rows) => rows,
+            Stored::Anchors(anchors) => anchors.into_iter().map(|a| (a, None)).collect(),
+        }))
     }
 }
 
@@ -196,22 +301,110 @@ fn apply(e: &mut Entry, anchor: &str, now: i64, f: &mut impl FnMut(&mut Entry)) 
     changed
 }
 
-/// Changes a record (creating it when absent) and returns it as written.
+/// Attempts at one record change whose writes collide with another writer's.
+const WRITE_ATTEMPTS: usize = 16;
+
+/// A record change made ready: the record as it will be, and the conditional writes of the
+/// record and its index row (none when both are as stored).
+struct Prepared {
+    entry: Entry,
+    writes: Vec<Write>,
+}
+
+fn parse<T: for<'de> Deserialize<'de> + Default>(
+    item: Option<&crate::ports::Item>,
+    key: &str,
+) -> Result<(T, Condition)> {
+    match item {
+        Some(item) => Ok((
+            serde_json::from_str(&item.value).map_err(|e| {
+                Error::permanent("store", format!("record {key} is unreadable: {e}"))
+            })?,
+            Condition::Version(item.version),
+        )),
+        None => Ok((T::default(), Condition::Absent)),
+    }
+}
+
+fn encode<T: Serialize>(value: &T, key: &str) -> Result<String> {
+    serde_json::to_string(value)
+        .map_err(|e| Error::permanent("store", format!("record {key}: {e}")))
+}
+
+/// Reads a record, applies `f` to it, and makes the writes of the record and of its index
+/// row: the row in the shard of the record's hour, and out of its former hour's shard when
+/// its start moved.
+async fn prepare(
+    records: Records<'_>,
+    anchor: &str,
+    f: &mut impl FnMut(&mut Entry),
+) -> Result<Prepared> {
+    let Records { store, clock } = records;
+    let now = clock.now_ms();
+    let expires_at = expires(clock);
+    let record_key = key(anchor);
+    let (mut entry, condition) =
+        parse::<Entry>(store.get(&record_key).await?.as_ref(), &record_key)?;
+    let former_hour = (!entry.conversation.is_empty()).then(|| entry.hour());
+    let mut writes = Vec::new();
+    let changed = apply(&mut entry, anchor, now, f);
+    if former_hour.is_none() && !changed {
+        // No record, and nothing to write: no row either.
+        return Ok(Prepared { entry, writes });
+    }
+    if changed {
+        writes.push(Write {
+            key: record_key,
+            value: encode(&entry, anchor)?,
+            expires_at,
+            condition,
+        });
+    }
+    let hour = entry.hour();
+    let row = entry.row();
+    let shard = shard_key(&hour, shard_of(anchor));
+    let (mut rows, condition) = parse::<Shard>(store.get(&shard).await?.as_ref(), &shard)?;
+    if rows.0.get(anchor) != Some(&Some(row.clone())) {
+        rows.0.insert(anchor.to_owned(), Some(row));
+        writes.push(Write {
+            key: shard.clone(),
+            value: encode(&rows, &shard)?,
+            expires_at,
+            condition,
+        });
+    }
+    if let Some(former) = former_hour.filter(|h| *h != hour) {
+        let shard = shard_key(&former, shard_of(anchor));
+        let (mut rows, condition) = parse::<Shard>(store.get(&shard).await?.as_ref(), &shard)?;
+        if rows.0.remove(anchor).is_some() {
+            writes.push(Write {
+                key: shard.clone(),
+                value: encode(&rows, &shard)?,
+                expires_at,
+                condition,
+            });
+        }
+    }
+    Ok(Prepared { entry, writes })
+}
+
+/// Changes a record (creating it when absent) and its index row, in one transaction, and
+/// returns the record as written.
 async fn change(
     records: Records<'_>,
     anchor: &str,
     mut f: impl FnMut(&mut Entry),
 ) -> Result<Entry> {
-    let Records { store, clock } = records;
-    let now = clock.now_ms();
-    let mut written = Entry::default();
-    update(store, &key(anchor), expires(clock), |e: &mut Entry| {
-        let changed = apply(e, anchor, now, &mut f);
-        written = e.clone();
-        changed
-    })
-    .await?;
-    Ok(written)
+    for _ in 0..WRITE_ATTEMPTS {
+        let Prepared { entry, writes } = prepare(records, anchor, &mut f).await?;
+        if writes.is_empty() || records.store.transact(&writes).await?.is_some() {
+            return Ok(entry);
+        }
+    }
+    Err(Error::transient(
+        "store",
+        format!("ledger {anchor}: too many concurrent writers"),
+    ))
 }
 
 /// Opens the record of a conversation whose leg ended (or completes what it knows). The
@@ -257,19 +450,7 @@ pub async fn open(
         }
     })
     .await?;
-    index(records, &entry.hour(), anchor).await?;
     Ok(entry)
-}
-
-/// Lists the anchor in its hour's index (in its shard).
-async fn index(records: Records<'_>, hour: &str, anchor: &str) -> Result<()> {
-    update(
-        records.store,
-        &shard_key(hour, shard_of(anchor)),
-        expires(records.clock),
-        |set: &mut BTreeSet<String>| set.insert(anchor.to_owned()),
-    )
-    .await
 }
 
 /// Anchors the conversation (see [`state::anchor`]) and opens its record: returns the anchor
@@ -350,21 +531,22 @@ pub async fn settle_with_claim(
     s: Settled,
 ) -> Result<Option<Entry>> {
     let now = records.clock.now_ms();
-    let mut written = Entry::default();
-    let done = held
-        .complete_with(
-            records,
-            outcome,
-            DONE_TTL_SECS,
-            &key(anchor),
-            DONE_TTL_SECS,
-            |e: &mut Entry| {
-                apply(e, anchor, now, &mut |e: &mut Entry| s.onto(e, now));
-                written = e.clone();
-            },
-        )
-        .await?;
-    Ok(done.then_some(written))
+    for _ in 0..WRITE_ATTEMPTS {
+        let Prepared { entry, writes } =
+            prepare(records, anchor, &mut |e: &mut Entry| s.onto(e, now)).await?;
+        match held
+            .complete_alongside(records, outcome.clone(), DONE_TTL_SECS, writes)
+            .await?
+        {
+            Completion::Done => return Ok(Some(entry)),
+            Completion::LeaseLost => return Ok(None),
+            Completion::Conflict => {}
+        }
+    }
+    Err(Error::transient(
+        "store",
+        format!("ledger {anchor}: too many concurrent writers"),
+    ))
 }
 
 /// Records what was done with a detail that came after the log (a late disposition applied,
@@ -454,38 +636,84 @@ pub async fn note_replay(records: Records<'_>, call_id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Every record of the conversations that started within `[from_ms, to_ms]`.
-pub async fn between(store: &dyn Store, from_ms: i64, to_ms: i64) -> Result<Vec<Entry>> {
-    let mut anchors = BTreeSet::new();
+/// The index of the hours of `[from_ms, to_ms]`: each anchor with its row (`None` for an
+/// anchor listed before rows were kept).
+async fn indexed(
+    store: &dyn Store,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<BTreeMap<String, Option<Row>>> {
+    let mut keys = Vec::new();
     let mut at = from_ms - from_ms.rem_euclid(3_600_000);
     while at <= to_ms {
         let hour = hour_of(at);
-        let keys: Vec<String> = std::iter::once(hour_key(&hour))
-            .chain((0..HOUR_SHARDS).map(|s| shard_key(&hour, s)))
-            .collect();
-        let items = futures_util::future::join_all(keys.iter().map(|k| store.get(k))).await;
-        for item in items {
-            if let Some(item) = item? {
-                let set: BTreeSet<String> = serde_json::from_str(&item.value)
-                    .map_err(|e| Error::permanent("store", format!("ledger index: {e}")))?;
-                anchors.extend(set);
-            }
-        }
+        keys.push(hour_key(&hour));
+        keys.extend((0..HOUR_SHARDS).map(|s| shard_key(&hour, s)));
         at += 3_600_000;
     }
-    let anchors: Vec<String> = anchors.into_iter().collect();
-    let mut out = Vec::with_capacity(anchors.len());
-    // Read 32 at a time: a day of a busy center is thousands of records.
-    for chunk in anchors.chunks(32) {
-        for e in futures_util::future::join_all(chunk.iter().map(|a| get(store, a))).await {
-            if let Some(e) = e? {
-                let t = e.started_at.unwrap_or(e.opened_at);
-                if (from_ms..=to_ms).contains(&t) {
-                    out.push(e);
-                }
+    let mut index: BTreeMap<String, Option<Row>> = BTreeMap::new();
+    for item in store.get_many(&keys).await?.into_iter().flatten() {
+        let Shard(rows) = serde_json::from_str(&item.value)
+            .map_err(|e| Error::permanent("store", format!("ledger index: {e}")))?;
+        for (anchor, row) in rows {
+            let slot = index.entry(anchor).or_default();
+            if row.is_some() {
+                *slot = row;
             }
         }
     }
+    Ok(index)
+}
+
+/// Reads the records of `anchors` (those that exist).
+async fn records_of(store: &dyn Store, anchors: &[String]) -> Result<Vec<Entry>> {
+    let keys: Vec<String> = anchors.iter().map(|a| key(a)).collect();
+    let mut out = Vec::with_capacity(keys.len());
+    for (anchor, item) in anchors.iter().zip(store.get_many(&keys).await?) {
+        if let Some(item) = item {
+            out.push(
+                serde_json::from_str(&item.value)
+                    .map_err(|e| Error::permanent("store", format!("ledger {anchor}: {e}")))?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// The rows of the conversations that started within `[from_ms, to_ms]`, from the hourly
+/// index alone (a record is read only for an anchor listed before rows were kept), latest
+/// first.
+pub async fn rows_between(store: &dyn Store, from_ms: i64, to_ms: i64) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let mut unrowed = Vec::new();
+    for (anchor, row) in indexed(store, from_ms, to_ms).await? {
+        match row {
+            Some(mut row) => {
+                row.anchor = anchor;
+                rows.push(row);
+            }
+            None => unrowed.push(anchor),
+        }
+    }
+    rows.extend(records_of(store, &unrowed).await?.iter().map(Entry::row));
+    rows.retain(|r| (from_ms..=to_ms).contains(&r.at));
+    rows.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.anchor.cmp(&b.anchor)));
+    Ok(rows)
+}
+
+/// Every record of the conversations that started within `[from_ms, to_ms]`.
+pub async fn between(store: &dyn Store, from_ms: i64, to_ms: i64) -> Result<Vec<Entry>> {
+    let anchors: Vec<String> = indexed(store, from_ms, to_ms)
+        .await?
+        .into_iter()
+        .filter(|(_, row)| {
+            row.as_ref()
+                .is_none_or(|r| (from_ms..=to_ms).contains(&r.at))
+        })
+        .map(|(anchor, _)| anchor)
+        .collect();
+    let mut out = records_of(store, &anchors).await?;
+    out.retain(|e| (from_ms..=to_ms).contains(&e.started_at.unwrap_or(e.opened_at)));
     Ok(out)
 }
 
@@ -570,7 +798,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_hour_is_read_from_every_shard_and_from_the_unsharded_index() {
+    async fn an_hour_is_read_from_its_rows_and_from_indexes_written_before_rows() {
         let store = Map::default();
         let records = Records {
             store: &store,
@@ -579,29 +807,143 @@ mod tests {
         let hour = hour_of(T0);
         let anchors: Vec<String> = (0..100).map(|i| format!("62089173922{i:05}")).collect();
         for a in &anchors {
-            change(records, a, |e| e.started_at = Some(T0))
-                .await
-                .expect("entry");
-            index(records, &hour, a).await.expect("index");
+            change(records, a, |e| {
+                e.started_at = Some(T0);
+                e.decision = Some(Decision::Logged);
+            })
+            .await
+            .expect("entry");
         }
         let shards: BTreeSet<u32> = anchors.iter().map(|a| shard_of(a)).collect();
         assert!(shards.len() > 8, "spread: {shards:?}");
-        // A record indexed before the index had shards.
-        change(records, "legacy", |e| e.started_at = Some(T0))
-            .await
-            .expect("entry");
-        store
-            .put(&hour_key(&hour), "[\"legacy\"]", None, Condition::Absent)
-            .await
-            .expect("legacy index");
+        // Records indexed before rows were kept: a list of anchors, unsharded or sharded.
+        for (legacy, index) in [
+            ("legacy".to_owned(), hour_key(&hour)),
+            ("legacy-shard".to_owned(), shard_key(&hour, 63)),
+        ] {
+            let entry = Entry {
+                conversation: legacy.clone(),
+                started_at: Some(T0),
+                decision: Some(Decision::Dropped),
+                reason: Some("family_ambiguous".into()),
+                ..Entry::default()
+            };
+            store
+                .put(
+                    &key(&legacy),
+                    &serde_json::to_string(&entry).expect("json"),
+                    None,
+                    Condition::Absent,
+                )
+                .await
+                .expect("legacy record");
+            let listed = match store.get(&index).await.expect("get") {
+                Some(item) => {
+                    let mut v: Value = serde_json::from_str(&item.value).expect("json");
+                    v.as_object_mut()
+                        .expect("rows")
+                        .insert(legacy.clone(), Value::Null);
+                    v.to_string()
+                }
+                None => format!("[\"{legacy}\"]"),
+            };
+            store
+                .put(&index, &listed, None, Condition::Any)
+                .await
+                .expect("legacy index");
+        }
 
         let found = between(&store, T0 - 1, T0 + 1).await.expect("between");
-        assert_eq!(found.len(), 101);
-        assert!(found.iter().any(|e| e.conversation == "legacy"));
+        assert_eq!(found.len(), 102);
+        let rows = rows_between(&store, T0 - 1, T0 + 1).await.expect("rows");
+        assert_eq!(rows.len(), 102);
+        let legacy = rows
+            .iter()
+            .find(|r| r.anchor == "legacy")
+            .expect("legacy row");
+        assert_eq!(legacy.reason.as_deref(), Some("family_ambiguous"));
+        assert!(rows.iter().any(|r| r.anchor == "legacy-shard"));
+        assert_eq!(
+            rows.iter()
+                .filter(|r| r.decision == Some(Decision::Logged))
+                .count(),
+            100
+        );
         assert!(between(&store, T0 + 1, T0 + 2)
             .await
             .expect("between")
             .is_empty());
+        assert!(rows_between(&store, T0 + 1, T0 + 2)
+            .await
+            .expect("rows")
+            .is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_row_follows_its_record_and_leaves_the_hour_its_call_no_longer_started_in() {
+        let store = Map::default();
+        let records = Records {
+            store: &store,
+            clock: &Fixed,
+        };
+        let hour = 3_600_000;
+        // Heard of first without a start (indexed under when it was heard of), then its
+        // start is known, two hours before.
+        change(records, "a", |e| e.reason = Some("x".into()))
+            .await
+            .expect("open");
+        assert_eq!(
+            rows_between(&store, T0 - 1, T0 + 1)
+                .await
+                .expect("rows")
+                .len(),
+            1
+        );
+        change(records, "a", |e| e.started_at = Some(T0 - 2 * hour))
+            .await
+            .expect("start");
+        assert!(rows_between(&store, T0 - hour, T0 + 1)
+            .await
+            .expect("rows")
+            .is_empty());
+        let shard = shard_key(&hour_of(T0), shard_of("a"));
+        let left: Shard =
+            serde_json::from_str(&store.get(&shard).await.expect("get").expect("item").value)
+                .expect("shard");
+        assert!(left.0.is_empty(), "{left:?}");
+        let rows = rows_between(&store, T0 - 3 * hour, T0 + 1)
+            .await
+            .expect("rows");
+        assert_eq!(rows.len(), 1);
+        // A decision reaches the row.
+        settle(records, "a", Settled::new(Decision::NeedsReview))
+            .await
+            .expect("settle");
+        let rows = rows_between(&store, T0 - 3 * hour, T0 + 1)
+            .await
+            .expect("rows");
+        assert_eq!(rows[0].decision, Some(Decision::NeedsReview));
+        assert_eq!(
+            rows[0],
+            get(&store, "a").await.expect("get").expect("entry").row()
+        );
+        // A change that changes nothing writes nothing; a record that does not exist gets no row.
+        let version = |k: String| {
+            let store = &store;
+            async move { store.get(&k).await.expect("get").map(|i| i.version) }
+        };
+        let before = version(key("a")).await;
+        change(records, "a", |_| {}).await.expect("noop");
+        assert_eq!(version(key("a")).await, before);
+        change(records, "ghost", |_| {}).await.expect("noop");
+        assert_eq!(version(key("ghost")).await, None);
+        assert_eq!(
+            rows_between(&store, T0 - 3 * hour, T0 + 1)
+                .await
+                .expect("rows")
+                .len(),
+            1
+        );
     }
 }
 

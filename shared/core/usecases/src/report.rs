@@ -9,7 +9,7 @@ use chrono::{SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::ledger::{self, Entry};
+use crate::ledger::{self, Row};
 use crate::outcome::Decision;
 use crate::ports::Records;
 
@@ -74,8 +74,8 @@ impl TextCounts {
 }
 
 impl Coverage {
-    /// Counts the records of a period.
-    pub fn of(entries: &[Entry], since_ms: i64, now_ms: i64, dead_letters: usize) -> Coverage {
+    /// Counts the rows of a period.
+    pub fn of(entries: &[Row], since_ms: i64, now_ms: i64, dead_letters: usize) -> Coverage {
         let mut c = Coverage {
             since: Utc
                 .timestamp_millis_opt(since_ms)
@@ -114,11 +114,12 @@ impl Coverage {
                     if now_ms < due + grace || recent || e.job_alive(now_ms) {
                         c.pending += 1;
                     } else {
-                        c.unaccounted.push(e.conversation.clone());
+                        c.unaccounted.push(e.anchor.clone());
                     }
                 }
             }
         }
+        c.unaccounted.sort();
         c
     }
 
@@ -180,28 +181,39 @@ pub async fn coverage(
     period: Duration,
     dead_letters: usize,
 ) -> Result<Coverage> {
-    let Records { store, clock } = records;
-    let now = clock.now_ms();
+    let now = records.clock.now_ms();
     let since = now - period.as_millis() as i64;
-    let entries = ledger::between(store, since, now).await?;
-    let mut c = Coverage::of(&entries, since, now, dead_letters);
-    c.texts = TextCounts::of(&crate::texts::between(store, since, now).await?);
-    Ok(c)
+    Ok(coverage_between(records, since, now, dead_letters).await?.0)
+}
+
+/// The coverage of the conversations that started within `[since_ms, until_ms]` (read from
+/// the ledger's hourly index), with the rows it counted.
+pub async fn coverage_between(
+    records: Records<'_>,
+    since_ms: i64,
+    until_ms: i64,
+    dead_letters: usize,
+) -> Result<(Coverage, Vec<Row>)> {
+    let Records { store, clock } = records;
+    let rows = ledger::rows_between(store, since_ms, until_ms).await?;
+    let mut c = Coverage::of(&rows, since_ms, clock.now_ms(), dead_letters);
+    c.texts = TextCounts::of(&crate::texts::between(store, since_ms, until_ms + 1).await?);
+    Ok((c, rows))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn entry(anchor: &str, decision: Option<&str>, reason: Option<&str>, source: &str) -> Entry {
-        Entry {
-            conversation: anchor.into(),
+    fn entry(anchor: &str, decision: Option<&str>, reason: Option<&str>, source: &str) -> Row {
+        Row {
+            anchor: anchor.into(),
             decision: decision.and_then(Decision::parse),
             reason: reason.map(str::to_owned),
             source: serde_json::from_value(serde_json::json!(source)).ok(),
             opened_at: 0,
             due_at: Some(1_000),
-            ..Entry::default()
+            ..Row::default()
         }
     }
 
