@@ -147,6 +147,36 @@ async fn the_console_in_a_browser() {
     }
     screenshot(&c, "overview").await;
 
+    // A custom period, from the form: yesterday to today holds the same calls.
+    let today = chrono::Utc::now().date_naive();
+    let yesterday = today - chrono::Days::new(1);
+    c.execute(
+        "document.querySelector('#period input[name=from]').value = arguments[0];\
+         document.querySelector('#period input[name=to]').value = arguments[1];",
+        vec![json!(yesterday.to_string()), json!(today.to_string())],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    c.find(Locator::Id("custom"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    c.wait()
+        .for_element(Locator::XPath(
+            "//div[@id='period']/form/strong[text()='custom']",
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let custom = text(&c).await;
+    assert!(
+        custom.contains(&format!("{}\ncalls", report.calls))
+            || custom.contains(&format!("{}calls", report.calls)),
+        "{custom}"
+    );
+    screenshot(&c, "overview-custom").await;
+
     // Calls, filtered to dropped in the form.
     c.goto(&format!(
         "http://{}/_llbridge/console/calls?period=24h",
@@ -162,7 +192,7 @@ async fn the_console_in_a_browser() {
     .click()
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    c.find(Locator::Css("form button"))
+    c.find(Locator::Css("#filters button"))
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .click()

@@ -142,6 +142,55 @@ async fn the_console_shows_every_call_and_replays_a_dead_letter_for_its_session_
         );
     }
 
+    // A custom period: yesterday to today holds the same calls; a day before has none; a
+    // period that cannot be read says so.
+    let today = chrono::Utc::now().date_naive();
+    let day = |n: u64| (today - chrono::Days::new(n)).to_string();
+    let (status, custom) = b
+        .get(&format!(
+            "/_llbridge/console/?period=custom&from={}&to={}",
+            day(1),
+            day(0)
+        ))
+        .await;
+    assert_eq!(status, 200, "{custom}");
+    assert!(
+        custom.contains(&format!("<b>{}</b>calls", report.calls)),
+        "{custom}"
+    );
+    assert!(custom.contains("<strong>custom</strong>"), "{custom}");
+    let (_, before) = b
+        .get(&format!(
+            "/_llbridge/console/calls?period=custom&from={}&to={}",
+            day(3),
+            day(2)
+        ))
+        .await;
+    assert!(before.contains("<p>0 call(s)</p>"), "{before}");
+    for wrong in ["from=yesterday", "from=2020-01-01", "from=2999-01-01"] {
+        let (status, page) = b
+            .get(&format!("/_llbridge/console/?period=custom&{wrong}"))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("id=\"period-error\""), "{wrong}: {page}");
+    }
+
+    // A call found by a leg's id, whatever the period.
+    let (_, found) = b
+        .get(&format!(
+            "/_llbridge/console/calls?period=custom&from={}&to={}&q={}",
+            day(3),
+            day(2),
+            logged.cc_leg
+        ))
+        .await;
+    assert_eq!(found.matches("class=\"call\"").count(), 1, "{found}");
+
+    // The texts of the period (none here).
+    let (status, texts) = b.get("/_llbridge/console/texts?period=24h").await;
+    assert_eq!(status, 200, "{texts}");
+    assert!(texts.contains("<p>0 text(s)</p>"), "{texts}");
+
     // Every call: the agent, and the family's page in LineLeader.
     let (_, all) = b.get("/_llbridge/console/calls?period=24h").await;
     assert!(all.contains("<td>Ana Agent</td>"), "{all}");

@@ -141,6 +141,24 @@ async fn an_inbound_and_an_outbound_text_are_logged_once_each_with_their_text() 
         (2, 2),
         "{report:?}"
     );
+    // The console lists both, the number masked, each linked to its trace.
+    let (status, page) =
+        llbridge_tests::console::signed_in_page(&s, "/_llbridge/console/texts?period=24h").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        page.matches("<tr class=\"text\" data-outcome=\"logged\">")
+            .count(),
+        2,
+        "{page}"
+    );
+    assert!(
+        page.contains("/_llbridge/console/call/4990021937799168"),
+        "{page}"
+    );
+    assert!(
+        page.contains("***9602") && !page.contains("4158159602"),
+        "{page}"
+    );
     s.stop().await;
 }
 

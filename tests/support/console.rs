@@ -101,3 +101,44 @@ pub async fn replayed(s: &Scenario, leg: &str) -> bool {
     })
     .await
 }
+
+/// A console page as a signed-in browser gets it: a fresh one-time token (as `llbridge
+/// console --url` asks for one) traded for the session cookie, then `path`. Answers the
+/// status and the page.
+pub async fn signed_in_page(s: &Scenario, path: &str) -> (u16, String) {
+    let base = format!("http://{}", s.host.addr);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let fresh: serde_json::Value = http
+        .post(format!("{base}/_llbridge/console/token"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let entry = http
+        .get(format!(
+            "{base}{}",
+            fresh["path"].as_str().unwrap_or_default()
+        ))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cookie = entry
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_default()
+        .to_owned();
+    let r = http
+        .get(format!("{base}{path}"))
+        .header(reqwest::header::COOKIE, cookie)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    (r.status().as_u16(), r.text().await.unwrap_or_default())
+}

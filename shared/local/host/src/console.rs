@@ -6,17 +6,19 @@
 //!   HttpOnly, SameSite=Strict cookie; without the cookie every page is 401. The session ends
 //!   with the process.
 //! * Every POST carries the session's CSRF token.
-//! * Pages: the overview of a period (the report's numbers, logged and not logged by hour,
-//!   what needs action first), the calls (filtered by outcome, reason and scope, searched by
-//!   a leg's id or the caller's last four digits, paged), one call (its trace), the dead
-//!   letters (replayed one or all).
+//! * Pages: the overview of a period (today, 24 hours, 7 days or custom: the report's
+//!   numbers, logged and not logged by hour, what needs action first), the calls (filtered by
+//!   outcome, reason and scope, searched by a leg's id or the caller's last four digits,
+//!   paged), the texts, one call (its trace), the dead letters (replayed one or all), the
+//!   setup checks.
+//! * The overview and the calls read the ledger's hourly index (each call's row), never the
+//!   period's records one by one; a call's page reads its record.
 //!
 //! Caller numbers are shown masked as everywhere; no secret is ever rendered.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -24,7 +26,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use chrono::{TimeZone, Utc};
-use llbridge_usecases::ledger::{self, Entry};
+use llbridge_usecases::ledger::{self, Row};
+use llbridge_usecases::outcome::Decision;
 use llbridge_usecases::ports::DeadLetter;
 use llbridge_usecases::{report, trace};
 
@@ -98,6 +101,7 @@ pub fn routes(console: Console) -> Router {
         .route(&format!("{PATH}/"), get(overview))
         .route(&format!("{PATH}/calls"), get(calls))
         .route(&format!("{PATH}/call/{{id}}"), get(call))
+        .route(&format!("{PATH}/texts"), get(texts))
         .route(&format!("{PATH}/dlq"), get(dead_letters))
         .route(&format!("{PATH}/dlq/replay"), post(replay))
         .route(&format!("{PATH}/token"), post(issue))
@@ -128,13 +132,13 @@ a.tile{color:inherit;text-decoration:none}a.tile:hover{border-color:#5b8def}.til
 td,th{border-bottom:1px solid #e4e8ee;padding:5px 8px;text-align:left;font-size:14px}\
 .chart{display:flex;align-items:flex-end;gap:2px;height:80px;background:#fff;border:1px solid #dde2e8;padding:6px}\
 .bar{width:14px;display:flex;flex-direction:column-reverse}.ok{background:#2e7d32}.no{background:#b3261e}\
-pre{background:#fff;border:1px solid #dde2e8;padding:10px;white-space:pre-wrap}form.inline{display:inline}";
+.error{color:#b3261e}pre{background:#fff;border:1px solid #dde2e8;padding:10px;white-space:pre-wrap}form.inline{display:inline}";
 
 fn page(title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} · llbridge</title>\
          <style>{STYLE}</style></head><body><header><strong>llbridge</strong> &nbsp; \
-         <a href=\"{PATH}/\">Overview</a><a href=\"{PATH}/calls\">Calls</a><a href=\"{PATH}/dlq\">Dead letters</a><a href=\"{PATH}/setup\">Setup</a></header>\
+         <a href=\"{PATH}/\">Overview</a><a href=\"{PATH}/calls\">Calls</a><a href=\"{PATH}/texts\">Texts</a><a href=\"{PATH}/dlq\">Dead letters</a><a href=\"{PATH}/setup\">Setup</a></header>\
          <main><h1>{}</h1>{body}</main></body></html>",
         esc(title),
         esc(title)
@@ -196,28 +200,172 @@ fn redirect(to: &str, cookie: Option<String>) -> Response {
     r
 }
 
-/// The period a page shows: `today` (since midnight UTC, the default), `24h`, `7d`.
-fn period(q: &HashMap<String, String>, now_ms: i64) -> (String, i64) {
-    let key = q.get("period").map(String::as_str).unwrap_or("today");
-    match key {
-        "24h" => ("24h".into(), now_ms - 24 * 3_600_000),
-        "7d" => ("7d".into(), now_ms - 7 * 24 * 3_600_000),
-        _ => ("today".into(), now_ms - now_ms.rem_euclid(24 * 3_600_000)),
+/// How far back a period may reach: the ledger keeps its records this long.
+const RETENTION_MS: i64 = 35 * 24 * 3_600_000;
+const DAY_MS: i64 = 24 * 3_600_000;
+
+/// The period a page shows: `today` (since midnight UTC, the default), `24h`, `7d`, or
+/// `custom` (`from` and `to`, UTC, each a date or a date and time; a date `to` is inclusive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Period {
+    key: &'static str,
+    since: i64,
+    until: i64,
+    /// The period as a query string (`period=custom&amp;from=...`), HTML-escaped.
+    query: String,
+    /// `from` and `to` as given (custom only).
+    from: String,
+    to: String,
+    /// Why a custom period was not taken (today is shown instead).
+    error: Option<String>,
+}
+
+/// Epoch ms of a UTC date (`2026-12-01`) or date and time (`2026-12-01T08:30`, seconds
+/// optional); with `end`, a bare date means the end of that day.
+fn instant(text: &str, end: bool) -> Option<i64> {
+    use chrono::{NaiveDate, NaiveDateTime};
+    let text = text.trim();
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let start = d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis();
+        return Some(if end { start + DAY_MS - 1 } else { start });
+    }
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+        .map(|t| t.and_utc().timestamp_millis())
+}
+
+fn period(q: &HashMap<String, String>, now_ms: i64) -> Period {
+    let today = Period {
+        key: "today",
+        since: now_ms - now_ms.rem_euclid(DAY_MS),
+        until: now_ms,
+        query: "period=today".into(),
+        from: String::new(),
+        to: String::new(),
+        error: None,
+    };
+    let fixed = |key: &'static str, span: i64| Period {
+        key,
+        since: now_ms - span,
+        query: format!("period={key}"),
+        ..today.clone()
+    };
+    match q.get("period").map(String::as_str).unwrap_or("today") {
+        "24h" => fixed("24h", DAY_MS),
+        "7d" => fixed("7d", 7 * DAY_MS),
+        "custom" => {
+            let from = q
+                .get("from")
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_default();
+            let to = q.get("to").map(|s| s.trim().to_owned()).unwrap_or_default();
+            let refuse = |why: String| Period {
+                from: from.clone(),
+                to: to.clone(),
+                error: Some(why),
+                ..today.clone()
+            };
+            let Some(since) = instant(&from, false) else {
+                return refuse(format!("\"from\" ({from}) is not a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM), UTC"));
+            };
+            let until = if to.is_empty() {
+                Some(now_ms)
+            } else {
+                instant(&to, true)
+            };
+            let Some(until) = until else {
+                return refuse(format!("\"to\" ({to}) is not a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM), UTC"));
+            };
+            let until = until.min(now_ms);
+            if since > until {
+                return refuse("\"from\" comes after \"to\" (or after now)".into());
+            }
+            if since < now_ms - RETENTION_MS {
+                return refuse("the ledger keeps 35 days: \"from\" is older".into());
+            }
+            Period {
+                key: "custom",
+                since,
+                until,
+                query: format!(
+                    "period=custom&amp;from={}&amp;to={}",
+                    urlencoding(&from),
+                    urlencoding(&to)
+                ),
+                from,
+                to,
+                error: None,
+            }
+        }
+        _ => today,
     }
 }
 
-fn periods(current: &str, base: &str) -> String {
-    ["today", "24h", "7d"]
-        .iter()
-        .map(|p| {
-            if *p == current {
-                format!("<strong>{p}</strong>")
-            } else {
-                format!("<a href=\"{base}?period={p}\">{p}</a>")
+/// Percent-encodes what a query value may not carry as is.
+fn urlencoding(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
             }
+            b':' => "%3A".into(),
+            _ => format!("%{b:02X}"),
         })
-        .collect::<Vec<_>>()
-        .join(" · ")
+        .collect()
+}
+
+fn utc(ms: i64, format: &str) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.format(format).to_string())
+        .unwrap_or_default()
+}
+
+/// The period's links and the custom period's form, for the page at `base`; `keep` are
+/// hidden fields the form carries on (the calls page's filters).
+fn periods(p: &Period, base: &str, keep: &[(&str, &str)]) -> String {
+    let mut out = String::from("<div id=\"period\">");
+    for key in ["today", "24h", "7d"] {
+        if key == p.key {
+            let _ = write!(out, "<strong>{key}</strong> · ");
+        } else {
+            let _ = write!(out, "<a href=\"{base}?period={key}\">{key}</a> · ");
+        }
+    }
+    let _ = write!(
+        out,
+        "<form class=\"inline\" method=\"get\" action=\"{base}\"><input type=\"hidden\" name=\"period\" value=\"custom\">"
+    );
+    for (k, v) in keep {
+        let _ = write!(
+            out,
+            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+            esc(k),
+            esc(v)
+        );
+    }
+    let _ = write!(
+        out,
+        "{custom} from <input type=\"date\" name=\"from\" value=\"{}\"> to <input type=\"date\" name=\"to\" value=\"{}\"> <button id=\"custom\">Show</button></form>",
+        esc(p.from.get(..10).unwrap_or(&p.from)),
+        esc(p.to.get(..10).unwrap_or(&p.to)),
+        custom = if p.key == "custom" { "<strong>custom</strong>" } else { "custom" },
+    );
+    let _ = write!(
+        out,
+        "<br><small>{} to {} UTC</small>",
+        utc(p.since, "%Y-%m-%d %H:%M"),
+        utc(p.until, "%Y-%m-%d %H:%M")
+    );
+    if let Some(e) = &p.error {
+        let _ = write!(
+            out,
+            "<p class=\"error\" id=\"period-error\">The period was not taken: {}. Showing today.</p>",
+            esc(e)
+        );
+    }
+    out + "</div>"
 }
 
 fn tile(label: &str, n: usize, warn: bool, href: Option<&str>) -> String {
@@ -234,58 +382,48 @@ async fn overview(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> 
         return refused();
     }
     let a = &c.admin;
-    let now = a.clock.now_ms();
-    let (key, since) = period(&q, now);
+    let p = period(&q, a.clock.now_ms());
     let dead = a.probe.dead_letters().await.len();
-    let span = Duration::from_millis((now - since).max(0) as u64);
-    let (cov, entries) = match (
-        report::coverage(a_records(a), span, dead).await,
-        ledger::between(a.store.as_ref(), since, now).await,
-    ) {
-        (Ok(c), Ok(e)) => (c, e),
-        (Err(e), _) | (_, Err(e)) => {
-            return page(
-                "Overview",
-                &format!(
-                    "<p>The ledger could not be read: {}</p>",
-                    esc(&e.to_string())
-                ),
-            )
-        }
+    let (cov, rows) = match report::coverage_between(a_records(a), p.since, p.until, dead).await {
+        Ok(x) => x,
+        Err(e) => return unreadable("Overview", &e),
     };
     let dropped: usize = cov.dropped.values().sum();
-    let calls = format!("{PATH}/calls?period={key}");
-    let mut body = format!(
-        "<p>{}</p><div class=\"tiles\">",
-        periods(&key, &format!("{PATH}/"))
-    );
+    let calls = format!("{PATH}/calls?{}", p.query);
+    let mut body = periods(&p, &format!("{PATH}/"), &[]);
+    body += "<div class=\"tiles\">";
     body += &tile("calls", cov.calls, false, Some(&calls));
     body += &tile(
         "logged",
         cov.logged,
         false,
-        Some(&format!("{calls}&outcome=logged")),
+        Some(&format!("{calls}&amp;outcome=logged")),
     );
     body += &tile("recovered", cov.recovered, false, None);
     body += &tile(
         "dropped",
         dropped,
         false,
-        Some(&format!("{calls}&outcome=dropped")),
+        Some(&format!("{calls}&amp;outcome=dropped")),
     );
     body += &tile(
         "failed",
         cov.failed,
         true,
-        Some(&format!("{calls}&outcome=failed")),
+        Some(&format!("{calls}&amp;outcome=failed")),
     );
     body += &tile(
         "needs review",
         cov.needs_review,
         true,
-        Some(&format!("{calls}&outcome=needs_review")),
+        Some(&format!("{calls}&amp;outcome=needs_review")),
     );
-    body += &tile("pending", cov.pending, false, None);
+    body += &tile(
+        "pending",
+        cov.pending,
+        false,
+        Some(&format!("{calls}&amp;outcome=pending")),
+    );
     body += &tile("unaccounted", cov.unaccounted.len(), true, None);
     body += &tile(
         "dead letters",
@@ -293,10 +431,15 @@ async fn overview(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> 
         true,
         Some(&format!("{PATH}/dlq")),
     );
-    body += &tile("texts", cov.texts.received, false, None);
-    body += "</div><h2>Logged and not logged, by hour</h2>";
-    body += &chart(&entries, since, now);
-    body += "<h2>Needs action first</h2><ul>";
+    body += &tile(
+        "texts",
+        cov.texts.received,
+        false,
+        Some(&format!("{PATH}/texts?{}", p.query)),
+    );
+    body += "</div><h2>Logged and not logged</h2>";
+    body += &chart(&rows, p.since, p.until);
+    body += "<h2>Needs action first</h2><ul id=\"actions\">";
     let mut actions = 0;
     for anchor in &cov.unaccounted {
         let _ = write!(
@@ -306,17 +449,15 @@ async fn overview(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> 
         );
         actions += 1;
     }
-    for e in entries.iter().filter(|e| {
-        matches!(
-            e.decision,
-            Some(llbridge_usecases::outcome::Decision::NeedsReview)
-        )
-    }) {
+    for r in rows
+        .iter()
+        .filter(|r| r.decision == Some(Decision::NeedsReview))
+    {
         let _ = write!(
             body,
             "<li>needs review: <a href=\"{PATH}/call/{0}\">{0}</a> {1}</li>",
-            esc(&e.dialpad_call_id),
-            esc(e.detail.as_deref().unwrap_or_default())
+            esc(&r.call),
+            esc(r.reason.as_deref().unwrap_or_default())
         );
         actions += 1;
     }
@@ -331,6 +472,18 @@ async fn overview(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> 
     page("Overview", &body)
 }
 
+fn unreadable(title: &str, e: &llbridge_usecases::Error) -> Response {
+    let mut r = page(
+        title,
+        &format!(
+            "<p>The ledger could not be read: {}</p>",
+            esc(&e.to_string())
+        ),
+    );
+    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    r
+}
+
 fn a_records(a: &Admin) -> llbridge_usecases::ports::Records<'_> {
     llbridge_usecases::ports::Records {
         store: a.store.as_ref(),
@@ -338,16 +491,21 @@ fn a_records(a: &Admin) -> llbridge_usecases::ports::Records<'_> {
     }
 }
 
-/// Logged (green) and not logged (red) calls per hour of the period, as bars.
-fn chart(entries: &[Entry], since: i64, now: i64) -> String {
+/// Logged (green) and not logged (red) calls of the period, as bars: one an hour, or one a
+/// day for a period longer than a week.
+fn chart(rows: &[Row], since: i64, until: i64) -> String {
     let hour = 3_600_000;
-    let first = since - since.rem_euclid(hour);
-    let hours = (((now - first) / hour) + 1).clamp(1, 24 * 7) as usize;
-    let mut bins = vec![(0usize, 0usize); hours];
-    for e in entries {
-        let at = e.started_at.unwrap_or(e.opened_at);
-        let i = ((at - first) / hour).clamp(0, hours as i64 - 1) as usize;
-        match e.decision {
+    let (width, format) = if until - since > 7 * DAY_MS {
+        (DAY_MS, "%Y-%m-%d")
+    } else {
+        (hour, "%d %H:00")
+    };
+    let first = since - since.rem_euclid(width);
+    let bars = (((until - first) / width) + 1).clamp(1, 24 * 7) as usize;
+    let mut bins = vec![(0usize, 0usize); bars];
+    for r in rows {
+        let i = ((r.at - first) / width).clamp(0, bars as i64 - 1) as usize;
+        match r.decision {
             Some(d) if d.is_written() => bins[i].0 += 1,
             Some(_) => bins[i].1 += 1,
             None => {}
@@ -357,11 +515,7 @@ fn chart(entries: &[Entry], since: i64, now: i64) -> String {
     let mut out = String::from("<div class=\"chart\">");
     for (i, (ok, no)) in bins.iter().enumerate() {
         let h = |n: usize| n * 70 / max;
-        let label = Utc
-            .timestamp_millis_opt(first + i as i64 * hour)
-            .single()
-            .map(|t| t.format("%d %H:00").to_string())
-            .unwrap_or_default();
+        let label = utc(first + i as i64 * width, format);
         let _ = write!(
             out,
             "<div class=\"bar\" title=\"{label}: {ok} logged, {no} not logged\"><div class=\"ok\" style=\"height:{}px\"></div><div class=\"no\" style=\"height:{}px\"></div></div>",
@@ -372,7 +526,7 @@ fn chart(entries: &[Entry], since: i64, now: i64) -> String {
     out + "</div>"
 }
 
-fn outcome_of(e: &Entry) -> &'static str {
+fn outcome_of(e: &Row) -> &'static str {
     e.decision.map_or("pending", |d| d.as_str())
 }
 
@@ -381,21 +535,27 @@ async fn calls(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> Res
         return refused();
     }
     let a = &c.admin;
-    let now = a.clock.now_ms();
-    let (key, since) = period(&q, now);
-    let mut entries = match ledger::between(a.store.as_ref(), since, now).await {
-        Ok(e) => e,
-        Err(e) => {
-            return page(
-                "Calls",
-                &format!(
-                    "<p>The ledger could not be read: {}</p>",
-                    esc(&e.to_string())
-                ),
-            )
-        }
-    };
+    let p = period(&q, a.clock.now_ms());
     let want = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let search = want("q");
+    let digits: String = search
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    // A call id (of any leg) is looked up whatever the period; four digits search the
+    // period's callers.
+    let by_id = search.filter(|_| digits.len() != 4);
+    let rows = match by_id {
+        Some(id) => ledger::find(a.store.as_ref(), id)
+            .await
+            .map(|found| found.map(|(_, e)| e.row()).into_iter().collect()),
+        None => ledger::rows_between(a.store.as_ref(), p.since, p.until).await,
+    };
+    let mut entries: Vec<Row> = match rows {
+        Ok(r) => r,
+        Err(e) => return unreadable("Calls", &e),
+    };
     if let Some(o) = want("outcome") {
         entries.retain(|e| match o {
             "dropped" => matches!(outcome_of(e), "dropped" | "skipped"),
@@ -409,18 +569,12 @@ async fn calls(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> Res
     if let Some(s) = want("scope") {
         entries.retain(|e| e.scope.as_deref() == Some(s));
     }
-    if let Some(s) = want("q") {
-        let digits: String = s.chars().filter(char::is_ascii_digit).collect();
-        entries.retain(|e| {
-            e.legs.contains(s)
-                || e.dialpad_call_id == s
-                || (digits.len() == 4 && e.caller.as_deref().is_some_and(|c| c.ends_with(&digits)))
-        });
+    if by_id.is_none() && digits.len() == 4 {
+        entries.retain(|e| e.caller.as_deref().is_some_and(|c| c.ends_with(&digits)));
     }
-    entries.sort_by_key(|e| std::cmp::Reverse(e.started_at.unwrap_or(e.opened_at)));
     let inst = a.reconciler.config.installation().await.ok();
     // The family's page in the CRM, by the enablement of the call's scope.
-    let family_link = |e: &Entry, id: &str| -> Option<String> {
+    let family_link = |e: &Row, id: &str| -> Option<String> {
         let inst = inst.as_ref()?;
         let scope = e.scope.as_deref()?;
         inst.enablements
@@ -429,21 +583,25 @@ async fn calls(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> Res
             .and_then(|en| en.crm.contact_url(id))
     };
     let total = entries.len();
-    let page_no: usize = q
-        .get("page")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(1)
-        .max(1);
+    let page_no = page_of(&q);
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     for e in &entries {
         if let Some(r) = &e.reason {
             *reasons.entry(r.clone()).or_default() += 1;
         }
     }
-    let mut body = format!(
-        "<p>{}</p><form method=\"get\" action=\"{PATH}/calls\"><input type=\"hidden\" name=\"period\" value=\"{key}\">\
+    let kept: Vec<(&str, &str)> = ["outcome", "reason", "scope", "q"]
+        .into_iter()
+        .filter_map(|k| want(k).map(|v| (k, v)))
+        .collect();
+    let mut body = periods(&p, &format!("{PATH}/calls"), &kept);
+    let _ = write!(
+        body,
+        "<form id=\"filters\" method=\"get\" action=\"{PATH}/calls\"><input type=\"hidden\" name=\"period\" value=\"{}\"><input type=\"hidden\" name=\"from\" value=\"{}\"><input type=\"hidden\" name=\"to\" value=\"{}\">\
          outcome <select name=\"outcome\"><option value=\"\">any</option>",
-        periods(&key, &format!("{PATH}/calls"))
+        p.key,
+        esc(&p.from),
+        esc(&p.to)
     );
     for o in ["logged", "dropped", "failed", "needs_review", "pending"] {
         let sel = if want("outcome") == Some(o) {
@@ -466,17 +624,8 @@ async fn calls(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> Res
         .skip((page_no - 1) * PAGE_SIZE)
         .take(PAGE_SIZE)
     {
-        let at = Utc
-            .timestamp_millis_opt(e.started_at.unwrap_or(e.opened_at))
-            .single()
-            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-            .unwrap_or_default();
-        let family_id = e
-            .family
-            .as_ref()
-            .and_then(|f| f.get("id"))
-            .and_then(|v| v.as_str())
-            .unwrap_or_default();
+        let at = utc(e.at, "%Y-%m-%d %H:%M:%S");
+        let family_id = e.family.as_deref().unwrap_or_default();
         let family = match family_link(e, family_id) {
             Some(url) if !family_id.is_empty() => {
                 format!(
@@ -502,48 +651,127 @@ async fn calls(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> Res
                 .unwrap_or_default()),
             esc(e.reason.as_deref().unwrap_or_default()),
             outcome = outcome_of(e),
-            id = esc(&e.dialpad_call_id),
+            id = esc(&e.call),
         );
     }
     body += "</table>";
-    let pages = total.div_ceil(PAGE_SIZE).max(1);
-    if pages > 1 {
-        let mut query: Vec<String> = q
-            .iter()
-            .filter(|(k, _)| k.as_str() != "page")
-            .map(|(k, v)| format!("{}={}", esc(k), esc(v)))
-            .collect();
-        query.sort();
-        let base = format!("{PATH}/calls?{}", query.join("&amp;"));
-        let _ = write!(body, "<p>page {page_no} of {pages}");
-        if page_no > 1 {
-            let _ = write!(
-                body,
-                " · <a href=\"{base}&amp;page={}\">previous</a>",
-                page_no - 1
-            );
-        }
-        if page_no < pages {
-            let _ = write!(
-                body,
-                " · <a href=\"{base}&amp;page={}\">next</a>",
-                page_no + 1
-            );
-        }
-        body += "</p>";
-    }
+    body += &pager(&q, "calls", page_no, total);
     if !reasons.is_empty() {
         body += "<h2>Reasons</h2><ul>";
         for (r, n) in &reasons {
             let _ = write!(
                 body,
-                "<li><a href=\"{PATH}/calls?period={key}&amp;reason={0}\">{0}</a>: {n}</li>",
-                esc(r)
+                "<li><a href=\"{PATH}/calls?{1}&amp;reason={0}\">{0}</a>: {n}</li>",
+                esc(r),
+                p.query
             );
         }
         body += "</ul>";
     }
     page("Calls", &body)
+}
+
+/// The texts of the period (newest first), filtered by outcome, paged.
+async fn texts(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> Response {
+    if c.session(&headers).is_none() {
+        return refused();
+    }
+    let a = &c.admin;
+    let p = period(&q, a.clock.now_ms());
+    let mut list =
+        match llbridge_usecases::texts::between(a.store.as_ref(), p.since, p.until + 1).await {
+            Ok(t) => t,
+            Err(e) => return unreadable("Texts", &e),
+        };
+    let outcome = |t: &llbridge_usecases::texts::TextEntry| match t.decision {
+        None => "pending",
+        Some(Decision::Logged) => "logged",
+        Some(Decision::Dropped | Decision::Skipped) => "dropped",
+        Some(_) => "failed",
+    };
+    let want = q.get("outcome").map(|v| v.trim()).filter(|v| !v.is_empty());
+    if let Some(o) = want {
+        list.retain(|t| outcome(t) == o);
+    }
+    list.sort_by(|x, y| {
+        y.sent_at
+            .cmp(&x.sent_at)
+            .then_with(|| x.sms_id.cmp(&y.sms_id))
+    });
+    let kept: Vec<(&str, &str)> = want.map(|o| ("outcome", o)).into_iter().collect();
+    let mut body = periods(&p, &format!("{PATH}/texts"), &kept);
+    let _ = write!(body, "<p>");
+    for o in ["logged", "dropped", "failed", "pending"] {
+        let _ = write!(
+            body,
+            "<a href=\"{PATH}/texts?{}&amp;outcome={o}\">{o}</a> ",
+            p.query
+        );
+    }
+    let page_no = page_of(&q);
+    let _ = write!(body, "</p><p>{} text(s)</p><table id=\"texts\"><tr><th>time (UTC)</th><th>scope</th><th>direction</th><th>number</th><th>outcome</th><th>reason</th><th>family</th></tr>", list.len());
+    for t in list.iter().skip((page_no - 1) * PAGE_SIZE).take(PAGE_SIZE) {
+        let family = t
+            .family
+            .as_ref()
+            .and_then(|f| f.get("id"))
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            .unwrap_or_default();
+        let _ = write!(
+            body,
+            "<tr class=\"text\" data-outcome=\"{o}\"><td><a href=\"{PATH}/call/{id}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{o}</td><td>{}</td><td>{}</td></tr>",
+            utc(t.sent_at, "%Y-%m-%d %H:%M:%S"),
+            esc(t.scope.as_deref().unwrap_or_default()),
+            esc(t.direction.as_deref().unwrap_or_default()),
+            esc(t.contact.as_deref().unwrap_or_default()),
+            esc(t.reason.as_deref().unwrap_or_default()),
+            esc(&family),
+            o = outcome(t),
+            id = esc(&t.sms_id),
+        );
+    }
+    body += "</table>";
+    body += &pager(&q, "texts", page_no, list.len());
+    page("Texts", &body)
+}
+
+/// The page asked for (from 1).
+fn page_of(q: &HashMap<String, String>) -> usize {
+    q.get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// "page N of M · previous · next", keeping the page's other parameters.
+fn pager(q: &HashMap<String, String>, list: &str, page_no: usize, total: usize) -> String {
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    if pages <= 1 {
+        return String::new();
+    }
+    let mut query: Vec<String> = q
+        .iter()
+        .filter(|(k, _)| k.as_str() != "page")
+        .map(|(k, v)| format!("{}={}", urlencoding(k), urlencoding(v)))
+        .collect();
+    query.sort();
+    let base = format!("{PATH}/{list}?{}", query.join("&amp;"));
+    let mut out = format!("<p>page {page_no} of {pages}");
+    if page_no > 1 {
+        let _ = write!(
+            out,
+            " · <a href=\"{base}&amp;page={}\">previous</a>",
+            page_no - 1
+        );
+    }
+    if page_no < pages {
+        let _ = write!(
+            out,
+            " · <a href=\"{base}&amp;page={}\">next</a>",
+            page_no + 1
+        );
+    }
+    out + "</p>"
 }
 
 async fn call(State(c): State<Console>, headers: HeaderMap, Path(id): Path<String>) -> Response {
