@@ -131,7 +131,7 @@ pub async fn report(since: &str, target: &Target, json: bool) -> anyhow::Result<
         Where::Stack(t) => {
             let store = table_store(&t).await?;
             let dead = match (&t.queue_url, &t.dlq_url) {
-                (Some(_), Some(_)) => stack_probe(&t).await?.dead_letters().await.len(),
+                (Some(_), Some(_)) => stack_probe(&t).await?.dead_letter_count().await,
                 _ => {
                     eprintln!(
                         "note: without --queue-url and --dlq-url the dead letters are not counted"

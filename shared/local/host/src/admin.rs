@@ -211,7 +211,7 @@ async fn report_of(State(a): State<Admin>, Query(q): Q) -> Response {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let dead = a.probe.dead_letters().await.len();
+    let dead = a.probe.dead_letter_count().await;
     match report::coverage(a.records(), period, dead).await {
         Ok(c) => Json(json!({"coverage": c, "unaccounted": c.unaccounted})).into_response(),
         Err(e) => failed(e),

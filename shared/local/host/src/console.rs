@@ -383,7 +383,7 @@ async fn overview(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> 
     }
     let a = &c.admin;
     let p = period(&q, a.clock.now_ms());
-    let dead = a.probe.dead_letters().await.len();
+    let dead = a.probe.dead_letter_count().await;
     let (cov, rows) = match report::coverage_between(a_records(a), p.since, p.until, dead).await {
         Ok(x) => x,
         Err(e) => return unreadable("Overview", &e),

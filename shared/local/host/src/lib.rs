@@ -80,6 +80,11 @@ pub trait QueueProbe: Send + Sync {
     async fn pending(&self) -> usize;
     /// The messages on the dead-letter queue, with their reasons.
     async fn dead_letters(&self) -> Vec<llbridge_usecases::ports::DeadLetter>;
+    /// How many messages the dead-letter queue holds (what a report counts): the list's
+    /// length, unless the queue can count without reading every message.
+    async fn dead_letter_count(&self) -> usize {
+        self.dead_letters().await.len()
+    }
     /// Moves the dead letters `pick` chooses back to the job queue; returns them.
     async fn replay_dead_letters(
         &self,
