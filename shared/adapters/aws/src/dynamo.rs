@@ -202,12 +202,73 @@ fn names(expression: &str) -> HashMap<String, String> {
 }
 
 /// Keys per `BatchGetItem` request (DynamoDB's limit).
+/// `BatchGetItem` requests in flight at once for one [`Store::get_many`].
+const BATCH_PARALLEL: usize = 4;
 const BATCH_GET: usize = 100;
 /// Requests for one batch's unprocessed keys before giving up (transient).
 const BATCH_ROUNDS: usize = 8;
 
 impl DynamoStore {
     /// An item as read, unless its `ttl` has passed.
+    /// One `BatchGetItem` of at most [`BATCH_GET`] keys, with its unprocessed keys asked
+    /// again: the items found.
+    async fn batch_get(&self, chunk: Vec<String>) -> Result<Vec<(String, Item)>> {
+        let mut found = Vec::with_capacity(chunk.len());
+        let mut todo: Vec<HashMap<String, AttributeValue>> = chunk
+            .iter()
+            .map(|k| HashMap::from([(PK.to_owned(), AttributeValue::S(k.clone()))]))
+            .collect();
+        for round in 0..BATCH_ROUNDS {
+            if todo.is_empty() {
+                break;
+            }
+            if round > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(50 << round.min(5))).await;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut todo)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| Error::permanent("store", format!("BatchGetItem: {e}")))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| port_error("store", &format!("BatchGetItem on {}", self.table), e))?;
+            for attrs in out
+                .responses()
+                .and_then(|r| r.get(&self.table))
+                .into_iter()
+                .flatten()
+            {
+                let Some(key) = attrs.get(PK).and_then(|v| v.as_s().ok()) else {
+                    continue;
+                };
+                if let Some(item) = self.live_item(key, attrs)? {
+                    found.push((key.clone(), item));
+                }
+            }
+            todo = out
+                .unprocessed_keys()
+                .and_then(|u| u.get(&self.table))
+                .map(|k| k.keys().to_vec())
+                .unwrap_or_default();
+        }
+        if !todo.is_empty() {
+            return Err(Error::transient(
+                "store",
+                format!(
+                    "BatchGetItem on {}: {} key(s) left unprocessed",
+                    self.table,
+                    todo.len()
+                ),
+            ));
+        }
+        Ok(found)
+    }
+
     fn live_item(
         &self,
         key: &str,
@@ -265,69 +326,29 @@ impl Store for DynamoStore {
         }
     }
 
-    /// `BatchGetItem`, strongly consistent, 100 keys a request; keys DynamoDB leaves
-    /// unprocessed (throttling) are asked again after a short pause.
+    /// `BatchGetItem`, strongly consistent, 100 keys a request, [`BATCH_PARALLEL`] requests
+    /// at a time; keys DynamoDB leaves unprocessed (throttling) are asked again after a short
+    /// pause.
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Item>>> {
-        let mut found: HashMap<String, Item> = HashMap::with_capacity(keys.len());
+        use futures_util::{StreamExt, TryStreamExt};
         let mut wanted: Vec<&String> = keys.iter().collect();
         wanted.sort();
         wanted.dedup();
-        for chunk in wanted.chunks(BATCH_GET) {
-            let mut todo: Vec<HashMap<String, AttributeValue>> = chunk
-                .iter()
-                .map(|k| HashMap::from([(PK.to_owned(), AttributeValue::S((*k).clone()))]))
-                .collect();
-            for round in 0..BATCH_ROUNDS {
-                if todo.is_empty() {
-                    break;
-                }
-                if round > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(50 << round.min(5))).await;
-                }
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut todo)))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| Error::permanent("store", format!("BatchGetItem: {e}")))?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        port_error("store", &format!("BatchGetItem on {}", self.table), e)
-                    })?;
-                for attrs in out
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    let Some(key) = attrs.get(PK).and_then(|v| v.as_s().ok()) else {
-                        continue;
-                    };
-                    if let Some(item) = self.live_item(key, attrs)? {
-                        found.insert(key.clone(), item);
-                    }
-                }
-                todo = out
-                    .unprocessed_keys()
-                    .and_then(|u| u.get(&self.table))
-                    .map(|k| k.keys().to_vec())
-                    .unwrap_or_default();
-            }
-            if !todo.is_empty() {
-                return Err(Error::transient(
-                    "store",
-                    format!(
-                        "BatchGetItem on {}: {} key(s) left unprocessed",
-                        self.table,
-                        todo.len()
-                    ),
-                ));
-            }
-        }
+        let chunks: Vec<Vec<String>> = wanted
+            .chunks(BATCH_GET)
+            .map(|c| c.iter().map(|k| (*k).clone()).collect())
+            .collect();
+        let found: HashMap<String, Item> = futures_util::stream::iter(chunks)
+            .map(|chunk| self.batch_get(chunk))
+            .buffer_unordered(BATCH_PARALLEL)
+            .try_fold(
+                HashMap::with_capacity(keys.len()),
+                |mut all, some| async move {
+                    all.extend(some);
+                    Ok(all)
+                },
+            )
+            .await?;
         Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
     }
 

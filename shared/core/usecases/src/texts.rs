@@ -151,15 +151,17 @@ pub async fn settle(
 
 /// Every text sent in `[from_ms, to_ms)`.
 pub async fn between(store: &dyn Store, from_ms: i64, to_ms: i64) -> Result<Vec<TextEntry>> {
-    let mut ids: BTreeSet<String> = BTreeSet::new();
+    let mut hours = Vec::new();
     let mut hour = from_ms - from_ms.rem_euclid(3_600_000);
     while hour < to_ms {
-        if let Some(item) = store.get(&hour_key(&hour_of(hour))).await? {
-            if let Ok(list) = serde_json::from_str::<BTreeSet<String>>(&item.value) {
-                ids.extend(list);
-            }
-        }
+        hours.push(hour_key(&hour_of(hour)));
         hour += 3_600_000;
+    }
+    let mut ids: BTreeSet<String> = BTreeSet::new();
+    for item in store.get_many(&hours).await?.into_iter().flatten() {
+        if let Ok(list) = serde_json::from_str::<BTreeSet<String>>(&item.value) {
+            ids.extend(list);
+        }
     }
     let keys: Vec<String> = ids.iter().map(|i| key(i)).collect();
     let mut out = Vec::new();
