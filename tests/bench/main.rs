@@ -8,11 +8,13 @@
 //! cargo bench -p llbridge-tests --bench llbridge -- webhook [--calls 200] [--aws]
 //! cargo bench -p llbridge-tests --bench llbridge -- route [--calls 200] [--latency-ms 0] [--deadline-ms 1500]
 //! cargo bench -p llbridge-tests --bench llbridge -- reconcile [--calls 10000] [--aws] [--latency-ms 0] [--page-size 50] [--pace-ms 100]
+//! cargo bench -p llbridge-tests --bench llbridge -- console [--calls 10000] [--runs 10] [--aws]
 //! ```
 //!
 //! Each prints its figures, and the floor they are measured against, in one run.
 
 mod coldstart;
+mod console;
 mod load;
 mod peak;
 mod pop;
@@ -115,9 +117,10 @@ fn main() {
         "webhook" => runtime.block_on(webhook::run(&args)),
         "reconcile" => runtime.block_on(reconcile::run(&args)),
         "route" => runtime.block_on(route::run(&args)),
+        "console" => runtime.block_on(console::run(&args)),
         other => {
             eprintln!(
-                "unknown benchmark {other:?}: pop, load, peak, coldstart, webhook, reconcile or route"
+                "unknown benchmark {other:?}: pop, load, peak, coldstart, webhook, reconcile, route or console"
             );
             std::process::exit(2);
         }
