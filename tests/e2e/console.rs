@@ -224,6 +224,25 @@ async fn the_console_shows_every_call_and_replays_a_dead_letter_for_its_session_
         .await;
     assert!(call.contains("id=\"family\""), "{call}");
     assert!(call.contains("1001"), "{call}");
+    // At a glance: the family linked to its LineLeader page, the phone log's id, and the
+    // legs' events in time order.
+    assert!(
+        call.contains("id=\"family-link\"") && call.contains("/#/families/1001\""),
+        "{call}"
+    );
+    assert!(call.contains("phone_log_id: 9001"), "{call}");
+    let timeline = call
+        .split("id=\"timeline\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no timeline: {call}"));
+    let (connected, hangup) = (
+        timeline.find("<td>connected</td>"),
+        timeline.find("<td>hangup</td>"),
+    );
+    assert!(
+        connected.is_some() && hangup.is_some() && connected < hangup,
+        "{timeline}"
+    );
 
     // The setup checks, on demand: the sandboxes' setup passes the Dialpad call list.
     let (status, setup) = b.get("/_llbridge/console/setup?run=1").await;

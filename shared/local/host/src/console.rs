@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use chrono::{TimeZone, Utc};
-use llbridge_usecases::ledger::{self, Row};
+use llbridge_usecases::ledger::{self, Entry, Row};
 use llbridge_usecases::outcome::Decision;
 use llbridge_usecases::ports::DeadLetter;
 use llbridge_usecases::{report, trace};
@@ -132,7 +132,7 @@ a.tile{color:inherit;text-decoration:none}a.tile:hover{border-color:#5b8def}.til
 td,th{border-bottom:1px solid #e4e8ee;padding:5px 8px;text-align:left;font-size:14px}\
 .chart{display:flex;align-items:flex-end;gap:2px;height:80px;background:#fff;border:1px solid #dde2e8;padding:6px}\
 .bar{width:14px;display:flex;flex-direction:column-reverse}.ok{background:#2e7d32}.no{background:#b3261e}\
-.error{color:#b3261e}pre{background:#fff;border:1px solid #dde2e8;padding:10px;white-space:pre-wrap}form.inline{display:inline}";
+.error{color:#b3261e}#summary{width:auto;min-width:50%}#summary th{width:140px}pre{background:#fff;border:1px solid #dde2e8;padding:10px;white-space:pre-wrap}form.inline{display:inline}";
 
 fn page(title: &str, body: &str) -> Response {
     let html = format!(
@@ -573,15 +573,6 @@ async fn calls(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> Res
         entries.retain(|e| e.caller.as_deref().is_some_and(|c| c.ends_with(&digits)));
     }
     let inst = a.reconciler.config.installation().await.ok();
-    // The family's page in the CRM, by the enablement of the call's scope.
-    let family_link = |e: &Row, id: &str| -> Option<String> {
-        let inst = inst.as_ref()?;
-        let scope = e.scope.as_deref()?;
-        inst.enablements
-            .iter()
-            .find(|en| en.scope.to_string() == scope)
-            .and_then(|en| en.crm.contact_url(id))
-    };
     let total = entries.len();
     let page_no = page_of(&q);
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
@@ -626,7 +617,7 @@ async fn calls(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> Res
     {
         let at = utc(e.at, "%Y-%m-%d %H:%M:%S");
         let family_id = e.family.as_deref().unwrap_or_default();
-        let family = match family_link(e, family_id) {
+        let family = match family_url(inst.as_deref(), e.scope.as_deref(), family_id) {
             Some(url) if !family_id.is_empty() => {
                 format!(
                     "<a href=\"{}\" rel=\"noreferrer\">{}</a>",
@@ -797,11 +788,11 @@ async fn call(State(c): State<Console>, headers: HeaderMap, Path(id): Path<Strin
                     );
                 }
             }
-            let _ = write!(
-                body,
-                "<h2>Trace</h2><pre id=\"trace\">{}</pre>",
-                esc(&t.render())
-            );
+            let inst = c.admin.reconciler.config.installation().await.ok();
+            if let Some(e) = &t.ledger {
+                body += &summary(e, inst.as_deref());
+            }
+            body += &timeline(&t);
             if let Some(f) = t.ledger.as_ref().and_then(|e| e.family.as_ref()) {
                 let _ = write!(
                     body,
@@ -809,6 +800,11 @@ async fn call(State(c): State<Console>, headers: HeaderMap, Path(id): Path<Strin
                     esc(&serde_json::to_string_pretty(f).unwrap_or_default())
                 );
             }
+            let _ = write!(
+                body,
+                "<h2>Trace</h2><pre id=\"trace\">{}</pre>",
+                esc(&t.render())
+            );
             page(&format!("Call {}", id.trim()), &body)
         }
         Ok(None) => page(
@@ -823,6 +819,140 @@ async fn call(State(c): State<Console>, headers: HeaderMap, Path(id): Path<Strin
             ),
         ),
     }
+}
+
+/// The family's page in the CRM of the enablement of `scope`.
+fn family_url(
+    inst: Option<&llbridge_domain::config::Installation>,
+    scope: Option<&str>,
+    id: &str,
+) -> Option<String> {
+    let scope = scope?;
+    inst?
+        .enablements
+        .iter()
+        .find(|en| en.scope.to_string() == scope)
+        .and_then(|en| en.crm.contact_url(id))
+}
+
+/// A call's record at a glance: outcome, where it came from, who, when, the family (linked
+/// to the CRM) and each effect with its CRM id.
+fn summary(e: &Entry, inst: Option<&llbridge_domain::config::Installation>) -> String {
+    let mut rows: Vec<(&str, String)> = Vec::new();
+    let outcome = e.decision.map_or("pending", |d| d.as_str());
+    rows.push((
+        "outcome",
+        match &e.reason {
+            Some(r) => format!("{outcome} <code>{}</code>", esc(r)),
+            None => outcome.to_owned(),
+        },
+    ));
+    let source = e
+        .source
+        .as_ref()
+        .and_then(|s| serde_json::to_value(s).ok())
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    rows.push(("came from", esc(&source)));
+    rows.push(("scope", esc(e.scope.as_deref().unwrap_or_default())));
+    rows.push((
+        "caller",
+        format!(
+            "{} ({})",
+            esc(e.caller.as_deref().unwrap_or_default()),
+            esc(e.direction.as_deref().unwrap_or_default())
+        ),
+    ));
+    rows.push(("agent", esc(e.agent.as_deref().unwrap_or_default())));
+    let time = |t: Option<i64>| {
+        t.map(|t| utc(t, "%Y-%m-%d %H:%M:%S UTC"))
+            .unwrap_or_default()
+    };
+    rows.push(("started", time(e.started_at)));
+    rows.push(("ended", time(e.ended_at)));
+    rows.push(("log due", time(e.due_at)));
+    let family = e.family.as_ref();
+    let family_id = family
+        .and_then(|f| f.get("id"))
+        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+    let rule = family
+        .and_then(|f| f.get("rule"))
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    rows.push((
+        "family",
+        match family_id {
+            Some(id) => match family_url(inst, e.scope.as_deref(), &id) {
+                Some(url) => format!(
+                    "<a id=\"family-link\" href=\"{}\" rel=\"noreferrer\">{}</a> ({})",
+                    esc(&url),
+                    esc(&id),
+                    esc(rule)
+                ),
+                None => format!("{} ({})", esc(&id), esc(rule)),
+            },
+            None => family
+                .and_then(|f| f.get("detail"))
+                .and_then(|v| v.as_str())
+                .map(esc)
+                .unwrap_or_else(|| "none".into()),
+        },
+    ));
+    if let Some(effects) = e.effects.as_ref().and_then(|x| x.as_object()) {
+        let list: Vec<String> = effects
+            .iter()
+            .filter(|(k, _)| k.as_str() != "follow_ups")
+            .map(|(k, v)| {
+                let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                format!("{}: {}", esc(k), esc(&v))
+            })
+            .collect();
+        rows.push(("effects", list.join("<br>")));
+    }
+    rows.push((
+        "attempts",
+        format!(
+            "{}{}",
+            e.attempts,
+            if e.replays > 0 {
+                format!(", replayed {} time(s)", e.replays)
+            } else {
+                String::new()
+            }
+        ),
+    ));
+    let mut out = String::from("<h2>Summary</h2><table id=\"summary\">");
+    for (k, v) in rows {
+        let _ = write!(out, "<tr><th>{k}</th><td>{v}</td></tr>");
+    }
+    out + "</table>"
+}
+
+/// Every event of every leg, in time order.
+fn timeline(t: &trace::Trace) -> String {
+    let mut events: Vec<(&str, &trace::Event)> = t
+        .legs
+        .iter()
+        .flat_map(|l| l.events.iter().map(move |e| (l.call_id.as_str(), e)))
+        .collect();
+    if events.is_empty() {
+        return String::new();
+    }
+    events.sort_by_key(|(_, e)| e.at);
+    let mut out = String::from("<h2>Timeline</h2><table id=\"timeline\"><tr><th>time (UTC)</th><th>leg</th><th>event</th><th>target</th><th>caller</th><th>dispositions</th></tr>");
+    for (leg, e) in events {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            utc(e.at, "%H:%M:%S"),
+            esc(leg),
+            esc(&e.state),
+            esc(e.target.as_deref().unwrap_or_default()),
+            esc(e.external.as_deref().unwrap_or_default()),
+            esc(&e.dispositions.join(", "))
+        );
+    }
+    out + "</table>"
 }
 
 async fn dead_letters(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> Response {
