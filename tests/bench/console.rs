@@ -134,25 +134,8 @@ pub async fn run(args: &Args) {
         began.elapsed().as_secs_f64()
     );
 
-    // A signed-in browser: the one-time token for the session cookie.
     let base = format!("http://{}", host.addr);
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let url = host.console_url().unwrap_or_else(|| panic!("no console"));
-    let entry = http
-        .get(&url)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let cookie = entry
-        .headers()
-        .get(reqwest::header::SET_COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .unwrap_or_default()
-        .to_owned();
+    let (http, cookie) = llbridge_tests::console::signed_in(&base).await;
 
     println!("console, {store_name} store, {calls} calls over the last 24 h, {runs} runs each:");
     for (name, path, expect) in [

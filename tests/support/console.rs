@@ -102,11 +102,10 @@ pub async fn replayed(s: &Scenario, leg: &str) -> bool {
     .await
 }
 
-/// A console page as a signed-in browser gets it: a fresh one-time token (as `llbridge
-/// console --url` asks for one) traded for the session cookie, then `path`. Answers the
-/// status and the page.
-pub async fn signed_in_page(s: &Scenario, path: &str) -> (u16, String) {
-    let base = format!("http://{}", s.host.addr);
+/// A signed-in browser of the console at `base` (`http://host:port`): a fresh one-time token
+/// (as `llbridge console --url` asks for one) traded for the session cookie. Answers a client
+/// that does not follow redirects, and the cookie to send.
+pub async fn signed_in(base: &str) -> (reqwest::Client, String) {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -134,6 +133,13 @@ pub async fn signed_in_page(s: &Scenario, path: &str) -> (u16, String) {
         .and_then(|v| v.split(';').next())
         .unwrap_or_default()
         .to_owned();
+    (http, cookie)
+}
+
+/// A console page as a signed-in browser gets it: the status and the page.
+pub async fn signed_in_page(s: &Scenario, path: &str) -> (u16, String) {
+    let base = format!("http://{}", s.host.addr);
+    let (http, cookie) = signed_in(&base).await;
     let r = http
         .get(format!("{base}{path}"))
         .header(reqwest::header::COOKIE, cookie)
