@@ -199,6 +199,27 @@ async fn the_console_shows_every_call_and_replays_a_dead_letter_for_its_session_
         "a link to the family: {all}"
     );
 
+    // The call centers to filter by are the config's, by name of scope and connection.
+    let scope = format!("call_center:{}", llbridge_tests::configs::CALL_CENTER);
+    let (_, by_center) = b
+        .get(&format!(
+            "/_llbridge/console/calls?period=24h&scope={scope}"
+        ))
+        .await;
+    assert!(
+        by_center.contains(&format!("<option value=\"{scope}\" selected>")),
+        "{by_center}"
+    );
+    assert_eq!(
+        by_center.matches("class=\"call\"").count(),
+        report.calls,
+        "{by_center}"
+    );
+    let (_, elsewhere) = b
+        .get("/_llbridge/console/calls?period=24h&scope=call_center:1")
+        .await;
+    assert!(elsewhere.contains("<p>0 call(s)</p>"), "{elsewhere}");
+
     // Filtered to dropped: exactly the dropped call.
     let (_, calls) = b
         .get("/_llbridge/console/calls?period=24h&outcome=dropped")

@@ -602,11 +602,46 @@ async fn calls(State(c): State<Console>, headers: HeaderMap, Query(q): Q) -> Res
         };
         let _ = write!(body, "<option{sel}>{o}</option>");
     }
+    // The scopes to choose from: every enablement's, and any the period's calls name.
+    let mut scopes: std::collections::BTreeMap<String, String> = inst
+        .iter()
+        .flat_map(|i| i.enablements.iter())
+        .map(|en| (en.scope.to_string(), en.connection.clone()))
+        .collect();
+    for e in &entries {
+        if let Some(sc) = &e.scope {
+            scopes.entry(sc.clone()).or_default();
+        }
+    }
+    if let Some(sc) = want("scope") {
+        scopes.entry(sc.to_owned()).or_default();
+    }
     let _ = write!(
         body,
-        "</select> reason <input name=\"reason\" value=\"{}\" size=\"18\"> scope <input name=\"scope\" value=\"{}\" size=\"22\"> call id or last 4 digits <input name=\"q\" value=\"{}\" size=\"18\"> <button>Filter</button></form>",
+        "</select> reason <input name=\"reason\" value=\"{}\" size=\"18\"> call center <select name=\"scope\"><option value=\"\">any</option>",
         esc(want("reason").unwrap_or_default()),
-        esc(want("scope").unwrap_or_default()),
+    );
+    for (sc, connection) in &scopes {
+        let sel = if want("scope") == Some(sc.as_str()) {
+            " selected"
+        } else {
+            ""
+        };
+        let label = if connection.is_empty() {
+            sc.clone()
+        } else {
+            format!("{sc} ({connection})")
+        };
+        let _ = write!(
+            body,
+            "<option value=\"{}\"{sel}>{}</option>",
+            esc(sc),
+            esc(&label)
+        );
+    }
+    let _ = write!(
+        body,
+        "</select> call id or last 4 digits <input name=\"q\" value=\"{}\" size=\"18\"> <button>Filter</button></form>",
         esc(want("q").unwrap_or_default())
     );
     let _ = write!(body, "<p>{total} call(s)</p><table id=\"calls\"><tr><th>time (UTC)</th><th>scope</th><th>direction</th><th>caller</th><th>agent</th><th>outcome</th><th>reason</th><th>family</th></tr>");
