@@ -404,11 +404,16 @@ impl Store for DynamoStore {
                             .filter_map(|r| r.code())
                             .filter(|c| *c != "None")
                             .collect();
-                        if codes.contains(&"ConditionalCheckFailed") {
+                        // A condition failed, or another transaction wrote one of the items
+                        // at once (TransactionConflict): nothing was written, and the caller
+                        // reads the items again before its next attempt.
+                        if codes.contains(&"ConditionalCheckFailed")
+                            || (!codes.is_empty()
+                                && codes.iter().all(|c| *c == "TransactionConflict"))
+                        {
                             Ok(None)
                         } else {
-                            // A conflict with another transaction, a throttle: nothing was
-                            // written, worth another attempt.
+                            // A throttle: nothing was written, worth another attempt later.
                             Err(Error::transient(
                                 "store",
                                 format!("{what}: cancelled ({})", codes.join(", ")),

@@ -141,7 +141,8 @@ pub trait Store: Send + Sync {
 
     /// Writes every item when every condition holds, and none of them otherwise (DynamoDB:
     /// `TransactWriteItems`). Returns the new versions in the order of `writes`, or `None` when
-    /// a condition failed. Conditions are [`Condition::Absent`] or [`Condition::Version`]; at
+    /// a condition failed or another transaction wrote one of the items at the same moment
+    /// (nothing is written; read the items again before another attempt). Conditions are [`Condition::Absent`] or [`Condition::Version`]; at
     /// most [`MAX_TRANSACTION`] writes, each to another key.
     async fn transact(&self, writes: &[Write]) -> Result<Option<Vec<u64>>>;
 }
