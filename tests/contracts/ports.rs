@@ -165,3 +165,83 @@ mod secrets {
         secrets_cases!(make);
     }
 }
+
+/// What DynamoDB answers a cancelled transaction, as the AWS adapter reads it: a failed
+/// condition or a collision with another transaction is `None` (nothing written, read again);
+/// a throttle is a transient error. moto never collides, so a stand-in answers here.
+mod dynamo_cancellations {
+    use axum::http::{header, StatusCode};
+    use llbridge_aws::DynamoStore;
+    use llbridge_usecases::ports::{Condition, Store, Write};
+
+    async fn store_answering(codes: &'static [&'static str]) -> DynamoStore {
+        let reasons: Vec<serde_json::Value> = codes
+            .iter()
+            .map(|c| serde_json::json!({"Code": c}))
+            .collect();
+        let body = serde_json::json!({
+            "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+            "Message": "Transaction cancelled",
+            "CancellationReasons": reasons,
+        })
+        .to_string();
+        let app = axum::Router::new().fallback(move || {
+            let body = body.clone();
+            async move {
+                (
+                    StatusCode::BAD_REQUEST,
+                    [(header::CONTENT_TYPE, "application/x-amz-json-1.0")],
+                    body,
+                )
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let endpoint = format!(
+            "http://{}",
+            listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let config = llbridge_aws::lambda_sdk_config(|k| {
+            match k {
+                "AWS_REGION" => Some("us-east-1"),
+                "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("test"),
+                "AWS_ENDPOINT_URL" => Some(endpoint.as_str()),
+                _ => None,
+            }
+            .map(str::to_owned)
+        });
+        DynamoStore::new(&config, "t")
+    }
+
+    fn writes() -> Vec<Write> {
+        ["a", "b"]
+            .iter()
+            .map(|k| Write {
+                key: (*k).to_owned(),
+                value: "{}".into(),
+                expires_at: None,
+                condition: Condition::Absent,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_collision_with_another_transaction_is_read_again_not_a_failure() {
+        for codes in [
+            &["None", "TransactionConflict"][..],
+            &["ConditionalCheckFailed", "None"][..],
+        ] {
+            let store = store_answering(codes).await;
+            let answer = store.transact(&writes()).await;
+            assert!(matches!(answer, Ok(None)), "{codes:?}: {answer:?}");
+        }
+        let store = store_answering(&["ThrottlingError", "None"]).await;
+        let answer = store.transact(&writes()).await;
+        assert!(
+            answer.as_ref().is_err_and(|e| e.is_transient()),
+            "{answer:?}"
+        );
+    }
+}
