@@ -123,7 +123,11 @@ impl Entry {
     /// Whether a job of the conversation is alive: due, being retried or re-checked, or just
     /// fed, and not decided. (A job that died is redelivered within [`ALIVE_GRACE`].)
     pub fn job_alive(&self, now_ms: i64) -> bool {
-        alive(self.decision, self.next_attempt_at, self.due_at, now_ms)
+        !self.is_final()
+            && self
+                .next_attempt_at
+                .or(self.due_at)
+                .is_some_and(|t| now_ms < t + ALIVE_GRACE.as_millis() as i64)
     }
 
     /// The record's row in the hourly index.
@@ -131,10 +135,6 @@ impl Entry {
         Row {
             anchor: self.conversation.clone(),
             at: self.started_at.unwrap_or(self.opened_at),
-            opened_at: self.opened_at,
-            due_at: self.due_at,
-            next_attempt_at: self.next_attempt_at,
-            last_attempt_at: self.last_attempt_at,
             decision: self.decision,
             reason: self.reason.clone(),
             source: self.source,
@@ -161,15 +161,10 @@ impl Entry {
     }
 }
 
-/// Whether a job of a conversation not decided is alive (see [`Entry::job_alive`]).
-fn alive(decision: Option<Decision>, next: Option<i64>, due: Option<i64>, now_ms: i64) -> bool {
-    decision.is_none()
-        && next
-            .or(due)
-            .is_some_and(|t| now_ms < t + ALIVE_GRACE.as_millis() as i64)
-}
-
 /// A record as the hourly index carries it: what the report counts and the console lists.
+/// It is written when the record is opened and when its decision is made (see [`prepare`]),
+/// so a call not decided yet may show what its first job knew; whether such a call is
+/// pending is read from its record.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Row {
@@ -179,14 +174,6 @@ pub struct Row {
     /// Epoch ms: the call's start, else when the ledger heard of it.
     #[serde(rename = "t")]
     pub at: i64,
-    #[serde(rename = "o")]
-    pub opened_at: i64,
-    #[serde(rename = "due", skip_serializing_if = "Option::is_none")]
-    pub due_at: Option<i64>,
-    #[serde(rename = "next", skip_serializing_if = "Option::is_none")]
-    pub next_attempt_at: Option<i64>,
-    #[serde(rename = "last", skip_serializing_if = "Option::is_none")]
-    pub last_attempt_at: Option<i64>,
     #[serde(rename = "d", skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
     #[serde(rename = "r", skip_serializing_if = "Option::is_none")]
@@ -208,12 +195,6 @@ pub struct Row {
     /// The Dialpad call id quoted in the CRM.
     #[serde(rename = "id")]
     pub call: String,
-}
-
-impl Row {
-    pub fn job_alive(&self, now_ms: i64) -> bool {
-        alive(self.decision, self.next_attempt_at, self.due_at, now_ms)
-    }
 }
 
 /// One item of an hour's index: anchor → row. An index written before rows were kept is a
@@ -253,7 +234,9 @@ pub const ALIVE_GRACE: std::time::Duration = std::time::Duration::from_secs(15 *
 
 /// How many items an hour's index is spread over: a busy hour's conversations in one item
 /// would make every opening rewrite the whole list (and its writers collide).
-pub const HOUR_SHARDS: u32 = 64;
+/// A shard is rewritten, whole, with each change of one of its rows: at the peak hour of
+/// BENCHMARKS.md section 5 (4,170 calls) a shard holds about 33 rows, 6 KB.
+pub const HOUR_SHARDS: u32 = 128;
 
 /// The shard of an anchor: FNV-1a of its text, stable across releases.
 fn shard_of(anchor: &str) -> u32 {
@@ -364,7 +347,15 @@ async fn prepare(
     let row = entry.row();
     let shard = shard_key(&hour, shard_of(anchor));
     let (mut rows, condition) = parse::<Shard>(store.get(&shard).await?.as_ref(), &shard)?;
-    if rows.0.get(anchor) != Some(&Some(row.clone())) {
+    // The row is rewritten when it is new, when the decision changes, and once decided when
+    // anything in it changes: a call not decided yet is only counted as such (the report
+    // reads its record), so what its next jobs learn (the other leg's id, the scope, the
+    // agent) waits for its decision, and most of a call's changes leave its shard alone.
+    let stale = match rows.0.get(anchor) {
+        Some(Some(old)) => old.decision != row.decision || (row.decision.is_some() && *old != row),
+        _ => true,
+    };
+    if stale {
         rows.0.insert(anchor.to_owned(), Some(row));
         writes.push(Write {
             key: shard.clone(),
@@ -666,7 +657,7 @@ async fn indexed(
 }
 
 /// Reads the records of `anchors` (those that exist).
-async fn records_of(store: &dyn Store, anchors: &[String]) -> Result<Vec<Entry>> {
+pub async fn records_of(store: &dyn Store, anchors: &[String]) -> Result<Vec<Entry>> {
     let keys: Vec<String> = anchors.iter().map(|a| key(a)).collect();
     let mut out = Vec::with_capacity(keys.len());
     for (anchor, item) in anchors.iter().zip(store.get_many(&keys).await?) {

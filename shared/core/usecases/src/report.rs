@@ -2,14 +2,14 @@
 //! scope is logged (some recovered by reconciliation), dropped with a reason, failed, held for
 //! review, or pending (its log not due yet, or being retried); any other is unaccounted for.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::{SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::ledger::{self, Row};
+use crate::ledger::{self, Entry, Row};
 use crate::outcome::Decision;
 use crate::ports::Records;
 
@@ -74,8 +74,15 @@ impl TextCounts {
 }
 
 impl Coverage {
-    /// Counts the rows of a period.
-    pub fn of(entries: &[Row], since_ms: i64, now_ms: i64, dead_letters: usize) -> Coverage {
+    /// Counts the rows of a period; `undecided` are the records of its rows without a
+    /// decision (whether each is pending or unaccounted for is read from its record).
+    pub fn of(
+        entries: &[Row],
+        undecided: &HashMap<String, Entry>,
+        since_ms: i64,
+        now_ms: i64,
+        dead_letters: usize,
+    ) -> Coverage {
         let mut c = Coverage {
             since: Utc
                 .timestamp_millis_opt(since_ms)
@@ -109,9 +116,15 @@ impl Coverage {
                     | Decision::Deferred,
                 ) => c.failed += 1,
                 None => {
-                    let due = e.due_at.unwrap_or(e.opened_at);
-                    let recent = e.last_attempt_at.is_some_and(|t| now_ms - t < grace);
-                    if now_ms < due + grace || recent || e.job_alive(now_ms) {
+                    let pending = undecided.get(&e.anchor).is_some_and(|r| {
+                        let due = r.due_at.unwrap_or(r.opened_at);
+                        let recent = r.last_attempt_at.is_some_and(|t| now_ms - t < grace);
+                        r.decision.is_some()
+                            || now_ms < due + grace
+                            || recent
+                            || r.job_alive(now_ms)
+                    });
+                    if pending {
                         c.pending += 1;
                     } else {
                         c.unaccounted.push(e.anchor.clone());
@@ -196,7 +209,17 @@ pub async fn coverage_between(
 ) -> Result<(Coverage, Vec<Row>)> {
     let Records { store, clock } = records;
     let rows = ledger::rows_between(store, since_ms, until_ms).await?;
-    let mut c = Coverage::of(&rows, since_ms, clock.now_ms(), dead_letters);
+    let undecided: Vec<String> = rows
+        .iter()
+        .filter(|r| r.decision.is_none())
+        .map(|r| r.anchor.clone())
+        .collect();
+    let undecided: HashMap<String, Entry> = ledger::records_of(store, &undecided)
+        .await?
+        .into_iter()
+        .map(|e| (e.conversation.clone(), e))
+        .collect();
+    let mut c = Coverage::of(&rows, &undecided, since_ms, clock.now_ms(), dead_letters);
     c.texts = TextCounts::of(&crate::texts::between(store, since_ms, until_ms + 1).await?);
     Ok((c, rows))
 }
@@ -205,15 +228,15 @@ pub async fn coverage_between(
 mod tests {
     use super::*;
 
-    fn entry(anchor: &str, decision: Option<&str>, reason: Option<&str>, source: &str) -> Row {
-        Row {
-            anchor: anchor.into(),
+    fn entry(anchor: &str, decision: Option<&str>, reason: Option<&str>, source: &str) -> Entry {
+        Entry {
+            conversation: anchor.into(),
             decision: decision.and_then(Decision::parse),
             reason: reason.map(str::to_owned),
             source: serde_json::from_value(serde_json::json!(source)).ok(),
             opened_at: 0,
             due_at: Some(1_000),
-            ..Row::default()
+            ..Entry::default()
         }
     }
 
@@ -242,7 +265,13 @@ mod tests {
             stuck,
             retrying,
         ];
-        let c = Coverage::of(&entries, 0, 2 * hour, 3);
+        let rows: Vec<Row> = entries.iter().map(Entry::row).collect();
+        let undecided: HashMap<String, Entry> = entries
+            .iter()
+            .filter(|e| e.decision.is_none())
+            .map(|e| (e.conversation.clone(), e.clone()))
+            .collect();
+        let c = Coverage::of(&rows, &undecided, 0, 2 * hour, 3);
         assert_eq!(c.calls, 10);
         assert_eq!((c.logged, c.recovered), (2, 1));
         assert_eq!(c.dropped.get("family_ambiguous"), Some(&2));
