@@ -7,7 +7,7 @@
 //! | `leg#<call_id>` | a leg's events and links | 7 days |
 //! | `anchor#leg#<call_id>` | the anchor (stable key) of the leg's conversation | 35 days |
 //! | `ledger#<anchor>` | the conversation's ledger record | 35 days |
-//! | `ledger#hour#<YYYY-MM-DDTHH>#<shard>` | the rows (anchor → time, scope, outcome, reason, agent, family) of the conversations that started that hour, spread over 64 shards; written with each record | 35 days |
+//! | `ledger#hour#<YYYY-MM-DDTHH>#<shard>` | the rows (anchor → time, scope, outcome, reason, agent, family) of the conversations that started that hour, spread over 128 shards; written with the record when it is opened and when it is decided | 35 days |
 //! | `ledger#hour#<YYYY-MM-DDTHH>` | the anchors of the conversations that started that hour (written by earlier releases; read) | 35 days |
 //! | `log#<anchor>` | the claim of the conversation's call log | 35 days |
 //! | `step#<anchor>#<name>` | the claim of one effect of the call log | 35 days |
