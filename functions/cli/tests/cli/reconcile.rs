@@ -197,6 +197,56 @@ async fn the_missed_calls_are_logged_once_and_reported(aws: bool) {
     for k in ["failed", "pending", "needs_review", "dead_letters"] {
         assert_eq!(r[k], 0, "{k}: {r}");
     }
+    // `llbridge console --url` against the running `llbridge local`, as README shows: a URL
+    // that works once, whose session shows the report's numbers.
+    if !aws {
+        let console = host.cli(&["console", "--url", &host.url()]);
+        let printed = stdout(&console);
+        assert!(console.status.success(), "{printed}");
+        let url = printed
+            .split_whitespace()
+            .find(|w| w.contains("/_llbridge/console?token="))
+            .unwrap_or_else(|| panic!("no console URL in: {printed}"))
+            .to_owned();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let entry = http
+            .get(&url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(entry.status().as_u16(), 303, "{url}");
+        let cookie = entry
+            .headers()
+            .get(reqwest::header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .unwrap_or_default()
+            .to_owned();
+        let overview = http
+            .get(format!("{}/_llbridge/console/?period=24h", host.url()))
+            .header(reqwest::header::COOKIE, cookie)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .text()
+            .await
+            .unwrap_or_default();
+        assert!(overview.contains("<b>20</b>calls"), "{overview}");
+        assert!(overview.contains("<b>10</b>recovered"), "{overview}");
+        assert_eq!(
+            http.get(&url)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .status()
+                .as_u16(),
+            401,
+            "the URL works once"
+        );
+    }
     let text = host.cli(&["report", "--since", "1h", "--url", &host.url()]);
     assert!(
         stdout(&text).contains("20 logged (10 recovered by reconciliation)")
