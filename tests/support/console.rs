@@ -118,22 +118,25 @@ pub async fn signed_in(base: &str) -> (reqwest::Client, String) {
         .json()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let entry = http
-        .get(format!(
-            "{base}{}",
-            fresh["path"].as_str().unwrap_or_default()
-        ))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let cookie = entry
+    let cookie = trade(
+        &http,
+        &format!("{base}{}", fresh["path"].as_str().unwrap_or_default()),
+    )
+    .await;
+    (http, cookie)
+}
+
+/// The first visit of a one-time console URL: its 303 and the session cookie it sets.
+pub async fn trade(http: &reqwest::Client, url: &str) -> String {
+    let entry = http.get(url).send().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(entry.status().as_u16(), 303, "{url}");
+    entry
         .headers()
         .get(reqwest::header::SET_COOKIE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .unwrap_or_default()
-        .to_owned();
-    (http, cookie)
+        .to_owned()
 }
 
 /// A console page as a signed-in browser gets it: the status and the page.

@@ -212,19 +212,7 @@ async fn the_missed_calls_are_logged_once_and_reported(aws: bool) {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_else(|e| panic!("{e}"));
-        let entry = http
-            .get(&url)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(entry.status().as_u16(), 303, "{url}");
-        let cookie = entry
-            .headers()
-            .get(reqwest::header::SET_COOKIE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .unwrap_or_default()
-            .to_owned();
+        let cookie = llbridge_tests::console::trade(&http, &url).await;
         let overview = http
             .get(format!("{}/_llbridge/console/?period=24h", host.url()))
             .header(reqwest::header::COOKIE, cookie)
